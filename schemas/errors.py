@@ -30,3 +30,59 @@ class StaleState(CommandeError):
 
 class TransientError(CommandeError):
     """A dependency (database, broker, mail server) is unavailable for now: retry, never drop."""
+
+
+class EnvelopeError(ContractError):
+    """A Kafka record is not a valid commande CloudEvent; ``header`` names the culprit.
+
+    Messages never echo a value that could carry personal data: only header names, field paths
+    and the (short, sanitised) values of protocol attributes such as ``ce_type``.
+    """
+
+    def __init__(self, message: str, *, header: str | None = None) -> None:
+        super().__init__(message)
+        self.header = header
+
+
+class MissingHeader(EnvelopeError):
+    """A required ``ce_`` header (or ``content-type``) is absent."""
+
+
+class InvalidHeader(EnvelopeError):
+    """A header is present but malformed (not UTF-8, not a UUIDv7, not RFC 3339, repeated, ...)."""
+
+
+class BadSpecVersion(EnvelopeError):
+    """``ce_specversion`` is not ``1.0``."""
+
+
+class UnknownEventType(EnvelopeError):
+    """``ce_type`` names no registered event or command."""
+
+
+class WrongTopic(EnvelopeError):
+    """The event type is registered, but not for the topic the record came from."""
+
+
+class UnsupportedContentType(EnvelopeError):
+    """``content-type`` is not ``application/json`` (binary mode with a JSON body is the contract)."""
+
+
+class InvalidBody(ContractError):
+    """The record value does not match its type's model.
+
+    ``errors`` lists ``(path, message)`` pairs; ``path`` is dotted (``summary.persons.0.age_group``)
+    or ``""`` for the whole body. The offending values are never included.
+    """
+
+    def __init__(self, ce_type: str, errors: tuple[tuple[str, str], ...]) -> None:
+        shown = "; ".join(f"{path or '<body>'}: {msg}" for path, msg in errors[:20])
+        more = f" (+{len(errors) - 20} more)" if len(errors) > 20 else ""
+        super().__init__(f"body does not match {ce_type}: {shown}{more}")
+        self.ce_type = ce_type
+        self.errors = errors
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The dotted paths of every failing field."""
+        return tuple(path for path, _ in self.errors)

@@ -1,0 +1,75 @@
+"""The local SMTP sink: accepts every message on 127.0.0.1 and keeps it in a Maildir.
+
+Run by ``commande stack up`` as ``python -m deploy.local.smtp_sink --port P --maildir DIR``.
+Each stored message gets ``X-Envelope-From`` and ``X-Envelope-To`` headers with the SMTP envelope,
+so tests and people can see who it was really delivered to (``commande stack mail``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import mailbox
+import signal
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MaildirHandler:
+    """aiosmtpd handler that stores each message, envelope included, in a Maildir."""
+
+    def __init__(self, maildir: Path) -> None:
+        self._box = mailbox.Maildir(maildir, create=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        raw: bytes = envelope.original_content or envelope.content
+        msg = message_from_bytes(raw, policy=policy.default)
+        msg["X-Envelope-From"] = envelope.mail_from or ""
+        msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self._box.add(msg)
+        return "250 Message accepted for delivery"
+
+
+def read_messages(maildir: Path) -> list[EmailMessage]:
+    """Every message the sink kept, oldest first."""
+    if not (maildir / "new").exists():
+        return []
+    files = sorted((maildir / "new").iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    out: list[EmailMessage] = []
+    for path in files:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        out.append(msg)
+    return out
+
+
+def main() -> None:
+    """Serve until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description="Local SMTP sink that keeps every message.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--maildir", type=Path, required=True)
+    args = parser.parse_args()
+    controller = Controller(MaildirHandler(args.maildir), hostname="127.0.0.1", port=args.port,
+                            data_size_limit=33554432)
+    controller.start()
+    print(f"smtp sink listening on 127.0.0.1:{args.port}, keeping mail in {args.maildir}", flush=True)
+
+    async def wait() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+    try:
+        asyncio.run(wait())
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""``commande stack up | down | status | mail``: the embedded default stack for one machine."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from deploy.local import kafka, postgres, procs
+from deploy.local.smtp_sink import read_messages
+from schemas.errors import ConfigurationError
+from services.runtime.settings import Settings
+from services.runtime.topics import ensure_topics
+
+
+def _smtp_pid(settings: Settings) -> Path:
+    return settings.state_dir / "smtp" / "smtp.pid"
+
+
+def start_smtp(settings: Settings) -> str:
+    """Start the SMTP sink unless it runs."""
+    pid_file = _smtp_pid(settings)
+    if procs.read_pid(pid_file) is not None:
+        return f"smtp sink already running on 127.0.0.1:{settings.smtp_port}"
+    procs.require_free(settings.smtp_port, "the SMTP sink", "COMMANDE_SMTP_PORT")
+    log = pid_file.with_name("smtp.log")
+    procs.spawn(
+        [sys.executable, "-m", "deploy.local.smtp_sink", "--port", str(settings.smtp_port),
+         "--maildir", str(settings.mail_dir)],
+        log, pid_file,
+    )
+    deadline = time.monotonic() + 15
+    while not procs.port_open(settings.smtp_port):
+        if procs.read_pid(pid_file) is None or time.monotonic() > deadline:
+            raise ConfigurationError(f"the SMTP sink did not start:\n{procs.tail(log)}")
+        time.sleep(0.1)
+    return f"smtp sink started on 127.0.0.1:{settings.smtp_port} (mail kept in {settings.mail_dir})"
+
+
+def up(settings: Settings) -> list[str]:
+    """Bring up PostgreSQL, Kafka and the SMTP sink, then create the topics; harmless twice."""
+    lines = [postgres.start(settings), kafka.start(settings), start_smtp(settings)]
+    created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else
+                                                       ", all present"))
+    return lines
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop what ``up`` started, and nothing else."""
+    smtp = "smtp sink stopped" if procs.stop_pid(_smtp_pid(settings)) else "smtp sink was not running"
+    return [smtp, kafka.stop(settings), postgres.stop(settings)]
+
+
+def status(settings: Settings) -> list[str]:
+    """What runs where."""
+    pid = procs.read_pid(_smtp_pid(settings))
+    smtp = (f"smtp sink   running  pid {pid}  127.0.0.1:{settings.smtp_port}  "
+            f"{len(read_messages(settings.mail_dir))} messages in {settings.mail_dir}"
+            if pid is not None else "smtp sink   stopped")
+    return [postgres.status(settings), kafka.status(settings), smtp]

@@ -1,0 +1,235 @@
+"""The referrals stream: what a partner agency submits and what intake answers.
+
+``ReferralSubmitted`` is the only event that carries identity in the clear (or sealed), and only
+on the restricted ``commande.referrals.v1`` topic. Everything that leaves intake is de-identified.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, Strict, StringConstraints, model_validator
+
+from schemas.base import (
+    Base64,
+    Code,
+    Contract,
+    Date,
+    Event,
+    FieldPath,
+    LegalBasis,
+    Name,
+    Narrative,
+    Priority,
+    ReferralKeyed,
+    RiskFactorCode,
+    ShortText,
+    SituationType,
+    UtcDatetime,
+    Uuid7,
+)
+from schemas.topics import REFERRAL_STATUS, REFERRALS
+
+Phone = Annotated[str, StringConstraints(strict=True, pattern=r"^\+?[0-9][0-9 ()-]{6,19}$")]
+LanguageTag = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+]
+
+
+class PersonConcerned(Contract):
+    """One person concerned by a situation, de-identified: only age group and gender leave Filter 1.
+
+    Attributes:
+        age_group: an age-group code from reference data (``age_12_17``); never a birth date.
+        gender: a gender code from reference data.
+    """
+
+    age_group: Code
+    gender: Code
+
+
+class SituationSummary(Contract):
+    """The de-identified picture of a situation that the table discusses at Filter 2.
+
+    Attributes:
+        situation_type: individual, family, group or location.
+        municipality: municipality code (``milton``, ``halton_hills``, ...).
+        persons: age group and gender of each person concerned.
+        risk_factors: ``category.factor`` codes from the risk taxonomy.
+        protective_factors: protective-factor codes.
+        study_flags: study-flag codes.
+        narrative: short de-identified narrative.
+    """
+
+    situation_type: SituationType
+    municipality: Code
+    persons: tuple[PersonConcerned, ...] = Field(min_length=1, max_length=20)
+    risk_factors: tuple[RiskFactorCode, ...] = Field(min_length=1, max_length=40)
+    protective_factors: tuple[Code, ...] = Field(default=(), max_length=40)
+    study_flags: tuple[Code, ...] = Field(default=(), max_length=20)
+    narrative: Narrative
+
+
+class AerAttestation(Contract):
+    """The originating agency's Filter 1 attestation of the four AER tests (domain.md section 2).
+
+    Attributes:
+        significant_interest: a significant interest is at stake.
+        probable_harm: harm is probable without intervention.
+        severe_harm: the harm would be severe.
+        multi_disciplinary: the risk is beyond the originator's mandate, across sectors.
+        attested_at: when the agency attested it.
+    """
+
+    significant_interest: Annotated[bool, Strict()]
+    probable_harm: Annotated[bool, Strict()]
+    severe_harm: Annotated[bool, Strict()]
+    multi_disciplinary: Annotated[bool, Strict()]
+    attested_at: UtcDatetime
+
+
+class IdentifiedPerson(Contract):
+    """One identified person (identified block only; stays in intake's vault).
+
+    Attributes:
+        given_name: given name(s).
+        family_name: family name.
+        date_of_birth: date of birth, if known.
+        phone: phone number, if any.
+    """
+
+    given_name: Name
+    family_name: Name
+    date_of_birth: Date | None = None
+    phone: Phone | None = None
+
+
+class Subject(Contract):
+    """The identified block of a referral, disclosed under ``legal_basis``.
+
+    Attributes:
+        people: the identified persons (same order as ``summary.persons`` where applicable).
+        address: street address, if any.
+        location_description: a location, when the situation is about a place.
+        languages: BCP 47 language tags (``en``, ``fr-CA``).
+        safety_notes: what a visitor must know before knocking.
+        legal_basis: the law under which the originating agency discloses this block.
+    """
+
+    people: tuple[IdentifiedPerson, ...] = Field(default=(), max_length=20)
+    address: ShortText | None = None
+    location_description: ShortText | None = None
+    languages: tuple[LanguageTag, ...] = Field(default=(), max_length=10)
+    safety_notes: Annotated[str, StringConstraints(strict=True, max_length=1000)] | None = None
+    legal_basis: LegalBasis
+
+
+_EXACTLY_ONE_SUBJECT = {
+    "oneOf": [
+        {"required": ["subject"], "properties": {"subject": {"type": "object"}}},
+        {"required": ["sealed_subject"], "properties": {"sealed_subject": {"type": "string"}}},
+    ]
+}
+
+
+class ReferralSubmitted(ReferralKeyed, Event):
+    """A partner agency refers a situation it screened at Filter 1.
+
+    Exactly one of ``subject`` (clear, on the restricted topic only) or ``sealed_subject`` (the
+    JSON of a :class:`Subject` in a libsodium sealed box for intake's public key, base64) is set.
+
+    Attributes:
+        submitted_at: when the agency submitted it.
+        priority: ``urgent`` asks for an ad-hoc meeting within 24 h.
+        summary: the de-identified block.
+        aer: the AER attestation.
+        subject: the identified block, in the clear.
+        sealed_subject: the identified block, sealed.
+    """
+
+    ce_type = "ca.halton.commande.referral.submitted.v1"
+    topic = REFERRALS
+
+    model_config = ConfigDict(json_schema_extra=_EXACTLY_ONE_SUBJECT)
+
+    submitted_at: UtcDatetime
+    priority: Priority
+    summary: SituationSummary
+    aer: AerAttestation
+    subject: Subject | None = None
+    sealed_subject: Base64 | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_subject(self) -> ReferralSubmitted:
+        if (self.subject is None) == (self.sealed_subject is None):
+            raise ValueError("exactly one of subject or sealed_subject is required")
+        return self
+
+
+class ReferralWithdrawn(ReferralKeyed, Event):
+    """The originating agency withdraws a referral (the situation concludes as ``withdrawn``).
+
+    Attributes:
+        withdrawn_at: when.
+        reason: a reason code (``resolved_elsewhere``, ``submitted_in_error``, ...).
+    """
+
+    ce_type = "ca.halton.commande.referral.withdrawn.v1"
+    topic = REFERRALS
+
+    withdrawn_at: UtcDatetime
+    reason: Code
+
+
+class ReferralAccepted(ReferralKeyed, Event):
+    """Intake accepted a referral and opened (or found, for a duplicate) its situation.
+
+    Attributes:
+        situation_id: the situation to quote from now on.
+        district: the district table it goes to.
+        accepted_at: when.
+        duplicate: true when this referral matched a situation already open.
+    """
+
+    ce_type = "ca.halton.commande.referral.accepted.v1"
+    topic = REFERRAL_STATUS
+
+    situation_id: Uuid7
+    district: Code
+    accepted_at: UtcDatetime
+    duplicate: Annotated[bool, Strict()] = False
+
+
+class Reason(Contract):
+    """One reason for a refusal, machine-readable and actionable by a person.
+
+    Attributes:
+        code: machine code (``municipality_outside_halton``).
+        field: dotted path of the field at fault, if one is.
+        message: a sentence a person can act on. Never echoes personal data.
+    """
+
+    code: Code
+    field: FieldPath | None = None
+    message: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
+
+
+class ReferralRejected(ReferralKeyed, Event):
+    """Intake refused a referral, with every reason.
+
+    Attributes:
+        rejected_at: when.
+        reasons: every reason found, not only the first.
+    """
+
+    ce_type = "ca.halton.commande.referral.rejected.v1"
+    topic = REFERRAL_STATUS
+
+    rejected_at: UtcDatetime
+    reasons: tuple[Reason, ...] = Field(min_length=1, max_length=100)
+
+
+__all__ = [
+    "AerAttestation", "IdentifiedPerson", "PersonConcerned", "Reason", "ReferralAccepted",
+    "ReferralRejected", "ReferralSubmitted", "ReferralWithdrawn", "SituationSummary", "Subject",
+]

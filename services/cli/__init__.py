@@ -1,0 +1,30 @@
+"""The ``commande`` command: one entry point for operators, partners, chairs and analysts."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from schemas.errors import CommandeError
+from services.cli import schemas_cmd, stack_cmd
+
+app = typer.Typer(
+    name="commande",
+    help="commande: the backend of Halton's COMMANDE Tables (situation tables).\n\n"
+    "Example: commande stack up && commande stack status",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(schemas_cmd.app, name="schemas")
+
+
+def main() -> None:
+    """Console-script entry point: a :class:`CommandeError` ends as one clear line and exit 2."""
+    try:
+        app()
+    except CommandeError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,109 @@
+"""Invitations per meeting and participant, not per situation (pure).
+
+When a situation joins a meeting, each participant it needs is invited to that meeting once;
+a participant already invited only sees its agenda grow. :func:`invite` is idempotent: offering
+the same situation twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.base import AgencyId
+from services.convening.model import InviteReason, Participant
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InvitedFor(_Frozen):
+    """One situation a participant is invited for, and why."""
+
+    situation_id: UUID
+    reasons: tuple[InviteReason, ...] = Field(min_length=1)
+    matched_categories: tuple[str, ...] = ()
+    why: str
+
+
+class Invitation(_Frozen):
+    """One participant's invitation to one meeting, with the situations it is there for."""
+
+    meeting_id: UUID
+    agency_id: AgencyId
+    name: str
+    situations: tuple[InvitedFor, ...] = Field(min_length=1)
+
+    def situation_ids(self) -> tuple[UUID, ...]:
+        """The situations on this participant's agenda, in the order they joined."""
+        return tuple(s.situation_id for s in self.situations)
+
+
+class MeetingInvitations(_Frozen):
+    """Every invitation of one meeting, in the order participants were first invited."""
+
+    meeting_id: UUID
+    invitations: tuple[Invitation, ...] = ()
+
+    def get(self, agency_id: str) -> Invitation | None:
+        """The invitation of ``agency_id``, if it is invited."""
+        return next((i for i in self.invitations if i.agency_id == agency_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationChange:
+    """What offering a situation to a meeting changes.
+
+    Attributes:
+        invitations: the meeting's invitations afterwards.
+        new: invitations to send now (``ParticipantInvited``), one per newly invited participant.
+        changed: agency ids whose agenda grew (new ones included), in invitation order.
+    """
+
+    invitations: MeetingInvitations
+    new: tuple[Invitation, ...]
+    changed: tuple[str, ...]
+
+
+def invite(
+    current: MeetingInvitations, situation_id: UUID, participants: Iterable[Participant]
+) -> InvitationChange:
+    """Add ``situation_id`` to the agendas of ``participants`` at ``current``'s meeting."""
+    by_agency = {i.agency_id: i for i in current.invitations}
+    order = [i.agency_id for i in current.invitations]
+    new: list[str] = []
+    changed: list[str] = []
+    for p in participants:
+        entry = InvitedFor(
+            situation_id=situation_id,
+            reasons=p.reasons,
+            matched_categories=p.matched_categories,
+            why=p.why,
+        )
+        known = by_agency.get(p.agency_id)
+        if known is None:
+            by_agency[p.agency_id] = Invitation(
+                meeting_id=current.meeting_id, agency_id=p.agency_id, name=p.name,
+                situations=(entry,),
+            )
+            order.append(p.agency_id)
+            new.append(p.agency_id)
+            changed.append(p.agency_id)
+        elif situation_id not in known.situation_ids():
+            by_agency[p.agency_id] = known.model_copy(
+                update={"situations": (*known.situations, entry)}
+            )
+            changed.append(p.agency_id)
+    after = MeetingInvitations(
+        meeting_id=current.meeting_id, invitations=tuple(by_agency[a] for a in order)
+    )
+    changed_set = set(changed)
+    return InvitationChange(
+        invitations=after,
+        new=tuple(by_agency[a] for a in new),
+        changed=tuple(a for a in order if a in changed_set),
+    )

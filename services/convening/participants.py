@@ -1,0 +1,69 @@
+"""Who is invited to the table for a situation, and why (pure).
+
+The district's police CMB (its Community Engagement Team chairs), the originating agency, and every
+organization active on the meeting's local date that serves the district and acts on at least one
+of the situation's risk categories. The order is deterministic: CMB, originator, then by name and
+agency id; an organization that qualifies twice appears once with every reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from schemas.errors import ConfigurationError
+from services.convening.model import InviteReason, Participant, SituationBrief
+from services.directory.model import AgencyType, Directory
+
+
+def select_participants(
+    directory: Directory, situation: SituationBrief, on: date
+) -> tuple[Participant, ...]:
+    """The participants ``situation`` needs at its district's table on local date ``on``.
+
+    Raises:
+        ConfigurationError: the district has no active CMB on ``on`` (the table cannot sit).
+    """
+    cmb = directory.cmb(situation.district, on)
+    if cmb is None:
+        raise ConfigurationError(
+            f"district {situation.district!r} has no active police CMB on {on.isoformat()} "
+            f"in directory version {directory.version}"
+        )
+    wanted = set(situation.risk_categories)
+    chosen: dict[str, tuple[str, set[InviteReason], set[str]]] = {}
+
+    def add(agency_id: str, name: str, reason: InviteReason, matched: set[str]) -> None:
+        entry = chosen.setdefault(agency_id, (name, set(), set()))
+        entry[1].add(reason)
+        entry[2].update(matched)
+
+    add(cmb.agency_id, cmb.name, InviteReason.DISTRICT_CMB, set())
+    originator = directory.organization(situation.originating_agency)
+    add(
+        situation.originating_agency,
+        originator.name if originator else situation.originating_agency,
+        InviteReason.ORIGINATING_AGENCY,
+        set(),
+    )
+    for org in directory.members(situation.district, on):
+        matched = wanted & set(org.risk_categories)
+        if matched and org.agency_type is not AgencyType.POLICE_CMB:
+            add(org.agency_id, org.name, InviteReason.RISK_CATEGORY_MATCH, matched)
+
+    def order(agency_id: str) -> tuple[int, str, str]:
+        if agency_id == cmb.agency_id:
+            rank = 0
+        else:
+            rank = 1 if agency_id == situation.originating_agency else 2
+        return (rank, chosen[agency_id][0].casefold(), agency_id)
+
+    return tuple(
+        Participant(
+            agency_id=agency_id,
+            name=chosen[agency_id][0],
+            reasons=tuple(r for r in InviteReason if r in chosen[agency_id][1]),
+            matched_categories=tuple(sorted(chosen[agency_id][2])),
+        )
+        for agency_id in sorted(chosen, key=order)
+    )
+

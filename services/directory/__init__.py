@@ -1,0 +1,47 @@
+"""The directory of partner organizations and district tables (Open Referral HSDS 3.0 shaped).
+
+Shared by intake, convening and notifier. :mod:`.model` is pure data and queries;
+:mod:`.loader` reads and reloads ``deploy/directory/halton.yaml``.
+"""
+
+from services.directory.loader import (
+    DirectoryHolder,
+    ReferenceCodes,
+    check_codes,
+    load_directory,
+    parse_directory,
+)
+from services.directory.model import (
+    TIMEZONE,
+    AgencyType,
+    Cadence,
+    Channel,
+    ContactRole,
+    Directory,
+    NoticePreferences,
+    Organization,
+    RoleContact,
+    Status,
+    TableSettings,
+    Weekday,
+)
+
+__all__ = [
+    "TIMEZONE",
+    "AgencyType",
+    "Cadence",
+    "Channel",
+    "ContactRole",
+    "Directory",
+    "DirectoryHolder",
+    "NoticePreferences",
+    "Organization",
+    "ReferenceCodes",
+    "RoleContact",
+    "Status",
+    "TableSettings",
+    "Weekday",
+    "check_codes",
+    "load_directory",
+    "parse_directory",
+]
