@@ -1,1 +1,19 @@
-"""schemas."""
+"""The contracts of commande: every event and command, their envelope, topics and reference data.
+
+Modules, by role:
+
+* ``base`` — model base classes, constrained field types, key rules.
+* ``referrals``, ``situations``, ``meetings``, ``commands``, ``disclosures``, ``notices`` — the
+  events and commands of each stream.
+* ``registry`` — ``ce_type`` ↔ model class, topic ↔ allowed types.
+* ``envelope`` — CloudEvents 1.0 Kafka binary mode: ``to_record`` / ``from_record``.
+* ``errors`` — the one error tree (envelope errors are ``ContractError`` subclasses).
+* ``topics`` — the Kafka topic registry.
+* ``reference`` — versioned reference data (YAML) and ``reference()``.
+* ``json_schemas``, ``asyncapi``, ``compat``, ``snapshots`` — generated contracts under version
+  control and the backward-compatibility check.
+* ``samples`` — synthetic instances for tests.
+
+Submodules are imported explicitly (``from schemas.envelope import from_record``); this package
+imports nothing itself so that ``schemas.topics`` and ``schemas.errors`` stay cheap.
+"""

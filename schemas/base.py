@@ -5,16 +5,16 @@ Every contract is a frozen pydantic model that forbids unknown fields. Scalars a
 generated JSON Schema accepts. Collections are tuples (immutable) and accept lists on input.
 
 Codes that reference data may correct without a release (municipalities, age groups, risk
-factors, conclusions) are *pattern-checked* here and checked against :func:`schemas.reference.reference`
-by the services' rules, so that an unknown code is a business rejection a person can act on,
-not a broken contract. Closed vocabularies fixed by a standard or the law (FHIR task states,
-legal bases) are ``Literal`` types.
+factors, conclusions) are *pattern-checked* here and checked against
+:func:`schemas.reference.reference` by the services' rules, so that an unknown code is a business
+rejection a person can act on, not a broken contract. Closed vocabularies fixed by a standard or
+the law (FHIR task states, legal bases) are ``Literal`` types.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -26,6 +26,7 @@ from pydantic import (
     Strict,
     StringConstraints,
 )
+from pydantic.config import JsonDict as JsonDict
 
 from schemas.topics import TopicSpec
 
@@ -93,7 +94,8 @@ RiskFactorCode = Annotated[
 """A risk factor as ``category.factor`` from the risk taxonomy."""
 
 FieldPath = Annotated[
-    str, StringConstraints(strict=True, max_length=128, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+    str,
+    StringConstraints(strict=True, max_length=128, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"),
 ]
 """A dotted path to a field, e.g. ``summary.persons.0.age_group``."""
 
@@ -209,7 +211,9 @@ class ReferralKeyed(Message):
         return f"{self.agency_id}/{self.referral_ref}"
 
 
-def require_reason_when(field: str, values: tuple[str, ...], reason: str = "reason") -> Any:
+def require_reason_when(
+    field: str, values: tuple[str, ...], reason: str = "reason"
+) -> JsonDict:
     """JSON Schema fragment: ``reason`` must be a string when ``field`` is one of ``values``."""
     return {
         "if": {"properties": {field: {"enum": list(values)}}, "required": [field]},

@@ -33,6 +33,7 @@ from schemas.errors import (
     InvalidBody,
     InvalidHeader,
     MissingHeader,
+    UnknownEventType,
     UnsupportedContentType,
 )
 from schemas.registry import _shown, check_topic, model_for
@@ -103,7 +104,7 @@ def to_record(
     subject: UUID | None = None,
     correlation_id: UUID | str | None = None,
     causation_id: UUID | str | None = None,
-    id: UUID | None = None,  # noqa: A002 - the CloudEvents attribute is called id
+    id: UUID | None = None,
     time: datetime | None = None,
 ) -> Record:
     """Turn a model into a binary-mode CloudEvents Kafka record.
@@ -213,8 +214,6 @@ def from_record(
 
 def expect(envelope: Envelope[Message], model: type[E]) -> Envelope[E]:
     """Narrow an envelope to ``model``; raises :class:`UnknownEventType` on another type."""
-    from schemas.errors import UnknownEventType
-
     if not isinstance(envelope.event, model):
         raise UnknownEventType(
             f"expected {model.ce_type}, got {envelope.type}", header=H_TYPE
@@ -279,7 +278,14 @@ def _body(model: type[Message], ce_type: str, value: bytes | None) -> Message:
         return model.model_validate_json(value)
     except ValidationError as exc:
         errors = tuple(
-            (".".join(str(part) for part in err["loc"]), err["msg"])
+            (_path(err["loc"]), err["msg"])
             for err in exc.errors(include_input=False, include_url=False)
         )
         raise InvalidBody(ce_type, errors) from None
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """A dotted field path, printable and bounded (a hostile key must not flood a log)."""
+    joined = ".".join(str(part) for part in loc)
+    cleaned = "".join(ch if 32 < ord(ch) < 127 else "?" for ch in joined[:128])
+    return cleaned + ("..." if len(joined) > 128 else "")

@@ -13,7 +13,10 @@ class CommandeError(Exception):
 
 
 class ConfigurationError(CommandeError):
-    """A setting, a reference-data file or the local environment is wrong; the message says how to fix it."""
+    """A setting, a reference-data file or the local environment is wrong.
+
+    The message says how to fix it.
+    """
 
 
 class ContractError(CommandeError):
@@ -65,7 +68,7 @@ class WrongTopic(EnvelopeError):
 
 
 class UnsupportedContentType(EnvelopeError):
-    """``content-type`` is not ``application/json`` (binary mode with a JSON body is the contract)."""
+    """``content-type`` is not ``application/json`` (binary mode, JSON body: the contract)."""
 
 
 class InvalidBody(ContractError):

@@ -14,6 +14,7 @@ from schemas.base import (
     Code,
     Contract,
     Event,
+    JsonDict,
     Priority,
     ShortText,
     UtcDatetime,
@@ -106,7 +107,7 @@ class AgendaItem(Contract):
     summary: SituationSummary
 
 
-_FIRST_IS_REVISION_ONE = {
+_FIRST_IS_REVISION_ONE: JsonDict = {
     "if": {"properties": {"kind": {"const": "first"}}, "required": ["kind"]},
     "then": {"properties": {"revision": {"const": 1}}},
     "else": {"properties": {"revision": {"minimum": 2}}},

@@ -17,6 +17,7 @@ from schemas.base import (
     Date,
     Event,
     FieldPath,
+    JsonDict,
     LegalBasis,
     Name,
     Narrative,
@@ -124,7 +125,7 @@ class Subject(Contract):
     legal_basis: LegalBasis
 
 
-_EXACTLY_ONE_SUBJECT = {
+_EXACTLY_ONE_SUBJECT: JsonDict = {
     "oneOf": [
         {"required": ["subject"], "properties": {"subject": {"type": "object"}}},
         {"required": ["sealed_subject"], "properties": {"sealed_subject": {"type": "string"}}},

@@ -83,7 +83,7 @@ def model_for(ce_type: str) -> type[Message]:
 
 
 def allowed_types(topic_name: str) -> frozenset[str]:
-    """The ``ce_type`` values allowed on ``topic_name``; raises ``KeyError`` for an unknown topic."""
+    """The ``ce_type`` values allowed on ``topic_name``; ``KeyError`` for an unknown topic."""
     return TYPES_BY_TOPIC[topic_name]
 
 

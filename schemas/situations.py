@@ -117,7 +117,9 @@ class AgencyTask(Contract):
         reason: why, for those states.
     """
 
-    model_config = ConfigDict(json_schema_extra=require_reason_when("state", TASK_STATES_NEEDING_REASON))
+    model_config = ConfigDict(
+        json_schema_extra=require_reason_when("state", TASK_STATES_NEEDING_REASON)
+    )
 
     agency_id: AgencyId
     state: TaskState = "requested"
@@ -165,7 +167,8 @@ class AssignmentResponded(SituationEvent):
     Attributes:
         agency_id: the agency.
         from_state: its previous task state.
-        to_state: its new task state (a reason is required for rejected, cancelled, on-hold, failed).
+        to_state: its new task state (a reason is required for rejected, cancelled,
+            on-hold, failed).
         reason: why, where required.
         responded_at: when.
         responded_by: who answered for the agency.

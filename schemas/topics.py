@@ -1,6 +1,7 @@
 """The topic registry: every Kafka topic commande uses, in one place.
 
-The stack and every service create topics from :data:`TOPICS` through :func:`ensure_topics`;
+The stack and every service create topics from :data:`TOPICS` through
+:func:`services.runtime.topics.ensure_topics`;
 nothing creates a topic ad hoc (FastStream's own auto-creation is switched off).
 """
 

@@ -25,7 +25,7 @@ class MaildirHandler:
     def __init__(self, maildir: Path) -> None:
         self._box = mailbox.Maildir(maildir, create=True)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content or envelope.content
         msg = message_from_bytes(raw, policy=policy.default)
         msg["X-Envelope-From"] = envelope.mail_from or ""

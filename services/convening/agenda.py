@@ -33,9 +33,7 @@ class AgendaEntry(BaseModel):
 
 def order_agenda(entries: Iterable[AgendaEntry]) -> tuple[AgendaEntry, ...]:
     """Urgent first, then by arrival, then by situation id (a total, deterministic order)."""
-    return tuple(
-        sorted(entries, key=lambda e: (e.priority != "urgent", e.arrived_at, str(e.situation_id)))
-    )
+    return tuple(sorted(entries, key=lambda e: (e.priority != "urgent", e.arrived_at, str(e.situation_id))))
 
 
 def agenda_for(

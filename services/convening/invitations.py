@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import AgencyId
-from services.convening.model import InviteReason, Participant
+from services.convening.model import InviteReason, Participant, deterministic_uuid7
 
 
 class _Frozen(BaseModel):
@@ -34,6 +35,8 @@ class Invitation(_Frozen):
     """One participant's invitation to one meeting, with the situations it is there for."""
 
     meeting_id: UUID
+    invitation_id: UUID
+    """Derived from meeting and agency, so every instance and replay agrees on it (UUIDv7)."""
     agency_id: AgencyId
     name: str
     situations: tuple[InvitedFor, ...] = Field(min_length=1)
@@ -70,9 +73,15 @@ class InvitationChange:
 
 
 def invite(
-    current: MeetingInvitations, situation_id: UUID, participants: Iterable[Participant]
+    current: MeetingInvitations,
+    situation_id: UUID,
+    participants: Iterable[Participant],
+    now: datetime,
 ) -> InvitationChange:
-    """Add ``situation_id`` to the agendas of ``participants`` at ``current``'s meeting."""
+    """Add ``situation_id`` to the agendas of ``participants`` at ``current``'s meeting.
+
+    ``now`` dates the ids of new invitations.
+    """
     by_agency = {i.agency_id: i for i in current.invitations}
     order = [i.agency_id for i in current.invitations]
     new: list[str] = []
@@ -87,20 +96,19 @@ def invite(
         known = by_agency.get(p.agency_id)
         if known is None:
             by_agency[p.agency_id] = Invitation(
-                meeting_id=current.meeting_id, agency_id=p.agency_id, name=p.name,
+                meeting_id=current.meeting_id,
+                invitation_id=deterministic_uuid7(now, str(current.meeting_id), p.agency_id),
+                agency_id=p.agency_id,
+                name=p.name,
                 situations=(entry,),
             )
             order.append(p.agency_id)
             new.append(p.agency_id)
             changed.append(p.agency_id)
         elif situation_id not in known.situation_ids():
-            by_agency[p.agency_id] = known.model_copy(
-                update={"situations": (*known.situations, entry)}
-            )
+            by_agency[p.agency_id] = known.model_copy(update={"situations": (*known.situations, entry)})
             changed.append(p.agency_id)
-    after = MeetingInvitations(
-        meeting_id=current.meeting_id, invitations=tuple(by_agency[a] for a in order)
-    )
+    after = MeetingInvitations(meeting_id=current.meeting_id, invitations=tuple(by_agency[a] for a in order))
     changed_set = set(changed)
     return InvitationChange(
         invitations=after,

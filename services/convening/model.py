@@ -56,7 +56,8 @@ class InviteReason(StrEnum):
 
     DISTRICT_CMB = "district_cmb"
     ORIGINATING_AGENCY = "originating_agency"
-    RISK_CATEGORY_MATCH = "risk_category_match"
+    SECTOR_MATCH = "sector_match"
+    """The organization acts on one of the situation's risk categories (``InvitationReason``)."""
 
 
 class Participant(_Frozen):
@@ -67,6 +68,13 @@ class Participant(_Frozen):
     reasons: tuple[InviteReason, ...] = Field(min_length=1)
     matched_categories: tuple[str, ...] = ()
     """The situation's risk categories this organization acts on (sorted)."""
+    matched_sectors: tuple[str, ...] = ()
+    """This organization's sectors that act on those categories, per the risk taxonomy (sorted)."""
+
+    @property
+    def reason(self) -> InviteReason:
+        """The main reason, for contracts that carry one: CMB, then originator, then match."""
+        return self.reasons[0]
 
     @property
     def why(self) -> str:

@@ -8,6 +8,7 @@ agency id; an organization that qualifies twice appears once with every reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from schemas.errors import ConfigurationError
@@ -16,9 +17,15 @@ from services.directory.model import AgencyType, Directory
 
 
 def select_participants(
-    directory: Directory, situation: SituationBrief, on: date
+    directory: Directory,
+    situation: SituationBrief,
+    on: date,
+    category_sectors: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[Participant, ...]:
     """The participants ``situation`` needs at its district's table on local date ``on``.
+
+    ``category_sectors`` (risk category → sectors acting on it, from the risk taxonomy) fills
+    each match's ``matched_sectors``; selection itself uses the categories organizations list.
 
     Raises:
         ConfigurationError: the district has no active CMB on ``on`` (the table cannot sit).
@@ -48,13 +55,17 @@ def select_participants(
     for org in directory.members(situation.district, on):
         matched = wanted & set(org.risk_categories)
         if matched and org.agency_type is not AgencyType.POLICE_CMB:
-            add(org.agency_id, org.name, InviteReason.RISK_CATEGORY_MATCH, matched)
+            add(org.agency_id, org.name, InviteReason.SECTOR_MATCH, matched)
+
+    sectors_of = {o.agency_id: set(o.sectors) for o in directory.organizations}
+    taxonomy = category_sectors or {}
+
+    def sectors(agency_id: str) -> tuple[str, ...]:
+        acting = set().union(*(taxonomy.get(c, frozenset()) for c in chosen[agency_id][2]))
+        return tuple(sorted(acting & sectors_of.get(agency_id, set())))
 
     def order(agency_id: str) -> tuple[int, str, str]:
-        if agency_id == cmb.agency_id:
-            rank = 0
-        else:
-            rank = 1 if agency_id == situation.originating_agency else 2
+        rank = 0 if agency_id == cmb.agency_id else 1 if agency_id == situation.originating_agency else 2
         return (rank, chosen[agency_id][0].casefold(), agency_id)
 
     return tuple(
@@ -63,7 +74,7 @@ def select_participants(
             name=chosen[agency_id][0],
             reasons=tuple(r for r in InviteReason if r in chosen[agency_id][1]),
             matched_categories=tuple(sorted(chosen[agency_id][2])),
+            matched_sectors=sectors(agency_id),
         )
         for agency_id in sorted(chosen, key=order)
     )
-

@@ -7,9 +7,10 @@ caller turns :class:`Unroutable` into a rejection with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from schemas.reference import Reference
 from services.directory.model import Directory, TableSettings
 
 
@@ -29,17 +30,16 @@ class Unroutable:
     message: str
 
 
-def route(
-    municipality: str, districts_by_municipality: Mapping[str, str], directory: Directory
-) -> Routed | Unroutable:
-    """Route a situation by its municipality code to its district's table."""
-    district = districts_by_municipality.get(municipality)
-    if district is None:
+def route(municipality: str, reference: Reference, directory: Directory) -> Routed | Unroutable:
+    """Route a situation by its municipality (code, name or alias) to its district's table."""
+    found = reference.district_for(municipality)
+    if found is None:
         return Unroutable(
             "municipality_outside_halton",
             f"municipality {municipality!r} is not served by a Halton district; "
             "situations outside Halton go to their own region's table",
         )
+    district = found.code
     table = directory.table(district)
     if table is None:
         return Unroutable(

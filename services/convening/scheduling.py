@@ -70,9 +70,7 @@ def regular_starts(cadence: Cadence, after: datetime) -> Iterator[datetime]:
             yield start
 
 
-def regular_meeting(
-    table: TableSettings, starts_at: datetime, scheduled_at: datetime
-) -> MeetingSlot:
+def regular_meeting(table: TableSettings, starts_at: datetime, scheduled_at: datetime) -> MeetingSlot:
     """The regular meeting of ``table`` at ``starts_at``, with its deterministic id."""
     return MeetingSlot(
         meeting_id=deterministic_uuid7(starts_at, table.district, "regular", starts_at.isoformat()),
@@ -123,9 +121,7 @@ def place_urgent(
         return _reuse(chosen, known)
     start = _round_up_half_hour(arrival + timedelta(hours=table.adhoc_delay_hours))
     meeting = MeetingSlot(
-        meeting_id=deterministic_uuid7(
-            start, table.district, "adhoc", str(situation.situation_id)
-        ),
+        meeting_id=deterministic_uuid7(start, table.district, "adhoc", str(situation.situation_id)),
         district=table.district,
         kind=MeetingKind.ADHOC,
         starts_at=start,
@@ -135,9 +131,7 @@ def place_urgent(
     return Placement(meeting, new=True)
 
 
-def place(
-    table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot]
-) -> Placement:
+def place(table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot]) -> Placement:
     """Place a situation by its priority; ``existing`` are the table's scheduled meetings."""
     if table.district != situation.district:
         raise ValueError(f"situation of {situation.district!r} offered to {table.district!r}")

@@ -7,9 +7,11 @@ Shared by intake, convening and notifier. :mod:`.model` is pure data and queries
 from services.directory.loader import (
     DirectoryHolder,
     ReferenceCodes,
+    category_sectors,
     check_codes,
     load_directory,
     parse_directory,
+    reference_codes,
 )
 from services.directory.model import (
     TIMEZONE,
@@ -41,7 +43,9 @@ __all__ = [
     "Status",
     "TableSettings",
     "Weekday",
+    "category_sectors",
     "check_codes",
     "load_directory",
     "parse_directory",
+    "reference_codes",
 ]

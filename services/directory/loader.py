@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from schemas.errors import ConfigurationError
+from schemas.reference import Reference
 from services.directory.model import Directory
 
 
@@ -27,6 +28,20 @@ class ReferenceCodes:
     districts: frozenset[str]
     sectors: frozenset[str]
     risk_categories: frozenset[str]
+
+
+def reference_codes(reference: Reference) -> ReferenceCodes:
+    """The codes of ``schemas.reference`` that a directory may use."""
+    return ReferenceCodes(
+        districts=reference.codes("districts"),
+        sectors=reference.codes("sectors"),
+        risk_categories=reference.codes("risk_categories"),
+    )
+
+
+def category_sectors(reference: Reference) -> dict[str, frozenset[str]]:
+    """Risk category code → the service sectors that act on it (the risk taxonomy)."""
+    return {c.code: frozenset(c.sectors) for c in reference.risk_categories}
 
 
 def check_codes(directory: Directory, codes: ReferenceCodes) -> list[str]:
@@ -43,9 +58,7 @@ def check_codes(directory: Directory, codes: ReferenceCodes) -> list[str]:
         ):
             for j, value in enumerate(values):
                 if value not in known:
-                    problems.append(
-                        f"organizations[{i}].{field}[{j}]: unknown code {value!r} ({org.name})"
-                    )
+                    problems.append(f"organizations[{i}].{field}[{j}]: unknown code {value!r} ({org.name})")
     return problems
 
 
@@ -69,8 +82,7 @@ def parse_directory(text: str, source: str, codes: ReferenceCodes | None = None)
         problems = check_codes(directory, codes)
         if problems:
             raise ConfigurationError(
-                f"{source}: codes not in the reference data:\n"
-                + "\n".join(f"  {p}" for p in problems)
+                f"{source}: codes not in the reference data:\n" + "\n".join(f"  {p}" for p in problems)
             )
     return directory
 

@@ -184,7 +184,7 @@ class Organization(_Frozen):
 
     def is_active(self, on: date) -> bool:
         """Whether this organization is an active table member on ``on`` (a local date)."""
-        if self.status is not Status.ACTIVE or on < self.effective_from:
+        if self.status != Status.ACTIVE or on < self.effective_from:
             return False
         return self.effective_to is None or on <= self.effective_to
 
@@ -285,9 +285,7 @@ class Directory(_Frozen):
                 raise ValueError(f"district {district!r} has no police_cmb organization")
             for a, b in _pairs(cmbs):
                 if _overlap(a, b):
-                    raise ValueError(
-                        f"district {district!r} has two CMBs at once: {a.name!r} and {b.name!r}"
-                    )
+                    raise ValueError(f"district {district!r} has two CMBs at once: {a.name!r} and {b.name!r}")
         return self
 
     # -- queries ---------------------------------------------------------------------------
@@ -342,6 +340,8 @@ def _overlap(a: Organization, b: Organization) -> bool:
     a_end = a.effective_to or date.max
     b_end = b.effective_to or date.max
     active = {Status.ACTIVE, Status.TEMPORARILY_CLOSED}
-    return a.status in active and b.status in active and (
-        a.effective_from <= b_end and b.effective_from <= a_end
+    return (
+        a.status in active
+        and b.status in active
+        and (a.effective_from <= b_end and b.effective_from <= a_end)
     )

@@ -1,0 +1,11 @@
+"""Reference data: districts and municipalities, risk taxonomy, sectors, conclusions, age groups,
+genders, legal bases, FHIR task states, study flags, protective factors.
+
+The facts live in versioned YAML files beside this module (``version:``, ``provisional:``) so a
+table's coordinator can correct them without a release; :func:`reference` loads and validates
+them once into a frozen :class:`Reference`.
+"""
+
+from schemas.reference.loader import Reference, load, reference
+
+__all__ = ["Reference", "load", "reference"]

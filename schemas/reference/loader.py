@@ -1,0 +1,215 @@
+"""Load and cross-check the reference YAML files into one frozen :class:`Reference`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from schemas.errors import ConfigurationError
+from schemas.reference.models import (
+    AgeGroup,
+    Conclusion,
+    District,
+    Frozen,
+    LegalBasisTerm,
+    Municipality,
+    RiskCategory,
+    RiskFactor,
+    TaskStates,
+    Term,
+)
+
+HERE = Path(__file__).parent
+T = TypeVar("T", bound=BaseModel)
+
+
+class Reference(Frozen):
+    """All reference data, validated and cross-checked. Obtain it with :func:`reference`.
+
+    ``versions`` maps each file's stem to its ``version:``; ``provisional`` lists the files that
+    are provisional as a whole.
+    """
+
+    versions: Mapping[str, int]
+    provisional: frozenset[str]
+    districts: tuple[District, ...]
+    sectors: tuple[Term, ...]
+    risk_categories: tuple[RiskCategory, ...]
+    conclusions: tuple[Conclusion, ...]
+    age_groups: tuple[AgeGroup, ...]
+    genders: tuple[Term, ...]
+    legal_bases: tuple[LegalBasisTerm, ...]
+    task_states: TaskStates
+    study_flags: tuple[Term, ...]
+    protective_factors: tuple[Term, ...]
+
+    def municipality(self, name_or_code: str) -> Municipality | None:
+        """The municipality for a code, name or alias (case and spacing ignored), or ``None``."""
+        wanted = _normalise(name_or_code)
+        for district in self.districts:
+            for town in district.municipalities:
+                names = (town.code, town.name, *town.aliases)
+                if wanted in {_normalise(n) for n in names}:
+                    return town
+        return None
+
+    def district_for(self, name_or_code: str) -> District | None:
+        """The district covering a municipality (code, name or alias); ``None``: not Halton's."""
+        town = self.municipality(name_or_code)
+        if town is None:
+            return None
+        return next(d for d in self.districts if town in d.municipalities)
+
+    def risk_factor(self, code: str) -> RiskFactor | None:
+        """The factor for ``category.factor``, or ``None``."""
+        return self.risk_factors.get(code)
+
+    @property
+    def risk_factors(self) -> Mapping[str, RiskFactor]:
+        """Every factor by code."""
+        return {f.code: f for c in self.risk_categories for f in c.factors}
+
+    def sectors_for(self, factor_codes: Iterable[str]) -> frozenset[str]:
+        """The service sectors that can act on the given factors (unknown codes are ignored)."""
+        by_code = {c.code: c for c in self.risk_categories}
+        found: set[str] = set()
+        for code in factor_codes:
+            factor = self.risk_factor(code)
+            if factor is not None:
+                found.update(factor.sectors or by_code[code.split(".", 1)[0]].sectors)
+        return frozenset(found)
+
+    def codes(self, kind: str) -> frozenset[str]:
+        """The codes of a term list: ``sectors``, ``conclusions``, ``age_groups``, ``genders``,
+        ``legal_bases``, ``study_flags``, ``protective_factors``, ``districts``,
+        ``municipalities``, ``risk_factors``, ``risk_categories`` or ``task_states``."""
+        if kind == "municipalities":
+            return frozenset(m.code for d in self.districts for m in d.municipalities)
+        if kind == "risk_factors":
+            return frozenset(self.risk_factors)
+        if kind == "task_states":
+            return frozenset(s.code for s in self.task_states.states)
+        items: tuple[Any, ...] = getattr(self, kind)
+        return frozenset(item.code for item in items)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+def _read(directory: Path, stem: str) -> dict[str, Any]:
+    path = directory / f"{stem}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read reference file {path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("version"), int):
+        raise ConfigurationError(f"{path} must be a mapping with an integer 'version:'")
+    return data
+
+
+def _validate(model: type[T], data: Any, where: str) -> T:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(f"reference data {where} is invalid: {exc}") from exc
+
+
+def _terms(model: type[T], items: Any, where: str) -> tuple[T, ...]:
+    if not isinstance(items, list):
+        raise ConfigurationError(f"reference data {where} must be a list")
+    return tuple(_validate(model, item, f"{where}[{i}]") for i, item in enumerate(items))
+
+
+def load(directory: Path = HERE) -> Reference:
+    """Load, validate and cross-check the reference files in ``directory``.
+
+    Raises:
+        ConfigurationError: a file is missing or malformed, or files contradict each other.
+    """
+    lists = {
+        "districts": ("districts", District),
+        "sectors": ("sectors", Term),
+        "risk_taxonomy": ("categories", RiskCategory),
+        "conclusions": ("conclusions", Conclusion),
+        "age_groups": ("age_groups", AgeGroup),
+        "genders": ("genders", Term),
+        "legal_bases": ("legal_bases", LegalBasisTerm),
+        "study_flags": ("study_flags", Term),
+        "protective_factors": ("protective_factors", Term),
+    }
+    versions: dict[str, int] = {}
+    provisional: set[str] = set()
+    loaded: dict[str, tuple[Any, ...]] = {}
+    for stem, (key, model) in lists.items():
+        data = _read(directory, stem)
+        versions[stem] = data["version"]
+        if data.get("provisional"):
+            provisional.add(stem)
+        loaded[stem] = _terms(model, data.get(key), f"{stem}.{key}")
+    tasks = _read(directory, "task_states")
+    versions["task_states"] = tasks.pop("version")
+    tasks.pop("provisional", None)
+    reference = _validate(
+        Reference,
+        {
+            "versions": versions, "provisional": frozenset(provisional),
+            "districts": loaded["districts"], "sectors": loaded["sectors"],
+            "risk_categories": loaded["risk_taxonomy"], "conclusions": loaded["conclusions"],
+            "age_groups": loaded["age_groups"], "genders": loaded["genders"],
+            "legal_bases": loaded["legal_bases"], "task_states": tasks,
+            "study_flags": loaded["study_flags"],
+            "protective_factors": loaded["protective_factors"],
+        },
+        "Reference",
+    )
+    problems = list(_cross_check(reference))
+    if problems:
+        raise ConfigurationError("reference data is inconsistent: " + "; ".join(problems))
+    return reference
+
+
+def _cross_check(ref: Reference) -> Iterable[str]:
+    for kind in ("districts", "sectors", "conclusions", "age_groups", "genders", "legal_bases",
+                 "study_flags", "protective_factors", "risk_categories"):
+        items: tuple[Any, ...] = getattr(ref, kind)
+        if len({i.code for i in items}) != len(items):
+            yield f"{kind} has a repeated code"
+    towns = [m.code for d in ref.districts for m in d.municipalities]
+    if len(set(towns)) != len(towns):
+        yield "a municipality belongs to two districts"
+    sectors = ref.codes("sectors")
+    factors = [f for c in ref.risk_categories for f in c.factors]
+    if len({f.code for f in factors}) != len(factors):
+        yield "risk_taxonomy has a repeated factor code"
+    for category in ref.risk_categories:
+        for sector in category.sectors:
+            if sector not in sectors:
+                yield f"category {category.code} names unknown sector {sector}"
+        for factor in category.factors:
+            if not factor.code.startswith(category.code + "."):
+                yield f"factor {factor.code} is not under its category {category.code}"
+            for sector in factor.sectors:
+                if sector not in sectors:
+                    yield f"factor {factor.code} names unknown sector {sector}"
+    states = ref.codes("task_states")
+    graph = ref.task_states
+    named = {graph.initial, *graph.reason_required, *graph.from_any, *graph.transitions}
+    named.update(s for targets in graph.transitions.values() for s in targets)
+    for state in sorted(named - states):
+        yield f"task_states names unknown state {state}"
+    for term in graph.states:
+        if term.terminal and graph.transitions.get(term.code):
+            yield f"terminal task state {term.code} has outgoing transitions"
+
+
+@cache
+def reference() -> Reference:
+    """The packaged reference data, loaded once (frozen; safe to share)."""
+    return load()

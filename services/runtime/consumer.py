@@ -1,0 +1,194 @@
+"""Effectively-once consumption: decode, handle in one transaction with the inbox, then commit.
+
+A batch of records is handled in one PostgreSQL transaction: for each record the inbox row
+``(consumer, ce_source, ce_id)``, the handler's own writes and the events it emits (outbox rows).
+Only after that transaction commits does the caller commit the Kafka offsets. A redelivered
+record finds its inbox row and changes nothing.
+
+When a batch fails, the failure policy decides: a transient failure (database or broker away)
+retries the batch with backoff, never committing and never dropping; anything else makes us
+handle the batch record by record, so that the one poison record is dead-lettered (original
+bytes plus ``error``, ``orig_topic``, ``orig_partition``, ``orig_offset`` headers) and its
+neighbours go through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+from uuid import UUID
+
+import structlog
+
+from schemas.errors import CommandeError, TransientError
+from schemas.topics import DLQ
+from services.runtime import inbox, outbox
+from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.failure import DeadLetter, FailurePolicy, describe
+from services.runtime.kafka import InRecord, OutRecord, Producer
+from services.runtime.logging import get_logger
+from services.runtime.metrics import METRICS
+
+log = get_logger("commande.consumer")
+
+
+class Identified(Protocol):
+    """What the inbox needs of a decoded record: its CloudEvents source and id."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def id(self) -> UUID | str: ...
+
+
+D = TypeVar("D", bound=Identified)
+
+Decode = Callable[[InRecord], D]
+Handle = Callable[[Connection, D, InRecord], Awaitable[Sequence[OutRecord]]]
+OnDeadLetter = Callable[[Connection, InRecord, BaseException], Awaitable[Sequence[OutRecord]]]
+
+
+class ShuttingDown(CommandeError):
+    """Raised out of a retry loop when the service stops: nothing was committed."""
+
+
+def dead_letter_record(rec: InRecord, reason: str, consumer: str) -> OutRecord:
+    """The DLQ copy of ``rec``: original key, value and headers, plus why and where from."""
+    extra = (
+        ("error", reason.encode()),
+        ("error_consumer", consumer.encode()),
+        ("orig_topic", rec.topic.encode()),
+        ("orig_partition", str(rec.partition).encode()),
+        ("orig_offset", str(rec.offset).encode()),
+    )
+    return OutRecord(topic=DLQ.name, key=rec.key, value=rec.value, headers=rec.headers + extra)
+
+
+class Consumer(Generic[D]):
+    """One logical consumer of one service (its name is the inbox's ``consumer`` column)."""
+
+    def __init__(
+        self,
+        name: str,
+        schema: str,
+        pool: Pool,
+        producer: Producer,
+        decode: Decode[D],
+        handle: Handle[D],
+        *,
+        policy: FailurePolicy | None = None,
+        on_dead_letter: OnDeadLetter | None = None,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
+        self.name = name
+        self._schema = schema
+        self._pool = pool
+        self._producer = producer
+        self._decode = decode
+        self._handle = handle
+        self._policy = policy or FailurePolicy()
+        self._on_dead_letter = on_dead_letter
+        self._stopping = stopping or asyncio.Event()
+
+    async def process(self, records: Sequence[InRecord]) -> None:
+        """Handle ``records`` effectively once; returns when the offsets may be committed."""
+        decoded: list[tuple[InRecord, D]] = []
+        for rec in records:
+            try:
+                decoded.append((rec, self._decode(rec)))
+            except CommandeError as exc:
+                await self._dead_letter(rec, exc, describe(exc))
+        if not decoded:
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._transaction(decoded)
+                return
+            except Exception as exc:
+                error = _translate(exc)
+                decision = self._policy.decide(error, attempt)
+                METRICS.failed.labels(self.name, type(error).__name__).inc()
+                if isinstance(decision, DeadLetter) or (len(decoded) > 1 and not isinstance(
+                        error, TransientError)):
+                    break
+                log.warning("batch failed, retrying", consumer=self.name,
+                            error=describe(error), attempt=attempt, retry_in=decision.after)
+                await self._sleep(decision.after)
+        for one in decoded:
+            await self._one(one)
+
+    async def _one(self, item: tuple[InRecord, D]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._transaction([item])
+                return
+            except Exception as exc:
+                error = _translate(exc)
+                decision = self._policy.decide(error, attempt)
+                METRICS.failed.labels(self.name, type(error).__name__).inc()
+                if isinstance(decision, DeadLetter):
+                    await self._dead_letter(item[0], error, decision.reason)
+                    return
+                log.warning("record failed, retrying", consumer=self.name,
+                            event_id=str(item[1].id), error=describe(error), attempt=attempt,
+                            retry_in=decision.after)
+                await self._sleep(decision.after)
+
+    async def _transaction(self, items: Sequence[tuple[InRecord, D]]) -> None:
+        emitted: list[OutRecord] = []
+        handled = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for rec, event in items:
+                with structlog.contextvars.bound_contextvars(event_id=str(event.id)):
+                    if not await inbox.record_handled(conn, self.name, event.source,
+                                                      str(event.id)):
+                        METRICS.duplicates.labels(self.name).inc()
+                        log.info("duplicate dropped", consumer=self.name)
+                        continue
+                    emitted.extend(await self._handle(conn, event, rec))
+                    handled += 1
+            await outbox.add(conn, self._schema, emitted)
+        METRICS.handled.labels(self.name).inc(handled)
+
+    async def _dead_letter(self, rec: InRecord, error: BaseException, reason: str) -> None:
+        log.error("dead-lettered", consumer=self.name, topic=rec.topic,
+                  partition=rec.partition, offset=rec.offset, error=reason)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self._on_dead_letter is not None:
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        # Once per record, even if the DLQ publish below fails and we retry.
+                        where = f"{rec.topic}/{rec.partition}/{rec.offset}"
+                        if await inbox.record_handled(conn, self.name, "dead-letter", where):
+                            await outbox.add(conn, self._schema,
+                                             await self._on_dead_letter(conn, rec, error))
+                await self._producer.send_many([dead_letter_record(rec, reason, self.name)])
+                METRICS.dead_lettered.labels(self.name).inc()
+                return
+            except Exception as exc:
+                translated = _translate(exc)
+                if not isinstance(translated, TransientError):
+                    raise
+                await self._sleep(self._policy.backoff(attempt))
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise ShuttingDown("stopping while retrying; the records will be redelivered")
+
+
+def _translate(exc: BaseException) -> BaseException:
+    """Driver errors that mean "unavailable" become :class:`TransientError`."""
+    if isinstance(exc, DB_UNAVAILABLE):
+        return TransientError(f"PostgreSQL unavailable ({type(exc).__name__})")
+    return exc

@@ -1,0 +1,82 @@
+"""A small typed adapter over the parts of aiokafka we use (aiokafka itself is untyped)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from schemas.errors import TransientError
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """A record to publish."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InRecord:
+    """A consumed record, with where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Headers = field(default=())
+
+    @classmethod
+    def from_consumer_record(cls, rec: Any) -> InRecord:
+        """From an aiokafka ``ConsumerRecord``."""
+        return cls(
+            topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key,
+            value=rec.value if rec.value is not None else b"",
+            headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in rec.headers),
+        )
+
+
+class Producer:
+    """An idempotent producer (``acks=all``) that publishes batches and waits for them."""
+
+    def __init__(self, bootstrap: str, *, client_id: str = "commande") -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, client_id=client_id, enable_idempotence=True,
+            linger_ms=2, max_request_size=4 * 1024 * 1024, request_timeout_ms=15000,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect; raises TransientError while the broker is unreachable."""
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            raise TransientError(f"Kafka is not reachable: {exc}") from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        if self._started:
+            await self._producer.stop()
+            self._started = False
+
+    async def send_many(self, records: Sequence[OutRecord]) -> None:
+        """Publish ``records`` in order and wait until the broker acknowledged all of them."""
+        try:
+            futures = [
+                await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+                for r in records
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise TransientError(f"publishing to Kafka failed: {exc}") from exc

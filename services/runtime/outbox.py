@@ -1,0 +1,159 @@
+"""The transactional outbox and its relay.
+
+A handler writes the events it emits with :func:`add` in its own transaction; they exist if and
+only if that transaction commits. The :class:`OutboxRelay` publishes unsent rows in ``seq`` order
+(so in order per key) with the idempotent producer, then marks them sent. A relay killed between
+publish and mark-sent publishes those rows again on restart: consumers drop the repeat through
+their inbox, since the event keeps its ``ce_id``. One relay per service schema is active at a time
+(a PostgreSQL advisory lock held on a dedicated connection); it wakes on ``LISTEN/NOTIFY`` and also
+polls, so a lost notification only delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.errors import TransientError
+from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.kafka import OutRecord, Producer
+from services.runtime.logging import get_logger
+from services.runtime.metrics import METRICS
+
+INSERT = """
+INSERT INTO outbox (topic, key, headers, value)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bytea[])
+"""
+NOTIFY = "SELECT pg_notify($1, '')"
+FETCH_UNSENT = """
+SELECT seq, topic, key, headers, value FROM outbox
+WHERE sent_at IS NULL ORDER BY seq LIMIT $1
+"""
+MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])"
+PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - interval '1 hour'"
+BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext('commande.outbox.' || $1))"
+
+log = get_logger("commande.outbox")
+
+
+def channel(schema: str) -> str:
+    """The NOTIFY channel of a schema's outbox."""
+    return f"{schema}_outbox"
+
+
+async def add(conn: Connection, schema: str, records: Sequence[OutRecord]) -> None:
+    """Write ``records`` to the outbox in the caller's transaction and wake the relay on commit."""
+    if not records:
+        return
+    await conn.execute(
+        INSERT,
+        [r.topic for r in records],
+        [r.key for r in records],
+        [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
+        [r.value for r in records],
+    )
+    await conn.execute(NOTIFY, channel(schema))
+
+
+def _to_record(row: Any) -> OutRecord:
+    headers = tuple((str(k), str(v).encode()) for k, v in json.loads(row["headers"]))
+    return OutRecord(topic=row["topic"], value=bytes(row["value"]),
+                     key=bytes(row["key"]) if row["key"] is not None else None, headers=headers)
+
+
+class OutboxRelay:
+    """Publishes a service's outbox; run :meth:`run` as a task, :meth:`flush` at shutdown."""
+
+    def __init__(self, pool: Pool, producer: Producer, schema: str, *, batch: int = 500,
+                 poll_interval: float = 1.0) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch = batch
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+        self._drain_lock = asyncio.Lock()
+        self.leader = False
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Publish every unsent row now; returns how many were published."""
+        total = 0
+        async with self._drain_lock:
+            while True:
+                async with self._pool.acquire() as conn:
+                    rows = await conn.fetch(FETCH_UNSENT, self._batch)
+                    if not rows:
+                        return total
+                    await self._producer.send_many([_to_record(r) for r in rows])
+                    await conn.execute(MARK_SENT, [r["seq"] for r in rows])
+                total += len(rows)
+                METRICS.outbox_published.labels(self._schema).inc(len(rows))
+                if len(rows) < self._batch:
+                    return total
+
+    async def backlog(self) -> int:
+        """Rows not yet published."""
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval(BACKLOG))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; waits for the leader lock while another instance has it."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+                failures = 0
+            except (TransientError, *DB_UNAVAILABLE) as exc:  # type: ignore[misc]
+                failures += 1
+                self.leader = False
+                log.warning("outbox relay waiting for its dependencies", schema=self._schema,
+                            error=type(exc).__name__, attempt=failures)
+                await _sleep_or_stop(stop, min(10.0, 0.2 * 2 ** min(failures, 6)))
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        conn: Connection = await self._pool.acquire()
+        try:
+            if not await conn.fetchval(TRY_LOCK, self._schema):
+                await _sleep_or_stop(stop, 2.0)
+                return
+            self.leader = True
+            await conn.add_listener(channel(self._schema), self._notified)
+            prune_at = 0.0
+            loop = asyncio.get_running_loop()
+            while not stop.is_set():
+                self._wake.clear()
+                await self.drain()
+                if loop.time() > prune_at:
+                    await conn.execute(PRUNE_SENT)
+                    prune_at = loop.time() + 60
+                if conn.is_closed():
+                    raise TransientError("the relay's leader connection closed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+        finally:
+            self.leader = False
+            with contextlib.suppress(*DB_UNAVAILABLE):
+                await conn.remove_listener(channel(self._schema), self._notified)
+                await self._pool.release(conn, timeout=5)
+
+    async def flush(self) -> int:
+        """Publish what is left (graceful shutdown) unless another instance leads; returns how many.
+
+        Session-level advisory locks end when asyncpg resets a released connection.
+        """
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval(TRY_LOCK, self._schema):
+                return 0
+            return await self.drain()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

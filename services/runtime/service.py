@@ -1,0 +1,189 @@
+"""The shell every service shares: broker, pool, producer, outbox relay, consumers, HTTP routes.
+
+A service's composition root (its ``main.build``) creates a :class:`Service`, registers its
+consumers, background loops and routes on it, and returns it. ``faststream run`` and
+``commande run`` then start it; tests call the same ``build`` with their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.schemas import Topic
+from starlette.routing import BaseRoute
+
+from schemas.errors import CommandeError, TransientError
+from services.runtime import db
+from services.runtime.consumer import Consumer, D, Decode, Handle, OnDeadLetter, ShuttingDown
+from services.runtime.db import Pool
+from services.runtime.kafka import InRecord, Producer
+from services.runtime.logging import get_logger
+from services.runtime.outbox import OutboxRelay
+from services.runtime.settings import Settings
+from services.runtime.topics import ensure_topics
+
+RUNTIME_MIGRATIONS = Path(__file__).with_name("sql")
+BackgroundLoop = Callable[["Service", asyncio.Event], Coroutine[Any, Any, None]]
+log = get_logger("commande.service")
+
+
+class Service:
+    """One running service: its schema, broker, pool, producer, relay and consumers."""
+
+    def __init__(self, name: str, settings: Settings, migrations: Path | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations = migrations
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap,
+            client_id=f"commande-{name}",
+            allow_auto_create_topics=False,
+            graceful_timeout=15.0,
+            logger=logging.getLogger(f"commande.{name}.faststream"),
+        )
+        self.stopping = asyncio.Event()
+        self.producer = Producer(settings.kafka_bootstrap, client_id=f"commande-{name}")
+        self.routes: list[BaseRoute] = []
+        self._pool: Pool | None = None
+        self._relay: OutboxRelay | None = None
+        self._consumers: dict[str, Consumer[Any]] = {}
+        self._factories: list[Callable[[], None]] = []
+        self._loops: list[BackgroundLoop] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready = False
+        self.faststream = FastStream(self.broker, on_startup=[self.start],
+                                     on_shutdown=[self.begin_stop], after_shutdown=[self.stop])
+
+    @property
+    def pool(self) -> Pool:
+        """The service's pool (exists once started)."""
+        if self._pool is None:
+            raise CommandeError(f"{self.name} is not started")
+        return self._pool
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The service's outbox relay (exists once started)."""
+        if self._relay is None:
+            raise CommandeError(f"{self.name} is not started")
+        return self._relay
+
+    def consume(self, topic: str, *, group: str, name: str, decode: Decode[D], handle: Handle[D],
+                on_dead_letter: OnDeadLetter | None = None, max_records: int = 500) -> None:
+        """Consume ``topic`` in consumer group ``group`` through a :class:`Consumer` named ``name``."""
+
+        def make() -> None:
+            self._consumers[name] = Consumer(
+                name, self.name, self.pool, self.producer, decode, handle,
+                on_dead_letter=on_dead_letter, stopping=self.stopping)
+
+        self._factories.append(make)
+
+        @self.broker.subscriber(
+            Topic(topic, declare=False), group_id=group, batch=True, max_records=max_records,
+            ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", batch_timeout_ms=50,
+            title=f"{name}:{topic}", decoder=_undecoded,
+        )
+        async def on_batch(body: Any, msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            records = [InRecord.from_consumer_record(r)
+                       for r in (raw if isinstance(raw, tuple | list) else (raw,))]
+            try:
+                await self._consumers[name].process(records)
+            except ShuttingDown:
+                await msg.nack()
+                return
+            except Exception:
+                log.exception("batch could not be handled; it will be redelivered", consumer=name)
+                await asyncio.sleep(1.0)
+                await msg.nack()
+                return
+            await msg.ack()
+
+        del on_batch
+
+    def background(self, loop: BackgroundLoop) -> None:
+        """Run ``loop(service, stopping)`` while the service runs (timers, schedulers)."""
+        self._loops.append(loop)
+
+    async def start(self) -> None:
+        """Topics, pool, migrations, producer, relay and background loops; then consumers start."""
+        await _retry_transient(lambda: ensure_topics(self.settings.kafka_bootstrap), "Kafka")
+        self._pool = await _retry_transient(lambda: db.create_pool(self.settings, self.name),
+                                            "PostgreSQL")
+        folders = {"runtime": RUNTIME_MIGRATIONS}
+        if self.migrations is not None:
+            folders[self.name] = self.migrations
+        applied = await db.migrate(self._pool, self.name, folders)
+        if applied:
+            log.info("migrations applied", service=self.name, applied=applied)
+        await _retry_transient(self.producer.start, "Kafka")
+        self._relay = OutboxRelay(self._pool, self.producer, self.name,
+                                  batch=self.settings.outbox_batch)
+        for make in self._factories:
+            make()
+        self._tasks.append(asyncio.create_task(self._relay.run(self.stopping)))
+        for loop in self._loops:
+            self._tasks.append(asyncio.create_task(loop(self, self.stopping)))
+        self.ready = True
+        log.info("service started", service=self.name)
+
+    async def observe(self) -> None:
+        """Refresh gauges that are read, not counted (outbox backlog)."""
+        from services.runtime.metrics import METRICS
+
+        with contextlib.suppress(*db.DB_UNAVAILABLE):
+            METRICS.outbox_backlog.labels(self.name).set(await self.relay.backlog())
+
+    async def begin_stop(self) -> None:
+        """Stop retry loops and background work before the broker stops consuming."""
+        self.ready = False
+        self.stopping.set()
+
+    async def stop(self) -> None:
+        """After consumers stopped: finish background loops, flush the outbox, close."""
+        self.stopping.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 10)
+        if self._relay is not None:
+            with contextlib.suppress(CommandeError, *db.DB_UNAVAILABLE):
+                flushed = await self._relay.flush()
+                log.info("outbox flushed", service=self.name, published=flushed)
+        await self.producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("service stopped", service=self.name)
+
+
+T = TypeVar("T")
+
+
+async def _undecoded(msg: Any) -> None:
+    """Keep FastStream from decoding or validating bodies (and from logging their values):
+    the consumer runtime decodes the raw records itself."""
+    return None
+
+
+async def _retry_transient(make: Callable[[], Awaitable[T]], what: str,
+                              patience: float = 60.0) -> T:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.2
+    while True:
+        try:
+            return await make()
+        except TransientError as exc:
+            if loop.time() > deadline:
+                raise TransientError(f"{what} still unreachable after {patience:.0f}s: {exc}") from exc
+            log.warning("waiting for a dependency", what=what, error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+

@@ -1,0 +1,213 @@
+"""The runtime's promises, on the real Kafka and PostgreSQL.
+
+A throwaway service (its own schema and topic) stands in for a real one, so these tests exercise
+only the shared machinery: inbox, outbox relay, dead-lettering, retry on a database outage.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from deploy.local import postgres
+from schemas.errors import ContractError, TransientError
+from schemas.topics import DLQ, TopicSpec
+from services.runtime.consumer import Consumer
+from services.runtime.db import Connection
+from services.runtime.kafka import InRecord, OutRecord, Producer
+from services.runtime.outbox import OutboxRelay
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+from services.runtime.topics import ensure_topics
+from tests.kafkautil import read_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Item:
+    source: str
+    id: str
+    n: int
+
+
+def decode(rec: InRecord) -> Item:
+    headers = dict(rec.headers)
+    if "ce_id" not in headers or "ce_source" not in headers:
+        raise ContractError("missing ce_id or ce_source header")
+    try:
+        n = int(json.loads(rec.value)["n"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContractError("body is not {\"n\": int}") from exc
+    return Item(headers["ce_source"].decode(), headers["ce_id"].decode(), n)
+
+
+def record(topic: str, n: int, *, event_id: str | None = None) -> OutRecord:
+    return OutRecord(topic=topic, key=b"k", value=json.dumps({"n": n}).encode(), headers=(
+        ("ce_id", (event_id or str(uuid.uuid4())).encode()), ("ce_source", b"/test")))
+
+
+class ItemService:
+    """A minimal service: stores each item's number and emits one event per item."""
+
+    def __init__(self, settings: Settings, tmp: Path, topic: str, out_topic: str) -> None:
+        self.schema = f"rt_{uuid.uuid4().hex[:10]}"
+        mig = tmp / self.schema
+        mig.mkdir()
+        (mig / "001_items.sql").write_text(
+            "CREATE TABLE items (n integer NOT NULL, event_id text PRIMARY KEY);")
+        self.out_topic = out_topic
+        self.service = Service(self.schema, settings, mig)
+        self.service.consume(topic, group=self.schema, name=f"{self.schema}-items",
+                             decode=decode, handle=self.handle)
+
+    async def handle(self, conn: Connection, item: Item, rec: InRecord) -> Sequence[OutRecord]:
+        await conn.execute("INSERT INTO items (n, event_id) VALUES ($1, $2)", item.n, item.id)
+        return [record(self.out_topic, item.n * 10, event_id=f"out-{item.id}")]
+
+    async def numbers(self) -> list[int]:
+        async with self.service.pool.acquire() as conn:
+            return [r["n"] for r in await conn.fetch("SELECT n FROM items ORDER BY n")]
+
+
+@pytest.fixture
+async def topics(settings: Settings) -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    specs = (TopicSpec(f"test.in.{suffix}", "k", "tests", "tests", 3_600_000, partitions=1),
+             TopicSpec(f"test.out.{suffix}", "k", "tests", "tests", 3_600_000, partitions=1))
+    await ensure_topics(settings.kafka_bootstrap, specs)
+    return specs[0].name, specs[1].name
+
+
+@pytest.fixture
+async def producer(settings: Settings) -> AsyncIterator[Producer]:
+    prod = Producer(settings.kafka_bootstrap)
+    await prod.start()
+    yield prod
+    await prod.stop()
+
+
+@pytest.fixture
+async def running(settings: Settings, tmp_path: Path,
+                  topics: tuple[str, str]) -> AsyncIterator[ItemService]:
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    yield svc
+    await svc.service.faststream.stop()
+
+
+async def test_migrations_are_recorded_and_applied_once(running: ItemService,
+                                                        admin_db: asyncpg.Pool) -> None:
+    from services.runtime import db
+
+    rows = await admin_db.fetch(
+        f"SELECT source, version, name FROM {running.schema}.schema_migrations ORDER BY source")
+    assert {(r["source"], r["version"]) for r in rows} == {("runtime", 1), (running.schema, 1)}
+    again = await db.migrate(running.service.pool, running.schema, {"runtime": Path(
+        "services/runtime/sql")})
+    assert again == []
+
+
+async def test_a_duplicate_delivery_changes_nothing(running: ItemService, topics: tuple[str, str],
+                                                    settings: Settings) -> None:
+    consumer = Consumer(f"{running.schema}-direct", running.schema, running.service.pool,
+                        running.service.producer, decode, running.handle)
+    rec = InRecord(topics[0], 0, 0, b"k", json.dumps({"n": 7}).encode(),
+                   (("ce_id", b"dup-1"), ("ce_source", b"/test")))
+    await consumer.process([rec])
+    await consumer.process([rec])
+    assert await running.numbers() == [7]
+    async with running.service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+    out = await wait_for(lambda: _values(settings, topics[1]))
+    assert out == [70]
+
+
+async def _values(settings: Settings, topic: str) -> list[int]:
+    return [json.loads(r.value)["n"] for r in await read_all(settings.kafka_bootstrap, topic)]
+
+
+async def test_a_poison_message_goes_to_the_dlq_and_the_partition_keeps_flowing(
+        running: ItemService, producer: Producer, topics: tuple[str, str],
+        settings: Settings) -> None:
+    poison = OutRecord(topic=topics[0], key=b"k", value=b"\xff not json",
+                       headers=(("ce_source", b"/test"),))
+    await producer.send_many([record(topics[0], 1), poison, record(topics[0], 2)])
+    assert await wait_for(lambda: _equals(running.numbers(), [1, 2])) is True
+    dlq = [r for r in await read_all(settings.kafka_bootstrap, DLQ.name)
+           if dict(r.headers).get("orig_topic") == topics[0].encode()]
+    assert len(dlq) == 1
+    headers = dict(dlq[0].headers)
+    assert dlq[0].value == poison.value
+    assert headers["orig_partition"] == b"0"
+    assert headers["orig_offset"] == b"1"
+    assert b"missing ce_id" in headers["error"]
+    assert await wait_for(lambda: _values(settings, topics[1])) == [10, 20]
+
+
+async def _equals(awaitable, expected) -> bool:  # type: ignore[no-untyped-def]
+    return bool(await awaitable == expected)
+
+
+async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    await svc.service.faststream.stop()  # tables exist; no relay running now
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
+                                     server_settings={"search_path": svc.schema})
+    try:
+        from services.runtime import outbox
+
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.schema, [record(topics[1], n, event_id=f"e{n}")
+                                                for n in range(5)])
+
+        class CrashAfterPublish(Producer):
+            async def send_many(self, records: Sequence[OutRecord]) -> None:
+                await super().send_many(records)
+                raise TransientError("simulated crash after publish, before mark-sent")
+
+        crashing = CrashAfterPublish(settings.kafka_bootstrap)
+        await crashing.start()
+        with pytest.raises(TransientError):
+            await OutboxRelay(pool, crashing, svc.schema, batch=3).drain()
+        await crashing.stop()
+        assert await _values(settings, topics[1]) == [0, 1, 2]
+
+        assert await OutboxRelay(pool, producer, svc.schema, batch=3).drain() == 5
+        records = await read_all(settings.kafka_bootstrap, topics[1])
+        ids = [dict(r.headers)["ce_id"].decode() for r in records]
+        assert ids == ["e0", "e1", "e2", "e0", "e1", "e2", "e3", "e4"]
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_database_outage_makes_the_consumer_wait_not_drop(
+        running: ItemService, producer: Producer, topics: tuple[str, str],
+        settings: Settings) -> None:
+    await producer.send_many([record(topics[0], 1)])
+    assert await wait_for(lambda: _equals(running.numbers(), [1])) is True
+    postgres.stop(settings)
+    try:
+        await producer.send_many([record(topics[0], n) for n in (2, 3, 4)])
+        import asyncio
+
+        await asyncio.sleep(2.0)
+    finally:
+        postgres.start(settings)
+    assert await wait_for(lambda: _equals(running.numbers(), [1, 2, 3, 4]), timeout=60) is True
+    assert sorted(await wait_for(lambda: _values_at_least(settings, topics[1], 4),
+                                 timeout=60)) == [10, 20, 30, 40]
+
+
+async def _values_at_least(settings: Settings, topic: str, count: int) -> list[int] | None:
+    values = await _values(settings, topic)
+    return values if len(values) >= count else None

@@ -1,0 +1,54 @@
+"""Reading topics back in tests: every record from the beginning up to the end offsets now."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.runtime.kafka import InRecord
+
+
+async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[InRecord]:
+    """Every record on ``topic`` (all partitions) up to the end offsets at call time."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                group_id=None, client_id=f"test-reader-{uuid.uuid4()}")
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: list[InRecord] = []
+        remaining = {tp for tp in tps if end[tp] > 0}
+        deadline = asyncio.get_running_loop().time() + timeout
+        while remaining:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"reading {topic} timed out")
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, recs in batch.items():
+                for rec in recs:
+                    if rec.offset < end[tp]:
+                        out.append(InRecord.from_consumer_record(rec))
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return sorted(out, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(predicate, *, timeout: float = 30.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll the async ``predicate`` until it returns a truthy value; that value is returned."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(every)

@@ -1,0 +1,134 @@
+"""Reference data: the YAML files load, validate, cross-check and answer domain questions."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.errors import ConfigurationError
+from schemas.reference import Reference, load, reference
+from schemas.reference.loader import HERE
+
+pytestmark = pytest.mark.unit
+
+
+def test_reference_is_cached_frozen_and_versioned() -> None:
+    ref = reference()
+    assert reference() is ref
+    assert isinstance(ref, Reference)
+    assert all(version >= 1 for version in ref.versions.values())
+    assert "risk_taxonomy" in ref.provisional
+    with pytest.raises(ValidationError):
+        ref.districts = ()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "district"),
+    [
+        ("Acton", "1 District"), ("Georgetown", "1 District"), ("Halton Hills", "1 District"),
+        ("halton_hills", "1 District"), ("Town of Halton Hills", "1 District"),
+        ("Milton", "1 District"), ("Oakville", "2 District"), ("burlington", "3 District"),
+    ],
+)
+def test_municipalities_route_to_their_district(name: str, district: str) -> None:
+    found = reference().district_for(name)
+    assert found is not None
+    assert found.name == district
+
+
+@pytest.mark.parametrize("name", ["Toronto", "Hamilton", "", "Mississauga"])
+def test_places_outside_halton_have_no_district(name: str) -> None:
+    assert reference().district_for(name) is None
+
+
+def test_divisions_match_the_public_table() -> None:
+    ref = reference()
+    divisions = {m.code: m.division for d in ref.districts for m in d.municipalities}
+    assert divisions == {
+        "acton": 10, "georgetown": 11, "halton_hills": None, "milton": 12,
+        "oakville": 20, "burlington": 30,
+    }
+
+
+def test_risk_taxonomy_size_and_shape() -> None:
+    ref = reference()
+    assert 25 <= len(ref.risk_categories) <= 30
+    assert 90 <= len(ref.risk_factors) <= 110
+    verified = {c.code for c in ref.risk_categories if not c.provisional}
+    assert {"mental_health", "housing", "drugs", "alcohol", "elder_abuse"} <= verified
+    assert all(f.provisional for f in ref.risk_factors.values())
+    assert all(f.definition for f in ref.risk_factors.values())
+
+
+def test_sectors_acting_on_factors() -> None:
+    ref = reference()
+    assert ref.sectors_for(["housing.eviction_risk"]) == {
+        "housing", "income_social_services", "municipal",
+    }
+    assert ref.sectors_for(["no.such_factor"]) == frozenset()
+
+
+def test_conclusions_include_withdrawn_and_domain_codes() -> None:
+    codes = reference().codes("conclusions")
+    assert {"withdrawn", "rejected_not_aer", "returned_to_originator", "still_aer_other"} <= codes
+    assert len(codes) == 10
+
+
+def test_age_groups_and_legal_bases() -> None:
+    ref = reference()
+    assert [a.code for a in ref.age_groups][:8] == [
+        "age_0_5", "age_6_11", "age_12_17", "age_18_24", "age_25_29", "age_30_39",
+        "age_40_59", "age_60_plus",
+    ]
+    assert ref.codes("legal_bases") == {
+        "consent", "mfippa_health_safety", "fippa_health_safety", "phipa_40_1",
+        "cyfsa_part_x", "other",
+    }
+
+
+def test_fhir_task_transitions() -> None:
+    tasks = reference().task_states
+    assert tasks.can_move("requested", "accepted")
+    assert tasks.can_move("in-progress", "on-hold")
+    assert tasks.can_move("on-hold", "in-progress")
+    assert not tasks.can_move("requested", "completed")
+    assert not tasks.can_move("completed", "in-progress")
+    assert tasks.can_move("completed", "entered-in-error")
+    assert tasks.needs_reason("on-hold")
+    assert not tasks.needs_reason("accepted")
+
+
+def _copy(tmp_path: Path) -> Path:
+    target = tmp_path / "reference"
+    shutil.copytree(HERE, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def test_loader_rejects_an_unknown_sector(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    path = directory / "risk_taxonomy.yaml"
+    path.write_text(path.read_text().replace("[addictions, mental_health, income_social_services]",
+                                             "[addictions, astrology]"))
+    with pytest.raises(ConfigurationError, match="astrology"):
+        load(directory)
+
+
+def test_loader_rejects_a_typo_and_a_missing_version(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    (directory / "genders.yaml").write_text("version: 1\ngenders:\n  - {code: x, nmae: X}\n")
+    with pytest.raises(ConfigurationError, match="genders"):
+        load(directory)
+    (directory / "genders.yaml").write_text("genders: []\n")
+    with pytest.raises(ConfigurationError, match="version"):
+        load(directory)
+
+
+def test_loader_rejects_a_municipality_in_two_districts(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    path = directory / "districts.yaml"
+    path.write_text(path.read_text().replace("code: oakville", "code: milton"))
+    with pytest.raises(ConfigurationError, match="two districts"):
+        load(directory)
