@@ -1,0 +1,33 @@
+"""Between the contracts (``schemas.envelope``) and the runtime's records.
+
+Services decode consumed records with :func:`decode` (a :class:`~schemas.errors.ContractError`
+sends the record to the DLQ) and turn the events their core decides into outbox records with
+:func:`emit`, which carries the correlation id along and names the cause.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from schemas.base import Message
+from schemas.envelope import Envelope, from_record, to_record
+from services.runtime.kafka import InRecord, OutRecord
+
+
+def decode(rec: InRecord) -> Envelope[Message]:
+    """The typed CloudEvent in ``rec``; the type must be allowed on the topic it came from."""
+    return from_record(rec.headers, rec.value, topic=rec.topic)
+
+
+def emit(event: Message, *, source: str, cause: Envelope[Message] | None = None,
+         subject: UUID | None = None, time: datetime | None = None) -> OutRecord:
+    """The record for ``event``, published by ``source`` (``/commande/<service>``), caused by ``cause``."""
+    correlation = None
+    causation = None
+    if cause is not None:
+        correlation = cause.correlationid or str(cause.id)
+        causation = str(cause.id)
+    rec = to_record(event, source=source, subject=subject, correlation_id=correlation,
+                    causation_id=causation, time=time)
+    return OutRecord(topic=rec.topic, key=rec.key, value=rec.value, headers=tuple(rec.headers))
