@@ -10,6 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploy.local import procs
 from schemas.errors import ConfigurationError
@@ -104,7 +105,15 @@ def _make_reachable(path: Path) -> None:
 
 def _pg_ctl(bin_: Path, user: str | None, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(bin_ / "pg_ctl"), *args], capture_output=True, text=True,
-                          check=False, user=user)
+                          check=False, **_as(user))
+
+
+def _as(user: str | None) -> dict[str, Any]:
+    """Run a child as ``user`` with that user's own group only (not root's)."""
+    if user is None:
+        return {}
+    ent = pwd.getpwnam(user)
+    return {"user": ent.pw_uid, "group": ent.pw_gid, "extra_groups": []}
 
 
 def running(settings: Settings) -> bool:
@@ -137,7 +146,7 @@ def start(settings: Settings) -> str:
         init = subprocess.run(
             [str(bin_ / "initdb"), "-D", str(pp.data), "-U", settings.database_user,
              "--auth=trust", "-E", "UTF8", "--locale=C"],
-            capture_output=True, text=True, check=False, user=user,
+            capture_output=True, text=True, check=False, **_as(user),
         )
         if init.returncode != 0:
             raise ConfigurationError(f"initdb failed:\n{init.stdout}{init.stderr}")
@@ -159,7 +168,7 @@ def _create_database(bin_: Path, settings: Settings, user: str | None) -> None:
         made = subprocess.run(
             [str(bin_ / "createdb"), "-h", "127.0.0.1", "-p", str(settings.database_port),
              "-U", settings.database_user, settings.database_name],
-            capture_output=True, text=True, check=False, user=user,
+            capture_output=True, text=True, check=False, **_as(user),
         )
         if made.returncode == 0 or "already exists" in made.stderr:
             return

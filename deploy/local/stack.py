@@ -39,12 +39,27 @@ def start_smtp(settings: Settings) -> str:
 
 
 def up(settings: Settings) -> list[str]:
-    """Bring up PostgreSQL, Kafka and the SMTP sink, then create the topics; harmless twice."""
+    """Bring up PostgreSQL, Kafka and the SMTP sink, then create the topics; harmless twice.
+
+    Every port is checked before anything starts, so a taken port fails fast and starts nothing.
+    """
+    preflight(settings)
     lines = [postgres.start(settings), kafka.start(settings), start_smtp(settings)]
     created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
     lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else
                                                        ", all present"))
     return lines
+
+
+def preflight(settings: Settings) -> None:
+    """Fail with the fix if a port we would start on is taken by something else."""
+    if not postgres.running(settings):
+        procs.require_free(settings.database_port, "PostgreSQL", "COMMANDE_DATABASE_URL")
+    if procs.read_pid(kafka.paths(settings).pid) is None:
+        procs.require_free(settings.kafka_port, "Kafka", "COMMANDE_KAFKA_BOOTSTRAP")
+        procs.require_free(settings.kafka_port + 1, "Kafka's controller", "COMMANDE_KAFKA_BOOTSTRAP")
+    if procs.read_pid(_smtp_pid(settings)) is None:
+        procs.require_free(settings.smtp_port, "the SMTP sink", "COMMANDE_SMTP_PORT")
 
 
 def down(settings: Settings) -> list[str]:

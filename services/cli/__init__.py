@@ -7,7 +7,7 @@ import sys
 import typer
 
 from schemas.errors import CommandeError
-from services.cli import schemas_cmd, stack_cmd
+from services.cli import run_cmd, schemas_cmd, stack_cmd
 
 app = typer.Typer(
     name="commande",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.command(name="run")(run_cmd.run)
 
 
 def main() -> None:

@@ -1,0 +1,55 @@
+# commande — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup stack stack-down status demo test unit integration lint schemas clean
+
+help:
+	@echo "make demo         set up, start the embedded stack and the services, walk the main job end to end"
+	@echo "make test         set up, start the embedded stack, run the whole test suite"
+	@echo "make unit         only the pure unit tests (no stack needed)"
+	@echo "make lint         ruff + mypy --strict"
+	@echo "make stack        start the embedded stack (Kafka, PostgreSQL, SMTP sink)"
+	@echo "make stack-down   stop it"
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v java >/dev/null || { echo "Java 17+ is needed for the Kafka broker (Debian: apt-get install -y openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the Kafka jars (Debian: apt-get install -y maven)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+stack: setup
+	$(BIN)/commande stack up
+
+stack-down: setup
+	$(BIN)/commande stack down
+
+status: setup
+	$(BIN)/commande stack status
+
+demo: stack
+	$(BIN)/python -m deploy.demo
+
+test: stack
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+schemas: setup
+	$(BIN)/commande schemas export
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,41 @@
+"""Convening's settings (environment ``COMMANDE_*``), on top of the runtime's.
+
+A table's cadence, cut-off and agenda lead time are not here: they are per district, in the
+directory file, so a coordinator changes them without a release.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+
+from services.runtime.settings import PROJECT_ROOT, Settings
+
+
+class ConveningSettings(Settings):
+    """What convening reads from the environment.
+
+    Env: ``COMMANDE_DIRECTORY_PATH``, ``COMMANDE_MEETING_LENGTH_HOURS``,
+    ``COMMANDE_LEAD_ACCEPTANCE_OVERDUE_HOURS``, ``COMMANDE_SLA_WARNING_HOURS``,
+    ``COMMANDE_SLA_BREACH_HOURS``, ``COMMANDE_TIMER_POLL_SECONDS``.
+    """
+
+    directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+    """The directory of organizations and district tables (reloaded when the file changes)."""
+    meeting_length_hours: float = Field(default=2.0, gt=0, le=12)
+    """How long a table meeting is planned to last (``MeetingScheduled.ends_at``)."""
+    lead_acceptance_overdue_hours: float = Field(default=12.0, gt=0)
+    """After assignment, the lead agency has this long to accept before ``SlaBreached``."""
+    sla_warning_hours: float = Field(default=24.0, gt=0)
+    """After AER confirmation without a first contact: ``SlaWarning``."""
+    sla_breach_hours: float = Field(default=48.0, gt=0)
+    """After AER confirmation without a first contact: ``SlaBreached``."""
+    timer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the timer loop looks for due timers."""
+
+    @property
+    def meeting_length(self) -> timedelta:
+        """The planned length of a meeting."""
+        return timedelta(hours=self.meeting_length_hours)

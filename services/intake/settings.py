@@ -1,0 +1,68 @@
+"""Intake's settings (environment ``COMMANDE_*``), on top of the runtime's.
+
+Secrets (the vault key, intake's private key) come from the environment or a file, never from
+code. For the embedded local stack only (Kafka and PostgreSQL on loopback) clearly marked
+development keys are used when none is set; anywhere else a missing key is a configuration error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from services.runtime.settings import PROJECT_ROOT, Settings
+
+DEFAULT_DISCLOSURE_FIELDS: dict[str, tuple[str, ...]] = {
+    "lead": (
+        "subject.people.given_name", "subject.people.family_name", "subject.address",
+        "subject.location_description", "subject.people.phone", "subject.languages",
+        "subject.safety_notes",
+    ),
+    "assisting": (
+        "subject.people.given_name", "subject.people.family_name", "subject.languages",
+    ),
+}
+"""The minimum necessary identified fields per role (domain.md section 5)."""
+
+
+class IntakeSettings(Settings):
+    """What intake reads from the environment.
+
+    Attributes:
+        directory_path: the partner directory (``COMMANDE_DIRECTORY_PATH``).
+        intake_min_risk_factors: Filter 1 threshold on distinct risk factors.
+        intake_min_sectors: Filter 1 threshold on distinct service sectors those factors reach.
+        intake_require_sealed_subject: refuse a clear ``subject`` (only ``sealed_subject``).
+        vault_key: base64 of a 32-byte AES-256-GCM key (``COMMANDE_VAULT_KEY``).
+        vault_key_id: the id stored with each vault row (``COMMANDE_VAULT_KEY_ID``).
+        vault_previous_keys: older ``{key_id: base64 key}`` still able to decrypt (rotation).
+        intake_private_key: base64 X25519 private key for ``sealed_subject``
+            (``COMMANDE_INTAKE_PRIVATE_KEY``).
+        intake_disclosure_fields: role (``lead``/``assisting``) -> allowed dotted field names.
+        intake_retention_days: days identified data of a concluded situation is kept.
+        intake_purge_interval_seconds: how often the retention loop looks for due purges.
+    """
+
+    directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+    intake_min_risk_factors: int = Field(default=2, ge=1)
+    intake_min_sectors: int = Field(default=2, ge=1)
+    intake_require_sealed_subject: bool = False
+    vault_key: SecretStr | None = None
+    vault_key_id: str = Field(default="dev-local-insecure", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    vault_previous_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    intake_private_key: SecretStr | None = None
+    intake_disclosure_fields: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_DISCLOSURE_FIELDS))
+    intake_retention_days: int = Field(default=90, ge=0)
+    intake_purge_interval_seconds: float = Field(default=60.0, gt=0)
+
+    @property
+    def is_local_stack(self) -> bool:
+        """Kafka and PostgreSQL both on loopback: the only place development keys are allowed."""
+        from urllib.parse import urlsplit
+
+        loopback = {"127.0.0.1", "localhost", "::1"}
+        hosts = {server.rsplit(":", 1)[0].strip("[]") for server in self.kafka_bootstrap.split(",")}
+        db_host = urlsplit(self.database_url.get_secret_value()).hostname or ""
+        return hosts <= loopback and db_host in loopback
