@@ -60,11 +60,11 @@ def fold(timeline: Timeline | None, envelope: Envelope[Message]) -> Timeline | N
         return timeline
     base = timeline if timeline is not None else Timeline(situation_id=event.situation_id)
     name = event.ce_type.removeprefix(_PREFIX).rsplit(".", 1)[0]
-    at, detail = _describe(event)
+    at, detail = _describe(event, envelope.time)
     return Timeline(base.situation_id, (*base.entries, TimelineEntry(at, name, detail)))
 
 
-def _describe(e: SituationEvent) -> tuple[datetime, str]:  # noqa: PLR0911 - one branch per type
+def _describe(e: SituationEvent, default_at: datetime) -> tuple[datetime, str]:
     if isinstance(e, SituationOpened):
         return e.opened_at, f"district={e.district} priority={e.priority}"
     if isinstance(e, SituationScheduled):
@@ -89,4 +89,4 @@ def _describe(e: SituationEvent) -> tuple[datetime, str]:  # noqa: PLR0911 - one
         return e.breached_at, f"sla={e.sla}"
     if isinstance(e, IdentityPurged):
         return e.purged_at, f"reason={e.reason}"
-    raise TypeError(f"no timeline description for {type(e).__name__}")  # pragma: no cover
+    return default_at, ""  # a situation event added later: its CloudEvents time, no detail

@@ -1,0 +1,236 @@
+"""convening's tables (schema ``convening``): situations, meetings, agendas issued, timers.
+
+Every statement is a named constant with ``$n`` parameters. Rows that several transactions may
+change are locked explicitly: a situation ``FOR UPDATE`` while a command is decided, a meeting
+``FOR UPDATE`` while its invitations grow, and placement itself under one transaction-scoped
+advisory lock, so two instances never schedule two meetings for the same slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from schemas.errors import StaleState
+from services.convening.invitations import MeetingInvitations
+from services.convening.model import MeetingSlot
+from services.convening.situation import SituationState
+from services.convening.timers import Timer
+from services.runtime.db import Connection
+
+LOCK_PLACEMENT = "SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement'))"
+TRY_LOCK_PLACEMENT = "SELECT pg_try_advisory_xact_lock(hashtext('commande.convening.placement'))"
+
+SITUATION_EXISTS = "SELECT EXISTS (SELECT 1 FROM situations WHERE situation_id = $1)"
+INSERT_SITUATION = """
+INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
+                        updated_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8)
+"""
+LOCK_SITUATION = "SELECT state FROM situations WHERE situation_id = $1 FOR UPDATE"
+LOCK_SITUATION_NOWAIT = "SELECT state FROM situations WHERE situation_id = $1 FOR UPDATE NOWAIT"
+SAVE_SITUATION = """
+UPDATE situations SET state = $2::jsonb, version = $3, updated_at = $4
+WHERE situation_id = $1 AND version = $5
+"""
+AGENDA_ROWS = """
+SELECT situation_id, priority, opened_at, summary FROM situations WHERE situation_id = ANY($1::uuid[])
+"""
+
+MEETINGS_BETWEEN = """
+SELECT slot FROM meetings WHERE district = $1 AND starts_at BETWEEN $2 AND $3 ORDER BY starts_at
+"""
+INSERT_MEETING = """
+INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, invitations, scheduled_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+ON CONFLICT (meeting_id) DO NOTHING
+RETURNING meeting_id
+"""
+LOCK_MEETING = "SELECT slot, invitations FROM meetings WHERE meeting_id = $1 FOR UPDATE"
+SAVE_INVITATIONS = "UPDATE meetings SET invitations = $2::jsonb WHERE meeting_id = $1"
+ISSUED_REVISIONS = "SELECT agency_id, revision FROM agendas_issued WHERE meeting_id = $1"
+RECORD_ISSUED = """
+INSERT INTO agendas_issued (meeting_id, agency_id, revision, issued_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (meeting_id, agency_id) DO UPDATE SET revision = EXCLUDED.revision,
+                                                  issued_at = EXCLUDED.issued_at
+"""
+RECORD_ANSWER = """
+INSERT INTO invitation_answers (invitation_id, meeting_id, agency_id, answer, attendance, answered_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (invitation_id) DO UPDATE SET answer = EXCLUDED.answer,
+    attendance = EXCLUDED.attendance, answered_at = EXCLUDED.answered_at
+"""
+
+INSERT_TIMERS = """
+INSERT INTO timers (timer_key, kind, aggregate_id, due_at, started_at, window_due_at, agency_id,
+                    created_at)
+SELECT k, kd, a, d, s, w, ag, $8
+FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::timestamptz[],
+            $6::timestamptz[], $7::text[]) AS t(k, kd, a, d, s, w, ag)
+ON CONFLICT (timer_key) DO NOTHING
+"""
+_TIMER_COLUMNS = "timer_key, kind, aggregate_id, due_at, started_at, window_due_at, agency_id"
+PENDING_TIMERS = f"""
+SELECT {_TIMER_COLUMNS} FROM timers WHERE aggregate_id = $1 AND state = 'pending'
+"""
+TAKE_DUE_TIMER = f"""
+SELECT {_TIMER_COLUMNS} FROM timers
+WHERE state = 'pending' AND due_at <= $1 AND timer_key <> ALL($2::text[])
+ORDER BY due_at, timer_key
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+SETTLE_TIMERS = """
+UPDATE timers SET state = $2, settled_at = $3 WHERE timer_key = ANY($1::text[]) AND state = 'pending'
+"""
+RESCHEDULE_TIMER = "UPDATE timers SET due_at = $2 WHERE timer_key = $1 AND state = 'pending'"
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaRow:
+    """What an agenda item needs of a situation (de-identified)."""
+
+    situation_id: UUID
+    priority: str
+    opened_at: datetime
+    summary_json: str
+
+
+async def lock_placement(conn: Connection) -> None:
+    """Serialize placement (meeting choice and creation) until the transaction ends."""
+    await conn.execute(LOCK_PLACEMENT)
+
+
+async def try_lock_placement(conn: Connection) -> bool:
+    """Like :func:`lock_placement`, but give up at once if another transaction holds it."""
+    return bool(await conn.fetchval(TRY_LOCK_PLACEMENT))
+
+
+async def situation_exists(conn: Connection, situation_id: UUID) -> bool:
+    """Whether convening already knows the situation."""
+    return bool(await conn.fetchval(SITUATION_EXISTS, situation_id))
+
+
+async def insert_situation(conn: Connection, state: SituationState, summary_json: str) -> None:
+    """Record a newly opened situation with its state."""
+    assert state.situation_id and state.district and state.priority and state.opened_at
+    await conn.execute(INSERT_SITUATION, state.situation_id, state.district, state.priority,
+                       state.opened_at, summary_json, state.model_dump_json(), state.version,
+                       state.opened_at)
+
+
+async def lock_situation(conn: Connection, situation_id: UUID, *,
+                         nowait: bool = False) -> SituationState | None:
+    """The situation's state, locked until the transaction ends; ``None`` if unknown.
+
+    With ``nowait``, raise ``LockNotAvailableError`` instead of waiting for another holder.
+    """
+    raw = await conn.fetchval(LOCK_SITUATION_NOWAIT if nowait else LOCK_SITUATION, situation_id)
+    return None if raw is None else SituationState.model_validate_json(raw)
+
+
+async def save_situation(conn: Connection, state: SituationState, previous_version: int,
+                         now: datetime) -> None:
+    """Store ``state`` over the version it was decided from."""
+    done = await conn.execute(SAVE_SITUATION, state.situation_id, state.model_dump_json(),
+                              state.version, now, previous_version)
+    if done != "UPDATE 1":
+        raise StaleState(f"situation {state.situation_id} changed under us")
+
+
+async def agenda_rows(conn: Connection, situation_ids: Sequence[UUID]) -> list[AgendaRow]:
+    """Agenda data of the given situations (unknown ids are left out)."""
+    rows = await conn.fetch(AGENDA_ROWS, list(situation_ids))
+    return [AgendaRow(r["situation_id"], r["priority"], r["opened_at"], r["summary"]) for r in rows]
+
+
+async def meetings_between(conn: Connection, district: str, start: datetime,
+                           end: datetime) -> list[MeetingSlot]:
+    """The district's meetings starting in ``[start, end]``."""
+    rows = await conn.fetch(MEETINGS_BETWEEN, district, start, end)
+    return [MeetingSlot.model_validate_json(r["slot"]) for r in rows]
+
+
+async def insert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime) -> bool:
+    """Create the meeting; ``False`` when it already existed."""
+    empty = MeetingInvitations(meeting_id=slot.meeting_id)
+    created = await conn.fetchval(INSERT_MEETING, slot.meeting_id, slot.district, slot.kind.value,
+                                  slot.starts_at, ends_at, slot.model_dump_json(),
+                                  empty.model_dump_json(), slot.scheduled_at)
+    return created is not None
+
+
+async def lock_meeting(conn: Connection,
+                       meeting_id: UUID) -> tuple[MeetingSlot, MeetingInvitations] | None:
+    """The meeting and its invitations, locked until the transaction ends."""
+    row = await conn.fetchrow(LOCK_MEETING, meeting_id)
+    if row is None:
+        return None
+    return (MeetingSlot.model_validate_json(row["slot"]),
+            MeetingInvitations.model_validate_json(row["invitations"]))
+
+
+async def save_invitations(conn: Connection, invitations: MeetingInvitations) -> None:
+    """Store a meeting's invitations."""
+    await conn.execute(SAVE_INVITATIONS, invitations.meeting_id, invitations.model_dump_json())
+
+
+async def issued_revisions(conn: Connection, meeting_id: UUID) -> dict[str, int]:
+    """The last agenda revision issued to each participant of the meeting."""
+    rows = await conn.fetch(ISSUED_REVISIONS, meeting_id)
+    return {r["agency_id"]: int(r["revision"]) for r in rows}
+
+
+async def record_issued(conn: Connection, meeting_id: UUID, agency_id: str, revision: int,
+                        now: datetime) -> None:
+    """Remember that ``revision`` of the participant's agenda went out."""
+    await conn.execute(RECORD_ISSUED, meeting_id, agency_id, revision, now)
+
+
+async def record_answer(conn: Connection, invitation_id: UUID, meeting_id: UUID, agency_id: str,
+                        answer: str, attendance: str | None, now: datetime) -> None:
+    """Record (or replace) a participant's answer to its invitation."""
+    await conn.execute(RECORD_ANSWER, invitation_id, meeting_id, agency_id, answer, attendance, now)
+
+
+async def insert_timers(conn: Connection, timers: Sequence[Timer], now: datetime) -> None:
+    """Start timers; one already started (same key) is left as it is."""
+    if not timers:
+        return
+    await conn.execute(
+        INSERT_TIMERS, [t.key for t in timers], [t.kind for t in timers],
+        [t.aggregate_id for t in timers], [t.due_at for t in timers],
+        [t.started_at for t in timers], [t.window_due_at for t in timers],
+        [t.agency_id for t in timers], now)
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(key=row["timer_key"], kind=row["kind"], aggregate_id=row["aggregate_id"],
+                 due_at=row["due_at"], started_at=row["started_at"],
+                 window_due_at=row["window_due_at"], agency_id=row["agency_id"])
+
+
+async def pending_timers(conn: Connection, aggregate_id: UUID) -> list[Timer]:
+    """The pending timers of a situation or meeting."""
+    return [_timer(r) for r in await conn.fetch(PENDING_TIMERS, aggregate_id)]
+
+
+async def take_due_timer(conn: Connection, now: datetime, skip: Sequence[str]) -> Timer | None:
+    """The earliest due pending timer no other transaction holds, locked; ``None`` if none."""
+    row = await conn.fetchrow(TAKE_DUE_TIMER, now, list(skip))
+    return None if row is None else _timer(row)
+
+
+async def settle_timers(conn: Connection, keys: Sequence[str], state: str, now: datetime) -> None:
+    """Mark pending timers ``fired`` or ``cancelled``."""
+    if keys:
+        await conn.execute(SETTLE_TIMERS, list(keys), state, now)
+
+
+async def reschedule_timer(conn: Connection, key: str, due_at: datetime) -> None:
+    """Move a pending timer."""
+    await conn.execute(RESCHEDULE_TIMER, key, due_at)
+

@@ -1,0 +1,165 @@
+"""What intake answers to a referral, given what it already knows of that reference (pure).
+
+State is per ``(agency_id, referral_ref)``. ``decide_submission`` returns one of:
+
+* :class:`Accept`: open a situation (``SituationOpened`` de-identified, ``ReferralAccepted``);
+* :class:`Reject`: ``ReferralRejected`` with every reason;
+* :class:`Duplicate`: the same content again: the same answer re-published, nothing opened;
+* :class:`Conflict`: different content under a reference that opened a situation (or whose
+  identity was purged): ``ReferralRejected`` ``duplicate_ref_conflict``.
+
+A reference that was *rejected* opened nothing, so a corrected referral under the same reference
+is checked afresh (the agency fixes what the reasons said and sends again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from schemas.base import Message
+from schemas.referrals import (
+    Reason,
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+)
+from schemas.situations import IdentityPurged, SituationConcluded, SituationOpened
+from services.intake.rules import Checked
+
+Outcome = Literal["accepted", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralState:
+    """What intake keeps of one ``(agency_id, referral_ref)``.
+
+    ``fingerprint`` is a keyed hash of the content (``None`` once the identity was purged);
+    ``situation_status`` is that of the situation opened, if any.
+    """
+
+    agency_id: str
+    referral_ref: str
+    fingerprint: bytes | None
+    outcome: Outcome
+    answered_at: datetime
+    situation_id: UUID | None = None
+    district: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    situation_status: Literal["open", "concluded"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Open ``situation_id`` for ``district``; ``events`` = SituationOpened, ReferralAccepted."""
+
+    situation_id: UUID
+    district: str
+    events: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Refuse with every reason; ``events`` = ReferralRejected."""
+
+    reasons: tuple[Reason, ...]
+    events: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Same content again: re-publish the same answer; nothing changes."""
+
+    events: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Other content under a used reference: ``duplicate_ref_conflict``; nothing changes."""
+
+    events: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """Conclude ``situation_id`` as withdrawn and purge its identity."""
+
+    situation_id: UUID
+    events: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """Nothing to do; ``code`` says why (for the log)."""
+
+    code: str
+
+
+SubmissionDecision = Accept | Reject | Duplicate | Conflict
+WithdrawalDecision = Withdraw | Ignore
+
+CONFLICT_MESSAGE = (
+    "This referral_ref was already used for a different referral; submit the new referral "
+    "under a new referral_ref, or withdraw the first one."
+)
+
+
+def decide_submission(state: ReferralState | None, event: ReferralSubmitted, checked: Checked,
+                      fingerprint: bytes, now: datetime, new_situation_id: UUID
+                      ) -> SubmissionDecision:
+    """Intake's answer to ``event`` (already checked by :func:`services.intake.rules.check`)."""
+    if state is not None and state.outcome == "accepted":
+        if state.fingerprint is not None and state.fingerprint == fingerprint:
+            return Duplicate(events=(_accepted(state, now, duplicate=True),))
+        return Conflict(events=(_rejected(event, now, (Reason(
+            code="duplicate_ref_conflict", field="referral_ref", message=CONFLICT_MESSAGE),)),))
+    if state is not None and state.fingerprint == fingerprint and state.reasons:
+        return Duplicate(events=(_rejected(event, now, state.reasons),))
+    if not checked.ok or checked.district is None:
+        return Reject(reasons=checked.reasons, events=(_rejected(event, now, checked.reasons),))
+    opened = SituationOpened(
+        situation_id=new_situation_id, originating_agency=event.agency_id,
+        referral_ref=event.referral_ref, district=checked.district, priority=event.priority,
+        opened_at=now, summary=event.summary, aer=event.aer,
+    )
+    accepted = ReferralAccepted(
+        agency_id=event.agency_id, referral_ref=event.referral_ref,
+        situation_id=new_situation_id, district=checked.district, accepted_at=now,
+    )
+    return Accept(situation_id=new_situation_id, district=checked.district,
+                  events=(opened, accepted))
+
+
+def decide_withdrawal(state: ReferralState | None, event: ReferralWithdrawn, now: datetime,
+                      records_purged: int) -> WithdrawalDecision:
+    """Withdrawing an open situation concludes it as ``withdrawn`` and purges its identity."""
+    if state is None:
+        return Ignore("withdrawal_of_unknown_referral")
+    if state.outcome != "accepted" or state.situation_id is None:
+        return Ignore("withdrawal_of_rejected_referral")
+    if state.situation_status != "open":
+        return Ignore("withdrawal_after_conclusion")
+    return Withdraw(situation_id=state.situation_id, events=(
+        SituationConcluded(situation_id=state.situation_id, conclusion="withdrawn",
+                           concluded_at=now, concluded_by=None),
+        IdentityPurged(situation_id=state.situation_id, purged_at=now, reason="withdrawn",
+                       records_purged=records_purged),
+    ))
+
+
+def _accepted(state: ReferralState, now: datetime, *, duplicate: bool) -> ReferralAccepted:
+    assert state.situation_id is not None and state.district is not None
+    return ReferralAccepted(
+        agency_id=state.agency_id, referral_ref=state.referral_ref,
+        situation_id=state.situation_id, district=state.district, accepted_at=state.answered_at,
+        duplicate=duplicate,
+    )
+
+
+def _rejected(event: ReferralSubmitted, now: datetime,
+              reasons: tuple[Reason, ...]) -> ReferralRejected:
+    return ReferralRejected(agency_id=event.agency_id, referral_ref=event.referral_ref,
+                            rejected_at=now, reasons=reasons[:100])

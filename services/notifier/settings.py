@@ -1,0 +1,39 @@
+"""Notifier settings, from ``COMMANDE_NOTIFIER_*`` environment variables (plus the shared ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from services.runtime.settings import PROJECT_ROOT, Settings
+
+
+class NotifierSettings(Settings):
+    """What notifier reads besides the shared settings (SMTP host/port/STARTTLS/auth among them).
+
+    Secrets (``notifier_ack_secret``, ``notifier_webhook_secrets``) come from the environment only.
+    ``COMMANDE_NOTIFIER_WEBHOOK_SECRETS`` is a JSON object ``{"agency-id": "secret", ...}``.
+    """
+
+    notifier_group: str = "notifier"
+    notifier_directory: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+    notifier_mail_from: str = "commande-notices@halton-police.example.org"
+    notifier_public_url: str = "http://127.0.0.1:8080"
+    """Base URL of notifier's HTTP app, for acknowledgement links."""
+    notifier_ack_secret: SecretStr | None = None
+    notifier_ack_ttl_hours: int = 14 * 24
+    notifier_webhook_secrets: dict[str, SecretStr] = {}
+    notifier_webhook_ca_file: Path | None = None
+    """A CA bundle to trust for webhooks (a partner's private CA); system roots otherwise."""
+    notifier_webhook_timeout: float = 10.0
+    notifier_smtp_timeout: float = 30.0
+    notifier_max_attempts: int = 8
+    notifier_backoff_base: float = 5.0
+    notifier_backoff_cap: float = 3600.0
+    notifier_batch: int = 50
+    notifier_poll_interval: float = 1.0
+    notifier_response_hours: int = 24
+    """An assigned agency answers its assignment within this many hours (shown in the notice)."""
+    notifier_first_contact_hours: int = 48
+    """First contact is due this many hours after the assignment (shown in the notice)."""
