@@ -116,7 +116,10 @@ async def situation_exists(conn: Connection, situation_id: UUID) -> bool:
 
 async def insert_situation(conn: Connection, state: SituationState, summary_json: str) -> None:
     """Record a newly opened situation with its state."""
-    assert state.situation_id and state.district and state.priority and state.opened_at
+    assert state.situation_id
+    assert state.district
+    assert state.priority
+    assert state.opened_at
     await conn.execute(INSERT_SITUATION, state.situation_id, state.district, state.priority,
                        state.opened_at, summary_json, state.model_dump_json(), state.version,
                        state.opened_at)

@@ -109,7 +109,8 @@ def fire(timer: Timer, state: SituationState, now: datetime) -> SituationEvent |
     """The event ``timer`` raises at ``now``, or ``None`` if it no longer applies."""
     if not applies(timer, state) or state.situation_id is None or state.district is None:
         return None
-    assert timer.started_at is not None and timer.window_due_at is not None
+    assert timer.started_at is not None
+    assert timer.window_due_at is not None
     if timer.kind == "sla_warning":
         return SlaWarning(situation_id=state.situation_id, sla="first_contact",
                           agency_id=_lead(state), district=state.district,

@@ -151,7 +151,8 @@ def decide_withdrawal(state: ReferralState | None, event: ReferralWithdrawn, now
 
 
 def _accepted(state: ReferralState, now: datetime, *, duplicate: bool) -> ReferralAccepted:
-    assert state.situation_id is not None and state.district is not None
+    assert state.situation_id is not None
+    assert state.district is not None
     return ReferralAccepted(
         agency_id=state.agency_id, referral_ref=state.referral_ref,
         situation_id=state.situation_id, district=state.district, accepted_at=state.answered_at,

@@ -30,7 +30,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, jitter: float) -> float:
         """Seconds before try ``attempt + 1``; ``jitter`` in [0, 1) spreads retries (50–100%)."""
-        full = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+        full = float(min(self.cap, self.base * (2 ** max(0, attempt - 1))))
         return full * (0.5 + 0.5 * jitter)
 
     def decide(self, *, permanent: bool, attempt: int, now: datetime,

@@ -22,7 +22,7 @@ def test_migrations_are_ordered_by_number(tmp_path: Path) -> None:
 
 def test_a_misnamed_migration_is_refused(tmp_path: Path) -> None:
     (tmp_path / "1_first.sql").write_text("")
-    with pytest.raises(ConfigurationError, match="not named NNN_name.sql"):
+    with pytest.raises(ConfigurationError, match=r"not named NNN_name\.sql"):
         load_migrations(tmp_path)
 
 

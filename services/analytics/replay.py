@@ -1,0 +1,219 @@
+"""Side-effect-free replay: read topics over a time range and hand each event to a sink.
+
+What makes it safe to run beside live processing:
+
+* its own partition assignment (``assign()``), ``group_id=None``, auto-commit off: no consumer
+  group is joined, no offset is ever committed, no live group's rebalance is triggered;
+* no producer anywhere in this module: nothing can be written to a topic;
+* only unrestricted registry topics (or copies of them under a prefix, for tests and benchmarks):
+  a topic whose registry entry is ``restricted`` (identity) is refused before connecting.
+
+The range is fixed at start: from the offsets for ``start`` (``offsets_for_times``, after checking
+that every partition exists: aiokafka can wait forever on a missing one) up to the end offsets
+captured at start, or the offsets for ``end``. Records that do not decode are counted per error
+type and skipped; they never stop a replay.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas.base import Message
+from schemas.envelope import Envelope, from_record
+from schemas.errors import ConfigurationError, ContractError, TransientError
+from schemas.topics import SITUATIONS, TOPICS, TopicSpec
+
+DEFAULT_TOPICS: tuple[str, ...] = (SITUATIONS.name,)
+"""The live topic the projections read when no ``--topic`` is given."""
+
+Sink = Callable[[Envelope[Message]], None]
+Progress = Callable[[int, int], None]
+"""Called as ``progress(records_read, records_total)`` after each fetched batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A topic to read and the registry topic whose contract its records follow."""
+
+    name: str
+    spec: TopicSpec
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    """What a replay read: the offsets of each partition, counts, and how long it took."""
+
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """``topic:partition`` → ``(first offset, end offset)`` read (end exclusive)."""
+    records: int = 0
+    events: int = 0
+    undecodable: Counter[str] = field(default_factory=Counter)
+    """Error class name → how many records failed to decode with it."""
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        """Records in the range."""
+        return sum(end - start for start, end in self.ranges.values())
+
+
+def resolve(names: Sequence[str]) -> list[Source]:
+    """The sources for topic names: a registry name, or a prefixed copy (``<prefix><name>``).
+
+    Raises:
+        ConfigurationError: a name is not (a copy of) a registry topic, or its topic is restricted.
+    """
+    sources: list[Source] = []
+    for name in names:
+        spec = next((s for s in sorted(TOPICS, key=lambda s: -len(s.name))
+                     if name == s.name or name.endswith("." + s.name)), None)
+        if spec is None:
+            known = ", ".join(s.name for s in TOPICS if not s.restricted)
+            raise ConfigurationError(
+                f"{name!r} is not a commande topic (or a prefixed copy of one); use one of {known}")
+        if spec.restricted:
+            raise ConfigurationError(
+                f"{name!r} carries identity ({spec.name} is restricted): analytics never reads it")
+        sources.append(Source(name, spec))
+    return sources
+
+
+def parse_time(text: str) -> datetime | None:
+    """A ``--from``/``--to`` value: ``beginning``, an ISO date or date-time (no offset = UTC)."""
+    if text.strip().lower() in {"beginning", "earliest", ""}:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"{text!r} is not a time: use 2026-01-31, 2026-01-31T09:00:00-05:00 or 'beginning'"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def replay(
+    bootstrap: str,
+    sources: Sequence[Source],
+    sink: Sink,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    progress: Progress | None = None,
+    idle_timeout: float = 30.0,
+) -> ReplayReport:
+    """Read ``sources`` from ``start`` to ``end`` (or the end offsets now) into ``sink``.
+
+    Args:
+        bootstrap: Kafka bootstrap servers.
+        sources: from :func:`resolve`.
+        sink: receives every decoded event, in partition order (interleaved across partitions).
+        start: the first event time to read (``None``: from the beginning of each partition).
+        end: read up to the first record at or after this time (``None``: the end offsets
+            captured at start).
+        progress: optional progress callback.
+        idle_timeout: give up when no record arrives for this long while some remain.
+
+    Raises:
+        ConfigurationError: a topic does not exist.
+        TransientError: Kafka is not reachable, or stopped answering mid-replay.
+    """
+    logical = {s.name: s.spec.name for s in sources}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        client_id=f"commande-analytics-replay-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", isolation_level="read_committed",
+        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+        request_timeout_ms=30000,
+    )
+    report = ReplayReport()
+    began = time.monotonic()
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        raise TransientError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc
+    try:
+        stops = await _plan(consumer, list(logical), start, end, report)
+        active = [tp for tp, (first, stop) in stops.items() if first < stop]
+        consumer.assign(active)
+        for tp in active:
+            consumer.seek(tp, stops[tp][0])
+        await _drain(consumer, logical, stops, set(active), sink, report, progress, idle_timeout)
+    except KafkaError as exc:
+        raise TransientError(f"replay from Kafka failed: {exc}") from exc
+    finally:
+        await consumer.stop()
+    report.seconds = time.monotonic() - began
+    return report
+
+
+async def _plan(consumer: AIOKafkaConsumer, names: list[str], start: datetime | None,
+                end: datetime | None, report: ReplayReport) -> dict[TopicPartition, tuple[int, int]]:
+    existing = await consumer.topics()  # a metadata request: partitions are known after it
+    tps: list[TopicPartition] = []
+    for name in names:
+        parts = consumer.partitions_for_topic(name) if name in existing else None
+        if not parts:
+            raise ConfigurationError(f"topic {name!r} does not exist on this broker")
+        tps.extend(TopicPartition(name, p) for p in sorted(parts))
+    if not tps:
+        return {}
+    firsts = await consumer.beginning_offsets(tps)
+    ends = await consumer.end_offsets(tps)
+    if start is not None:
+        found = await consumer.offsets_for_times({tp: _ms(start) for tp in tps})
+        firsts = {tp: (found[tp].offset if found[tp] is not None else ends[tp]) for tp in tps}
+    if end is not None:
+        found = await consumer.offsets_for_times({tp: _ms(end) for tp in tps})
+        ends = {tp: min(ends[tp], found[tp].offset) if found[tp] is not None else ends[tp]
+                for tp in tps}
+    plan = {tp: (min(firsts[tp], ends[tp]), ends[tp]) for tp in tps}
+    for tp, (first, stop) in plan.items():
+        report.ranges[f"{tp.topic}:{tp.partition}"] = (first, stop)
+    return plan
+
+
+async def _drain(consumer: AIOKafkaConsumer, logical: dict[str, str],
+                 stops: dict[TopicPartition, tuple[int, int]], remaining: set[TopicPartition],
+                 sink: Sink, report: ReplayReport, progress: Progress | None,
+                 idle_timeout: float) -> None:
+    total = report.total
+    last_record = time.monotonic()
+    while remaining:
+        batch = await consumer.getmany(timeout_ms=500, max_records=20000)
+        for tp, recs in batch.items():
+            stop = stops[tp][1]
+            topic = logical[tp.topic]
+            for rec in recs:
+                if rec.offset >= stop:
+                    break
+                report.records += 1
+                try:
+                    envelope = from_record(rec.headers, rec.value, topic=topic)
+                except (ContractError, ValueError, TypeError) as exc:
+                    report.undecodable[type(exc).__name__] += 1
+                    continue
+                report.events += 1
+                sink(envelope)
+        if batch:
+            last_record = time.monotonic()
+        for tp in list(remaining):
+            if await consumer.position(tp) >= stops[tp][1]:
+                remaining.discard(tp)
+                consumer.pause(tp)
+        if progress is not None:
+            progress(min(report.records, total), total)
+        if remaining and time.monotonic() - last_record > idle_timeout:
+            raise TransientError(
+                f"no record for {idle_timeout:.0f}s with {len(remaining)} partitions unfinished")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -1,0 +1,74 @@
+"""convening's composition root: ``build(settings, clock) -> Service``.
+
+Wires the directory, reference data, clock, the two consumers and the timer loop on a runtime
+:class:`~services.runtime.service.Service` named ``convening`` (its PostgreSQL schema too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from schemas.reference import reference
+from schemas.topics import SITUATIONS, TABLE_ACTIONS
+from services.convening.handlers import Deps, Handlers
+from services.convening.settings import ConveningSettings
+from services.convening.timer_loop import run_timers
+from services.directory import DirectoryHolder, category_sectors, reference_codes
+from services.runtime import events
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+
+NAME = "convening"
+MIGRATIONS = Path(__file__).with_name("sql")
+SITUATIONS_GROUP = "convening"
+COMMANDS_GROUP = "convening-commands"
+
+
+def build(settings: Settings | None = None, clock: Clock | None = None) -> Service:
+    """The convening service, ready for ``svc.faststream.start()`` (or ``faststream run``).
+
+    Args:
+        settings: convening's settings; a plain runtime :class:`Settings` (the test fixture's)
+            is extended with convening's defaults and environment.
+        clock: the clock the handlers and timers read; :class:`SystemClock` by default.
+
+    Raises:
+        ConfigurationError: the directory file is missing or invalid.
+    """
+    if settings is None:
+        settings = ConveningSettings()
+    elif not isinstance(settings, ConveningSettings):
+        settings = ConveningSettings(**settings.model_dump())
+    ref = reference()
+    deps = Deps(
+        settings=settings,
+        clock=clock or SystemClock(),
+        directory=DirectoryHolder(settings.directory_path, reference_codes(ref)),
+        reference=ref,
+        category_sectors=category_sectors(ref),
+    )
+    handlers = Handlers(deps)
+    svc = Service(NAME, settings, migrations=MIGRATIONS)
+    svc.consume(SITUATIONS.name, group=SITUATIONS_GROUP, name="convening-situations",
+                decode=events.decode, handle=handlers.situation_event)
+    svc.consume(TABLE_ACTIONS.name, group=COMMANDS_GROUP, name="convening-commands",
+                decode=events.decode, handle=handlers.command)
+
+    async def timers(service: Service, stopping: asyncio.Event) -> None:
+        await run_timers(deps, service, stopping)
+
+    svc.background(timers)
+    return svc
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` for ``faststream run services.convening.main:app``, built on first access.
+
+    Built lazily: the runtime's producer needs a running event loop when it is created.
+    """
+    if name == "app":
+        return build().faststream
+    raise AttributeError(name)

@@ -1,0 +1,125 @@
+"""The durable timers' loop: fire each due timer exactly once, even with several instances.
+
+One transaction per timer: take the earliest due pending row ``FOR UPDATE SKIP LOCKED`` (another
+instance skips it), decide what it raises from the aggregate's current state, write the outbox
+rows and mark the row ``fired`` (or ``cancelled`` when it no longer applies), then commit. A crash
+before the commit leaves the row pending for the next look; after it, the row is never taken again.
+
+Lock order: the loop never waits for a situation row or the placement lock while holding a timer
+row (``NOWAIT`` / try-lock, then it leaves the timer for the next round), because the command
+handler holds the situation row while it cancels that situation's timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+import asyncpg
+
+from schemas.base import Message
+from schemas.errors import TransientError
+from services.convening import store
+from services.convening.agenda import agenda_due_at
+from services.convening.handlers import SOURCE, Deps, issue_agendas
+from services.convening.situation import evolve
+from services.convening.timers import Timer, fire
+from services.runtime import outbox
+from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.events import emit
+from services.runtime.logging import get_logger
+from services.runtime.service import Service
+
+log = get_logger("commande.convening.timers")
+
+
+class _Busy(Exception):
+    """The timer's aggregate is held by another transaction: try again next round."""
+
+
+class _Later(Exception):
+    """The timer was moved (its due time changed): commit the move, fire nothing."""
+
+
+async def run_timers(deps: Deps, svc: Service, stopping: asyncio.Event) -> None:
+    """Fire due timers until ``stopping`` is set, looking every ``timer_poll_seconds``."""
+    failures = 0
+    while not stopping.is_set():
+        try:
+            await fire_due(deps, svc.pool, svc.name)
+            failures = 0
+        except (TransientError, *DB_UNAVAILABLE) as exc:  # type: ignore[misc]
+            failures += 1
+            log.warning("timers waiting for the database", error=type(exc).__name__,
+                        attempt=failures)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(),
+                                   deps.settings.timer_poll_seconds * min(2 ** failures, 30))
+
+
+async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
+    """Fire every timer due now; returns how many fired (cancelled ones are not counted)."""
+    fired = 0
+    skip: list[str] = []
+    while True:
+        now = deps.clock.now()
+        key: str | None = None
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                timer = await store.take_due_timer(conn, now, skip)
+                if timer is None:
+                    return fired
+                key = timer.key
+                try:
+                    events = await _fire(deps, conn, timer, now)
+                except _Later:
+                    skip.append(key)
+                    continue
+                await outbox.add(conn, schema, [emit(e, source=SOURCE, time=now) for e in events])
+                await store.settle_timers(conn, [key], "fired" if events or timer.kind == "agenda"
+                                          else "cancelled", now)
+            if events:
+                fired += 1
+                log.info("timer fired", kind=timer.kind, events=len(events),
+                         aggregate_id=str(timer.aggregate_id))
+        except (_Busy, asyncpg.LockNotAvailableError):
+            if key is not None:
+                skip.append(key)
+        except DB_UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception("timer failed; it stays pending", kind_key=key)
+            if key is None:
+                raise
+            skip.append(key)
+
+
+async def _fire(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
+    if timer.kind == "agenda":
+        return await _agenda(deps, conn, timer, now)
+    state = await store.lock_situation(conn, timer.aggregate_id, nowait=True)
+    if state is None:
+        return []
+    event = fire(timer, state, now)
+    if event is None:
+        return []
+    await store.save_situation(conn, evolve(state, event), state.version, now)
+    return [event]
+
+
+async def _agenda(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
+    if not await store.try_lock_placement(conn):
+        raise _Busy
+    locked = await store.lock_meeting(conn, timer.aggregate_id)
+    if locked is None:
+        return []
+    meeting, invitations = locked
+    table = deps.directory.current().table(meeting.district)
+    if table is None:
+        return []
+    due = agenda_due_at(meeting, table)
+    if now < due:  # the table's lead time changed since the timer was set
+        await store.reschedule_timer(conn, timer.key, due)
+        raise _Later
+    return [*await issue_agendas(conn, meeting, table, invitations, (), now)]

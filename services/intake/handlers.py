@@ -1,0 +1,304 @@
+"""intake's thin shell: decode -> load state -> pure core -> save + emit (outbox).
+
+Every handler runs inside the consumer runtime's transaction (inbox, our writes, outbox).
+Logs carry ids, codes and counts only: never a name, a narrative or a ciphertext.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from nacl.public import PrivateKey
+from uuid6 import uuid7
+
+from schemas.base import Message
+from schemas.disclosures import DisclosureSealed
+from schemas.envelope import Envelope
+from schemas.errors import EnvelopeError, InvalidBody
+from schemas.reference import Reference
+from schemas.referrals import (
+    Reason,
+    ReferralRejected,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    Subject,
+)
+from schemas.situations import (
+    AgenciesAssigned,
+    AssignmentResponded,
+    IdentityPurged,
+    SituationConcluded,
+    SituationReopened,
+)
+from schemas.topics import REFERRALS
+from services.directory import TIMEZONE, DirectoryHolder
+from services.intake import retention, rules, sealing, store
+from services.intake.decide import (
+    Accept,
+    Conflict,
+    Duplicate,
+    Reject,
+    Withdraw,
+    decide_submission,
+    decide_withdrawal,
+)
+from services.intake.vault import Vault, VaultError
+from services.runtime import events
+from services.runtime.clock import Clock
+from services.runtime.db import Connection
+from services.runtime.kafka import InRecord, OutRecord
+from services.runtime.logging import get_logger
+
+SOURCE = "/commande/intake"
+log = get_logger("commande.intake")
+_KEY = re.compile(r"^([a-z][a-z0-9-]{1,47})/([A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
+_FIELD = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_ZONE = ZoneInfo(TIMEZONE)
+PURPOSES = {
+    "lead": "Plan and make the intervention as lead agency.",
+    "assisting": "Support the intervention as an assisting agency.",
+}
+
+
+@dataclass
+class Intake:
+    """The handlers and what they need (wired by :func:`services.intake.main.build`)."""
+
+    clock: Clock
+    vault: Vault
+    intake_key: PrivateKey
+    directory: DirectoryHolder
+    reference: Reference
+    config: rules.RuleConfig
+    require_sealed: bool
+    disclosure_fields: dict[str, tuple[str, ...]]
+    retention_days: int
+
+    # -- commande.referrals.v1 ------------------------------------------------------------
+
+    async def on_referral(self, conn: Connection, env: Envelope[Message],
+                          rec: InRecord) -> Sequence[OutRecord]:
+        """ReferralSubmitted or ReferralWithdrawn."""
+        event = env.event
+        if isinstance(event, ReferralSubmitted):
+            return await self._submitted(conn, env, event)
+        if isinstance(event, ReferralWithdrawn):
+            return await self._withdrawn(conn, env, event)
+        return []
+
+    async def _submitted(self, conn: Connection, env: Envelope[Message],
+                         event: ReferralSubmitted) -> Sequence[OutRecord]:
+        now = self.clock.now()
+        subject, reasons = self._open_subject(event)
+        checked = rules.check(event, subject, reference=self.reference,
+                              directory=self.directory.current(),
+                              today=now.astimezone(_ZONE).date(), config=self.config)
+        checked = rules.Checked(checked.district, (*reasons, *checked.reasons))
+        content = _content(event, subject)
+        found = await store.get_referral(conn, event.agency_id, event.referral_ref)
+        state = found[0] if found else None
+        current = self.vault.fingerprint(content)
+        compare = current
+        if found is not None and found[1] not in (None, self.vault.current_id):
+            try:
+                compare = self.vault.fingerprint(content, found[1])
+            except VaultError:
+                compare = b""
+        situation_id = uuid7()
+        decision = decide_submission(state, event, checked, compare, now, situation_id)
+        if isinstance(decision, Accept):
+            assert subject is not None
+            await store.open_situation(conn, situation_id, event.agency_id, event.referral_ref,
+                                       decision.district, self.vault.encrypt(situation_id, subject),
+                                       now)
+            await store.save_referral(
+                conn, agency_id=event.agency_id, referral_ref=event.referral_ref,
+                fingerprint=current, fingerprint_key=self.vault.current_id, outcome="accepted",
+                situation_id=situation_id, district=decision.district, reasons=(),
+                answered_at=now)
+            log.info("referral accepted", agency_id=event.agency_id,
+                     situation_id=str(situation_id), district=decision.district)
+        elif isinstance(decision, Reject):
+            await store.save_referral(
+                conn, agency_id=event.agency_id, referral_ref=event.referral_ref,
+                fingerprint=current, fingerprint_key=self.vault.current_id, outcome="rejected",
+                situation_id=None, district=None, reasons=decision.reasons, answered_at=now)
+            log.info("referral rejected", agency_id=event.agency_id,
+                     codes=sorted({r.code for r in decision.reasons}))
+        elif isinstance(decision, Duplicate):
+            log.info("duplicate referral answered again", agency_id=event.agency_id)
+        elif isinstance(decision, Conflict):
+            log.info("referral ref reused with other content", agency_id=event.agency_id,
+                     codes=["duplicate_ref_conflict"])
+        return [self._emit(e, env, now) for e in decision.events]
+
+    def _open_subject(self, event: ReferralSubmitted) -> tuple[Subject | None, tuple[Reason, ...]]:
+        if event.subject is not None:
+            if self.require_sealed:
+                return event.subject, (Reason(
+                    code="subject_must_be_sealed", field="subject",
+                    message="Send the identified block sealed to intake's public key "
+                            "(sealed_subject), never in the clear."),)
+            return event.subject, ()
+        assert event.sealed_subject is not None
+        try:
+            return sealing.open_subject(event.sealed_subject, self.intake_key), ()
+        except sealing.SealingError:
+            return None, (Reason(
+                code="sealed_subject_unreadable", field="sealed_subject",
+                message="The sealed subject cannot be opened with intake's key or is not a "
+                        "valid subject block; seal the subject JSON to intake's current public "
+                        "key."),)
+
+    async def _withdrawn(self, conn: Connection, env: Envelope[Message],
+                         event: ReferralWithdrawn) -> Sequence[OutRecord]:
+        now = self.clock.now()
+        found = await store.get_referral(conn, event.agency_id, event.referral_ref)
+        state = found[0] if found else None
+        present = 0
+        if state is not None and state.situation_id is not None:
+            present = 1 if await store.get_vault(conn, state.situation_id) is not None else 0
+        decision = decide_withdrawal(state, event, now, present)
+        if not isinstance(decision, Withdraw):
+            log.info("withdrawal changes nothing", agency_id=event.agency_id, code=decision.code)
+            return []
+        await store.conclude(conn, decision.situation_id, "withdrawn", now, None)
+        await store.purge(conn, decision.situation_id, "withdrawn", now)
+        log.info("referral withdrawn; identity purged", situation_id=str(decision.situation_id))
+        return [self._emit(e, env, now) for e in decision.events]
+
+    async def on_dead_letter(self, conn: Connection, rec: InRecord,
+                             error: BaseException) -> Sequence[OutRecord]:
+        """A referral record that could not be handled: answer the agency when the key names it."""
+        if rec.topic != REFERRALS.name or rec.key is None:
+            return []
+        match = _KEY.match(rec.key.decode("utf-8", "replace"))
+        if match is None:
+            log.warning("dead-lettered referral without an agency key; nobody to answer")
+            return []
+        now = self.clock.now()
+        rejected = ReferralRejected(agency_id=match.group(1), referral_ref=match.group(2),
+                                    rejected_at=now, reasons=_contract_reasons(error))
+        log.info("referral rejected as undecodable", agency_id=match.group(1),
+                 codes=sorted({r.code for r in rejected.reasons}))
+        return [events.emit(rejected, source=SOURCE, time=now)]
+
+    # -- commande.situations.v1 -----------------------------------------------------------
+
+    async def on_situation(self, conn: Connection, env: Envelope[Message],
+                           rec: InRecord) -> Sequence[OutRecord]:
+        """Assignments (disclosures), conclusions and reopenings (retention)."""
+        event = env.event
+        if isinstance(event, AgenciesAssigned):
+            return await self._assigned(conn, env, event)
+        if isinstance(event, AssignmentResponded) and event.to_state == "accepted":
+            found = await store.get_assignment(conn, event.situation_id, event.agency_id)
+            if found is not None and found[1] == "filter_4":
+                return await self._disclose(conn, env, event.situation_id, event.agency_id,
+                                            found[0], 4)
+            return []
+        if isinstance(event, SituationConcluded):
+            return await self._concluded(conn, env, event)
+        if isinstance(event, SituationReopened):
+            await store.reopen(conn, event.situation_id)
+        return []
+
+    async def _assigned(self, conn: Connection, env: Envelope[Message],
+                        event: AgenciesAssigned) -> Sequence[OutRecord]:
+        roles = [(event.lead.agency_id, "lead"),
+                 *((t.agency_id, "assisting") for t in event.assisting)]
+        out: list[OutRecord] = []
+        for agency, role in roles:
+            await store.save_assignment(conn, event.situation_id, agency, role,
+                                        event.identity_release)
+            if event.identity_release == "filter_3":
+                out.extend(await self._disclose(conn, env, event.situation_id, agency, role, 3))
+        return out
+
+    async def _disclose(self, conn: Connection, env: Envelope[Message], situation_id: UUID,
+                        agency: str, role: str, stage: int) -> list[OutRecord]:
+        row = await store.get_situation(conn, situation_id)
+        sealed = await store.get_vault(conn, situation_id) if row is not None else None
+        if row is None or sealed is None:
+            log.info("no identity to disclose", situation_id=str(situation_id))
+            return []
+        org = self.directory.current().organization(agency)
+        if org is None:
+            log.error("disclosure recipient not in the directory; nothing sealed",
+                      situation_id=str(situation_id), recipient_agency=agency)
+            return []
+        subject = self.vault.decrypt(situation_id, sealed)
+        fields, package = sealing.select_fields(subject, self.disclosure_fields.get(role, ()))
+        if not fields:
+            log.info("no allowed field to disclose", situation_id=str(situation_id), role=role)
+            return []
+        now = self.clock.now()
+        public = sealing.public_key_from_b64(org.public_key)
+        disclosure_id = uuid7()
+        ciphertext = sealing.seal(sealing.disclosure_package(
+            str(situation_id), str(disclosure_id), agency, role, subject.legal_basis, package),
+            public)
+        event = DisclosureSealed(
+            situation_id=situation_id, disclosure_id=disclosure_id, disclosing_agency=row.agency_id,
+            recipient_agency=agency, recipient_key_id=sealing.key_id(public), fields=fields,
+            legal_basis=subject.legal_basis, filter_stage=3 if stage == 3 else 4,
+            purpose=PURPOSES[role], ciphertext=ciphertext, sealed_at=now)
+        if not await store.record_disclosure(conn, event.model_dump(exclude={"ciphertext"})):
+            return []
+        log.info("disclosure sealed", situation_id=str(situation_id), recipient_agency=agency,
+                 role=role, filter_stage=stage, fields=len(fields))
+        return [self._emit(event, env, now)]
+
+    async def _concluded(self, conn: Connection, env: Envelope[Message],
+                         event: SituationConcluded) -> Sequence[OutRecord]:
+        row = await store.get_situation(conn, event.situation_id)
+        if row is None or row.purged_at is not None:
+            return []
+        reason = retention.immediate_purge_reason(event.conclusion, self.reference)
+        if reason is None:
+            due = retention.purge_after(event.concluded_at, self.retention_days)
+            await store.conclude(conn, event.situation_id, event.conclusion, event.concluded_at, due)
+            log.info("situation concluded; identity kept until due", situation_id=str(row.situation_id),
+                     purge_after=due.isoformat())
+            return []
+        await store.conclude(conn, event.situation_id, event.conclusion, event.concluded_at, None)
+        now = self.clock.now()
+        count = await store.purge(conn, event.situation_id, reason, now)
+        log.info("identity purged", situation_id=str(row.situation_id), reason=reason)
+        return [self._emit(IdentityPurged(situation_id=event.situation_id, purged_at=now,
+                                          reason=reason, records_purged=count), env, now)]
+
+    def _emit(self, event: Message, cause: Envelope[Message], now: datetime) -> OutRecord:
+        return events.emit(event, source=SOURCE, cause=cause, time=now)
+
+
+def _content(event: ReferralSubmitted, subject: Subject | None) -> bytes:
+    """What two submissions must share to be "the same referral" (submission time excluded;
+    a sealed subject compared by its opened content, since sealing is randomised)."""
+    body = event.model_dump(mode="json", exclude={"submitted_at", "subject", "sealed_subject"})
+    body["subject"] = (subject.model_dump(mode="json") if subject is not None
+                       else event.sealed_subject)
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _contract_reasons(error: BaseException) -> tuple[Reason, ...]:
+    if isinstance(error, InvalidBody):
+        reasons = [Reason(
+            code="contract_violation", field=path if _FIELD.match(path) else None,
+            message=f"{msg[:300]} (contract {error.ce_type}); fix the field and send again.")
+            for path, msg in error.errors[:100]]
+        if reasons:
+            return tuple(reasons)
+    if isinstance(error, EnvelopeError):
+        return (Reason(code="invalid_envelope", field=None, message=(
+            f"{str(error)[:300]}. Send a CloudEvents 1.0 record in Kafka binary mode with a JSON "
+            "body.")[:500]),)
+    return (Reason(code="processing_failed", field=None, message=(
+        "Intake could not process this record and set it aside for an operator; contact the "
+        "district's Community Mobilization Bureau before sending it again.")),)

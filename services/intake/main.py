@@ -1,0 +1,145 @@
+"""intake's composition root: ``build(settings, clock) -> Service``; ``app`` for ``faststream run``.
+
+Consumers:
+
+* group ``intake`` on ``commande.referrals.v1``: Filter 1, vault, de-duplication, withdrawals;
+  records that cannot be decoded go to the DLQ and their agency gets a ``ReferralRejected``;
+* group ``intake-disclosures`` on ``commande.situations.v1``: sealed Filter 3/4 disclosures on
+  assignment, and the retention policy on conclusion.
+
+A background loop purges the identity of concluded situations once their retention period ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from pathlib import Path
+
+from nacl.public import PrivateKey
+
+from schemas.errors import ConfigurationError
+from schemas.reference import reference
+from schemas.situations import IdentityPurged
+from schemas.topics import REFERRALS, SITUATIONS
+from services.directory import DirectoryHolder, reference_codes
+from services.intake import sealing, store
+from services.intake.handlers import SOURCE, Intake
+from services.intake.rules import RuleConfig
+from services.intake.settings import IntakeSettings
+from services.intake.vault import DEV_KEY_ID, Vault, decode_key
+from services.runtime import events, outbox
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.db import DB_UNAVAILABLE, Pool
+from services.runtime.logging import get_logger
+from services.runtime.service import Service
+
+NAME = "intake"
+MIGRATIONS = Path(__file__).with_name("sql")
+PURGE_BATCH = 100
+log = get_logger("commande.intake")
+
+
+def make_vault(settings: IntakeSettings) -> Vault:
+    """The vault from settings; the development key only on the local stack."""
+    if settings.vault_key is None:
+        if not settings.is_local_stack:
+            raise ConfigurationError(
+                "COMMANDE_VAULT_KEY is not set: give a base64 32-byte key and COMMANDE_VAULT_KEY_ID "
+                "(the development key is only for the embedded local stack)")
+        log.warning("using the DEVELOPMENT vault key: local stack only", key_id=DEV_KEY_ID)
+        return Vault.development()
+    if settings.vault_key_id == DEV_KEY_ID:
+        raise ConfigurationError(f"set COMMANDE_VAULT_KEY_ID to your key's id (not {DEV_KEY_ID!r})")
+    keys = {kid: decode_key(k.get_secret_value(), f"COMMANDE_VAULT_PREVIOUS_KEYS[{kid}]")
+            for kid, k in settings.vault_previous_keys.items()}
+    keys[settings.vault_key_id] = decode_key(settings.vault_key.get_secret_value(),
+                                             "COMMANDE_VAULT_KEY")
+    return Vault(settings.vault_key_id, keys)
+
+
+def intake_private_key(settings: IntakeSettings) -> PrivateKey:
+    """intake's X25519 private key for ``sealed_subject``; a test key only on the local stack."""
+    if settings.intake_private_key is not None:
+        return sealing.private_key_from_b64(settings.intake_private_key.get_secret_value(),
+                                            "COMMANDE_INTAKE_PRIVATE_KEY")
+    if not settings.is_local_stack:
+        raise ConfigurationError("COMMANDE_INTAKE_PRIVATE_KEY is not set (base64 X25519 key; "
+                                 "`commande intake keys generate --agency intake` makes one)")
+    log.warning("using the synthetic TEST key of intake: local stack only")
+    return sealing.development_private_key(sealing.INTAKE_KEY_NAME)
+
+
+def build(settings: IntakeSettings, clock: Clock | None = None) -> Service:
+    """The intake service, wired: consumers, retention loop (routes are added by the ingress)."""
+    clock = clock or SystemClock()
+    ref = reference()
+    unknown = set(settings.intake_disclosure_fields) - {"lead", "assisting"}
+    if unknown:
+        raise ConfigurationError(f"COMMANDE_INTAKE_DISCLOSURE_FIELDS: unknown roles {sorted(unknown)}")
+    bad = {f for fs in settings.intake_disclosure_fields.values() for f in fs} - set(
+        sealing.ALL_FIELDS)
+    if bad:
+        raise ConfigurationError(f"COMMANDE_INTAKE_DISCLOSURE_FIELDS: unknown fields {sorted(bad)}")
+    intake = Intake(
+        clock=clock, vault=make_vault(settings), intake_key=intake_private_key(settings),
+        directory=DirectoryHolder(settings.directory_path, reference_codes(ref)), reference=ref,
+        config=RuleConfig(settings.intake_min_risk_factors, settings.intake_min_sectors),
+        require_sealed=settings.intake_require_sealed_subject,
+        disclosure_fields=dict(settings.intake_disclosure_fields),
+        retention_days=settings.intake_retention_days,
+    )
+    svc = Service(NAME, settings, MIGRATIONS)
+    svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
+                handle=intake.on_referral, on_dead_letter=intake.on_dead_letter)
+    svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
+                decode=events.decode, handle=intake.on_situation)
+
+    async def retention_loop(service: Service, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await purge_due(service.pool, clock.now())
+            except DB_UNAVAILABLE as exc:  # retried at the next tick
+                log.warning("retention loop waiting for PostgreSQL", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), settings.intake_purge_interval_seconds)
+
+    svc.background(retention_loop)
+    return svc
+
+
+async def purge_due(pool: Pool, now: datetime) -> int:
+    """Purge every situation whose retention period ended by ``now``; returns how many."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            due = await store.due_for_purge(conn, now, PURGE_BATCH)
+            records = []
+            for situation_id in due:
+                count = await store.purge(conn, situation_id, "retention_expired", now)
+                records.append(events.emit(IdentityPurged(
+                    situation_id=situation_id, purged_at=now, reason="retention_expired",
+                    records_purged=count), source=SOURCE, time=now))
+            await outbox.add(conn, NAME, records)
+        total += len(due)
+        if due:
+            log.info("identities purged after retention", count=len(due))
+        if len(due) < PURGE_BATCH:
+            return total
+
+
+def _app() -> object:
+    from services.runtime.logging import configure_logging
+
+    settings = IntakeSettings()
+    configure_logging(settings.log_level, settings.log_format, service=NAME)
+    return build(settings).faststream
+
+
+def __getattr__(name: str) -> object:
+    # ``faststream run services.intake.main:app`` builds on first access, so importing this
+    # module (tests, mypy) never reads the environment or keys.
+    if name == "app":
+        return _app()
+    raise AttributeError(name)

@@ -1,0 +1,36 @@
+"""How long identified data is kept after a situation concludes (pure).
+
+Rejected (not AER), returned and withdrawn situations are purged at once; any other conclusion
+after the configured retention period (default 90 days), long enough for access requests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from schemas.reference import Reference
+
+PurgeReason = Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn"]
+
+_IMMEDIATE: dict[str, PurgeReason] = {
+    "rejected": "rejected_not_aer", "returned": "returned", "withdrawn": "withdrawn",
+}
+
+
+def immediate_purge_reason(conclusion: str, reference: Reference) -> PurgeReason | None:
+    """The purge reason when ``conclusion`` means "purge now", else ``None``.
+
+    An unknown conclusion code is kept for the full period (the safe side for access requests
+    is not the safe side for privacy, but an unknown code is a reference-data gap to fix, and a
+    purge cannot be undone).
+    """
+    if conclusion == "withdrawn":
+        return "withdrawn"
+    outcome = next((c.outcome for c in reference.conclusions if c.code == conclusion), None)
+    return _IMMEDIATE.get(outcome) if outcome is not None else None
+
+
+def purge_after(concluded_at: datetime, retention_days: int) -> datetime:
+    """When a concluded situation's identity becomes due for purge."""
+    return concluded_at + timedelta(days=retention_days)

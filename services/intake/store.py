@@ -1,0 +1,197 @@
+"""intake's PostgreSQL adapter: named SQL statements and typed reads/writes (schema ``intake``).
+
+Every function takes the caller's connection, so it joins the caller's transaction (the consumer
+runtime's, with the inbox and outbox). No statement is built from values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from schemas.referrals import Reason
+from services.intake.decide import ReferralState
+from services.intake.vault import Sealed
+from services.runtime.db import Connection
+
+GET_REFERRAL = """
+SELECT r.agency_id, r.referral_ref, r.fingerprint, r.fingerprint_key, r.outcome, r.situation_id,
+       r.district, r.reasons, r.answered_at, s.status
+FROM referrals r LEFT JOIN situations s ON s.situation_id = r.situation_id
+WHERE r.agency_id = $1 AND r.referral_ref = $2
+FOR UPDATE OF r
+"""
+UPSERT_REFERRAL = """
+INSERT INTO referrals (agency_id, referral_ref, fingerprint, fingerprint_key, outcome,
+                       situation_id, district, reasons, answered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+ON CONFLICT (agency_id, referral_ref) DO UPDATE SET
+    fingerprint = EXCLUDED.fingerprint, fingerprint_key = EXCLUDED.fingerprint_key,
+    outcome = EXCLUDED.outcome, situation_id = EXCLUDED.situation_id,
+    district = EXCLUDED.district, reasons = EXCLUDED.reasons, answered_at = EXCLUDED.answered_at
+WHERE referrals.outcome = 'rejected'
+"""
+INSERT_SITUATION = """
+INSERT INTO situations (situation_id, agency_id, referral_ref, district, opened_at)
+VALUES ($1, $2, $3, $4, $5)
+"""
+INSERT_VAULT = """
+INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4, $5)
+"""
+GET_VAULT = "SELECT key_id, nonce, ciphertext FROM vault WHERE situation_id = $1"
+GET_SITUATION = """
+SELECT situation_id, agency_id, referral_ref, district, status, conclusion, purge_after, purged_at
+FROM situations WHERE situation_id = $1 FOR UPDATE
+"""
+CONCLUDE = """
+UPDATE situations SET status = 'concluded', conclusion = $2, concluded_at = $3, purge_after = $4
+WHERE situation_id = $1
+"""
+REOPEN = """
+UPDATE situations SET status = 'open', conclusion = NULL, concluded_at = NULL, purge_after = NULL
+WHERE situation_id = $1 AND purged_at IS NULL
+"""
+DELETE_VAULT = "DELETE FROM vault WHERE situation_id = $1"
+MARK_PURGED = """
+UPDATE situations SET purged_at = $2, purge_reason = $3, purge_after = NULL WHERE situation_id = $1
+"""
+FORGET_FINGERPRINT = """
+UPDATE referrals SET fingerprint = NULL, fingerprint_key = NULL WHERE situation_id = $1
+"""
+DUE_FOR_PURGE = """
+SELECT situation_id FROM situations
+WHERE purged_at IS NULL AND purge_after IS NOT NULL AND purge_after <= $1
+ORDER BY purge_after LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+UPSERT_ASSIGNMENT = """
+INSERT INTO assignments (situation_id, agency_id, role, identity_release) VALUES ($1, $2, $3, $4)
+ON CONFLICT (situation_id, agency_id) DO UPDATE SET role = EXCLUDED.role,
+    identity_release = EXCLUDED.identity_release
+"""
+GET_ASSIGNMENT = """
+SELECT role, identity_release FROM assignments WHERE situation_id = $1 AND agency_id = $2
+"""
+INSERT_DISCLOSURE = """
+INSERT INTO disclosures (disclosure_id, situation_id, disclosing_agency, recipient_agency,
+                         recipient_key_id, fields, legal_basis, filter_stage, purpose, sealed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (situation_id, recipient_agency, filter_stage) DO NOTHING
+RETURNING true
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SituationRow:
+    """What intake keeps of a situation it opened."""
+
+    situation_id: UUID
+    agency_id: str
+    referral_ref: str
+    district: str
+    status: str
+    conclusion: str | None
+    purged_at: datetime | None
+
+
+async def get_referral(conn: Connection, agency_id: str, referral_ref: str
+                       ) -> tuple[ReferralState, str | None] | None:
+    """The state of a reference (locked for this transaction) and its fingerprint key id."""
+    row = await conn.fetchrow(GET_REFERRAL, agency_id, referral_ref)
+    if row is None:
+        return None
+    reasons = tuple(Reason.model_validate(r) for r in json.loads(row["reasons"]))
+    state = ReferralState(
+        agency_id=row["agency_id"], referral_ref=row["referral_ref"],
+        fingerprint=bytes(row["fingerprint"]) if row["fingerprint"] is not None else None,
+        outcome=row["outcome"], answered_at=row["answered_at"], situation_id=row["situation_id"],
+        district=row["district"], reasons=reasons, situation_status=row["status"],
+    )
+    return state, row["fingerprint_key"]
+
+
+async def save_referral(conn: Connection, *, agency_id: str, referral_ref: str,
+                        fingerprint: bytes, fingerprint_key: str, outcome: str,
+                        situation_id: UUID | None, district: str | None,
+                        reasons: Sequence[Reason], answered_at: datetime) -> None:
+    """Record the answer to a reference (a rejected one may be replaced by a later answer)."""
+    await conn.execute(UPSERT_REFERRAL, agency_id, referral_ref, fingerprint, fingerprint_key,
+                       outcome, situation_id, district,
+                       json.dumps([r.model_dump(mode="json") for r in reasons]), answered_at)
+
+
+async def open_situation(conn: Connection, situation_id: UUID, agency_id: str, referral_ref: str,
+                         district: str, sealed: Sealed, now: datetime) -> None:
+    """The situation row and its vault row."""
+    await conn.execute(INSERT_SITUATION, situation_id, agency_id, referral_ref, district, now)
+    await conn.execute(INSERT_VAULT, situation_id, sealed.key_id, sealed.nonce, sealed.ciphertext,
+                       now)
+
+
+async def get_situation(conn: Connection, situation_id: UUID) -> SituationRow | None:
+    """A situation intake opened (locked for this transaction), or ``None``."""
+    row = await conn.fetchrow(GET_SITUATION, situation_id)
+    if row is None:
+        return None
+    return SituationRow(situation_id=row["situation_id"], agency_id=row["agency_id"],
+                        referral_ref=row["referral_ref"], district=row["district"],
+                        status=row["status"], conclusion=row["conclusion"],
+                        purged_at=row["purged_at"])
+
+
+async def get_vault(conn: Connection, situation_id: UUID) -> Sealed | None:
+    """The encrypted identified block of a situation, or ``None`` once purged."""
+    row = await conn.fetchrow(GET_VAULT, situation_id)
+    if row is None:
+        return None
+    return Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"]))
+
+
+async def conclude(conn: Connection, situation_id: UUID, conclusion: str, concluded_at: datetime,
+                   purge_after: datetime | None) -> None:
+    """Mark a situation concluded, with when its identity becomes due for purge."""
+    await conn.execute(CONCLUDE, situation_id, conclusion, concluded_at, purge_after)
+
+
+async def reopen(conn: Connection, situation_id: UUID) -> None:
+    """A reopened situation keeps its identity until it concludes again."""
+    await conn.execute(REOPEN, situation_id)
+
+
+async def purge(conn: Connection, situation_id: UUID, reason: str, now: datetime) -> int:
+    """Destroy a situation's identified data; returns how many vault rows were deleted."""
+    status = cast(str, await conn.execute(DELETE_VAULT, situation_id))
+    await conn.execute(MARK_PURGED, situation_id, now, reason)
+    await conn.execute(FORGET_FINGERPRINT, situation_id)
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def due_for_purge(conn: Connection, now: datetime, limit: int) -> list[UUID]:
+    """Situations whose retention period ended (locked, skipping those another instance holds)."""
+    return [r["situation_id"] for r in await conn.fetch(DUE_FOR_PURGE, now, limit)]
+
+
+async def save_assignment(conn: Connection, situation_id: UUID, agency_id: str, role: str,
+                          identity_release: str) -> None:
+    """Remember an agency's role in a situation (for a Filter 4 disclosure later)."""
+    await conn.execute(UPSERT_ASSIGNMENT, situation_id, agency_id, role, identity_release)
+
+
+async def get_assignment(conn: Connection, situation_id: UUID, agency_id: str
+                         ) -> tuple[str, str] | None:
+    """``(role, identity_release)`` of an agency in a situation, or ``None``."""
+    row = await conn.fetchrow(GET_ASSIGNMENT, situation_id, agency_id)
+    return None if row is None else (row["role"], row["identity_release"])
+
+
+async def record_disclosure(conn: Connection, values: dict[str, Any]) -> bool:
+    """Append to the audit log; False when this recipient already got this stage's package."""
+    return bool(await conn.fetchval(
+        INSERT_DISCLOSURE, values["disclosure_id"], values["situation_id"],
+        values["disclosing_agency"], values["recipient_agency"], values["recipient_key_id"],
+        list(values["fields"]), values["legal_basis"], values["filter_stage"], values["purpose"],
+        values["sealed_at"]))

@@ -1,0 +1,193 @@
+"""The delivery loop: take due notices (``FOR UPDATE SKIP LOCKED``), send, record the outcome.
+
+One transaction per batch: the rows stay locked while their attempts run (concurrently), then
+their new state and the events that say so (``NoticeDelivered`` / ``NoticeFailed``, and a DLQ
+record when notifier gives up) are written together through the outbox. Retries are rows with a
+later ``next_attempt_at``: nothing waits in a consumer, so no partition is ever blocked. A crash
+between a send and its commit repeats that send with the same Message-ID / Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import random
+from collections.abc import Sequence
+from datetime import datetime
+
+from schemas.notices import NoticeDelivered, NoticeFailed
+from schemas.topics import DLQ
+from services.notifier import store
+from services.notifier.channels import DeliveryError
+from services.notifier.channels.smtp import SmtpChannel, build_message
+from services.notifier.channels.webhook import WebhookChannel
+from services.notifier.model import Attachment, Rendered
+from services.notifier.policy import GiveUp, RetryPolicy
+from services.notifier.settings import NotifierSettings
+from services.runtime import outbox
+from services.runtime.clock import Clock
+from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.events import emit
+from services.runtime.kafka import OutRecord
+from services.runtime.logging import get_logger
+from services.runtime.service import BackgroundLoop, Service
+
+SOURCE = "/commande/notifier"
+log = get_logger("commande.notifier.delivery")
+
+
+class Deliverer:
+    """Attempts due notices; :meth:`run_once` handles one batch."""
+
+    def __init__(self, pool: Pool, schema: str, settings: NotifierSettings, clock: Clock,
+                 smtp: SmtpChannel, webhook: WebhookChannel) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._s = settings
+        self._clock = clock
+        self._smtp = smtp
+        self._webhook = webhook
+        self._policy = RetryPolicy(settings.notifier_max_attempts, settings.notifier_backoff_base,
+                                   settings.notifier_backoff_cap)
+
+    async def run_once(self) -> int:
+        """Attempt one batch of due notices; returns how many were attempted."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            due = await store.take_due(conn, self._clock.now(), self._s.notifier_batch)
+            if not due:
+                return 0
+            outcomes = await asyncio.gather(*(self._attempt(d) for d in due))
+            now = self._clock.now()
+            records: list[OutRecord] = []
+            for d, outcome in zip(due, outcomes, strict=True):
+                records += await self._record(conn, d, outcome, now)
+            await outbox.add(conn, self._schema, records)
+        return len(due)
+
+    async def _attempt(self, d: store.Due) -> str | DeliveryError:
+        try:
+            if d.channel == "email":
+                msg = build_message(d.notice_id, d.kind, d.address, _rendered(d.payload),
+                                    mail_from=self._s.notifier_mail_from, now=self._clock.now())
+                return await self._smtp.send(msg, d.address)
+            return await self._webhook.send(d.address, d.recipient_agency, d.notice_id,
+                                            d.payload["body"], int(self._clock.now().timestamp()))
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # a bug must not stop the loop; it counts as an attempt
+            log.exception("delivery attempt crashed", notice_id=str(d.notice_id),
+                          error=type(exc).__name__)
+            return DeliveryError("internal_error", permanent=False)
+
+    async def _record(self, conn: Connection, d: store.Due, outcome: str | DeliveryError,
+                      now: datetime) -> list[OutRecord]:
+        attempt = d.attempts + 1
+        channel = "email" if d.channel == "email" else "webhook"
+        common = {"notice_id": d.notice_id, "recipient_agency": d.recipient_agency,
+                  "kind": d.kind, "cause_id": d.cause_id, "channel": channel, "attempt": attempt}
+        if not isinstance(outcome, DeliveryError):
+            await store.mark_delivered(conn, d.notice_id, attempt, outcome, now)
+            log.info("notice delivered", notice_id=str(d.notice_id), kind=d.kind,
+                     channel=channel, attempt=attempt)
+            return [emit(NoticeDelivered(**common, delivered_at=now), source=SOURCE)]
+        decision = self._policy.decide(permanent=outcome.permanent, attempt=attempt, now=now,
+                                       jitter=random.random())
+        if isinstance(decision, GiveUp):
+            await store.mark_failed(conn, d.notice_id, attempt, outcome.code, now)
+            log.warning("notice given up", notice_id=str(d.notice_id), kind=d.kind,
+                        channel=channel, attempt=attempt, error=outcome.code,
+                        reason=decision.reason)
+            failed = NoticeFailed(**common, error=outcome.code, permanent=True, failed_at=now)
+            return [emit(failed, source=SOURCE), _dead_letter(d, outcome.code, decision.reason,
+                                                              attempt)]
+        await store.mark_retry(conn, d.notice_id, attempt, decision.at, outcome.code)
+        log.info("notice attempt failed", notice_id=str(d.notice_id), kind=d.kind,
+                 channel=channel, attempt=attempt, error=outcome.code)
+        failed = NoticeFailed(**common, error=outcome.code, permanent=False,
+                              next_attempt_at=decision.at, failed_at=now)
+        return [emit(failed, source=SOURCE)]
+
+
+def _rendered(payload: dict[str, object]) -> Rendered:
+    atts = payload.get("attachments") or []
+    assert isinstance(atts, list)
+    return Rendered(
+        subject=str(payload["subject"]), text=str(payload["text"]), html=str(payload["html"]),
+        body={},
+        attachments=tuple(Attachment(a["filename"], a["content_type"], base64.b64decode(
+            a["content"])) for a in atts),
+    )
+
+
+def _dead_letter(d: store.Due, code: str, reason: str, attempts: int) -> OutRecord:
+    """The DLQ record of a notice given up: ids and codes only, never the rendered content."""
+    value = {"notice_id": str(d.notice_id), "cause_id": str(d.cause_id), "kind": d.kind,
+             "recipient_agency": d.recipient_agency, "channel": d.channel,
+             "attempts": attempts, "error": code, "reason": reason}
+    headers = (("error", f"{code} ({reason})".encode()),
+               ("error_consumer", b"notifier-delivery"),
+               ("orig_topic", d.cause_topic.encode()),
+               ("notice_id", str(d.notice_id).encode()))
+    return OutRecord(topic=DLQ.name, key=str(d.notice_id).encode(),
+                     value=json.dumps(value).encode(), headers=headers)
+
+
+def delivery_loop(settings: NotifierSettings, clock: Clock) -> BackgroundLoop:
+    """The background loop for ``svc.background``."""
+
+    async def loop(svc: Service, stopping: asyncio.Event) -> None:
+        webhook = WebhookChannel(settings)
+        deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook)
+        wake = asyncio.Event()
+        listener: Connection | None = None
+        failures = 0
+        try:
+            while not stopping.is_set():
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await svc.pool.acquire()
+                        await listener.add_listener(store.WAKE_CHANNEL,
+                                                    lambda *_: wake.set())
+                    wake.clear()
+                    if await deliverer.run_once() >= settings.notifier_batch:
+                        continue
+                    failures = 0
+                except DB_UNAVAILABLE as exc:
+                    failures += 1
+                    log.warning("delivery waiting for PostgreSQL", error=type(exc).__name__)
+                    await _release(svc.pool, listener)
+                    listener = None
+                    await _sleep(stopping, min(10.0, 0.2 * 2 ** min(failures, 6)))
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    waiter = asyncio.ensure_future(wake.wait())
+                    stopper = asyncio.ensure_future(stopping.wait())
+                    try:
+                        await asyncio.wait({waiter, stopper},
+                                           timeout=settings.notifier_poll_interval,
+                                           return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        waiter.cancel()
+                        stopper.cancel()
+        finally:
+            await _release(svc.pool, listener)
+            await webhook.close()
+
+    return loop
+
+
+async def _release(pool: Pool, conn: Connection | None) -> None:
+    """Give the listening connection back (its LISTEN ends with the reset)."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            await pool.release(conn, timeout=5)
+
+
+async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
+__all__: Sequence[str] = ("Deliverer", "delivery_loop")

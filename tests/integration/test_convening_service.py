@@ -1,0 +1,584 @@
+"""convening on the real Kafka and PostgreSQL, with a controlled clock.
+
+Each test opens its own situations (fresh ids) at a random instant years ahead, so its meetings
+are its own, and asserts only on its own ids: intake and other tests publish on the same topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from uuid6 import uuid7
+
+from schemas.base import Actor, Message
+from schemas.commands import (
+    AssignAgencies,
+    ConcludeSituation,
+    RecordAerDecision,
+    RecordIntervention,
+    RespondToAssignment,
+    RespondToInvitation,
+)
+from schemas.envelope import Envelope, from_record
+from schemas.errors import ContractError
+from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled, ParticipantInvited
+from schemas.referrals import SituationSummary
+from schemas.samples import sample, summary
+from schemas.situations import (
+    AerDecisionRecorded,
+    AgenciesAssigned,
+    AssignmentResponded,
+    InterventionRecorded,
+    SituationConcluded,
+    SituationOpened,
+    SituationScheduled,
+    SlaBreached,
+    SlaWarning,
+)
+from schemas.topics import MEETINGS, SITUATIONS
+from services.convening.main import build
+from services.convening.settings import ConveningSettings
+from services.runtime.clock import ManualClock
+from services.runtime.events import emit
+from services.runtime.kafka import Producer
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TEST_SOURCE = "/test/convening"
+CONVENING = "/commande/convening"
+CHAIR_D1 = Actor(agency_id="hrps-cmb-d1", role="table_chair")
+LEAD = "mental-health-assoc"
+ASSISTING = "housing-services"
+TORONTO = ZoneInfo("America/Toronto")
+M = TypeVar("M", bound=Message)
+
+
+class Tail:
+    """Every decodable record published on some topics after it started, as envelopes."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self._bootstrap = bootstrap
+        self._topics = topics
+        self.seen: list[Envelope[Message]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
+                                    group_id=None, client_id=f"test-tail-{uuid.uuid4()}")
+        await consumer.start()
+        tps = []
+        for topic in self._topics:
+            parts = consumer.partitions_for_topic(topic)
+            if not parts:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(topic) or set()
+            tps += [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)  # resolve "end" now, before anything is published
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                for rec in recs:
+                    headers = [(k, bytes(v)) for k, v in rec.headers]
+                    with contextlib.suppress(ContractError):
+                        self.seen.append(from_record(headers, rec.value, topic=rec.topic))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def of(self, model: type[M], where: Callable[[M], bool] = lambda _: True,
+           source: str = CONVENING) -> list[M]:
+        """The events of type ``model`` from ``source`` matching ``where``, in arrival order."""
+        return [e.event for e in self.seen
+                if isinstance(e.event, model) and e.source == source and where(e.event)]
+
+    def envelopes(self, model: type[Message], where: Callable[[Any], bool]) -> list[Envelope[Message]]:
+        return [e for e in self.seen if isinstance(e.event, model) and e.source == CONVENING
+                and where(e.event)]
+
+    async def wait(self, model: type[M], where: Callable[[M], bool] = lambda _: True, *,
+                   count: int = 1, within: float = 30.0) -> list[M]:
+        """Wait until at least ``count`` matching events arrived; returns them."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            found = self.of(model, where)
+            if len(found) >= count:
+                return found
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{count} {model.__name__} expected, {len(found)} seen")
+            await asyncio.sleep(0.1)
+
+
+def new_clock(weekday: int | None = None) -> ManualClock:
+    """A clock at a random instant years ahead: this test's meetings are its own.
+
+    With ``weekday`` (0 = Monday), at noon in Halton on such a day.
+    """
+    start = datetime.now(UTC) + timedelta(days=random.randint(400, 20000),
+                                          minutes=random.randint(0, 1440))
+    if weekday is not None:
+        local = start.astimezone(TORONTO)
+        day = local.date() + timedelta(days=(weekday - local.weekday()) % 7)
+        start = datetime(day.year, day.month, day.day, 12, tzinfo=TORONTO)
+    return ManualClock(start.replace(microsecond=0))
+
+
+def convening_settings(settings: Settings) -> ConveningSettings:
+    return ConveningSettings(**{**settings.model_dump(), "timer_poll_seconds": 0.1})
+
+
+@pytest.fixture
+async def tail(settings: Settings) -> AsyncIterator[Tail]:
+    t = Tail(settings.kafka_bootstrap, SITUATIONS.name, MEETINGS.name)
+    await t.start()
+    yield t
+    await t.stop()
+
+
+@pytest.fixture
+async def producer(settings: Settings) -> AsyncIterator[Producer]:
+    p = Producer(settings.kafka_bootstrap, client_id="test-convening")
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, clock: ManualClock) -> AsyncIterator[Service]:
+    svc = build(convening_settings(settings), clock=clock)
+    await svc.faststream.start()
+    try:
+        yield svc
+    finally:
+        await svc.faststream.stop()
+
+
+async def send(producer: Producer, message: Message) -> UUID:
+    """Publish ``message`` as a partner or chair client would; returns its ``ce_id``."""
+    rec = emit(message, source=TEST_SOURCE)
+    await producer.send_many([rec])
+    return UUID(dict(rec.headers)["ce_id"].decode())
+
+
+def opened(clock: ManualClock, *, municipality: str = "milton", district: str = "district_1",
+           priority: str = "routine", **summary_fields: Any) -> SituationOpened:
+    sid = uuid7()
+    fields = {**summary().model_dump(), "municipality": municipality, **summary_fields}
+    return sample(SituationOpened, situation_id=sid, referral_ref=f"TEST-{sid.hex[:12]}",
+                  district=district, priority=priority, opened_at=clock.now(),
+                  summary=SituationSummary(**fields))
+
+
+async def timer_states(admin_db: asyncpg.Pool, situation_id: UUID) -> dict[str, str]:
+    rows = await admin_db.fetch(
+        "SELECT kind, state FROM convening.timers WHERE aggregate_id = $1", situation_id)
+    return {r["kind"]: r["state"] for r in rows}
+
+
+# -- scheduling, participants, agendas --------------------------------------------------------
+
+
+async def test_opened_situation_is_scheduled_with_its_districts_participants(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock()
+    async with running(settings, clock):
+        event = opened(clock, municipality="oakville", district="district_2")
+        sid = event.situation_id
+        await send(producer, event)
+
+        [scheduled] = await tail.wait(SituationScheduled, lambda e: e.situation_id == sid)
+        assert scheduled.district == "district_2"
+        assert scheduled.slot == "regular"
+        assert scheduled.meeting_starts_at - event.opened_at >= timedelta(hours=24)
+        assert scheduled.meeting_starts_at.astimezone(TORONTO).strftime("%a %H:%M") == "Wed 10:00"
+        meeting_id = scheduled.meeting_id
+        [meeting] = await tail.wait(MeetingScheduled, lambda e: e.meeting_id == meeting_id)
+        assert meeting.ends_at - meeting.starts_at == timedelta(hours=2)
+        assert meeting.starts_at == scheduled.meeting_starts_at
+
+        expected = {"hrps-cmb-d2", event.originating_agency, "youth-mental-health",
+                    "housing-services", "mental-health-assoc", "halton-ems", "regional-hospital"}
+        invited = await tail.wait(ParticipantInvited, lambda e: e.meeting_id == meeting_id,
+                                  count=len(expected))
+        await asyncio.sleep(0.5)
+        invited = tail.of(ParticipantInvited, lambda e: e.meeting_id == meeting_id)
+        assert {i.agency_id for i in invited} == expected
+        assert len(invited) == len(expected), "one invitation per participant and meeting"
+        by_agency = {i.agency_id: i for i in invited}
+        assert by_agency["hrps-cmb-d2"].reason == "district_cmb"
+        assert by_agency[event.originating_agency].reason == "originating_agency"
+        assert by_agency["housing-services"].reason == "sector_match"
+        assert "housing" in by_agency["housing-services"].matched_sectors
+        assert all(i.situation_ids == (sid,) for i in invited)
+        # A regular meeting's agendas wait for their lead time.
+        assert tail.of(AgendaIssued, lambda e: e.meeting_id == meeting_id) == []
+
+        # At the lead time (24 h before), each participant gets one first agenda.
+        clock.set(meeting.starts_at - timedelta(hours=23))
+        first = await tail.wait(AgendaIssued, lambda e: e.meeting_id == meeting_id,
+                                count=len(expected))
+        assert {a.agency_id for a in first} == expected
+        assert all(a.kind == "first" and a.revision == 1 for a in first)
+        assert all([item.situation_id for item in a.items] == [sid] for a in first)
+
+        # An urgent situation joining the same meeting later: updates to those whose agenda grew.
+        late = opened(clock, municipality="oakville", district="district_2", priority="urgent",
+                      risk_factors=("housing.eviction_risk", "drugs.substance_misuse"))
+        await send(producer, late)
+        [joined] = await tail.wait(SituationScheduled, lambda e: e.situation_id == late.situation_id)
+        assert joined.meeting_id == meeting_id
+        updates = await tail.wait(AgendaIssued, lambda e: e.meeting_id == meeting_id
+                                  and late.situation_id in {i.situation_id for i in e.items})
+        await asyncio.sleep(0.5)
+        updates = tail.of(AgendaIssued, lambda e: e.meeting_id == meeting_id
+                          and late.situation_id in {i.situation_id for i in e.items})
+        housing = next(a for a in updates if a.agency_id == "housing-services")
+        assert (housing.kind, housing.revision) == ("update", 2)
+        assert [i.situation_id for i in housing.items] == [late.situation_id, sid], "urgent first"
+        assert "youth-mental-health" not in {a.agency_id for a in updates}
+        newcomer = next(a for a in updates if a.agency_id == "addiction-services")
+        assert (newcomer.kind, newcomer.revision) == ("first", 1)
+        assert not tail.of(MeetingScheduled, lambda e: e.meeting_id != meeting_id
+                           and e.district == "district_2" and e.starts_at == meeting.starts_at)
+
+
+async def test_urgent_situation_gets_an_ad_hoc_meeting_with_agendas_at_once(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock(weekday=4)  # a Friday: district 3 meets on Thursdays
+    async with running(settings, clock):
+        event = opened(clock, municipality="burlington", district="district_3", priority="urgent")
+        await send(producer, event)
+        [scheduled] = await tail.wait(SituationScheduled,
+                                      lambda e: e.situation_id == event.situation_id)
+        assert scheduled.slot == "ad_hoc"
+        assert scheduled.meeting_starts_at == event.opened_at + timedelta(hours=4)
+        [meeting] = await tail.wait(MeetingScheduled,
+                                    lambda e: e.meeting_id == scheduled.meeting_id)
+        assert meeting.kind == "ad_hoc"
+        invited = await tail.wait(ParticipantInvited,
+                                  lambda e: e.meeting_id == scheduled.meeting_id, count=3)
+        agendas = await tail.wait(AgendaIssued, lambda e: e.meeting_id == scheduled.meeting_id,
+                                  count=len(invited))
+        assert {a.agency_id for a in agendas} == {i.agency_id for i in invited}
+        assert {"hrps-cmb-d3", event.originating_agency} <= {a.agency_id for a in agendas}
+        assert all((a.kind, a.revision) == ("first", 1) for a in agendas)
+        assert all([i.situation_id for i in a.items] == [event.situation_id] for a in agendas)
+
+
+# -- Filter 2 to conclusion -------------------------------------------------------------------
+
+
+async def test_filter_2_runs_to_conclusion_and_cancels_its_timers(
+        settings: Settings, tail: Tail, producer: Producer, admin_db: asyncpg.Pool) -> None:
+    clock = new_clock()
+    async with running(settings, clock):
+        event = opened(clock)
+        sid = event.situation_id
+        await send(producer, event)
+        [scheduled] = await tail.wait(SituationScheduled, lambda e: e.situation_id == sid)
+        meeting_id = scheduled.meeting_id
+
+        def command(model: type[M], **fields: Any) -> M:
+            return sample(model, situation_id=sid, issued_at=clock.now(), **fields)
+
+        # Before the meeting starts the situation has not been presented: refused as stale.
+        early = await send(producer, command(RecordAerDecision, actor=CHAIR_D1,
+                                             meeting_id=meeting_id, decision="confirmed"))
+        [refused] = await tail.wait(CommandRejected, lambda e: e.command_id == early)
+        assert [r.code for r in refused.reasons] == ["meeting_not_started"]
+
+        clock.set(scheduled.meeting_starts_at + timedelta(minutes=5))
+        await send(producer, command(RecordAerDecision, actor=CHAIR_D1, meeting_id=meeting_id,
+                                     decision="confirmed"))
+        [decided] = await tail.wait(AerDecisionRecorded, lambda e: e.situation_id == sid)
+        assert decided.decision == "confirmed"
+        assert decided.decided_at == clock.now()
+
+        await send(producer, command(AssignAgencies, actor=CHAIR_D1, meeting_id=meeting_id,
+                                     lead=LEAD, assisting=(ASSISTING,),
+                                     identity_release="filter_3"))
+        [assigned] = await tail.wait(AgenciesAssigned, lambda e: e.situation_id == sid)
+        assert (assigned.lead.agency_id, assigned.lead.state) == (LEAD, "requested")
+        assert await timer_states(admin_db, sid) == {
+            "lead_acceptance": "pending", "sla_warning": "pending", "sla_breach": "pending"}
+
+        clock.advance(timedelta(hours=2))
+        lead_actor = Actor(agency_id=LEAD, role="lead_agency")
+        await send(producer, command(RespondToAssignment, actor=lead_actor, agency_id=LEAD,
+                                     answer="accepted"))
+        [accepted] = await tail.wait(AssignmentResponded, lambda e: e.situation_id == sid)
+        assert (accepted.from_state, accepted.to_state) == ("requested", "accepted")
+
+        clock.advance(timedelta(hours=10))
+        contact = clock.now() - timedelta(hours=1)
+        await send(producer, command(RecordIntervention, actor=lead_actor, agency_id=LEAD,
+                                     first_contact_at=contact, outcome="accepted_services"))
+        [intervention] = await tail.wait(InterventionRecorded, lambda e: e.situation_id == sid)
+        assert intervention.first_contact_at == contact
+        assert await timer_states(admin_db, sid) == {
+            "lead_acceptance": "cancelled", "sla_warning": "cancelled", "sla_breach": "cancelled"}
+
+        await send(producer, command(ConcludeSituation, actor=CHAIR_D1,
+                                     conclusion="risk_lowered_connected_to_services",
+                                     meeting_id=meeting_id))
+        [concluded] = await tail.wait(SituationConcluded, lambda e: e.situation_id == sid)
+        assert concluded.conclusion == "risk_lowered_connected_to_services"
+        # Concluding closes every open task, with the reason FHIR requires.
+        closed = tail.of(AssignmentResponded, lambda e: e.situation_id == sid
+                         and e.to_state == "cancelled")
+        assert {(c.agency_id, c.from_state) for c in closed} == {(LEAD, "accepted"),
+                                                                  (ASSISTING, "requested")}
+        assert all(c.reason == "situation concluded" for c in closed)
+
+        # A command for a concluded situation is refused; the timers stay quiet.
+        late = await send(producer, command(RespondToAssignment, actor=lead_actor, agency_id=LEAD,
+                                            answer="completed"))
+        [stale] = await tail.wait(CommandRejected, lambda e: e.command_id == late)
+        assert [r.code for r in stale.reasons] == ["situation_concluded"]
+        clock.advance(timedelta(hours=60))
+        await asyncio.sleep(1.0)
+        assert tail.of(SlaWarning, lambda e: e.situation_id == sid) == []
+        assert tail.of(SlaBreached, lambda e: e.situation_id == sid) == []
+        # Everything the situation went through, once each, in order.
+        kinds = [type(e.event).__name__ for e in tail.envelopes(Message, lambda e: getattr(
+            e, "situation_id", None) == sid and e.topic == SITUATIONS)]
+        assert kinds == ["SituationScheduled", "AerDecisionRecorded", "AgenciesAssigned",
+                         "AssignmentResponded", "InterventionRecorded", "AssignmentResponded",
+                         "AssignmentResponded", "SituationConcluded"]
+
+
+async def test_commands_from_anyone_but_the_districts_chair_are_rejected(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock()
+    async with running(settings, clock):
+        event = opened(clock)
+        sid = event.situation_id
+        await send(producer, event)
+        [scheduled] = await tail.wait(SituationScheduled, lambda e: e.situation_id == sid)
+        clock.set(scheduled.meeting_starts_at)
+        other_chair = await send(producer, sample(
+            RecordAerDecision, situation_id=sid, meeting_id=scheduled.meeting_id,
+            actor=Actor(agency_id="hrps-cmb-d2", role="table_chair"), issued_at=clock.now()))
+        member = await send(producer, sample(
+            RecordAerDecision, situation_id=sid, meeting_id=scheduled.meeting_id,
+            actor=Actor(agency_id=LEAD, role="member"), issued_at=clock.now()))
+        for command_id in (other_chair, member):
+            [rejected] = await tail.wait(CommandRejected, lambda e, c=command_id: e.command_id == c)
+            assert rejected.target == "situation"
+            assert rejected.target_id == sid
+            assert rejected.command_type == RecordAerDecision.ce_type
+            assert [r.code for r in rejected.reasons] == ["not_table_chair"]
+        rejections = tail.envelopes(CommandRejected, lambda e: e.target_id == sid)
+        assert all(env.subject == sid for env in rejections)
+        assert tail.of(AerDecisionRecorded, lambda e: e.situation_id == sid) == []
+
+        # An invitation answered by another agency is refused too (target: the meeting).
+        [invitation] = await tail.wait(ParticipantInvited, lambda e: e.agency_id == LEAD
+                                       and sid in e.situation_ids)
+        clock.set(scheduled.meeting_starts_at - timedelta(days=1))
+        wrong = await send(producer, sample(
+            RespondToInvitation, meeting_id=scheduled.meeting_id,
+            invitation_id=invitation.invitation_id, issued_at=clock.now(),
+            actor=Actor(agency_id=ASSISTING, role="member")))
+        [refused] = await tail.wait(CommandRejected, lambda e: e.command_id == wrong)
+        assert (refused.target, refused.target_id) == ("meeting", scheduled.meeting_id)
+        assert [r.code for r in refused.reasons] == ["not_own_invitation"]
+
+        # The chair of the district is heard.
+        clock.set(scheduled.meeting_starts_at)
+        await send(producer, sample(RecordAerDecision, situation_id=sid, actor=CHAIR_D1,
+                                    meeting_id=scheduled.meeting_id, decision="rejected",
+                                    issued_at=clock.now()))
+        [concluded] = await tail.wait(SituationConcluded, lambda e: e.situation_id == sid)
+        assert concluded.conclusion == "rejected_not_aer"
+
+
+# -- timers -----------------------------------------------------------------------------------
+
+
+async def confirm_and_assign(tail: Tail, producer: Producer, clock: ManualClock,
+                             event: SituationOpened) -> SituationScheduled:
+    sid = event.situation_id
+    [scheduled] = await tail.wait(SituationScheduled, lambda e: e.situation_id == sid)
+    if clock.now() < scheduled.meeting_starts_at:
+        clock.set(scheduled.meeting_starts_at)
+    await send(producer, sample(RecordAerDecision, situation_id=sid, actor=CHAIR_D1,
+                                meeting_id=scheduled.meeting_id, issued_at=clock.now()))
+    await send(producer, sample(AssignAgencies, situation_id=sid, actor=CHAIR_D1,
+                                meeting_id=scheduled.meeting_id, lead=LEAD,
+                                assisting=(ASSISTING,), identity_release="filter_3",
+                                issued_at=clock.now()))
+    await tail.wait(AgenciesAssigned, lambda e: e.situation_id == sid)
+    return scheduled
+
+
+async def test_sla_timers_fire_once_as_the_clock_moves(
+        settings: Settings, tail: Tail, producer: Producer, admin_db: asyncpg.Pool) -> None:
+    clock = new_clock()
+    async with running(settings, clock):
+        event = opened(clock)
+        sid = event.situation_id
+        await send(producer, event)
+        await confirm_and_assign(tail, producer, clock, event)
+        [decided] = tail.of(AerDecisionRecorded, lambda e: e.situation_id == sid)
+        confirmed = decided.decided_at
+
+        clock.advance(timedelta(hours=11, minutes=59))
+        await asyncio.sleep(0.6)
+        assert tail.of(SlaBreached, lambda e: e.situation_id == sid) == []
+
+        clock.advance(timedelta(minutes=2))
+        [overdue] = await tail.wait(SlaBreached, lambda e: e.situation_id == sid)
+        assert (overdue.sla, overdue.agency_id) == ("lead_acceptance", LEAD)
+        assert overdue.due_at == confirmed + timedelta(hours=12)
+        assert overdue.district == "district_1"
+
+        clock.set(confirmed + timedelta(hours=24, minutes=1))
+        [warning] = await tail.wait(SlaWarning, lambda e: e.situation_id == sid)
+        assert (warning.sla, warning.agency_id) == ("first_contact", LEAD)
+        assert (warning.started_at, warning.due_at) == (confirmed, confirmed + timedelta(hours=48))
+
+        clock.set(confirmed + timedelta(hours=48, minutes=1))
+        await tail.wait(SlaBreached, lambda e: e.situation_id == sid and e.sla == "first_contact")
+        clock.advance(timedelta(days=3))
+        await asyncio.sleep(1.0)
+        assert Counter((e.sla, type(e).__name__) for e in [
+            *tail.of(SlaWarning, lambda e: e.situation_id == sid),
+            *tail.of(SlaBreached, lambda e: e.situation_id == sid)]) == {
+            ("lead_acceptance", "SlaBreached"): 1, ("first_contact", "SlaWarning"): 1,
+            ("first_contact", "SlaBreached"): 1}
+        assert await timer_states(admin_db, sid) == {
+            "lead_acceptance": "fired", "sla_warning": "fired", "sla_breach": "fired"}
+
+
+async def test_timers_survive_a_restart(
+        settings: Settings, tail: Tail, producer: Producer, admin_db: asyncpg.Pool) -> None:
+    clock = new_clock()
+    event = opened(clock)
+    sid = event.situation_id
+    async with running(settings, clock):
+        await send(producer, event)
+        await confirm_and_assign(tail, producer, clock, event)
+    # Stopped: time passes; the next instance finds the due timers in PostgreSQL.
+    clock.advance(timedelta(hours=25))
+    assert await timer_states(admin_db, sid) == {
+        "lead_acceptance": "pending", "sla_warning": "pending", "sla_breach": "pending"}
+    async with running(settings, clock):
+        await tail.wait(SlaWarning, lambda e: e.situation_id == sid)
+        await tail.wait(SlaBreached, lambda e: e.situation_id == sid and e.sla == "lead_acceptance")
+        await asyncio.sleep(0.5)
+    assert len(tail.of(SlaWarning, lambda e: e.situation_id == sid)) == 1
+    assert len(tail.of(SlaBreached, lambda e: e.situation_id == sid)) == 1
+
+
+# -- two instances, one group, a rebalance in the middle --------------------------------------
+
+
+async def test_two_instances_with_a_rebalance_publish_each_event_once_and_fire_each_timer_once(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock()
+    towns = [("milton", "district_1"), ("halton_hills", "district_1"),
+             ("oakville", "district_2"), ("burlington", "district_3")]
+    events = [opened(clock, municipality=t, district=d) for t, d in (towns * 8)]
+    ids = {e.situation_id for e in events}
+    instances = [build(convening_settings(settings), clock=clock) for _ in range(3)]
+    started: list[Service] = []
+
+    async def start(svc: Service) -> None:
+        await svc.faststream.start()
+        started.append(svc)
+
+    async def stop(svc: Service) -> None:
+        started.remove(svc)
+        await svc.faststream.stop()
+
+    try:
+        await start(instances[0])
+        for event in events[:16]:
+            await send(producer, event)
+        await tail.wait(SituationScheduled, lambda e: e.situation_id in ids, count=4)
+        await start(instances[1])  # a rebalance while situations are flowing
+        for event in events[16:]:
+            await send(producer, event)
+        await tail.wait(SituationScheduled, lambda e: e.situation_id in ids, count=len(events),
+                        within=60)
+        scheduled = {e.situation_id: e for e in tail.of(SituationScheduled,
+                                                        lambda e: e.situation_id in ids)}
+        starts = {e.meeting_id: e.meeting_starts_at for e in scheduled.values()}
+        meetings = set(starts)
+
+        # Each meeting's agendas at its lead time, with both instances' timer loops competing.
+        for meeting_id in sorted(meetings, key=starts.__getitem__):
+            clock.set(starts[meeting_id] - timedelta(hours=1))
+            invited = {e.agency_id for e in tail.of(ParticipantInvited,
+                                                    lambda e, m=meeting_id: e.meeting_id == m)}
+            await tail.wait(AgendaIssued, lambda e, m=meeting_id: e.meeting_id == m,
+                            count=len(invited))
+
+        # The chair of district 1 confirms its situations; the first instance leaves in the
+        # middle (another rebalance), a third joins before the SLA timers are due.
+        d1 = [e for e in events if e.district == "district_1"]
+        clock.set(max(starts.values()))
+        for n, event in enumerate(d1):
+            sid = event.situation_id
+            await send(producer, sample(RecordAerDecision, situation_id=sid, actor=CHAIR_D1,
+                                        meeting_id=scheduled[sid].meeting_id,
+                                        issued_at=clock.now()))
+            if n == len(d1) // 2:
+                await stop(instances[0])
+        await tail.wait(AerDecisionRecorded, lambda e: e.situation_id in ids, count=len(d1),
+                        within=60)
+        await start(instances[2])
+        clock.advance(timedelta(hours=24, minutes=1))
+        await tail.wait(SlaWarning, lambda e: e.situation_id in ids, count=len(d1), within=60)
+        await asyncio.sleep(1.5)
+    finally:
+        for svc in list(started):
+            await stop(svc)
+
+    def once(counter: Counter[Any]) -> bool:
+        return bool(counter) and set(counter.values()) == {1}
+
+    assert len(scheduled) == len(events)
+    assert once(Counter(e.situation_id for e in tail.of(SituationScheduled,
+                                                        lambda e: e.situation_id in ids)))
+    assert once(Counter(e.meeting_id for e in tail.of(MeetingScheduled,
+                                                      lambda e: e.meeting_id in meetings)))
+    assert {e.meeting_id for e in tail.of(MeetingScheduled,
+                                          lambda e: e.meeting_id in meetings)} == meetings
+    assert once(Counter((e.meeting_id, e.agency_id) for e in tail.of(
+        ParticipantInvited, lambda e: e.meeting_id in meetings)))
+    assert once(Counter((e.meeting_id, e.agency_id, e.revision) for e in tail.of(
+        AgendaIssued, lambda e: e.meeting_id in meetings)))
+    assert once(Counter(e.situation_id for e in tail.of(AerDecisionRecorded,
+                                                        lambda e: e.situation_id in ids)))
+    warnings = Counter(e.situation_id for e in tail.of(SlaWarning, lambda e: e.situation_id in ids))
+    assert once(warnings)
+    assert set(warnings) == {e.situation_id for e in d1}
