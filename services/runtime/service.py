@@ -24,7 +24,9 @@ from services.runtime import db
 from services.runtime.consumer import Consumer, D, Decode, Handle, OnDeadLetter, ShuttingDown
 from services.runtime.db import Pool
 from services.runtime.kafka import InRecord, Producer
+from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
+from services.runtime.metrics import METRICS
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
@@ -56,6 +58,7 @@ class Service:
         self._consumers: dict[str, Consumer[Any]] = {}
         self._factories: list[Callable[[], None]] = []
         self._loops: list[BackgroundLoop] = []
+        self._subscriptions: list[tuple[str, str]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
         self.faststream = FastStream(self.broker, on_startup=[self.start],
@@ -85,6 +88,7 @@ class Service:
                 on_dead_letter=on_dead_letter, stopping=self.stopping)
 
         self._factories.append(make)
+        self._subscriptions.append((group, topic))
 
         @self.broker.subscriber(
             Topic(topic, declare=False), group_id=group, batch=True, max_records=max_records,
@@ -136,11 +140,14 @@ class Service:
         log.info("service started", service=self.name)
 
     async def observe(self) -> None:
-        """Refresh gauges that are read, not counted (outbox backlog)."""
-        from services.runtime.metrics import METRICS
-
+        """Refresh gauges that are read, not counted (outbox backlog, consumer lag)."""
         with contextlib.suppress(*db.DB_UNAVAILABLE):
             METRICS.outbox_backlog.labels(self.name).set(await self.relay.backlog())
+        for group, topic in self._subscriptions:
+            with contextlib.suppress(TransientError):
+                lags = await group_lag(self.settings.kafka_bootstrap, group, [topic])
+                for (tname, partition), behind in lags.items():
+                    METRICS.consumer_lag.labels(group, tname, str(partition)).set(behind)
 
     async def begin_stop(self) -> None:
         """Stop retry loops and background work before the broker stops consuming."""

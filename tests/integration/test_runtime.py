@@ -211,3 +211,23 @@ async def test_a_database_outage_makes_the_consumer_wait_not_drop(
 async def _values_at_least(settings: Settings, topic: str, count: int) -> list[int] | None:
     values = await _values(settings, topic)
     return values if len(values) >= count else None
+
+
+async def test_metrics_report_handled_records_backlog_and_lag(
+        running: ItemService, producer: Producer, topics: tuple[str, str]) -> None:
+    from prometheus_client import generate_latest
+
+    await producer.send_many([record(topics[0], n) for n in (5, 6)])
+    assert await wait_for(lambda: _equals(running.numbers(), [5, 6])) is True
+
+    async def caught_up() -> bool:
+        await running.service.observe()
+        text = generate_latest().decode()
+        lag_line = (f'commande_consumer_lag{{consumer="{running.schema}",partition="0",'
+                    f'topic="{topics[0]}"}} 0.0')
+        return lag_line in text
+
+    assert await wait_for(caught_up) is True
+    text = generate_latest().decode()
+    assert f'commande_handled_total{{consumer="{running.schema}-items"}} 2.0' in text
+    assert f'commande_outbox_backlog{{schema="{running.schema}"}} 0.0' in text

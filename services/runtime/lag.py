@@ -1,0 +1,43 @@
+"""Consumer lag: how far a consumer group's committed offsets are behind the partitions' ends."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from schemas.errors import TransientError
+
+
+async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+    """``{(topic, partition): records behind}`` for ``group`` (uncommitted partitions count from 0)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                              client_id=f"commande-lag-{uuid.uuid4().hex[:8]}")
+    try:
+        await admin.start()
+        await reader.start()
+        committed = await admin.list_consumer_group_offsets(group)
+        tps: list[TopicPartition] = []
+        for desc in await admin.describe_topics(list(topics)):
+            if desc.get("error_code", 0) == 0:
+                tps.extend(TopicPartition(desc["topic"], p["partition"])
+                           for p in sorted(desc["partitions"], key=lambda p: p["partition"]))
+        ends = await reader.end_offsets(tps) if tps else {}
+        lag: dict[tuple[str, int], int] = {}
+        for tp in tps:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
+        return lag
+    except KafkaError as exc:
+        raise TransientError(f"could not read consumer lag: {exc}") from exc
+    finally:
+        with contextlib.suppress(KafkaError):
+            await reader.stop()
+        with contextlib.suppress(KafkaError):
+            await admin.close()
