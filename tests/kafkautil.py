@@ -7,7 +7,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.runtime.kafka import InRecord
+from services.runtime.kafka import InRecord, partitions
 
 
 async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[InRecord]:
@@ -16,11 +16,7 @@ async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list
                                 group_id=None, client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -80,3 +80,22 @@ class Producer:
             await asyncio.gather(*futures)
         except KafkaError as exc:
             raise TransientError(f"publishing to Kafka failed: {exc}") from exc
+
+
+async def partitions(bootstrap: str, topic: str) -> list[int]:
+    """The partition numbers of ``topic`` (empty if it does not exist), from a metadata request."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        await admin.start()
+        described = await admin.describe_topics([topic])
+    except KafkaError as exc:
+        raise TransientError(f"Kafka is not reachable: {exc}") from exc
+    finally:
+        await admin.close()
+    found: list[int] = []
+    for desc in described:
+        if desc.get("error_code", 0) == 0 and desc.get("topic") == topic:
+            found.extend(int(p["partition"]) for p in desc["partitions"])
+    return sorted(found)

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from schemas.errors import TransientError
+from services.runtime.kafka import partitions
 
 
 async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
@@ -22,11 +23,8 @@ async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[t
         await admin.start()
         await reader.start()
         committed = await admin.list_consumer_group_offsets(group)
-        tps: list[TopicPartition] = []
-        for desc in await admin.describe_topics(list(topics)):
-            if desc.get("error_code", 0) == 0:
-                tps.extend(TopicPartition(desc["topic"], p["partition"])
-                           for p in sorted(desc["partitions"], key=lambda p: p["partition"]))
+        tps = [TopicPartition(topic, p) for topic in topics
+               for p in await partitions(bootstrap, topic)]
         ends = await reader.end_offsets(tps) if tps else {}
         lag: dict[tuple[str, int], int] = {}
         for tp in tps:

@@ -1,0 +1,76 @@
+"""What the people-facing commands need of Kafka: publish events, and watch a topic for an answer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas.base import Message
+from schemas.envelope import Envelope
+from schemas.errors import ContractError, TransientError
+from services.runtime.events import decode, emit
+from services.runtime.kafka import InRecord, Producer, partitions
+
+
+async def publish(bootstrap: str, events: list[Message], *, source: str) -> list[str]:
+    """Publish ``events`` as CloudEvents from ``source``; returns their ``ce_id``s."""
+    producer = Producer(bootstrap, client_id="commande-cli")
+    await producer.start()
+    try:
+        records = [emit(event, source=source) for event in events]
+        await producer.send_many(records)
+        return [dict(r.headers)["ce_id"].decode() for r in records]
+    finally:
+        await producer.stop()
+
+
+class Watch:
+    """Reads ``topic`` from its end at entry (so nothing published after entry is missed)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._topic = topic
+        self._bootstrap = bootstrap
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                          enable_auto_commit=False,
+                                          client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
+
+    async def __aenter__(self) -> Watch:
+        try:
+            await self._consumer.start()
+        except KafkaError as exc:
+            raise TransientError(f"Kafka is not reachable: {exc}") from exc
+        parts = await partitions(self._bootstrap, self._topic)
+        if not parts:
+            raise TransientError(f"topic {self._topic} does not exist: run `commande stack up`")
+        tps = [TopicPartition(self._topic, p) for p in sorted(parts)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        for tp in tps:  # pin the positions now, before anything is published
+            await self._consumer.position(tp)
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._consumer.stop()
+
+    async def first(self, match: Callable[[Envelope[Message]], bool],
+                    within: float) -> Envelope[Message] | None:
+        """The first decodable event that ``match``es, or None after ``within`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for rec in records:
+                    try:
+                        env = decode(InRecord.from_consumer_record(rec))
+                    except ContractError:
+                        continue
+                    if match(env):
+                        return env
+        return None
