@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from services.runtime.clock import clock_for
 from services.runtime.logging import configure_logging
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -27,7 +28,7 @@ class Which(StrEnum):
 def build(name: str, settings: Settings) -> Service:
     """The service ``name`` from its composition root ``services.<name>.main.build``."""
     module = importlib.import_module(f"services.{name}.main")
-    service: Service = module.build(settings)
+    service: Service = module.build(settings, clock=clock_for(settings.clock_offset_file))
     return service
 
 

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 5
     outbox_batch: int = 500
+    clock_offset_file: Path | None = None
+    """Demo and e2e tests only: a file holding seconds to add to the real time (see clock.py)."""
 
     @property
     def kafka_port(self) -> int:
