@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa  # type: ignore[import-untyped]  # no stubs; not in pyproject overrides
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa  # no stubs; not in pyproject overrides
+import pyarrow.parquet as pq
 
 from services.analytics.privacy import (
     SMALL_CELL,

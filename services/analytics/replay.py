@@ -156,15 +156,18 @@ async def replay(
 
 async def _plan(consumer: AIOKafkaConsumer, names: list[str], start: datetime | None,
                 end: datetime | None, report: ReplayReport) -> dict[TopicPartition, tuple[int, int]]:
-    existing = await consumer.topics()  # a metadata request: partitions are known after it
+    # A full metadata request (aiokafka has no public call that returns partitions for topics it
+    # does not track yet): a missing topic must fail here, before offsets_for_times can hang.
+    cluster = await consumer._client.fetch_all_metadata()
     tps: list[TopicPartition] = []
     for name in names:
-        parts = consumer.partitions_for_topic(name) if name in existing else None
+        parts = cluster.partitions_for_topic(name)
         if not parts:
             raise ConfigurationError(f"topic {name!r} does not exist on this broker")
         tps.extend(TopicPartition(name, p) for p in sorted(parts))
     if not tps:
         return {}
+    consumer.assign(tps)  # the client now tracks these topics' leaders for the offset requests
     firsts = await consumer.beginning_offsets(tps)
     ends = await consumer.end_offsets(tps)
     if start is not None:

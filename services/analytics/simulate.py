@@ -16,6 +16,7 @@ never imports it.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import random
@@ -28,7 +29,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.errors import TransientError
+from schemas.errors import ConfigurationError, TransientError
 from schemas.reference import reference
 from schemas.referrals import Reason, ReferralAccepted, ReferralRejected
 from schemas.topics import REFERRAL_STATUS, SITUATIONS, TopicSpec
@@ -67,6 +68,18 @@ class Plan:
     seed: int = 1
     start: date = date(2026, 1, 1)
     months: int = 10
+
+    def check(self, now: datetime) -> None:
+        """Refuse a history that would end in the future: brokers reject such timestamps.
+
+        Raises:
+            ConfigurationError: the horizon is after ``now``.
+        """
+        if self.horizon > now:
+            raise ConfigurationError(
+                f"a {self.months}-month history from {self.start} ends {self.horizon:%Y-%m-%d}, "
+                "in the future; Kafka refuses future timestamps: choose an earlier --start or "
+                "fewer --months")
 
     @property
     def horizon(self) -> datetime:
@@ -192,6 +205,15 @@ def _meeting_id(district: str, starts: datetime) -> UUID:
     return uuid7_at(epoch_ms(starts), int(district.rsplit("_", 1)[1]))
 
 
+async def _settle(pending: list[asyncio.Future[object]]) -> None:
+    """Wait for every delivery of the batch, then raise the first failure (none left unread)."""
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    pending.clear()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 def target(spec: TopicSpec, prefix: str) -> TopicSpec:
     """The topic ``spec`` under ``prefix`` (the live topic itself for an empty prefix)."""
     return replace(spec, name=f"{prefix}{spec.name}") if prefix else spec
@@ -203,7 +225,13 @@ async def publish(bootstrap: str, records: Iterator[TimedRecord], *, prefix: str
 
     Returns:
         Records written per topic.
+
+    Raises:
+        ConfigurationError: ``prefix`` is not empty and does not end with ``.`` (replay
+            recognises a copy as ``<prefix>.<registry topic>``).
     """
+    if prefix and not prefix.endswith("."):
+        raise ConfigurationError(f"a topic prefix ends with '.', e.g. {prefix}. (got {prefix!r})")
     await ensure_topics(bootstrap, tuple(target(s, prefix) for s in TOPICS_WRITTEN))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="commande-simulator",
                                 acks="all", linger_ms=20, max_batch_size=512 * 1024,
@@ -211,7 +239,9 @@ async def publish(bootstrap: str, records: Iterator[TimedRecord], *, prefix: str
     written: dict[str, int] = {}
     try:
         await producer.start()
-        pending = []
+        for spec in TOPICS_WRITTEN:
+            await producer.partitions_for(target(spec, prefix).name)  # wait for fresh leaders
+        pending: list[asyncio.Future[object]] = []
         for timed in records:
             rec = timed.record
             name = f"{prefix}{rec.topic}"
@@ -219,11 +249,8 @@ async def publish(bootstrap: str, records: Iterator[TimedRecord], *, prefix: str
                                                timestamp_ms=timed.timestamp_ms))
             written[name] = written.get(name, 0) + 1
             if len(pending) >= batch:
-                for fut in pending:
-                    await fut
-                pending.clear()
-        for fut in pending:
-            await fut
+                await _settle(pending)
+        await _settle(pending)
     except KafkaError as exc:
         raise TransientError(f"producing to Kafka at {bootstrap} failed: {exc}") from exc
     finally:

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from schemas.errors import CommandeError
-from services.cli import run_cmd, schemas_cmd, stack_cmd
+from services.cli import analytics_cmd, run_cmd, schemas_cmd, stack_cmd
 
 app = typer.Typer(
     name="commande",
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.command(name="run")(run_cmd.run)
+app.command(name="replay")(analytics_cmd.replay)
+app.add_typer(analytics_cmd.simulate_app, name="simulate")
 
 
 def main() -> None:

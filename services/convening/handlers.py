@@ -121,6 +121,8 @@ async def issue_agendas(conn: Connection, meeting: MeetingSlot, table: TableSett
                         invitations: MeetingInvitations, changed: Iterable[str],
                         now: datetime) -> list[AgendaIssued]:
     """Issue the agendas due at ``now`` (first issues and updates) and remember their revisions."""
+    if now < agenda_due_at(meeting, table) or now >= meeting.starts_at:
+        return []  # what agendas_to_issue would say, without asking the database
     issued = await store.issued_revisions(conn, meeting.meeting_id)
     issues = agendas_to_issue(meeting, table, invitations, issued, changed, now)
     if not issues:
@@ -173,9 +175,6 @@ class Handlers:
         deps = self.deps
         now = deps.clock.now()
         sid = event.situation_id
-        if await store.situation_exists(conn, sid):
-            log.info("situation already placed", situation_id=str(sid))
-            return []
         directory = deps.directory.current()
         routed = route(event.summary.municipality, deps.reference, directory)
         if isinstance(routed, Unroutable):
@@ -184,27 +183,30 @@ class Handlers:
             raise RuleViolation(f"situation {sid} says {event.district} but its municipality is "
                                 f"served by {routed.district}")
         table = routed.table
+        # Placed from when convening sees it: after an outage, never on a meeting already past.
+        arrival = max(event.opened_at, now)
         brief = SituationBrief(
             situation_id=sid, district=event.district, originating_agency=event.originating_agency,
-            priority=event.priority, arrived_at=event.opened_at,
+            priority=event.priority, arrived_at=arrival,
             risk_categories=risk_categories(event.summary.risk_factors))
         state = evolve(INITIAL, event)
 
-        await store.lock_placement(conn)
-        existing = await store.meetings_between(conn, table.district, event.opened_at,
-                                                event.opened_at + URGENT_WINDOW)
+        if await store.lock_placement(conn, sid):
+            log.info("situation already placed", situation_id=str(sid))
+            return []
+        # A routine situation's meeting has a deterministic id: no need to look for it.
+        existing = [] if event.priority == "routine" else await store.meetings_between(
+            conn, table.district, arrival, arrival + URGENT_WINDOW)
         placement = place(table, brief, existing)
         ends_at = placement.meeting.starts_at + deps.settings.meeting_length
-        created = await store.insert_meeting(conn, placement.meeting, ends_at)
-        locked = await store.lock_meeting(conn, placement.meeting.meeting_id)
-        assert locked is not None, "the meeting was just inserted or found"
-        meeting, invitations = locked
+        meeting, invitations, created = await store.upsert_meeting(conn, placement.meeting, ends_at)
 
         scheduled = decide_schedule(state, meeting, now)
         state = fold(scheduled, state)
         await store.insert_situation(conn, state, event.summary.model_dump_json())
         out: list[Message] = [*scheduled]
         if created:
+            ends_at = meeting.starts_at + deps.settings.meeting_length
             out.append(MeetingScheduled(
                 meeting_id=meeting.meeting_id, district=meeting.district,
                 kind="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
@@ -296,7 +298,7 @@ class Handlers:
 
     async def _answer_problem(self, conn: Connection, cmd: RespondToInvitation,
                               now: datetime) -> CommandRefused | CommandStale | None:
-        locked = await store.lock_meeting(conn, cmd.meeting_id)
+        locked = await store.read_meeting(conn, cmd.meeting_id)
         if locked is None:
             return CommandStale(reason("unknown_meeting", "no meeting has this id", "meeting_id"))
         meeting, invitations = locked

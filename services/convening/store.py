@@ -1,9 +1,10 @@
 """convening's tables (schema ``convening``): situations, meetings, agendas issued, timers.
 
 Every statement is a named constant with ``$n`` parameters. Rows that several transactions may
-change are locked explicitly: a situation ``FOR UPDATE`` while a command is decided, a meeting
-``FOR UPDATE`` while its invitations grow, and placement itself under one transaction-scoped
-advisory lock, so two instances never schedule two meetings for the same slot.
+change are locked explicitly: a situation ``FOR UPDATE`` while a command or a timer decides on
+it; placement (choosing and creating meetings, growing their invitations, issuing agendas) under
+one transaction-scoped advisory lock, so two instances never schedule two meetings for one slot
+nor lose an invitation. Timers are taken ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from services.convening.situation import SituationState
 from services.convening.timers import Timer
 from services.runtime.db import Connection
 
-LOCK_PLACEMENT = "SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement'))"
+LOCK_PLACEMENT_AND_CHECK = """
+SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement')),
+       EXISTS (SELECT 1 FROM situations WHERE situation_id = $1) AS known
+"""
 TRY_LOCK_PLACEMENT = "SELECT pg_try_advisory_xact_lock(hashtext('commande.convening.placement'))"
 
-SITUATION_EXISTS = "SELECT EXISTS (SELECT 1 FROM situations WHERE situation_id = $1)"
 INSERT_SITUATION = """
 INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
                         updated_at)
@@ -43,13 +46,14 @@ SELECT situation_id, priority, opened_at, summary FROM situations WHERE situatio
 MEETINGS_BETWEEN = """
 SELECT slot FROM meetings WHERE district = $1 AND starts_at BETWEEN $2 AND $3 ORDER BY starts_at
 """
-INSERT_MEETING = """
+# Insert-or-get in one round trip; ``xmax = 0`` only on the row version this statement inserted.
+UPSERT_MEETING = """
 INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, invitations, scheduled_at)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
-ON CONFLICT (meeting_id) DO NOTHING
-RETURNING meeting_id
+ON CONFLICT (meeting_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id
+RETURNING slot, invitations, (xmax = 0) AS created
 """
-LOCK_MEETING = "SELECT slot, invitations FROM meetings WHERE meeting_id = $1 FOR UPDATE"
+READ_MEETING = "SELECT slot, invitations FROM meetings WHERE meeting_id = $1"
 SAVE_INVITATIONS = "UPDATE meetings SET invitations = $2::jsonb WHERE meeting_id = $1"
 ISSUED_REVISIONS = "SELECT agency_id, revision FROM agendas_issued WHERE meeting_id = $1"
 RECORD_ISSUED = """
@@ -99,19 +103,17 @@ class AgendaRow:
     summary_json: str
 
 
-async def lock_placement(conn: Connection) -> None:
-    """Serialize placement (meeting choice and creation) until the transaction ends."""
-    await conn.execute(LOCK_PLACEMENT)
+async def lock_placement(conn: Connection, situation_id: UUID) -> bool:
+    """Serialize placement (meeting choice, creation, invitations) until the transaction ends;
+    returns whether ``situation_id`` is already known (checked under the lock)."""
+    row = await conn.fetchrow(LOCK_PLACEMENT_AND_CHECK, situation_id)
+    assert row is not None
+    return bool(row["known"])
 
 
 async def try_lock_placement(conn: Connection) -> bool:
     """Like :func:`lock_placement`, but give up at once if another transaction holds it."""
     return bool(await conn.fetchval(TRY_LOCK_PLACEMENT))
-
-
-async def situation_exists(conn: Connection, situation_id: UUID) -> bool:
-    """Whether convening already knows the situation."""
-    return bool(await conn.fetchval(SITUATION_EXISTS, situation_id))
 
 
 async def insert_situation(conn: Connection, state: SituationState, summary_json: str) -> None:
@@ -157,19 +159,25 @@ async def meetings_between(conn: Connection, district: str, start: datetime,
     return [MeetingSlot.model_validate_json(r["slot"]) for r in rows]
 
 
-async def insert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime) -> bool:
-    """Create the meeting; ``False`` when it already existed."""
+async def upsert_meeting(conn: Connection, slot: MeetingSlot,
+                         ends_at: datetime) -> tuple[MeetingSlot, MeetingInvitations, bool]:
+    """The meeting as stored (created now if new), its invitations, and whether it is new.
+
+    Call under :func:`lock_placement`: placement is the only writer of invitations.
+    """
     empty = MeetingInvitations(meeting_id=slot.meeting_id)
-    created = await conn.fetchval(INSERT_MEETING, slot.meeting_id, slot.district, slot.kind.value,
-                                  slot.starts_at, ends_at, slot.model_dump_json(),
-                                  empty.model_dump_json(), slot.scheduled_at)
-    return created is not None
+    row = await conn.fetchrow(UPSERT_MEETING, slot.meeting_id, slot.district, slot.kind.value,
+                              slot.starts_at, ends_at, slot.model_dump_json(),
+                              empty.model_dump_json(), slot.scheduled_at)
+    assert row is not None
+    return (MeetingSlot.model_validate_json(row["slot"]),
+            MeetingInvitations.model_validate_json(row["invitations"]), bool(row["created"]))
 
 
-async def lock_meeting(conn: Connection,
+async def read_meeting(conn: Connection,
                        meeting_id: UUID) -> tuple[MeetingSlot, MeetingInvitations] | None:
-    """The meeting and its invitations, locked until the transaction ends."""
-    row = await conn.fetchrow(LOCK_MEETING, meeting_id)
+    """The meeting and its invitations (hold :func:`lock_placement` to change them)."""
+    row = await conn.fetchrow(READ_MEETING, meeting_id)
     if row is None:
         return None
     return (MeetingSlot.model_validate_json(row["slot"]),

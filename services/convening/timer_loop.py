@@ -109,9 +109,9 @@ async def _fire(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> li
 
 
 async def _agenda(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
-    if not await store.try_lock_placement(conn):
+    if not await store.try_lock_placement(conn):  # placement writes invitations under it
         raise _Busy
-    locked = await store.lock_meeting(conn, timer.aggregate_id)
+    locked = await store.read_meeting(conn, timer.aggregate_id)
     if locked is None:
         return []
     meeting, invitations = locked

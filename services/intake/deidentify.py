@@ -53,13 +53,16 @@ NAME_MESSAGE = (
 )
 
 
+def _words(text: str) -> set[str]:
+    """Runs of letters and digits, case-folded: names and narrative split the same way."""
+    return {w.casefold() for w in re.findall(r"[^\W_]+", text)}
+
+
 def name_tokens(names: Iterable[str]) -> frozenset[str]:
     """The words of ``names`` (two letters or more) to look for, lower-cased."""
     tokens: set[str] = set()
     for name in names:
-        for token in re.split(r"[\s,'-]+", name):
-            if len(token) >= 2:
-                tokens.add(token.casefold())
+        tokens.update(t for t in _words(name) if len(t) >= 2)
     return frozenset(tokens)
 
 
@@ -71,7 +74,6 @@ def check_narrative(narrative: str, names: Iterable[str] = ()) -> list[Reason]:
     """
     reasons = [Reason(code=code, field=FIELD, message=message)
                for code, pattern, message in PATTERNS if pattern.search(narrative)]
-    words = {w.casefold() for w in re.findall(r"[^\W\d_]+", narrative)}
-    if words & name_tokens(names):
+    if _words(narrative) & name_tokens(names):
         reasons.append(Reason(code=NAME_CODE, field=FIELD, message=NAME_MESSAGE))
     return reasons

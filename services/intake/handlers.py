@@ -95,11 +95,7 @@ class Intake:
     async def _submitted(self, conn: Connection, env: Envelope[Message],
                          event: ReferralSubmitted) -> Sequence[OutRecord]:
         now = self.clock.now()
-        subject, reasons = self._open_subject(event)
-        checked = rules.check(event, subject, reference=self.reference,
-                              directory=self.directory.current(),
-                              today=now.astimezone(_ZONE).date(), config=self.config)
-        checked = rules.Checked(checked.district, (*reasons, *checked.reasons))
+        subject, checked = self.check(event, now)
         content = _content(event, subject)
         found = await store.get_referral(conn, event.agency_id, event.referral_ref)
         state = found[0] if found else None
@@ -137,6 +133,14 @@ class Intake:
             log.info("referral ref reused with other content", agency_id=event.agency_id,
                      codes=["duplicate_ref_conflict"])
         return [self._emit(e, env, now) for e in decision.events]
+
+    def check(self, event: ReferralSubmitted, now: datetime) -> tuple[Subject | None, rules.Checked]:
+        """Open the subject and run every Filter 1 rule (also used by the HTTP ingress)."""
+        subject, reasons = self._open_subject(event)
+        checked = rules.check(event, subject, reference=self.reference,
+                              directory=self.directory.current(),
+                              today=now.astimezone(_ZONE).date(), config=self.config)
+        return subject, rules.Checked(checked.district, (*reasons, *checked.reasons))
 
     def _open_subject(self, event: ReferralSubmitted) -> tuple[Subject | None, tuple[Reason, ...]]:
         if event.subject is not None:

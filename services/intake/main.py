@@ -24,7 +24,7 @@ from schemas.reference import reference
 from schemas.situations import IdentityPurged
 from schemas.topics import REFERRALS, SITUATIONS
 from services.directory import DirectoryHolder, reference_codes
-from services.intake import sealing, store
+from services.intake import ingress, sealing, store
 from services.intake.handlers import SOURCE, Intake
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
@@ -34,6 +34,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.db import DB_UNAVAILABLE, Pool
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
+from services.runtime.settings import Settings
 
 NAME = "intake"
 MIGRATIONS = Path(__file__).with_name("sql")
@@ -71,9 +72,17 @@ def intake_private_key(settings: IntakeSettings) -> PrivateKey:
     return sealing.development_private_key(sealing.INTAKE_KEY_NAME)
 
 
-def build(settings: IntakeSettings, clock: Clock | None = None) -> Service:
-    """The intake service, wired: consumers, retention loop (routes are added by the ingress)."""
+def build(settings: Settings, clock: Clock | None = None) -> Service:
+    """The intake service, wired: consumers, retention loop and the HTTP ingress routes.
+
+    Args:
+        settings: :class:`IntakeSettings`; plain runtime :class:`Settings` (``commande run``)
+            are completed from the environment.
+        clock: the clock (a ``ManualClock`` in tests); the system clock by default.
+    """
     clock = clock or SystemClock()
+    if not isinstance(settings, IntakeSettings):
+        settings = IntakeSettings(**settings.model_dump())
     ref = reference()
     unknown = set(settings.intake_disclosure_fields) - {"lead", "assisting"}
     if unknown:
@@ -102,10 +111,13 @@ def build(settings: IntakeSettings, clock: Clock | None = None) -> Service:
                 await purge_due(service.pool, clock.now())
             except DB_UNAVAILABLE as exc:  # retried at the next tick
                 log.warning("retention loop waiting for PostgreSQL", error=type(exc).__name__)
+            except Exception as exc:  # a bug must not stop retention for good: log, try again
+                log.error("retention loop failed; retrying", error=type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), settings.intake_purge_interval_seconds)
 
     svc.background(retention_loop)
+    svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
     return svc
 
 
@@ -141,5 +153,7 @@ def __getattr__(name: str) -> object:
     # ``faststream run services.intake.main:app`` builds on first access, so importing this
     # module (tests, mypy) never reads the environment or keys.
     if name == "app":
-        return _app()
+        app = _app()
+        globals()["app"] = app
+        return app
     raise AttributeError(name)

@@ -42,6 +42,7 @@ class IntakeSettings(Settings):
         intake_disclosure_fields: role (``lead``/``assisting``) -> allowed dotted field names.
         intake_retention_days: days identified data of a concluded situation is kept.
         intake_purge_interval_seconds: how often the retention loop looks for due purges.
+        intake_http_max_bytes: the largest referral body the HTTP ingress reads (413 above).
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -56,6 +57,7 @@ class IntakeSettings(Settings):
         default_factory=lambda: dict(DEFAULT_DISCLOSURE_FIELDS))
     intake_retention_days: int = Field(default=90, ge=0)
     intake_purge_interval_seconds: float = Field(default=60.0, gt=0)
+    intake_http_max_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @property
     def is_local_stack(self) -> bool:

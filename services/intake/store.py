@@ -195,3 +195,61 @@ async def record_disclosure(conn: Connection, values: dict[str, Any]) -> bool:
         values["disclosing_agency"], values["recipient_agency"], values["recipient_key_id"],
         list(values["fields"]), values["legal_basis"], values["filter_stage"], values["purpose"],
         values["sealed_at"]))
+
+
+# -- HTTP ingress -----------------------------------------------------------------------------
+
+INSERT_CREDENTIAL = """
+INSERT INTO api_tokens (token_hash, agency_id, issued_at) VALUES ($1, $2, $3)
+"""
+SELECT_AGENCY_BY_HASH = """
+SELECT agency_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL
+"""
+REVOKE_TOKENS = """
+UPDATE api_tokens SET revoked_at = $2 WHERE agency_id = $1 AND revoked_at IS NULL
+"""
+INSERT_HTTP_SUBMISSION = """
+INSERT INTO http_submissions (agency_id, referral_ref, event_id, received_at) VALUES ($1, $2, $3, $4)
+"""
+GET_STATUS = """
+SELECT outcome, situation_id, district, reasons, answered_at FROM referrals
+WHERE agency_id = $1 AND referral_ref = $2
+"""
+LAST_HTTP_SUBMISSION = """
+SELECT max(received_at) FROM http_submissions WHERE agency_id = $1 AND referral_ref = $2
+"""
+
+
+async def add_token(conn: Connection, token_hash: bytes, agency_id: str, now: datetime) -> None:
+    """Store the hash of a newly issued bearer token."""
+    await conn.execute(INSERT_CREDENTIAL, token_hash, agency_id, now)
+
+
+async def revoke_tokens(conn: Connection, agency_id: str, now: datetime) -> int:
+    """Revoke every live token of an agency; returns how many."""
+    status = cast(str, await conn.execute(REVOKE_TOKENS, agency_id, now))
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def agency_for_token(conn: Connection, token_hash: bytes) -> str | None:
+    """The agency a live token belongs to, or ``None``."""
+    value = await conn.fetchval(SELECT_AGENCY_BY_HASH, token_hash)
+    return None if value is None else str(value)
+
+
+async def add_http_submission(conn: Connection, agency_id: str, referral_ref: str,
+                              event_id: UUID, now: datetime) -> None:
+    """Remember a submission received over HTTP (it is pending until answered)."""
+    await conn.execute(INSERT_HTTP_SUBMISSION, agency_id, referral_ref, event_id, now)
+
+
+async def referral_status(conn: Connection, agency_id: str, referral_ref: str
+                          ) -> tuple[dict[str, Any] | None, datetime | None]:
+    """The recorded answer to a reference (or ``None``) and its last HTTP submission time."""
+    row = await conn.fetchrow(GET_STATUS, agency_id, referral_ref)
+    last = await conn.fetchval(LAST_HTTP_SUBMISSION, agency_id, referral_ref)
+    if row is None:
+        return None, last
+    return {"outcome": row["outcome"], "situation_id": row["situation_id"],
+            "district": row["district"], "reasons": json.loads(row["reasons"]),
+            "answered_at": row["answered_at"]}, last

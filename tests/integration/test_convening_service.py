@@ -292,6 +292,19 @@ async def test_urgent_situation_gets_an_ad_hoc_meeting_with_agendas_at_once(
         assert all([i.situation_id for i in a.items] == [event.situation_id] for a in agendas)
 
 
+async def test_a_situation_seen_late_is_placed_on_a_meeting_still_ahead(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock()
+    async with running(settings, clock):
+        event = opened(clock, municipality="oakville", district="district_2")
+        event = event.model_copy(update={"opened_at": clock.now() - timedelta(days=30)})
+        await send(producer, event)
+        [scheduled] = await tail.wait(SituationScheduled,
+                                      lambda e: e.situation_id == event.situation_id)
+        assert scheduled.meeting_starts_at - clock.now() >= timedelta(hours=24)
+        assert scheduled.meeting_starts_at - clock.now() <= timedelta(days=8)
+
+
 # -- Filter 2 to conclusion -------------------------------------------------------------------
 
 

@@ -155,3 +155,34 @@ def test_which_conclusions_purge_at_once(conclusion: str, reason: str | None) ->
     from schemas.reference import reference
 
     assert immediate_purge_reason(conclusion, reference()) == reason
+
+
+def test_intake_may_require_the_sealed_subject() -> None:
+    from datetime import timedelta
+
+    from schemas.reference import reference
+    from schemas.referrals import PersonConcerned, ReferralSubmitted, SituationSummary
+    from schemas.samples import NOW, sample
+    from services.directory import DirectoryHolder
+    from services.intake.handlers import Intake
+    from services.intake.rules import RuleConfig
+    from services.runtime.clock import ManualClock
+
+    key = development_private_key("intake")
+    intake = Intake(clock=ManualClock(NOW), vault=Vault.development(), intake_key=key,
+                    directory=DirectoryHolder(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"),
+                    reference=reference(), config=RuleConfig(), require_sealed=True,
+                    disclosure_fields=dict(DEFAULT_DISCLOSURE_FIELDS), retention_days=90)
+    summary = SituationSummary(
+        situation_type="individual", municipality="milton",
+        persons=(PersonConcerned(age_group="age_25_29", gender="woman"),),
+        risk_factors=("mental_health.diagnosed_not_treated", "housing.eviction_risk"),
+        narrative="Repeated crisis contacts; eviction notice served.")
+    clear = sample(ReferralSubmitted, agency_id="mental-health-assoc", summary=summary)
+    _, checked = intake.check(clear, NOW + timedelta(minutes=1))
+    assert [(r.code, r.field) for r in checked.reasons] == [("subject_must_be_sealed", "subject")]
+    sealed = clear.model_copy(update={"subject": None,
+                                      "sealed_subject": seal_subject(subject(), key.public_key)})
+    opened, checked = intake.check(sealed, NOW + timedelta(minutes=1))
+    assert checked.ok
+    assert opened == subject()

@@ -1,0 +1,143 @@
+"""Benchmark: events per second replayed into the statistics projection, against a raw read.
+
+Run: ``.venv/bin/python -m bench.replay [--events N] [--keep PREFIX] [--record]`` with the stack up
+(default N = 1,000,000).
+
+1. Fills ``bench.analytics.<id>.commande.situations.v1`` (a scratch copy, never the live topic)
+   with the first N situation events of ``commande simulate events`` (seed 1), unless
+   ``--reuse PREFIX`` names a copy filled by an earlier run.
+2. **Baseline**: a raw aiokafka read of the whole range (assigned partitions, from the beginning
+   to the end offsets captured at start, no decoding): the floor of any Kafka read.
+3. **Replay**: :func:`services.analytics.replay.replay` over the same range into the statistics
+   projection (CloudEvents decoding with the contracts, the per-situation fold, then
+   :func:`~services.analytics.projections.statistics.summarize`).
+
+Prints both rates and their ratio; ``--record`` appends them to ``bench/RESULTS.md``. The scratch
+topics are deleted at the end unless ``--keep`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import platform
+import time
+import uuid
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.topics import SITUATIONS
+from services.analytics.projections import FACTS, Keyed
+from services.analytics.projections.facts import SituationFacts
+from services.analytics.projections.statistics import summarize
+from services.analytics.replay import replay, resolve
+from services.analytics.simulate import Plan, generate, publish
+from services.runtime.settings import Settings
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+EVENTS_PER_SITUATION = 7.0
+"""Roughly what the simulator writes per situation on the situations topic (over-provisioned)."""
+
+
+async def fill(bootstrap: str, prefix: str, events: int) -> float:
+    plan = Plan(situations=math.ceil(events / EVENTS_PER_SITUATION), seed=1)
+    plan.check(datetime.now(UTC))
+    wanted = islice((r for r in generate(plan) if r.record.topic == SITUATIONS.name), events)
+    began = time.monotonic()
+    written = await publish(bootstrap, wanted, prefix=prefix)
+    seconds = time.monotonic() - began
+    got = written.get(prefix + SITUATIONS.name, 0)
+    if got != events:
+        raise SystemExit(f"the simulator gave {got} situation events, not {events}")
+    return seconds
+
+
+async def raw_read(bootstrap: str, topic: str) -> tuple[int, float]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024,
+                                fetch_max_bytes=64 * 1024 * 1024)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        began = time.monotonic()
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        count = 0
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=500, max_records=20000)
+            for tp, recs in batch.items():
+                count += sum(1 for r in recs if r.offset < ends[tp])
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+        return count, time.monotonic() - began
+    finally:
+        await consumer.stop()
+
+
+async def replay_statistics(bootstrap: str, topic: str) -> tuple[int, float, int]:
+    keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
+    began = time.monotonic()
+    report = await replay(bootstrap, resolve([topic]), keyed.apply)
+    stats = summarize(keyed.states())
+    return report.events, time.monotonic() - began, stats.situations
+
+
+async def delete(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    bootstrap = Settings().kafka_bootstrap
+    prefix = args.reuse or f"bench.analytics.{uuid.uuid4().hex[:12]}."
+    topic = prefix + SITUATIONS.name
+    try:
+        if not args.reuse:
+            fill_s = await fill(bootstrap, prefix, args.events)
+            print(f"filled {topic} with {args.events} events in {fill_s:.1f}s")
+        raw_n, raw_s = await raw_read(bootstrap, topic)
+        rep_n, rep_s, situations = await replay_statistics(bootstrap, topic)
+        if raw_n != rep_n:
+            raise SystemExit(f"raw read saw {raw_n} records, replay decoded {rep_n}")
+        raw_rate, rep_rate = raw_n / raw_s, rep_n / rep_s
+        lines = [
+            f"events: {rep_n} ({situations} situations) on {topic}",
+            f"raw aiokafka read: {raw_rate:,.0f} events/s ({raw_s:.2f}s)",
+            f"replay -> statistics: {rep_rate:,.0f} events/s ({rep_s:.2f}s)",
+            f"ratio replay/raw: {rep_rate / raw_rate:.2f}",
+        ]
+        print("\n".join(lines))
+        if args.record:
+            with RESULTS.open("a", encoding="utf-8") as fh:
+                fh.write(f"\n### analytics replay, {rep_n:,} events ({platform.python_version()}, "
+                         f"{platform.machine()})\n\n"
+                         f"Command: `.venv/bin/python -m bench.replay --events {args.events} "
+                         "--record`\n\n" + "".join(f"- {line}\n" for line in lines))
+    finally:
+        if not args.keep:
+            await delete(bootstrap, prefix)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reuse", help="prefix of a scratch copy filled by an earlier --keep run")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch topics")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,377 @@
+"""What a command produces (pure): ``decide(state, command, now, table) -> events``.
+
+See :mod:`services.convening.situation` for the state machine and who may do what; the state and
+how events change it live in :mod:`services.convening.evolve`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.base import Actor, Code, Command, IdentityRelease, UtcDatetime, Uuid7
+from schemas.commands import (
+    AssignAgencies,
+    ConcludeSituation,
+    RecordAerDecision,
+    RecordIntervention,
+    RespondToAssignment,
+)
+from schemas.situations import (
+    AerDecisionRecorded,
+    AgenciesAssigned,
+    AgencyTask,
+    AssignmentResponded,
+    InterventionRecorded,
+    SituationConcluded,
+    SituationEvent,
+    SituationReopened,
+    SituationScheduled,
+)
+from services.convening.evolve import (
+    CONTACT_OUTCOMES,
+    FILTER2_CONCLUSIONS,
+    SituationState,
+    Status,
+    Task,
+)
+from services.convening.model import MeetingKind, MeetingSlot
+from services.convening.refusals import CommandRefused, CommandStale, reason
+from services.convening.tasks import WORKING, can_move, is_open
+
+
+@dataclass(frozen=True, slots=True)
+class TableContext:
+    """What the directory says about the situation's table when a command arrives."""
+
+    district: str
+    chair_agency_id: str
+    """The district CMB's agency id: its Community Engagement Team chairs the table."""
+    members: frozenset[str]
+    """Agency ids of the table's active members (who may be assigned)."""
+    identity_release: IdentityRelease
+    conclusions: frozenset[str]
+    """Conclusion codes from reference data."""
+
+
+class ReopenSituation(BaseModel):
+    """The chair reopens a concluded situation.
+
+    Not (yet) a wire contract: ``schemas.commands`` has no reopen command, so the shell cannot
+    receive one; the state machine supports it for when it does.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    situation_id: Uuid7
+    actor: Actor
+    issued_at: UtcDatetime
+    reason: Code
+
+
+SituationCommand = (
+    RecordAerDecision
+    | AssignAgencies
+    | RespondToAssignment
+    | RecordIntervention
+    | ConcludeSituation
+    | ReopenSituation
+)
+
+
+
+# -- scheduling ------------------------------------------------------------------------------
+
+
+def decide_schedule(state: SituationState, meeting: MeetingSlot, now: datetime) -> list[SituationEvent]:
+    """Place an opened situation (or move a scheduled one) on ``meeting``.
+
+    Raises:
+        CommandStale: the situation is not waiting for a meeting, or is already on this one.
+    """
+    if state.status not in ("opened", "scheduled") or state.meeting_id == meeting.meeting_id:
+        raise CommandStale(
+            reason("not_schedulable", f"a situation that is {state.status} cannot be scheduled")
+        )
+    assert state.situation_id is not None
+    return [
+        SituationScheduled(
+            situation_id=state.situation_id,
+            meeting_id=meeting.meeting_id,
+            district=meeting.district,
+            meeting_starts_at=meeting.starts_at,
+            slot="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
+            scheduled_at=now,
+        )
+    ]
+
+
+# -- decide ----------------------------------------------------------------------------------
+
+
+def decide(
+    state: SituationState, command: SituationCommand, now: datetime, table: TableContext
+) -> list[SituationEvent]:
+    """The events ``command`` produces from ``state`` at ``now``.
+
+    Raises:
+        CommandRefused: the actor may not do this, or a business rule forbids it.
+        CommandStale: the command does not fit the situation's current state.
+    """
+    if state.status is None or state.situation_id != command.situation_id:
+        raise CommandStale(reason("unknown_situation", "no open situation has this id", "situation_id"))
+    if state.status in ("concluded", "rejected", "returned") and not isinstance(command, ReopenSituation):
+        raise CommandStale(reason("situation_concluded", f"the situation is {state.status}; reopen it first"))
+    match command:
+        case RecordAerDecision():
+            return _record_aer_decision(state, command, now, table)
+        case AssignAgencies():
+            return _assign(state, command, now, table)
+        case RespondToAssignment():
+            return _respond(state, command, now)
+        case RecordIntervention():
+            return _intervene(state, command, now)
+        case ConcludeSituation():
+            return _conclude(state, command, now, table)
+        case ReopenSituation():
+            return _reopen(state, command, now, table)
+
+
+def _require_chair(command: Command | ReopenSituation, table: TableContext) -> None:
+    actor = command.actor
+    if actor.role != "table_chair" or actor.agency_id != table.chair_agency_id:
+        raise CommandRefused(
+            reason(
+                "not_table_chair",
+                f"only the {table.district} table chair ({table.chair_agency_id} acting as "
+                "table_chair) may do this",
+                "actor",
+            )
+        )
+
+
+def _require_status(state: SituationState, *allowed: Status) -> None:
+    if state.status not in allowed:
+        raise CommandStale(
+            reason(
+                "wrong_state",
+                f"the situation is {state.status}; this needs it to be {' or '.join(allowed)}",
+            )
+        )
+
+
+def _record_aer_decision(
+    s: SituationState, c: RecordAerDecision, now: datetime, table: TableContext
+) -> list[SituationEvent]:
+    _require_chair(c, table)
+    _require_status(s, "scheduled")
+    problems = []
+    if c.meeting_id != s.meeting_id:
+        problems.append(reason("wrong_meeting", f"the situation is on meeting {s.meeting_id}", "meeting_id"))
+    elif s.meeting_starts_at is not None and now < s.meeting_starts_at:
+        problems.append(reason("meeting_not_started", "a decision is recorded once the meeting has started"))
+    if problems:
+        raise CommandStale(*problems)
+    assert s.situation_id is not None
+    events: list[SituationEvent] = [
+        AerDecisionRecorded(
+            situation_id=s.situation_id,
+            meeting_id=c.meeting_id,
+            decision=c.decision,
+            decided_at=now,
+            decided_by=c.actor,
+            note=c.note,
+        )
+    ]
+    if c.decision in FILTER2_CONCLUSIONS:
+        events.append(
+            SituationConcluded(
+                situation_id=s.situation_id,
+                conclusion=FILTER2_CONCLUSIONS[c.decision],
+                concluded_at=now,
+                concluded_by=c.actor,
+                meeting_id=c.meeting_id,
+            )
+        )
+    return events
+
+
+def _assign(s: SituationState, c: AssignAgencies, now: datetime, table: TableContext) -> list[SituationEvent]:
+    _require_chair(c, table)
+    _require_status(s, "confirmed", "assigned")
+    problems = []
+    if c.identity_release != table.identity_release:
+        problems.append(
+            reason(
+                "identity_release_mismatch",
+                f"the {table.district} table releases identity at {table.identity_release}",
+                "identity_release",
+            )
+        )
+    for field, agency in (("lead", c.lead), *((f"assisting.{i}", a) for i, a in enumerate(c.assisting))):
+        if agency not in table.members:
+            problems.append(
+                reason(
+                    "agency_not_table_member",
+                    f"{agency} is not an active member of the {table.district} table",
+                    field,
+                )
+            )
+    if problems:
+        raise CommandRefused(*problems)
+    assert s.situation_id is not None
+    wanted = {c.lead, *c.assisting}
+    events: list[SituationEvent] = [
+        _cancel(s, t, "no longer assigned by the table", now, c.actor)
+        for t in s.tasks
+        if t.agency_id not in wanted and is_open(t.state)
+    ]
+
+    def task(agency: str) -> AgencyTask:
+        known = s.task(agency)
+        if known is not None and is_open(known.state):
+            return AgencyTask(agency_id=agency, state=known.state, reason=known.reason)
+        return AgencyTask(agency_id=agency)
+
+    events.append(
+        AgenciesAssigned(
+            situation_id=s.situation_id,
+            meeting_id=c.meeting_id,
+            lead=task(c.lead),
+            assisting=tuple(task(a) for a in c.assisting),
+            identity_release=c.identity_release,
+            assigned_at=now,
+            assigned_by=c.actor,
+        )
+    )
+    return events
+
+
+def _own_task(s: SituationState, actor: Actor, agency_id: str) -> Task:
+    if actor.agency_id != agency_id:
+        raise CommandRefused(reason("not_own_assignment", "an agency may act only for itself", "agency_id"))
+    _require_status(s, "assigned", "intervention")
+    task = s.task(agency_id)
+    if task is None:
+        raise CommandRefused(
+            reason("not_assigned", f"{agency_id} is not assigned to this situation", "agency_id")
+        )
+    return task
+
+
+def _respond(s: SituationState, c: RespondToAssignment, now: datetime) -> list[SituationEvent]:
+    task = _own_task(s, c.actor, c.agency_id)
+    if not can_move(task.state, c.answer):
+        raise CommandStale(
+            reason(
+                "illegal_task_transition",
+                f"the task is {task.state}; it cannot become {c.answer}",
+                "answer",
+            )
+        )
+    assert s.situation_id is not None
+    return [
+        AssignmentResponded(
+            situation_id=s.situation_id,
+            agency_id=c.agency_id,
+            from_state=task.state,
+            to_state=c.answer,
+            reason=c.reason,
+            responded_at=now,
+            responded_by=c.actor,
+        )
+    ]
+
+
+def _intervene(s: SituationState, c: RecordIntervention, now: datetime) -> list[SituationEvent]:
+    task = _own_task(s, c.actor, c.agency_id)
+    if task.state not in WORKING:
+        raise CommandStale(
+            reason("task_not_accepted", f"the task is {task.state}; accept it first", "agency_id")
+        )
+    problems = []
+    if c.first_contact_at is not None and c.first_contact_at > now:
+        problems.append(
+            reason("first_contact_in_future", "first contact cannot be later than now", "first_contact_at")
+        )
+    if c.first_contact_at is None and c.outcome in CONTACT_OUTCOMES:
+        problems.append(
+            reason("first_contact_missing", f"outcome {c.outcome} needs first_contact_at", "first_contact_at")
+        )
+    if problems:
+        raise CommandRefused(*problems)
+    assert s.situation_id is not None
+    return [
+        InterventionRecorded(
+            situation_id=s.situation_id,
+            agency_id=c.agency_id,
+            first_contact_at=c.first_contact_at,
+            outcome=c.outcome,
+            services_mobilized=c.services_mobilized,
+            recorded_at=now,
+            recorded_by=c.actor,
+        )
+    ]
+
+
+def _conclude(
+    s: SituationState, c: ConcludeSituation, now: datetime, table: TableContext
+) -> list[SituationEvent]:
+    _require_chair(c, table)
+    _require_status(s, "confirmed", "assigned", "intervention")
+    if c.conclusion not in table.conclusions or c.conclusion in FILTER2_CONCLUSIONS.values():
+        raise CommandRefused(
+            reason(
+                "unknown_conclusion",
+                f"{c.conclusion} is not a conclusion the chair may record after AER confirmation",
+                "conclusion",
+            )
+        )
+    if c.conclusion.startswith("risk_lowered") and s.status != "intervention":
+        raise CommandStale(
+            reason("no_intervention", "risk lowered needs a recorded intervention", "conclusion")
+        )
+    assert s.situation_id is not None
+    events: list[SituationEvent] = [
+        _cancel(s, t, "situation concluded", now, c.actor) for t in s.tasks if is_open(t.state)
+    ]
+    events.append(
+        SituationConcluded(
+            situation_id=s.situation_id,
+            conclusion=c.conclusion,
+            concluded_at=now,
+            concluded_by=c.actor,
+            meeting_id=c.meeting_id,
+        )
+    )
+    return events
+
+
+def _reopen(
+    s: SituationState, c: ReopenSituation, now: datetime, table: TableContext
+) -> list[SituationEvent]:
+    _require_chair(c, table)
+    _require_status(s, "concluded")
+    if s.conclusion == "withdrawn":
+        raise CommandRefused(
+            reason("withdrawn", "a withdrawn referral is not reopened: the agency refers again")
+        )
+    assert s.situation_id is not None
+    return [
+        SituationReopened(situation_id=s.situation_id, reason=c.reason, reopened_at=now, reopened_by=c.actor)
+    ]
+
+
+def _cancel(s: SituationState, task: Task, why: str, now: datetime, actor: Actor) -> AssignmentResponded:
+    assert s.situation_id is not None
+    return AssignmentResponded(
+        situation_id=s.situation_id,
+        agency_id=task.agency_id,
+        from_state=task.state,
+        to_state="cancelled",
+        reason=why,
+        responded_at=now,
+        responded_by=actor,
+    )

@@ -1,0 +1,160 @@
+"""HTTP ingress for partners without a Kafka client (Starlette routes on intake's ASGI app).
+
+``POST /v1/referrals`` takes the JSON of a ``ReferralSubmitted`` with a per-agency bearer token
+(only SHA-256 hashes of tokens are stored), runs the same Filter 1 checks at once, seals a clear
+subject to intake's own key (identity never crosses Kafka in the clear), and queues the referral
+on ``commande.referrals.v1`` through the outbox: ``202`` with a status URL.
+``GET /v1/referrals/{agency}/{ref}`` answers pending, accepted or rejected.
+
+Errors are RFC 9457 problem details (``application/problem+json``): 400 with every reason,
+401 without a valid token, 403 for another agency's referral, 404, 413 over the size limit,
+415 for a content type other than JSON, 422 for a contract violation. No problem echoes a value
+from the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from schemas.envelope import to_record
+from schemas.referrals import Reason, ReferralSubmitted
+from services.intake import sealing, store
+from services.intake.handlers import Intake
+from services.runtime import outbox
+from services.runtime.kafka import OutRecord
+from services.runtime.logging import get_logger
+from services.runtime.service import Service
+
+TOKEN_PREFIX = "cmdi_"  # noqa: S105 - a public prefix, not a secret
+_JSON = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE)
+_BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,200})$")
+log = get_logger("commande.intake.http")
+
+
+def new_token() -> str:
+    """A fresh bearer token (shown once; only its hash is stored)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    """What the database keeps of a token."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body = {"type": f"urn:commande:problem:{code}", "title": title, "status": status,
+            "detail": detail, **extra}
+    headers = {"WWW-Authenticate": 'Bearer realm="commande"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers=headers)
+
+
+def _reasons(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in reasons]
+
+
+def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
+    """The ingress routes, bound to a service (its pool exists once it started)."""
+
+    async def authenticate(request: Request) -> str | Response:
+        match = _BEARER.match(request.headers.get("authorization", ""))
+        if match is None:
+            return problem(401, "unauthenticated", "Authentication required",
+                           "Send 'Authorization: Bearer <token>' with your agency's token.")
+        async with svc.pool.acquire() as conn:
+            agency = await store.agency_for_token(conn, token_hash(match.group(1)))
+        if agency is None:
+            return problem(401, "invalid_token", "Invalid token",
+                           "The token is unknown or revoked; ask for a new one.")
+        return agency
+
+    async def read_body(request: Request) -> bytes | Response:
+        declared = request.headers.get("content-length")
+        too_big = problem(413, "payload_too_large", "Payload too large",
+                          f"A referral may be at most {max_bytes} bytes.")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            return too_big
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                return too_big
+        return bytes(body)
+
+    async def submit(request: Request) -> Response:
+        agency = await authenticate(request)
+        if isinstance(agency, Response):
+            return agency
+        if not _JSON.match(request.headers.get("content-type", "")):
+            return problem(415, "unsupported_media_type", "Unsupported media type",
+                           "Send the referral as application/json.")
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            event = ReferralSubmitted.model_validate_json(body)
+        except ValidationError as exc:
+            errors = [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+                      for e in exc.errors(include_input=False, include_url=False)][:100]
+            return problem(422, "contract_violation", "The body does not match the contract",
+                           "Fix every listed field to match ReferralSubmitted v1.", errors=errors)
+        if event.agency_id != agency:
+            return problem(403, "wrong_agency", "Not your agency",
+                           "Your token may only submit referrals of your own agency.")
+        if event.subject is not None:
+            sealed = sealing.seal_subject(event.subject, intake.intake_key.public_key)
+            event = event.model_copy(update={"subject": None, "sealed_subject": sealed})
+        now = intake.clock.now()
+        _, checked = intake.check(event, now)
+        if not checked.ok:
+            log.info("http referral refused", agency_id=agency,
+                     codes=sorted({r.code for r in checked.reasons}))
+            return problem(400, "referral_rejected", "The referral does not meet Filter 1",
+                           "Fix every reason and submit again.", reasons=_reasons(checked.reasons))
+        rec = to_record(event, source=f"/agencies/{agency}", time=now)
+        event_id = dict(rec.headers)["ce_id"].decode()
+        async with svc.pool.acquire() as conn, conn.transaction():
+            await store.add_http_submission(conn, agency, event.referral_ref,
+                                            UUID(event_id), now)
+            await outbox.add(conn, svc.name, [OutRecord(
+                topic=rec.topic, key=rec.key, value=rec.value, headers=tuple(rec.headers))])
+        url = f"/v1/referrals/{agency}/{event.referral_ref}"
+        log.info("http referral queued", agency_id=agency, event_id=event_id)
+        return JSONResponse({"status": "pending", "status_url": url, "event_id": event_id},
+                            status_code=202, headers={"Location": url})
+
+    async def status(request: Request) -> Response:
+        agency = await authenticate(request)
+        if isinstance(agency, Response):
+            return agency
+        wanted, ref = request.path_params["agency"], request.path_params["ref"]
+        if wanted != agency:
+            return problem(403, "wrong_agency", "Not your agency",
+                           "Your token may only read your own agency's referrals.")
+        async with svc.pool.acquire() as conn:
+            answer, last_http = await store.referral_status(conn, agency, ref)
+        if answer is None and last_http is None:
+            return problem(404, "unknown_referral", "Unknown referral",
+                           "No referral with this reference was received from your agency.")
+        if answer is None or (last_http is not None and last_http > answer["answered_at"]):
+            return JSONResponse({"status": "pending"})
+        if answer["outcome"] == "accepted":
+            return JSONResponse({"status": "accepted", "situation_id": str(answer["situation_id"]),
+                                 "district": answer["district"],
+                                 "answered_at": answer["answered_at"].isoformat()})
+        return JSONResponse({"status": "rejected", "reasons": answer["reasons"],
+                             "answered_at": answer["answered_at"].isoformat()})
+
+    return [Route("/v1/referrals", submit, methods=["POST"]),
+            Route("/v1/referrals/{agency}/{ref}", status, methods=["GET"])]

@@ -1,0 +1,229 @@
+"""Replay from real Kafka: equals the hand-computed expectations, has no side effects, repeats exactly.
+
+Every test reads copies of the topics under its own prefix (``test.analytics.<uuid>.``): no
+synthetic history is written to the live topics, which other services are using.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import structlog
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from typer.testing import CliRunner
+
+from schemas.envelope import Record
+from services.analytics.replay import ReplayReport, resolve
+from services.analytics.run import agency_types, run
+from services.analytics.samples import fixed_stream, horizon
+from services.analytics.simulate import Plan, generate, publish
+from services.analytics.synthetic import TimedRecord, epoch_ms
+from services.cli import analytics_cmd
+from services.runtime.settings import Settings
+from tests.kafkautil import read_all
+from tests.unit.test_analytics_exports import MEASURES_CSV, ROW_1, ROW_5, STATISTICS_CSV
+
+pytestmark = pytest.mark.integration
+
+SITUATIONS = "commande.situations.v1"
+GARBAGE = TimedRecord(
+    Record(topic=SITUATIONS, key=b"garbage", value=b"{not json",
+           headers=[("ce_type", b"ca.halton.commande.situation.opened.v1")]),
+    epoch_ms(horizon()),
+)
+"""An undecodable record (no ce_specversion, no body): counted and skipped, never fatal."""
+
+
+async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    return admin
+
+
+async def _delete_prefixed(bootstrap: str, prefix: str) -> None:
+    admin = await _admin(bootstrap)
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def prefix(settings: Settings) -> AsyncIterator[str]:
+    """Copies of the topics holding the fixed stream and one undecodable record."""
+    name = f"test.analytics.{uuid.uuid4().hex[:12]}."
+    await publish(settings.kafka_bootstrap, iter([*fixed_stream(), GARBAGE]), prefix=name)
+    yield name
+    await _delete_prefixed(settings.kafka_bootstrap, name)
+
+
+async def _replay(settings: Settings, prefix: str, projection: str, out: Path,
+                  start: datetime | None = None, end: datetime | None = None) -> ReplayReport:
+    outcome = await run(settings.kafka_bootstrap, projection, resolve([prefix + SITUATIONS]), out,
+                        start=start, end=end, types=agency_types())
+    return outcome.report
+
+
+async def test_replay_equals_hand_computed_expectations(
+        settings: Settings, prefix: str, tmp_path: Path) -> None:
+    read = await _replay(settings, prefix, "statistics", tmp_path)
+    assert (read.records, read.events) == (69, 68)
+    assert dict(read.undecodable) == {"MissingHeader": 1}
+    assert (tmp_path / "statistics.csv").read_text() == STATISTICS_CSV
+    assert (tmp_path / "measures.csv").read_text() == MEASURES_CSV
+
+    await _replay(settings, prefix, "provincial", tmp_path / "rows")
+    lines = (tmp_path / "rows" / "provincial_rows.csv").read_text().splitlines()
+    assert len(lines) == 9
+    assert (lines[1], lines[5]) == (ROW_1, ROW_5)
+
+
+async def test_replay_from_and_to_times(settings: Settings, prefix: str, tmp_path: Path) -> None:
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    end = datetime(2026, 3, 1, tzinfo=UTC)
+    read = await _replay(settings, prefix, "statistics", tmp_path, start, end)
+    in_range = [r for r in fixed_stream() if epoch_ms(start) <= r.timestamp_ms < epoch_ms(end)]
+    # S1-S4 conclusions 4, S7 10, S8 6, S9 8, S10 1 (S7 and S8 conclude in March)
+    assert read.events == len(in_range) == 29
+    assert not read.undecodable
+    with (tmp_path / "measures.csv").open() as fh:
+        values = {row["measure"]: row["value"] for row in csv.DictReader(fh)}
+    # February: S10 opens (03:00Z on the 1st), S7-S9 open, S1-S4 are concluded on the 10th.
+    assert values["situations"] == "8"
+
+
+async def test_two_replays_are_byte_identical(
+        settings: Settings, prefix: str, tmp_path: Path) -> None:
+    for projection in ("statistics", "provincial", "timeline"):
+        await _replay(settings, prefix, projection, tmp_path / "a" / projection)
+        await _replay(settings, prefix, projection, tmp_path / "b" / projection)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert len(files) == 8 + 5 + 5
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+async def test_replay_has_no_side_effects(settings: Settings, prefix: str, tmp_path: Path) -> None:
+    bootstrap = settings.kafka_bootstrap
+    topic = prefix + SITUATIONS
+    group = prefix + "live-group"
+    live = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                            enable_auto_commit=False, auto_offset_reset="earliest")
+    await live.start()
+    admin = await _admin(bootstrap)
+    try:
+        got = 0
+        while got < 20:
+            batch = await live.getmany(timeout_ms=1000, max_records=20 - got)
+            got += sum(len(recs) for recs in batch.values())
+        await live.commit()
+        assignment = set(live.assignment())
+        committed = await admin.list_consumer_group_offsets(group)
+        assert sum(o.offset for o in committed.values()) == 20
+        mine = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        ends = {t: await _end_offsets(bootstrap, t) for t in mine}
+
+        for projection in ("statistics", "provincial", "timeline"):
+            await _replay(settings, prefix, projection, tmp_path / projection)
+
+        assert await admin.list_consumer_group_offsets(group) == committed
+        assert set(live.assignment()) == assignment  # no rebalance was triggered
+        assert sorted(t for t in await admin.list_topics() if t.startswith(prefix)) == mine
+        assert {t: await _end_offsets(bootstrap, t) for t in mine} == ends
+        for group_id, *_ in await admin.list_consumer_groups():
+            if group_id == group:
+                continue
+            offsets = await admin.list_consumer_group_offsets(group_id)
+            assert not any(tp.topic.startswith(prefix) for tp in offsets), group_id
+    finally:
+        await admin.close()
+        await live.stop()
+
+
+async def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic))]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: ends[tp] for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def test_report_renders_with_images(settings: Settings, prefix: str, tmp_path: Path) -> None:
+    await _replay(settings, prefix, "statistics", tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert html.count('src="data:image/png;base64,iVBORw0KGgo') == 4
+    assert "<td class=\"count\">&lt;5</td>" in html
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """The CLI configures logging for the process: put the test session's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
+def _cli() -> typer.Typer:
+    """The ``commande`` app wired the way services/cli/__init__.py is meant to wire it."""
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """commande."""
+
+    app.add_typer(analytics_cmd.replay_app, name="replay")
+    app.add_typer(analytics_cmd.simulate_app, name="simulate")
+    return app
+
+
+async def test_cli_simulate_then_replay(settings: Settings, tmp_path: Path, cli_logging: None) -> None:
+    name = f"test.analytics.{uuid.uuid4().hex[:12]}."
+    env = {"COMMANDE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    runner = CliRunner()
+    try:
+        result = await asyncio.to_thread(runner.invoke, _cli(), [
+            "simulate", "events", "--situations", "40", "--seed", "5", "--topic-prefix", name],
+            env=env)
+        assert result.exit_code == 0, result.output
+        expected = [r for r in generate(Plan(situations=40, seed=5)) if r.record.topic == SITUATIONS]
+        assert f"{name}{SITUATIONS}: {len(expected)} records" in result.output
+        written = await read_all(settings.kafka_bootstrap, name + SITUATIONS)
+        assert sorted(r.value for r in written) == sorted(r.record.value for r in expected)
+
+        result = await asyncio.to_thread(runner.invoke, _cli(), [
+            "replay", "--from", "beginning", "--projection", "provincial",
+            "--out", str(tmp_path), "--topic", name + SITUATIONS], env=env)
+        assert result.exit_code == 0, result.output
+        assert f"replayed {len(expected)} events (0 undecodable records skipped)" in result.output
+        assert (tmp_path / "provincial_rows.parquet").exists()
+
+        refused = await asyncio.to_thread(runner.invoke, _cli(), [
+            "replay", "--from", "beginning", "--projection", "provincial",
+            "--out", str(tmp_path / "no"), "--topic", "commande.disclosures.v1"], env=env)
+        assert refused.exit_code != 0
+        assert "restricted" in str(refused.exception)
+        assert not (tmp_path / "no").exists()
+    finally:
+        await _delete_prefixed(settings.kafka_bootstrap, name)

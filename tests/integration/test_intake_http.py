@@ -1,0 +1,187 @@
+"""The HTTP ingress on the real stack: every error class as RFC 9457 problem details, a referral
+queued over HTTP and answered by the consumer, and its identity sealed on the Kafka topic."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.referrals import (
+    AerAttestation,
+    IdentifiedPerson,
+    PersonConcerned,
+    ReferralSubmitted,
+    SituationSummary,
+    Subject,
+)
+from schemas.topics import REFERRALS
+from services.cli.intake_cmd import issue_token
+from services.intake import main, store
+from services.intake.ingress import new_token, token_hash
+from services.intake.settings import IntakeSettings
+from services.runtime.clock import ManualClock
+from services.runtime.http import asgi_app
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+from tests.kafkautil import read_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+AGENCY = "youth-mental-health"
+GIVEN = f"Verbanek{RUN}"
+NOW = datetime.now(UTC).replace(microsecond=0)
+PROBLEM = "application/problem+json"
+
+
+def body(name: str, **overrides: Any) -> dict[str, Any]:
+    event = ReferralSubmitted(
+        agency_id=AGENCY, referral_ref=f"H{RUN}-{name}", submitted_at=NOW, priority="urgent",
+        summary=SituationSummary(
+            situation_type="individual", municipality="oakville",
+            persons=(PersonConcerned(age_group="age_12_17", gender="man"),),
+            risk_factors=("mental_health.crisis_calls", "housing.eviction_risk"),
+            narrative="Youth with repeated crisis contacts; family facing eviction."),
+        aer=AerAttestation(significant_interest=True, probable_harm=True, severe_harm=True,
+                           multi_disciplinary=True, attested_at=NOW - timedelta(hours=1)),
+        subject=Subject(people=(IdentifiedPerson(given_name=GIVEN, family_name="Synthetic",
+                                                 phone="+1 905 555 0177"),),
+                        languages=("en",), legal_basis="consent"),
+    )
+    data: dict[str, Any] = json.loads(event.model_dump_json())
+    data.update(overrides)
+    return data
+
+
+class Http:
+    def __init__(self, svc: Service, client: httpx.AsyncClient, token: str) -> None:
+        self.svc = svc
+        self.client = client
+        self.token = token
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+
+@pytest.fixture(scope="module")
+async def http(settings: Settings) -> AsyncIterator[Http]:
+    # plain runtime settings, as `commande run` passes them: build completes them
+    svc = main.build(settings, clock=ManualClock(NOW + timedelta(minutes=1)))
+    await svc.faststream.start()
+    token = new_token()
+    async with svc.pool.acquire() as conn:
+        await store.add_token(conn, token_hash(token), AGENCY, NOW)
+    transport = httpx.ASGITransport(app=asgi_app([svc]))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            yield Http(svc, client, token)
+    finally:
+        await svc.faststream.stop()
+
+
+def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith(PROBLEM)
+    problem: dict[str, Any] = resp.json()
+    assert problem["type"] == f"urn:commande:problem:{code}"
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
+    return problem
+
+
+async def test_a_referral_over_http_is_queued_sealed_and_answered(http: Http) -> None:
+    resp = await http.client.post("/v1/referrals", json=body("ok"), headers=http.auth())
+    assert resp.status_code == 202, resp.text
+    url = resp.json()["status_url"]
+    assert resp.headers["location"] == url == f"/v1/referrals/{AGENCY}/H{RUN}-ok"
+
+    async def answered() -> dict[str, Any] | None:
+        got: dict[str, Any] = (await http.client.get(url, headers=http.auth())).json()
+        return got if got["status"] != "pending" else None
+
+    status = await wait_for(answered)
+    assert status["status"] == "accepted"
+    assert status["district"] == "district_2"
+    uuid.UUID(status["situation_id"])
+    key = f"{AGENCY}/H{RUN}-ok".encode()
+    (record,) = [r for r in await read_all(http.svc.settings.kafka_bootstrap,
+                                           REFERRALS.name) if r.key == key]
+    sent = json.loads(record.value)
+    assert sent["subject"] is None
+    assert sent["sealed_subject"]
+    assert GIVEN.encode() not in record.value
+
+
+async def test_every_reason_is_a_400(http: Http) -> None:
+    data = body("bad")
+    data["summary"]["municipality"] = "hamilton"
+    data["summary"]["narrative"] = "Call 905-555-0100 about this youth."
+    resp = await http.client.post("/v1/referrals", json=data, headers=http.auth())
+    problem = assert_problem(resp, 400, "referral_rejected")
+    assert {r["code"] for r in problem["reasons"]} == {"municipality_outside_halton",
+                                                       "narrative_contains_phone"}
+    assert "555" not in resp.text
+
+
+async def test_no_or_a_wrong_token_is_a_401(http: Http) -> None:
+    resp = await http.client.post("/v1/referrals", json=body("x"))
+    assert_problem(resp, 401, "unauthenticated")
+    assert resp.headers["www-authenticate"].startswith("Bearer")
+    resp = await http.client.post("/v1/referrals", json=body("x"), headers=http.auth(new_token()))
+    assert_problem(resp, 401, "invalid_token")
+
+
+async def test_another_agencys_referral_or_status_is_a_403(http: Http) -> None:
+    resp = await http.client.post("/v1/referrals", json=body("x", agency_id="housing-services"),
+                                  headers=http.auth())
+    assert_problem(resp, 403, "wrong_agency")
+    resp = await http.client.get("/v1/referrals/housing-services/whatever", headers=http.auth())
+    assert_problem(resp, 403, "wrong_agency")
+
+
+async def test_an_unknown_reference_is_a_404(http: Http) -> None:
+    resp = await http.client.get(f"/v1/referrals/{AGENCY}/H{RUN}-never", headers=http.auth())
+    assert_problem(resp, 404, "unknown_referral")
+
+
+async def test_a_body_over_the_limit_is_a_413(http: Http) -> None:
+    data = body("big")
+    data["padding"] = "x" * IntakeSettings().intake_http_max_bytes
+    resp = await http.client.post("/v1/referrals", json=data, headers=http.auth())
+    assert_problem(resp, 413, "payload_too_large")
+
+
+async def test_a_body_that_is_not_json_is_a_415(http: Http) -> None:
+    resp = await http.client.post("/v1/referrals", content=b"agency=x",
+                                  headers={**http.auth(), "Content-Type": "text/plain"})
+    assert_problem(resp, 415, "unsupported_media_type")
+
+
+async def test_a_contract_violation_is_a_422_naming_every_field(http: Http) -> None:
+    data = body("contract", priority="whenever")
+    del data["aer"]
+    resp = await http.client.post("/v1/referrals", json=data, headers=http.auth())
+    problem = assert_problem(resp, 422, "contract_violation")
+    assert {e["field"] for e in problem["errors"]} == {"priority", "aer"}
+    resp = await http.client.post("/v1/referrals", content=b"{not json",
+                                  headers={**http.auth(), "Content-Type": "application/json"})
+    assert_problem(resp, 422, "contract_violation")
+
+
+async def test_tokens_issue_stores_only_a_hash_and_the_token_works(
+        http: Http, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMANDE_DATABASE_URL", settings.database_url.get_secret_value())
+    token = await issue_token(AGENCY)
+    async with http.svc.pool.acquire() as conn:
+        stored = await conn.fetch("SELECT token_hash FROM api_tokens WHERE agency_id = $1", AGENCY)
+    assert token_hash(token) in {bytes(r["token_hash"]) for r in stored}
+    assert all(token.encode() not in bytes(r["token_hash"]) for r in stored)
+    resp = await http.client.get(f"/v1/referrals/{AGENCY}/H{RUN}-never", headers=http.auth(token))
+    assert resp.status_code == 404

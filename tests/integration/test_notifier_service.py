@@ -1,0 +1,483 @@
+"""Notifier on the real stack: real Kafka, PostgreSQL, the SMTP sink and a local HTTPS receiver.
+
+Each run rewrites the sample directory's role addresses with a run tag (``table+<run>@...``) and
+points its webhooks at a receiver this module starts, so the e-mails and requests of this run are
+told apart from those of anyone else using the shared stack. Events carry fresh ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import socket
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from uuid6 import uuid7
+
+from deploy.local.smtp_sink import read_messages
+from schemas.base import Actor, Message
+from schemas.commands import AssignAgencies
+from schemas.disclosures import DisclosureSealed
+from schemas.meetings import AgendaIssued, AgendaItem, CommandRejected, MeetingScheduled
+from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
+from schemas.referrals import ReferralRejected
+from schemas.samples import NOW, sample, summary
+from schemas.situations import (
+    AgenciesAssigned,
+    AgencyTask,
+    SituationConcluded,
+    SituationOpened,
+    SlaBreached,
+    SlaWarning,
+)
+from schemas.topics import DLQ, NOTICES
+from services.notifier import tokens
+from services.notifier.main import build
+from services.notifier.settings import NotifierSettings
+from services.runtime.events import decode, emit
+from services.runtime.kafka import Producer
+from services.runtime.service import Service
+from services.runtime.settings import PROJECT_ROOT, Settings
+from tests.kafkautil import read_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+ACK_SECRET = "synthetic-ack-secret-" + RUN
+SOURCE = "/commande/tests/notifier"
+NARRATIVE = summary().narrative
+HALTON = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+
+
+# -- a local HTTPS webhook receiver -------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers each path with its scripted statuses, then 200."""
+
+    port: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    script: dict[str, list[int]] = field(default_factory=dict)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path.strip("/").split("/")[0]
+        plan = self.script.get(path, [])
+        status = plan.pop(0) if plan else 200
+        self.hits.append(Hit(path, dict(request.headers), await request.body(), status))
+        return Response(status_code=status)
+
+    def for_notice(self, notice: UUID | str) -> list[Hit]:
+        return [h for h in self.hits if h.headers.get("idempotency-key") == str(notice)]
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "receiver.crt", folder / "receiver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+# -- the run's directory ------------------------------------------------------------------------
+
+
+def _tagged(address: str) -> str:
+    local, domain = address.split("@")
+    return f"{local}+{RUN}@{domain}"
+
+
+def run_directory(folder: Path, port: int) -> Path:
+    data = yaml.safe_load(HALTON.read_text())
+    for org in data["organizations"]:
+        for contact in org["contacts"]:
+            if contact["channel"] == "email":
+                contact["address"] = _tagged(contact["address"])
+            else:
+                contact["address"] = f"https://127.0.0.1:{port}/{org['agency_id']}/{RUN}"
+    path = folder / "directory.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    settings: NotifierSettings
+    svc: Service
+    receiver: Receiver
+    producer: Producer
+    admin: asyncpg.Pool
+
+
+@pytest.fixture(scope="module")
+async def stack(settings: Settings, admin_db: asyncpg.Pool,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    folder = tmp_path_factory.mktemp("notifier")
+    cert, key = _self_signed(folder)
+    receiver = Receiver()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    receiver.port = sock.getsockname()[1]
+    app = Starlette(routes=[Route("/{path:path}", receiver.handle, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key),
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    await wait_for(lambda: _started(server), timeout=10)
+    ns = NotifierSettings(
+        **{**settings.model_dump(), "notifier_directory": run_directory(folder, receiver.port),
+           "notifier_ack_secret": SecretStr(ACK_SECRET),
+           "notifier_webhook_secrets": {a: SecretStr(f"hook-secret-{a}") for a in (
+               "mental-health-assoc", "housing-services")},
+           "notifier_webhook_ca_file": cert, "notifier_webhook_timeout": 5.0,
+           "notifier_backoff_base": 0.05, "notifier_backoff_cap": 0.2,
+           "notifier_max_attempts": 5, "notifier_poll_interval": 0.1,
+           "notifier_public_url": "http://notifier.test"})
+    svc = build(ns)
+    producer = Producer(settings.kafka_bootstrap, client_id=f"test-notifier-{RUN}")
+    await producer.start()
+    await svc.faststream.start()
+    try:
+        yield Stack(ns, svc, receiver, producer, admin_db)
+    finally:
+        await svc.faststream.stop()
+        await producer.stop()
+        server.should_exit = True
+        await serving
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return server.started
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+async def send(stack: Stack, *events: Message) -> list[UUID]:
+    records = [emit(e, source=SOURCE) for e in events]
+    await stack.producer.send_many(records)
+    return [UUID(dict(r.headers)["ce_id"].decode()) for r in records]
+
+
+def mails(stack: Stack, *needles: str) -> list[EmailMessage]:
+    """This run's e-mails whose text mentions one of ``needles``."""
+    out = []
+    for msg in read_messages(stack.settings.mail_dir):
+        if f"+{RUN}@" not in str(msg["X-Envelope-To"]):
+            continue
+        if any(n in text(msg) for n in needles):
+            out.append(msg)
+    return out
+
+
+def text(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def html(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+async def notices(stack: Stack, cause: UUID) -> list[Message]:
+    out = []
+    for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name):
+        event = decode(rec).event
+        if isinstance(event, NoticeDelivered | NoticeFailed) and event.cause_id == cause:
+            out.append(event)
+    return out
+
+
+def verify_signature(hit: Hit, agency: str) -> None:
+    fields = dict(part.split("=", 1) for part in hit.headers["x-commande-signature"].split(","))
+    expected = hmac.new(f"hook-secret-{agency}".encode(), fields["t"].encode() + b"." + hit.body,
+                        hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(fields["v1"], expected)
+    assert abs(int(fields["t"]) - dt.datetime.now(dt.UTC).timestamp()) < 120
+
+
+# -- tests --------------------------------------------------------------------------------------
+
+
+async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(stack: Stack) -> None:
+    situation, meeting, ref = uuid7(), uuid7(), f"NOTIFIER-{RUN}"
+    now = dt.datetime.now(dt.UTC)
+    item = AgendaItem(position=1, situation_id=situation, priority="routine", summary=summary())
+    command = sample(AssignAgencies, situation_id=situation,
+                     actor=Actor(agency_id="hrps-cmb-d1", role="table_chair"))
+    command_id = (await send(stack, command))[0]
+    await send(
+        stack,
+        sample(MeetingScheduled, meeting_id=meeting, starts_at=now + dt.timedelta(days=2),
+               ends_at=now + dt.timedelta(days=2, hours=2), venue="Synthetic station room 4"),
+        sample(AgendaIssued, meeting_id=meeting, agency_id="housing-services", items=(item,)),
+        sample(AgendaIssued, meeting_id=meeting, agency_id="youth-mental-health", items=(item,)),
+        sample(AgendaIssued, meeting_id=meeting, agency_id="housing-services", kind="update",
+               revision=2, items=(item,)),
+        # town-milton opted out of non-essential notices: no agenda update for it.
+        sample(AgendaIssued, meeting_id=meeting, agency_id="town-milton", kind="update",
+               revision=2, items=(item,)),
+        sample(SituationOpened, situation_id=situation, originating_agency="addiction-services"),
+        sample(AgenciesAssigned, situation_id=situation, meeting_id=meeting,
+               lead=AgencyTask(agency_id="housing-services"),
+               assisting=(AgencyTask(agency_id="public-health"),)),
+        sample(DisclosureSealed, situation_id=situation, disclosure_id=uuid7(),
+               recipient_agency="public-health", disclosing_agency="addiction-services"),
+        sample(DisclosureSealed, situation_id=situation, disclosure_id=uuid7(),
+               recipient_agency="mental-health-assoc", disclosing_agency="addiction-services"),
+        sample(SlaWarning, situation_id=situation, district="district_1",
+               agency_id="housing-services"),
+        sample(SlaBreached, situation_id=situation, district="district_1",
+               agency_id="housing-services"),
+        sample(SituationConcluded, situation_id=situation, meeting_id=meeting),
+        sample(CommandRejected, command_id=command_id, target_id=situation),
+        sample(ReferralRejected, agency_id="public-health", referral_ref=ref),
+    )
+    expected = Counter({
+        ("invitation", _tagged("table@housing.example.org")): 1,
+        ("invitation", _tagged("table@youthwellbeing.example.org")): 1,
+        ("agenda", _tagged("table@housing.example.org")): 1,
+        ("assignment", _tagged("table@housing.example.org")): 1,
+        ("assignment", _tagged("table@publichealth.example.org")): 1,
+        ("disclosure", _tagged("privacy@publichealth.example.org")): 1,
+        ("sla_warning", _tagged("d1-staff-sergeant@police.example.org")): 1,
+        ("sla_warning", _tagged("table@housing.example.org")): 1,
+        ("escalation", _tagged("d1-staff-sergeant@police.example.org")): 1,
+        ("referral_status", _tagged("intake@addictionsupport.example.org")): 1,
+        ("command_rejected", _tagged("d1-commande-chair@police.example.org")): 1,
+        ("referral_status", _tagged("intake@publichealth.example.org")): 1,
+    })
+    needles = (str(situation), str(meeting), ref)
+    await wait_for(lambda: _count(stack, needles, expected.total()), timeout=60)
+    await wait_for(lambda: _hits(stack, "mental-health-assoc"), timeout=30)
+    await asyncio.sleep(1.5)  # anything extra would arrive now
+    got = mails(stack, *needles)
+    assert Counter((m["X-Commande-Notice-Kind"], m["X-Envelope-To"]) for m in got) == expected
+
+    for msg in got:
+        kind, body = msg["X-Commande-Notice-Kind"], text(msg)
+        subject = str(msg["Subject"])
+        for word in ("Narrative", "Synthetic sample", "Risk", "eviction", "25-29", "Woman"):
+            assert word not in subject
+        assert re.match(r"^<[0-9a-f-]{36}@halton-police\.example\.org>$", str(msg["Message-ID"]))
+        assert "http://notifier.test/ack/" in body and "http://notifier.test/ack/" in html(msg)
+        if kind in ("invitation", "agenda"):  # de-identified level: the Filter-2 summary
+            for part in (body, html(msg)):
+                assert NARRATIVE in part
+                assert "Mental health: Diagnosed condition not treated" in part
+                assert "25-29" in part and "Woman" in part
+            assert "Synthetic station room 4" in body and "1 District" in body
+        else:  # reference or sealed level: no summary at all
+            for part in (body, html(msg)):
+                assert NARRATIVE not in part and "Diagnosed condition" not in part
+                assert "25-29" not in part
+        if kind == "disclosure":
+            [att] = list(msg.iter_attachments())
+            assert att.get_content_type() == "application/octet-stream"
+            assert att.get_payload(decode=True) == base64.b64decode(
+                sample(DisclosureSealed).ciphertext)
+            assert "Sample Person" not in body
+        else:
+            assert not list(msg.iter_attachments())
+
+    [hit] = _hits_now(stack, "mental-health-assoc")
+    verify_signature(hit, "mental-health-assoc")
+    body = json.loads(hit.body)
+    assert body["kind"] == "disclosure" and body["privacy"] == "sealed"
+    assert body["event"]["ciphertext"] == sample(DisclosureSealed).ciphertext
+    assert body["event"]["situation_id"] == str(situation)
+    assert hit.headers["idempotency-key"] == body["notice_id"]
+    assert NARRATIVE not in hit.body.decode()
+
+
+async def _count(stack: Stack, needles: tuple[str, ...], n: int) -> bool:
+    return len(mails(stack, *needles)) >= n
+
+
+async def _hits(stack: Stack, agency: str) -> list[Hit]:
+    return _hits_now(stack, agency)
+
+
+def _hits_now(stack: Stack, agency: str) -> list[Hit]:
+    return [h for h in stack.receiver.hits if h.path == agency]
+
+
+async def test_receiver_failing_three_times_gets_one_delivery(stack: Stack) -> None:
+    stack.receiver.script["housing-services"] = [503, 503, 503]
+    situation = uuid7()
+    [cause] = await send(stack, sample(DisclosureSealed, situation_id=situation,
+                                       disclosure_id=uuid7(), recipient_agency="housing-services"))
+
+    async def delivered() -> list[Message]:
+        return [e for e in await notices(stack, cause) if isinstance(e, NoticeDelivered)]
+
+    [done] = await wait_for(delivered, timeout=60)
+    assert isinstance(done, NoticeDelivered)
+    assert (done.attempt, done.channel, done.kind) == (4, "webhook", "disclosure")
+    hits = stack.receiver.for_notice(done.notice_id)
+    assert [h.status for h in hits] == [503, 503, 503, 200]
+    for h in hits:
+        verify_signature(h, "housing-services")
+    failed = [e for e in await notices(stack, cause) if isinstance(e, NoticeFailed)]
+    assert sorted((f.attempt, f.permanent, f.error) for f in failed) == [
+        (1, False, "webhook_5xx"), (2, False, "webhook_5xx"), (3, False, "webhook_5xx")]
+    assert all(f.next_attempt_at is not None for f in failed)
+    row = await stack.admin.fetchrow(
+        "SELECT state, attempts, message_id, payload FROM notifier.notices WHERE notice_id = $1",
+        done.notice_id)
+    assert dict(row) == {"state": "delivered", "attempts": 4, "message_id": str(done.notice_id),
+                         "payload": None}
+
+
+@pytest.mark.parametrize(("statuses", "error", "attempts"), [
+    ([400] * 10, "webhook_4xx", 1),   # permanent at once
+    ([500] * 10, "webhook_5xx", 5),   # transient every time: gives up after max attempts
+])
+async def test_failing_receiver_ends_in_notice_failed_and_dead_letter(
+        stack: Stack, statuses: list[int], error: str, attempts: int) -> None:
+    stack.receiver.script["mental-health-assoc"] = list(statuses)
+    [cause] = await send(stack, sample(DisclosureSealed, situation_id=uuid7(),
+                                       disclosure_id=uuid7(),
+                                       recipient_agency="mental-health-assoc"))
+
+    async def final() -> list[Message]:
+        return [e for e in await notices(stack, cause)
+                if isinstance(e, NoticeFailed) and e.permanent]
+
+    [last] = await wait_for(final, timeout=60)
+    assert isinstance(last, NoticeFailed)
+    assert (last.attempt, last.error, last.next_attempt_at) == (attempts, error, None)
+    events = await notices(stack, cause)
+    assert not [e for e in events if isinstance(e, NoticeDelivered)]
+    assert len(events) == attempts  # one NoticeFailed per attempt, the last one permanent
+    assert len(stack.receiver.for_notice(last.notice_id)) == attempts
+    stack.receiver.script["mental-health-assoc"] = []
+
+    async def dead() -> list[Any]:
+        return [r for r in await read_all(stack.settings.kafka_bootstrap, DLQ.name)
+                if dict(r.headers).get("notice_id") == str(last.notice_id).encode()]
+
+    [dlq] = await wait_for(dead, timeout=30)
+    assert json.loads(dlq.value)["error"] == error
+    row = await stack.admin.fetchrow(
+        "SELECT state, attempts, last_error, payload FROM notifier.notices WHERE notice_id = $1",
+        last.notice_id)
+    assert dict(row) == {"state": "failed", "attempts": attempts, "last_error": error,
+                         "payload": None}
+
+
+async def test_ack_link_works_once(stack: Stack) -> None:
+    situation = uuid7()
+    [cause] = await send(stack, sample(SlaBreached, situation_id=situation, district="district_2",
+                                       agency_id=None))
+    [msg] = await wait_for(lambda: _mails_async(stack, str(situation)), timeout=60)
+    assert msg["X-Envelope-To"] == _tagged("d2-staff-sergeant@police.example.org")
+    link = re.search(r"http://notifier\.test(/ack/\S+)", text(msg))
+    assert link is not None
+    path = link.group(1)
+    token = path.rsplit("/", 1)[1]
+    notice = tokens.verify(ACK_SECRET.encode(), token, dt.datetime.now(dt.UTC))
+    assert f"<{notice}@" in str(msg["Message-ID"])
+
+    app = Starlette(routes=stack.svc.routes)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://notifier.test") as client:
+        head, tail = token.split(".")
+        forged = tokens.sign(b"not-the-secret-at-all", notice,
+                             dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        expired = tokens.sign(ACK_SECRET.encode(), notice,
+                              dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        for bad, status in ((f"{head}.{tail[:-2]}AA", 400), (forged, 400), ("nonsense", 400),
+                            (expired, 410)):
+            assert (await client.get(f"/ack/{bad}")).status_code == status
+        assert await _acked_at(stack, notice) is None
+
+        first = await client.get(path)
+        assert first.status_code == 200
+        assert "the notice is acknowledged" in first.text
+        when = await _acked_at(stack, notice)
+        assert when is not None
+        again = await client.get(path)
+        assert again.status_code == 200
+        assert "already acknowledged" in again.text
+        assert await _acked_at(stack, notice) == when
+
+    async def acks() -> list[Message]:
+        return [e for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name)
+                if isinstance(e := decode(rec).event, NoticeAcknowledged)
+                and e.notice_id == notice]
+
+    [ack] = await wait_for(acks, timeout=30)
+    assert isinstance(ack, NoticeAcknowledged)
+    assert (ack.via, ack.recipient_agency) == ("link", "hrps-cmb-d2")
+    await asyncio.sleep(1.0)
+    assert len(await acks()) == 1
+    delivered = [e for e in await notices(stack, cause) if isinstance(e, NoticeDelivered)]
+    assert [d.notice_id for d in delivered] == [notice]
+
+
+async def _mails_async(stack: Stack, needle: str) -> list[EmailMessage]:
+    return mails(stack, needle)
+
+
+async def _acked_at(stack: Stack, notice: UUID) -> dt.datetime | None:
+    found: dt.datetime | None = await stack.admin.fetchval(
+        "SELECT acknowledged_at FROM notifier.notices WHERE notice_id = $1", notice)
+    return found
+
+
+def test_samples_are_before_now() -> None:
+    assert NOW < dt.datetime.now(dt.UTC)
