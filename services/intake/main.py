@@ -101,7 +101,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     )
     svc = Service(NAME, settings, MIGRATIONS)
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
-                handle=intake.on_referral, on_dead_letter=intake.on_dead_letter)
+                handle=intake.on_referral, on_dead_letter=intake.on_dead_letter,
+                max_records=settings.intake_max_records)
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
                 decode=events.decode, handle=intake.on_situation)
 

@@ -43,6 +43,7 @@ class IntakeSettings(Settings):
         intake_retention_days: days identified data of a concluded situation is kept.
         intake_purge_interval_seconds: how often the retention loop looks for due purges.
         intake_http_max_bytes: the largest referral body the HTTP ingress reads (413 above).
+        intake_max_records: referrals handled per consumer batch (one transaction).
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -58,6 +59,7 @@ class IntakeSettings(Settings):
     intake_retention_days: int = Field(default=90, ge=0)
     intake_purge_interval_seconds: float = Field(default=60.0, gt=0)
     intake_http_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    intake_max_records: int = Field(default=500, ge=1, le=10_000)
 
     @property
     def is_local_stack(self) -> bool:

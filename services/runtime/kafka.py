@@ -50,28 +50,36 @@ class Producer:
     """An idempotent producer (``acks=all``) that publishes batches and waits for them."""
 
     def __init__(self, bootstrap: str, *, client_id: str = "commande") -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, client_id=client_id, enable_idempotence=True,
-            linger_ms=2, max_request_size=4 * 1024 * 1024, request_timeout_ms=15000,
-        )
-        self._started = False
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: Any = None
 
     async def start(self) -> None:
-        """Connect; raises TransientError while the broker is unreachable."""
+        """Connect; raises TransientError while the broker is unreachable.
+
+        The aiokafka producer is made here, not in ``__init__``: it needs a running loop.
+        """
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, client_id=self._client_id, enable_idempotence=True,
+            linger_ms=2, max_request_size=4 * 1024 * 1024, request_timeout_ms=15000,
+        )
         try:
-            await self._producer.start()
+            await producer.start()
         except KafkaError as exc:
+            await producer.stop()
             raise TransientError(f"Kafka is not reachable: {exc}") from exc
-        self._started = True
+        self._producer = producer
 
     async def stop(self) -> None:
         """Flush and disconnect."""
-        if self._started:
+        if self._producer is not None:
             await self._producer.stop()
-            self._started = False
+            self._producer = None
 
     async def send_many(self, records: Sequence[OutRecord]) -> None:
         """Publish ``records`` in order and wait until the broker acknowledged all of them."""
+        if self._producer is None:
+            raise TransientError("the producer is not started")
         try:
             futures = [
                 await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))

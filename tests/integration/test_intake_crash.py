@@ -34,7 +34,8 @@ pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
 AGENCY = "addiction-services"
-COUNT = 1500
+COUNT = 300
+BATCH = 10
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -81,7 +82,9 @@ class Child:
         self.ready = folder / f"{name}.ready"
         self.log = folder / f"{name}.log"
         env = {**os.environ, "COMMANDE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-               "COMMANDE_DATABASE_URL": settings.database_url.get_secret_value()}
+               "COMMANDE_DATABASE_URL": settings.database_url.get_secret_value(),
+               # small batches, so that the kill lands between and inside transactions
+               "COMMANDE_INTAKE_MAX_RECORDS": str(BATCH)}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-c", CHILD, str(self.ready)],
                                          stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -130,7 +133,7 @@ async def test_kill_9_mid_batch_then_restart_loses_nothing_and_opens_each_situat
 
         async def started() -> int:
             rows, _ = await counts(admin_db)
-            return rows if rows >= 50 else 0
+            return rows if rows >= 3 * BATCH else 0
 
         at_kill = await wait_for(started, timeout=60, every=0.05)
         proc.kill()

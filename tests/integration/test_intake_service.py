@@ -58,9 +58,9 @@ RUN = uuid.uuid4().hex[:8]
 AGENCY = "mental-health-assoc"
 GIVEN = f"Quillonet{RUN[:4]}"
 FAMILY = f"Zebrowsky{RUN[4:]}"
-PHONE = "+1 905 555 0142"
+PHONE = f"+1 905 555 {int(RUN[:4], 16) % 10000:04d}"
 ADDRESS = f"{int(RUN[:4], 16) % 900 + 100} Synthetic Orchard Lane, Milton, ON"
-SECRETS = (GIVEN, FAMILY, PHONE, "555 0142", "Synthetic Orchard Lane")
+SECRETS = (GIVEN, FAMILY, PHONE, PHONE[-8:], "Synthetic Orchard Lane")
 NARRATIVE = "Repeated crisis contacts this month; eviction notice served; no treatment in place."
 START = datetime.now(UTC).replace(microsecond=0)
 CHAIR = Actor(agency_id="hrps-cmb-d1", role="table_chair")
