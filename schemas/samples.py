@@ -71,7 +71,7 @@ INVITATION_ID = UUID("0194a1b2-0000-7000-8000-000000000003")
 NOTICE_ID = UUID("0194a1b2-0000-7000-8000-000000000004")
 DISCLOSURE_ID = UUID("0194a1b2-0000-7000-8000-000000000005")
 EVENT_ID = UUID("0194a1b2-0000-7000-8000-000000000006")
-ORIGINATOR = "sample-originator"
+ORIGINATOR = "housing-services"
 LEAD = "sample-lead-agency"
 ASSISTING = "sample-assisting-agency"
 CHAIR_AGENCY = "sample-police-d1"
@@ -92,7 +92,7 @@ def summary() -> SituationSummary:
         risk_factors=("mental_health.diagnosed_not_treated", "housing.eviction_risk"),
         protective_factors=("family_support",),
         study_flags=(),
-        narrative="Synthetic sample: repeated crisis calls; risk of losing housing this month.",
+        narrative="Repeated crisis calls; risk of losing housing this month.",
     )
 
 
