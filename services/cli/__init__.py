@@ -7,7 +7,7 @@ import sys
 import typer
 
 from schemas.errors import CommandeError
-from services.cli import analytics_cmd, intake_cmd, run_cmd, schemas_cmd, stack_cmd
+from services.cli import analytics_cmd, intake_cmd, run_cmd, schemas_cmd, stack_cmd, submit_cmd
 
 app = typer.Typer(
     name="commande",
@@ -21,6 +21,7 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(intake_cmd.app, name="intake")
 app.command(name="run")(run_cmd.run)
+app.command(name="submit")(submit_cmd.submit)
 app.command(name="replay")(analytics_cmd.replay)
 app.add_typer(analytics_cmd.simulate_app, name="simulate")
 

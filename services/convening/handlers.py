@@ -40,7 +40,7 @@ from services.convening.model import InviteReason, MeetingKind, MeetingSlot, Sit
 from services.convening.participants import select_participants
 from services.convening.refusals import CommandRefused, CommandStale, command_rejected, reason
 from services.convening.routing import Unroutable, risk_categories, route
-from services.convening.scheduling import URGENT_WINDOW, local_date, place
+from services.convening.scheduling import URGENT_WINDOW, local_date, overflow, place
 from services.convening.settings import ConveningSettings
 from services.convening.situation import (
     INITIAL,
@@ -71,6 +71,8 @@ _INVITATION_REASON: Mapping[InviteReason, InvitationReason] = {
 _NO_TABLE = TableContext(district="", chair_agency_id="", members=frozenset(),
                          identity_release="filter_4", conclusions=frozenset())
 _VENUE_MAX = 280
+_MAX_OVERFLOW = 60
+"""Full meetings skipped before giving up (a configuration problem, not a busy table)."""
 
 log = get_logger("commande.convening")
 
@@ -197,9 +199,16 @@ class Handlers:
         # A routine situation's meeting has a deterministic id: no need to look for it.
         existing = [] if event.priority == "routine" else await store.meetings_between(
             conn, table.district, arrival, arrival + URGENT_WINDOW)
-        placement = place(table, brief, existing)
-        ends_at = placement.meeting.starts_at + deps.settings.meeting_length
-        meeting, invitations, created = await store.upsert_meeting(conn, placement.meeting, ends_at)
+        candidate = place(table, brief, existing).meeting
+        for _ in range(_MAX_OVERFLOW):
+            stored = await store.upsert_meeting(
+                conn, candidate, candidate.starts_at + deps.settings.meeting_length)
+            if stored.situations < deps.settings.meeting_capacity:
+                break
+            candidate = overflow(table, brief, stored.slot)
+        else:
+            raise RuleViolation(f"no meeting of the {table.district} table has room for {sid}")
+        meeting, invitations, created = stored.slot, stored.invitations, stored.created
 
         scheduled = decide_schedule(state, meeting, now)
         state = fold(scheduled, state)
@@ -218,7 +227,7 @@ class Handlers:
         participants = select_participants(directory, brief, local_date(meeting.starts_at),
                                            deps.category_sectors)
         change = invite(invitations, sid, participants, now)
-        await store.save_invitations(conn, change.invitations)
+        await store.add_situation(conn, change.invitations)
         by_agency = {p.agency_id: p for p in participants}
         for inv in change.new:
             p = by_agency[inv.agency_id]

@@ -119,8 +119,15 @@ def place_urgent(
     if candidates:
         chosen = min(candidates, key=lambda m: (m.starts_at, m.kind is MeetingKind.REGULAR))
         return _reuse(chosen, known)
+    return Placement(adhoc_meeting(table, situation), new=True)
+
+
+def adhoc_meeting(table: TableSettings, situation: SituationBrief) -> MeetingSlot:
+    """The ad-hoc meeting of an urgent situation: ``adhoc_delay_hours`` after arrival, rounded up
+    to the half hour; its id is derived from the situation, so it is that situation's own."""
+    arrival = situation.arrived_at
     start = _round_up_half_hour(arrival + timedelta(hours=table.adhoc_delay_hours))
-    meeting = MeetingSlot(
+    return MeetingSlot(
         meeting_id=deterministic_uuid7(start, table.district, "adhoc", str(situation.situation_id)),
         district=table.district,
         kind=MeetingKind.ADHOC,
@@ -128,7 +135,18 @@ def place_urgent(
         location=table.location,
         scheduled_at=arrival,
     )
-    return Placement(meeting, new=True)
+
+
+def overflow(table: TableSettings, situation: SituationBrief, full: MeetingSlot) -> MeetingSlot:
+    """Where a situation goes when ``full`` (the meeting it was placed on) has no room left.
+
+    A routine situation goes to the next regular meeting; an urgent one to its own ad-hoc
+    meeting (unless that is the one that is full, then to the next regular meeting).
+    """
+    if situation.priority == "urgent" and full.kind is MeetingKind.REGULAR:
+        return adhoc_meeting(table, situation)
+    start = next(regular_starts(table.cadence, full.starts_at))
+    return regular_meeting(table, start, situation.arrived_at)
 
 
 def place(table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot]) -> Placement:

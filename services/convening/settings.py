@@ -17,7 +17,7 @@ from services.runtime.settings import PROJECT_ROOT, Settings
 class ConveningSettings(Settings):
     """What convening reads from the environment.
 
-    Env: ``COMMANDE_DIRECTORY_PATH``, ``COMMANDE_MEETING_LENGTH_HOURS``,
+    Env: ``COMMANDE_DIRECTORY_PATH``, ``COMMANDE_MEETING_LENGTH_HOURS``, ``COMMANDE_MEETING_CAPACITY``,
     ``COMMANDE_LEAD_ACCEPTANCE_OVERDUE_HOURS``, ``COMMANDE_SLA_WARNING_HOURS``,
     ``COMMANDE_SLA_BREACH_HOURS``, ``COMMANDE_TIMER_POLL_SECONDS``.
     """
@@ -26,6 +26,9 @@ class ConveningSettings(Settings):
     """The directory of organizations and district tables (reloaded when the file changes)."""
     meeting_length_hours: float = Field(default=2.0, gt=0, le=12)
     """How long a table meeting is planned to last (``MeetingScheduled.ends_at``)."""
+    meeting_capacity: int = Field(default=100, ge=1, le=100)
+    """Situations one meeting takes; the next goes to the following meeting (an agenda carries
+    at most 100 items)."""
     lead_acceptance_overdue_hours: float = Field(default=12.0, gt=0)
     """After assignment, the lead agency has this long to accept before ``SlaBreached``."""
     sla_warning_hours: float = Field(default=24.0, gt=0)

@@ -51,10 +51,13 @@ UPSERT_MEETING = """
 INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, invitations, scheduled_at)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
 ON CONFLICT (meeting_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id
-RETURNING slot, invitations, (xmax = 0) AS created
+RETURNING slot, invitations, situation_count, (xmax = 0) AS created
 """
 READ_MEETING = "SELECT slot, invitations FROM meetings WHERE meeting_id = $1"
-SAVE_INVITATIONS = "UPDATE meetings SET invitations = $2::jsonb WHERE meeting_id = $1"
+ADD_SITUATION = """
+UPDATE meetings SET invitations = $2::jsonb, situation_count = situation_count + 1
+WHERE meeting_id = $1
+"""
 ISSUED_REVISIONS = "SELECT agency_id, revision FROM agendas_issued WHERE meeting_id = $1"
 RECORD_ISSUED = """
 INSERT INTO agendas_issued (meeting_id, agency_id, revision, issued_at) VALUES ($1, $2, $3, $4)
@@ -159,9 +162,18 @@ async def meetings_between(conn: Connection, district: str, start: datetime,
     return [MeetingSlot.model_validate_json(r["slot"]) for r in rows]
 
 
-async def upsert_meeting(conn: Connection, slot: MeetingSlot,
-                         ends_at: datetime) -> tuple[MeetingSlot, MeetingInvitations, bool]:
-    """The meeting as stored (created now if new), its invitations, and whether it is new.
+@dataclass(frozen=True, slots=True)
+class StoredMeeting:
+    """A meeting as stored: its slot, invitations, how many situations it holds, whether new."""
+
+    slot: MeetingSlot
+    invitations: MeetingInvitations
+    situations: int
+    created: bool
+
+
+async def upsert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime) -> StoredMeeting:
+    """The meeting as stored (created now if new).
 
     Call under :func:`lock_placement`: placement is the only writer of invitations.
     """
@@ -170,8 +182,9 @@ async def upsert_meeting(conn: Connection, slot: MeetingSlot,
                               slot.starts_at, ends_at, slot.model_dump_json(),
                               empty.model_dump_json(), slot.scheduled_at)
     assert row is not None
-    return (MeetingSlot.model_validate_json(row["slot"]),
-            MeetingInvitations.model_validate_json(row["invitations"]), bool(row["created"]))
+    return StoredMeeting(MeetingSlot.model_validate_json(row["slot"]),
+                         MeetingInvitations.model_validate_json(row["invitations"]),
+                         int(row["situation_count"]), bool(row["created"]))
 
 
 async def read_meeting(conn: Connection,
@@ -184,9 +197,9 @@ async def read_meeting(conn: Connection,
             MeetingInvitations.model_validate_json(row["invitations"]))
 
 
-async def save_invitations(conn: Connection, invitations: MeetingInvitations) -> None:
-    """Store a meeting's invitations."""
-    await conn.execute(SAVE_INVITATIONS, invitations.meeting_id, invitations.model_dump_json())
+async def add_situation(conn: Connection, invitations: MeetingInvitations) -> None:
+    """Store a meeting's invitations after one more situation joined it."""
+    await conn.execute(ADD_SITUATION, invitations.meeting_id, invitations.model_dump_json())
 
 
 async def issued_revisions(conn: Connection, meeting_id: UUID) -> dict[str, int]:

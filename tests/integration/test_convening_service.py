@@ -150,8 +150,8 @@ def new_clock(weekday: int | None = None) -> ManualClock:
     return ManualClock(start.replace(microsecond=0))
 
 
-def convening_settings(settings: Settings) -> ConveningSettings:
-    return ConveningSettings(**{**settings.model_dump(), "timer_poll_seconds": 0.1})
+def convening_settings(settings: Settings, **overrides: Any) -> ConveningSettings:
+    return ConveningSettings(**{**settings.model_dump(), "timer_poll_seconds": 0.1, **overrides})
 
 
 @pytest.fixture
@@ -171,8 +171,8 @@ async def producer(settings: Settings) -> AsyncIterator[Producer]:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, clock: ManualClock) -> AsyncIterator[Service]:
-    svc = build(convening_settings(settings), clock=clock)
+async def running(settings: Settings, clock: ManualClock, **overrides: Any) -> AsyncIterator[Service]:
+    svc = build(convening_settings(settings, **overrides), clock=clock)
     await svc.faststream.start()
     try:
         yield svc
@@ -303,6 +303,22 @@ async def test_a_situation_seen_late_is_placed_on_a_meeting_still_ahead(
                                       lambda e: e.situation_id == event.situation_id)
         assert scheduled.meeting_starts_at - clock.now() >= timedelta(hours=24)
         assert scheduled.meeting_starts_at - clock.now() <= timedelta(days=8)
+
+
+async def test_a_full_meeting_sends_the_next_situation_to_the_following_one(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock()
+    async with running(settings, clock, meeting_capacity=2):
+        events = [opened(clock, municipality="burlington", district="district_3")
+                  for _ in range(3)]
+        for event in events:
+            await send(producer, event)
+        ids = [e.situation_id for e in events]
+        found = await tail.wait(SituationScheduled, lambda e: e.situation_id in ids, count=3)
+        starts = sorted(e.meeting_starts_at for e in found)
+        assert starts[0] == starts[1]
+        assert starts[2] - starts[0] == timedelta(days=7)
+        assert len({e.meeting_id for e in found}) == 2
 
 
 # -- Filter 2 to conclusion -------------------------------------------------------------------
