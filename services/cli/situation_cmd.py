@@ -1,0 +1,69 @@
+"""``commande situation show ID``: a situation's de-identified timeline, read from its partition."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+
+from schemas.errors import ContractError
+from schemas.topics import SITUATIONS
+from services.analytics.projections.timeline import Timeline, fold
+from services.runtime.events import decode
+from services.runtime.kafka import InRecord, partitions
+from services.runtime.settings import Settings
+
+app = typer.Typer(help="Situations: their de-identified history.", no_args_is_help=True)
+
+
+async def timeline(bootstrap: str, situation_id: UUID) -> Timeline | None:
+    """Fold every event keyed by ``situation_id`` on the situations topic (its one partition)."""
+    key = str(situation_id).encode()
+    parts = await partitions(bootstrap, SITUATIONS.name)
+    if not parts:
+        return None
+    partition = DefaultPartitioner()(key, parts, parts)
+    tp = TopicPartition(SITUATIONS.name, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        found: Timeline | None = None
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for rec in batch.get(tp, []):
+                if rec.key != key or rec.offset >= end:
+                    continue
+                try:
+                    found = fold(found, decode(InRecord.from_consumer_record(rec)))
+                except ContractError:
+                    continue
+        return found
+    finally:
+        await consumer.stop()
+
+
+@app.command()
+def show(situation_id: Annotated[UUID, typer.Argument(help="The situation id (from ReferralAccepted).")]
+         ) -> None:
+    """Print a situation's timeline: opened, scheduled, decisions, assignments, SLA, conclusion.
+
+    Only de-identified facts: codes, agencies, times.
+
+    Example: commande situation show 01a21822-25c0-7be7-9484-55afc005e5ce
+    """
+    found = asyncio.run(timeline(Settings().kafka_bootstrap, situation_id))
+    if found is None:
+        typer.secho(f"no events for situation {situation_id}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"situation {situation_id}")
+    for entry in found.entries:
+        typer.echo(f"  {entry.at:%Y-%m-%d %H:%M} UTC  {entry.event:<24} {entry.detail}")
