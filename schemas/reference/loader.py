@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -51,13 +53,14 @@ class Reference(Frozen):
 
     def municipality(self, name_or_code: str) -> Municipality | None:
         """The municipality for a code, name or alias (case and spacing ignored), or ``None``."""
-        wanted = _normalise(name_or_code)
-        for district in self.districts:
-            for town in district.municipalities:
-                names = (town.code, town.name, *town.aliases)
-                if wanted in {_normalise(n) for n in names}:
-                    return town
-        return None
+        return self._municipalities.get(_normalise(name_or_code))
+
+    @cached_property
+    def _municipalities(self) -> Mapping[str, Municipality]:
+        """Every normalised code, name and alias -> its municipality (built once)."""
+        return {_normalise(name): town for district in self.districts
+                for town in district.municipalities
+                for name in (town.code, town.name, *town.aliases)}
 
     def district_for(self, name_or_code: str) -> District | None:
         """The district covering a municipality (code, name or alias); ``None``: not Halton's."""
@@ -70,9 +73,9 @@ class Reference(Frozen):
         """The factor for ``category.factor``, or ``None``."""
         return self.risk_factors.get(code)
 
-    @property
+    @cached_property
     def risk_factors(self) -> Mapping[str, RiskFactor]:
-        """Every factor by code."""
+        """Every factor by code (built once: the reference is frozen)."""
         return {f.code: f for c in self.risk_categories for f in c.factors}
 
     def sectors_for(self, factor_codes: Iterable[str]) -> frozenset[str]:

@@ -35,7 +35,7 @@ from schemas.referrals import SituationSummary
 from schemas.situations import SituationConcluded, SituationEvent, SituationOpened
 from services.convening import store
 from services.convening.agenda import AgendaEntry, agenda_due_at, agenda_for, agendas_to_issue
-from services.convening.invitations import MeetingInvitations, invite
+from services.convening.invitations import join
 from services.convening.model import InviteReason, MeetingKind, MeetingSlot, SituationBrief
 from services.convening.participants import select_participants
 from services.convening.refusals import CommandRefused, CommandStale, command_rejected, reason
@@ -120,11 +120,14 @@ def table_context(directory: Directory, reference: Reference, district: str,
 
 
 async def issue_agendas(conn: Connection, meeting: MeetingSlot, table: TableSettings,
-                        invitations: MeetingInvitations, changed: Iterable[str],
-                        now: datetime) -> list[AgendaIssued]:
-    """Issue the agendas due at ``now`` (first issues and updates) and remember their revisions."""
+                        changed: Iterable[str], now: datetime) -> list[AgendaIssued]:
+    """Issue the agendas due at ``now`` (first issues and updates) and remember their revisions.
+
+    Hold the placement lock: invitations must not grow meanwhile.
+    """
     if now < agenda_due_at(meeting, table) or now >= meeting.starts_at:
-        return []  # what agendas_to_issue would say, without asking the database
+        return []  # what agendas_to_issue would say, without reading the whole meeting
+    invitations = await store.load_invitations(conn, meeting.meeting_id)
     issued = await store.issued_revisions(conn, meeting.meeting_id)
     issues = agendas_to_issue(meeting, table, invitations, issued, changed, now)
     if not issues:
@@ -208,7 +211,7 @@ class Handlers:
             candidate = overflow(table, brief, stored.slot)
         else:
             raise RuleViolation(f"no meeting of the {table.district} table has room for {sid}")
-        meeting, invitations, created = stored.slot, stored.invitations, stored.created
+        meeting, created = stored.slot, stored.created
 
         scheduled = decide_schedule(state, meeting, now)
         state = fold(scheduled, state)
@@ -226,20 +229,20 @@ class Handlers:
 
         participants = select_participants(directory, brief, local_date(meeting.starts_at),
                                            deps.category_sectors)
-        change = invite(invitations, sid, participants, now)
-        await store.add_situation(conn, change.invitations)
+        joining = join(meeting.meeting_id, await store.invited(conn, meeting.meeting_id), sid,
+                       participants, now)
+        await store.add_situation(conn, meeting.meeting_id, sid, joining)
         by_agency = {p.agency_id: p for p in participants}
-        for inv in change.new:
+        for inv in joining.new:
             p = by_agency[inv.agency_id]
             out.append(ParticipantInvited(
                 meeting_id=meeting.meeting_id, invitation_id=inv.invitation_id,
                 agency_id=inv.agency_id, reason=_INVITATION_REASON[p.reason],
                 situation_ids=inv.situation_ids(), matched_sectors=p.matched_sectors,
                 invited_at=now))
-        out.extend(await issue_agendas(conn, meeting, table, change.invitations, change.changed,
-                                       now))
+        out.extend(await issue_agendas(conn, meeting, table, joining.changed, now))
         log.info("situation scheduled", situation_id=str(sid), meeting_id=str(meeting.meeting_id),
-                 new_meeting=created, invited=len(change.new), events=len(out))
+                 new_meeting=created, invited=len(joining.new), events=len(out))
         return self._emit(out, env, now)
 
     async def _concluded_elsewhere(self, conn: Connection, event: SituationConcluded) -> None:
@@ -307,20 +310,18 @@ class Handlers:
 
     async def _answer_problem(self, conn: Connection, cmd: RespondToInvitation,
                               now: datetime) -> CommandRefused | CommandStale | None:
-        locked = await store.read_meeting(conn, cmd.meeting_id)
-        if locked is None:
+        found = await store.invitation(conn, cmd.meeting_id, cmd.invitation_id)
+        if found is None:
             return CommandStale(reason("unknown_meeting", "no meeting has this id", "meeting_id"))
-        meeting, invitations = locked
-        invitation = next((i for i in invitations.invitations
-                           if i.invitation_id == cmd.invitation_id), None)
-        if invitation is None:
+        starts_at, invited_agency = found
+        if invited_agency is None:
             return CommandStale(reason("unknown_invitation",
                                        "this meeting has no invitation with this id",
                                        "invitation_id"))
-        if invitation.agency_id != cmd.actor.agency_id:
+        if invited_agency != cmd.actor.agency_id:
             return CommandRefused(reason("not_own_invitation",
                                          "an agency may answer only its own invitation", "actor"))
-        if now >= meeting.starts_at:
+        if now >= starts_at:
             return CommandStale(reason("meeting_started",
                                        "the meeting has started; tell the chair instead"))
         return None

@@ -115,3 +115,48 @@ def invite(
         new=tuple(by_agency[a] for a in new),
         changed=tuple(a for a in order if a in changed_set),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Joining:
+    """What a situation joining a meeting adds, given only who is already invited.
+
+    Attributes:
+        new: invitations to create and send (``ParticipantInvited``), in participant order.
+        entries: ``(agency_id, entry)`` for every participant: the situation on their agenda.
+        changed: agency ids whose agenda grew (all the situation's participants).
+    """
+
+    new: tuple[Invitation, ...]
+    entries: tuple[tuple[str, InvitedFor], ...]
+    changed: tuple[str, ...]
+
+
+def join(
+    meeting_id: UUID,
+    invited: Iterable[str],
+    situation_id: UUID,
+    participants: Iterable[Participant],
+    now: datetime,
+) -> Joining:
+    """:func:`invite` for a store that keeps invitations as rows: ``invited`` are the agency ids
+    already invited to the meeting; the situation is new to the meeting.
+
+    It decides the same as :func:`invite` (same invitation ids), without the whole meeting's
+    invitations in memory, so a situation joining a busy meeting costs the same as the first.
+    """
+    known = set(invited)
+    new: list[Invitation] = []
+    entries: list[tuple[str, InvitedFor]] = []
+    for p in participants:
+        entry = InvitedFor(situation_id=situation_id, reasons=p.reasons,
+                           matched_categories=p.matched_categories, why=p.why)
+        entries.append((p.agency_id, entry))
+        if p.agency_id not in known:
+            known.add(p.agency_id)
+            new.append(Invitation(
+                meeting_id=meeting_id,
+                invitation_id=deterministic_uuid7(now, str(meeting_id), p.agency_id),
+                agency_id=p.agency_id, name=p.name, situations=(entry,)))
+    return Joining(new=tuple(new), entries=tuple(entries),
+                   changed=tuple(dict.fromkeys(a for a, _ in entries)))

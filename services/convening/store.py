@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from schemas.errors import StaleState
-from services.convening.invitations import MeetingInvitations
+from services.convening.invitations import Invitation, InvitedFor, Joining, MeetingInvitations
 from services.convening.model import MeetingSlot
 from services.convening.situation import SituationState
 from services.convening.timers import Timer
@@ -26,7 +26,6 @@ LOCK_PLACEMENT_AND_CHECK = """
 SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement')),
        EXISTS (SELECT 1 FROM situations WHERE situation_id = $1) AS known
 """
-TRY_LOCK_PLACEMENT = "SELECT pg_try_advisory_xact_lock(hashtext('commande.convening.placement'))"
 
 INSERT_SITUATION = """
 INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
@@ -48,15 +47,36 @@ SELECT slot FROM meetings WHERE district = $1 AND starts_at BETWEEN $2 AND $3 OR
 """
 # Insert-or-get in one round trip; ``xmax = 0`` only on the row version this statement inserted.
 UPSERT_MEETING = """
-INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, invitations, scheduled_at)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, scheduled_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
 ON CONFLICT (meeting_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id
-RETURNING slot, invitations, situation_count, (xmax = 0) AS created
+RETURNING slot, situation_count, (xmax = 0) AS created
 """
-READ_MEETING = "SELECT slot, invitations FROM meetings WHERE meeting_id = $1"
-ADD_SITUATION = """
-UPDATE meetings SET invitations = $2::jsonb, situation_count = situation_count + 1
-WHERE meeting_id = $1
+READ_MEETING = "SELECT slot FROM meetings WHERE meeting_id = $1"
+COUNT_SITUATION = "UPDATE meetings SET situation_count = situation_count + 1 WHERE meeting_id = $1"
+INVITED = "SELECT agency_id FROM invitations WHERE meeting_id = $1"
+ADD_INVITATIONS = """
+INSERT INTO invitations (meeting_id, agency_id, invitation_id, name)
+SELECT $1, a, i, n FROM unnest($2::text[], $3::uuid[], $4::text[]) WITH ORDINALITY AS t(a, i, n, o)
+ORDER BY o
+"""
+ADD_INVITED_FOR = """
+INSERT INTO invited_for (meeting_id, agency_id, situation_id, reasons, matched_categories, why)
+SELECT $1, a, $2, string_to_array(r, ','), string_to_array(c, ','), w
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(a, r, c, w, o)
+ORDER BY o
+ON CONFLICT DO NOTHING
+"""
+LOAD_INVITATIONS = """
+SELECT i.agency_id, i.invitation_id, i.name, f.situation_id, f.reasons, f.matched_categories, f.why
+FROM invitations i JOIN invited_for f USING (meeting_id, agency_id)
+WHERE i.meeting_id = $1
+ORDER BY i.seq, f.seq
+"""
+INVITATION = """
+SELECT m.starts_at, i.agency_id
+FROM meetings m LEFT JOIN invitations i ON i.meeting_id = m.meeting_id AND i.invitation_id = $2
+WHERE m.meeting_id = $1
 """
 ISSUED_REVISIONS = "SELECT agency_id, revision FROM agendas_issued WHERE meeting_id = $1"
 RECORD_ISSUED = """
@@ -114,11 +134,6 @@ async def lock_placement(conn: Connection, situation_id: UUID) -> bool:
     return bool(row["known"])
 
 
-async def try_lock_placement(conn: Connection) -> bool:
-    """Like :func:`lock_placement`, but give up at once if another transaction holds it."""
-    return bool(await conn.fetchval(TRY_LOCK_PLACEMENT))
-
-
 async def insert_situation(conn: Connection, state: SituationState, summary_json: str) -> None:
     """Record a newly opened situation with its state."""
     assert state.situation_id
@@ -164,42 +179,70 @@ async def meetings_between(conn: Connection, district: str, start: datetime,
 
 @dataclass(frozen=True, slots=True)
 class StoredMeeting:
-    """A meeting as stored: its slot, invitations, how many situations it holds, whether new."""
+    """A meeting as stored: its slot, how many situations it holds, whether it was just created."""
 
     slot: MeetingSlot
-    invitations: MeetingInvitations
     situations: int
     created: bool
 
 
 async def upsert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime) -> StoredMeeting:
-    """The meeting as stored (created now if new).
-
-    Call under :func:`lock_placement`: placement is the only writer of invitations.
-    """
-    empty = MeetingInvitations(meeting_id=slot.meeting_id)
+    """The meeting as stored (created now if new); hold :func:`lock_placement`."""
     row = await conn.fetchrow(UPSERT_MEETING, slot.meeting_id, slot.district, slot.kind.value,
-                              slot.starts_at, ends_at, slot.model_dump_json(),
-                              empty.model_dump_json(), slot.scheduled_at)
+                              slot.starts_at, ends_at, slot.model_dump_json(), slot.scheduled_at)
     assert row is not None
     return StoredMeeting(MeetingSlot.model_validate_json(row["slot"]),
-                         MeetingInvitations.model_validate_json(row["invitations"]),
                          int(row["situation_count"]), bool(row["created"]))
 
 
-async def read_meeting(conn: Connection,
-                       meeting_id: UUID) -> tuple[MeetingSlot, MeetingInvitations] | None:
-    """The meeting and its invitations (hold :func:`lock_placement` to change them)."""
-    row = await conn.fetchrow(READ_MEETING, meeting_id)
-    if row is None:
-        return None
-    return (MeetingSlot.model_validate_json(row["slot"]),
-            MeetingInvitations.model_validate_json(row["invitations"]))
+async def read_meeting(conn: Connection, meeting_id: UUID) -> MeetingSlot | None:
+    """The meeting, if it exists."""
+    raw = await conn.fetchval(READ_MEETING, meeting_id)
+    return None if raw is None else MeetingSlot.model_validate_json(raw)
 
 
-async def add_situation(conn: Connection, invitations: MeetingInvitations) -> None:
-    """Store a meeting's invitations after one more situation joined it."""
-    await conn.execute(ADD_SITUATION, invitations.meeting_id, invitations.model_dump_json())
+async def invited(conn: Connection, meeting_id: UUID) -> list[str]:
+    """The agencies already invited to the meeting."""
+    return [r["agency_id"] for r in await conn.fetch(INVITED, meeting_id)]
+
+
+async def add_situation(conn: Connection, meeting_id: UUID, situation_id: UUID,
+                        joining: Joining) -> None:
+    """Record a situation joining the meeting: new invitations, every participant's agenda entry,
+    and the meeting's situation count (hold :func:`lock_placement`)."""
+    if joining.new:
+        await conn.execute(ADD_INVITATIONS, meeting_id, [i.agency_id for i in joining.new],
+                           [i.invitation_id for i in joining.new], [i.name for i in joining.new])
+    if joining.entries:
+        await conn.execute(
+            ADD_INVITED_FOR, meeting_id, situation_id, [a for a, _ in joining.entries],
+            [",".join(e.reasons) for _, e in joining.entries],
+            [",".join(e.matched_categories) for _, e in joining.entries],
+            [e.why for _, e in joining.entries])
+    await conn.execute(COUNT_SITUATION, meeting_id)
+
+
+async def load_invitations(conn: Connection, meeting_id: UUID) -> MeetingInvitations:
+    """Every invitation of the meeting with the situations each participant is invited for."""
+    rows = await conn.fetch(LOAD_INVITATIONS, meeting_id)
+    heads: dict[str, tuple[UUID, str]] = {}
+    entries: dict[str, list[InvitedFor]] = {}
+    for r in rows:
+        heads.setdefault(r["agency_id"], (r["invitation_id"], r["name"]))
+        entries.setdefault(r["agency_id"], []).append(InvitedFor(
+            situation_id=r["situation_id"], reasons=tuple(r["reasons"]),
+            matched_categories=tuple(r["matched_categories"]), why=r["why"]))
+    return MeetingInvitations(meeting_id=meeting_id, invitations=tuple(
+        Invitation(meeting_id=meeting_id, invitation_id=head[0], agency_id=agency, name=head[1],
+                   situations=tuple(entries[agency]))
+        for agency, head in heads.items()))
+
+
+async def invitation(conn: Connection, meeting_id: UUID,
+                     invitation_id: UUID) -> tuple[datetime, str | None] | None:
+    """``(meeting start, invited agency or None)``, or ``None`` when there is no such meeting."""
+    row = await conn.fetchrow(INVITATION, meeting_id, invitation_id)
+    return None if row is None else (row["starts_at"], row["agency_id"])
 
 
 async def issued_revisions(conn: Connection, meeting_id: UUID) -> dict[str, int]:

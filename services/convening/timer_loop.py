@@ -5,9 +5,10 @@ instance skips it), decide what it raises from the aggregate's current state, wr
 rows and mark the row ``fired`` (or ``cancelled`` when it no longer applies), then commit. A crash
 before the commit leaves the row pending for the next look; after it, the row is never taken again.
 
-Lock order: the loop never waits for a situation row or the placement lock while holding a timer
-row (``NOWAIT`` / try-lock, then it leaves the timer for the next round), because the command
-handler holds the situation row while it cancels that situation's timers.
+Lock order: the loop never waits for a situation row while holding a timer row (``NOWAIT``, then
+it leaves the timer for the next round), because the command handler holds the situation row
+while it cancels that situation's timers. It does wait for the placement lock (agenda timers):
+placement only ever inserts new agenda timers, never touches a held one.
 """
 
 from __future__ import annotations
@@ -109,12 +110,12 @@ async def _fire(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> li
 
 
 async def _agenda(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
-    if not await store.try_lock_placement(conn):  # placement writes invitations under it
-        raise _Busy
-    locked = await store.read_meeting(conn, timer.aggregate_id)
-    if locked is None:
+    # Wait for placement (it writes invitations under this lock): placement never waits for an
+    # existing agenda timer's row, so this cannot deadlock; a try-lock would starve under load.
+    await store.lock_placement(conn, timer.aggregate_id)
+    meeting = await store.read_meeting(conn, timer.aggregate_id)
+    if meeting is None:
         return []
-    meeting, invitations = locked
     table = deps.directory.current().table(meeting.district)
     if table is None:
         return []
@@ -122,4 +123,4 @@ async def _agenda(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> 
     if now < due:  # the table's lead time changed since the timer was set
         await store.reschedule_timer(conn, timer.key, due)
         raise _Later
-    return [*await issue_agendas(conn, meeting, table, invitations, (), now)]
+    return [*await issue_agendas(conn, meeting, table, (), now)]

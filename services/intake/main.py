@@ -21,7 +21,14 @@ from nacl.public import PrivateKey
 
 from schemas.errors import ConfigurationError
 from schemas.reference import reference
-from schemas.situations import IdentityPurged
+from schemas.registry import allowed_types
+from schemas.situations import (
+    AgenciesAssigned,
+    AssignmentResponded,
+    IdentityPurged,
+    SituationConcluded,
+    SituationReopened,
+)
 from schemas.topics import REFERRALS, SITUATIONS
 from services.directory import DirectoryHolder, reference_codes
 from services.intake import ingress, sealing, store
@@ -103,8 +110,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
                 handle=intake.on_referral, on_dead_letter=intake.on_dead_letter,
                 max_records=settings.intake_max_records)
+    handled = {m.ce_type for m in (AgenciesAssigned, AssignmentResponded, SituationConcluded,
+                                    SituationReopened)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
-                decode=events.decode, handle=intake.on_situation)
+                decode=events.decode, handle=intake.on_situation,
+                skip_types=allowed_types(SITUATIONS.name) - handled)
 
     async def retention_loop(service: Service, stopping: asyncio.Event) -> None:
         while not stopping.is_set():

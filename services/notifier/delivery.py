@@ -14,7 +14,7 @@ import base64
 import contextlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from schemas.notices import NoticeDelivered, NoticeFailed
@@ -141,6 +141,10 @@ def delivery_loop(settings: NotifierSettings, clock: Clock) -> BackgroundLoop:
         webhook = WebhookChannel(settings)
         deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook)
         wake = asyncio.Event()
+
+        def wake_up(*_: object) -> None:
+            wake.set()
+
         listener: Connection | None = None
         failures = 0
         try:
@@ -148,8 +152,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock) -> BackgroundLoop:
                 try:
                     if listener is None or listener.is_closed():
                         listener = await svc.pool.acquire()
-                        await listener.add_listener(store.WAKE_CHANNEL,
-                                                    lambda *_: wake.set())
+                        await listener.add_listener(store.WAKE_CHANNEL, wake_up)
                     wake.clear()
                     if await deliverer.run_once() >= settings.notifier_batch:
                         continue
@@ -157,7 +160,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock) -> BackgroundLoop:
                 except DB_UNAVAILABLE as exc:
                     failures += 1
                     log.warning("delivery waiting for PostgreSQL", error=type(exc).__name__)
-                    await _release(svc.pool, listener)
+                    await _release(svc.pool, listener, wake_up)
                     listener = None
                     await _sleep(stopping, min(10.0, 0.2 * 2 ** min(failures, 6)))
                     continue
@@ -172,15 +175,18 @@ def delivery_loop(settings: NotifierSettings, clock: Clock) -> BackgroundLoop:
                         waiter.cancel()
                         stopper.cancel()
         finally:
-            await _release(svc.pool, listener)
+            await _release(svc.pool, listener, wake_up)
             await webhook.close()
 
     return loop
 
 
-async def _release(pool: Pool, conn: Connection | None) -> None:
-    """Give the listening connection back (its LISTEN ends with the reset)."""
+async def _release(pool: Pool, conn: Connection | None,
+                   callback: Callable[..., None]) -> None:
+    """Stop listening and give the connection back."""
     if conn is not None:
+        with contextlib.suppress(Exception):
+            await conn.remove_listener(store.WAKE_CHANNEL, callback)
         with contextlib.suppress(Exception):
             await pool.release(conn, timeout=5)
 

@@ -12,10 +12,18 @@ from datetime import timedelta
 from uuid import UUID
 
 from schemas.base import Actor, Command, Message
+from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
 from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled
 from schemas.reference import Reference
-from schemas.situations import SituationConcluded, SituationOpened
+from schemas.referrals import ReferralRejected
+from schemas.situations import (
+    AgenciesAssigned,
+    SituationConcluded,
+    SituationOpened,
+    SlaBreached,
+    SlaWarning,
+)
 from services.directory import DirectoryHolder
 from services.notifier import recipients, render, store, tokens
 from services.notifier.model import MeetingInfo, Planned, notice_id
@@ -26,6 +34,10 @@ from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
 
 log = get_logger("commande.notifier")
+
+NOTIFIABLE = (AgendaIssued, AgenciesAssigned, DisclosureSealed, SlaWarning, SlaBreached,
+              SituationConcluded, CommandRejected, ReferralRejected)
+"""The events that cause notices; notifier ignores the other events of its topics."""
 
 
 class Handlers:
@@ -54,7 +66,8 @@ class Handlers:
         if isinstance(event, Command):
             await self._command_seen(conn, env.id, event.actor)
             return ()
-        await self._notify(conn, env.id, rec.topic, event)
+        if isinstance(event, NOTIFIABLE):
+            await self._notify(conn, env.id, rec.topic, event)
         return ()
 
     async def _command_seen(self, conn: Connection, command_id: UUID, actor: Actor) -> None:

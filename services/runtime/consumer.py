@@ -81,6 +81,7 @@ class Consumer(Generic[D]):
         policy: FailurePolicy | None = None,
         on_dead_letter: OnDeadLetter | None = None,
         stopping: asyncio.Event | None = None,
+        skip_types: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
         self._schema = schema
@@ -91,11 +92,14 @@ class Consumer(Generic[D]):
         self._policy = policy or FailurePolicy()
         self._on_dead_letter = on_dead_letter
         self._stopping = stopping or asyncio.Event()
+        self._skip = frozenset(t.encode() for t in skip_types)
 
     async def process(self, records: Sequence[InRecord]) -> None:
         """Handle ``records`` effectively once; returns when the offsets may be committed."""
         decoded: list[tuple[InRecord, D]] = []
         for rec in records:
+            if self._skip and _ce_type(rec) in self._skip:
+                continue  # a well-formed type this consumer has no business with: not even decoded
             try:
                 decoded.append((rec, self._decode(rec)))
             except CommandeError as exc:
@@ -185,6 +189,13 @@ class Consumer(Generic[D]):
         except TimeoutError:
             return
         raise ShuttingDown("stopping while retrying; the records will be redelivered")
+
+
+def _ce_type(rec: InRecord) -> bytes | None:
+    for name, value in rec.headers:
+        if name == "ce_type":
+            return value
+    return None
 
 
 def _translate(exc: BaseException) -> BaseException:

@@ -79,13 +79,18 @@ class Service:
         return self._relay
 
     def consume(self, topic: str, *, group: str, name: str, decode: Decode[D], handle: Handle[D],
-                on_dead_letter: OnDeadLetter | None = None, max_records: int = 500) -> None:
-        """Consume ``topic`` in consumer group ``group`` through a :class:`Consumer` named ``name``."""
+                on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
+                skip_types: frozenset[str] = frozenset()) -> None:
+        """Consume ``topic`` in consumer group ``group`` through a :class:`Consumer` named ``name``.
+
+        ``skip_types``: registered CloudEvents types this consumer ignores; such records are
+        neither decoded nor recorded (their offsets are committed with the batch).
+        """
 
         def make() -> None:
             self._consumers[name] = Consumer(
                 name, self.name, self.pool, self.producer, decode, handle,
-                on_dead_letter=on_dead_letter, stopping=self.stopping)
+                on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types)
 
         self._factories.append(make)
         self._subscriptions.append((group, topic))

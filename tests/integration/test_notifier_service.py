@@ -15,14 +15,17 @@ import hmac
 import ipaddress
 import json
 import re
+import os
 import socket
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 import asyncpg
@@ -41,14 +44,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uuid6 import uuid7
 
-from deploy.local.smtp_sink import read_messages
 from schemas.base import Actor, Message
 from schemas.commands import AssignAgencies
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, AgendaItem, CommandRejected, MeetingScheduled
-from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
+from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed, NoticeKind
 from schemas.referrals import ReferralRejected
-from schemas.samples import NOW, sample, summary
+from schemas.samples import sample, summary
 from schemas.situations import (
     AgenciesAssigned,
     AgencyTask,
@@ -58,8 +60,10 @@ from schemas.situations import (
     SlaWarning,
 )
 from schemas.topics import DLQ, NOTICES
+from services.directory import load_directory
 from services.notifier import tokens
 from services.notifier.main import build
+from services.notifier.model import notice_id
 from services.notifier.settings import NotifierSettings
 from services.runtime.events import decode, emit
 from services.runtime.kafka import Producer
@@ -85,6 +89,7 @@ class Hit:
     headers: dict[str, str]
     body: bytes
     status: int
+    held: bool = False
 
 
 @dataclass
@@ -94,12 +99,19 @@ class Receiver:
     port: int = 0
     hits: list[Hit] = field(default_factory=list)
     script: dict[str, list[int]] = field(default_factory=dict)
+    hold: tuple[str, asyncio.Event] | None = None
+    """(text, event): the next request whose body has this text is answered once event is set."""
 
     async def handle(self, request: Request) -> Response:
         path = request.url.path.strip("/").split("/")[0]
         plan = self.script.get(path, [])
         status = plan.pop(0) if plan else 200
-        self.hits.append(Hit(path, dict(request.headers), await request.body(), status))
+        hit = Hit(path, dict(request.headers), await request.body(), status)
+        self.hits.append(hit)
+        if self.hold is not None and self.hold[0].encode() in hit.body:
+            held, self.hold = self.hold[1], None
+            hit.held = True
+            await held.wait()
         return Response(status_code=status)
 
     def for_notice(self, notice: UUID | str) -> list[Hit]:
@@ -187,10 +199,11 @@ async def stack(settings: Settings, admin_db: asyncpg.Pool,
     producer = Producer(settings.kafka_bootstrap, client_id=f"test-notifier-{RUN}")
     await producer.start()
     await svc.faststream.start()
+    st = Stack(ns, svc, receiver, producer, admin_db)
     try:
-        yield Stack(ns, svc, receiver, producer, admin_db)
+        yield st
     finally:
-        await svc.faststream.stop()
+        await st.svc.faststream.stop()  # the restart test replaces the instance
         await producer.stop()
         server.should_exit = True
         await serving
@@ -209,15 +222,48 @@ async def send(stack: Stack, *events: Message) -> list[UUID]:
     return [UUID(dict(r.headers)["ce_id"].decode()) for r in records]
 
 
+_SEEN: dict[str, EmailMessage | None] = {}
+
+
+def _run_mail(maildir: Path) -> list[EmailMessage]:
+    """The sink's messages for this run's addresses, parsed once each (the shared Maildir grows).
+
+    Same parsing as ``deploy.local.smtp_sink.read_messages``, but a file is only read once and
+    only parsed when its envelope names one of this run's addresses.
+    """
+    new = maildir / "new"
+    for path in sorted(new.iterdir()) if new.exists() else []:
+        if path.name in _SEEN:
+            continue
+        raw = path.read_bytes()
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        parsed = None
+        if f"+{RUN}@".encode() in head:
+            msg = message_from_bytes(raw, policy=policy.default)
+            assert isinstance(msg, EmailMessage)
+            parsed = msg if f"+{RUN}@" in str(msg["X-Envelope-To"]) else None
+        _SEEN[path.name] = parsed
+    return [m for m in _SEEN.values() if m is not None]
+
+
 def mails(stack: Stack, *needles: str) -> list[EmailMessage]:
     """This run's e-mails whose text mentions one of ``needles``."""
-    out = []
-    for msg in read_messages(stack.settings.mail_dir):
-        if f"+{RUN}@" not in str(msg["X-Envelope-To"]):
-            continue
-        if any(n in text(msg) for n in needles):
-            out.append(msg)
-    return out
+    return [m for m in _run_mail(stack.settings.mail_dir) if any(n in text(m) for n in needles)]
+
+
+def caused_by(stack: Stack, causes: list[UUID]) -> set[str]:
+    """Every notice id the events ``causes`` could give (any recipient of the run's directory,
+    any kind). Other services on the shared stack react to our events with events of their own
+    (convening refuses our command, schedules our situation); their notices are not ours."""
+    directory = load_directory(stack.settings.notifier_directory)
+    keys = [f"{o.agency_id}/{c.role.value}/{c.address}" for o in directory.organizations
+            for c in o.contacts]
+    return {str(notice_id(cause, key, kind)) for cause in causes for key in keys
+            for kind in get_args(NoticeKind)}
+
+
+def ours(msgs: list[EmailMessage], ids: set[str]) -> list[EmailMessage]:
+    return [m for m in msgs if str(m["Message-ID"]).strip("<>").split("@")[0] in ids]
 
 
 def text(msg: EmailMessage) -> str:
@@ -259,7 +305,7 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
     command = sample(AssignAgencies, situation_id=situation,
                      actor=Actor(agency_id="hrps-cmb-d1", role="table_chair"))
     command_id = (await send(stack, command))[0]
-    await send(
+    causes = await send(
         stack,
         sample(MeetingScheduled, meeting_id=meeting, starts_at=now + dt.timedelta(days=2),
                ends_at=now + dt.timedelta(days=2, hours=2), venue="Synthetic station room 4"),
@@ -301,10 +347,11 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
         ("referral_status", _tagged("intake@publichealth.example.org")): 1,
     })
     needles = (str(situation), str(meeting), ref)
-    await wait_for(lambda: _count(stack, needles, expected.total()), timeout=60)
+    mine = caused_by(stack, causes)
+    await wait_for(lambda: _count(stack, needles, mine, expected.total()), timeout=60)
     await wait_for(lambda: _hits(stack, "mental-health-assoc"), timeout=30)
     await asyncio.sleep(1.5)  # anything extra would arrive now
-    got = mails(stack, *needles)
+    got = ours(mails(stack, *needles), mine)
     assert Counter((m["X-Commande-Notice-Kind"], m["X-Envelope-To"]) for m in got) == expected
 
     for msg in got:
@@ -313,16 +360,20 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
         for word in ("Narrative", "Synthetic sample", "Risk", "eviction", "25-29", "Woman"):
             assert word not in subject
         assert re.match(r"^<[0-9a-f-]{36}@halton-police\.example\.org>$", str(msg["Message-ID"]))
-        assert "http://notifier.test/ack/" in body and "http://notifier.test/ack/" in html(msg)
+        assert "http://notifier.test/ack/" in body
+        assert "http://notifier.test/ack/" in html(msg)
         if kind in ("invitation", "agenda"):  # de-identified level: the Filter-2 summary
             for part in (body, html(msg)):
                 assert NARRATIVE in part
                 assert "Mental health: Diagnosed condition not treated" in part
-                assert "25-29" in part and "Woman" in part
-            assert "Synthetic station room 4" in body and "1 District" in body
+                assert "25-29" in part
+                assert "Woman" in part
+            assert "Synthetic station room 4" in body
+            assert "1 District" in body
         else:  # reference or sealed level: no summary at all
             for part in (body, html(msg)):
-                assert NARRATIVE not in part and "Diagnosed condition" not in part
+                assert NARRATIVE not in part
+                assert "Diagnosed condition" not in part
                 assert "25-29" not in part
         if kind == "disclosure":
             [att] = list(msg.iter_attachments())
@@ -333,18 +384,20 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
         else:
             assert not list(msg.iter_attachments())
 
-    [hit] = _hits_now(stack, "mental-health-assoc")
+    [hit] = [h for h in _hits_now(stack, "mental-health-assoc")
+             if h.headers["idempotency-key"] in mine]
     verify_signature(hit, "mental-health-assoc")
     body = json.loads(hit.body)
-    assert body["kind"] == "disclosure" and body["privacy"] == "sealed"
+    assert body["kind"] == "disclosure"
+    assert body["privacy"] == "sealed"
     assert body["event"]["ciphertext"] == sample(DisclosureSealed).ciphertext
     assert body["event"]["situation_id"] == str(situation)
     assert hit.headers["idempotency-key"] == body["notice_id"]
     assert NARRATIVE not in hit.body.decode()
 
 
-async def _count(stack: Stack, needles: tuple[str, ...], n: int) -> bool:
-    return len(mails(stack, *needles)) >= n
+async def _count(stack: Stack, needles: tuple[str, ...], mine: set[str], n: int) -> bool:
+    return len(ours(mails(stack, *needles), mine)) >= n
 
 
 async def _hits(stack: Stack, agency: str) -> list[Hit]:
@@ -479,5 +532,127 @@ async def _acked_at(stack: Stack, notice: UUID) -> dt.datetime | None:
     return found
 
 
-def test_samples_are_before_now() -> None:
-    assert NOW < dt.datetime.now(dt.UTC)
+
+async def test_cli_acknowledges_once(stack: Stack) -> None:
+    situation = uuid7()
+    await send(stack, sample(SlaBreached, situation_id=situation, district="district_3",
+                             agency_id=None))
+    [msg] = await wait_for(lambda: _mails_async(stack, str(situation)), timeout=60)
+    link = re.search(r"http://notifier\.test/ack/(\S+)", text(msg))
+    assert link is not None
+    token = link.group(1)
+    notice = tokens.verify(ACK_SECRET.encode(), token, dt.datetime.now(dt.UTC))
+    env = {**os.environ, "COMMANDE_NOTIFIER_ACK_SECRET": ACK_SECRET,
+           "COMMANDE_DATABASE_URL": stack.settings.database_url.get_secret_value()}
+
+    async def cli(arg: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "from services.cli.notifier_cmd import app; app()", "ack", arg,
+            env=env, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode().strip(), err.decode()
+
+    code, out, err = await cli(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
+    assert code == 2
+    assert "signature does not match" in err
+    assert await _acked_at(stack, notice) is None
+    assert (await cli(token))[:2] == (0, "acknowledged")
+    assert (await cli(token))[:2] == (0, "already acknowledged")
+
+    async def acks() -> list[Message]:
+        return [e for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name)
+                if isinstance(e := decode(rec).event, NoticeAcknowledged)
+                and e.notice_id == notice]
+
+    [ack] = await wait_for(acks, timeout=30)
+    assert isinstance(ack, NoticeAcknowledged)
+    assert (ack.via, ack.recipient_agency) == ("api", "hrps-cmb-d3")
+
+
+async def test_killed_mid_send_then_restarted_loses_nothing_and_repeats_only_in_flight(
+        stack: Stack, tmp_path: Path) -> None:
+    """notifier as an OS process, SIGKILLed while a webhook is in flight; a new instance takes over.
+
+    Runs last: it replaces the module's in-process instance with the restarted one.
+    """
+    await stack.svc.faststream.stop()
+    s = stack.settings
+    secrets = {a: v.get_secret_value() for a, v in s.notifier_webhook_secrets.items()}
+    env = {**os.environ,
+           "COMMANDE_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+           "COMMANDE_DATABASE_URL": s.database_url.get_secret_value(),
+           "COMMANDE_SMTP_PORT": str(s.smtp_port),
+           "COMMANDE_NOTIFIER_DIRECTORY": str(s.notifier_directory),
+           "COMMANDE_NOTIFIER_ACK_SECRET": ACK_SECRET,
+           "COMMANDE_NOTIFIER_WEBHOOK_SECRETS": json.dumps(secrets),
+           "COMMANDE_NOTIFIER_WEBHOOK_CA_FILE": str(s.notifier_webhook_ca_file),
+           "COMMANDE_NOTIFIER_POLL_INTERVAL": "0.1",
+           "COMMANDE_NOTIFIER_PUBLIC_URL": s.notifier_public_url}
+    release = asyncio.Event()
+    situation = uuid7()
+    stack.receiver.hold = (str(situation), release)
+    with (tmp_path / "notifier.log").open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c",
+            "import asyncio\n"
+            "from services.notifier.main import build\n"
+            "from services.notifier.settings import NotifierSettings\n"
+            "asyncio.run(build(NotifierSettings()).faststream.run())\n",
+            env=env, cwd=PROJECT_ROOT, stdout=log, stderr=log)
+    try:
+        causes = await send(stack, *(
+            sample(DisclosureSealed, situation_id=situation, disclosure_id=uuid7(),
+                   recipient_agency="housing-services") for _ in range(4)), *(
+            sample(SlaBreached, situation_id=situation, district=d, agency_id=None)
+            for d in ("district_1", "district_2", "district_3")))
+        mine = caused_by(stack, causes)
+
+        async def in_flight() -> list[Hit]:
+            return [h for h in stack.receiver.hits if h.held]
+
+        before = await wait_for(in_flight, timeout=90, every=0.05)
+        proc.kill()
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    release.set()
+    [held] = before
+    assert held.headers["idempotency-key"] in mine
+    hits_at_kill = {h.headers["idempotency-key"] for h in stack.receiver.hits
+                    if h.headers["idempotency-key"] in mine}
+
+    stack.svc = build(s)
+    await stack.svc.faststream.start()
+
+    async def all_delivered() -> list[Message]:
+        found: list[Message] = []
+        for cause in causes:
+            found += [e for e in await notices(stack, cause) if isinstance(e, NoticeDelivered)]
+        return found if len(found) >= len(causes) else []
+
+    delivered = await wait_for(all_delivered, timeout=90)
+    await asyncio.sleep(1.0)
+    delivered = await all_delivered()
+    assert sorted(str(d.notice_id) for d in delivered) == sorted(  # type: ignore[attr-defined]
+        {str(d.notice_id) for d in delivered})  # type: ignore[attr-defined]
+    assert len(delivered) == len(causes)  # nothing lost, one NoticeDelivered each
+
+    hits = [h for h in stack.receiver.hits if h.headers["idempotency-key"] in mine]
+    per_key = Counter(h.headers["idempotency-key"] for h in hits)
+    assert len(per_key) == 4
+    for key, n in per_key.items():
+        assert n == 1 or (n == 2 and key in hits_at_kill), (key, n)
+    # The held request never got its answer: it is sent again, with the same Idempotency-Key.
+    assert per_key[held.headers["idempotency-key"]] == 2
+    for h in hits:
+        verify_signature(h, "housing-services")
+    emails = ours(mails(stack, str(situation)), mine)
+    per_id = Counter(str(m["Message-ID"]) for m in emails)
+    assert len(per_id) == 3  # one notice per district's Staff Sergeant
+    assert all(n in (1, 2) for n in per_id.values())  # a repeat keeps its Message-ID
+    repeats = sum(per_key.values()) - 4 + sum(per_id.values()) - 3
+    assert repeats <= s.notifier_batch

@@ -231,3 +231,18 @@ async def test_metrics_report_handled_records_backlog_and_lag(
     text = generate_latest().decode()
     assert f'commande_handled_total{{consumer="{running.schema}-items"}} 2.0' in text
     assert f'commande_outbox_backlog{{schema="{running.schema}"}} 0.0' in text
+
+
+async def test_skipped_types_are_neither_decoded_nor_recorded(running: ItemService,
+                                                             topics: tuple[str, str]) -> None:
+    consumer = Consumer(f"{running.schema}-skipping", running.schema, running.service.pool,
+                        running.service.producer, decode, running.handle,
+                        skip_types=frozenset({"ca.example.ignored.v1"}))
+    ignored = InRecord(topics[0], 0, 0, b"k", b"not even json",
+                       (("ce_type", b"ca.example.ignored.v1"),))
+    kept = InRecord(topics[0], 0, 1, b"k", json.dumps({"n": 3}).encode(),
+                    (("ce_id", b"kept-1"), ("ce_source", b"/test"), ("ce_type", b"ca.example.kept.v1")))
+    await consumer.process([ignored, kept])
+    assert await running.numbers() == [3]
+    async with running.service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM inbox") == 1

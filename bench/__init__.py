@@ -1,0 +1,1 @@
+"""Benchmarks on the real stack (``python -m bench.<name>``); results in ``bench/RESULTS.md``."""

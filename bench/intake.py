@@ -1,0 +1,633 @@
+"""Benchmark: referrals per second through intake as deployed, against a raw aiokafka loop.
+
+Run: ``.venv/bin/python -m bench.intake [--count N] [--runs R] [--record] [--profile FILE]`` with
+the local stack up (Kafka and PostgreSQL of ``commande stack up``; default N = 5,000, R = 3).
+
+intake runs as its own OS process, exactly as deployed (``python -m services.cli run intake
+--port P``): the bench waits for ``GET /ready`` == 200 and for both of intake's consumer groups to
+have caught up, and sends it SIGTERM at the end. Each run:
+
+1. builds N ``ReferralSubmitted`` with unique ``referral_ref`` from
+   ``deploy/samples/referrals/milton-individual.json``, the subject sealed to intake's public key as
+   ``commande submit`` does, the municipality cycling over Halton's so all three districts get
+   work (built before the clock starts);
+2. pins the end offsets of ``commande.referral-status.v1`` (its own assignment, no group),
+   produces the N records to ``commande.referrals.v1`` and reads until every ref of the run has
+   its ``ReferralAccepted`` (a ``ReferralRejected`` for one of them fails the bench).
+
+Rate = N / (record timestamp of the last ``ReferralAccepted`` - the instant of the first produce).
+Latency per ref = ``ReferralAccepted`` record timestamp - ``ReferralSubmitted`` record timestamp
+(both CreateTime). The N records are produced up front, so that latency includes the wait in the
+backlog; a short paced phase (one referral every 20 ms, well under capacity) gives the handling
+latency of a service that is not behind.
+
+Baseline: a raw aiokafka consume-and-produce loop, also its own OS process (``--raw-loop``):
+consumer group on a scratch topic, one record produced per consumed record (the same bytes) to a
+second scratch topic with the runtime's producer settings, offsets committed after each batch's
+acks; fed the same records and measured the same way. Runs alternate baseline / intake so the
+noise of a shared machine falls on both; medians are reported. ``--record`` appends a section to
+``bench/RESULTS.md``. ``--profile FILE`` runs intake under cProfile (figures then are not
+representative: never recorded) and prints the top of the profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import platform
+import pstats
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, TopicSpec
+from services.runtime.events import emit
+from services.runtime.kafka import OutRecord, partitions
+from services.runtime.lag import group_lag
+from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.topics import ensure_topics
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SAMPLE = PROJECT_ROOT / "deploy" / "samples" / "referrals" / "milton-individual.json"
+TOWNS = ("milton", "oakville", "burlington", "acton", "oakville", "burlington",
+         "georgetown", "oakville", "burlington", "halton_hills", "oakville", "burlington")
+"""Halton's municipalities, ordered so the three districts get a third of the referrals each."""
+ACCEPTED = ReferralAccepted.ce_type.encode()
+REJECTED = ReferralRejected.ce_type.encode()
+INTAKE_GROUPS = (("intake", REFERRALS.name), ("intake-disclosures", SITUATIONS.name))
+WARMUP = 500
+PACED = 200
+PACE_SECONDS = 0.02
+TARGET_RATE = 1000.0
+TARGET_RATIO = 0.3
+PRODUCER_SETTINGS: dict[str, Any] = {
+    "enable_idempotence": True, "linger_ms": 2, "max_request_size": 4 * 1024 * 1024,
+    "request_timeout_ms": 15000,
+}
+"""Those of ``services.runtime.kafka.Producer``, so both sides publish alike."""
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- the referrals ---------------------------------------------------------------------------
+
+
+class Referrals:
+    """Valid referrals as a partner sends them: the steps of ``commande submit`` (``load_referral``
+    then ``publish``), with intake's public key looked up once instead of per referral."""
+
+    def __init__(self) -> None:
+        from services.cli.submit_cmd import _intake_public_key_b64
+        from services.intake import sealing
+
+        self._sealing = sealing
+        self._template: dict[str, Any] = json.loads(SAMPLE.read_text())
+        self._public = sealing.public_key_from_b64(_intake_public_key_b64())
+        self.tag = uuid.uuid4().hex[:8]
+        self._made = 0
+
+    def make(self, n: int) -> list[OutRecord]:
+        """``n`` new referrals (refs never used before), as the records a partner produces."""
+        out = []
+        for _ in range(n):
+            i = self._made
+            self._made += 1
+            data = copy.deepcopy(self._template)
+            data["referral_ref"] = f"BENCH-{self.tag}-{i:07d}"
+            data["summary"]["municipality"] = TOWNS[i % len(TOWNS)]
+            data["submitted_at"] = datetime.now(UTC).isoformat()
+            referral = ReferralSubmitted.model_validate_json(json.dumps(data))
+            assert referral.subject is not None
+            sealed = self._sealing.seal_subject(referral.subject, self._public)
+            referral = referral.model_copy(update={"subject": None, "sealed_subject": sealed})
+            referral = ReferralSubmitted.model_validate(referral.model_dump())
+            out.append(emit(referral, source=f"/partners/{referral.agency_id}"))
+        return out
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One measured run of one side."""
+
+    side: str
+    count: int
+    seconds: float
+    """First produce to the timestamp of the last answer."""
+    latencies_ms: tuple[float, ...]
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds spent during the run, per process (group), and ``machine`` busy share."""
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies_ms, 99)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+class Answers:
+    """Reads ``topic`` from end offsets pinned by :meth:`pin`, with its own partition assignment."""
+
+    def __init__(self, bootstrap: str, topic: str, *, check_types: bool) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._check_types = check_types
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+            client_id=f"bench-intake-answers-{uuid.uuid4().hex[:6]}", max_poll_records=2000)
+        self._tps: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        parts = await partitions(self._bootstrap, self._topic)
+        if not parts:
+            raise SystemExit(f"topic {self._topic} does not exist: is the stack up?")
+        self._tps = [TopicPartition(self._topic, p) for p in parts]
+        self._consumer.assign(self._tps)
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def pin(self) -> None:
+        """Position at the partitions' ends now, before anything of the run is produced."""
+        await self._consumer.seek_to_end(*self._tps)
+        for tp in self._tps:
+            await self._consumer.position(tp)
+
+    async def collect(self, wanted: set[bytes], timeout: float) -> dict[bytes, int]:
+        """``{key: record timestamp ms}`` of the first answer to each wanted key."""
+        found: dict[bytes, int] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(found) < len(wanted):
+            if loop.time() > deadline:
+                raise SystemExit(f"only {len(found)} of {len(wanted)} answers on {self._topic} "
+                                 f"within {timeout:.0f}s")
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                for rec in recs:
+                    if rec.key not in wanted or rec.key in found:
+                        continue
+                    if self._check_types:
+                        kind = dict(rec.headers).get("ce_type")
+                        if kind == REJECTED:
+                            raise SystemExit(f"intake rejected {rec.key.decode()}: the bench's "
+                                             f"referral is not valid any more ({rec.value[:400]!r})")
+                        if kind != ACCEPTED:
+                            continue
+                    found[rec.key] = rec.timestamp
+        return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def pids_named(comm: str, cmdline_has: str = "") -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != comm:
+                continue
+            if cmdline_has and cmdline_has.encode() not in (entry / "cmdline").read_bytes():
+                continue
+        except OSError:
+            continue
+        out.append(int(entry.name))
+    return out
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return float(sum(values) - idle), float(sum(values))
+
+
+class CpuMeter:
+    """CPU seconds per process (group) over an interval.
+
+    ``postgres`` sums every backend (ours and other clients'), counting only processes alive at
+    the end of the interval; ``machine`` is the busy share of all CPUs.
+    """
+
+    def __init__(self, named: dict[str, int]) -> None:
+        self._named = dict(named)
+        self._named["bench"] = os.getpid()
+        self._before: dict[str, dict[int, float]] = {}
+        self._busy: tuple[float, float] = (0.0, 0.0)
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        out = {name: {pid: cpu_seconds(pid)} for name, pid in self._named.items()}
+        out["postgres"] = {p: cpu_seconds(p) for p in pids_named("postgres")}
+        out["kafka"] = {p: cpu_seconds(p) for p in pids_named("java", "kafka.Kafka")}
+        return out
+
+    def start(self) -> None:
+        self._before = self._sample()
+        self._busy = machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        busy, total = machine_busy()
+        result = {name: sum(v - self._before[name].get(pid, 0.0) for pid, v in pids.items())
+                  for name, pids in after.items()}
+        spent = total - self._busy[1]
+        result["machine"] = (busy - self._busy[0]) / spent if spent else 0.0
+        return result
+
+
+async def measure(side: str, producer: Any, topic: str, answers: Answers,
+                  records: Sequence[OutRecord], meter: CpuMeter | None,
+                  pace: float = 0.0) -> Run:
+    """Produce ``records`` to ``topic`` and wait for every answer; one :class:`Run`."""
+    wanted = {r.key for r in records if r.key is not None}
+    assert len(wanted) == len(records), "every record needs its own key"
+    await answers.pin()
+    collector = asyncio.create_task(answers.collect(wanted, timeout=max(90.0, len(records) / 50)))
+    if meter is not None:
+        meter.start()
+    began = time.time()
+    futures = []
+    for rec in records:
+        futures.append(await producer.send(topic, rec.value, key=rec.key, headers=list(rec.headers)))
+        if pace:
+            await asyncio.sleep(pace)
+    metas = await asyncio.gather(*futures)
+    sent = {rec.key: meta.timestamp for rec, meta in zip(records, metas, strict=True)}
+    found = await collector
+    cpu = meter.stop() if meter is not None else {}
+    last = max(found.values()) / 1000
+    latencies = tuple(float(found[k] - sent[k]) for k in wanted)
+    return Run(side, len(records), last - began, latencies, cpu)
+
+
+# -- the processes under test ----------------------------------------------------------------
+
+
+async def raw_loop(bootstrap: str, source: str, sink: str, group: str) -> None:
+    """The baseline process: consume ``source`` in ``group``, produce each record to ``sink``."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_poll_records=500, client_id="bench-intake-raw")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-intake-raw",
+                                **PRODUCER_SETTINGS)
+    await consumer.start()
+    await producer.start()
+    ready = False
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=50, max_records=500)
+            if not ready and consumer.assignment():
+                print("ready", flush=True)
+                ready = True
+            futures = [await producer.send(sink, r.value, key=r.key, headers=list(r.headers))
+                       for recs in batch.values() for r in recs]
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def start_intake(port: int, log_path: Path, profile: Path | None
+                       ) -> asyncio.subprocess.Process:
+    """``python -m services.cli run intake`` (under cProfile if asked), once ``/ready`` says 200."""
+    prefix = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *prefix, "-m", "services.cli", "run", "intake", "--port", str(port),
+            cwd=PROJECT_ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    async with httpx.AsyncClient() as client:
+        while True:
+            if proc.returncode is not None:
+                raise SystemExit(f"intake exited with {proc.returncode}; see {log_path}")
+            if loop.time() > deadline:
+                raise SystemExit(f"intake not ready after 90s; see {log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                resp = await client.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+                if resp.status_code == 200:
+                    return proc
+            await asyncio.sleep(0.2)
+
+
+async def caught_up(bootstrap: str, patience: float = 120.0) -> float:
+    """Wait until intake's consumer groups have no lag; returns how long that took."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while True:
+        behind = 0
+        for group, topic in INTAKE_GROUPS:
+            behind += sum((await group_lag(bootstrap, group, [topic])).values())
+        if behind == 0:
+            return loop.time() - began
+        if loop.time() - began > patience:
+            raise SystemExit(f"intake still {behind} records behind after {patience:.0f}s")
+        await asyncio.sleep(0.25)
+
+
+async def start_raw(bootstrap: str, source: str, sink: str, group: str
+                    ) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.intake", "--raw-loop", source, sink, group,
+        "--bootstrap", bootstrap, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if line.strip() != b"ready":
+        raise SystemExit(f"the raw loop did not start (exit {proc.returncode})")
+    return proc
+
+
+async def terminate(proc: asyncio.subprocess.Process, name: str,
+                    sig: signal.Signals = signal.SIGTERM) -> int:
+    """Send ``sig``, then wait (SIGKILL after 40 s); returns the exit code.
+
+    uvicorn re-raises the signal once it has shut down gracefully, so intake's exit code after a
+    graceful SIGTERM is -15: its log's last ``service stopped`` line is what tells.
+    """
+    if proc.returncode is None:
+        proc.send_signal(sig)
+        try:
+            await asyncio.wait_for(proc.wait(), 40)
+        except TimeoutError:
+            print(f"{name} did not stop within 40s after {sig.name}; killing it", file=sys.stderr)
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
+
+
+# -- the bench -------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    raw: list[Run]
+    intake: list[Run]
+    paced_raw: Run
+    paced_intake: Run
+    drains: list[float]
+    """Seconds after each intake run's last ReferralAccepted until both groups had no lag."""
+    size: int
+    """Bytes of a referral record's value."""
+
+    @property
+    def raw_rate(self) -> float:
+        return statistics.median(r.rate for r in self.raw)
+
+    @property
+    def intake_rate(self) -> float:
+        return statistics.median(r.rate for r in self.intake)
+
+    @property
+    def ratio(self) -> float:
+        return self.intake_rate / self.raw_rate
+
+
+def median_of(runs: Sequence[Run], what: str) -> float:
+    return statistics.median(float(getattr(r, what)) for r in runs)
+
+
+async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
+    settings = Settings()
+    bootstrap = settings.kafka_bootstrap
+    tag = uuid.uuid4().hex[:8]
+    source = TopicSpec(f"bench.intake.{tag}.in", "{agency_id}/{referral_ref}", "bench", "bench",
+                       retention_ms=3_600_000, partitions=REFERRALS.partitions)
+    sink = TopicSpec(f"bench.intake.{tag}.out", "{agency_id}/{referral_ref}", "bench", "bench",
+                     retention_ms=3_600_000, partitions=REFERRAL_STATUS.partitions)
+    await ensure_topics(bootstrap, (source, sink))
+    referrals = Referrals()
+    log_path = Path(tempfile.gettempdir()) / f"bench-intake-{tag}.log"
+    port = free_port()
+    print(f"intake on port {port}, its log in {log_path}; scratch topics bench.intake.{tag}.*",
+          flush=True)
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-intake-partner",
+                                **PRODUCER_SETTINGS)
+    status = Answers(bootstrap, REFERRAL_STATUS.name, check_types=True)
+    echoes = Answers(bootstrap, sink.name, check_types=False)
+    try:
+        procs["intake"] = await start_intake(port, log_path, profile)
+        procs["raw"] = await start_raw(bootstrap, source.name, sink.name, f"bench.intake.{tag}.raw")
+        await producer.start()
+        await status.start()
+        await echoes.start()
+        await caught_up(bootstrap)
+        meter = CpuMeter({"intake": procs["intake"].pid, "raw": procs["raw"].pid})
+
+        warm = referrals.make(min(WARMUP, count))
+        await measure("raw", producer, source.name, echoes, warm, None)
+        await measure("intake", producer, REFERRALS.name, status, warm, None)
+        await caught_up(bootstrap)
+        print(f"warmed up with {len(warm)} referrals", flush=True)
+
+        raw_runs: list[Run] = []
+        intake_runs: list[Run] = []
+        drains: list[float] = []
+        for i in range(runs):
+            records = referrals.make(count)
+            raw = await measure("raw", producer, source.name, echoes, records, meter)
+            raw_runs.append(raw)
+            print(f"run {i + 1}: raw    {raw.rate:7.0f}/s  p50 {raw.p50:6.0f} ms  p99 "
+                  f"{raw.p99:6.0f} ms  cpu {_cpu(raw.cpu)}", flush=True)
+            run = await measure("intake", producer, REFERRALS.name, status, records, meter)
+            intake_runs.append(run)
+            drains.append(await caught_up(bootstrap))
+            print(f"run {i + 1}: intake {run.rate:7.0f}/s  p50 {run.p50:6.0f} ms  p99 "
+                  f"{run.p99:6.0f} ms  cpu {_cpu(run.cpu)}  (own situations digested "
+                  f"{drains[-1]:.1f}s later)", flush=True)
+
+        paced = referrals.make(PACED)
+        paced_raw = await measure("raw", producer, source.name, echoes, paced, None, PACE_SECONDS)
+        paced_intake = await measure("intake", producer, REFERRALS.name, status, paced, None,
+                                     PACE_SECONDS)
+        await caught_up(bootstrap)
+        return Outcome(raw_runs, intake_runs, paced_raw, paced_intake, drains, len(warm[0].value))
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        for reader in (status, echoes):
+            with contextlib.suppress(Exception):
+                await reader.stop()
+        for name, proc in procs.items():
+            # Under cProfile, SIGINT: the profiler writes its stats on KeyboardInterrupt, while the
+            # SIGTERM uvicorn re-raises after shutting down kills the process before it can.
+            sig = signal.SIGINT if name == "intake" and profile is not None else signal.SIGTERM
+            code = await terminate(proc, name, sig)
+            if code not in (0, -sig):
+                print(f"{name} exited with {code} after {sig.name}", file=sys.stderr)
+        if "intake" in procs:
+            stopped = b'"service stopped"' in log_path.read_bytes()
+            print(f"intake stopped {'gracefully' if stopped else 'WITHOUT its graceful stop'} "
+                  f"(exit {procs['intake'].returncode})", flush=True)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        with contextlib.suppress(Exception):
+            await admin.start()
+            await admin.delete_topics([source.name, sink.name])
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def _cpu(cpu: dict[str, float]) -> str:
+    parts = [f"{k} {v:.1f}s" for k, v in cpu.items() if k != "machine"]
+    return ", ".join(parts) + f"; machine {cpu.get('machine', 0.0):.0%} busy"
+
+
+def report(out: Outcome, count: int) -> list[str]:
+    """The figures, as Markdown lines (also printed)."""
+    raw, intake = out.raw, out.intake
+    lines = [
+        f"- referrals per run: {count}, runs per side: {len(intake)} (medians below); "
+        f"record value {out.size} bytes",
+        "- per run (referrals/s, raw / intake): "
+        + "; ".join(f"{r.rate:,.0f} / {i.rate:,.0f}" for r, i in zip(raw, intake, strict=True)),
+        f"- raw aiokafka consume-and-produce: **{out.raw_rate:,.0f} records/s**; latency (backlog "
+        f"of N) p50 {median_of(raw, 'p50'):,.0f} ms, p99 {median_of(raw, 'p99'):,.0f} ms",
+        f"- intake (consume, check, inbox + vault + outbox transaction, relay publishes): "
+        f"**{out.intake_rate:,.0f} referrals/s**; latency (backlog of N) p50 "
+        f"{median_of(intake, 'p50'):,.0f} ms, p99 {median_of(intake, 'p99'):,.0f} ms",
+        f"- ratio intake/raw: **{out.ratio:.2f}**",
+        f"- paced, {PACED} records at {1 / PACE_SECONDS:.0f}/s (handling latency when not behind): "
+        f"raw p50 {out.paced_raw.p50:.0f} ms, p99 {out.paced_raw.p99:.0f} ms; intake p50 "
+        f"{out.paced_intake.p50:.0f} ms, p99 {out.paced_intake.p99:.0f} ms",
+        "- CPU seconds during the median-rate run: raw: " + _cpu(_median_run(raw).cpu)
+        + "; intake: " + _cpu(_median_run(intake).cpu),
+        f"- after each intake run, its own SituationOpened were digested by `intake-disclosures` "
+        f"{', '.join(f'{d:.1f}' for d in out.drains)} s after the last ReferralAccepted (not timed)",
+    ]
+    met = out.intake_rate >= TARGET_RATE and out.ratio >= TARGET_RATIO
+    lines.append(f"- target (>= {TARGET_RATE:,.0f} referrals/s and >= {TARGET_RATIO} of raw): "
+                 + ("**met**" if met else "**not met**"))
+    return lines
+
+
+def _median_run(runs: Sequence[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), platform.processor() or "unknown")
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    return (f"{os.cpu_count()} CPUs ({model}), {mem_kb / 1024 / 1024:.1f} GiB memory, "
+            f"Python {platform.python_version()} on {platform.machine()}")
+
+
+def record(lines: list[str], command: str) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = [
+        "", f"## intake throughput (issue 4 item 8): `bench/intake.py`, {now}", "",
+        "Referrals per second through intake run as deployed (its own process, `commande run "
+        "intake`): consume `commande.referrals.v1`, open the sealed subject, Filter 1, one "
+        "transaction with inbox + referral + situation + vault + outbox rows, relay publishes "
+        "`SituationOpened` + `ReferralAccepted`; timed from the first produce to the last "
+        "`ReferralAccepted`. Baseline: a raw aiokafka consume-and-produce loop (its own process, "
+        "one record out per record in, same bytes) on the same broker. Both run while the broker "
+        "and PostgreSQL share the machine; latencies under \"backlog of N\" include the wait "
+        "behind the N records produced up front.", "",
+        f"Machine: {machine()}; shared with the Kafka broker, PostgreSQL and other sessions' work.",
+        "", f"Command: `{command}`", "", *lines, "",
+    ]
+    section = [textwrap.fill(line, 100, break_on_hyphens=False, break_long_words=False)
+               if not line.startswith(("-", "#")) else line for line in section]
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    RESULTS.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
+
+
+def show_profile(path: Path) -> None:
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=5000, help="referrals per run (default 5000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per side (default 3)")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--profile", type=Path, help="run intake under cProfile, stats to FILE")
+    parser.add_argument("--raw-loop", nargs=3, metavar=("SOURCE", "SINK", "GROUP"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.raw_loop:
+        asyncio.run(raw_loop(args.bootstrap or Settings().kafka_bootstrap, *args.raw_loop))
+        return
+    if args.count < 1 or args.runs < 1:
+        parser.error("--count and --runs must be at least 1")
+    if args.record and args.profile:
+        parser.error("a profiled run is slowed by the profiler: it is never recorded")
+    command = " ".join([".venv/bin/python -m bench.intake", *sys.argv[1:]])
+    began = time.monotonic()
+    outcome = asyncio.run(bench(args.count, args.runs, args.profile))
+    lines = report(outcome, args.count)
+    print()
+    print("\n".join(lines))
+    print(f"(bench took {time.monotonic() - began:.0f}s)")
+    if args.profile:
+        show_profile(args.profile)
+    if args.record:
+        record(lines, command)
+        print(f"recorded in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
