@@ -7,7 +7,16 @@ import sys
 import typer
 
 from schemas.errors import CommandeError
-from services.cli import analytics_cmd, intake_cmd, run_cmd, schemas_cmd, situation_cmd, stack_cmd, submit_cmd
+from services.cli import (
+    analytics_cmd,
+    intake_cmd,
+    notifier_cmd,
+    run_cmd,
+    schemas_cmd,
+    situation_cmd,
+    stack_cmd,
+    submit_cmd,
+)
 
 app = typer.Typer(
     name="commande",
@@ -21,6 +30,7 @@ app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(situation_cmd.app, name="situation")
+app.add_typer(notifier_cmd.app, name="notice")
 app.command(name="run")(run_cmd.run)
 app.command(name="submit")(submit_cmd.submit)
 app.command(name="replay")(analytics_cmd.replay)

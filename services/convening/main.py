@@ -23,8 +23,6 @@ from services.runtime.settings import Settings
 
 NAME = "convening"
 MIGRATIONS = Path(__file__).with_name("sql")
-SITUATIONS_GROUP = "convening"
-COMMANDS_GROUP = "convening-commands"
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> Service:
@@ -52,9 +50,9 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
     )
     handlers = Handlers(deps)
     svc = Service(NAME, settings, migrations=MIGRATIONS)
-    svc.consume(SITUATIONS.name, group=SITUATIONS_GROUP, name="convening-situations",
+    svc.consume(SITUATIONS.name, group=settings.situations_group, name="convening-situations",
                 decode=events.decode, handle=handlers.situation_event)
-    svc.consume(TABLE_ACTIONS.name, group=COMMANDS_GROUP, name="convening-commands",
+    svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)
 
     async def timers(service: Service, stopping: asyncio.Event) -> None:

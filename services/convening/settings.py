@@ -19,7 +19,8 @@ class ConveningSettings(Settings):
 
     Env: ``COMMANDE_DIRECTORY_PATH``, ``COMMANDE_MEETING_LENGTH_HOURS``, ``COMMANDE_MEETING_CAPACITY``,
     ``COMMANDE_LEAD_ACCEPTANCE_OVERDUE_HOURS``, ``COMMANDE_SLA_WARNING_HOURS``,
-    ``COMMANDE_SLA_BREACH_HOURS``, ``COMMANDE_TIMER_POLL_SECONDS``.
+    ``COMMANDE_SLA_BREACH_HOURS``, ``COMMANDE_SITUATIONS_GROUP``, ``COMMANDE_COMMANDS_GROUP``,
+    ``COMMANDE_TIMER_POLL_SECONDS``.
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -35,6 +36,10 @@ class ConveningSettings(Settings):
     """After AER confirmation without a first contact: ``SlaWarning``."""
     sla_breach_hours: float = Field(default=48.0, gt=0)
     """After AER confirmation without a first contact: ``SlaBreached``."""
+    situations_group: str = "convening"
+    """Consumer group on ``commande.situations.v1``."""
+    commands_group: str = "convening-commands"
+    """Consumer group on ``commande.table-actions.v1``."""
     timer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often the timer loop looks for due timers."""
 

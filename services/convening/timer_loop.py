@@ -35,10 +35,6 @@ from services.runtime.service import Service
 log = get_logger("commande.convening.timers")
 
 
-class _Busy(Exception):
-    """The timer's aggregate is held by another transaction: try again next round."""
-
-
 class _Later(Exception):
     """The timer was moved (its due time changed): commit the move, fire nothing."""
 
@@ -84,7 +80,7 @@ async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
                 fired += 1
                 log.info("timer fired", kind=timer.kind, events=len(events),
                          aggregate_id=str(timer.aggregate_id))
-        except (_Busy, asyncpg.LockNotAvailableError):
+        except asyncpg.LockNotAvailableError:  # a command holds the situation: next round
             if key is not None:
                 skip.append(key)
         except DB_UNAVAILABLE:

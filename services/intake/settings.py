@@ -61,12 +61,3 @@ class IntakeSettings(Settings):
     intake_http_max_bytes: int = Field(default=256 * 1024, ge=1024)
     intake_max_records: int = Field(default=500, ge=1, le=10_000)
 
-    @property
-    def is_local_stack(self) -> bool:
-        """Kafka and PostgreSQL both on loopback: the only place development keys are allowed."""
-        from urllib.parse import urlsplit
-
-        loopback = {"127.0.0.1", "localhost", "::1"}
-        hosts = {server.rsplit(":", 1)[0].strip("[]") for server in self.kafka_bootstrap.split(",")}
-        db_host = urlsplit(self.database_url.get_secret_value()).hostname or ""
-        return hosts <= loopback and db_host in loopback

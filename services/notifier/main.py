@@ -21,7 +21,9 @@ from services.notifier.handlers import Handlers
 from services.notifier.settings import NotifierSettings
 from services.runtime import events
 from services.runtime.clock import Clock, SystemClock
+from services.runtime.logging import get_logger
 from services.runtime.service import Service
+from services.runtime.settings import Settings
 
 NAME = "notifier"
 MIGRATIONS = Path(__file__).with_name("sql")
@@ -31,8 +33,16 @@ originators), disclosures, referral status (rejection copies) and table actions 
 command, for its refusal)."""
 
 
+log = get_logger("commande.notifier")
+DEV_ACK_SECRET = b"commande-synthetic-dev-ack-secret"
+
+
 def ack_secret(settings: NotifierSettings) -> bytes:
-    """The acknowledgement-token secret; required."""
+    """The acknowledgement-token secret; required, except on the embedded local stack where a
+    clearly marked development secret is used (as intake does for its keys)."""
+    if settings.notifier_ack_secret is None and settings.is_local_stack:
+        log.warning("using the synthetic DEV acknowledgement secret: local stack only")
+        return DEV_ACK_SECRET
     if settings.notifier_ack_secret is None or len(
             settings.notifier_ack_secret.get_secret_value()) < 16:
         raise ConfigurationError(
@@ -41,17 +51,19 @@ def ack_secret(settings: NotifierSettings) -> bytes:
     return settings.notifier_ack_secret.get_secret_value().encode()
 
 
-def build(settings: NotifierSettings, clock: Clock | None = None) -> Service:
-    """The notifier service, ready to start."""
+def build(settings: Settings, clock: Clock | None = None) -> Service:
+    """The notifier service, ready to start (plain runtime settings are completed from the
+    environment with notifier's own)."""
+    if not isinstance(settings, NotifierSettings):
+        settings = NotifierSettings(**settings.model_dump())
     clock = clock or SystemClock()
     secret = ack_secret(settings)
     ref = reference()
     holder = DirectoryHolder(settings.notifier_directory, reference_codes(ref))
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     handlers = Handlers(settings, clock, holder, ref, secret)
-    for spec in TOPICS:
-        svc.consume(spec.name, group=settings.notifier_group, name=f"notifier-{spec.name}",
-                    decode=events.decode, handle=handlers.handle)
+    svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
+                decode=events.decode, handle=handlers.handle)
     svc.background(delivery_loop(settings, clock))
     svc.routes.extend(acks.routes(svc, secret, clock))
     return svc

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,10 +78,12 @@ class Service:
             raise CommandeError(f"{self.name} is not started")
         return self._relay
 
-    def consume(self, topic: str, *, group: str, name: str, decode: Decode[D], handle: Handle[D],
+    def consume(self, topic: str | Sequence[str], *, group: str, name: str, decode: Decode[D], handle: Handle[D],
                 on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
                 skip_types: frozenset[str] = frozenset()) -> None:
-        """Consume ``topic`` in consumer group ``group`` through a :class:`Consumer` named ``name``.
+        """Consume ``topic`` (one or several) in consumer group ``group`` through a
+        :class:`Consumer` named ``name``. Several topics in one consumer means one group member,
+        so a start costs one rebalance instead of one per topic.
 
         ``skip_types``: registered CloudEvents types this consumer ignores; such records are
         neither decoded nor recorded (their offsets are committed with the batch).
@@ -93,12 +95,13 @@ class Service:
                 on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types)
 
         self._factories.append(make)
-        self._subscriptions.append((group, topic))
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        self._subscriptions.extend((group, t) for t in topics)
 
         @self.broker.subscriber(
-            Topic(topic, declare=False), group_id=group, batch=True, max_records=max_records,
+            *(Topic(t, declare=False) for t in topics), group_id=group, batch=True, max_records=max_records,
             ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", batch_timeout_ms=50,
-            title=f"{name}:{topic}", decoder=_undecoded,
+            title=f"{name}:{','.join(topics)}", decoder=_undecoded,
         )
         async def on_batch(body: Any, msg: KafkaMessage) -> None:
             raw = msg.raw_message

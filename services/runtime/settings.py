@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         return urlsplit(self.database_url.get_secret_value()).username or "commande"
 
     @property
+    def is_local_stack(self) -> bool:
+        """Kafka and PostgreSQL both on loopback: the only place development keys are allowed."""
+        loopback = {"127.0.0.1", "localhost", "::1"}
+        hosts = {server.rsplit(":", 1)[0].strip("[]") for server in self.kafka_bootstrap.split(",")}
+        db_host = urlsplit(self.database_url.get_secret_value()).hostname or ""
+        return hosts <= loopback and db_host in loopback
+
+    @property
     def mail_dir(self) -> Path:
         """Where the local SMTP sink keeps what it receives (a Maildir)."""
         return self.state_dir / "mail"

@@ -47,7 +47,7 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from schemas.topics import MEETINGS, SITUATIONS
+from schemas.topics import MEETINGS, SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build
 from services.convening.settings import ConveningSettings
 from services.runtime.clock import ManualClock
@@ -152,8 +152,34 @@ def new_clock(weekday: int | None = None) -> ManualClock:
     return ManualClock(start.replace(microsecond=0))
 
 
-def convening_settings(settings: Settings, **overrides: Any) -> ConveningSettings:
-    return ConveningSettings(**{**settings.model_dump(), "timer_poll_seconds": 0.1, **overrides})
+async def fresh_groups(settings: Settings) -> dict[str, str]:
+    """Consumer groups of this test's own, committed at the topics' ends now.
+
+    The real groups (``convening``, ``convening-commands``) may have a backlog that others
+    published (a replay, a load test); a test reads only what is published while it runs.
+    """
+    groups = {"situations_group": f"convening-test-{uuid.uuid4().hex[:10]}",
+              "commands_group": f"convening-commands-test-{uuid.uuid4().hex[:10]}"}
+    for group, topic in ((groups["situations_group"], SITUATIONS.name),
+                         (groups["commands_group"], TABLE_ACTIONS.name)):
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            ends = await consumer.end_offsets(tps)
+            consumer.assign(tps)
+            await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()
+    return groups
+
+
+def convening_settings(settings: Settings, groups: dict[str, str],
+                       **overrides: Any) -> ConveningSettings:
+    return ConveningSettings(**{**settings.model_dump(), "timer_poll_seconds": 0.1, **groups,
+                                **overrides})
 
 
 @pytest.fixture
@@ -174,7 +200,7 @@ async def producer(settings: Settings) -> AsyncIterator[Producer]:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, clock: ManualClock, **overrides: Any) -> AsyncIterator[Service]:
-    svc = build(convening_settings(settings, **overrides), clock=clock)
+    svc = build(convening_settings(settings, await fresh_groups(settings), **overrides), clock=clock)
     await svc.faststream.start()
     try:
         yield svc
@@ -554,7 +580,8 @@ async def test_two_instances_with_a_rebalance_publish_each_event_once_and_fire_e
              ("oakville", "district_2"), ("burlington", "district_3")]
     events = [opened(clock, municipality=t, district=d) for t, d in (towns * 8)]
     ids = {e.situation_id for e in events}
-    instances = [build(convening_settings(settings), clock=clock) for _ in range(3)]
+    groups = await fresh_groups(settings)
+    instances = [build(convening_settings(settings, groups), clock=clock) for _ in range(3)]
     started: list[Service] = []
 
     async def start(svc: Service) -> None:

@@ -14,8 +14,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import re
 import os
+import re
 import socket
 import sys
 import uuid
@@ -33,6 +33,7 @@ import httpx
 import pytest
 import uvicorn
 import yaml
+from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -62,8 +63,10 @@ from schemas.situations import (
 from schemas.topics import DLQ, NOTICES
 from services.directory import load_directory
 from services.notifier import tokens
+from services.notifier.channels import DeliveryError
+from services.notifier.channels.smtp import SmtpChannel, build_message
 from services.notifier.main import build
-from services.notifier.model import notice_id
+from services.notifier.model import Rendered, notice_id
 from services.notifier.settings import NotifierSettings
 from services.runtime.events import decode, emit
 from services.runtime.kafka import Producer
@@ -269,17 +272,17 @@ def ours(msgs: list[EmailMessage], ids: set[str]) -> list[EmailMessage]:
 def text(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def html(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("html",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 async def notices(stack: Stack, cause: UUID) -> list[Message]:
-    out = []
+    out: list[Message] = []
     for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name):
         event = decode(rec).event
         if isinstance(event, NoticeDelivered | NoticeFailed) and event.cause_id == cause:
@@ -407,6 +410,33 @@ async def _hits(stack: Stack, agency: str) -> list[Hit]:
 def _hits_now(stack: Stack, agency: str) -> list[Hit]:
     return [h for h in stack.receiver.hits if h.path == agency]
 
+
+async def test_refusal_seen_before_its_command_waits_for_the_actor(stack: Stack) -> None:
+    situation = uuid7()
+    command = sample(AssignAgencies, situation_id=situation,
+                     actor=Actor(agency_id="housing-services", role="lead_agency"))
+    record = emit(command, source=SOURCE)
+    command_id = UUID(dict(record.headers)["ce_id"].decode())
+    [cause] = await send(stack, sample(CommandRejected, command_id=command_id,
+                                       target_id=situation))
+
+    async def pending() -> bool:
+        return bool(await stack.admin.fetchval(
+            "SELECT true FROM notifier.pending_refusals WHERE command_id = $1", command_id))
+
+    await wait_for(pending, timeout=30)
+    assert not ours(mails(stack, str(situation)), caused_by(stack, [cause]))
+    await stack.producer.send_many([record])
+    mine = caused_by(stack, [cause])
+    [msg] = await wait_for(lambda: _ours_async(stack, str(situation), mine), timeout=60)
+    assert msg["X-Envelope-To"] == _tagged("table@housing.example.org")
+    assert msg["X-Commande-Notice-Kind"] == "command_rejected"
+    assert "sample_reason" in text(msg)
+    assert not await pending()
+
+
+async def _ours_async(stack: Stack, needle: str, mine: set[str]) -> list[EmailMessage]:
+    return ours(mails(stack, needle), mine)
 
 async def test_receiver_failing_three_times_gets_one_delivery(stack: Stack) -> None:
     stack.receiver.script["housing-services"] = [503, 503, 503]
@@ -554,7 +584,7 @@ async def test_cli_acknowledges_once(stack: Stack) -> None:
         assert proc.returncode is not None
         return proc.returncode, out.decode().strip(), err.decode()
 
-    code, out, err = await cli(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
+    code, _, err = await cli(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
     assert code == 2
     assert "signature does not match" in err
     assert await _acked_at(stack, notice) is None
@@ -637,9 +667,8 @@ async def test_killed_mid_send_then_restarted_loses_nothing_and_repeats_only_in_
     delivered = await wait_for(all_delivered, timeout=90)
     await asyncio.sleep(1.0)
     delivered = await all_delivered()
-    assert sorted(str(d.notice_id) for d in delivered) == sorted(  # type: ignore[attr-defined]
-        {str(d.notice_id) for d in delivered})  # type: ignore[attr-defined]
-    assert len(delivered) == len(causes)  # nothing lost, one NoticeDelivered each
+    ids = [d.notice_id for d in delivered if isinstance(d, NoticeDelivered)]
+    assert len(ids) == len(set(ids)) == len(causes)  # nothing lost, one NoticeDelivered each
 
     hits = [h for h in stack.receiver.hits if h.headers["idempotency-key"] in mine]
     per_key = Counter(h.headers["idempotency-key"] for h in hits)
@@ -656,3 +685,58 @@ async def test_killed_mid_send_then_restarted_loses_nothing_and_repeats_only_in_
     assert all(n in (1, 2) for n in per_id.values())  # a repeat keeps its Message-ID
     repeats = sum(per_key.values()) - 4 + sum(per_id.values()) - 3
     assert repeats <= s.notifier_batch
+
+
+class RefusingHandler:
+    """An SMTP server that refuses some recipients: 550 (permanent) or 451 (try later)."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 No such mailbox"
+        if address.startswith("busy@"):
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 Accepted"
+
+
+async def test_smtp_channel_tells_permanent_from_transient(settings: Settings) -> None:
+    port = _free_port()
+    controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        channel = SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_port": port,
+                                                  "notifier_smtp_timeout": 5.0}))
+        nid = uuid7()
+        rendered = Rendered("COMMANDE test", "text", "<p>html</p>", {})
+
+        def message(to: str) -> EmailMessage:
+            return build_message(nid, "escalation", to, rendered,
+                                 mail_from="notices@halton-police.example.org",
+                                 now=dt.datetime.now(dt.UTC))
+
+        assert await channel.send(message("ok@example.org"), "ok@example.org") == (
+            f"<{nid}@halton-police.example.org>")
+        with pytest.raises(DeliveryError) as gone:
+            await channel.send(message("gone@example.org"), "gone@example.org")
+        assert (gone.value.code, gone.value.permanent) == ("smtp_5xx", True)
+        with pytest.raises(DeliveryError) as busy:
+            await channel.send(message("busy@example.org"), "busy@example.org")
+        assert (busy.value.code, busy.value.permanent) == ("smtp_4xx", False)
+    finally:
+        controller.stop()
+    closed = SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_port": port,
+                                             "notifier_smtp_timeout": 2.0}))
+    with pytest.raises(DeliveryError) as down:
+        await closed.send(message("ok@example.org"), "ok@example.org")
+    assert (down.value.code, down.value.permanent) == ("smtp_unavailable", False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -18,7 +18,7 @@ from schemas.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
 from schemas.situations import AgenciesAssigned, AgencyTask, SituationConcluded, SlaBreached, SlaWarning
 from services.directory import Directory, load_directory
 from services.notifier import recipients, render, tokens
-from services.notifier.model import MeetingInfo, Planned, notice_id
+from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
 from services.notifier.policy import GiveUp, RetryAt, RetryPolicy
 
 pytestmark = pytest.mark.unit
@@ -34,7 +34,7 @@ def directory() -> Directory:
     return load_directory(HALTON)
 
 
-def _render(planned: Planned, event: Message, directory: Directory) -> render.Rendered:
+def _render(planned: Planned, event: Message, directory: Directory) -> Rendered:
     ctx = render.Context(notice_id(EVENT_ID, planned.recipient.key, planned.kind),
                          "http://127.0.0.1:8080/ack/TOKEN", NOW + timedelta(days=14),
                          meeting=MEETING, actor=None)

@@ -1,0 +1,78 @@
+"""Notifier channels, the pure parts: status classification, signatures, the e-mail's shape."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+import pytest
+
+from schemas.samples import EVENT_ID, NOW
+from services.notifier.channels.smtp import build_message, message_id
+from services.notifier.channels.webhook import classify, encode, signature
+from services.notifier.model import Attachment, Rendered, notice_id
+
+pytestmark = pytest.mark.unit
+
+NOTICE = notice_id(EVENT_ID, "housing-services/disclosures/x@example.org", "disclosure")
+
+
+@pytest.mark.parametrize(("status", "code", "permanent"), [
+    (200, None, None), (202, None, None), (204, None, None),
+    (301, "webhook_3xx", True), (400, "webhook_4xx", True), (401, "webhook_4xx", True),
+    (404, "webhook_4xx", True), (410, "webhook_4xx", True),
+    (408, "webhook_4xx", False), (429, "webhook_4xx", False),
+    (500, "webhook_5xx", False), (502, "webhook_5xx", False), (503, "webhook_5xx", False),
+])
+def test_http_status_classification(status: int, code: str | None, permanent: bool | None) -> None:
+    error = classify(status)
+    if code is None:
+        assert error is None
+    else:
+        assert error is not None
+        assert (error.code, error.permanent) == (code, permanent)
+
+
+def test_signature_is_hmac_sha256_over_timestamp_and_body() -> None:
+    body = encode({"b": 1, "a": "x"})
+    assert body == b'{"a":"x","b":1}'
+    header = signature(b"secret", 1767621600, body)
+    expected = hmac.new(b"secret", b"1767621600." + body, hashlib.sha256).hexdigest()
+    assert header == f"t=1767621600,v1={expected}"
+    assert signature(b"secret", 1767621601, body) != header
+    assert signature(b"other", 1767621600, body) != header
+
+
+def test_email_has_both_parts_the_attachment_and_only_safe_headers() -> None:
+    rendered = Rendered(
+        subject="COMMANDE sealed disclosure: situation 0194a1b2-0000-7000-8000-000000000001",
+        text="plain body", html="<p>html body</p>", body={},
+        attachments=(Attachment("disclosure-1.sealed", "application/octet-stream", b"\x00\x01"),))
+    msg = build_message(NOTICE, "disclosure", "privacy@example.org", rendered,
+                        mail_from="notices@halton-police.example.org", now=NOW)
+    assert msg["Message-ID"] == f"<{NOTICE}@halton-police.example.org>"
+    assert msg["Message-ID"] == message_id(NOTICE, "notices@halton-police.example.org")
+    assert msg["To"] == "privacy@example.org"
+    assert msg["X-Commande-Notice-Kind"] == "disclosure"
+    assert {k.lower() for k in msg} == {
+        "from", "to", "subject", "date", "message-id", "x-commande-notice-kind",
+        "auto-submitted", "content-type", "mime-version"}
+    plain = msg.get_body(preferencelist=("plain",))
+    html = msg.get_body(preferencelist=("html",))
+    assert plain is not None
+    assert html is not None
+    assert plain.get_content().strip() == "plain body"
+    assert html.get_content().strip() == "<p>html body</p>"
+    [att] = list(msg.iter_attachments())
+    assert att.get_filename() == "disclosure-1.sealed"
+    assert att.get_payload(decode=True) == b"\x00\x01"
+
+
+def test_message_id_is_the_same_for_every_attempt() -> None:
+    a = build_message(NOTICE, "escalation", "x@example.org",
+                      Rendered("s", "t", "<p>h</p>", {}), mail_from="n@example.org", now=NOW)
+    b = build_message(NOTICE, "escalation", "x@example.org",
+                      Rendered("s", "t", "<p>h</p>", {}), mail_from="n@example.org",
+                      now=NOW + timedelta(minutes=5))
+    assert a["Message-ID"] == b["Message-ID"]
