@@ -9,6 +9,7 @@ import typer
 from schemas.errors import CommandeError
 from services.cli import (
     analytics_cmd,
+    convening_cmd,
     intake_cmd,
     notifier_cmd,
     run_cmd,
@@ -33,6 +34,8 @@ app.add_typer(situation_cmd.app, name="situation")
 app.add_typer(notifier_cmd.app, name="notice")
 app.command(name="run")(run_cmd.run)
 app.command(name="submit")(submit_cmd.submit)
+for _name in ("decide", "assign", "respond", "intervene", "conclude"):
+    app.command(name=_name)(getattr(convening_cmd, _name))
 app.command(name="replay")(analytics_cmd.replay)
 app.add_typer(analytics_cmd.simulate_app, name="simulate")
 
