@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 from enum import StrEnum
 from typing import Annotated
 
@@ -52,5 +53,9 @@ def run(
                       service=which.value if which is not Which.all else None)
     names = SERVICES if which is Which.all else (which.value,)
     app = asgi_app([build(n, settings) for n in names])
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
+    # was there before it: make that one a no-op, so a graceful stop exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(app, host=settings.http_host, port=port or settings.http_port,
                 log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=20)

@@ -1,4 +1,4 @@
-"""Running the services as OS processes (e2e and reliability tests, benchmarks, the demo)."""
+"""Running the services as OS processes: the demo, e2e and reliability tests, benchmarks."""
 
 from __future__ import annotations
 

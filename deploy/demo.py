@@ -1,0 +1,267 @@
+"""``make demo``: the main job end to end on the embedded stack, told as it happens.
+
+1. starts the three services (``commande run all``) against the running stack;
+2. submits the sample referrals in ``deploy/samples/referrals/`` with ``commande submit``;
+3. moves the services' clock to the meeting (an offset file: the services run with
+   ``COMMANDE_CLOCK_OFFSET_FILE``, so nobody waits days for a table to meet);
+4. walks the Milton situation through the four filters to "risk lowered, connected to services"
+   and the Burlington one to "rejected, not AER", with the chair's and agencies' commands;
+5. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
+   timers) and where to read the e-mails; then stops the services (the stack keeps running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from deploy.local.services import ServiceProcess
+from deploy.local.smtp_sink import read_messages
+from schemas.base import Message
+from schemas.envelope import Envelope
+from schemas.meetings import CommandRejected
+from schemas.situations import (
+    AerDecisionRecorded,
+    AgenciesAssigned,
+    AssignmentResponded,
+    InterventionRecorded,
+    SituationConcluded,
+    SituationScheduled,
+)
+from schemas.topics import SITUATIONS
+from services.cli.wire import Watch
+from services.runtime.clock import OffsetFileClock
+from services.runtime.settings import PROJECT_ROOT, Settings
+
+SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
+CHAIRS = {"district_1": "hrps-cmb-d1", "district_2": "hrps-cmb-d2", "district_3": "hrps-cmb-d3"}
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def commande(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a ``commande`` command the way a person would, showing it."""
+    say(f"  $ commande {' '.join(args)}")
+    done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    for line in (done.stdout + done.stderr).strip().splitlines():
+        say(f"    {line}")
+    return done
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    env: dict[str, str]
+    clock_file: Path
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6].upper())
+    situations: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, list[str]] = field(default_factory=dict)
+    meetings: dict[str, str] = field(default_factory=dict)
+
+    def submit_all(self) -> None:
+        say("\n== 1. Partner agencies submit referrals (Filter 1 already done by each agency)")
+        for path in sorted(SAMPLES.glob("*.json")):
+            data = json.loads(path.read_text())
+            ref = f"{data['referral_ref']}-{self.run_id}"
+            done = commande("submit", str(path.relative_to(PROJECT_ROOT)), "--ref", ref, env=self.env)
+            if done.returncode == 0:
+                self.situations[path.stem] = done.stdout.split("situation ")[1].split()[0]
+            elif done.returncode == 1:
+                self.rejected[path.stem] = [ln.strip()[2:].split(" at ")[0] for ln in
+                                            done.stdout.splitlines() if ln.strip().startswith("- ")]
+            else:
+                raise SystemExit(f"demo: submitting {path.name} failed")
+
+    async def wait_for(self, topic: str, match: Callable[[Envelope[Message]], bool],
+                       action: Callable[[], object], what: str, within: float = 60) -> Envelope[Message]:
+        """Run ``action`` and wait for the event it should cause."""
+        async with Watch(self.settings.kafka_bootstrap, topic) as watch:
+            action()
+            found = await watch.first(lambda e: match(e) or _refused(e), within)
+        if found is None:
+            raise SystemExit(f"demo: no {what} within {within:.0f}s; see .state/demo/*.log")
+        if isinstance(found.event, CommandRejected):
+            raise SystemExit(f"demo: the command was refused: {found.event.reasons}")
+        return found
+
+
+def _refused(env: Envelope[Message]) -> bool:
+    return isinstance(env.event, CommandRejected)
+
+
+def _is(kind: type[Message], situation: str, **fields: Any) -> Callable[[Envelope[Message]], bool]:
+    def match(env: Envelope[Message]) -> bool:
+        event = env.event
+        return (isinstance(event, kind) and str(getattr(event, "situation_id", "")) == situation
+                and all(getattr(event, k) == v for k, v in fields.items()))
+    return match
+
+
+async def scheduled(demo: Demo, situation: str) -> SituationScheduled:
+    """The situation's SituationScheduled (already published: read from the partition)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = await _scheduled_event(demo.settings.kafka_bootstrap, situation)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.5)
+    raise SystemExit(f"demo: situation {situation} was not scheduled within 60s")
+
+
+async def _scheduled_event(bootstrap: str, situation: str) -> SituationScheduled | None:
+    import uuid as _uuid
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from services.runtime.events import decode
+    from services.runtime.kafka import InRecord, partitions
+
+    parts = await partitions(bootstrap, SITUATIONS.name)
+    tp = TopicPartition(SITUATIONS.name, DefaultPartitioner()(situation.encode(), parts, parts))
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, client_id=f"demo-{_uuid.uuid4().hex[:6]}")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            for rec in (await consumer.getmany(tp, timeout_ms=500)).get(tp, []):
+                if rec.key == situation.encode() and rec.offset < end:
+                    event = decode(InRecord.from_consumer_record(rec)).event
+                    if isinstance(event, SituationScheduled):
+                        return event
+        return None
+    finally:
+        await consumer.stop()
+
+
+async def walk(demo: Demo) -> None:
+    milton = demo.situations["milton-individual"]
+    burlington = demo.situations["burlington-not-aer"]
+    say("\n== 2. convening routes each situation to its district table and meeting")
+    meetings = {}
+    for name in ("milton-individual", "oakville-family-urgent", "burlington-not-aer"):
+        sched = await scheduled(demo, demo.situations[name])
+        meetings[name] = sched
+        demo.meetings[str(sched.meeting_id)] = f"{sched.district} {sched.slot}"
+        say(f"  {name}: {sched.district}, {sched.slot} meeting {sched.meeting_id} "
+            f"at {sched.meeting_starts_at:%Y-%m-%d %H:%M} UTC")
+    latest = max(s.meeting_starts_at for s in meetings.values())
+    clock = OffsetFileClock(demo.clock_file)
+    ahead = latest + timedelta(minutes=5) - clock.now()
+    if ahead > timedelta(0):
+        say(f"\n  (moving the services' clock {ahead.total_seconds() / 3600:.1f} h ahead, to the "
+            "meetings: agendas go out at their lead time, then the tables meet)")
+        OffsetFileClock.advance_file(demo.clock_file, ahead)
+    await asyncio.sleep(3)
+
+    env = demo.env
+    m1 = meetings["milton-individual"]
+    chair1 = CHAIRS[m1.district]
+    say("\n== 3. Filter 2 at the 1 District table: the Milton situation is AER")
+    await demo.wait_for(SITUATIONS.name, _is(AerDecisionRecorded, milton), lambda: commande(
+        "decide", "--situation", milton, "--meeting", str(m1.meeting_id), "--decision", "confirmed",
+        "--actor-agency", chair1, env=env), "AER decision")
+    say("\n== 4. Filter 3: the table names a lead and an assisting agency; intake seals identity for them")
+    await demo.wait_for(SITUATIONS.name, _is(AgenciesAssigned, milton), lambda: commande(
+        "assign", "--situation", milton, "--meeting", str(m1.meeting_id),
+        "--lead", "mental-health-assoc", "--assisting", "housing-services",
+        "--identity-release", "filter_3", "--actor-agency", chair1, env=env), "assignment")
+    await demo.wait_for(SITUATIONS.name, _is(AssignmentResponded, milton, to_state="accepted"),
+                        lambda: commande("respond", "--situation", milton, "--answer", "accepted",
+                                         "--actor-agency", "mental-health-assoc", env=env),
+                        "lead's acceptance")
+    say("\n== 5. Filter 4: the door knock, then the table concludes")
+    contact = OffsetFileClock(demo.clock_file).now().replace(microsecond=0).isoformat()
+    await demo.wait_for(SITUATIONS.name, _is(InterventionRecorded, milton), lambda: commande(
+        "intervene", "--situation", milton, "--outcome", "accepted_services",
+        "--first-contact-at", contact, "--service", "mental_health",
+        "--actor-agency", "mental-health-assoc", env=env), "intervention")
+    await demo.wait_for(SITUATIONS.name, _is(SituationConcluded, milton), lambda: commande(
+        "conclude", "--situation", milton, "--conclusion", "risk_lowered_connected_to_services",
+        "--meeting", str(m1.meeting_id), "--actor-agency", chair1, env=env), "conclusion")
+
+    m3 = meetings["burlington-not-aer"]
+    say("\n== 6. Filter 2 at the 3 District table: the Burlington situation is not AER")
+    await demo.wait_for(SITUATIONS.name, _is(SituationConcluded, burlington), lambda: commande(
+        "decide", "--situation", burlington, "--meeting", str(m3.meeting_id), "--decision",
+        "rejected", "--actor-agency", CHAIRS[m3.district], env=env), "rejection")
+    await asyncio.sleep(5)  # let notifier deliver what these facts caused
+    say("\n== 7. The Milton situation's de-identified timeline")
+    commande("situation", "show", milton, env=env)
+
+
+async def summary(demo: Demo, started: datetime) -> None:
+    say("\n== Summary")
+    say(f"  situations opened: {len(demo.situations)}")
+    for name, sid in demo.situations.items():
+        say(f"    {name}: {sid}")
+    say(f"  referrals rejected at intake: {len(demo.rejected)}")
+    for name, codes in demo.rejected.items():
+        say(f"    {name}: {', '.join(codes)}")
+    conn = await asyncpg.connect(demo.settings.database_url.get_secret_value())
+    try:
+        ids = [*demo.situations.values(), *demo.meetings]
+        timers = await conn.fetch(
+            "SELECT kind, state, count(*) AS n FROM convening.timers "
+            "WHERE aggregate_id::text = ANY($1) GROUP BY kind, state ORDER BY kind, state", ids)
+        disclosures = await conn.fetchval(
+            "SELECT count(*) FROM intake.disclosures WHERE situation_id::text = ANY($1)", ids)
+    finally:
+        await conn.close()
+    say(f"  meetings: {len(demo.meetings)} ({', '.join(sorted(demo.meetings.values()))})")
+    say(f"  disclosures sealed (Filter 3): {disclosures}")
+    say("  timers (24/48-hour SLA, lead acceptance, agendas): "
+        + (", ".join(f"{r['kind']} {r['state']} {r['n']}" for r in timers) or "none"))
+    mail = [m for m in read_messages(demo.settings.mail_dir)
+            if m["Date"] is not None and m["Date"].datetime >= started - timedelta(seconds=5)]
+    per = Counter(str(m["X-Envelope-To"]) for m in mail)
+    say(f"  e-mails delivered: {len(mail)}")
+    for rcpt, n in sorted(per.items()):
+        say(f"    {n:3}  {rcpt}")
+    say("\n  Read them: `.venv/bin/commande stack mail` (list), `.venv/bin/commande stack mail N` (one),")
+    say(f"  or open the Maildir {demo.settings.mail_dir}. The stack keeps running: "
+        "`make stack-down` stops it.")
+
+
+def main() -> None:
+    settings = Settings()
+    state = settings.state_dir / "demo"
+    state.mkdir(parents=True, exist_ok=True)
+    clock_file = state / "clock-offset"
+    env = {**ServiceProcess("all", settings, state).env(),
+           "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), "COMMANDE_LOG_FORMAT": "json"}
+    proc = ServiceProcess("all", settings, state, extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)})
+    say("== 0. Starting intake, convening and notifier (`commande run all`); logs in "
+        f"{proc.log_file}")
+    started = datetime.now(UTC)
+    proc.start()
+    demo = Demo(settings, env, clock_file)
+    try:
+        demo.submit_all()
+        asyncio.run(walk(demo))
+        asyncio.run(summary(demo, started))
+    finally:
+        code = proc.terminate()
+        say(f"\n  services stopped (exit {code}).")
+
+
+if __name__ == "__main__":
+    main()
