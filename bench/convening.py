@@ -9,10 +9,11 @@ Run: ``.venv/bin/python -m bench.convening [N]`` (default 2000) with the stack u
    before publishing), decodes each CloudEvent and produces one record per input to a scratch
    topic, waiting for the acks of each batch. That is the floor of a consume-decide-produce loop
    without a database.
-3. **convening**: the real service (``services.convening.main.build``, consumer group
-   ``convening``) handles the same backlog: inbox, routing, placement, participants, invitations,
-   state and outbox rows in PostgreSQL per batch. Timed from its first committed situation to
-   the last, and to the outbox relay having published everything.
+3. **convening**: the real service (``services.convening.main.build``, in consumer groups of
+   the bench's own committed at the topics' ends) handles the same backlog: inbox, routing,
+   placement, participants, invitations, state and outbox rows in PostgreSQL per batch. Timed
+   from its first committed situation to the last, and to the outbox relay having published
+   everything.
 
 Prints both rates and their ratio.
 """
@@ -35,7 +36,7 @@ from uuid6 import uuid7
 from schemas.referrals import SituationSummary
 from schemas.samples import sample, summary
 from schemas.situations import SituationOpened
-from schemas.topics import SITUATIONS
+from schemas.topics import SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build
 from services.convening.settings import ConveningSettings
 from services.runtime.clock import ManualClock
@@ -56,6 +57,21 @@ def situations(n: int, base: datetime) -> list[SituationOpened]:
             district=district, opened_at=opened_at,
             summary=SituationSummary(**{**summary().model_dump(), "municipality": town})))
     return out
+
+
+async def commit_ends(bootstrap: str, group: str, topic: str) -> None:
+    """Commit ``group``'s offsets on ``topic`` at the current ends."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
 
 
 async def raw_consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
@@ -139,17 +155,19 @@ async def convening(settings: ConveningSettings, clock: ManualClock, ids: list[U
 
 
 async def main(n: int) -> None:
-    settings = ConveningSettings()
-    bootstrap = settings.kafka_bootstrap
-    base = datetime.now(UTC) + timedelta(days=random.randint(3650, 30000))
+    bootstrap = ConveningSettings().kafka_bootstrap
+    base = datetime.now(UTC) + timedelta(days=random.randint(30_000, 2_500_000))
     clock = ManualClock(base)
     events = situations(n, base)
 
-    # Let convening catch up with whatever is already on the topic, so it only sees ours.
-    warm = build(settings, clock=clock)
-    await warm.faststream.start()
-    await asyncio.sleep(3)
-    await warm.faststream.stop()
+    # Consumer groups of the bench's own, at the topics' ends: the service handles only the
+    # bench's situations, whatever backlog the real groups have.
+    tag = uuid.uuid4().hex[:8]
+    settings = ConveningSettings(situations_group=f"convening-bench-{tag}",
+                                 commands_group=f"convening-commands-bench-{tag}")
+    for group, topic in ((settings.situations_group, SITUATIONS.name),
+                         (settings.commands_group, TABLE_ACTIONS.name)):
+        await commit_ends(bootstrap, group, topic)
 
     consumer = await raw_consumer(bootstrap, SITUATIONS.name)
     producer = Producer(bootstrap, client_id="bench-convening")

@@ -229,8 +229,7 @@ class Handlers:
 
         participants = select_participants(directory, brief, local_date(meeting.starts_at),
                                            deps.category_sectors)
-        joining = join(meeting.meeting_id, await store.invited(conn, meeting.meeting_id), sid,
-                       participants, now)
+        joining = join(meeting.meeting_id, stored.invited, sid, participants, now)
         await store.add_situation(conn, meeting.meeting_id, sid, joining)
         by_agency = {p.agency_id: p for p in participants}
         for inv in joining.new:

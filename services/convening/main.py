@@ -65,7 +65,8 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
 def __getattr__(name: str) -> Any:
     """``app`` for ``faststream run services.convening.main:app``, built on first access.
 
-    Built lazily: the runtime's producer needs a running event loop when it is created.
+    Built on first access, so importing this module (tests, ``commande run``) reads no
+    directory file and no environment.
     """
     if name == "app":
         return build().faststream

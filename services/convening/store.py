@@ -50,17 +50,19 @@ UPSERT_MEETING = """
 INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, scheduled_at)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
 ON CONFLICT (meeting_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id
-RETURNING slot, situation_count, (xmax = 0) AS created
+RETURNING slot, situation_count, (xmax = 0) AS created,
+          ARRAY(SELECT i.agency_id FROM invitations i WHERE i.meeting_id = $1) AS invited
 """
 READ_MEETING = "SELECT slot FROM meetings WHERE meeting_id = $1"
-COUNT_SITUATION = "UPDATE meetings SET situation_count = situation_count + 1 WHERE meeting_id = $1"
-INVITED = "SELECT agency_id FROM invitations WHERE meeting_id = $1"
 ADD_INVITATIONS = """
 INSERT INTO invitations (meeting_id, agency_id, invitation_id, name)
 SELECT $1, a, i, n FROM unnest($2::text[], $3::uuid[], $4::text[]) WITH ORDINALITY AS t(a, i, n, o)
 ORDER BY o
 """
 ADD_INVITED_FOR = """
+WITH counted AS (
+    UPDATE meetings SET situation_count = situation_count + 1 WHERE meeting_id = $1
+)
 INSERT INTO invited_for (meeting_id, agency_id, situation_id, reasons, matched_categories, why)
 SELECT $1, a, $2, string_to_array(r, ','), string_to_array(c, ','), w
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(a, r, c, w, o)
@@ -179,11 +181,13 @@ async def meetings_between(conn: Connection, district: str, start: datetime,
 
 @dataclass(frozen=True, slots=True)
 class StoredMeeting:
-    """A meeting as stored: its slot, how many situations it holds, whether it was just created."""
+    """A meeting as stored: its slot, how many situations it holds, whether it was just created,
+    and the agencies already invited to it."""
 
     slot: MeetingSlot
     situations: int
     created: bool
+    invited: tuple[str, ...]
 
 
 async def upsert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime) -> StoredMeeting:
@@ -192,18 +196,13 @@ async def upsert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime)
                               slot.starts_at, ends_at, slot.model_dump_json(), slot.scheduled_at)
     assert row is not None
     return StoredMeeting(MeetingSlot.model_validate_json(row["slot"]),
-                         int(row["situation_count"]), bool(row["created"]))
+                         int(row["situation_count"]), bool(row["created"]), tuple(row["invited"]))
 
 
 async def read_meeting(conn: Connection, meeting_id: UUID) -> MeetingSlot | None:
     """The meeting, if it exists."""
     raw = await conn.fetchval(READ_MEETING, meeting_id)
     return None if raw is None else MeetingSlot.model_validate_json(raw)
-
-
-async def invited(conn: Connection, meeting_id: UUID) -> list[str]:
-    """The agencies already invited to the meeting."""
-    return [r["agency_id"] for r in await conn.fetch(INVITED, meeting_id)]
 
 
 async def add_situation(conn: Connection, meeting_id: UUID, situation_id: UUID,
@@ -213,13 +212,11 @@ async def add_situation(conn: Connection, meeting_id: UUID, situation_id: UUID,
     if joining.new:
         await conn.execute(ADD_INVITATIONS, meeting_id, [i.agency_id for i in joining.new],
                            [i.invitation_id for i in joining.new], [i.name for i in joining.new])
-    if joining.entries:
-        await conn.execute(
-            ADD_INVITED_FOR, meeting_id, situation_id, [a for a, _ in joining.entries],
-            [",".join(e.reasons) for _, e in joining.entries],
-            [",".join(e.matched_categories) for _, e in joining.entries],
-            [e.why for _, e in joining.entries])
-    await conn.execute(COUNT_SITUATION, meeting_id)
+    await conn.execute(
+        ADD_INVITED_FOR, meeting_id, situation_id, [a for a, _ in joining.entries],
+        [",".join(e.reasons) for _, e in joining.entries],
+        [",".join(e.matched_categories) for _, e in joining.entries],
+        [e.why for _, e in joining.entries])
 
 
 async def load_invitations(conn: Connection, meeting_id: UUID) -> MeetingInvitations:

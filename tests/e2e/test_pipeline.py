@@ -1,0 +1,250 @@
+"""The main job across the three services as processes: referral -> table -> notices -> conclusion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+import pytest
+
+from deploy.local.smtp_sink import read_messages
+from schemas.base import Message
+from schemas.disclosures import DisclosureSealed
+from schemas.envelope import Envelope
+from schemas.meetings import AgendaIssued, ParticipantInvited
+from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from schemas.situations import (
+    AerDecisionRecorded,
+    AgenciesAssigned,
+    AssignmentResponded,
+    InterventionRecorded,
+    SituationConcluded,
+    SituationScheduled,
+)
+from schemas.topics import DISCLOSURES, MEETINGS, REFERRAL_STATUS, SITUATIONS
+from services.cli.submit_cmd import load_referral, submit_and_wait
+from services.cli.wire import Watch
+from services.directory import load_directory
+from services.intake import sealing
+from services.notifier.recipients import for_agenda
+from services.runtime.clock import OffsetFileClock
+from services.runtime.events import decode
+from services.runtime.settings import PROJECT_ROOT, Settings
+from tests.kafkautil import read_all, wait_for
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Pipeline
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
+DIRECTORY = load_directory(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml")
+CHAIR = {"district_1": "hrps-cmb-d1", "district_2": "hrps-cmb-d2", "district_3": "hrps-cmb-d3"}
+
+
+def referral(name: str) -> ReferralSubmitted:
+    return load_referral(SAMPLES / f"{name}.json", ref=f"E2E-{uuid.uuid4().hex[:10]}", seal=True)
+
+
+async def submit(settings: Settings, name: str) -> ReferralAccepted | ReferralRejected:
+    answer = await submit_and_wait(settings, referral(name), 60)
+    assert answer is not None, "no answer from intake"
+    assert isinstance(answer.event, ReferralAccepted | ReferralRejected)
+    return answer.event
+
+
+async def events_of(settings: Settings, topic: str,
+                    match: Callable[[Message], bool]) -> list[Message]:
+    found = []
+    for rec in await read_all(settings.kafka_bootstrap, topic):
+        try:
+            event = decode(rec).event
+        except Exception:  # noqa: S112 - other tests' garbage may sit on shared topics
+            continue
+        if match(event):
+            found.append(event)
+    return found
+
+
+async def scheduled(settings: Settings, situation: uuid.UUID) -> SituationScheduled:
+    async def find() -> SituationScheduled | None:
+        hits = await events_of(settings, SITUATIONS.name, lambda e: isinstance(
+            e, SituationScheduled) and e.situation_id == situation)
+        return hits[0] if hits else None  # type: ignore[return-value]
+
+    result: SituationScheduled = await wait_for(find, timeout=60)
+    return result
+
+
+def mails_mentioning(settings: Settings, text: str) -> list[EmailMessage]:
+    out = []
+    for msg in read_messages(settings.mail_dir):
+        body = msg.get_body(preferencelist=("plain",))
+        if body is not None and text in body.get_content():
+            out.append(msg)
+    return out
+
+
+def command(*args: str, settings: Settings, pipeline: Pipeline) -> None:
+    env = {**pipeline.procs["intake"].env(), "COMMANDE_CLOCK_OFFSET_FILE": str(pipeline.clock_file)}
+    done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+async def after(settings: Settings, topic: str, match: Callable[[Envelope[Message]], bool],
+                action: Callable[[], None]) -> Message:
+    async with Watch(settings.kafka_bootstrap, topic) as watch:
+        action()
+        found = await watch.first(match, 60)
+    assert found is not None
+    return found.event
+
+
+def move_to(pipeline: Pipeline, moment: datetime) -> None:
+    ahead = moment - OffsetFileClock(pipeline.clock_file).now()
+    if ahead > timedelta(0):
+        OffsetFileClock.advance_file(pipeline.clock_file, ahead)
+
+
+async def test_a_referral_becomes_invitations_to_exactly_its_districts_participants(
+        pipeline: Pipeline, settings: Settings) -> None:
+    accepted = await submit(settings, "milton-individual")
+    assert isinstance(accepted, ReferralAccepted)
+    assert accepted.district == "district_1"
+    sched = await scheduled(settings, accepted.situation_id)
+    move_to(pipeline, sched.meeting_starts_at - timedelta(minutes=30))  # past the agenda lead time
+
+    sid = str(accepted.situation_id)
+
+    async def agendas() -> list[Message]:
+        return await events_of(settings, MEETINGS.name, lambda e: isinstance(e, AgendaIssued)
+                               and any(str(i.situation_id) == sid for i in e.items))
+
+    issued = await wait_for(agendas, timeout=60)
+    invited = await events_of(settings, MEETINGS.name, lambda e: isinstance(e, ParticipantInvited)
+                              and accepted.situation_id in e.situation_ids)
+    agencies = {e.agency_id for e in invited}  # type: ignore[attr-defined]
+    members = {o.agency_id for o in DIRECTORY.members("district_1", datetime.now(UTC).date())}
+    assert {"hrps-cmb-d1", "housing-services"} <= agencies <= members
+    assert {e.agency_id for e in issued} == agencies  # type: ignore[attr-defined]
+
+    expected = {p.recipient.address for e in issued for p in for_agenda(e, DIRECTORY)}  # type: ignore[arg-type]
+
+    async def delivered() -> set[str] | None:
+        got = {str(m["X-Envelope-To"]) for m in mails_mentioning(settings, sid)
+               if m["X-Commande-Notice-Kind"] in ("invitation", "agenda")}
+        return got if got >= expected else None
+
+    got = await wait_for(delivered, timeout=90)
+    assert got == expected
+    assert not any(a.startswith(("d2-", "d3-")) for a in got)
+    for msg in mails_mentioning(settings, sid):
+        assert "Avery" not in str(msg["Subject"])
+        assert "Synthetic-Example" not in msg.as_string()
+
+
+async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
+        pipeline: Pipeline, settings: Settings) -> None:
+    accepted = await submit(settings, "milton-individual")
+    assert isinstance(accepted, ReferralAccepted)
+    sid = accepted.situation_id
+    sched = await scheduled(settings, sid)
+    move_to(pipeline, sched.meeting_starts_at + timedelta(minutes=5))
+    chair = CHAIR[sched.district]
+    s, m = str(sid), str(sched.meeting_id)
+
+    def is_(kind: type[Message]) -> Callable[[Envelope[Message]], bool]:
+        return lambda env: isinstance(env.event, kind) and getattr(env.event, "situation_id", None) == sid
+
+    decided = await after(settings, SITUATIONS.name, is_(AerDecisionRecorded), lambda: command(
+        "decide", "--situation", s, "--meeting", m, "--decision", "confirmed",
+        "--actor-agency", chair, settings=settings, pipeline=pipeline))
+    assert decided.decision == "confirmed"  # type: ignore[attr-defined]
+    async with Watch(settings.kafka_bootstrap, DISCLOSURES.name) as disclosures:
+        await after(settings, SITUATIONS.name, is_(AgenciesAssigned), lambda: command(
+            "assign", "--situation", s, "--meeting", m, "--lead", "mental-health-assoc",
+            "--assisting", "housing-services", "--identity-release", "filter_3",
+            "--actor-agency", chair, settings=settings, pipeline=pipeline))
+        sealed = await disclosures.first(lambda env: isinstance(env.event, DisclosureSealed)
+                                         and env.event.situation_id == sid
+                                         and env.event.recipient_agency == "mental-health-assoc", 60)
+    assert sealed is not None
+    package = sealed.event
+    assert isinstance(package, DisclosureSealed)
+    opened = json.loads(sealing.open_sealed(
+        package.ciphertext, sealing.development_private_key("mental-health-assoc")))
+    assert "Avery" in json.dumps(opened)
+    with pytest.raises(sealing.WrongKey):
+        sealing.open_sealed(package.ciphertext, sealing.development_private_key("housing-services"))
+
+    await after(settings, SITUATIONS.name, is_(AssignmentResponded), lambda: command(
+        "respond", "--situation", s, "--answer", "accepted", "--actor-agency", "mental-health-assoc",
+        settings=settings, pipeline=pipeline))
+    contact = OffsetFileClock(pipeline.clock_file).now().replace(microsecond=0).isoformat()
+    await after(settings, SITUATIONS.name, is_(InterventionRecorded), lambda: command(
+        "intervene", "--situation", s, "--outcome", "accepted_services", "--first-contact-at",
+        contact, "--actor-agency", "mental-health-assoc", settings=settings, pipeline=pipeline))
+    concluded = await after(settings, SITUATIONS.name, is_(SituationConcluded), lambda: command(
+        "conclude", "--situation", s, "--conclusion", "risk_lowered_connected_to_services",
+        "--meeting", m, "--actor-agency", chair, settings=settings, pipeline=pipeline))
+    assert concluded.conclusion == "risk_lowered_connected_to_services"  # type: ignore[attr-defined]
+
+    async def lead_got_its_package() -> bool:
+        return any(m["X-Commande-Notice-Kind"] == "disclosure"
+                   and "table@mentalhealth.example.org" in str(m["X-Envelope-To"])
+                   for m in mails_mentioning(settings, s))
+
+    assert await wait_for(lead_got_its_package, timeout=60) is True
+
+
+async def test_a_referral_outside_halton_is_rejected_with_every_reason(
+        pipeline: Pipeline, settings: Settings) -> None:
+    answer = await submit(settings, "toronto-outside-halton")
+    assert isinstance(answer, ReferralRejected)
+    assert {r.code for r in answer.reasons} == {
+        "municipality_outside_halton", "too_few_risk_factors", "aer_attestation_incomplete",
+        "narrative_contains_phone", "narrative_contains_subject_name", "subject_not_locatable"}
+
+
+async def test_two_districts_at_once(pipeline: Pipeline, settings: Settings) -> None:
+    answers = await asyncio.gather(submit(settings, "milton-individual"),
+                                   submit(settings, "oakville-family-urgent"))
+    assert all(isinstance(a, ReferralAccepted) for a in answers)
+    districts = [a.district for a in answers]  # type: ignore[union-attr]
+    assert districts == ["district_1", "district_2"]
+    slots = [await scheduled(settings, a.situation_id) for a in answers]  # type: ignore[union-attr]
+    assert [s.district for s in slots] == ["district_1", "district_2"]
+    assert slots[1].slot == "ad_hoc"  # urgent: a meeting within 24 hours
+    assert slots[1].meeting_starts_at - OffsetFileClock(pipeline.clock_file).now() <= timedelta(hours=24)
+
+
+async def test_sigterm_in_the_middle_of_traffic_loses_nothing(
+        pipeline: Pipeline, settings: Settings) -> None:
+    referrals = [referral("milton-individual") for _ in range(60)]
+    refs = {r.referral_ref for r in referrals}
+    from services.cli.wire import publish
+
+    async with Watch(settings.kafka_bootstrap, REFERRAL_STATUS.name):
+        await publish(settings.kafka_bootstrap, referrals[:30], source="/partners/housing-services")
+        assert pipeline.procs["intake"].terminate() == 0
+        await publish(settings.kafka_bootstrap, referrals[30:], source="/partners/housing-services")
+        pipeline.restart("intake")
+
+    async def answered() -> list[Message] | None:
+        got = await events_of(settings, REFERRAL_STATUS.name, lambda e: isinstance(
+            e, ReferralAccepted) and e.referral_ref in refs)
+        return got if len({e.referral_ref for e in got}) == len(refs) else None  # type: ignore[attr-defined]
+
+    got = await wait_for(answered, timeout=120)
+    by_ref: dict[str, set[str]] = {}
+    for e in got:
+        by_ref.setdefault(e.referral_ref, set()).add(str(e.situation_id))  # type: ignore[attr-defined]
+    assert set(by_ref) == refs
+    assert all(len(ids) == 1 for ids in by_ref.values()), "a referral got two situations"
