@@ -1,4 +1,5 @@
-"""``commande convening``: a table chair's or an agency's commands, published to convening.
+"""``commande decide | assign | respond | intervene | conclude``: a table chair's or an
+agency's commands, published to convening.
 
 Each command is published on ``commande.table-actions.v1`` as a CloudEvent (source
 ``/commande/cli``); convening answers with the fact on ``commande.situations.v1`` or a
@@ -9,7 +10,7 @@ it is the transport's job (see ``services/convening/README.md``); this tool only
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, get_args
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from schemas.commands import (
 )
 from schemas.errors import ContractError
 from schemas.situations import InterventionOutcome
+from services.runtime.clock import clock_for
 from services.runtime.events import emit
 from services.runtime.kafka import Producer
 from services.runtime.settings import Settings
@@ -35,7 +37,7 @@ SOURCE = "/commande/cli"
 
 app = typer.Typer(
     help="Commands to convening on commande.table-actions.v1 (chair decisions, agency answers)."
-    "\n\nExample: commande convening decide --situation <id> --meeting <id> "
+    "\n\nExample: commande decide --situation <id> --meeting <id> "
     "--decision confirmed --actor-agency hrps-cmb-d1",
     no_args_is_help=True,
 )
@@ -58,7 +60,8 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 def _publish(build: type[Command], **fields: Any) -> None:
     try:
-        command = build(issued_at=datetime.now(UTC), **fields)
+        settings = Settings()
+        command = build(issued_at=clock_for(settings.clock_offset_file).now(), **fields)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ContractError(f"invalid {build.__name__}: {problems}") from None
@@ -88,7 +91,7 @@ def decide(
 ) -> None:
     """Record the table's Filter 2 decision (chair only).
 
-    Example: commande convening decide --situation 0194a1b2-0000-7000-8000-000000000001
+    Example: commande decide --situation 0194a1b2-0000-7000-8000-000000000001
     --meeting 0194a1b2-0000-7000-8000-000000000002 --decision confirmed --actor-agency hrps-cmb-d1
     """
     _publish(RecordAerDecision, situation_id=situation, meeting_id=meeting,
@@ -111,7 +114,7 @@ def assign(
 ) -> None:
     """Name the lead and assisting agencies (Filter 3; chair only).
 
-    Example: commande convening assign --situation 0194a1b2-0000-7000-8000-000000000001
+    Example: commande assign --situation 0194a1b2-0000-7000-8000-000000000001
     --meeting 0194a1b2-0000-7000-8000-000000000002 --lead mental-health-assoc
     --assisting housing-services --identity-release filter_3 --actor-agency hrps-cmb-d1
     """
@@ -134,7 +137,7 @@ def respond(
 ) -> None:
     """Answer or move your agency's assignment (the actor's own agency).
 
-    Example: commande convening respond --situation 0194a1b2-0000-7000-8000-000000000001
+    Example: commande respond --situation 0194a1b2-0000-7000-8000-000000000001
     --answer accepted --actor-agency mental-health-assoc
     """
     _publish(RespondToAssignment, situation_id=situation, agency_id=actor_agency,
@@ -157,7 +160,7 @@ def intervene(
 ) -> None:
     """Record the intervention's outcome (Filter 4; an assigned agency, for itself).
 
-    Example: commande convening intervene --situation 0194a1b2-0000-7000-8000-000000000001
+    Example: commande intervene --situation 0194a1b2-0000-7000-8000-000000000001
     --outcome accepted_services --first-contact-at 2026-01-06T15:00:00-0500
     --service mental_health --actor-agency mental-health-assoc
     """
@@ -178,7 +181,7 @@ def conclude(
 ) -> None:
     """Conclude a situation with a conclusion code (chair only).
 
-    Example: commande convening conclude --situation 0194a1b2-0000-7000-8000-000000000001
+    Example: commande conclude --situation 0194a1b2-0000-7000-8000-000000000001
     --conclusion risk_lowered_connected_to_services --actor-agency hrps-cmb-d1
     """
     _publish(ConcludeSituation, situation_id=situation, conclusion=conclusion, meeting_id=meeting,

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
+import asyncpg
 import structlog
 
 from schemas.errors import CommandeError, TransientError
@@ -199,7 +200,10 @@ def _ce_type(rec: InRecord) -> bytes | None:
 
 
 def _translate(exc: BaseException) -> BaseException:
-    """Driver errors that mean "unavailable" become :class:`TransientError`."""
+    """Driver errors that mean "try again" become :class:`TransientError`: the database is
+    unavailable, or it chose this transaction as a deadlock or serialization victim."""
     if isinstance(exc, DB_UNAVAILABLE):
         return TransientError(f"PostgreSQL unavailable ({type(exc).__name__})")
+    if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
+        return TransientError(f"PostgreSQL asked for a retry ({type(exc).__name__})")
     return exc

@@ -78,7 +78,8 @@ class Service:
             raise CommandeError(f"{self.name} is not started")
         return self._relay
 
-    def consume(self, topic: str | Sequence[str], *, group: str, name: str, decode: Decode[D], handle: Handle[D],
+    def consume(self, topic: str | Sequence[str], *, group: str, name: str, decode: Decode[D],
+                handle: Handle[D],
                 on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
                 skip_types: frozenset[str] = frozenset()) -> None:
         """Consume ``topic`` (one or several) in consumer group ``group`` through a
