@@ -182,18 +182,18 @@ async def walk(demo: Demo) -> None:
     say("\n== 4. Filter 3: the table names a lead and an assisting agency; intake seals identity for them")
     await demo.wait_for(SITUATIONS.name, _is(AgenciesAssigned, milton), lambda: commande(
         "assign", "--situation", milton, "--meeting", str(m1.meeting_id),
-        "--lead", "mental-health-assoc", "--assisting", "housing-services",
+        "--lead", "public-health", "--assisting", "town-milton",
         "--identity-release", "filter_3", "--actor-agency", chair1, env=env), "assignment")
     await demo.wait_for(SITUATIONS.name, _is(AssignmentResponded, milton, to_state="accepted"),
                         lambda: commande("respond", "--situation", milton, "--answer", "accepted",
-                                         "--actor-agency", "mental-health-assoc", env=env),
+                                         "--actor-agency", "public-health", env=env),
                         "lead's acceptance")
     say("\n== 5. Filter 4: the door knock, then the table concludes")
     contact = OffsetFileClock(demo.clock_file).now().replace(microsecond=0).isoformat()
     await demo.wait_for(SITUATIONS.name, _is(InterventionRecorded, milton), lambda: commande(
         "intervene", "--situation", milton, "--outcome", "accepted_services",
         "--first-contact-at", contact, "--service", "mental_health",
-        "--actor-agency", "mental-health-assoc", env=env), "intervention")
+        "--actor-agency", "public-health", env=env), "intervention")
     await demo.wait_for(SITUATIONS.name, _is(SituationConcluded, milton), lambda: commande(
         "conclude", "--situation", milton, "--conclusion", "risk_lowered_connected_to_services",
         "--meeting", str(m1.meeting_id), "--actor-agency", chair1, env=env), "conclusion")

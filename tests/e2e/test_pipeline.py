@@ -169,28 +169,28 @@ async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
     assert decided.decision == "confirmed"  # type: ignore[attr-defined]
     async with Watch(settings.kafka_bootstrap, DISCLOSURES.name) as disclosures:
         await after(settings, SITUATIONS.name, is_(AgenciesAssigned), lambda: command(
-            "assign", "--situation", s, "--meeting", m, "--lead", "mental-health-assoc",
-            "--assisting", "housing-services", "--identity-release", "filter_3",
+            "assign", "--situation", s, "--meeting", m, "--lead", "public-health",
+            "--assisting", "town-milton", "--identity-release", "filter_3",
             "--actor-agency", chair, settings=settings, pipeline=pipeline))
         sealed = await disclosures.first(lambda env: isinstance(env.event, DisclosureSealed)
                                          and env.event.situation_id == sid
-                                         and env.event.recipient_agency == "mental-health-assoc", 60)
+                                         and env.event.recipient_agency == "public-health", 60)
     assert sealed is not None
     package = sealed.event
     assert isinstance(package, DisclosureSealed)
     opened = json.loads(sealing.open_sealed(
-        package.ciphertext, sealing.development_private_key("mental-health-assoc")))
+        package.ciphertext, sealing.development_private_key("public-health")))
     assert "Avery" in json.dumps(opened)
     with pytest.raises(sealing.WrongKey):
-        sealing.open_sealed(package.ciphertext, sealing.development_private_key("housing-services"))
+        sealing.open_sealed(package.ciphertext, sealing.development_private_key("town-milton"))
 
     await after(settings, SITUATIONS.name, is_(AssignmentResponded), lambda: command(
-        "respond", "--situation", s, "--answer", "accepted", "--actor-agency", "mental-health-assoc",
+        "respond", "--situation", s, "--answer", "accepted", "--actor-agency", "public-health",
         settings=settings, pipeline=pipeline))
     contact = OffsetFileClock(pipeline.clock_file).now().replace(microsecond=0).isoformat()
     await after(settings, SITUATIONS.name, is_(InterventionRecorded), lambda: command(
         "intervene", "--situation", s, "--outcome", "accepted_services", "--first-contact-at",
-        contact, "--actor-agency", "mental-health-assoc", settings=settings, pipeline=pipeline))
+        contact, "--actor-agency", "public-health", settings=settings, pipeline=pipeline))
     concluded = await after(settings, SITUATIONS.name, is_(SituationConcluded), lambda: command(
         "conclude", "--situation", s, "--conclusion", "risk_lowered_connected_to_services",
         "--meeting", m, "--actor-agency", chair, settings=settings, pipeline=pipeline))
@@ -198,7 +198,7 @@ async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
 
     async def lead_got_its_package() -> bool:
         return any(m["X-Commande-Notice-Kind"] == "disclosure"
-                   and "table@mentalhealth.example.org" in str(m["X-Envelope-To"])
+                   and "privacy@publichealth.example.org" in str(m["X-Envelope-To"])
                    for m in mails_mentioning(settings, s))
 
     assert await wait_for(lead_got_its_package, timeout=60) is True
