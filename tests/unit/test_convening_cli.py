@@ -1,4 +1,4 @@
-"""``commande convening``: help with an example per command; bad input refused before publishing."""
+"""The chair and agency commands: help with an example per command; bad input refused before publishing."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_each_command_has_help_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
     assert result.exit_code == 0
-    assert "Example: commande convening " + command in result.output
+    assert "Example: commande " + command in result.output
     assert "--actor-agency" in result.output
 
 
