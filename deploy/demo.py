@@ -21,7 +21,8 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,7 @@ async def walk(demo: Demo) -> None:
     commande("situation", "show", milton, env=env)
 
 
-async def summary(demo: Demo, started: datetime) -> None:
+async def summary(demo: Demo) -> None:
     say("\n== Summary")
     say(f"  situations opened: {len(demo.situations)}")
     for name, sid in demo.situations.items():
@@ -230,15 +231,20 @@ async def summary(demo: Demo, started: datetime) -> None:
     say(f"  disclosures sealed (Filter 3): {disclosures}")
     say("  timers (24/48-hour SLA, lead acceptance, agendas): "
         + (", ".join(f"{r['kind']} {r['state']} {r['n']}" for r in timers) or "none"))
-    mail = [m for m in read_messages(demo.settings.mail_dir)
-            if m["Date"] is not None and m["Date"].datetime >= started - timedelta(seconds=5)]
+    ours = [*demo.situations.values(), *demo.meetings]
+    mail = [m for m in read_messages(demo.settings.mail_dir) if any(i in _text(m) for i in ours)]
     per = Counter(str(m["X-Envelope-To"]) for m in mail)
-    say(f"  e-mails delivered: {len(mail)}")
+    say(f"  e-mails about these situations and meetings: {len(mail)}")
     for rcpt, n in sorted(per.items()):
         say(f"    {n:3}  {rcpt}")
     say("\n  Read them: `.venv/bin/commande stack mail` (list), `.venv/bin/commande stack mail N` (one),")
     say(f"  or open the Maildir {demo.settings.mail_dir}. The stack keeps running: "
         "`make stack-down` stops it.")
+
+
+def _text(msg: EmailMessage) -> str:
+    body = msg.get_body(preferencelist=("plain",))
+    return f"{msg['Subject']}\n{body.get_content() if body is not None else ''}"
 
 
 def main() -> None:
@@ -251,13 +257,12 @@ def main() -> None:
     proc = ServiceProcess("all", settings, state, extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)})
     say("== 0. Starting intake, convening and notifier (`commande run all`); logs in "
         f"{proc.log_file}")
-    started = datetime.now(UTC)
     proc.start()
     demo = Demo(settings, env, clock_file)
     try:
         demo.submit_all()
         asyncio.run(walk(demo))
-        asyncio.run(summary(demo, started))
+        asyncio.run(summary(demo))
     finally:
         code = proc.terminate()
         say(f"\n  services stopped (exit {code}).")
