@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,12 @@ async def _scheduled_event(bootstrap: str, situation: str) -> SituationScheduled
         await consumer.stop()
 
 
+def _move_to(clock_file: Path, moment: datetime) -> None:
+    ahead = moment - OffsetFileClock(clock_file).now()
+    if ahead > timedelta(0):
+        OffsetFileClock.advance_file(clock_file, ahead)
+
+
 async def walk(demo: Demo) -> None:
     milton = demo.situations["milton-individual"]
     burlington = demo.situations["burlington-not-aer"]
@@ -164,14 +170,13 @@ async def walk(demo: Demo) -> None:
         demo.meetings[str(sched.meeting_id)] = f"{sched.district} {sched.slot}"
         say(f"  {name}: {sched.district}, {sched.slot} meeting {sched.meeting_id} "
             f"at {sched.meeting_starts_at:%Y-%m-%d %H:%M} UTC")
-    latest = max(s.meeting_starts_at for s in meetings.values())
-    clock = OffsetFileClock(demo.clock_file)
-    ahead = latest + timedelta(minutes=5) - clock.now()
-    if ahead > timedelta(0):
-        say(f"\n  (moving the services' clock {ahead.total_seconds() / 3600:.1f} h ahead, to the "
-            "meetings: agendas go out at their lead time, then the tables meet)")
-        OffsetFileClock.advance_file(demo.clock_file, ahead)
-    await asyncio.sleep(3)
+    say("\n  (moving the services' clock forward, meeting by meeting: each agenda goes out at its "
+        "lead time, then the tables meet; a demo-only offset file, nobody waits days)")
+    for sched in sorted(meetings.values(), key=lambda m: m.meeting_starts_at):
+        _move_to(demo.clock_file, sched.meeting_starts_at - timedelta(minutes=30))
+        await asyncio.sleep(2.5)  # the agenda timer fires (it polls every second)
+    _move_to(demo.clock_file, max(m.meeting_starts_at for m in meetings.values()) + timedelta(minutes=5))
+    await asyncio.sleep(1)
 
     env = demo.env
     m1 = meetings["milton-individual"]
