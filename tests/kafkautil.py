@@ -10,8 +10,22 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.runtime.kafka import InRecord, partitions
 
 
-async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[InRecord]:
-    """Every record on ``topic`` (all partitions) up to the end offsets at call time."""
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """``{partition: end offset}`` of ``topic`` now (to read only what comes after)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                client_id=f"test-reader-{uuid.uuid4()}")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
+        return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0,
+                   since: dict[int, int] | None = None) -> list[InRecord]:
+    """Every record on ``topic`` (all partitions) up to the end offsets at call time
+    (from ``since``'s offsets when given, else from the beginning)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 group_id=None, client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
@@ -19,9 +33,12 @@ async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list
         tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            if since is not None and tp.partition in since:
+                consumer.seek(tp, since[tp.partition])
         end = await consumer.end_offsets(tps)
         out: list[InRecord] = []
-        remaining = {tp for tp in tps if end[tp] > 0}
+        remaining = {tp for tp in tps if end[tp] > (since or {}).get(tp.partition, 0)}
         deadline = asyncio.get_running_loop().time() + timeout
         while remaining:
             if asyncio.get_running_loop().time() > deadline:
