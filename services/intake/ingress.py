@@ -15,9 +15,11 @@ from the request.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +51,19 @@ def new_token() -> str:
 def token_hash(token: str) -> bytes:
     """What the database keeps of a token."""
     return hashlib.sha256(token.encode()).digest()
+
+
+def _with_receipt_time(body: bytes, now: datetime) -> bytes:
+    """A body without ``submitted_at`` gets the time the ingress received it (what an HTTP
+    client would put there anyway); anything that is not a JSON object is left to the contract."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and "submitted_at" not in data:
+        data["submitted_at"] = now.isoformat()
+        return json.dumps(data).encode()
+    return body
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -103,7 +118,7 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
         if isinstance(body, Response):
             return body
         try:
-            event = ReferralSubmitted.model_validate_json(body)
+            event = ReferralSubmitted.model_validate_json(_with_receipt_time(body, intake.clock.now()))
         except ValidationError as exc:
             errors = [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
                       for e in exc.errors(include_input=False, include_url=False)][:100]
