@@ -42,6 +42,7 @@ from schemas.situations import (
     SituationScheduled,
 )
 from schemas.topics import SITUATIONS
+from services.cli.situation_cmd import situation_events
 from services.cli.wire import Watch
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
@@ -125,32 +126,10 @@ async def scheduled(demo: Demo, situation: str) -> SituationScheduled:
 
 
 async def _scheduled_event(bootstrap: str, situation: str) -> SituationScheduled | None:
-    import uuid as _uuid
-
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.partitioner import DefaultPartitioner
-
-    from services.runtime.events import decode
-    from services.runtime.kafka import InRecord, partitions
-
-    parts = await partitions(bootstrap, SITUATIONS.name)
-    tp = TopicPartition(SITUATIONS.name, DefaultPartitioner()(situation.encode(), parts, parts))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, client_id=f"demo-{_uuid.uuid4().hex[:6]}")
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        while await consumer.position(tp) < end:
-            for rec in (await consumer.getmany(tp, timeout_ms=500)).get(tp, []):
-                if rec.key == situation.encode() and rec.offset < end:
-                    event = decode(InRecord.from_consumer_record(rec)).event
-                    if isinstance(event, SituationScheduled):
-                        return event
-        return None
-    finally:
-        await consumer.stop()
+    for env in await situation_events(bootstrap, uuid.UUID(situation)):
+        if isinstance(env.event, SituationScheduled):
+            return env.event
+    return None
 
 
 def _move_to(clock_file: Path, moment: datetime) -> None:

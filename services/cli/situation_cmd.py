@@ -11,6 +11,8 @@ import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
+from schemas.base import Message
+from schemas.envelope import Envelope
 from schemas.errors import ContractError
 from schemas.topics import SITUATIONS
 from services.analytics.projections.timeline import Timeline, fold
@@ -21,12 +23,15 @@ from services.runtime.settings import Settings
 app = typer.Typer(help="Situations: their de-identified history.", no_args_is_help=True)
 
 
-async def timeline(bootstrap: str, situation_id: UUID) -> Timeline | None:
-    """Fold every event keyed by ``situation_id`` on the situations topic (its one partition)."""
+async def situation_events(bootstrap: str, situation_id: UUID) -> list[Envelope[Message]]:
+    """Every decodable event keyed by ``situation_id`` on the situations topic, in order.
+
+    A situation's events share its key, so they live in one partition: only that one is read.
+    """
     key = str(situation_id).encode()
     parts = await partitions(bootstrap, SITUATIONS.name)
     if not parts:
-        return None
+        return []
     partition = DefaultPartitioner()(key, parts, parts)
     tp = TopicPartition(SITUATIONS.name, partition)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
@@ -36,19 +41,27 @@ async def timeline(bootstrap: str, situation_id: UUID) -> Timeline | None:
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
-        found: Timeline | None = None
+        found: list[Envelope[Message]] = []
         while await consumer.position(tp) < end:
             batch = await consumer.getmany(tp, timeout_ms=500)
             for rec in batch.get(tp, []):
                 if rec.key != key or rec.offset >= end:
                     continue
                 try:
-                    found = fold(found, decode(InRecord.from_consumer_record(rec)))
+                    found.append(decode(InRecord.from_consumer_record(rec)))
                 except ContractError:
                     continue
         return found
     finally:
         await consumer.stop()
+
+
+async def timeline(bootstrap: str, situation_id: UUID) -> Timeline | None:
+    """The situation's de-identified timeline (None when it has no events)."""
+    found: Timeline | None = None
+    for env in await situation_events(bootstrap, situation_id):
+        found = fold(found, env)
+    return found
 
 
 @app.command()
