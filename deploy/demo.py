@@ -41,7 +41,7 @@ from schemas.situations import (
     SituationConcluded,
     SituationScheduled,
 )
-from schemas.topics import SITUATIONS
+from schemas.topics import MEETINGS, SITUATIONS
 from services.cli.situation_cmd import situation_events
 from services.cli.wire import Watch
 from services.runtime.clock import OffsetFileClock
@@ -89,12 +89,18 @@ class Demo:
             else:
                 raise SystemExit(f"demo: submitting {path.name} failed")
 
+    def _refused(self, env: Envelope[Message]) -> bool:
+        """A refusal of one of this demo's commands."""
+        event = env.event
+        return isinstance(event, CommandRejected) and str(event.target_id) in self.situations.values()
+
     async def wait_for(self, topic: str, match: Callable[[Envelope[Message]], bool],
                        action: Callable[[], object], what: str, within: float = 60) -> Envelope[Message]:
         """Run ``action`` and wait for the event it should cause."""
-        async with Watch(self.settings.kafka_bootstrap, topic) as watch:
+        # Refusals (CommandRejected) travel on the meetings topic: watch it too, to say why.
+        async with Watch(self.settings.kafka_bootstrap, topic, MEETINGS.name) as watch:
             action()
-            found = await watch.first(lambda e: match(e) or _refused(e), within)
+            found = await watch.first(lambda e: match(e) or self._refused(e), within)
         if found is None:
             raise SystemExit(f"demo: no {what} within {within:.0f}s; see .state/demo/*.log")
         if isinstance(found.event, CommandRejected):
@@ -102,8 +108,6 @@ class Demo:
         return found
 
 
-def _refused(env: Envelope[Message]) -> bool:
-    return isinstance(env.event, CommandRejected)
 
 
 def _is(kind: type[Message], situation: str, **fields: Any) -> Callable[[Envelope[Message]], bool]:

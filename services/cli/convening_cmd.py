@@ -28,9 +28,8 @@ from schemas.commands import (
 )
 from schemas.errors import ContractError
 from schemas.situations import InterventionOutcome
+from services.cli.wire import publish
 from services.runtime.clock import clock_for
-from services.runtime.events import emit
-from services.runtime.kafka import Producer
 from services.runtime.settings import Settings
 
 SOURCE = "/commande/cli"
@@ -59,25 +58,14 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 
 def _publish(build: type[Command], **fields: Any) -> None:
+    settings = Settings()
     try:
-        settings = Settings()
         command = build(issued_at=clock_for(settings.clock_offset_file).now(), **fields)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ContractError(f"invalid {build.__name__}: {problems}") from None
-    record = emit(command, source=SOURCE)
-
-    async def send() -> None:
-        producer = Producer(Settings().kafka_bootstrap, client_id="commande-cli")
-        await producer.start()
-        try:
-            await producer.send_many([record])
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
-    ce_id = dict(record.headers)["ce_id"].decode()
-    typer.echo(f"published {build.__name__} {ce_id} (key {record.key.decode() if record.key else ''})")
+    [ce_id] = asyncio.run(publish(settings.kafka_bootstrap, [command], source=SOURCE))
+    typer.echo(f"published {build.__name__} {ce_id} (key {command.key()})")
 
 
 @app.command()

@@ -30,10 +30,10 @@ async def publish(bootstrap: str, events: list[Message], *, source: str) -> list
 
 
 class Watch:
-    """Reads ``topic`` from its end at entry (so nothing published after entry is missed)."""
+    """Reads ``topics`` from their ends at entry (so nothing published after entry is missed)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._topic = topic
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self._topics = topics
         self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                           enable_auto_commit=False,
@@ -44,10 +44,12 @@ class Watch:
             await self._consumer.start()
         except KafkaError as exc:
             raise TransientError(f"Kafka is not reachable: {exc}") from exc
-        parts = await partitions(self._bootstrap, self._topic)
-        if not parts:
-            raise TransientError(f"topic {self._topic} does not exist: run `commande stack up`")
-        tps = [TopicPartition(self._topic, p) for p in sorted(parts)]
+        tps: list[TopicPartition] = []
+        for topic in self._topics:
+            parts = await partitions(self._bootstrap, topic)
+            if not parts:
+                raise TransientError(f"topic {topic} does not exist: run `commande stack up`")
+            tps.extend(TopicPartition(topic, p) for p in parts)
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
         for tp in tps:  # pin the positions now, before anything is published

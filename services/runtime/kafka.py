@@ -97,13 +97,17 @@ async def partitions(bootstrap: str, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
         await admin.start()
-        described = await admin.describe_topics([topic])
+        return (await partitions_of(admin, [topic])).get(topic, [])
     except KafkaError as exc:
         raise TransientError(f"Kafka is not reachable: {exc}") from exc
     finally:
         await admin.close()
-    found: list[int] = []
-    for desc in described:
-        if desc.get("error_code", 0) == 0 and desc.get("topic") == topic:
-            found.extend(int(p["partition"]) for p in desc["partitions"])
-    return sorted(found)
+
+
+async def partitions_of(admin: Any, topics: Sequence[str]) -> dict[str, list[int]]:
+    """``{topic: partition numbers}`` for the existing ``topics``, with a started admin client."""
+    found: dict[str, list[int]] = {}
+    for desc in await admin.describe_topics(list(topics)):
+        if desc.get("error_code", 0) == 0 and desc.get("topic") in topics:
+            found[desc["topic"]] = sorted(int(p["partition"]) for p in desc["partitions"])
+    return found

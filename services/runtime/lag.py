@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from schemas.errors import TransientError
-from services.runtime.kafka import partitions
+from services.runtime.kafka import partitions_of
 
 
 async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
@@ -23,8 +23,8 @@ async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[t
         await admin.start()
         await reader.start()
         committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(topic, p) for topic in topics
-               for p in await partitions(bootstrap, topic)]
+        tps = [TopicPartition(topic, p)
+               for topic, parts in (await partitions_of(admin, list(topics))).items() for p in parts]
         ends = await reader.end_offsets(tps) if tps else {}
         lag: dict[tuple[str, int], int] = {}
         for tp in tps:

@@ -152,9 +152,12 @@ class Service:
         """Refresh gauges that are read, not counted (outbox backlog, consumer lag)."""
         with contextlib.suppress(*db.DB_UNAVAILABLE):
             METRICS.outbox_backlog.labels(self.name).set(await self.relay.backlog())
+        by_group: dict[str, list[str]] = {}
         for group, topic in self._subscriptions:
+            by_group.setdefault(group, []).append(topic)
+        for group, topics in by_group.items():  # one admin round per group, not per topic
             with contextlib.suppress(TransientError):
-                lags = await group_lag(self.settings.kafka_bootstrap, group, [topic])
+                lags = await group_lag(self.settings.kafka_bootstrap, group, topics)
                 for (tname, partition), behind in lags.items():
                     METRICS.consumer_lag.labels(group, tname, str(partition)).set(behind)
 
