@@ -148,7 +148,7 @@ def start(settings: Settings) -> str:
         cluster = _cluster_id(kp)
         fmt = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "-t", cluster, "-c", str(kp.config), "-g"],
+             f"--cluster-id={cluster}", "-c", str(kp.config), "-g"],
             capture_output=True, text=True, check=False,
         )
         if fmt.returncode != 0:
@@ -162,7 +162,8 @@ def start(settings: Settings) -> str:
 
 
 def _cluster_id(kp: KafkaPaths) -> str:
-    # Kafka wants a base64url UUID of 22 characters.
+    # Kafka wants a base64url UUID of 22 characters. It may start with "-", so callers pass it
+    # as ``--cluster-id=<id>`` (a separate argument would be read as an option).
     import base64
 
     raw = uuid.UUID(kp.cluster_id.read_text().strip()).bytes
