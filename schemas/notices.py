@@ -17,7 +17,16 @@ Channel = Literal["email", "webhook"]
 NoticeKind = Literal[
     "invitation", "agenda", "assignment", "disclosure", "sla_warning", "escalation",
     "referral_status", "command_rejected",
+    "event_request", "event_request_reminder", "event_request_acknowledgement",
+    "event_request_outcome",
 ]
+"""``event_request*``: a community event request (schemas.event_requests). The CMB manager and
+Staff Sergeant are notified as their police district agency; notices to the member of the public
+who asked carry the reserved ``recipient_agency`` :data:`PUBLIC_REQUESTER`."""
+
+PUBLIC_REQUESTER = "public-requester"
+"""``recipient_agency`` of a notice to the requester of a community event request: a member of
+the public, never in the directory, reached at the address they gave (never on this topic)."""
 
 
 class NoticeEvent(Event):

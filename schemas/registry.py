@@ -20,6 +20,20 @@ from schemas.commands import (
 )
 from schemas.disclosures import DisclosureSealed
 from schemas.errors import UnknownEventType, WrongTopic
+from schemas.event_requests import (
+    DeclineEventRequest,
+    EventRequestAcknowledged,
+    EventRequestCommandRefused,
+    EventRequestContactPurged,
+    EventRequestDeclined,
+    EventRequestRejected,
+    EventRequestReminderDue,
+    EventRequestScheduled,
+    EventRequestSubmitted,
+    EventRequestWithdrawn,
+    ScheduleEventRequest,
+    WithdrawEventRequest,
+)
 from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled, ParticipantInvited
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
 from schemas.referrals import (
@@ -53,6 +67,10 @@ MESSAGES: tuple[type[Message], ...] = (
     ConcludeSituation, RespondToInvitation,
     DisclosureSealed,
     NoticeDelivered, NoticeFailed, NoticeAcknowledged,
+    EventRequestSubmitted, ScheduleEventRequest, DeclineEventRequest, WithdrawEventRequest,
+    EventRequestAcknowledged, EventRequestRejected, EventRequestScheduled, EventRequestDeclined,
+    EventRequestWithdrawn, EventRequestReminderDue, EventRequestCommandRefused,
+    EventRequestContactPurged,
 )
 """Every event and command, in a stable order."""
 

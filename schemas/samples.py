@@ -11,7 +11,7 @@ Use :func:`sample` for any registered type, with field overrides::
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,6 +25,23 @@ from schemas.commands import (
     RespondToInvitation,
 )
 from schemas.disclosures import DisclosureSealed
+from schemas.event_requests import (
+    DeclineEventRequest,
+    EventLocation,
+    EventRequestAcknowledged,
+    EventRequestCommandRefused,
+    EventRequestContactPurged,
+    EventRequestDeclined,
+    EventRequestRejected,
+    EventRequestReminderDue,
+    EventRequestScheduled,
+    EventRequestSubmitted,
+    EventRequestWithdrawn,
+    Requester,
+    ScheduleEventRequest,
+    TimeWindow,
+    WithdrawEventRequest,
+)
 from schemas.meetings import (
     AgendaIssued,
     AgendaItem,
@@ -71,6 +88,7 @@ INVITATION_ID = UUID("0194a1b2-0000-7000-8000-000000000003")
 NOTICE_ID = UUID("0194a1b2-0000-7000-8000-000000000004")
 DISCLOSURE_ID = UUID("0194a1b2-0000-7000-8000-000000000005")
 EVENT_ID = UUID("0194a1b2-0000-7000-8000-000000000006")
+REQUEST_ID = UUID("0194a1b2-0000-7000-8000-000000000007")
 ORIGINATOR = "housing-services"
 LEAD = "sample-lead-agency"
 ASSISTING = "sample-assisting-agency"
@@ -81,6 +99,22 @@ ROLE_ADDRESS = "situation-table@example.org"
 """A role address for tests that need one (never a person's)."""
 
 CHAIR = Actor(agency_id=CHAIR_AGENCY, role="table_chair")
+CMB = Actor(agency_id=CHAIR_AGENCY, role="cmb")
+
+
+def event_window(days_ahead: int = 45) -> TimeWindow:
+    """A preferred window ``days_ahead`` days after :data:`NOW`, 18:30 to 20:00 local time."""
+    return TimeWindow(date=(NOW + timedelta(days=days_ahead)).date(), start=time(18, 30),
+                      end=time(20, 0))
+
+
+def requester() -> Requester:
+    """An obviously synthetic requester: a role address and a 555 number."""
+    return Requester(
+        name="Sample Requester", organization="Sample Community Association",
+        mailing_address="1 Example Street, Milton, ON", daytime_phone="+1 905 555 0101",
+        email="events@example.org",
+    )
 
 
 def summary() -> SituationSummary:
@@ -264,6 +298,58 @@ def _defaults() -> dict[type[Message], dict[str, Any]]:
             "next_attempt_at": NOW + timedelta(minutes=1), "failed_at": NOW,
         },
         NoticeAcknowledged: {**notice, "via": "link", "acknowledged_at": NOW},
+        EventRequestSubmitted: {
+            "request_id": REQUEST_ID, "submitted_at": NOW, "kind": "speaker",
+            "windows": (event_window(),),
+            "location": EventLocation(municipality="Milton", address_or_venue="Sample Hall"),
+            "topics": ("seniors_safety",), "topics_other": "Phone scams",
+            "expected_attendees": 40, "requester": requester(),
+        },
+        ScheduleEventRequest: {
+            "actor": CMB, "issued_at": NOW, "request_id": REQUEST_ID,
+            "date": event_window().date, "start": time(18, 30),
+            "officer_role": "community_safety_officer", "notes": "Projector on site, please.",
+        },
+        DeclineEventRequest: {
+            "actor": CMB, "issued_at": NOW, "request_id": REQUEST_ID, "reason": "no_capacity",
+            "note": "No officer is free that week; please ask again for another date.",
+        },
+        WithdrawEventRequest: {
+            "actor": CMB, "issued_at": NOW, "request_id": REQUEST_ID,
+            "reason": "no_longer_needed",
+        },
+        EventRequestAcknowledged: {
+            "request_id": REQUEST_ID, "district": "district_1", "municipality": "milton",
+            "kind": "speaker", "windows": (event_window(),), "topics": ("seniors_safety",),
+            "expected_attendees": 40, "acknowledged_at": NOW,
+        },
+        EventRequestRejected: {
+            "request_id": REQUEST_ID, "rejected_at": NOW, "reasons": (reason,),
+            "earliest_acceptable_date": (NOW + timedelta(days=30)).date(), "kind": "speaker",
+        },
+        EventRequestScheduled: {
+            "request_id": REQUEST_ID, "district": "district_1", "date": event_window().date,
+            "start": time(18, 30), "officer_role": "community_safety_officer",
+            "scheduled_at": NOW,
+        },
+        EventRequestDeclined: {
+            "request_id": REQUEST_ID, "district": "district_1", "reason": "no_capacity",
+            "declined_at": NOW,
+        },
+        EventRequestWithdrawn: {
+            "request_id": REQUEST_ID, "district": "district_1", "reason": "no_longer_needed",
+            "withdrawn_at": NOW,
+        },
+        EventRequestReminderDue: {
+            "request_id": REQUEST_ID, "district": "district_1", "escalate_to": "cmb_manager",
+            "business_days_waiting": 3, "due_at": NOW + timedelta(days=3),
+        },
+        EventRequestCommandRefused: {
+            "request_id": REQUEST_ID, "command_id": EVENT_ID,
+            "command_type": ScheduleEventRequest.ce_type, "actor_agency_id": CHAIR_AGENCY,
+            "refused_at": NOW, "reasons": (reason,),
+        },
+        EventRequestContactPurged: {"request_id": REQUEST_ID, "purged_at": NOW},
     }
 
 

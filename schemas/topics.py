@@ -66,13 +66,23 @@ DISCLOSURES = TopicSpec(
 NOTICES = TopicSpec(
     "commande.notices.v1", "notice id", "notifier", "all", retention_ms=365 * DAY_MS
 )
+EVENT_REQUEST_SUBMISSIONS = TopicSpec(
+    "commande.event-request-submissions.v1", "request id",
+    "the public (via intake's HTTP ingress), organizations, the CMB (follow-up commands)",
+    "intake, notifier", retention_ms=30 * DAY_MS, restricted=True,
+)
+EVENT_REQUESTS = TopicSpec(
+    "commande.event-requests.v1", "request id", "intake", "notifier, analytics, all",
+    retention_ms=-1,
+)
 DLQ = TopicSpec(
     "commande.dlq.v1", "original key", "any service", "operators",
     retention_ms=365 * DAY_MS, restricted=True,
 )
 
 TOPICS: tuple[TopicSpec, ...] = (
-    REFERRALS, REFERRAL_STATUS, SITUATIONS, TABLE_ACTIONS, MEETINGS, DISCLOSURES, NOTICES, DLQ,
+    REFERRALS, REFERRAL_STATUS, SITUATIONS, TABLE_ACTIONS, MEETINGS, DISCLOSURES, NOTICES,
+    EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS, DLQ,
 )
 
 
