@@ -10,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from deploy.local import procs
 from schemas.errors import ConfigurationError
@@ -177,12 +177,12 @@ def _create_database(bin_: Path, settings: Settings, user: str | None) -> None:
         time.sleep(0.3)
 
 
-def stop(settings: Settings) -> str:
-    """Stop our cluster (fast shutdown)."""
+def stop(settings: Settings, mode: Literal["smart", "fast", "immediate"] = "fast") -> str:
+    """Stop our cluster (``fast`` shutdown; ``immediate`` aborts like a crash, for fault tests)."""
     if not running(settings):
         return "postgres was not running"
     pp = paths(settings)
-    res = _pg_ctl(bindir(), _run_as(), "-D", str(pp.data), "-m", "fast", "-w", "stop")
+    res = _pg_ctl(bindir(), _run_as(), "-D", str(pp.data), "-m", mode, "-w", "stop")
     if res.returncode != 0:
         raise ConfigurationError(f"pg_ctl stop failed: {res.stderr.strip()}")
     return "postgres stopped"
