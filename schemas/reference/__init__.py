@@ -1,5 +1,6 @@
 """Reference data: districts and municipalities, risk taxonomy, sectors, conclusions, age groups,
-genders, legal bases, FHIR task states, study flags, protective factors.
+genders, legal bases, FHIR task states, study flags, protective factors; for community event
+requests: topics, decline and withdrawal reasons, officer roles, and Ontario statutory holidays.
 
 The facts live in versioned YAML files beside this module (``version:``, ``provisional:``) so a
 table's coordinator can correct them without a release; :func:`reference` loads and validates

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import date
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from schemas.reference.models import (
     Conclusion,
     District,
     Frozen,
+    Holiday,
     LegalBasisTerm,
     Municipality,
     RiskCategory,
@@ -48,6 +50,16 @@ class Reference(Frozen):
     task_states: TaskStates
     study_flags: tuple[Term, ...]
     protective_factors: tuple[Term, ...]
+    event_topics: tuple[Term, ...]
+    event_decline_reasons: tuple[Term, ...]
+    event_withdrawal_reasons: tuple[Term, ...]
+    event_officer_roles: tuple[Term, ...]
+    statutory_holidays: tuple[Holiday, ...]
+
+    @cached_property
+    def holiday_dates(self) -> frozenset[date]:
+        """The observed statutory holidays (business days exclude them)."""
+        return frozenset(h.date for h in self.statutory_holidays)
 
     def municipality(self, name_or_code: str) -> Municipality | None:
         """The municipality for a code, name or alias (case and spacing ignored), or ``None``."""
@@ -89,7 +101,9 @@ class Reference(Frozen):
     def codes(self, kind: str) -> frozenset[str]:
         """The codes of a term list: ``sectors``, ``conclusions``, ``age_groups``, ``genders``,
         ``legal_bases``, ``study_flags``, ``protective_factors``, ``districts``,
-        ``municipalities``, ``risk_factors``, ``risk_categories`` or ``task_states``."""
+        ``municipalities``, ``risk_factors``, ``risk_categories``, ``task_states``,
+        ``event_topics``, ``event_decline_reasons``, ``event_withdrawal_reasons`` or
+        ``event_officer_roles``."""
         if kind == "municipalities":
             return frozenset(m.code for d in self.districts for m in d.municipalities)
         if kind == "risk_factors":
@@ -144,6 +158,11 @@ def load(directory: Path = HERE) -> Reference:
         "legal_bases": ("legal_bases", LegalBasisTerm),
         "study_flags": ("study_flags", Term),
         "protective_factors": ("protective_factors", Term),
+        "event_topics": ("event_topics", Term),
+        "event_decline_reasons": ("event_decline_reasons", Term),
+        "event_withdrawal_reasons": ("event_withdrawal_reasons", Term),
+        "event_officer_roles": ("event_officer_roles", Term),
+        "statutory_holidays": ("statutory_holidays", Holiday),
     }
     versions: dict[str, int] = {}
     provisional: set[str] = set()
@@ -167,6 +186,11 @@ def load(directory: Path = HERE) -> Reference:
             "legal_bases": loaded["legal_bases"], "task_states": tasks,
             "study_flags": loaded["study_flags"],
             "protective_factors": loaded["protective_factors"],
+            "event_topics": loaded["event_topics"],
+            "event_decline_reasons": loaded["event_decline_reasons"],
+            "event_withdrawal_reasons": loaded["event_withdrawal_reasons"],
+            "event_officer_roles": loaded["event_officer_roles"],
+            "statutory_holidays": loaded["statutory_holidays"],
         },
         "Reference",
     )
@@ -178,10 +202,17 @@ def load(directory: Path = HERE) -> Reference:
 
 def _cross_check(ref: Reference) -> Iterable[str]:
     for kind in ("districts", "sectors", "conclusions", "age_groups", "genders", "legal_bases",
-                 "study_flags", "protective_factors", "risk_categories"):
+                 "study_flags", "protective_factors", "risk_categories", "event_topics",
+                 "event_decline_reasons", "event_withdrawal_reasons", "event_officer_roles"):
         items: tuple[Any, ...] = getattr(ref, kind)
         if len({i.code for i in items}) != len(items):
             yield f"{kind} has a repeated code"
+    holidays = [h.date for h in ref.statutory_holidays]
+    if len(set(holidays)) != len(holidays):
+        yield "statutory_holidays has a repeated date"
+    for day in holidays:
+        if day.weekday() >= 5:
+            yield f"statutory holiday {day} is on a weekend; list the observed weekday"
     towns = [m.code for d in ref.districts for m in d.municipalities]
     if len(set(towns)) != len(towns):
         yield "a municipality belongs to two districts"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -131,4 +132,33 @@ def test_loader_rejects_a_municipality_in_two_districts(tmp_path: Path) -> None:
     path = directory / "districts.yaml"
     path.write_text(path.read_text().replace("code: oakville", "code: milton"))
     with pytest.raises(ConfigurationError, match="two districts"):
+        load(directory)
+
+
+def test_event_request_lists_hold_the_codes_the_contract_samples_use() -> None:
+    ref = reference()
+    assert {"safety_awareness", "school_safety", "seniors_safety", "diversity_inclusion",
+            "fraud_scams", "cyber_safety", "road_safety", "youth"} <= ref.codes("event_topics")
+    assert {"no_capacity", "date_unavailable", "outside_mandate", "duplicate",
+            "other"} <= ref.codes("event_decline_reasons")
+    assert {"no_longer_needed", "submitted_in_error"} <= ref.codes("event_withdrawal_reasons")
+    assert {"community_safety_officer", "cmb_officer",
+            "school_resource_officer"} <= ref.codes("event_officer_roles")
+    assert {"event_topics", "event_decline_reasons", "event_withdrawal_reasons",
+            "event_officer_roles", "statutory_holidays"} <= ref.provisional
+
+
+def test_statutory_holidays_are_observed_weekdays() -> None:
+    ref = reference()
+    assert date(2026, 12, 28) in ref.holiday_dates  # Boxing Day 2026 falls on a Saturday
+    assert date(2026, 12, 26) not in ref.holiday_dates
+    assert all(day.weekday() < 5 for day in ref.holiday_dates)
+
+
+def test_loader_rejects_a_holiday_on_a_weekend(tmp_path: Path) -> None:
+    directory = _copy(tmp_path)
+    path = directory / "statutory_holidays.yaml"
+    path.write_text(path.read_text().replace("2026-12-28, name: Boxing Day (observed)",
+                                             "2026-12-26, name: Boxing Day"))
+    with pytest.raises(ConfigurationError, match="weekend"):
         load(directory)
