@@ -1,0 +1,18 @@
+"""Community event requests in intake: the public asks a district's CMB for a speaker, a district
+tour or event participation; the CMB manager schedules, declines or records a withdrawal.
+
+Same shape as the referral side, one module per role:
+
+* :mod:`.rules` (pure): every check at once, each reason naming its field;
+* :mod:`.calendar` (pure): business days in America/Toronto, minus Ontario statutory holidays;
+* :mod:`.decide` (pure): state + submission or command + now -> new state and events; reminders
+  and contact purges as pure functions of the state and ``now``;
+* :mod:`.store`: named SQL on intake's schema (tables in ``sql/010_event_requests.sql``);
+* :mod:`.handlers`: the consumer on ``commande.event-request-submissions.v1``;
+* :mod:`.timers`: the durable reminder and purge loop;
+* :mod:`.rate_limit` (pure) and :mod:`.ingress`: ``POST /v1/event-requests``.
+
+Privacy: the requester's contact details (and the free-text venue and topics) are kept only
+encrypted in intake's store (``event_request_contacts``), are never logged, never put in a key
+or header, and never leave intake except on the restricted topic they arrived on.
+"""

@@ -1,0 +1,302 @@
+"""What intake answers about a community event request, given what it knows of it (pure).
+
+State is per request id (:class:`EventRequestState`). Every function takes the state, the
+submission or command and ``now``, and returns the new state with the de-identified events:
+
+* :func:`decide_submission`: acknowledged (the district follows up), rejected with every reason,
+  or a duplicate id (nothing changes, nothing is published);
+* :func:`decide_command`: the CMB manager's schedule / decline / withdraw, or a refusal with
+  every reason;
+* :func:`due_reminder`: the reminder to the CMB manager after ``reminder_business_days`` without
+  a decision, then to the Staff Sergeant ``escalation_business_days`` later (once per level);
+* :func:`purge_contact`: the requester's details deleted once ``contact_retention_days`` passed
+  after the event (scheduled), the last preferred date (never decided) or the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+from uuid import UUID
+
+from schemas.base import Message
+from schemas.event_requests import (
+    DeclineEventRequest,
+    EscalationLevel,
+    EventRequestAcknowledged,
+    EventRequestCommand,
+    EventRequestCommandRefused,
+    EventRequestContactPurged,
+    EventRequestDeclined,
+    EventRequestKind,
+    EventRequestRejected,
+    EventRequestReminderDue,
+    EventRequestScheduled,
+    EventRequestSubmitted,
+    EventRequestWithdrawn,
+    ScheduleEventRequest,
+    WithdrawEventRequest,
+)
+from schemas.reference import Reference
+from schemas.referrals import Reason
+from services.intake.event_requests.calendar import (
+    ZONE,
+    business_deadline,
+    end_of_local_day,
+    local_date,
+)
+from services.intake.event_requests.rules import EventChecked
+
+Status = Literal["acknowledged", "rejected", "scheduled", "declined", "withdrawn"]
+CMB_ROLE = "cmb"
+
+
+@dataclass(frozen=True, slots=True)
+class EventConfig:
+    """Follow-up and retention settings.
+
+    Attributes:
+        reminder_business_days: business days without a decision before the CMB manager is
+            reminded.
+        escalation_business_days: further business days before the Staff Sergeant is.
+        contact_retention_days: days the contact details are kept after the event or decision.
+        holidays: observed statutory holidays (not business days).
+    """
+
+    reminder_business_days: int = 3
+    escalation_business_days: int = 2
+    contact_retention_days: int = 30
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRequestState:
+    """What intake keeps of one request (no contact details: those are in the encrypted row).
+
+    Attributes:
+        reminder_level: reminders already sent (0, 1: the manager, 2: the Staff Sergeant).
+        next_reminder_at: when the next reminder falls due; ``None``: no more reminders.
+        purge_after: when the contact details are due for deletion; ``None``: nothing to purge.
+    """
+
+    request_id: UUID
+    status: Status
+    answered_at: datetime
+    kind: EventRequestKind | None = None
+    municipality: str | None = None
+    district: str | None = None
+    agency_id: str | None = None
+    last_preferred_date: date | None = None
+    decided_at: datetime | None = None
+    scheduled_date: date | None = None
+    reminder_level: int = 0
+    next_reminder_at: datetime | None = None
+    has_contact: bool = False
+    purge_after: datetime | None = None
+    purged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A new state to save and the events to publish."""
+
+    state: EventRequestState
+    events: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """Nothing to save or publish; ``code`` says why (for the log)."""
+
+    code: str
+
+
+def _retained(moment: datetime, config: EventConfig) -> datetime:
+    return moment + timedelta(days=config.contact_retention_days)
+
+
+def decide_submission(state: EventRequestState | None, event: EventRequestSubmitted,
+                      checked: EventChecked, now: datetime, config: EventConfig,
+                      *, has_contact: bool) -> Decided | Unchanged:
+    """Acknowledge or reject a submission; a known request id changes nothing.
+
+    Args:
+        state: what is known of ``event.request_id`` (``None``: new).
+        event: the submission.
+        checked: the outcome of :func:`services.intake.event_requests.rules.check`.
+        now: the service's clock.
+        config: follow-up and retention settings.
+        has_contact: whether there is anything identifying to keep (and later purge).
+    """
+    if state is not None:
+        return Unchanged("duplicate_request_id")
+    last = max((w.date for w in event.windows), default=None)
+    base = EventRequestState(
+        request_id=event.request_id, status="rejected", answered_at=now, kind=event.kind,
+        municipality=checked.municipality, district=checked.district, agency_id=event.agency_id,
+        last_preferred_date=last, has_contact=has_contact)
+    if not checked.ok or checked.district is None or checked.municipality is None:
+        rejected = EventRequestRejected(
+            request_id=event.request_id, rejected_at=now, reasons=checked.reasons[:100],
+            earliest_acceptable_date=checked.earliest_acceptable_date, kind=event.kind,
+            municipality=checked.municipality, district=checked.district)
+        purge = _retained(now, config) if has_contact else None
+        return Decided(replace(base, decided_at=now, purge_after=purge), (rejected,))
+    assert event.kind is not None
+    assert event.expected_attendees is not None
+    assert last is not None
+    acknowledged = EventRequestAcknowledged(
+        request_id=event.request_id, district=checked.district,
+        municipality=checked.municipality, kind=event.kind, windows=event.windows,
+        topics=event.topics, expected_attendees=event.expected_attendees,
+        organization_request=event.agency_id is not None, acknowledged_at=now)
+    state = replace(
+        base, status="acknowledged",
+        next_reminder_at=business_deadline(now, config.reminder_business_days, config.holidays),
+        purge_after=_retained(end_of_local_day(last), config) if has_contact else None)
+    return Decided(state, (acknowledged,))
+
+
+def decide_command(state: EventRequestState | None, command: EventRequestCommand,
+                   command_id: UUID, *, district_cmb: str | None, reference: Reference,
+                   now: datetime, config: EventConfig) -> Decided | EventRequestCommandRefused:
+    """Apply a CMB follow-up command, or refuse it with every reason.
+
+    Args:
+        state: the request (``None``: unknown id).
+        command: schedule, decline or withdraw.
+        command_id: the command's ``ce_id`` (named in a refusal).
+        district_cmb: the agency id of the police CMB of the request's district (from the
+            directory, today), or ``None``.
+        reference: officer roles and reason codes.
+        now: the service's clock.
+        config: retention settings.
+    """
+    reasons: list[Reason] = []
+    if command.actor.role != CMB_ROLE:
+        reasons.append(Reason(code="actor_not_cmb", field="actor.role", message=(
+            "Only the district's Community Mobilization Bureau (actor role cmb) follows up "
+            "community event requests.")))
+    reasons.extend(_state_reasons(state, command, district_cmb))
+    reasons.extend(_command_reasons(command, reference, now))
+    if reasons or state is None:
+        return EventRequestCommandRefused(
+            request_id=command.request_id, command_id=command_id,
+            command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
+            refused_at=now, reasons=tuple(reasons[:100]) or (Reason(
+                code="request_unknown", field="request_id",
+                message="No community event request has this id."),))
+    assert state.district is not None
+    event: Message
+    if isinstance(command, ScheduleEventRequest):
+        event = EventRequestScheduled(
+            request_id=command.request_id, district=state.district, date=command.date,
+            start=command.start, officer_role=command.officer_role, notes=command.notes,
+            scheduled_at=now)
+        last = max(command.date, state.last_preferred_date or command.date)
+        new = replace(state, status="scheduled", decided_at=now, scheduled_date=command.date,
+                      next_reminder_at=None)
+        new = replace(new, purge_after=_retained(end_of_local_day(last), config)
+                      if _keeps(state) else None)
+    elif isinstance(command, DeclineEventRequest):
+        event = EventRequestDeclined(
+            request_id=command.request_id, district=state.district, reason=command.reason,
+            note=command.note, declined_at=now)
+        new = replace(state, status="declined", decided_at=now, next_reminder_at=None,
+                      purge_after=_retained(now, config) if _keeps(state) else None)
+    else:
+        assert isinstance(command, WithdrawEventRequest)
+        event = EventRequestWithdrawn(
+            request_id=command.request_id, district=state.district, reason=command.reason,
+            withdrawn_at=now)
+        new = replace(state, status="withdrawn", decided_at=now, next_reminder_at=None,
+                      purge_after=_retained(now, config) if _keeps(state) else None)
+    return Decided(new, (event,))
+
+
+def _keeps(state: EventRequestState) -> bool:
+    """Whether contact details are still held (so a purge is still to come)."""
+    return state.has_contact and state.purged_at is None
+
+
+def _state_reasons(state: EventRequestState | None, command: EventRequestCommand,
+                   district_cmb: str | None) -> list[Reason]:
+    if state is None:
+        return [Reason(code="request_unknown", field="request_id",
+                       message="No community event request has this id.")]
+    reasons: list[Reason] = []
+    if state.status == "rejected":
+        reasons.append(Reason(code="request_rejected", field="request_id", message=(
+            "This request was rejected at intake; there is nothing to follow up.")))
+    elif state.status != "acknowledged" and not (
+            isinstance(command, WithdrawEventRequest) and state.status == "scheduled"):
+        reasons.append(Reason(code="request_already_decided", field="request_id", message=(
+            f"This request is already {state.status}; only a scheduled request can still be "
+            "withdrawn.")))
+    elif state.status == "acknowledged" and state.purged_at is not None:
+        reasons.append(Reason(code="request_expired", field="request_id", message=(
+            "The preferred dates passed long ago and the requester's details were deleted; "
+            "ask the requester to submit a new request.")))
+    if state.district is not None and (district_cmb is None
+                                       or district_cmb != command.actor.agency_id):
+        reasons.append(Reason(code="actor_not_district_cmb", field="actor.agency_id", message=(
+            f"This request is followed up by the {state.district} Community Mobilization "
+            "Bureau; only that agency may record its outcome.")))
+    return reasons
+
+
+def _command_reasons(command: EventRequestCommand, reference: Reference,
+                     now: datetime) -> list[Reason]:
+    reasons: list[Reason] = []
+    if isinstance(command, ScheduleEventRequest):
+        roles = reference.codes("event_officer_roles")
+        if command.officer_role not in roles:
+            reasons.append(Reason(code="officer_role_unknown", field="officer_role", message=(
+                f"Unknown officer role; use one of {', '.join(sorted(roles))}.")))
+        start = datetime.combine(command.date, _naive(command.start), tzinfo=ZONE)
+        if start <= now:
+            reasons.append(Reason(code="date_in_past", field="date", message=(
+                f"The date and time are in the past (today is {local_date(now).isoformat()} "
+                "in Halton); schedule a future date.")))
+    elif isinstance(command, DeclineEventRequest):
+        codes = reference.codes("event_decline_reasons")
+        if command.reason not in codes:
+            reasons.append(Reason(code="decline_reason_unknown", field="reason", message=(
+                f"Unknown decline reason; use one of {', '.join(sorted(codes))}.")))
+    elif isinstance(command, WithdrawEventRequest):
+        codes = reference.codes("event_withdrawal_reasons")
+        if command.reason not in codes:
+            reasons.append(Reason(code="withdrawal_reason_unknown", field="reason", message=(
+                f"Unknown withdrawal reason; use one of {', '.join(sorted(codes))}.")))
+    return reasons
+
+
+def _naive(moment: time) -> time:
+    return moment.replace(tzinfo=None)
+
+
+def due_reminder(state: EventRequestState, now: datetime,
+                 config: EventConfig) -> Decided | None:
+    """The next reminder if it fell due by ``now`` (at most one level per call), else ``None``."""
+    due = state.next_reminder_at
+    if state.status != "acknowledged" or due is None or due > now or state.reminder_level >= 2:
+        return None
+    assert state.district is not None
+    level = state.reminder_level + 1
+    escalate_to: EscalationLevel = "cmb_manager" if level == 1 else "staff_sergeant"
+    waiting = config.reminder_business_days + (config.escalation_business_days if level == 2 else 0)
+    following = (business_deadline(due, config.escalation_business_days, config.holidays)
+                 if level == 1 else None)
+    reminder = EventRequestReminderDue(
+        request_id=state.request_id, district=state.district, escalate_to=escalate_to,
+        business_days_waiting=max(waiting, 1), due_at=due)
+    return Decided(replace(state, reminder_level=level, next_reminder_at=following), (reminder,))
+
+
+def purge_contact(state: EventRequestState, now: datetime) -> Decided | None:
+    """Delete the contact details once due; ``None`` when not due or nothing is held."""
+    if not _keeps(state) or state.purge_after is None or state.purge_after > now:
+        return None
+    return Decided(replace(state, purged_at=now, purge_after=None),
+                   (EventRequestContactPurged(request_id=state.request_id, purged_at=now),))

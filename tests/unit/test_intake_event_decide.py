@@ -1,0 +1,217 @@
+"""Community event requests: intake's pure core (acknowledge or reject, the CMB's commands,
+reminders once per level, the contact purge)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from schemas.base import Actor
+from schemas.event_requests import (
+    DeclineEventRequest,
+    EventLocation,
+    EventRequestAcknowledged,
+    EventRequestCommand,
+    EventRequestCommandRefused,
+    EventRequestContactPurged,
+    EventRequestDeclined,
+    EventRequestRejected,
+    EventRequestReminderDue,
+    EventRequestScheduled,
+    EventRequestSubmitted,
+    EventRequestWithdrawn,
+    ScheduleEventRequest,
+    TimeWindow,
+    WithdrawEventRequest,
+)
+from schemas.reference import reference
+from schemas.samples import EVENT_ID, sample
+from services.intake.event_requests.calendar import ZONE
+from services.intake.event_requests.decide import (
+    Decided,
+    EventConfig,
+    EventRequestState,
+    Unchanged,
+    decide_command,
+    decide_submission,
+    due_reminder,
+    purge_contact,
+)
+from services.intake.event_requests.rules import check
+
+pytestmark = pytest.mark.unit
+
+CONFIG = EventConfig(reminder_business_days=3, escalation_business_days=2,
+                     contact_retention_days=30, holidays=reference().holiday_dates)
+D1_CMB = Actor(agency_id="hrps-cmb-d1", role="cmb")
+ACK_AT = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # Monday 10:00 in Toronto
+
+
+def submit(event: EventRequestSubmitted | None = None, state: EventRequestState | None = None,
+           now: datetime = ACK_AT) -> Decided | Unchanged:
+    event = event or sample(EventRequestSubmitted)
+    return decide_submission(state, event, check(event, reference=reference()), now, CONFIG,
+                             has_contact=True)
+
+
+def acknowledged() -> EventRequestState:
+    decided = submit()
+    assert isinstance(decided, Decided)
+    return decided.state
+
+
+def command(cls: type[EventRequestCommand], state: EventRequestState | None,
+            now: datetime = ACK_AT + timedelta(days=1), district_cmb: str | None = "hrps-cmb-d1",
+            **fields: Any) -> Decided | EventRequestCommandRefused:
+    return decide_command(state, sample(cls, actor=D1_CMB, **fields), EVENT_ID,
+                          district_cmb=district_cmb, reference=reference(), now=now,
+                          config=CONFIG)
+
+
+def refusal_codes(result: Decided | EventRequestCommandRefused) -> list[tuple[str, str | None]]:
+    assert isinstance(result, EventRequestCommandRefused), result
+    assert result.command_id == EVENT_ID
+    return [(r.code, r.field) for r in result.reasons]
+
+
+def test_an_accepted_request_is_acknowledged_de_identified_with_its_district() -> None:
+    decided = submit()
+    assert isinstance(decided, Decided)
+    (ack,) = decided.events
+    assert isinstance(ack, EventRequestAcknowledged)
+    assert (ack.district, ack.municipality, ack.kind) == ("district_1", "milton", "speaker")
+    assert ack.acknowledged_at == ACK_AT
+    assert ack.organization_request is False
+    assert "Sample" not in ack.model_dump_json()
+    state = decided.state
+    assert state.status == "acknowledged"
+    # three business days: Thursday 10:00 local
+    assert state.next_reminder_at == datetime(2026, 1, 8, 10, 0, tzinfo=ZONE)
+    last = sample(EventRequestSubmitted).windows[-1].date
+    assert state.purge_after == datetime.combine(last + timedelta(days=31), time(0), tzinfo=ZONE)
+
+
+def test_a_request_rejected_keeps_every_reason_and_the_earliest_date() -> None:
+    short = sample(EventRequestSubmitted, windows=(
+        TimeWindow(date=date(2026, 2, 3), start=time(18), end=time(19)),),
+        location=EventLocation(municipality="Oakville", address_or_venue=None))
+    decided = submit(short)
+    assert isinstance(decided, Decided)
+    (rejected,) = decided.events
+    assert isinstance(rejected, EventRequestRejected)
+    assert [r.code for r in rejected.reasons] == ["notice_too_short", "address_or_venue_missing"]
+    assert rejected.earliest_acceptable_date == date(2026, 2, 4)
+    assert (rejected.municipality, rejected.district) == ("oakville", "district_2")
+    assert decided.state.status == "rejected"
+    assert decided.state.next_reminder_at is None
+    assert decided.state.purge_after == ACK_AT + timedelta(days=30)
+
+
+def test_a_known_request_id_changes_nothing() -> None:
+    assert submit(state=acknowledged()) == Unchanged("duplicate_request_id")
+
+
+def test_schedule_decline_withdraw_record_the_fact_and_stop_the_reminders() -> None:
+    state = acknowledged()
+    scheduled = command(ScheduleEventRequest, state)
+    assert isinstance(scheduled, Decided)
+    assert isinstance(scheduled.events[0], EventRequestScheduled)
+    assert scheduled.events[0].district == "district_1"
+    assert scheduled.state.status == "scheduled"
+    assert scheduled.state.next_reminder_at is None
+    declined = command(DeclineEventRequest, state)
+    assert isinstance(declined, Decided)
+    assert isinstance(declined.events[0], EventRequestDeclined)
+    assert declined.state.purge_after == ACK_AT + timedelta(days=31)
+    withdrawn = command(WithdrawEventRequest, scheduled.state)
+    assert isinstance(withdrawn, Decided)
+    assert isinstance(withdrawn.events[0], EventRequestWithdrawn)
+
+
+def test_a_scheduled_event_keeps_the_contact_until_after_the_event() -> None:
+    state = acknowledged()
+    late = date(2026, 4, 30)
+    scheduled = command(ScheduleEventRequest, state, date=late)
+    assert isinstance(scheduled, Decided)
+    assert scheduled.state.purge_after == datetime(2026, 5, 31, 0, 0, tzinfo=ZONE)
+
+
+def test_refusals_name_every_reason() -> None:
+    assert refusal_codes(command(ScheduleEventRequest, None, officer_role="astronaut",
+                                 date=date(2026, 1, 1))) == [
+        ("request_unknown", "request_id"), ("officer_role_unknown", "officer_role"),
+        ("date_in_past", "date")]
+    state = acknowledged()
+    assert refusal_codes(command(DeclineEventRequest, state, district_cmb="hrps-cmb-d2",
+                                 reason="bored")) == [
+        ("actor_not_district_cmb", "actor.agency_id"), ("decline_reason_unknown", "reason")]
+    decided = command(DeclineEventRequest, state)
+    assert isinstance(decided, Decided)
+    assert refusal_codes(command(ScheduleEventRequest, decided.state)) == [
+        ("request_already_decided", "request_id")]
+    assert refusal_codes(command(WithdrawEventRequest, decided.state, reason="whim")) == [
+        ("request_already_decided", "request_id"), ("withdrawal_reason_unknown", "reason")]
+    chair = decide_command(state, sample(DeclineEventRequest, actor=Actor(
+        agency_id="hrps-cmb-d1", role="table_chair")), EVENT_ID, district_cmb="hrps-cmb-d1",
+        reference=reference(), now=ACK_AT, config=CONFIG)
+    assert refusal_codes(chair) == [("actor_not_cmb", "actor.role")]
+
+
+def test_a_rejected_request_cannot_be_followed_up() -> None:
+    rejected = submit(sample(EventRequestSubmitted, kind=None))
+    assert isinstance(rejected, Decided)
+    assert refusal_codes(command(ScheduleEventRequest, rejected.state)) == [
+        ("request_rejected", "request_id")]
+
+
+def test_today_but_already_past_is_in_the_past() -> None:
+    state = acknowledged()
+    now = datetime(2026, 2, 20, 20, 0, tzinfo=UTC)  # 15:00 in Toronto
+    early = command(ScheduleEventRequest, state, now=now, date=date(2026, 2, 20), start=time(14))
+    assert refusal_codes(early) == [("date_in_past", "date")]
+    later = command(ScheduleEventRequest, state, now=now, date=date(2026, 2, 20), start=time(16))
+    assert isinstance(later, Decided)
+
+
+def test_reminders_fire_once_per_level_at_n_then_n_plus_m_business_days() -> None:
+    state = acknowledged()
+    first_due = datetime(2026, 1, 8, 10, 0, tzinfo=ZONE)
+    assert due_reminder(state, first_due - timedelta(seconds=1), CONFIG) is None
+    first = due_reminder(state, first_due, CONFIG)
+    assert isinstance(first, Decided)
+    (reminder,) = first.events
+    assert isinstance(reminder, EventRequestReminderDue)
+    assert (reminder.escalate_to, reminder.business_days_waiting) == ("cmb_manager", 3)
+    assert reminder.due_at == first_due
+    second_due = datetime(2026, 1, 12, 10, 0, tzinfo=ZONE)  # Thursday + 2 business days
+    assert first.state.next_reminder_at == second_due
+    assert due_reminder(first.state, second_due - timedelta(seconds=1), CONFIG) is None
+    second = due_reminder(first.state, second_due + timedelta(days=9), CONFIG)
+    assert isinstance(second, Decided)
+    (escalation,) = second.events
+    assert isinstance(escalation, EventRequestReminderDue)
+    assert (escalation.escalate_to, escalation.business_days_waiting) == ("staff_sergeant", 5)
+    assert due_reminder(second.state, second_due + timedelta(days=90), CONFIG) is None
+
+
+def test_no_reminder_once_decided() -> None:
+    scheduled = command(ScheduleEventRequest, acknowledged())
+    assert isinstance(scheduled, Decided)
+    assert due_reminder(scheduled.state, ACK_AT + timedelta(days=60), CONFIG) is None
+
+
+def test_the_contact_is_purged_once_when_due() -> None:
+    state = replace(acknowledged(), purge_after=ACK_AT + timedelta(days=40))
+    assert purge_contact(state, ACK_AT + timedelta(days=39)) is None
+    purged = purge_contact(state, ACK_AT + timedelta(days=40))
+    assert isinstance(purged, Decided)
+    (event,) = purged.events
+    assert isinstance(event, EventRequestContactPurged)
+    assert event.request_id == UUID(str(state.request_id))
+    assert purge_contact(purged.state, ACK_AT + timedelta(days=400)) is None
+    assert refusal_codes(command(ScheduleEventRequest, purged.state)) == [
+        ("request_expired", "request_id")]
