@@ -16,6 +16,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from schemas.notices import NoticeDelivered, NoticeFailed
 from schemas.topics import DLQ
@@ -23,6 +24,7 @@ from services.notifier import store
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message
 from services.notifier.channels.webhook import WebhookChannel
+from services.notifier.contacts import ContactBox, ContactSealError
 from services.notifier.model import Attachment, Rendered
 from services.notifier.policy import GiveUp, RetryPolicy
 from services.notifier.settings import NotifierSettings
@@ -42,8 +44,10 @@ class Deliverer:
     """Attempts due notices; :meth:`run_once` handles one batch."""
 
     def __init__(self, pool: Pool, schema: str, settings: NotifierSettings, clock: Clock,
-                 smtp: SmtpChannel, webhook: WebhookChannel) -> None:
+                 smtp: SmtpChannel, webhook: WebhookChannel,
+                 box: ContactBox | None = None) -> None:
         self._pool = pool
+        self._box = box
         self._schema = schema
         self._s = settings
         self._clock = clock
@@ -68,18 +72,32 @@ class Deliverer:
 
     async def _attempt(self, d: store.Due) -> str | DeliveryError:
         try:
+            payload, address = self._open(d)
             if d.channel == "email":
-                msg = build_message(d.notice_id, d.kind, d.address, _rendered(d.payload),
+                msg = build_message(d.notice_id, d.kind, address, _rendered(payload),
                                     mail_from=self._s.notifier_mail_from, now=self._clock.now())
-                return await self._smtp.send(msg, d.address)
-            return await self._webhook.send(d.address, d.recipient_agency, d.notice_id,
-                                            d.payload["body"], int(self._clock.now().timestamp()))
+                return await self._smtp.send(msg, address)
+            return await self._webhook.send(address, d.recipient_agency, d.notice_id,
+                                            payload["body"], int(self._clock.now().timestamp()))
         except DeliveryError as exc:
             return exc
         except Exception as exc:  # a bug must not stop the loop; it counts as an attempt
             log.exception("delivery attempt crashed", notice_id=str(d.notice_id),
                           error=type(exc).__name__)
             return DeliveryError("internal_error", permanent=False)
+
+    def _open(self, d: store.Due) -> tuple[dict[str, Any], str]:
+        """The payload and address to send to: a sealed payload (a community event request's
+        notice) is opened here, and a requester's e-mail is inside it, not in the row."""
+        if "sealed" not in d.payload:
+            return d.payload, d.address
+        if self._box is None:
+            raise DeliveryError("sealed_payload_no_key", permanent=True)
+        try:
+            payload = self._box.open_payload(d.notice_id, d.payload)
+        except ContactSealError:
+            raise DeliveryError("sealed_payload_unreadable", permanent=True) from None
+        return payload, str(payload.get("to") or d.address)
 
     async def _record(self, conn: Connection, d: store.Due, outcome: str | DeliveryError,
                       now: datetime) -> list[OutRecord]:
@@ -134,12 +152,14 @@ def _dead_letter(d: store.Due, code: str, reason: str, attempts: int) -> OutReco
                      value=json.dumps(value).encode(), headers=headers)
 
 
-def delivery_loop(settings: NotifierSettings, clock: Clock) -> BackgroundLoop:
+def delivery_loop(settings: NotifierSettings, clock: Clock,
+                  box: ContactBox | None = None) -> BackgroundLoop:
     """The background loop for ``svc.background``."""
 
     async def loop(svc: Service, stopping: asyncio.Event) -> None:
         webhook = WebhookChannel(settings)
-        deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook)
+        deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook,
+                              box)
         wake = asyncio.Event()
 
         def wake_up(*_: object) -> None:

@@ -14,6 +14,7 @@ from uuid import UUID
 from schemas.base import Actor, Command, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
+from schemas.event_requests import EventRequestEvent, EventRequestSubmitted
 from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled
 from schemas.reference import Reference
 from schemas.referrals import ReferralRejected
@@ -26,7 +27,9 @@ from schemas.situations import (
 )
 from services.directory import DirectoryHolder
 from services.notifier import recipients, render, store, tokens
+from services.notifier.contacts import ContactBox
 from services.notifier.model import MeetingInfo, Planned, notice_id
+from services.notifier.request_handlers import EventRequestHandlers
 from services.notifier.settings import NotifierSettings
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
@@ -44,17 +47,22 @@ class Handlers:
     """Notifier's consumer handler, with its settings, clock, directory and reference data."""
 
     def __init__(self, settings: NotifierSettings, clock: Clock, directory: DirectoryHolder,
-                 ref: Reference, ack_secret: bytes) -> None:
+                 ref: Reference, ack_secret: bytes, box: ContactBox) -> None:
         self._s = settings
         self._clock = clock
         self._directory = directory
         self._ref = ref
         self._secret = ack_secret
+        self._requests = EventRequestHandlers(settings, clock, directory, ref, ack_secret, box)
 
     async def handle(self, conn: Connection, env: Envelope[Message],
                      rec: InRecord) -> Sequence[OutRecord]:
         """Handle one event of any consumed topic; notifier emits nothing here."""
         event = env.event
+        if isinstance(event, EventRequestSubmitted):
+            return await self._requests.submitted(conn, event)
+        if isinstance(event, EventRequestEvent):
+            return await self._requests.fact(conn, env, rec.topic, event)
         if isinstance(event, MeetingScheduled):
             await store.save_meeting(conn, event.meeting_id, MeetingInfo(
                 event.district, event.kind, event.starts_at, event.ends_at, event.venue))

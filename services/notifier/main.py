@@ -12,10 +12,25 @@ from typing import Any
 from faststream import FastStream
 
 from schemas.errors import ConfigurationError
+from schemas.event_requests import (
+    DeclineEventRequest,
+    EventRequestCommandRefused,
+    ScheduleEventRequest,
+    WithdrawEventRequest,
+)
 from schemas.reference import reference
-from schemas.topics import DISCLOSURES, MEETINGS, REFERRAL_STATUS, SITUATIONS, TABLE_ACTIONS
+from schemas.topics import (
+    DISCLOSURES,
+    EVENT_REQUEST_SUBMISSIONS,
+    EVENT_REQUESTS,
+    MEETINGS,
+    REFERRAL_STATUS,
+    SITUATIONS,
+    TABLE_ACTIONS,
+)
 from services.directory import DirectoryHolder, reference_codes
 from services.notifier import acks
+from services.notifier.contacts import DEV_KEY_ID, ContactBox
 from services.notifier.delivery import delivery_loop
 from services.notifier.handlers import Handlers
 from services.notifier.settings import NotifierSettings
@@ -27,10 +42,15 @@ from services.runtime.settings import Settings
 
 NAME = "notifier"
 MIGRATIONS = Path(__file__).with_name("sql")
-TOPICS = (MEETINGS, SITUATIONS, DISCLOSURES, REFERRAL_STATUS, TABLE_ACTIONS)
+TOPICS = (MEETINGS, SITUATIONS, DISCLOSURES, REFERRAL_STATUS, TABLE_ACTIONS,
+          EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS)
 """Meetings (agendas, refusals, meeting facts), situations (assignments, SLA, conclusions,
-originators), disclosures, referral status (rejection copies) and table actions (who issued a
-command, for its refusal)."""
+originators), disclosures, referral status (rejection copies), table actions (who issued a
+command, for its refusal), and community event requests (the submissions, for the requester's
+details, and intake's de-identified facts)."""
+SKIPPED = frozenset(t.ce_type for t in (ScheduleEventRequest, DeclineEventRequest,
+                                        WithdrawEventRequest, EventRequestCommandRefused))
+"""The CMB's follow-up commands and their refusals: intake's business, not notifier's."""
 
 
 log = get_logger("commande.notifier")
@@ -51,6 +71,20 @@ def ack_secret(settings: NotifierSettings) -> bytes:
     return settings.notifier_ack_secret.get_secret_value().encode()
 
 
+def contact_box(settings: NotifierSettings) -> ContactBox:
+    """The cipher for event requesters' details; required, except on the embedded local stack
+    where a clearly marked development key is used."""
+    if settings.notifier_contact_key is None:
+        if not settings.is_local_stack:
+            raise ConfigurationError(
+                "set COMMANDE_NOTIFIER_CONTACT_KEY (base64 of 32 bytes) to seal event "
+                "requesters' contact details (the development key is only for the local stack)")
+        log.warning("using the DEVELOPMENT contact key: local stack only", key_id=DEV_KEY_ID)
+        return ContactBox.development()
+    return ContactBox.from_setting(settings.notifier_contact_key_id,
+                                   settings.notifier_contact_key.get_secret_value())
+
+
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """The notifier service, ready to start (plain runtime settings are completed from the
     environment with notifier's own)."""
@@ -61,10 +95,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     ref = reference()
     holder = DirectoryHolder(settings.notifier_directory, reference_codes(ref))
     svc = Service(NAME, settings, migrations=MIGRATIONS)
-    handlers = Handlers(settings, clock, holder, ref, secret)
+    box = contact_box(settings)
+    handlers = Handlers(settings, clock, holder, ref, secret, box)
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
-                decode=events.decode, handle=handlers.handle)
-    svc.background(delivery_loop(settings, clock))
+                decode=events.decode, handle=handlers.handle, skip_types=SKIPPED)
+    svc.background(delivery_loop(settings, clock, box))
     svc.routes.extend(acks.routes(svc, secret, clock))
     return svc
 

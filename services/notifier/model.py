@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from schemas.notices import NoticeKind
@@ -19,27 +19,32 @@ class Privacy(StrEnum):
     ``reference``: ids, codes, times and roles only (escalations, assignments, conclusions,
     refusals). ``deidentified``: the Filter-2 summary too (age groups, genders, risk factors,
     narrative), only to participants of that table. ``sealed``: a sealed box only the recipient
-    agency can open; notifier never sees what is inside.
+    agency can open; notifier never sees what is inside. ``identified``: see below.
     """
 
     REFERENCE = "reference"
     DEIDENTIFIED = "deidentified"
     SEALED = "sealed"
+    IDENTIFIED = "identified"
+    """A community event request: the requester's own details, to the CMB that follows up and
+    to the requester; stored sealed, never on a topic."""
 
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One role address of one agency (never a person)."""
+    """One role address of one agency (never a person), or the requester of a community event
+    request (role ``requester``; ``address`` is then a placeholder naming the request, the
+    e-mail itself travels sealed in the notice's payload)."""
 
     agency_id: str
-    role: ContactRole
+    role: ContactRole | Literal["requester"]
     channel: Channel
     address: str
 
     @property
     def key(self) -> str:
         """Stable name of this recipient for notice ids and uniqueness."""
-        return f"{self.agency_id}/{self.role.value}/{self.address}"
+        return f"{self.agency_id}/{self.role}/{self.address}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,3 +37,8 @@ class NotifierSettings(Settings):
     """An assigned agency answers its assignment within this many hours (shown in the notice)."""
     notifier_first_contact_hours: int = 48
     """First contact is due this many hours after the assignment (shown in the notice)."""
+    notifier_contact_key: SecretStr | None = None
+    """Base64 32-byte AES-256-GCM key sealing event requesters' contact details and the notices
+    that carry them (``COMMANDE_NOTIFIER_CONTACT_KEY``); a development key on the local stack."""
+    notifier_contact_key_id: str = "notifier-contact-1"
+    """The id stored with each sealed value (``COMMANDE_NOTIFIER_CONTACT_KEY_ID``)."""

@@ -1,0 +1,111 @@
+"""Notifier's cipher for what identifies a requester of a community event request.
+
+The submission (name, addresses, phone, e-mail) and every rendered notice about a request are
+stored encrypted with AES-256-GCM: a fresh 96-bit nonce per value, and the row's id (request id or
+notice id) with the key id as associated data, so a ciphertext moved to another row does not
+decrypt. The key comes from ``COMMANDE_NOTIFIER_CONTACT_KEY``; on the embedded local stack only, a
+clearly marked development key is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from schemas.errors import CommandeError, ConfigurationError
+from schemas.event_requests import EventRequestSubmitted
+
+DEV_KEY_ID = "dev-local-insecure"
+"""The development key's id: ONLY for the embedded local stack."""
+_DEV_KEY = hashlib.sha256(b"commande-dev-notifier-contact-key/NOT-FOR-PRODUCTION").digest()
+
+
+class ContactSealError(CommandeError):
+    """A sealed value cannot be read (unknown key id, or tampered / moved ciphertext)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """One encrypted value."""
+
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+class ContactBox:
+    """Seals and opens submissions and notice payloads under one key."""
+
+    def __init__(self, key_id: str, key: bytes) -> None:
+        if len(key) != 32:
+            raise ConfigurationError("the notifier contact key must be 32 bytes (AES-256)")
+        self.key_id = key_id
+        self._cipher = AESGCM(key)
+
+    @classmethod
+    def development(cls) -> ContactBox:
+        """The clearly marked development box (local stack only)."""
+        return cls(DEV_KEY_ID, _DEV_KEY)
+
+    @classmethod
+    def from_setting(cls, key_id: str, text: str) -> ContactBox:
+        """From a base64 32-byte key setting."""
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigurationError("COMMANDE_NOTIFIER_CONTACT_KEY is not valid base64") from None
+        if len(raw) != 32:
+            raise ConfigurationError("COMMANDE_NOTIFIER_CONTACT_KEY must decode to 32 bytes, "
+                                     f"got {len(raw)}")
+        return cls(key_id, raw)
+
+    def seal(self, row: UUID, data: bytes) -> Sealed:
+        """Encrypt ``data`` for the row ``row``."""
+        nonce = os.urandom(12)
+        aad = row.bytes + self.key_id.encode()
+        return Sealed(self.key_id, nonce, self._cipher.encrypt(nonce, data, aad))
+
+    def open(self, row: UUID, sealed: Sealed) -> bytes:
+        """The plaintext of ``sealed``; raises :class:`ContactSealError`."""
+        if sealed.key_id != self.key_id:
+            raise ContactSealError(f"contact key id {sealed.key_id!r} is not configured")
+        try:
+            return self._cipher.decrypt(sealed.nonce, sealed.ciphertext,
+                                        row.bytes + sealed.key_id.encode())
+        except InvalidTag:
+            raise ContactSealError("a sealed contact failed authentication") from None
+
+    def seal_submission(self, submission: EventRequestSubmitted) -> Sealed:
+        """The submission, sealed for its request's row."""
+        return self.seal(submission.request_id, submission.model_dump_json().encode())
+
+    def open_submission(self, request_id: UUID, sealed: Sealed) -> EventRequestSubmitted:
+        """The submission of ``request_id``."""
+        return EventRequestSubmitted.model_validate_json(self.open(request_id, sealed))
+
+    def seal_payload(self, notice: UUID, payload: dict[str, Any]) -> dict[str, Any]:
+        """A notice payload as stored: ``{"sealed": {...}}`` (JSON-safe)."""
+        box = self.seal(notice, json.dumps(payload).encode())
+        return {"sealed": {"key_id": box.key_id, "nonce": base64.b64encode(box.nonce).decode(),
+                           "ciphertext": base64.b64encode(box.ciphertext).decode()}}
+
+    def open_payload(self, notice: UUID, stored: dict[str, Any]) -> dict[str, Any]:
+        """The payload of a notice (as it was before :meth:`seal_payload`); plain ones as-is."""
+        box = stored.get("sealed")
+        if not isinstance(box, dict):
+            return stored
+        opened = json.loads(self.open(notice, Sealed(
+            str(box["key_id"]), base64.b64decode(box["nonce"]),
+            base64.b64decode(box["ciphertext"]))))
+        if not isinstance(opened, dict):
+            raise ContactSealError("a sealed notice payload is not an object")
+        return opened
