@@ -79,6 +79,7 @@ def test_the_manager_gets_everything_needed_to_call_back(directory: Directory) -
                       who.email):
             assert field is not None
             assert field in part.replace("&#39;", "'"), field
+    assert who.name is not None
     assert who.name not in out.subject
     assert "example.org" not in out.subject
     assert out.body["request"]["requester"]["email"] == who.email
