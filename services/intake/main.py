@@ -6,6 +6,9 @@ Consumers:
   records that cannot be decoded go to the DLQ and their agency gets a ``ReferralRejected``;
 * group ``intake-disclosures`` on ``commande.situations.v1``: sealed Filter 3/4 disclosures on
   assignment, and the retention policy on conclusion.
+* group ``intake-event-requests`` on ``commande.event-request-submissions.v1``: community
+  event requests and the CMB's follow-up commands (:mod:`services.intake.event_requests`), with
+  their reminder and contact-purge loop and ``POST /v1/event-requests``.
 
 A background loop purges the identity of concluded situations once their retention period ends.
 """
@@ -32,6 +35,7 @@ from schemas.situations import (
 from schemas.topics import REFERRALS, SITUATIONS
 from services.directory import DirectoryHolder, reference_codes
 from services.intake import ingress, sealing, store
+from services.intake.event_requests import wiring as event_requests
 from services.intake.handlers import SOURCE, Intake
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
@@ -108,8 +112,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     )
     svc = Service(NAME, settings, MIGRATIONS)
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
-                handle=intake.on_referral, on_dead_letter=intake.on_dead_letter,
-                max_records=settings.intake_max_records)
+                handle=intake.on_referral, handle_batch=intake.on_referrals,
+                on_dead_letter=intake.on_dead_letter, max_records=settings.intake_max_records)
     handled = {m.ce_type for m in (AgenciesAssigned, AssignmentResponded, SituationConcluded,
                                     SituationReopened)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
@@ -129,6 +133,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
 
     svc.background(retention_loop)
     svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
+    event_requests.install(svc, settings, clock=clock, vault=intake.vault,
+                           directory=intake.directory, reference=ref)
     return svc
 
 

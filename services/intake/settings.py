@@ -44,6 +44,19 @@ class IntakeSettings(Settings):
         intake_purge_interval_seconds: how often the retention loop looks for due purges.
         intake_http_max_bytes: the largest referral body the HTTP ingress reads (413 above).
         intake_max_records: referrals handled per consumer batch (one transaction).
+        intake_event_min_notice_days: days' notice a community event request needs (every
+            preferred date at least this many days after the submission, America/Toronto).
+        intake_event_reminder_business_days: business days without a decision before the
+            district's CMB manager is reminded.
+        intake_event_escalation_business_days: further business days before the district
+            Staff Sergeant is.
+        intake_event_contact_retention_days: days the requester's details are kept after the
+            event (scheduled; the last preferred date if never decided) or the decision.
+        intake_event_timer_interval_seconds: how often the reminder and purge loop looks.
+        intake_event_http_max_bytes: the largest body ``POST /v1/event-requests`` reads (413).
+        intake_event_rate_burst: requests a client address may send at once (token bucket).
+        intake_event_rate_per_minute: tokens a client address gets back per minute (429 when
+            its bucket is empty, with Retry-After).
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -60,4 +73,12 @@ class IntakeSettings(Settings):
     intake_purge_interval_seconds: float = Field(default=60.0, gt=0)
     intake_http_max_bytes: int = Field(default=256 * 1024, ge=1024)
     intake_max_records: int = Field(default=500, ge=1, le=10_000)
+    intake_event_min_notice_days: int = Field(default=30, ge=0, le=365)
+    intake_event_reminder_business_days: int = Field(default=3, ge=1, le=60)
+    intake_event_escalation_business_days: int = Field(default=2, ge=1, le=60)
+    intake_event_contact_retention_days: int = Field(default=30, ge=0, le=3650)
+    intake_event_timer_interval_seconds: float = Field(default=30.0, gt=0)
+    intake_event_http_max_bytes: int = Field(default=8 * 1024, ge=1024, le=1024 * 1024)
+    intake_event_rate_burst: int = Field(default=5, ge=1)
+    intake_event_rate_per_minute: float = Field(default=2.0, gt=0)
 

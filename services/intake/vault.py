@@ -86,6 +86,25 @@ class Vault:
             raise VaultError("a vault row failed authentication (tampered, or not this row's)") from None
         return Subject.model_validate_json(data)
 
+    def encrypt_record(self, context: bytes, row_id: UUID, data: bytes) -> Sealed:
+        """Encrypt ``data`` for row ``row_id`` of another kind of record (``context`` names the
+        kind, e.g. ``b"event-request-contact"``, so a ciphertext does not open in another table)."""
+        nonce = os.urandom(12)
+        aad = context + b"/" + row_id.bytes + self.current_id.encode()
+        return Sealed(self.current_id, nonce, self._keys[self.current_id].encrypt(nonce, data, aad))
+
+    def decrypt_record(self, context: bytes, row_id: UUID, sealed: Sealed) -> bytes:
+        """The clear bytes of a row sealed with :meth:`encrypt_record`."""
+        cipher = self._keys.get(sealed.key_id)
+        if cipher is None:
+            raise VaultError(f"vault key id {sealed.key_id!r} is not configured; add it to "
+                             "COMMANDE_VAULT_PREVIOUS_KEYS")
+        try:
+            return cipher.decrypt(sealed.nonce, sealed.ciphertext,
+                                  context + b"/" + row_id.bytes + sealed.key_id.encode())
+        except InvalidTag:
+            raise VaultError("a vault row failed authentication (tampered, or not this row's)") from None
+
     def fingerprint(self, content: bytes, key_id: str | None = None) -> bytes:
         """A keyed hash of ``content`` for de-duplication (HMAC-SHA256 under a key derived from
         vault key ``key_id``, the current one by default): a guessed identity cannot be checked

@@ -1,0 +1,171 @@
+"""The thin shell of community event requests: decode -> load state -> pure core -> save + emit.
+
+One consumer (group ``intake-event-requests``) reads ``commande.event-request-submissions.v1``:
+submissions are acknowledged or rejected, the CMB's commands applied or refused. Each runs in the
+consumer runtime's transaction (inbox, our writes, outbox), so a redelivery changes nothing.
+Logs carry the request id, codes and counts only: never a contact detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from schemas.base import Contract, Message
+from schemas.envelope import Envelope
+from schemas.event_requests import (
+    EventRequestCommand,
+    EventRequestCommandRefused,
+    EventRequestRejected,
+    EventRequestSubmitted,
+    Requester,
+)
+from schemas.reference import Reference
+from schemas.topics import EVENT_REQUEST_SUBMISSIONS
+from services.directory import DirectoryHolder
+from services.intake.event_requests import rules, store
+from services.intake.event_requests.calendar import local_date
+from services.intake.event_requests.decide import (
+    Decided,
+    EventConfig,
+    EventRequestState,
+    decide_command,
+    decide_submission,
+)
+from services.intake.handlers import SOURCE, _contract_reasons
+from services.intake.vault import Vault
+from services.runtime import events
+from services.runtime.clock import Clock
+from services.runtime.db import Connection
+from services.runtime.kafka import InRecord, OutRecord
+from services.runtime.logging import get_logger
+
+CONTACT_CONTEXT = b"event-request-contact"
+"""Associated data of the contact ciphertexts (they open only as this kind of row)."""
+log = get_logger("commande.intake.event_requests")
+
+
+class StoredContact(Contract):
+    """What intake keeps encrypted of a request: who to call back, and the free text.
+
+    Attributes:
+        requester: the requester's details as given.
+        address_or_venue: the event's address or venue (may be a home).
+        topics_other: the topics in the requester's words.
+    """
+
+    requester: Requester | None = None
+    address_or_venue: str | None = None
+    topics_other: str | None = None
+
+    @classmethod
+    def of(cls, event: EventRequestSubmitted) -> StoredContact | None:
+        """The identifying part of a submission, or ``None`` when it has none."""
+        contact = cls(requester=event.requester,
+                      address_or_venue=event.location.address_or_venue if event.location else None,
+                      topics_other=event.topics_other)
+        empty = contact.requester is None and not contact.address_or_venue \
+            and not contact.topics_other
+        return None if empty else contact
+
+
+@dataclass
+class EventRequests:
+    """The event-request handlers and what they need (wired by :func:`services.intake.main.build`)."""
+
+    clock: Clock
+    vault: Vault
+    directory: DirectoryHolder
+    reference: Reference
+    rule_config: rules.EventRuleConfig
+    config: EventConfig
+
+    def check(self, event: EventRequestSubmitted) -> rules.EventChecked:
+        """Every rule on a submission (also run by the HTTP ingress to answer at once)."""
+        return rules.check(event, reference=self.reference, config=self.rule_config)
+
+    async def on_record(self, conn: Connection, env: Envelope[Message],
+                        rec: InRecord) -> Sequence[OutRecord]:
+        """EventRequestSubmitted, or a CMB follow-up command."""
+        event = env.event
+        if isinstance(event, EventRequestSubmitted):
+            return await self._submitted(conn, env, event)
+        if isinstance(event, EventRequestCommand):
+            return await self._command(conn, env, event)
+        return []
+
+    async def _submitted(self, conn: Connection, env: Envelope[Message],
+                         event: EventRequestSubmitted) -> Sequence[OutRecord]:
+        now = self.clock.now()
+        state = await store.get_request(conn, event.request_id)
+        contact = StoredContact.of(event)
+        decision = decide_submission(state, event, self.check(event), now, self.config,
+                                     has_contact=contact is not None)
+        if not isinstance(decision, Decided):
+            log.info("duplicate event request id; nothing changes",
+                     request_id=str(event.request_id))
+            return []
+        await store.save_request(conn, decision.state)
+        if contact is not None:
+            sealed = self.vault.encrypt_record(CONTACT_CONTEXT, event.request_id,
+                                               contact.model_dump_json().encode())
+            await store.save_contact(conn, event.request_id, sealed, now)
+        outcome = decision.events[0]
+        if isinstance(outcome, EventRequestRejected):
+            log.info("event request rejected", request_id=str(event.request_id),
+                     codes=sorted({r.code for r in outcome.reasons}))
+        else:
+            log.info("event request acknowledged", request_id=str(event.request_id),
+                     district=decision.state.district)
+        return [self._emit(e, env, now) for e in decision.events]
+
+    async def _command(self, conn: Connection, env: Envelope[Message],
+                       command: EventRequestCommand) -> Sequence[OutRecord]:
+        now = self.clock.now()
+        state = await store.get_request(conn, command.request_id)
+        result = decide_command(state, command, env.id, district_cmb=self._district_cmb(state, now),
+                                reference=self.reference, now=now, config=self.config)
+        if isinstance(result, EventRequestCommandRefused):
+            log.info("event request command refused", request_id=str(command.request_id),
+                     command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
+                     codes=sorted({r.code for r in result.reasons}))
+            return [self._emit(result, env, now)]
+        await store.save_request(conn, result.state)
+        log.info("event request followed up", request_id=str(command.request_id),
+                 status=result.state.status, district=result.state.district)
+        return [self._emit(e, env, now) for e in result.events]
+
+    def _district_cmb(self, state: EventRequestState | None, now: datetime) -> str | None:
+        if state is None or state.district is None:
+            return None
+        org = self.directory.current().cmb(state.district, local_date(now))
+        return None if org is None else org.agency_id
+
+    async def on_dead_letter(self, conn: Connection, rec: InRecord,
+                             error: BaseException) -> Sequence[OutRecord]:
+        """An undecodable submission keyed by a new request id is rejected with the contract's
+        reasons (so a Kafka submitter and the statistics learn of it); anything else only goes
+        to the DLQ."""
+        if rec.topic != EVENT_REQUEST_SUBMISSIONS.name or rec.key is None:
+            return []
+        if dict(rec.headers).get("ce_type") != EventRequestSubmitted.ce_type.encode():
+            return []
+        try:
+            request_id = UUID(rec.key.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            return []
+        if request_id.version != 7 or await store.get_request(conn, request_id) is not None:
+            return []
+        now = self.clock.now()
+        rejected = EventRequestRejected(request_id=request_id, rejected_at=now,
+                                        reasons=_contract_reasons(error))
+        await store.save_request(conn, EventRequestState(
+            request_id=request_id, status="rejected", answered_at=now, decided_at=now))
+        log.info("undecodable event request rejected", request_id=str(request_id),
+                 codes=sorted({r.code for r in rejected.reasons}))
+        return [events.emit(rejected, source=SOURCE, time=now)]
+
+    def _emit(self, event: Message, cause: Envelope[Message], now: datetime) -> OutRecord:
+        return events.emit(event, source=SOURCE, cause=cause, time=now)

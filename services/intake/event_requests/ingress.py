@@ -1,0 +1,163 @@
+"""``POST /v1/event-requests``: the public (no token) and organizations (their agency token) ask a
+district's CMB for a speaker, a district tour or event participation.
+
+The ingress mints the request id (UUIDv7) and stamps ``submitted_at`` with the time it received
+the body (a requester cannot backdate the 30 days' notice), sets ``agency_id`` from a token when
+one is sent, and queues :class:`EventRequestSubmitted` on the restricted submissions topic
+through intake's outbox. intake's consumer then records the answer (acknowledged or rejected)
+and the notifier e-mails the requester and the district's CMB manager.
+
+It also runs the same pure checks at once, so a person at a web form learns everything to fix
+without waiting for an e-mail:
+
+* ``202`` ``{"request_id", "status": "received", "district"}``: the checks pass; the answer
+  (an acknowledgement with the request id) comes by e-mail;
+* ``422`` ``event_request_rejected`` with every reason and ``earliest_acceptable_date`` when the
+  notice is too short: the request is STILL queued, so intake records it as
+  ``EventRequestRejected`` (statistics count it, the requester gets the reasons by e-mail when
+  the address is usable) and answers with its ``request_id``;
+* ``422`` ``contract_violation`` with every field error when the body is not even the contract's
+  shape: nothing is queued (there is nothing to record);
+* ``429`` (with ``Retry-After``) when the client address's token bucket is empty, ``413`` over
+  the size limit, ``415`` for a body that is not JSON, ``401``/``403`` for a bad or foreign
+  agency token. Problems are RFC 9457 and never echo a value from the request; the client
+  address is used for the limit only, never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from uuid6 import uuid7
+
+from schemas.envelope import to_record
+from schemas.event_requests import EventRequestSubmitted
+from services.intake import store as intake_store
+from services.intake.event_requests.handlers import EventRequests
+from services.intake.event_requests.rate_limit import RateLimiter
+from services.intake.ingress import problem, token_hash
+from services.runtime import outbox
+from services.runtime.kafka import OutRecord
+from services.runtime.logging import get_logger
+from services.runtime.service import Service
+
+PATH = "/v1/event-requests"
+_JSON = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE)
+_BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,200})$")
+log = get_logger("commande.intake.http")
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+            for e in exc.errors(include_input=False, include_url=False)][:100]
+
+
+def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
+           limiter: RateLimiter) -> list[BaseRoute]:
+    """The route, bound to a service (its pool exists once it started)."""
+
+    async def agency_of(request: Request) -> str | Response | None:
+        header = request.headers.get("authorization")
+        if header is None:
+            return None
+        match = _BEARER.match(header)
+        if match is None:
+            return problem(401, "unauthenticated", "Authentication required",
+                           "Send 'Authorization: Bearer <token>' with your agency's token, or no "
+                           "Authorization header to ask as a member of the public.")
+        async with svc.pool.acquire() as conn:
+            agency = await intake_store.agency_for_token(conn, token_hash(match.group(1)))
+        if agency is None:
+            return problem(401, "invalid_token", "Invalid token",
+                           "The token is unknown or revoked; ask for a new one, or send no "
+                           "Authorization header to ask as a member of the public.")
+        return agency
+
+    async def read_body(request: Request) -> bytes | Response:
+        declared = request.headers.get("content-length")
+        too_big = problem(413, "payload_too_large", "Payload too large",
+                          f"An event request may be at most {max_bytes} bytes.")
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            return too_big
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                return too_big
+        return bytes(body)
+
+    async def submit(request: Request) -> Response:
+        now = requests.clock.now()
+        client = request.client.host if request.client is not None else "unknown"
+        wait = limiter.take(client, now.timestamp())
+        if wait is not None:
+            response = problem(429, "too_many_requests", "Too many requests",
+                               f"Too many requests from your address; try again in {int(wait)} "
+                               "seconds.")
+            response.headers["Retry-After"] = str(int(wait))
+            return response
+        agency = await agency_of(request)
+        if isinstance(agency, Response):
+            return agency
+        if not _JSON.match(request.headers.get("content-type", "")):
+            return problem(415, "unsupported_media_type", "Unsupported media type",
+                           "Send the event request as application/json.")
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return problem(422, "contract_violation", "The body does not match the contract",
+                           "Send a JSON object shaped like EventRequestSubmitted v1.",
+                           errors=[{"field": None, "message": "the body is not a JSON object"}])
+        claimed = data.get("agency_id")
+        if claimed is not None and agency is None:
+            return problem(401, "unauthenticated", "Authentication required",
+                           "Only an organization with its agency token may set agency_id; send "
+                           "the token, or leave agency_id out.")
+        if claimed is not None and claimed != agency:
+            return problem(403, "wrong_agency", "Not your agency",
+                           "Your token may only submit requests as your own agency.")
+        data.update(request_id=str(uuid7()), submitted_at=now.isoformat(), agency_id=agency)
+        try:
+            event = EventRequestSubmitted.model_validate_json(json.dumps(data))
+        except ValidationError as exc:
+            return problem(422, "contract_violation", "The body does not match the contract",
+                           "Fix every listed field to match EventRequestSubmitted v1.",
+                           errors=_field_errors(exc))
+        checked = requests.check(event)
+        source = f"/agencies/{agency}" if agency is not None else "/public"
+        rec = to_record(event, source=source, time=now)
+        async with svc.pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.name, [OutRecord(
+                topic=rec.topic, key=rec.key, value=rec.value, headers=tuple(rec.headers))])
+        request_id = str(event.request_id)
+        if not checked.ok:
+            log.info("http event request rejected", request_id=request_id,
+                     codes=sorted({r.code for r in checked.reasons}))
+            extra: dict[str, Any] = {
+                "request_id": request_id,
+                "reasons": [r.model_dump(mode="json") for r in checked.reasons]}
+            if checked.earliest_acceptable_date is not None:
+                extra["earliest_acceptable_date"] = checked.earliest_acceptable_date.isoformat()
+            return problem(422, "event_request_rejected", "The event request cannot be accepted",
+                           "Fix every reason and submit a new request; this one is recorded as "
+                           "rejected.", **extra)
+        log.info("http event request queued", request_id=request_id, agency_id=agency,
+                 district=checked.district)
+        return JSONResponse(
+            {"request_id": request_id, "status": "received", "district": checked.district,
+             "answer": "An acknowledgement with this request id is sent to the e-mail address "
+                       "you gave; the district's Community Mobilization Bureau will call you."},
+            status_code=202)
+
+    return [Route(PATH, submit, methods=["POST"])]

@@ -1,0 +1,115 @@
+"""Community event requests in intake's schema: named SQL and typed reads/writes.
+
+Every function takes the caller's connection (the consumer runtime's transaction with the inbox
+and outbox, or a timer loop's). No statement is built from values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from services.intake.event_requests.decide import EventRequestState
+from services.intake.vault import Sealed
+from services.runtime.db import Connection
+
+GET_REQUEST = """
+SELECT request_id, status, kind, municipality, district, agency_id, last_preferred_date,
+       answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
+       purge_after, purged_at
+FROM event_requests WHERE request_id = $1
+FOR UPDATE
+"""
+UPSERT_REQUEST = """
+INSERT INTO event_requests (
+    request_id, status, kind, municipality, district, agency_id, last_preferred_date,
+    answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
+    purge_after, purged_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (request_id) DO UPDATE SET
+    status = EXCLUDED.status, decided_at = EXCLUDED.decided_at,
+    scheduled_date = EXCLUDED.scheduled_date, reminder_level = EXCLUDED.reminder_level,
+    next_reminder_at = EXCLUDED.next_reminder_at, purge_after = EXCLUDED.purge_after,
+    purged_at = EXCLUDED.purged_at
+"""
+INSERT_CONTACT = """
+INSERT INTO event_request_contacts (request_id, key_id, nonce, ciphertext, stored_at)
+VALUES ($1, $2, $3, $4, $5)
+"""
+GET_CONTACT = "SELECT key_id, nonce, ciphertext FROM event_request_contacts WHERE request_id = $1"
+DELETE_CONTACT = "DELETE FROM event_request_contacts WHERE request_id = $1"
+DUE_REMINDERS = """
+SELECT request_id, status, kind, municipality, district, agency_id, last_preferred_date,
+       answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
+       purge_after, purged_at
+FROM event_requests
+WHERE next_reminder_at IS NOT NULL AND next_reminder_at <= $1
+ORDER BY next_reminder_at LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+DUE_PURGES = """
+SELECT request_id, status, kind, municipality, district, agency_id, last_preferred_date,
+       answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
+       purge_after, purged_at
+FROM event_requests
+WHERE purge_after IS NOT NULL AND purge_after <= $1
+ORDER BY purge_after LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+
+
+def _state(r: Any) -> EventRequestState:
+    """A state from an ``event_requests`` row (an asyncpg record)."""
+    return EventRequestState(
+        request_id=r["request_id"], status=r["status"], answered_at=r["answered_at"],
+        kind=r["kind"], municipality=r["municipality"], district=r["district"],
+        agency_id=r["agency_id"], last_preferred_date=r["last_preferred_date"],
+        decided_at=r["decided_at"], scheduled_date=r["scheduled_date"],
+        reminder_level=r["reminder_level"], next_reminder_at=r["next_reminder_at"],
+        has_contact=r["has_contact"], purge_after=r["purge_after"],
+        purged_at=r["purged_at"])
+
+
+async def get_request(conn: Connection, request_id: UUID) -> EventRequestState | None:
+    """A request's state (locked for this transaction), or ``None``."""
+    row = await conn.fetchrow(GET_REQUEST, request_id)
+    return None if row is None else _state(row)
+
+
+async def save_request(conn: Connection, state: EventRequestState) -> None:
+    """Insert a request or record its new follow-up state."""
+    await conn.execute(
+        UPSERT_REQUEST, state.request_id, state.status, state.kind, state.municipality,
+        state.district, state.agency_id, state.last_preferred_date, state.answered_at,
+        state.decided_at, state.scheduled_date, state.reminder_level, state.next_reminder_at,
+        state.has_contact, state.purge_after, state.purged_at)
+
+
+async def save_contact(conn: Connection, request_id: UUID, sealed: Sealed, now: datetime) -> None:
+    """The encrypted contact details of a request."""
+    await conn.execute(INSERT_CONTACT, request_id, sealed.key_id, sealed.nonce, sealed.ciphertext,
+                       now)
+
+
+async def get_contact(conn: Connection, request_id: UUID) -> Sealed | None:
+    """The encrypted contact details, or ``None`` (never stored, or purged)."""
+    row = await conn.fetchrow(GET_CONTACT, request_id)
+    if row is None:
+        return None
+    return Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"]))
+
+
+async def delete_contact(conn: Connection, request_id: UUID) -> None:
+    """Destroy the contact details of a request."""
+    await conn.execute(DELETE_CONTACT, request_id)
+
+
+async def due_reminders(conn: Connection, now: datetime, limit: int) -> list[EventRequestState]:
+    """Requests whose next reminder fell due (locked; rows another instance holds are skipped)."""
+    return [_state(r) for r in await conn.fetch(DUE_REMINDERS, now, limit)]
+
+
+async def due_purges(conn: Connection, now: datetime, limit: int) -> list[EventRequestState]:
+    """Requests whose contact details are due for deletion (locked, skipping held rows)."""
+    return [_state(r) for r in await conn.fetch(DUE_PURGES, now, limit)]

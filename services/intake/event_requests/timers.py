@@ -1,0 +1,92 @@
+"""The durable timers of community event requests: reminders and the contact purge.
+
+Each pass locks the due rows with ``FOR UPDATE SKIP LOCKED``, asks the pure core, saves the new
+state and writes the events to the outbox in one transaction: a reminder level fires once even
+with two instances or across a restart (the level is in the row), and a purge happens once.
+Time is the service's clock (``ManualClock`` in tests, the offset-file clock in the demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from datetime import datetime
+
+from services.intake.event_requests import store
+from services.intake.event_requests.decide import EventConfig, due_reminder, purge_contact
+from services.intake.handlers import SOURCE
+from services.runtime import events, outbox
+from services.runtime.clock import Clock
+from services.runtime.db import DB_UNAVAILABLE, Pool
+from services.runtime.kafka import OutRecord
+from services.runtime.logging import get_logger
+from services.runtime.service import BackgroundLoop, Service
+
+BATCH = 100
+log = get_logger("commande.intake.event_requests")
+
+
+async def fire_reminders(pool: Pool, schema: str, now: datetime, config: EventConfig) -> int:
+    """Publish every reminder due by ``now`` (both levels when both fell due); returns how many."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            due = await store.due_reminders(conn, now, BATCH)
+            records: list[OutRecord] = []
+            for state in due:
+                decided = due_reminder(state, now, config)
+                if decided is None:  # not acknowledged any more: stop reminding
+                    await store.save_request(conn, replace(state, next_reminder_at=None))
+                    continue
+                await store.save_request(conn, decided.state)
+                records.extend(events.emit(e, source=SOURCE, time=now) for e in decided.events)
+                log.info("event request reminder due", request_id=str(state.request_id),
+                         district=state.district, level=decided.state.reminder_level)
+            await outbox.add(conn, schema, records)
+        total += len(records)
+        if len(due) < BATCH:
+            return total
+
+
+async def purge_contacts(pool: Pool, schema: str, now: datetime) -> int:
+    """Delete every contact due for deletion by ``now``; returns how many."""
+    total = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            due = await store.due_purges(conn, now, BATCH)
+            records: list[OutRecord] = []
+            for state in due:
+                decided = purge_contact(state, now)
+                if decided is None:
+                    await store.save_request(conn, replace(state, purge_after=None))
+                    continue
+                await store.delete_contact(conn, state.request_id)
+                await store.save_request(conn, decided.state)
+                records.extend(events.emit(e, source=SOURCE, time=now) for e in decided.events)
+            await outbox.add(conn, schema, records)
+        total += len(records)
+        if records:
+            log.info("event request contacts purged", count=len(records))
+        if len(due) < BATCH:
+            return total
+
+
+def timer_loop(clock: Clock, config: EventConfig, interval: float) -> BackgroundLoop:
+    """The background loop (register with :meth:`Service.background`)."""
+
+    async def loop(service: Service, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                now = clock.now()
+                await fire_reminders(service.pool, service.name, now, config)
+                await purge_contacts(service.pool, service.name, now)
+            except DB_UNAVAILABLE as exc:  # retried at the next tick
+                log.warning("event request timers waiting for PostgreSQL",
+                            error=type(exc).__name__)
+            except Exception as exc:  # a bug must not stop the timers for good: log, try again
+                log.error("event request timers failed; retrying", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
+
+    return loop
