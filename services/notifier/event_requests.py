@@ -116,6 +116,7 @@ class RequestFacts:
     """A Halton municipality code, when the de-identified facts give one."""
     windows: tuple[TimeWindow, ...]
     topics: tuple[str, ...]
+    attendees: int | None
 
 
 def _terms(ref: Reference, name: str) -> dict[str, str]:
@@ -193,7 +194,7 @@ def render(planned: Planned, event: EventRequestEvent, facts: RequestFacts, ctx:
         "municipality": municipality,
         "venue": s.location.address_or_venue if s.location else None,
         "topics": [words(t, topic_names) for t in facts.topics or s.topics],
-        "r": s.requester,
+        "r": s.requester, "attendees": facts.attendees,
         "schedule_command": SCHEDULE_COMMAND.format(id=event.request_id),
         "decline_command": DECLINE_COMMAND.format(id=event.request_id),
         "escalated": planned.recipient.role is ContactRole.STAFF_SERGEANT,
@@ -228,5 +229,7 @@ def facts_for(event: EventRequestEvent, submission: EventRequestSubmitted) -> Re
     district: str | None = getattr(event, "district", None)
     municipality: str | None = getattr(event, "municipality", None)
     if isinstance(event, EventRequestAcknowledged):
-        return RequestFacts(submission, district, municipality, event.windows, event.topics)
-    return RequestFacts(submission, district, municipality, submission.windows, submission.topics)
+        return RequestFacts(submission, district, municipality, event.windows, event.topics,
+                            event.expected_attendees)
+    return RequestFacts(submission, district, municipality, submission.windows, submission.topics,
+                        submission.expected_attendees)
