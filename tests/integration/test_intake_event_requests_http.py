@@ -1,0 +1,212 @@
+"""``POST /v1/event-requests`` on the real stack: 202 and the queued submission, 422 for the
+contract and for the rules (still recorded as rejected), 429 with Retry-After per client
+address, 413 over the size limit, an agency token setting agency_id."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from schemas.envelope import from_record
+from schemas.event_requests import (
+    EventRequestAcknowledged,
+    EventRequestRejected,
+    EventRequestSubmitted,
+)
+from schemas.topics import EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
+from services.intake import main, store
+from services.intake.event_requests.calendar import ZONE
+from services.intake.ingress import new_token, token_hash
+from services.intake.settings import IntakeSettings
+from services.runtime.clock import ManualClock
+from services.runtime.http import asgi_app
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+from tests.kafkautil import end_offsets, read_all, wait_for
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+NOW = datetime.now(UTC).replace(microsecond=0)
+AGENCY = "halton-seniors-network"
+PROBLEM = "application/problem+json"
+
+
+def body(days_ahead: int = 45, **overrides: Any) -> dict[str, Any]:
+    day = (NOW.astimezone(ZONE) + timedelta(days=days_ahead)).date().isoformat()
+    data: dict[str, Any] = {
+        "kind": "speaker",
+        "windows": [{"date": day, "start": "18:30", "end": "20:00"}],
+        "location": {"municipality": "Oakville", "address_or_venue": "Example Library"},
+        "topics": ["fraud_scams"], "expected_attendees": 25,
+        "requester": {"name": f"Requester {RUN}", "mailing_address": "1 Example St, Oakville",
+                      "daytime_phone": "905-555-0102", "email": f"web-{RUN}@example.org"},
+    }
+    data.update(overrides)
+    return data
+
+
+class Http:
+    def __init__(self, svc: Service, token: str, since: dict[int, int]) -> None:
+        self.svc = svc
+        self.token = token
+        self.since = since
+        self.app = asgi_app([svc])
+
+    def client(self, address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://intake")
+
+    async def submission(self, request_id: str) -> EventRequestSubmitted:
+        key = request_id.encode()
+
+        async def found() -> list[Any]:
+            return [r for r in await read_all(self.svc.settings.kafka_bootstrap,
+                                              EVENT_REQUEST_SUBMISSIONS.name,
+                                              since=self.since) if r.key == key]
+
+        (rec,) = await wait_for(found)
+        event = from_record(rec.headers, rec.value).event
+        assert isinstance(event, EventRequestSubmitted)
+        return event
+
+    async def fact(self, request_id: str) -> Any:
+        key = request_id.encode()
+
+        async def found() -> list[Any]:
+            return [r for r in await read_all(self.svc.settings.kafka_bootstrap,
+                                              EVENT_REQUESTS.name) if r.key == key]
+
+        (rec,) = await wait_for(found)
+        return from_record(rec.headers, rec.value).event
+
+
+@pytest.fixture(scope="module")
+async def http(settings: Settings) -> AsyncIterator[Http]:
+    own = IntakeSettings(**{**settings.model_dump(), "intake_event_rate_burst": 3,
+                            "intake_event_rate_per_minute": 1.0,
+                            "intake_event_http_max_bytes": 4096})
+    since = await end_offsets(settings.kafka_bootstrap, EVENT_REQUEST_SUBMISSIONS.name)
+    svc = main.build(own, clock=ManualClock(NOW))
+    await svc.faststream.start()
+    token = new_token()
+    async with svc.pool.acquire() as conn:
+        await store.add_token(conn, token_hash(token), AGENCY, NOW)
+    try:
+        yield Http(svc, token, since)
+    finally:
+        await svc.faststream.stop()
+
+
+def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith(PROBLEM)
+    problem: dict[str, Any] = resp.json()
+    assert problem["type"] == f"urn:commande:problem:{code}"
+    assert problem["status"] == status
+    return problem
+
+
+async def test_a_public_request_is_queued_with_a_minted_id_and_acknowledged(http: Http) -> None:
+    async with http.client("198.51.100.1") as client:
+        resp = await client.post("/v1/event-requests", json=body(
+            request_id=str(uuid.uuid4()), submitted_at="2020-01-01T00:00:00Z"))
+    assert resp.status_code == 202, resp.text
+    answer = resp.json()
+    assert answer["status"] == "received"
+    assert answer["district"] == "district_2"
+    assert "e-mail" in answer["answer"]
+    request_id = answer["request_id"]
+    assert UUID(request_id).version == 7
+    sent = await http.submission(request_id)
+    assert sent.submitted_at == NOW  # the receipt time, never the body's
+    assert sent.agency_id is None
+    ack = await http.fact(request_id)
+    assert isinstance(ack, EventRequestAcknowledged)
+    assert ack.district == "district_2"
+    assert ack.organization_request is False
+
+
+async def test_an_agency_token_sets_agency_id(http: Http) -> None:
+    async with http.client("198.51.100.2") as client:
+        resp = await client.post("/v1/event-requests", json=body(),
+                                 headers={"Authorization": f"Bearer {http.token}"})
+        assert resp.status_code == 202, resp.text
+        sent = await http.submission(resp.json()["request_id"])
+        assert sent.agency_id == AGENCY
+        foreign = await client.post("/v1/event-requests", json=body(agency_id="someone-else"),
+                                    headers={"Authorization": f"Bearer {http.token}"})
+        assert_problem(foreign, 403, "wrong_agency")
+        claimed = await client.post("/v1/event-requests", json=body(agency_id=AGENCY))
+        assert_problem(claimed, 401, "unauthenticated")
+
+
+async def test_a_body_off_the_contract_is_a_422_with_every_field_and_nothing_queued(
+        http: Http) -> None:
+    async with http.client("198.51.100.3") as client:
+        resp = await client.post("/v1/event-requests", json=body(
+            kind="barbecue", expected_attendees="lots", windows=[{"date": "soon"}]))
+        problem = assert_problem(resp, 422, "contract_violation")
+        fields = {e["field"] for e in problem["errors"]}
+        assert {"kind", "expected_attendees", "windows.0.date", "windows.0.start"} <= fields
+        assert "request_id" not in problem
+        assert "barbecue" not in resp.text
+        not_object = await client.post("/v1/event-requests", content=b"[1, 2]",
+                                       headers={"content-type": "application/json"})
+        assert_problem(not_object, 422, "contract_violation")
+        text = await client.post("/v1/event-requests", content=b"hello",
+                                 headers={"content-type": "text/plain"})
+        assert_problem(text, 415, "unsupported_media_type")
+
+
+async def test_a_rule_rejection_is_a_422_with_reasons_and_still_recorded(http: Http) -> None:
+    async with http.client("198.51.100.4") as client:
+        resp = await client.post("/v1/event-requests", json=body(
+            days_ahead=29, location={"municipality": "Hamilton", "address_or_venue": "Hall"}))
+    problem = assert_problem(resp, 422, "event_request_rejected")
+    assert [(r["code"], r["field"]) for r in problem["reasons"]] == [
+        ("notice_too_short", "windows.0.date"),
+        ("municipality_outside_halton", "location.municipality")]
+    earliest = (NOW.astimezone(ZONE) + timedelta(days=30)).date()
+    assert problem["earliest_acceptable_date"] == earliest.isoformat()
+    rejected = await http.fact(problem["request_id"])
+    assert isinstance(rejected, EventRequestRejected)
+    assert rejected.earliest_acceptable_date == earliest
+    assert [r.code for r in rejected.reasons] == ["notice_too_short",
+                                                 "municipality_outside_halton"]
+
+
+async def test_a_client_over_its_bucket_gets_429_with_retry_after(http: Http) -> None:
+    async with http.client("203.0.113.9") as client:
+        codes = [(await client.post("/v1/event-requests", json=body())).status_code
+                 for _ in range(4)]
+        assert codes == [202, 202, 202, 429]
+        resp = await client.post("/v1/event-requests", json=body())
+        assert_problem(resp, 429, "too_many_requests")
+        assert int(resp.headers["retry-after"]) == 60
+    async with http.client("203.0.113.10") as other:
+        assert (await other.post("/v1/event-requests", json=body())).status_code == 202
+
+
+async def test_an_oversized_body_is_a_413(http: Http) -> None:
+    async with http.client("198.51.100.5") as client:
+        big = body(topics_other="x" * 200, requester={"name": "n" * 100})
+        padded = json.dumps(big) + " " * 5000
+        resp = await client.post("/v1/event-requests", content=padded.encode(),
+                                 headers={"content-type": "application/json"})
+        assert_problem(resp, 413, "payload_too_large")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(10):
+                yield b" " * 1000
+
+        streamed = await client.post("/v1/event-requests", content=chunks(),
+                                     headers={"content-type": "application/json"})
+        assert_problem(streamed, 413, "payload_too_large")
