@@ -35,10 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
-import json
-import os
-import platform
 import pstats
 import signal
 import socket
@@ -58,19 +54,22 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from bench.common import (
+    PRODUCER_SETTINGS,
+    RESULTS,
+    CpuMeter,
+    Referrals,
+    cpu_text,
+    machine,
+    percentile,
+)
+from schemas.referrals import ReferralAccepted, ReferralRejected
 from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, TopicSpec
-from services.runtime.events import emit
 from services.runtime.kafka import OutRecord, partitions
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
 from services.runtime.topics import ensure_topics
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-SAMPLE = PROJECT_ROOT / "deploy" / "samples" / "referrals" / "milton-individual.json"
-TOWNS = ("milton", "oakville", "burlington", "acton", "oakville", "burlington",
-         "georgetown", "oakville", "burlington", "halton_hills", "oakville", "burlington")
-"""Halton's municipalities, ordered so the three districts get a third of the referrals each."""
 ACCEPTED = ReferralAccepted.ce_type.encode()
 REJECTED = ReferralRejected.ce_type.encode()
 INTAKE_GROUPS = (("intake", REFERRALS.name), ("intake-disclosures", SITUATIONS.name))
@@ -79,50 +78,6 @@ PACED = 200
 PACE_SECONDS = 0.02
 TARGET_RATE = 1000.0
 TARGET_RATIO = 0.3
-PRODUCER_SETTINGS: dict[str, Any] = {
-    "enable_idempotence": True, "linger_ms": 2, "max_request_size": 4 * 1024 * 1024,
-    "request_timeout_ms": 15000,
-}
-"""Those of ``services.runtime.kafka.Producer``, so both sides publish alike."""
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# -- the referrals ---------------------------------------------------------------------------
-
-
-class Referrals:
-    """Valid referrals as a partner sends them: the steps of ``commande submit`` (``load_referral``
-    then ``publish``), with intake's public key looked up once instead of per referral."""
-
-    def __init__(self) -> None:
-        from services.cli.submit_cmd import _intake_public_key_b64
-        from services.intake import sealing
-
-        self._sealing = sealing
-        self._template: dict[str, Any] = json.loads(SAMPLE.read_text())
-        self._public = sealing.public_key_from_b64(_intake_public_key_b64())
-        self.tag = uuid.uuid4().hex[:8]
-        self._made = 0
-
-    def make(self, n: int) -> list[OutRecord]:
-        """``n`` new referrals (refs never used before), as the records a partner produces."""
-        out = []
-        for _ in range(n):
-            i = self._made
-            self._made += 1
-            data = copy.deepcopy(self._template)
-            data["referral_ref"] = f"BENCH-{self.tag}-{i:07d}"
-            data["summary"]["municipality"] = TOWNS[i % len(TOWNS)]
-            data["submitted_at"] = datetime.now(UTC).isoformat()
-            referral = ReferralSubmitted.model_validate_json(json.dumps(data))
-            assert referral.subject is not None
-            sealed = self._sealing.seal_subject(referral.subject, self._public)
-            referral = referral.model_copy(update={"subject": None, "sealed_subject": sealed})
-            referral = ReferralSubmitted.model_validate(referral.model_dump())
-            out.append(emit(referral, source=f"/partners/{referral.agency_id}"))
-        return out
-
-
 # -- measuring -------------------------------------------------------------------------------
 
 
@@ -149,13 +104,6 @@ class Run:
     @property
     def p99(self) -> float:
         return percentile(self.latencies_ms, 99)
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1]
 
 
 class Answers:
@@ -210,71 +158,6 @@ class Answers:
                             continue
                     found[rec.key] = rec.timestamp
         return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def pids_named(comm: str, cmdline_has: str = "") -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != comm:
-                continue
-            if cmdline_has and cmdline_has.encode() not in (entry / "cmdline").read_bytes():
-                continue
-        except OSError:
-            continue
-        out.append(int(entry.name))
-    return out
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return float(sum(values) - idle), float(sum(values))
-
-
-class CpuMeter:
-    """CPU seconds per process (group) over an interval.
-
-    ``postgres`` sums every backend (ours and other clients'), counting only processes alive at
-    the end of the interval; ``machine`` is the busy share of all CPUs.
-    """
-
-    def __init__(self, named: dict[str, int]) -> None:
-        self._named = dict(named)
-        self._named["bench"] = os.getpid()
-        self._before: dict[str, dict[int, float]] = {}
-        self._busy: tuple[float, float] = (0.0, 0.0)
-
-    def _sample(self) -> dict[str, dict[int, float]]:
-        out = {name: {pid: cpu_seconds(pid)} for name, pid in self._named.items()}
-        out["postgres"] = {p: cpu_seconds(p) for p in pids_named("postgres")}
-        out["kafka"] = {p: cpu_seconds(p) for p in pids_named("java", "kafka.Kafka")}
-        return out
-
-    def start(self) -> None:
-        self._before = self._sample()
-        self._busy = machine_busy()
-
-    def stop(self) -> dict[str, float]:
-        after = self._sample()
-        busy, total = machine_busy()
-        result = {name: sum(v - self._before[name].get(pid, 0.0) for pid, v in pids.items())
-                  for name, pids in after.items()}
-        spent = total - self._busy[1]
-        result["machine"] = (busy - self._busy[0]) / spent if spent else 0.0
-        return result
 
 
 async def measure(side: str, producer: Any, topic: str, answers: Answers,
@@ -484,12 +367,12 @@ async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
             raw = await measure("raw", producer, source.name, echoes, records, meter)
             raw_runs.append(raw)
             print(f"run {i + 1}: raw    {raw.rate:7.0f}/s  p50 {raw.p50:6.0f} ms  p99 "
-                  f"{raw.p99:6.0f} ms  cpu {_cpu(raw.cpu)}", flush=True)
+                  f"{raw.p99:6.0f} ms  cpu {cpu_text(raw.cpu)}", flush=True)
             run = await measure("intake", producer, REFERRALS.name, status, records, meter)
             intake_runs.append(run)
             drains.append(await caught_up(bootstrap))
             print(f"run {i + 1}: intake {run.rate:7.0f}/s  p50 {run.p50:6.0f} ms  p99 "
-                  f"{run.p99:6.0f} ms  cpu {_cpu(run.cpu)}  (own situations digested "
+                  f"{run.p99:6.0f} ms  cpu {cpu_text(run.cpu)}  (own situations digested "
                   f"{drains[-1]:.1f}s later)", flush=True)
 
         paced = referrals.make(PACED)
@@ -523,11 +406,6 @@ async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
             await admin.close()
 
 
-def _cpu(cpu: dict[str, float]) -> str:
-    parts = [f"{k} {v:.1f}s" for k, v in cpu.items() if k != "machine"]
-    return ", ".join(parts) + f"; machine {cpu.get('machine', 0.0):.0%} busy"
-
-
 def report(out: Outcome, count: int) -> list[str]:
     """The figures, as Markdown lines (also printed)."""
     raw, intake = out.raw, out.intake
@@ -545,8 +423,8 @@ def report(out: Outcome, count: int) -> list[str]:
         f"- paced, {PACED} records at {1 / PACE_SECONDS:.0f}/s (handling latency when not behind): "
         f"raw p50 {out.paced_raw.p50:.0f} ms, p99 {out.paced_raw.p99:.0f} ms; intake p50 "
         f"{out.paced_intake.p50:.0f} ms, p99 {out.paced_intake.p99:.0f} ms",
-        "- CPU seconds during the median-rate run: raw: " + _cpu(_median_run(raw).cpu)
-        + "; intake: " + _cpu(_median_run(intake).cpu),
+        "- CPU seconds during the median-rate run: raw: " + cpu_text(_median_run(raw).cpu)
+        + "; intake: " + cpu_text(_median_run(intake).cpu),
         f"- after each intake run, its own SituationOpened were digested by `intake-disclosures` "
         f"{', '.join(f'{d:.1f}' for d in out.drains)} s after the last ReferralAccepted (not timed)",
     ]
@@ -558,16 +436,6 @@ def report(out: Outcome, count: int) -> list[str]:
 
 def _median_run(runs: Sequence[Run]) -> Run:
     return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown")
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal:"))
-    return (f"{os.cpu_count()} CPUs ({model}), {mem_kb / 1024 / 1024:.1f} GiB memory, "
-            f"Python {platform.python_version()} on {platform.machine()}")
 
 
 def record(lines: list[str], command: str) -> None:

@@ -33,6 +33,8 @@ class ServiceProcess:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    python_args: tuple[str, ...] = ()
+    """Interpreter arguments before ``-m services.cli`` (``-m cProfile -o FILE`` for a profile)."""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,7 +57,8 @@ class ServiceProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "run", self.which, "--port", str(self.port)],
+                [sys.executable, *self.python_args, "-m", "services.cli", "run", self.which,
+                 "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True)
         deadline = time.monotonic() + ready_within
         while time.monotonic() < deadline:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -43,7 +45,9 @@ from services.intake.decide import (
     Accept,
     Conflict,
     Duplicate,
+    ReferralState,
     Reject,
+    SubmissionDecision,
     Withdraw,
     decide_submission,
     decide_withdrawal,
@@ -92,12 +96,57 @@ class Intake:
             return await self._withdrawn(conn, env, event)
         return []
 
+    async def on_referrals(self, conn: Connection, items: Sequence[tuple[Envelope[Message], InRecord]]
+                           ) -> Sequence[OutRecord]:
+        """The referral consumer's batch handler (one transaction): the submissions of references
+        that occur once in the batch are decided together, with one read of their state and
+        pipelined writes; withdrawals and references repeated in the batch then go one by one,
+        in order (a reference's records stay in order: they are all in one of the two groups)."""
+        counts = Counter(_ref_key(env.event) for env, _ in items)
+
+        def together(env: Envelope[Message]) -> bool:
+            return isinstance(env.event, ReferralSubmitted) and counts[_ref_key(env.event)] == 1
+
+        out = list(await self._submitted_many(conn, [env for env, _ in items if together(env)]))
+        for env, rec in items:
+            if not together(env):
+                out.extend(await self.on_referral(conn, env, rec))
+        return out
+
     async def _submitted(self, conn: Connection, env: Envelope[Message],
                          event: ReferralSubmitted) -> Sequence[OutRecord]:
+        found = await store.get_referral(conn, event.agency_id, event.referral_ref)
+        return await self._answer(conn, [(env, event, found)])
+
+    async def _submitted_many(self, conn: Connection, envs: Sequence[Envelope[Message]]
+                              ) -> Sequence[OutRecord]:
+        if not envs:
+            return []
+        events = [cast(ReferralSubmitted, env.event) for env in envs]
+        found = await store.get_referrals(conn, [(e.agency_id, e.referral_ref) for e in events])
+        return await self._answer(conn, [(env, e, found.get((e.agency_id, e.referral_ref)))
+                                         for env, e in zip(envs, events, strict=True)])
+
+    async def _answer(self, conn: Connection, items: Sequence[tuple[
+            Envelope[Message], ReferralSubmitted, tuple[ReferralState, str | None] | None]]
+                      ) -> Sequence[OutRecord]:
+        """Decide submissions of distinct references (with their stored state) and save."""
         now = self.clock.now()
+        situations: list[store.NewSituation] = []
+        answers: list[store.Answer] = []
+        out: list[OutRecord] = []
+        for env, event, found in items:
+            decision = self._decide(event, found, now, situations, answers)
+            out.extend(self._emit(e, env, now) for e in decision.events)
+        await store.save_many(conn, situations, answers)
+        return out
+
+    def _decide(self, event: ReferralSubmitted, found: tuple[ReferralState, str | None] | None,
+                now: datetime, situations: list[store.NewSituation], answers: list[store.Answer]
+                ) -> SubmissionDecision:
+        """Filter 1 and the duplicate rules for one submission; what to write is appended."""
         subject, checked = self.check(event, now)
         content = _content(event, subject)
-        found = await store.get_referral(conn, event.agency_id, event.referral_ref)
         state = found[0] if found else None
         current = self.vault.fingerprint(content)
         compare = current
@@ -110,21 +159,21 @@ class Intake:
         decision = decide_submission(state, event, checked, compare, now, situation_id)
         if isinstance(decision, Accept):
             assert subject is not None
-            await store.open_situation(conn, situation_id, event.agency_id, event.referral_ref,
-                                       decision.district, self.vault.encrypt(situation_id, subject),
-                                       now)
-            await store.save_referral(
-                conn, agency_id=event.agency_id, referral_ref=event.referral_ref,
+            situations.append(store.NewSituation(
+                situation_id, event.agency_id, event.referral_ref, decision.district,
+                self.vault.encrypt(situation_id, subject), now))
+            answers.append(store.Answer(
+                agency_id=event.agency_id, referral_ref=event.referral_ref,
                 fingerprint=current, fingerprint_key=self.vault.current_id, outcome="accepted",
                 situation_id=situation_id, district=decision.district, reasons=(),
-                answered_at=now)
+                answered_at=now))
             log.info("referral accepted", agency_id=event.agency_id,
                      situation_id=str(situation_id), district=decision.district)
         elif isinstance(decision, Reject):
-            await store.save_referral(
-                conn, agency_id=event.agency_id, referral_ref=event.referral_ref,
+            answers.append(store.Answer(
+                agency_id=event.agency_id, referral_ref=event.referral_ref,
                 fingerprint=current, fingerprint_key=self.vault.current_id, outcome="rejected",
-                situation_id=None, district=None, reasons=decision.reasons, answered_at=now)
+                situation_id=None, district=None, reasons=decision.reasons, answered_at=now))
             log.info("referral rejected", agency_id=event.agency_id,
                      codes=sorted({r.code for r in decision.reasons}))
         elif isinstance(decision, Duplicate):
@@ -132,7 +181,7 @@ class Intake:
         elif isinstance(decision, Conflict):
             log.info("referral ref reused with other content", agency_id=event.agency_id,
                      codes=["duplicate_ref_conflict"])
-        return [self._emit(e, env, now) for e in decision.events]
+        return decision
 
     def check(self, event: ReferralSubmitted, now: datetime) -> tuple[Subject | None, rules.Checked]:
         """Open the subject and run every Filter 1 rule (also used by the HTTP ingress)."""
@@ -280,6 +329,13 @@ class Intake:
 
     def _emit(self, event: Message, cause: Envelope[Message], now: datetime) -> OutRecord:
         return events.emit(event, source=SOURCE, cause=cause, time=now)
+
+
+def _ref_key(event: Message) -> tuple[str, str] | None:
+    """A referral event's ``(agency_id, referral_ref)``."""
+    if isinstance(event, ReferralSubmitted | ReferralWithdrawn):
+        return event.agency_id, event.referral_ref
+    return None
 
 
 def _content(event: ReferralSubmitted, subject: Subject | None) -> bytes:

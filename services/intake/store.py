@@ -25,6 +25,14 @@ FROM referrals r LEFT JOIN situations s ON s.situation_id = r.situation_id
 WHERE r.agency_id = $1 AND r.referral_ref = $2
 FOR UPDATE OF r
 """
+GET_REFERRALS = """
+SELECT r.agency_id, r.referral_ref, r.fingerprint, r.fingerprint_key, r.outcome, r.situation_id,
+       r.district, r.reasons, r.answered_at, s.status
+FROM referrals r LEFT JOIN situations s ON s.situation_id = r.situation_id
+WHERE (r.agency_id, r.referral_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY r.agency_id, r.referral_ref
+FOR UPDATE OF r
+"""
 UPSERT_REFERRAL = """
 INSERT INTO referrals (agency_id, referral_ref, fingerprint, fingerprint_key, outcome,
                        situation_id, district, reasons, answered_at)
@@ -102,8 +110,18 @@ async def get_referral(conn: Connection, agency_id: str, referral_ref: str
                        ) -> tuple[ReferralState, str | None] | None:
     """The state of a reference (locked for this transaction) and its fingerprint key id."""
     row = await conn.fetchrow(GET_REFERRAL, agency_id, referral_ref)
-    if row is None:
-        return None
+    return None if row is None else _referral_state(row)
+
+
+async def get_referrals(conn: Connection, keys: Sequence[tuple[str, str]]
+                        ) -> dict[tuple[str, str], tuple[ReferralState, str | None]]:
+    """:func:`get_referral` for many ``(agency_id, referral_ref)`` in one statement (locked in
+    key order); the keys never answered are absent."""
+    rows = await conn.fetch(GET_REFERRALS, [a for a, _ in keys], [r for _, r in keys])
+    return {(row["agency_id"], row["referral_ref"]): _referral_state(row) for row in rows}
+
+
+def _referral_state(row: Any) -> tuple[ReferralState, str | None]:
     reasons = tuple(Reason.model_validate(r) for r in json.loads(row["reasons"]))
     state = ReferralState(
         agency_id=row["agency_id"], referral_ref=row["referral_ref"],
@@ -122,6 +140,50 @@ async def save_referral(conn: Connection, *, agency_id: str, referral_ref: str,
     await conn.execute(UPSERT_REFERRAL, agency_id, referral_ref, fingerprint, fingerprint_key,
                        outcome, situation_id, district,
                        json.dumps([r.model_dump(mode="json") for r in reasons]), answered_at)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSituation:
+    """A situation intake opens, with its sealed identity (for :func:`save_many`)."""
+
+    situation_id: UUID
+    agency_id: str
+    referral_ref: str
+    district: str
+    sealed: Sealed
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer recorded to a reference (the arguments of :func:`save_referral`)."""
+
+    agency_id: str
+    referral_ref: str
+    fingerprint: bytes
+    fingerprint_key: str
+    outcome: str
+    situation_id: UUID | None
+    district: str | None
+    reasons: Sequence[Reason]
+    answered_at: datetime
+
+
+async def save_many(conn: Connection, situations: Sequence[NewSituation],
+                    answers: Sequence[Answer]) -> None:
+    """:func:`open_situation` and :func:`save_referral` for a batch (pipelined statements)."""
+    if situations:
+        await conn.executemany(INSERT_SITUATION, [
+            (n.situation_id, n.agency_id, n.referral_ref, n.district, n.opened_at)
+            for n in situations])
+        await conn.executemany(INSERT_VAULT, [
+            (n.situation_id, n.sealed.key_id, n.sealed.nonce, n.sealed.ciphertext, n.opened_at)
+            for n in situations])
+    if answers:
+        await conn.executemany(UPSERT_REFERRAL, [
+            (a.agency_id, a.referral_ref, a.fingerprint, a.fingerprint_key, a.outcome,
+             a.situation_id, a.district, json.dumps([r.model_dump(mode="json") for r in a.reasons]),
+             a.answered_at) for a in answers])
 
 
 async def open_situation(conn: Connection, situation_id: UUID, agency_id: str, referral_ref: str,

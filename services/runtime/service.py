@@ -21,7 +21,15 @@ from starlette.routing import BaseRoute
 
 from schemas.errors import CommandeError, TransientError
 from services.runtime import db
-from services.runtime.consumer import Consumer, D, Decode, Handle, OnDeadLetter, ShuttingDown
+from services.runtime.consumer import (
+    Consumer,
+    D,
+    Decode,
+    Handle,
+    HandleBatch,
+    OnDeadLetter,
+    ShuttingDown,
+)
 from services.runtime.db import Pool
 from services.runtime.kafka import InRecord, Producer
 from services.runtime.lag import group_lag
@@ -81,19 +89,24 @@ class Service:
     def consume(self, topic: str | Sequence[str], *, group: str, name: str, decode: Decode[D],
                 handle: Handle[D],
                 on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
-                skip_types: frozenset[str] = frozenset()) -> None:
+                skip_types: frozenset[str] = frozenset(),
+                handle_batch: HandleBatch[D] | None = None) -> None:
         """Consume ``topic`` (one or several) in consumer group ``group`` through a
         :class:`Consumer` named ``name``. Several topics in one consumer means one group member,
         so a start costs one rebalance instead of one per topic.
 
         ``skip_types``: registered CloudEvents types this consumer ignores; such records are
         neither decoded nor recorded (their offsets are committed with the batch).
+
+        ``handle_batch``: a batch-level handler, called with all the new records of a
+        transaction instead of ``handle`` once per record (see :mod:`services.runtime.consumer`).
         """
 
         def make() -> None:
             self._consumers[name] = Consumer(
                 name, self.name, self.pool, self.producer, decode, handle,
-                on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types)
+                on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types,
+                handle_batch=handle_batch)
 
         self._factories.append(make)
         topics = [topic] if isinstance(topic, str) else list(topic)

@@ -1,0 +1,681 @@
+"""Benchmark: an offered load of referrals through intake, convening and notifier as processes.
+
+Run: ``.venv/bin/python -m bench.pipeline [--rate N] [--urgent U] [--seconds T] [--runs R]
+[--record] [--profile SERVICE ...]`` with the local stack up (``commande stack up``: Kafka,
+PostgreSQL and the SMTP sink, whose Maildir the notifier's e-mails go to).
+
+The three services run as OS processes exactly as deployed (``commande run <service>``, through
+``deploy.local.services.ServiceProcess``), in their real consumer groups, on the system clock.
+Each run:
+
+1. **baseline** (same offered load, same records): a raw aiokafka relay chain of two processes,
+   ``scratch.in -> scratch.mid -> scratch.out``, each consuming in its own group and producing one
+   record per record with the runtime's producer settings (two hops, as intake then convening);
+   latency per record = its ``scratch.out`` record timestamp - its produce timestamp;
+2. **pipeline**: N routine referrals/s (``milton-individual.json`` shape) and U urgent ones/s
+   (``oakville-family-urgent.json`` shape) for T seconds, evenly spaced, sealed as ``commande
+   submit`` does, produced to ``commande.referrals.v1``. The bench reads the referral-status,
+   situations, meetings and notices topics from their ends (pinned before the first produce) and
+   waits until every referral's situation is scheduled and every urgent situation's first e-mail
+   is delivered (or a deadline passes; what is missing is reported).
+
+Figures (each run, then medians over the runs):
+
+* sustained throughput: situations scheduled / (last ``SituationScheduled`` - first produce),
+  and the offered rate actually produced;
+* latency submission -> ``SituationScheduled``: the ``SituationScheduled`` record timestamp
+  (CreateTime, set by convening's outbox relay when it publishes) - the referral's produce
+  timestamp; p50/p95/p99, routine and urgent apart;
+* urgent, submission -> first delivered invitation e-mail: the earliest ``delivered_at`` of a
+  ``NoticeDelivered`` (channel e-mail, the time notifier's SMTP client got the sink's 250) whose
+  cause is an ``AgendaIssued`` listing the situation (its invitation, or the agenda update of a
+  meeting it joined) - the produce timestamp. ``delivered_at`` is notifier's clock (the system
+  clock of this machine), not the Maildir's file time;
+* consumer lag of ``intake``, ``convening`` and ``notifier`` sampled every second (max and a
+  series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
+* ratios to the baseline of the same run.
+
+``--record`` appends a section to ``bench/RESULTS.md`` (machine, command, figures).
+``--profile intake`` (or ``convening``, ``notifier``; repeatable) runs that service under cProfile
+and prints the top of its profile; profiled runs are slower and never recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import pstats
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.common import (
+    PRODUCER_SETTINGS,
+    CpuMeter,
+    Referrals,
+    cpu_text,
+    memory_kb,
+    percentile,
+    record,
+)
+from deploy.local.services import ServiceProcess
+from schemas.meetings import AgendaIssued
+from schemas.notices import NoticeDelivered
+from schemas.referrals import ReferralAccepted, ReferralRejected
+from schemas.situations import SituationOpened, SituationScheduled
+from schemas.topics import (
+    DISCLOSURES,
+    MEETINGS,
+    NOTICES,
+    REFERRAL_STATUS,
+    REFERRALS,
+    SITUATIONS,
+    TABLE_ACTIONS,
+    TopicSpec,
+)
+from services.runtime.kafka import OutRecord, partitions_of
+from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.topics import ensure_topics
+
+SERVICES = ("intake", "convening", "notifier")
+GROUPS: dict[str, tuple[str, ...]] = {
+    "intake": (REFERRALS.name,),
+    "intake-disclosures": (SITUATIONS.name,),
+    "convening": (SITUATIONS.name,),
+    "convening-commands": (TABLE_ACTIONS.name,),
+    "notifier": (MEETINGS.name, SITUATIONS.name, DISCLOSURES.name, REFERRAL_STATUS.name,
+                 TABLE_ACTIONS.name),
+}
+"""The services' consumer groups and their topics (lag is read for these)."""
+WATCHED = (REFERRAL_STATUS.name, SITUATIONS.name, MEETINGS.name, NOTICES.name)
+ACCEPTED, REJECTED = ReferralAccepted.ce_type.encode(), ReferralRejected.ce_type.encode()
+OPENED, SCHEDULED = SituationOpened.ce_type.encode(), SituationScheduled.ce_type.encode()
+AGENDA, DELIVERED = AgendaIssued.ce_type.encode(), NoticeDelivered.ce_type.encode()
+TARGET_ROUTINE_P99_MS = 500.0
+TARGET_URGENT_P99_MS = 1000.0
+TARGET_RSS_MB = 200.0
+
+
+# -- offering the load -------------------------------------------------------------------------
+
+
+def plan(routine: Sequence[OutRecord], urgent: Sequence[OutRecord], seconds: float
+         ) -> list[tuple[float, OutRecord]]:
+    """When to produce each record (seconds from the start): each kind evenly spaced over
+    ``seconds``, merged in time order."""
+    timed = [(seconds * i / len(routine), r) for i, r in enumerate(routine)]
+    timed += [(seconds * (i + 0.5) / len(urgent), r) for i, r in enumerate(urgent)]
+    return sorted(timed, key=lambda t: t[0])
+
+
+async def offer(producer: AIOKafkaProducer, topic: str, timed: Sequence[tuple[float, OutRecord]]
+                ) -> dict[bytes, int]:
+    """Produce each record at its planned instant; ``{key: produce timestamp ms}``."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    pending = []
+    i = 0
+    while i < len(timed):
+        now = loop.time() - start
+        while i < len(timed) and timed[i][0] <= now:
+            rec = timed[i][1]
+            pending.append((rec.key, await producer.send(
+                topic, rec.value, key=rec.key, headers=list(rec.headers))))
+            i += 1
+        if i < len(timed):
+            await asyncio.sleep(max(0.0, timed[i][0] - (loop.time() - start)))
+    metas = await asyncio.gather(*(f for _, f in pending))
+    return {key: meta.timestamp for (key, _), meta in zip(pending, metas, strict=True)
+            if key is not None}
+
+
+# -- watching the outcome ----------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    """What the watcher read of one run (timestamps in ms since the epoch)."""
+
+    accepted: dict[bytes, int] = field(default_factory=dict)
+    rejected: set[bytes] = field(default_factory=set)
+    situation_of: dict[str, str] = field(default_factory=dict)
+    """referral ref -> situation id (from intake's ``SituationOpened``)."""
+    scheduled: dict[str, int] = field(default_factory=dict)
+    """situation id -> record timestamp of its first ``SituationScheduled``."""
+    agendas: dict[str, list[str]] = field(default_factory=dict)
+    """``AgendaIssued`` ce_id -> the situation ids on it."""
+    delivered: list[tuple[str, int]] = field(default_factory=list)
+    """(cause ce_id, delivered_at ms) of e-mail ``NoticeDelivered``."""
+    echoes: dict[bytes, int] = field(default_factory=dict)
+    """Baseline: key -> record timestamp on the chain's last topic."""
+
+
+class Watcher:
+    """Reads topics from ends pinned by :meth:`pin` with its own assignment (no group)."""
+
+    def __init__(self, bootstrap: str, topics: Sequence[str], tag: str) -> None:
+        self._bootstrap = bootstrap
+        self._topics = list(topics)
+        self._tag = f"BENCH-{tag}-"
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+            client_id=f"bench-pipeline-watch-{uuid.uuid4().hex[:6]}", max_poll_records=5000,
+            fetch_max_wait_ms=50)
+        self._tps: list[TopicPartition] = []
+        self.seen = Seen()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            parts = await partitions_of(admin, self._topics)
+        finally:
+            await admin.close()
+        missing = set(self._topics) - set(parts)
+        if missing:
+            raise SystemExit(f"topics {sorted(missing)} do not exist: is the stack up?")
+        await self._consumer.start()
+        self._tps = [TopicPartition(t, p) for t, ps in parts.items() for p in ps]
+        self._consumer.assign(self._tps)
+
+    async def pin(self) -> None:
+        """Forget what was seen; read from the partitions' ends as they are now."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.seek_to_end(*self._tps)
+        for tp in self._tps:
+            await self._consumer.position(tp)
+        self.seen = Seen()
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _read(self) -> None:
+        seen = self.seen
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            for tp, recs in batch.items():
+                for rec in recs:
+                    self._one(seen, tp.topic, rec)
+
+    def _one(self, seen: Seen, topic: str, rec: object) -> None:
+        key: bytes | None = rec.key  # type: ignore[attr-defined]
+        value: bytes = rec.value  # type: ignore[attr-defined]
+        stamp: int = rec.timestamp  # type: ignore[attr-defined]
+        headers = dict(rec.headers)  # type: ignore[attr-defined]
+        kind = headers.get("ce_type")
+        if topic == REFERRAL_STATUS.name:
+            if key is not None and key.decode().partition("/")[2].startswith(self._tag):
+                if kind == ACCEPTED:
+                    seen.accepted.setdefault(key, stamp)
+                elif kind == REJECTED:
+                    seen.rejected.add(key)
+        elif topic == SITUATIONS.name:
+            if kind == OPENED:
+                body = json.loads(value)
+                if body["referral_ref"].startswith(self._tag):
+                    seen.situation_of[body["referral_ref"]] = body["situation_id"]
+            elif kind == SCHEDULED:
+                seen.scheduled.setdefault(json.loads(value)["situation_id"], stamp)
+        elif topic == MEETINGS.name:
+            if kind == AGENDA:
+                body = json.loads(value)
+                seen.agendas[headers["ce_id"].decode()] = [i["situation_id"] for i in body["items"]]
+        elif topic == NOTICES.name:
+            if kind == DELIVERED:
+                body = json.loads(value)
+                if body["channel"] == "email":
+                    at = datetime.fromisoformat(body["delivered_at"]).timestamp() * 1000
+                    seen.delivered.append((body["cause_id"], int(at)))
+        elif key is not None:
+            seen.echoes.setdefault(key, stamp)
+
+
+class LagSampler:
+    """Samples the services' consumer lag (records behind, per group) with clients it holds."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        self._reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                        enable_auto_commit=False,
+                                        client_id=f"bench-pipeline-lag-{uuid.uuid4().hex[:6]}")
+        self._tps: dict[str, list[TopicPartition]] = {}
+        self.samples: list[tuple[float, dict[str, int]]] = []
+
+    async def start(self) -> None:
+        await self._admin.start()
+        await self._reader.start()
+        topics = sorted({t for ts in GROUPS.values() for t in ts})
+        parts = await partitions_of(self._admin, topics)
+        self._tps = {g: [TopicPartition(t, p) for t in ts for p in parts.get(t, [])]
+                     for g, ts in GROUPS.items()}
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._reader.stop()
+        with contextlib.suppress(Exception):
+            await self._admin.close()
+
+    async def lag(self) -> dict[str, int]:
+        """``{group: records behind}`` now."""
+        every = sorted({tp for tps in self._tps.values() for tp in tps})
+        ends = await self._reader.end_offsets(every)
+        out = {}
+        for group, tps in self._tps.items():
+            committed = await self._admin.list_consumer_group_offsets(group)
+            behind = 0
+            for tp in tps:
+                meta = committed.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                behind += max(0, ends[tp] - done)
+            out[group] = behind
+        return out
+
+    async def sample(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Append ``(seconds since start, lag)`` every ``every`` seconds until ``stop``."""
+        self.samples = []
+        began = time.monotonic()
+        while not stop.is_set():
+            self.samples.append((time.monotonic() - began, await self.lag()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    async def caught_up(self, patience: float = 300.0) -> float:
+        """Wait until no group lags; returns how long that took."""
+        began = time.monotonic()
+        while True:
+            behind = await self.lag()
+            if not any(behind.values()):
+                return time.monotonic() - began
+            if time.monotonic() - began > patience:
+                raise SystemExit(f"the services are still behind after {patience:.0f}s: {behind}")
+            await asyncio.sleep(0.5)
+
+
+# -- one run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """The figures of one run."""
+
+    offered: int
+    urgent: int
+    produced_rate: float
+    scheduled: int
+    throughput: float
+    routine_ms: list[float]
+    urgent_sched_ms: list[float]
+    urgent_mail_ms: list[float]
+    rejected: int
+    lag: list[tuple[float, dict[str, int]]]
+    cpu: dict[str, float]
+    base_rate: float
+    base_ms: list[float]
+
+    def p(self, what: str, pct: float) -> float:
+        values: list[float] = getattr(self, what)
+        return percentile(values, pct)
+
+    def max_lag(self, group: str) -> int:
+        return max((s[1].get(group, 0) for s in self.lag), default=0)
+
+
+async def wait_until(check: object, timeout: float) -> bool:
+    """Poll ``check()`` every 0.2 s; False after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def first_mail(seen: Seen) -> dict[str, int]:
+    """situation id -> delivered_at (ms) of the first e-mail about an agenda listing it."""
+    by_cause: dict[str, int] = {}
+    for cause, at in seen.delivered:
+        by_cause[cause] = min(at, by_cause.get(cause, at))
+    out: dict[str, int] = {}
+    for cause, at in by_cause.items():
+        for sid in seen.agendas.get(cause, ()):
+            out[sid] = min(at, out.get(sid, at))
+    return out
+
+
+async def baseline(producer: AIOKafkaProducer, watcher: Watcher, topic: str,
+                   timed: Sequence[tuple[float, OutRecord]], seconds: float) -> tuple[float, list[float]]:
+    """The relay chain on the same load: (records/s out of the chain, latencies ms)."""
+    await watcher.pin()
+    began = time.time()
+    sent = await offer(producer, topic, timed)
+    seen = watcher.seen
+    if not await wait_until(lambda: len(seen.echoes) >= len(sent), seconds * 4 + 60):
+        print(f"baseline: only {len(seen.echoes)} of {len(sent)} records came through",
+              file=sys.stderr)
+    last = max(seen.echoes.values(), default=int(began * 1000)) / 1000
+    latencies = [float(seen.echoes[k] - sent[k]) for k in sent if k in seen.echoes]
+    return len(seen.echoes) / (last - began), latencies
+
+
+async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSampler,
+                       meter: CpuMeter, timed: Sequence[tuple[float, OutRecord]],
+                       urgent_keys: set[bytes], seconds: float) -> Run:
+    """Offer the load to the pipeline and wait for its outcome."""
+    await lag.caught_up()
+    await watcher.pin()
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(lag.sample(stop))
+    meter.start()
+    began = time.time()
+    sent = await offer(producer, REFERRALS.name, timed)
+    produced = (max(sent.values()) - min(sent.values())) / 1000
+    seen = watcher.seen
+    refs = {k.decode().partition("/")[2]: k for k in sent}
+    urgent_refs = {k.decode().partition("/")[2] for k in urgent_keys}
+
+    def done() -> bool:
+        if len(seen.accepted) + len(seen.rejected) < len(sent):
+            return False
+        sids = [seen.situation_of.get(r) for r in refs]
+        if any(s is None or s not in seen.scheduled for s in sids):
+            return False
+        mailed = first_mail(seen)
+        return all(seen.situation_of[r] in mailed for r in urgent_refs)
+
+    finished = await wait_until(done, seconds * 4 + 90)
+    cpu = meter.stop()
+    stop.set()
+    await sampling
+    if not finished:
+        print("the deadline passed before every referral was scheduled and every urgent one "
+              "mailed: figures cover what arrived", file=sys.stderr)
+    mailed = first_mail(seen)
+    routine_ms, urgent_sched, urgent_mail = [], [], []
+    for ref, key in refs.items():
+        sid = seen.situation_of.get(ref)
+        if sid is None or sid not in seen.scheduled:
+            continue
+        latency = float(seen.scheduled[sid] - sent[key])
+        if ref in urgent_refs:
+            urgent_sched.append(latency)
+            if sid in mailed:
+                urgent_mail.append(float(mailed[sid] - sent[key]))
+        else:
+            routine_ms.append(latency)
+    ours = [seen.scheduled[s] for r in refs if (s := seen.situation_of.get(r)) in seen.scheduled]
+    last = max(ours, default=int(began * 1000)) / 1000
+    return Run(offered=len(sent), urgent=len(urgent_refs), produced_rate=len(sent) / produced,
+               scheduled=len(ours), throughput=len(ours) / (last - min(sent.values()) / 1000),
+               routine_ms=routine_ms, urgent_sched_ms=urgent_sched, urgent_mail_ms=urgent_mail,
+               rejected=len(seen.rejected), lag=list(lag.samples), cpu=cpu,
+               base_rate=0.0, base_ms=[])
+
+
+# -- the processes -----------------------------------------------------------------------------
+
+
+async def start_relay(bootstrap: str, source: str, sink: str, group: str
+                      ) -> asyncio.subprocess.Process:
+    """One hop of the baseline chain: ``bench.intake``'s raw consume-and-produce loop."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.intake", "--raw-loop", source, sink, group,
+        "--bootstrap", bootstrap, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if line.strip() != b"ready":
+        raise SystemExit(f"a relay of the baseline did not start (exit {proc.returncode})")
+    return proc
+
+
+def stop_service(proc: ServiceProcess, profiled: bool) -> int:
+    """SIGTERM (SIGINT under cProfile, so the profile is written); SIGKILL after 60 s."""
+    assert proc.proc is not None
+    if not profiled:
+        return proc.terminate(timeout=60)
+    proc.proc.send_signal(signal.SIGINT)
+    try:
+        return proc.proc.wait(60)
+    except Exception:
+        proc.proc.kill()
+        return proc.proc.wait()
+
+
+@dataclass
+class Outcome:
+    runs: list[Run]
+    peak_rss_kb: dict[str, int]
+    log_dir: Path
+
+
+async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
+                profile: Sequence[str]) -> Outcome:
+    settings = Settings()
+    bootstrap = settings.kafka_bootstrap
+    tag = uuid.uuid4().hex[:8]
+    log_dir = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{tag}-"))
+    chain = [TopicSpec(f"bench.pipeline.{tag}.{hop}", "{agency_id}/{referral_ref}", "bench",
+                       "bench", retention_ms=3_600_000, partitions=REFERRALS.partitions)
+             for hop in ("in", "mid", "out")]
+    await ensure_topics(bootstrap)
+    await ensure_topics(bootstrap, chain)
+    print(f"logs in {log_dir}; baseline topics bench.pipeline.{tag}.*", flush=True)
+    procs: dict[str, ServiceProcess] = {}
+    relays: list[asyncio.subprocess.Process] = []
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-pipeline-partner",
+                                **PRODUCER_SETTINGS)
+    routine_maker = Referrals("milton-individual", prefix="r")
+    urgent_maker = Referrals("oakville-family-urgent", prefix="u")
+    urgent_maker.tag = routine_maker.tag
+    watcher = Watcher(bootstrap, WATCHED, routine_maker.tag)
+    echo = Watcher(bootstrap, [chain[2].name], routine_maker.tag)
+    lag = LagSampler(bootstrap)
+    out: list[Run] = []
+    try:
+        for which in SERVICES:
+            args: tuple[str, ...] = ()
+            if which in profile:
+                args = ("-m", "cProfile", "-o", str(log_dir / f"{which}.prof"))
+            procs[which] = await asyncio.to_thread(
+                ServiceProcess(which, settings, log_dir, python_args=args).start, ready_within=120)
+        for i, (src, dst) in enumerate(itertools.pairwise(chain)):
+            relays.append(await start_relay(bootstrap, src.name, dst.name,
+                                            f"bench.pipeline.{tag}.hop{i}"))
+        await producer.start()
+        for reader in (watcher, echo, lag):
+            await reader.start()
+        await lag.caught_up()
+        meter = CpuMeter({w: p.proc.pid for w, p in procs.items() if p.proc is not None})
+
+        def load(secs: float) -> tuple[list[tuple[float, OutRecord]], set[bytes]]:
+            routine = routine_maker.make(round(rate * secs))
+            urgent = urgent_maker.make(round(urgent_rate * secs))
+            return plan(routine, urgent, secs), {r.key for r in urgent if r.key is not None}
+
+        warm, warm_urgent = load(min(3.0, seconds))
+        await baseline(producer, echo, chain[0].name, warm, 3.0)
+        await pipeline_run(producer, watcher, lag, meter, warm, warm_urgent, 3.0)
+        print(f"warmed up with {len(warm)} referrals", flush=True)
+
+        for i in range(runs):
+            timed, urgent_keys = load(seconds)
+            base_rate, base_ms = await baseline(producer, echo, chain[0].name, timed, seconds)
+            run = await pipeline_run(producer, watcher, lag, meter, timed, urgent_keys, seconds)
+            run.base_rate, run.base_ms = base_rate, base_ms
+            out.append(run)
+            print(f"run {i + 1}: " + "; ".join(run_lines(run)), flush=True)
+        peak = {w: memory_kb(p.proc.pid) for w, p in procs.items() if p.proc is not None}
+        return Outcome(out, peak, log_dir)
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        for reader in (watcher, echo, lag):
+            with contextlib.suppress(Exception):
+                await reader.stop()
+        for relay in relays:
+            if relay.returncode is None:
+                relay.send_signal(signal.SIGTERM)
+                await relay.wait()
+        for which, proc in procs.items():
+            code = await asyncio.to_thread(stop_service, proc, which in profile)
+            if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+                print(f"{which} exited with {code}; see {proc.log_file}", file=sys.stderr)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        with contextlib.suppress(Exception):
+            await admin.start()
+            await admin.delete_topics([t.name for t in chain])
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def _ms(values: Sequence[float]) -> str:
+    return (f"p50 {percentile(values, 50):,.0f} ms, p95 {percentile(values, 95):,.0f} ms, "
+            f"p99 {percentile(values, 99):,.0f} ms")
+
+
+def run_lines(run: Run) -> list[str]:
+    return [
+        f"offered {run.offered} ({run.urgent} urgent) at {run.produced_rate:,.0f}/s; scheduled "
+        f"{run.scheduled} at {run.throughput:,.0f}/s; rejected {run.rejected}",
+        f"routine -> SituationScheduled {_ms(run.routine_ms)}",
+        f"urgent -> SituationScheduled {_ms(run.urgent_sched_ms)}",
+        f"urgent -> first e-mail delivered ({len(run.urgent_mail_ms)} of {run.urgent}) "
+        f"{_ms(run.urgent_mail_ms)}",
+        f"baseline chain {run.base_rate:,.0f}/s {_ms(run.base_ms)}",
+        "max lag " + ", ".join(f"{g} {run.max_lag(g)}" for g in GROUPS),
+        f"cpu {cpu_text(run.cpu)}",
+    ]
+
+
+def med(runs: Sequence[Run], fn: object) -> float:
+    return statistics.median(fn(r) for r in runs)  # type: ignore[operator]
+
+
+def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str]:
+    runs = out.runs
+    r99 = med(runs, lambda r: r.p("routine_ms", 99))
+    u99 = med(runs, lambda r: r.p("urgent_mail_ms", 99))
+    b99 = med(runs, lambda r: r.p("base_ms", 99))
+    rss = {w: kb / 1024 for w, kb in out.peak_rss_kb.items()}
+    median_run = sorted(runs, key=lambda r: r.p("routine_ms", 99))[len(runs) // 2]
+    series = [f"{t:.0f}s " + "/".join(str(v[g]) for g in ("intake", "convening", "notifier"))
+              for t, v in median_run.lag[::max(1, len(median_run.lag) // 12)]]
+    lines = [
+        f"- offered: {rate:g} routine + {urgent:g} urgent referrals/s for {seconds:g} s, "
+        f"{len(runs)} run(s) (medians below); per run, scheduled/s: "
+        + ", ".join(f"{r.throughput:,.0f}" for r in runs),
+        f"- sustained throughput (situations scheduled / first produce to last scheduled): "
+        f"**{med(runs, lambda r: r.throughput):,.0f}/s** (offered "
+        f"{med(runs, lambda r: r.produced_rate):,.0f}/s actually produced); "
+        f"rejected {sum(r.rejected for r in runs)}",
+        "- routine, submission -> SituationScheduled: "
+        f"p50 {med(runs, lambda r: r.p('routine_ms', 50)):,.0f} ms, "
+        f"p95 {med(runs, lambda r: r.p('routine_ms', 95)):,.0f} ms, **p99 {r99:,.0f} ms**",
+        "- urgent, submission -> SituationScheduled: "
+        f"p50 {med(runs, lambda r: r.p('urgent_sched_ms', 50)):,.0f} ms, "
+        f"p95 {med(runs, lambda r: r.p('urgent_sched_ms', 95)):,.0f} ms, "
+        f"p99 {med(runs, lambda r: r.p('urgent_sched_ms', 99)):,.0f} ms",
+        "- urgent, submission -> first invitation/agenda e-mail delivered (NoticeDelivered "
+        f"delivered_at): p50 {med(runs, lambda r: r.p('urgent_mail_ms', 50)):,.0f} ms, "
+        f"p95 {med(runs, lambda r: r.p('urgent_mail_ms', 95)):,.0f} ms, **p99 {u99:,.0f} ms** "
+        f"({sum(len(r.urgent_mail_ms) for r in runs)} of {sum(r.urgent for r in runs)} mailed)",
+        f"- baseline, raw aiokafka two-hop relay chain, same offered load: "
+        f"{med(runs, lambda r: r.base_rate):,.0f} records/s, "
+        f"p50 {med(runs, lambda r: r.p('base_ms', 50)):,.0f} ms, "
+        f"p99 {b99:,.0f} ms",
+        f"- ratios pipeline/baseline: throughput "
+        f"{med(runs, lambda r: r.throughput / r.base_rate if r.base_rate else 0):.2f}, "
+        f"routine p99 latency {r99 / b99 if b99 else float('nan'):.1f}x",
+        "- consumer lag, max records behind: " + ", ".join(
+            f"{g} {med(runs, lambda r, g=g: r.max_lag(g)):,.0f}" for g in GROUPS),
+        "- lag over time (median run; intake/convening/notifier): " + ", ".join(series),
+        "- peak RSS (VmHWM): " + ", ".join(f"{w} {mb:,.0f} MB" for w, mb in rss.items()),
+        f"- CPU seconds, median run: {cpu_text(median_run.cpu)}",
+    ]
+    verdicts = [
+        f"{rate:g} routine/s with p99 < {TARGET_ROUTINE_P99_MS:.0f} ms to SituationScheduled: "
+        + ("**met**" if r99 < TARGET_ROUTINE_P99_MS
+           and med(runs, lambda r: r.throughput) >= 0.95 * (rate + urgent) else "**not met**"),
+        f"{urgent:g} urgent/s with p99 < {TARGET_URGENT_P99_MS:.0f} ms to the first e-mail: "
+        + ("**met**" if u99 < TARGET_URGENT_P99_MS else "**not met**"),
+        f"each service < {TARGET_RSS_MB:.0f} MB RSS: "
+        + ("**met**" if rss and max(rss.values()) < TARGET_RSS_MB else "**not met**"),
+    ]
+    lines.append("- targets: " + "; ".join(verdicts))
+    return lines
+
+
+def show_profile(path: Path) -> None:
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(45)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0,
+                        help="routine referrals offered per second (default 200)")
+    parser.add_argument("--urgent", type=float, default=20.0,
+                        help="urgent referrals offered per second, on top (default 20)")
+    parser.add_argument("--seconds", type=float, default=30.0,
+                        help="how long the load is offered per run (default 30)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs (baseline then pipeline each); medians are reported (default 1)")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--profile", action="append", default=[], choices=SERVICES,
+                        help="run this service under cProfile and print its profile (repeatable)")
+    args = parser.parse_args()
+    if args.rate <= 0 or args.urgent < 0 or args.seconds <= 0 or args.runs < 1:
+        parser.error("--rate and --seconds must be positive, --urgent at least 0, --runs >= 1")
+    if args.record and args.profile:
+        parser.error("a profiled run is slowed by the profiler: it is never recorded")
+    command = " ".join([".venv/bin/python -m bench.pipeline", *sys.argv[1:]])
+    began = time.monotonic()
+    outcome = asyncio.run(bench(args.rate, args.urgent, args.seconds, args.runs, args.profile))
+    lines = report(outcome, args.rate, args.urgent, args.seconds)
+    print()
+    print("\n".join(lines))
+    print(f"(bench took {time.monotonic() - began:.0f}s; service logs in {outcome.log_dir})")
+    for which in args.profile:
+        print(f"\n==== profile of {which} ====")
+        show_profile(outcome.log_dir / f"{which}.prof")
+    if args.record:
+        record(
+            "pipeline (issue 9 item 2): `bench/pipeline.py`",
+            "An offered load of routine and urgent referrals through intake, convening and "
+            "notifier, each its own process (`commande run`), on the stack's Kafka, PostgreSQL "
+            "and SMTP sink; latencies from the referral's produce timestamp to the "
+            "SituationScheduled record timestamp, and for urgent referrals to the delivered_at of "
+            "the first e-mail NoticeDelivered whose AgendaIssued lists the situation. Baseline: a "
+            "raw aiokafka two-hop relay chain (two processes) at the same offered load.",
+            command, lines)
+        print("recorded in bench/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
