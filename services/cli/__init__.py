@@ -10,6 +10,7 @@ from schemas.errors import CommandeError
 from services.cli import (
     analytics_cmd,
     convening_cmd,
+    event_request_cmd,
     intake_cmd,
     notifier_cmd,
     run_cmd,
@@ -32,6 +33,7 @@ app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(situation_cmd.app, name="situation")
 app.add_typer(notifier_cmd.app, name="notice")
+app.add_typer(event_request_cmd.app, name="event-request")
 app.command(name="run")(run_cmd.run)
 app.command(name="submit")(submit_cmd.submit)
 for _name in ("decide", "assign", "respond", "intervene", "conclude"):

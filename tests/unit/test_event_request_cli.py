@@ -1,0 +1,85 @@
+"""``commande event-request``: help with an example per command, sample files that load with a
+minted id and resolved dates, bad input refused before anything is published."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from schemas.errors import ContractError
+from schemas.reference import reference
+from services.cli.event_request_cmd import app, load_request
+from services.intake.event_requests.rules import check
+from services.runtime.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
+
+SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
+REQUEST = "0194a1b2-0000-7000-8000-000000000007"
+NOW = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["submit", "schedule", "decline", "withdraw"])
+def test_each_command_has_help_with_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Example: commande event-request " + command in result.output
+
+
+@pytest.mark.parametrize(("name", "district", "codes"), [
+    ("milton-seniors-talk.json", "district_1", []),
+    ("georgetown-school-safety.json", "district_1", []),
+    ("acton-fall-fair.json", "district_1", []),
+    ("oakville-district-tour.json", "district_2", []),
+    ("burlington-diversity-festival.json", "district_3", []),
+    ("halton-hills-short-notice.json", "district_1", ["notice_too_short"]),
+    ("missing-details.json", "district_2", [
+        "address_or_venue_missing", "topics_missing", "expected_attendees_missing",
+        "mailing_address_missing", "daytime_phone_missing", "email_malformed"]),
+])
+def test_the_samples_load_and_meet_or_fail_the_rules_as_named(name: str, district: str,
+                                                              codes: list[str]) -> None:
+    event = load_request(SAMPLES / name, NOW)
+    assert event.request_id.version == 7
+    assert event.submitted_at == NOW
+    assert all(w.date > date(2026, 1, 5) for w in event.windows)
+    checked = check(event, reference=reference())
+    assert checked.district == district
+    assert [r.code for r in checked.reasons] == codes
+    assert load_request(SAMPLES / name, NOW).request_id != event.request_id
+
+
+def test_every_sample_address_is_on_an_example_domain() -> None:
+    for path in SAMPLES.glob("*.json"):
+        event = load_request(path, NOW)
+        assert event.requester is not None
+        email = event.requester.email or ""
+        assert "@" not in email or email.endswith("@example.org"), path
+
+
+def test_a_file_off_the_contract_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"kind": "barbecue", "windows": [{"days_ahead": "soon"}]}')
+    with pytest.raises(ContractError, match="days_ahead"):
+        load_request(bad, NOW)
+    bad.write_text('{"kind": "barbecue"}')
+    with pytest.raises(ContractError, match="kind"):
+        load_request(bad, NOW)
+
+
+def test_a_bad_start_time_is_refused_without_publishing() -> None:
+    result = runner.invoke(app, ["schedule", REQUEST, "--date", "2026-03-12", "--start", "late",
+                                 "--officer-role", "cmb_officer", "--agency", "hrps-cmb-d1"])
+    assert result.exit_code == 2
+    assert "HH:MM" in result.output
+
+
+def test_a_command_breaking_its_contract_is_refused_without_publishing() -> None:
+    result = runner.invoke(app, ["decline", REQUEST, "--reason", "No Capacity",
+                                 "--agency", "hrps-cmb-d1"])
+    assert isinstance(result.exception, ContractError)
+    assert "reason" in str(result.exception)
