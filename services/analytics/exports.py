@@ -25,6 +25,8 @@ from services.analytics.privacy import (
     cell,
     rate_allowed,
 )
+from services.analytics.projections import event_requests
+from services.analytics.projections.event_requests import RequestStatistics
 from services.analytics.projections.provincial import ProvincialRow
 from services.analytics.projections.statistics import TABLES, Statistics
 from services.analytics.projections.timeline import Timeline
@@ -94,6 +96,34 @@ MEASURE_COLUMNS = (
            f"('{SUPPRESSED_MEASURE}' when it rests on fewer than {SMALL_CELL})."),
 )
 
+EVENT_REQUEST_COLUMNS = (
+    Column("table", _S, "Count table: " + ", ".join(n for n, _ in event_requests.TABLES)
+           + " (definitions below)."),
+    Column("key", _S, "The category counted (answer, district, kind, month YYYY-MM, topic, "
+           "outcome, reason code, ...); for month_district and outcome_district, the first "
+           "key."),
+    Column("key_2", _S, "For month_district and outcome_district, the district; else empty."),
+    Column("count", _S, f"Community event requests; '<{SMALL_CELL}' under {SMALL_CELL}."),
+)
+
+EVENT_REQUEST_TABLES = {
+    "total": "Every request intake answered (acknowledged or rejected) in the range.",
+    "answer": "Requests acknowledged or rejected by intake.",
+    "district": "Requests by district that follows up (rejections: when recognised).",
+    "kind": "Requests by kind: speaker, district_tour, event_participation.",
+    "month": "Requests by Halton local month of intake's answer (when received).",
+    "month_district": "Requests by month of intake's answer and district.",
+    "event_month": "Acknowledged requests by month of their earliest preferred date.",
+    "topic": "Acknowledged requests naming each topic (one request may count in several).",
+    "outcome": "Acknowledged requests by outcome: scheduled, declined, withdrawn or pending.",
+    "outcome_district": "Acknowledged requests by outcome and district.",
+    "decline_reason": "Declined requests by decline-reason code.",
+    "withdrawal_reason": "Withdrawn requests by withdrawal-reason code.",
+    "rejection_reason": "Rejected requests naming each reason code (every reason counts).",
+    "follow_up": "Acknowledged requests reminded to the CMB manager (reminded) or escalated to "
+                 "the Staff Sergeant (escalated).",
+}
+
 TIMELINE_COLUMNS = (
     Column("situation_id", _S, "The situation (an opaque UUIDv7)."),
     Column("seq", pa.int64(), "Position of the event in the situation's stream, from 1."),
@@ -122,6 +152,17 @@ def statistics_datasets(stats: Statistics) -> tuple[Dataset, Dataset]:
         Dataset("measures", "Mobilization time, SLA and assignment measures.", MEASURE_COLUMNS,
                 tuple((m, v) for m, v in measures(stats))),
     )
+
+
+def event_request_dataset(stats: RequestStatistics) -> Dataset:
+    """The community event request counts (suppressed), from the de-identified stream only."""
+    rows: list[tuple[Value, ...]] = [("total", "requests", "", cell(stats.requests))]
+    for name, keys in event_requests.TABLES:
+        for key, n in stats.counts[name].items():
+            rows.append((name, key[0], key[1] if len(keys) > 1 else "", cell(n)))
+    return Dataset("event_requests", "Community event requests by answer, district, kind, "
+                   "month, topic and outcome; small cells suppressed.", EVENT_REQUEST_COLUMNS,
+                   tuple(rows))
 
 
 def measures(stats: Statistics) -> list[tuple[str, str]]:
@@ -212,6 +253,12 @@ def write_dictionary(out: Path, datasets: Sequence[Dataset]) -> list[Path]:
             md += ["| measure | definition |", "|---|---|"]
             for name, text in MEASURE_DEFINITIONS.items():
                 writer.writerow(("measures", name, "measure", text))
+                md.append(f"| {name} | {text} |")
+            md.append("")
+        if ds.stem == "event_requests":
+            md += ["| table | definition |", "|---|---|"]
+            for name, text in EVENT_REQUEST_TABLES.items():
+                writer.writerow(("event_requests", name, "table", text))
                 md.append(f"| {name} | {text} |")
             md.append("")
     return [_write_bytes(out / "data_dictionary.csv", buf.getvalue().encode()),

@@ -21,6 +21,8 @@ from matplotlib.figure import Figure
 
 from services.analytics.exports import measures
 from services.analytics.privacy import SUPPRESSED, cell, shown
+from services.analytics.projections import event_requests
+from services.analytics.projections.event_requests import RequestStatistics
 from services.analytics.projections.statistics import TABLES, Statistics
 
 RC: dict[Any, Any] = {
@@ -101,8 +103,10 @@ CHART_TITLES = {
 }
 
 
-def render(stats: Statistics, *, title: str, context: Sequence[tuple[str, str]]) -> str:
-    """The report as one self-contained HTML page."""
+def render(stats: Statistics, *, title: str, context: Sequence[tuple[str, str]],
+           requests: RequestStatistics | None = None) -> str:
+    """The report as one self-contained HTML page (with a community event requests section
+    when ``requests`` is given)."""
     charts = chart_data(stats)
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -128,8 +132,29 @@ def render(stats: Statistics, *, title: str, context: Sequence[tuple[str, str]])
         rows = [(*k, cell(n)) for k, n in stats.counts[name].items()]
         parts += [f"<h2>Counts by {html.escape(name.replace('_', ' '))}</h2>",
                   _table((*keys, "count"), rows, lambda _row: "count")]
+    if requests is not None:
+        parts += _requests_section(requests)
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
+
+
+def _requests_section(requests: RequestStatistics) -> list[str]:
+    """Community event requests: a chart by district and kind, and every count table."""
+    parts = ["<h2>Community event requests</h2>",
+             "<p>From intake's de-identified stream. Month: of intake's answer (when the request "
+             "was received); event month: of the earliest preferred date.</p>",
+             _table(("measure", "value"), [("requests", cell(requests.requests))],
+                    lambda _row: "count")]
+    series = {"requests": _series(requests.counts["district"])}
+    if any(n for n in requests.counts["district"].values()):
+        title = "Community event requests by district"
+        data = base64.b64encode(png(title, series))
+        parts += [f'<img alt="{title}" src="data:image/png;base64,{data.decode()}">']
+    for name, keys in event_requests.TABLES:
+        rows = [(*k, cell(n)) for k, n in requests.counts[name].items()]
+        parts += [f"<h3>Event requests by {html.escape(name.replace('_', ' '))}</h3>",
+                  _table((*keys, "count"), rows, lambda _row: "count")]
+    return parts
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -146,7 +171,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]],
 
 
 def write_report(path: Path, stats: Statistics, *, title: str,
-                 context: Sequence[tuple[str, str]]) -> Path:
+                 context: Sequence[tuple[str, str]],
+                 requests: RequestStatistics | None = None) -> Path:
     """Write the report to ``path``."""
-    path.write_text(render(stats, title=title, context=context), encoding="utf-8")
+    path.write_text(render(stats, title=title, context=context, requests=requests),
+                    encoding="utf-8")
     return path

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from schemas.base import Message
+from schemas.envelope import Envelope
 from schemas.errors import ConfigurationError
+from schemas.topics import EVENT_REQUESTS, SITUATIONS
 from services.analytics import exports, report
 from services.analytics.projections import FACTS, PROJECTIONS, TIMELINE, Keyed
+from services.analytics.projections import event_requests as requests
 from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import summarize
@@ -22,6 +26,14 @@ from services.analytics.replay import Progress, ReplayReport, Source, replay
 from services.runtime.settings import PROJECT_ROOT
 
 DIRECTORY = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+
+
+def default_topics(projection: str) -> tuple[str, ...]:
+    """The live topics a projection reads when none is given: statistics also counts community
+    event requests (intake's de-identified stream, never the restricted submissions)."""
+    if projection == "statistics":
+        return (SITUATIONS.name, EVENT_REQUESTS.name)
+    return (SITUATIONS.name,)
 
 
 def agency_types(path: Path = DIRECTORY) -> dict[str, str]:
@@ -53,16 +65,23 @@ async def run(bootstrap: str, projection: str, sources: Sequence[Source], out: P
         files = exports.write(out, [exports.timeline_dataset(timelines.states())])
     else:
         facts: Keyed[SituationFacts] = Keyed(FACTS.fold)
-        read = await replay(bootstrap, sources, facts.apply, start=start, end=end,
-                            progress=progress)
+        by_request = requests.ByRequest()
+
+        def sink(envelope: Envelope[Message]) -> None:
+            facts.apply(envelope)
+            by_request.apply(envelope)
+
+        read = await replay(bootstrap, sources, sink, start=start, end=end, progress=progress)
         if projection == "provincial":
             files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
         else:
             stats = summarize(facts.states())
-            files = exports.write(out, exports.statistics_datasets(stats))
+            asked = requests.summarize(by_request.states())
+            files = exports.write(out, [*exports.statistics_datasets(stats),
+                                        exports.event_request_dataset(asked)])
             files.append(report.write_report(
                 out / "report.html", stats, title="COMMANDE Tables: replayed statistics",
-                context=_context(sources, start, end, read)))
+                context=_context(sources, start, end, read), requests=asked))
     files.append(exports.write_json(out / "replay.json", {
         "projection": projection,
         "topics": [s.name for s in sources],

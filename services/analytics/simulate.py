@@ -32,12 +32,13 @@ from aiokafka.errors import KafkaError
 from schemas.errors import ConfigurationError, TransientError
 from schemas.reference import reference
 from schemas.referrals import Reason, ReferralAccepted, ReferralRejected
-from schemas.topics import REFERRAL_STATUS, SITUATIONS, TopicSpec
+from schemas.topics import EVENT_REQUESTS, REFERRAL_STATUS, SITUATIONS, TopicSpec
+from services.analytics.event_request_simulation import event_requests
 from services.analytics.projections.provincial import HALTON
 from services.analytics.synthetic import Script, Stream, TimedRecord, epoch_ms, uuid7_at
 from services.runtime.topics import ensure_topics
 
-TOPICS_WRITTEN: tuple[TopicSpec, ...] = (SITUATIONS, REFERRAL_STATUS)
+TOPICS_WRITTEN: tuple[TopicSpec, ...] = (SITUATIONS, REFERRAL_STATUS, EVENT_REQUESTS)
 
 DISTRICTS: tuple[tuple[str, str, tuple[str, ...], int, float], ...] = (
     # district, chair/CMB agency, municipalities, meeting weekday (Mon=0), share of situations
@@ -68,6 +69,8 @@ class Plan:
     seed: int = 1
     start: date = date(2026, 1, 1)
     months: int = 10
+    event_requests: int = 0
+    """Community event requests (de-identified facts only) spread over the same months."""
 
     def check(self, now: datetime) -> None:
         """Refuse a history that would end in the future: brokers reject such timestamps.
@@ -90,6 +93,16 @@ class Plan:
 
 def generate(plan: Plan) -> Iterator[TimedRecord]:
     """Every record of the history, in event-time order (ties in generation order)."""
+    situations = _situations(plan)
+    if not plan.event_requests:
+        yield from situations
+        return
+    begin = plan.horizon - timedelta(days=round(30.44 * plan.months))
+    asked = event_requests(plan.event_requests, plan.seed, begin, plan.horizon)
+    yield from heapq.merge(situations, asked, key=lambda r: r.timestamp_ms)
+
+
+def _situations(plan: Plan) -> Iterator[TimedRecord]:
     rng = random.Random(plan.seed)
     ref = reference()
     factors = sorted(ref.risk_factors)

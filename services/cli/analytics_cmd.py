@@ -22,7 +22,7 @@ from rich.progress import Progress as Bar
 
 from services.analytics.projections import PROJECTIONS
 from services.analytics.replay import DEFAULT_TOPICS, Progress, Source, parse_time, resolve
-from services.analytics.run import DIRECTORY, Outcome, agency_types, run
+from services.analytics.run import DIRECTORY, Outcome, agency_types, default_topics, run
 from services.analytics.simulate import Plan, generate, publish
 from services.runtime.clock import SystemClock
 from services.runtime.logging import configure_logging, get_logger
@@ -52,7 +52,8 @@ def replay(
     ] = None,
     topic: Annotated[list[str] | None, typer.Option(
         help="Topic to read (repeatable); a registry topic or a prefixed copy. Restricted "
-        f"topics are refused. Default: {', '.join(DEFAULT_TOPICS)}.")] = None,
+        f"topics are refused. Default: {', '.join(DEFAULT_TOPICS)} (statistics: also "
+        "commande.event-requests.v1).")] = None,
     directory: Annotated[Path, typer.Option(
         help="Directory file giving each agency's type.")] = DIRECTORY,
 ) -> None:
@@ -63,7 +64,7 @@ def replay(
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format, service="analytics")
     log = get_logger("commande.analytics")
-    sources = resolve(topic or list(DEFAULT_TOPICS))
+    sources = resolve(topic or list(default_topics(projection)))
     start = parse_time(from_)
     end = parse_time(to) if to is not None else None
     types = agency_types(directory)
@@ -121,6 +122,9 @@ def events(
     seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same history).")] = 1,
     start: Annotated[str, typer.Option(help="First day of the history (YYYY-MM-DD).")] = "2026-01-01",
     months: Annotated[int, typer.Option(min=1, max=120, help="Months the history spans.")] = 10,
+    event_requests: Annotated[int, typer.Option(
+        min=0, help="Also simulate this many community event requests (de-identified facts "
+        "only).")] = 0,
     topic_prefix: Annotated[str, typer.Option(
         help="Write to '<prefix><topic>' instead of the live topics (tests, benchmarks); "
         "the prefix ends with '.'.")] = "",
@@ -130,7 +134,8 @@ def events(
     Example: commande simulate events --situations 2000 --seed 1 --topic-prefix sandbox.
     """
     settings = Settings()
-    plan = Plan(situations=situations, seed=seed, start=date.fromisoformat(start), months=months)
+    plan = Plan(situations=situations, seed=seed, start=date.fromisoformat(start), months=months,
+                event_requests=event_requests)
     plan.check(SystemClock().now())
     began = time.monotonic()
     written = asyncio.run(publish(settings.kafka_bootstrap, generate(plan), prefix=topic_prefix))

@@ -111,7 +111,7 @@ async def test_two_replays_are_byte_identical(
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert files == sorted(
         p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
-    assert len(files) == 8 + 5 + 5
+    assert len(files) == 10 + 5 + 5  # statistics also writes event_requests.csv/.parquet
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
