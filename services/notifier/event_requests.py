@@ -59,9 +59,13 @@ KIND_WORDS: Mapping[EventRequestKind, str] = {
 }
 
 SCHEDULE_COMMAND = ("commande event-request schedule {id} --date YYYY-MM-DD --start HH:MM "
-                    "--officer-role community_safety_officer --notes \"...\"")
-DECLINE_COMMAND = "commande event-request decline {id} --reason no_capacity --note \"...\""
-"""How the manager records the follow-up (intake's CLI); shown in the manager's notices."""
+                    "--officer-role community_safety_officer --agency {agency} --notes \"...\"")
+DECLINE_COMMAND = ("commande event-request decline {id} --reason no_capacity --agency {agency} "
+                   "--note \"...\"")
+WITHDRAW_COMMAND = ("commande event-request withdraw {id} --reason no_longer_needed "
+                    "--agency {agency}")
+"""How the manager records the follow-up (``services/cli/event_request_cmd.py``); shown in the
+manager's notices."""
 
 
 def requester_recipient(request_id: UUID) -> Recipient:
@@ -180,6 +184,7 @@ def render(planned: Planned, event: EventRequestEvent, facts: RequestFacts, ctx:
     cmb = directory.cmb(district, on) if district else None
     manager = cmb.contacts_for(ContactRole.CMB_MANAGER) if cmb else ()
     district_name = label("district", district) if district else "the District"
+    agency = cmb.agency_id if cmb else "AGENCY"
     topic_names = _terms(ref, "event_topics")
     municipality = (label("municipality", facts.municipality) if facts.municipality
                     else (s.location.municipality if s.location else None))
@@ -195,8 +200,9 @@ def render(planned: Planned, event: EventRequestEvent, facts: RequestFacts, ctx:
         "venue": s.location.address_or_venue if s.location else None,
         "topics": [words(t, topic_names) for t in facts.topics or s.topics],
         "r": s.requester, "attendees": facts.attendees,
-        "schedule_command": SCHEDULE_COMMAND.format(id=event.request_id),
-        "decline_command": DECLINE_COMMAND.format(id=event.request_id),
+        "schedule_command": SCHEDULE_COMMAND.format(id=event.request_id, agency=agency),
+        "decline_command": DECLINE_COMMAND.format(id=event.request_id, agency=agency),
+        "withdraw_command": WITHDRAW_COMMAND.format(id=event.request_id, agency=agency),
         "escalated": planned.recipient.role is ContactRole.STAFF_SERGEANT,
         "local_day": local_day, "hhmm": hhmm,
         "officer": (words(event.officer_role, _terms(ref, "event_officer_roles"))

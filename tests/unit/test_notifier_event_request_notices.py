@@ -73,7 +73,8 @@ def test_the_manager_gets_everything_needed_to_call_back(directory: Directory) -
         for needed in (str(REQUEST_ID), "an officer to speak", "18:30 to 20:00", "Sample Hall",
                        "Milton", "Seniors' safety", "Phone scams", "40",
                        "1 District", f"commande event-request schedule {REQUEST_ID}",
-                       f"commande event-request decline {REQUEST_ID}"):
+                       f"commande event-request decline {REQUEST_ID}", "--agency hrps-cmb-d1",
+                       f"commande event-request withdraw {REQUEST_ID}"):
             assert needed in part, needed
         for field in (who.name, who.organization, who.mailing_address, who.daytime_phone,
                       who.email):
