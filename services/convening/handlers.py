@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
+from uuid import UUID
 
 from schemas.base import Message, Priority
 from schemas.commands import (
@@ -203,11 +204,18 @@ class Handlers:
         existing = [] if event.priority == "routine" else await store.meetings_between(
             conn, table.district, arrival, arrival + URGENT_WINDOW)
         candidate = place(table, brief, existing).meeting
+        full: set[UUID] | None = None
         for _ in range(_MAX_OVERFLOW):
+            if full is not None and candidate.meeting_id in full:
+                candidate = overflow(table, brief, candidate)  # known to be full: no round trip
+                continue
             stored = await store.upsert_meeting(
                 conn, candidate, candidate.starts_at + deps.settings.meeting_length)
             if stored.situations < deps.settings.meeting_capacity:
                 break
+            if full is None:  # the first full one: learn which of the next are full too
+                full = await store.full_meetings(conn, table.district, stored.slot.starts_at,
+                                                 deps.settings.meeting_capacity, _MAX_OVERFLOW)
             candidate = overflow(table, brief, stored.slot)
         else:
             raise RuleViolation(f"no meeting of the {table.district} table has room for {sid}")

@@ -42,6 +42,11 @@ AGENDA_ROWS = """
 SELECT situation_id, priority, opened_at, summary FROM situations WHERE situation_id = ANY($1::uuid[])
 """
 
+FULL_FROM = """
+SELECT meeting_id FROM meetings
+WHERE district = $1 AND starts_at >= $2 AND situation_count >= $3
+ORDER BY starts_at LIMIT $4
+"""
 MEETINGS_BETWEEN = """
 SELECT slot FROM meetings WHERE district = $1 AND starts_at BETWEEN $2 AND $3 ORDER BY starts_at
 """
@@ -197,6 +202,14 @@ async def upsert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime)
     assert row is not None
     return StoredMeeting(MeetingSlot.model_validate_json(row["slot"]),
                          int(row["situation_count"]), bool(row["created"]), tuple(row["invited"]))
+
+
+async def full_meetings(conn: Connection, district: str, since: datetime, capacity: int,
+                        limit: int) -> set[UUID]:
+    """The first ``limit`` meetings of ``district`` from ``since`` on that have no room left
+    (hold :func:`lock_placement`): placement skips them without a round trip each."""
+    rows = await conn.fetch(FULL_FROM, district, since, capacity, limit)
+    return {r["meeting_id"] for r in rows}
 
 
 async def read_meeting(conn: Connection, meeting_id: UUID) -> MeetingSlot | None:
