@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,12 @@ class Pipeline:
                                            extra_env=old.extra_env).start()
 
 
-@pytest.fixture(scope="module")
-def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    logs = tmp_path_factory.mktemp("e2e-logs")
+@contextmanager
+def running_pipeline(settings: Settings, logs: Path,
+                     extra_env: dict[str, str] | None = None) -> Iterator[Pipeline]:
+    """Start the three services (sharing an offset clock in ``logs``); SIGTERM them at the end."""
     clock_file = logs / "clock-offset"
-    env = {"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)}
+    env = {"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), **(extra_env or {})}
     procs: dict[str, ServiceProcess] = {}
     try:
         for which in ("intake", "convening", "notifier"):
@@ -40,3 +42,9 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
         codes = {name: proc.terminate() for name, proc in procs.items() if proc.proc is not None}
         bad = {name: code for name, code in codes.items() if code != 0}
         assert not bad, f"services did not stop cleanly on SIGTERM: {bad}; logs in {logs}"
+
+
+@pytest.fixture(scope="module")
+def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    with running_pipeline(settings, tmp_path_factory.mktemp("e2e-logs")) as running:
+        yield running

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 import pytest
 
-from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
@@ -35,9 +31,9 @@ from services.directory import load_directory
 from services.intake import sealing
 from services.notifier.recipients import for_agenda
 from services.runtime.clock import OffsetFileClock
-from services.runtime.events import decode
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import read_all, wait_for
+from tests.e2e.helpers import after, command, events_of, mails_mentioning, move_to
+from tests.kafkautil import wait_for
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
@@ -59,19 +55,6 @@ async def submit(settings: Settings, name: str) -> ReferralAccepted | ReferralRe
     return answer.event
 
 
-async def events_of(settings: Settings, topic: str,
-                    match: Callable[[Message], bool]) -> list[Message]:
-    found = []
-    for rec in await read_all(settings.kafka_bootstrap, topic):
-        try:
-            event = decode(rec).event
-        except Exception:  # noqa: S112 - other tests' garbage may sit on shared topics
-            continue
-        if match(event):
-            found.append(event)
-    return found
-
-
 async def scheduled(settings: Settings, situation: uuid.UUID) -> SituationScheduled:
     async def find() -> SituationScheduled | None:
         hits = await events_of(settings, SITUATIONS.name, lambda e: isinstance(
@@ -80,37 +63,6 @@ async def scheduled(settings: Settings, situation: uuid.UUID) -> SituationSchedu
 
     result: SituationScheduled = await wait_for(find, timeout=60)
     return result
-
-
-def mails_mentioning(settings: Settings, text: str) -> list[EmailMessage]:
-    out = []
-    for msg in read_messages(settings.mail_dir):
-        body = msg.get_body(preferencelist=("plain",))
-        if body is not None and text in body.get_content():
-            out.append(msg)
-    return out
-
-
-def command(*args: str, settings: Settings, pipeline: Pipeline) -> None:
-    env = {**pipeline.procs["intake"].env(), "COMMANDE_CLOCK_OFFSET_FILE": str(pipeline.clock_file)}
-    done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-
-
-async def after(settings: Settings, topic: str, match: Callable[[Envelope[Message]], bool],
-                action: Callable[[], None]) -> Message:
-    async with Watch(settings.kafka_bootstrap, topic) as watch:
-        action()
-        found = await watch.first(match, 60)
-    assert found is not None
-    return found.event
-
-
-def move_to(pipeline: Pipeline, moment: datetime) -> None:
-    ahead = moment - OffsetFileClock(pipeline.clock_file).now()
-    if ahead > timedelta(0):
-        OffsetFileClock.advance_file(pipeline.clock_file, ahead)
 
 
 async def test_a_referral_becomes_invitations_to_exactly_its_districts_participants(

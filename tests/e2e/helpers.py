@@ -1,0 +1,69 @@
+"""What the e2e tests do with a running pipeline: read topics and the mail sink, run the CLI as
+a person would, move the shared clock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+from deploy.local.smtp_sink import read_messages
+from schemas.base import Message
+from schemas.envelope import Envelope
+from services.cli.wire import Watch
+from services.runtime.clock import OffsetFileClock
+from services.runtime.events import decode
+from services.runtime.settings import Settings
+from tests.kafkautil import read_all
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Pipeline
+
+
+async def events_of(settings: Settings, topic: str,
+                    match: Callable[[Message], bool]) -> list[Message]:
+    found = []
+    for rec in await read_all(settings.kafka_bootstrap, topic):
+        try:
+            event = decode(rec).event
+        except Exception:  # noqa: S112 - other tests' garbage may sit on shared topics
+            continue
+        if match(event):
+            found.append(event)
+    return found
+
+
+def mails_mentioning(settings: Settings, text: str) -> list[EmailMessage]:
+    out = []
+    for msg in read_messages(settings.mail_dir):
+        body = msg.get_body(preferencelist=("plain",))
+        if body is not None and text in body.get_content():
+            out.append(msg)
+    return out
+
+
+def command(*args: str, settings: Settings, pipeline: Pipeline) -> str:
+    """Run ``commande *args`` against the pipeline's stack and clock; its stdout (must exit 0)."""
+    env = {**pipeline.procs["intake"].env(), "COMMANDE_CLOCK_OFFSET_FILE": str(pipeline.clock_file)}
+    done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def after(settings: Settings, topic: str, match: Callable[[Envelope[Message]], bool],
+                action: Callable[[], None]) -> Message:
+    async with Watch(settings.kafka_bootstrap, topic) as watch:
+        action()
+        found = await watch.first(match, 60)
+    assert found is not None
+    return found.event
+
+
+def move_to(pipeline: Pipeline, moment: datetime) -> None:
+    ahead = moment - OffsetFileClock(pipeline.clock_file).now()
+    if ahead > timedelta(0):
+        OffsetFileClock.advance_file(pipeline.clock_file, ahead)
