@@ -6,8 +6,11 @@
    ``COMMANDE_CLOCK_OFFSET_FILE``, so nobody waits days for a table to meet);
 4. walks the Milton situation through the four filters to "risk lowered, connected to services"
    and the Burlington one to "rejected, not AER", with the chair's and agencies' commands;
-5. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
-   timers) and where to read the e-mails; then stops the services (the stack keeps running).
+5. submits two community event requests (a seniors' talk in Milton, scheduled by the 1 District
+   CMB manager; a short-notice one, refused with the earliest acceptable date);
+6. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
+   timers, event requests) and where to read the e-mails; then stops the services (the stack keeps
+   running).
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ from schemas.situations import (
 from schemas.topics import MEETINGS, SITUATIONS
 from services.cli.situation_cmd import situation_events
 from services.cli.wire import Watch
+from services.intake.event_requests.calendar import local_date
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
+EVENT_SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
 CHAIRS = {"district_1": "hrps-cmb-d1", "district_2": "hrps-cmb-d2", "district_3": "hrps-cmb-d3"}
 
 
@@ -74,6 +79,7 @@ class Demo:
     situations: dict[str, str] = field(default_factory=dict)
     rejected: dict[str, list[str]] = field(default_factory=dict)
     meetings: dict[str, str] = field(default_factory=dict)
+    event_requests: list[str] = field(default_factory=list)
 
     def submit_all(self) -> None:
         say("\n== 1. Partner agencies submit referrals (Filter 1 already done by each agency)")
@@ -192,9 +198,33 @@ async def walk(demo: Demo) -> None:
     await demo.wait_for(SITUATIONS.name, _is(SituationConcluded, burlington), lambda: commande(
         "decide", "--situation", burlington, "--meeting", str(m3.meeting_id), "--decision",
         "rejected", "--actor-agency", CHAIRS[m3.district], env=env), "rejection")
-    await asyncio.sleep(5)  # let notifier deliver what these facts caused
     say("\n== 7. The Milton situation's de-identified timeline")
     commande("situation", "show", milton, env=env)
+    event_requests(demo)
+    await asyncio.sleep(5)  # let notifier deliver what these facts caused
+
+
+def event_requests(demo: Demo) -> None:
+    """The public asks the CMB for a speaker; a short-notice request is refused with the date."""
+    say("\n== 8. Community event requests: a seniors' club asks 1 District for a speaker")
+    talk = EVENT_SAMPLES / "milton-seniors-talk.json"
+    done = commande("event-request", "submit", str(talk.relative_to(PROJECT_ROOT)), env=demo.env)
+    if done.returncode != 0:
+        raise SystemExit("demo: the seniors' talk request was not acknowledged")
+    request_id = done.stdout.split("(request ")[1].split(")")[0]
+    demo.event_requests.append(request_id)
+    short = EVENT_SAMPLES / "halton-hills-short-notice.json"
+    refused = commande("event-request", "submit", str(short.relative_to(PROJECT_ROOT)), env=demo.env)
+    if refused.returncode != 1:
+        raise SystemExit("demo: the short-notice request was not refused")
+    demo.event_requests.append(refused.stdout.split("(request ")[1].split(")")[0])
+    say("  the CMB manager calls the club back and schedules the talk on its first preferred date:")
+    day = json.loads(talk.read_text())["windows"][0]["days_ahead"]
+    when = local_date(OffsetFileClock(demo.clock_file).now()) + timedelta(days=day)
+    if commande("event-request", "schedule", request_id, "--date", when.isoformat(), "--start",
+                "14:00", "--officer-role", "community_safety_officer", "--agency", CHAIRS["district_1"],
+                "--notes", "Handouts on phone scams will be brought.", env=demo.env).returncode != 0:
+        raise SystemExit("demo: scheduling the talk was refused")
 
 
 async def summary(demo: Demo) -> None:
@@ -224,6 +254,12 @@ async def summary(demo: Demo) -> None:
     per = Counter(str(m["X-Envelope-To"]) for m in mail)
     say(f"  e-mails about these situations and meetings: {len(mail)}")
     for rcpt, n in sorted(per.items()):
+        say(f"    {n:3}  {rcpt}")
+    asked = [m for m in read_messages(demo.settings.mail_dir)
+             if any(i in _text(m) for i in demo.event_requests)]
+    say(f"  community event requests: {len(demo.event_requests)} (1 scheduled, 1 refused for short "
+        f"notice); e-mails about them: {len(asked)}")
+    for rcpt, n in sorted(Counter(str(m["X-Envelope-To"]) for m in asked).items()):
         say(f"    {n:3}  {rcpt}")
     say("\n  Read them: `.venv/bin/commande stack mail` (list), `.venv/bin/commande stack mail N` (one),")
     say(f"  or open the Maildir {demo.settings.mail_dir}. The stack keeps running: "
