@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +48,24 @@ class InRecord:
 
 
 class Producer:
-    """An idempotent producer (``acks=all``) that publishes batches and waits for them."""
+    """An idempotent producer (``acks=all``) that publishes batches and waits for them.
 
-    def __init__(self, bootstrap: str, *, client_id: str = "commande") -> None:
+    A publish that fails or does not complete within ``send_timeout`` raises
+    :class:`TransientError` and retires the underlying aiokafka producer; the next publish starts
+    a fresh one. aiokafka's idempotent producer never expires a batch and retries it for ever, and
+    after a broker restart it can be left unable to deliver (its sender stopped, or its sequence
+    numbers out of step with the broker): reusing it would block the outbox relay for good. A
+    fresh producer has a new producer id; a record the old one did deliver is published again
+    with the same ``ce_id``, which consumers drop through their inbox.
+    """
+
+    def __init__(self, bootstrap: str, *, client_id: str = "commande",
+                 send_timeout: float = 30.0) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
+        self._send_timeout = send_timeout
         self._producer: Any = None
+        self._started = False
 
     async def start(self) -> None:
         """Connect; raises TransientError while the broker is unreachable.
@@ -69,25 +82,46 @@ class Producer:
             await producer.stop()
             raise TransientError(f"Kafka is not reachable: {exc}") from exc
         self._producer = producer
+        self._started = True
 
     async def stop(self) -> None:
         """Flush and disconnect."""
+        self._started = False
         if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+            producer, self._producer = self._producer, None
+            await producer.stop()
 
     async def send_many(self, records: Sequence[OutRecord]) -> None:
         """Publish ``records`` in order and wait until the broker acknowledged all of them."""
-        if self._producer is None:
+        if not self._started:
             raise TransientError("the producer is not started")
+        if self._producer is None:
+            await self.start()
         try:
-            futures = [
-                await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-                for r in records
-            ]
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            raise TransientError(f"publishing to Kafka failed: {exc}") from exc
+            await asyncio.wait_for(self._send(self._producer, records), self._send_timeout)
+        except (KafkaError, TimeoutError) as exc:
+            await self._retire()
+            what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc}"
+            raise TransientError(f"publishing to Kafka {what}") from exc
+
+    @staticmethod
+    async def _send(producer: Any, records: Sequence[OutRecord]) -> None:
+        futures = [await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+                   for r in records]
+        await asyncio.gather(*futures)
+
+    async def _retire(self) -> None:
+        """Drop the current aiokafka producer; the next publish starts a new one. Its stop flushes
+        what it still holds, which may never end: it gets a few seconds, then is abandoned."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        stopping = asyncio.ensure_future(producer.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5.0)
+        if not done:
+            stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await stopping
 
 
 async def partitions(bootstrap: str, topic: str) -> list[int]:
