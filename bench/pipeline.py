@@ -5,8 +5,13 @@ Run: ``.venv/bin/python -m bench.pipeline [--rate N] [--urgent U] [--seconds T] 
 PostgreSQL and the SMTP sink, whose Maildir the notifier's e-mails go to).
 
 The three services run as OS processes exactly as deployed (``commande run <service>``, through
-``deploy.local.services.ServiceProcess``), in their real consumer groups, on the system clock.
-Each run:
+``deploy.local.services.ServiceProcess``), in their real consumer groups. Their clock is the
+system clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets far ahead before
+each run (a random number of weeks, 20 to 2,000 years, then two more years per run), so every run
+places its situations on an empty calendar: on a stack that keeps its database, the meetings
+ahead of the real date fill up after a few runs (60 meetings of 100 per table) and placement then
+dead-letters instead of scheduling. Kafka record timestamps stay real time; ``delivered_at`` is
+taken back by the offset. Each run:
 
 1. **baseline** (same offered load, same records): a raw aiokafka relay chain of two processes,
    ``scratch.in -> scratch.mid -> scratch.out``, each consuming in its own group and producing one
@@ -29,8 +34,8 @@ Figures (each run, then medians over the runs):
 * urgent, submission -> first delivered invitation e-mail: the earliest ``delivered_at`` of a
   ``NoticeDelivered`` (channel e-mail, the time notifier's SMTP client got the sink's 250) whose
   cause is an ``AgendaIssued`` listing the situation (its invitation, or the agenda update of a
-  meeting it joined) - the produce timestamp. ``delivered_at`` is notifier's clock (the system
-  clock of this machine), not the Maildir's file time;
+  meeting it joined) - the produce timestamp. ``delivered_at`` is notifier's clock minus the
+  bench's offset (the system clock of this machine), not the Maildir's file time;
 * consumer lag of ``intake``, ``convening`` and ``notifier`` sampled every second (max and a
   series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
 * ratios to the baseline of the same run.
@@ -48,13 +53,14 @@ import contextlib
 import itertools
 import json
 import pstats
+import random
 import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -167,6 +173,8 @@ class Watcher:
     """Reads topics from ends pinned by :meth:`pin` with its own assignment (no group)."""
 
     def __init__(self, bootstrap: str, topics: Sequence[str], tag: str) -> None:
+        self.offset_ms = 0
+        """The services' clock offset (``delivered_at`` is on their clock)."""
         self._bootstrap = bootstrap
         self._topics = list(topics)
         self._tag = f"BENCH-{tag}-"
@@ -247,7 +255,7 @@ class Watcher:
                 body = json.loads(value)
                 if body["channel"] == "email":
                     at = datetime.fromisoformat(body["delivered_at"]).timestamp() * 1000
-                    seen.delivered.append((body["cause_id"], int(at)))
+                    seen.delivered.append((body["cause_id"], int(at) - self.offset_ms))
         elif key is not None:
             seen.echoes.setdefault(key, stamp)
 
@@ -381,9 +389,12 @@ async def baseline(producer: AIOKafkaProducer, watcher: Watcher, topic: str,
 
 async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSampler,
                        meter: CpuMeter, timed: Sequence[tuple[float, OutRecord]],
-                       urgent_keys: set[bytes], seconds: float) -> Run:
-    """Offer the load to the pipeline and wait for its outcome."""
+                       urgent_keys: set[bytes], seconds: float, clock: Path, offset: float) -> Run:
+    """Offer the load to the pipeline (its clock ``offset`` seconds ahead) and wait for it."""
     await lag.caught_up()
+    await asyncio.to_thread(clock.write_text, f"{offset:.0f}")
+    watcher.offset_ms = int(offset * 1000)
+    await asyncio.sleep(0.2)  # the services read the file on their next clock reading
     await watcher.pin()
     stop = asyncio.Event()
     sampling = asyncio.create_task(lag.sample(stop))
@@ -479,7 +490,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                        "bench", retention_ms=3_600_000, partitions=REFERRALS.partitions)
              for hop in ("in", "mid", "out")]
     await ensure_topics(bootstrap)
-    await ensure_topics(bootstrap, chain)
+    await ensure_topics(bootstrap, tuple(chain))
     print(f"logs in {log_dir}; baseline topics bench.pipeline.{tag}.*", flush=True)
     procs: dict[str, ServiceProcess] = {}
     relays: list[asyncio.subprocess.Process] = []
@@ -491,6 +502,9 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
     watcher = Watcher(bootstrap, WATCHED, routine_maker.tag)
     echo = Watcher(bootstrap, [chain[2].name], routine_maker.tag)
     lag = LagSampler(bootstrap)
+    clock = log_dir / "clock-offset"
+    week = 7 * 24 * 3600.0
+    offset = week * random.randint(20 * 52, 2000 * 52)
     out: list[Run] = []
     try:
         for which in SERVICES:
@@ -498,7 +512,9 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             if which in profile:
                 args = ("-m", "cProfile", "-o", str(log_dir / f"{which}.prof"))
             procs[which] = await asyncio.to_thread(
-                ServiceProcess(which, settings, log_dir, python_args=args).start, ready_within=120)
+                ServiceProcess(which, settings, log_dir, python_args=args,
+                               extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock)}).start,
+                ready_within=120)
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
             relays.append(await start_relay(bootstrap, src.name, dst.name,
                                             f"bench.pipeline.{tag}.hop{i}"))
@@ -515,13 +531,15 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
 
         warm, warm_urgent = load(min(3.0, seconds))
         await baseline(producer, echo, chain[0].name, warm, 3.0)
-        await pipeline_run(producer, watcher, lag, meter, warm, warm_urgent, 3.0)
+        await pipeline_run(producer, watcher, lag, meter, warm, warm_urgent, 3.0, clock, offset)
         print(f"warmed up with {len(warm)} referrals", flush=True)
 
         for i in range(runs):
             timed, urgent_keys = load(seconds)
             base_rate, base_ms = await baseline(producer, echo, chain[0].name, timed, seconds)
-            run = await pipeline_run(producer, watcher, lag, meter, timed, urgent_keys, seconds)
+            offset += 104 * week
+            run = await pipeline_run(producer, watcher, lag, meter, timed, urgent_keys, seconds,
+                                     clock, offset)
             run.base_rate, run.base_ms = base_rate, base_ms
             out.append(run)
             print(f"run {i + 1}: " + "; ".join(run_lines(run)), flush=True)
@@ -571,8 +589,8 @@ def run_lines(run: Run) -> list[str]:
     ]
 
 
-def med(runs: Sequence[Run], fn: object) -> float:
-    return statistics.median(fn(r) for r in runs)  # type: ignore[operator]
+def med(runs: Sequence[Run], fn: Callable[[Run], float]) -> float:
+    return float(statistics.median(fn(r) for r in runs))
 
 
 def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str]:
@@ -611,7 +629,7 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"{med(runs, lambda r: r.throughput / r.base_rate if r.base_rate else 0):.2f}, "
         f"routine p99 latency {r99 / b99 if b99 else float('nan'):.1f}x",
         "- consumer lag, max records behind: " + ", ".join(
-            f"{g} {med(runs, lambda r, g=g: r.max_lag(g)):,.0f}" for g in GROUPS),
+            f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
         "- lag over time (median run; intake/convening/notifier): " + ", ".join(series),
         "- peak RSS (VmHWM): " + ", ".join(f"{w} {mb:,.0f} MB" for w, mb in rss.items()),
         f"- CPU seconds, median run: {cpu_text(median_run.cpu)}",
