@@ -237,7 +237,7 @@ class Intake:
             return []
         now = self.clock.now()
         rejected = ReferralRejected(agency_id=match.group(1), referral_ref=match.group(2),
-                                    rejected_at=now, reasons=_contract_reasons(error))
+                                    rejected_at=now, reasons=contract_reasons(error))
         log.info("referral rejected as undecodable", agency_id=match.group(1),
                  codes=sorted({r.code for r in rejected.reasons}))
         return [events.emit(rejected, source=SOURCE, time=now)]
@@ -347,7 +347,7 @@ def _content(event: ReferralSubmitted, subject: Subject | None) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _contract_reasons(error: BaseException) -> tuple[Reason, ...]:
+def contract_reasons(error: BaseException) -> tuple[Reason, ...]:
     if isinstance(error, InvalidBody):
         reasons = [Reason(
             code="contract_violation", field=path if _FIELD.match(path) else None,

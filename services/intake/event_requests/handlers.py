@@ -34,7 +34,7 @@ from services.intake.event_requests.decide import (
     decide_command,
     decide_submission,
 )
-from services.intake.handlers import SOURCE, _contract_reasons
+from services.intake.handlers import SOURCE, contract_reasons
 from services.intake.vault import Vault
 from services.runtime import events
 from services.runtime.clock import Clock
@@ -160,7 +160,7 @@ class EventRequests:
             return []
         now = self.clock.now()
         rejected = EventRequestRejected(request_id=request_id, rejected_at=now,
-                                        reasons=_contract_reasons(error))
+                                        reasons=contract_reasons(error))
         await store.save_request(conn, EventRequestState(
             request_id=request_id, status="rejected", answered_at=now, decided_at=now))
         log.info("undecodable event request rejected", request_id=str(request_id),
