@@ -5,10 +5,9 @@ reaches a de-identified topic."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -20,6 +19,7 @@ from services.runtime.events import decode, emit
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.reliability.checks import Counts, settled
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
 SAMPLE = PROJECT_ROOT / "deploy" / "samples" / "referrals" / "milton-individual.json"
@@ -55,7 +55,8 @@ def garbage(run: str, rng: random.Random) -> list[tuple[str, OutRecord]]:
     ]
 
 
-async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settings: Settings) -> None:
+async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settings: Settings,
+                                                  report: Callable[[Counts], None]) -> None:
     run = uuid.uuid4().hex[:8]
     rng = random.Random(run)
     good = [load_referral(SAMPLE, ref=f"R-{run}-{i}", seal=True) for i in range(40)]
@@ -102,6 +103,11 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
     assert not any(marker in logs for marker in IDENTITY), "identity in intake's log"
     assert intake.proc is not None
     assert intake.proc.poll() is None, "intake died"
-    print(f"\ngarbage scenario: sent {len(good)} referrals + {len(bad)} garbage; accepted "
-          f"{len(answers)}; dead-lettered {len(kinds)} ({', '.join(sorted(kinds))}); "
-          f"pid {os.getpid()}")
+
+    async def flowing() -> bool:  # intake's partitions all consumed to the end: none stuck
+        return await settled(settings, {"intake": (REFERRALS.name,)}, ("intake",))
+
+    await wait_for(flowing, timeout=60)
+    report(Counts(scenario="garbage interleaved", sent=len(good) + len(bad),
+                  accepted=len(answers), dead_lettered=len(kinds),
+                  notes=f"{len(good)} referrals + {len(bad)} garbage: {', '.join(sorted(kinds))}"))
