@@ -52,7 +52,7 @@ from services.intake.decide import (
     decide_submission,
     decide_withdrawal,
 )
-from services.intake.vault import Vault, VaultError
+from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
@@ -153,7 +153,7 @@ class Intake:
         if found is not None and found[1] not in (None, self.vault.current_id):
             try:
                 compare = self.vault.fingerprint(content, found[1])
-            except VaultError:
+            except CipherError:
                 compare = b""
         situation_id = uuid7()
         decision = decide_submission(state, event, checked, compare, now, situation_id)

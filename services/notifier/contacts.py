@@ -10,46 +10,33 @@ clearly marked development key is used.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
-import os
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from schemas.errors import CommandeError, ConfigurationError
+from schemas.errors import ConfigurationError
 from schemas.event_requests import EventRequestSubmitted
+from services.runtime.cipher import CipherError, KeyRing, Sealed, decode_key
+
+__all__ = ["DEV_KEY_ID", "CipherError", "ContactBox", "Sealed"]
 
 DEV_KEY_ID = "dev-local-insecure"
 """The development key's id: ONLY for the embedded local stack."""
 _DEV_KEY = hashlib.sha256(b"commande-dev-notifier-contact-key/NOT-FOR-PRODUCTION").digest()
-
-
-class ContactSealError(CommandeError):
-    """A sealed value cannot be read (unknown key id, or tampered / moved ciphertext)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """One encrypted value."""
-
-    key_id: str
-    nonce: bytes
-    ciphertext: bytes
+_SETTING = "COMMANDE_NOTIFIER_CONTACT_KEY"
 
 
 class ContactBox:
-    """Seals and opens submissions and notice payloads under one key."""
+    """Seals and opens submissions and notice payloads under one key.
+
+    Errors are :class:`~services.runtime.cipher.CipherError`.
+    """
 
     def __init__(self, key_id: str, key: bytes) -> None:
         if len(key) != 32:
-            raise ConfigurationError("the notifier contact key must be 32 bytes (AES-256)")
-        self.key_id = key_id
-        self._cipher = AESGCM(key)
+            raise ConfigurationError(f"{_SETTING} must be 32 bytes (AES-256)")
+        self._ring = KeyRing(key_id, {key_id: key}, setting=_SETTING)
 
     @classmethod
     def development(cls) -> ContactBox:
@@ -59,30 +46,15 @@ class ContactBox:
     @classmethod
     def from_setting(cls, key_id: str, text: str) -> ContactBox:
         """From a base64 32-byte key setting."""
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise ConfigurationError("COMMANDE_NOTIFIER_CONTACT_KEY is not valid base64") from None
-        if len(raw) != 32:
-            raise ConfigurationError("COMMANDE_NOTIFIER_CONTACT_KEY must decode to 32 bytes, "
-                                     f"got {len(raw)}")
-        return cls(key_id, raw)
+        return cls(key_id, decode_key(text, _SETTING))
 
     def seal(self, row: UUID, data: bytes) -> Sealed:
         """Encrypt ``data`` for the row ``row``."""
-        nonce = os.urandom(12)
-        aad = row.bytes + self.key_id.encode()
-        return Sealed(self.key_id, nonce, self._cipher.encrypt(nonce, data, aad))
+        return self._ring.seal(row, data)
 
     def open(self, row: UUID, sealed: Sealed) -> bytes:
-        """The plaintext of ``sealed``; raises :class:`ContactSealError`."""
-        if sealed.key_id != self.key_id:
-            raise ContactSealError(f"contact key id {sealed.key_id!r} is not configured")
-        try:
-            return self._cipher.decrypt(sealed.nonce, sealed.ciphertext,
-                                        row.bytes + sealed.key_id.encode())
-        except InvalidTag:
-            raise ContactSealError("a sealed contact failed authentication") from None
+        """The plaintext of ``sealed``; raises :class:`CipherError`."""
+        return self._ring.open(row, sealed)
 
     def seal_submission(self, submission: EventRequestSubmitted) -> Sealed:
         """The submission, sealed for its request's row."""
@@ -107,5 +79,5 @@ class ContactBox:
             str(box["key_id"]), base64.b64decode(box["nonce"]),
             base64.b64decode(box["ciphertext"]))))
         if not isinstance(opened, dict):
-            raise ContactSealError("a sealed notice payload is not an object")
+            raise CipherError("a sealed notice payload is not an object")
         return opened

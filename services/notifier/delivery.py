@@ -24,7 +24,7 @@ from services.notifier import store
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message
 from services.notifier.channels.webhook import WebhookChannel
-from services.notifier.contacts import ContactBox, ContactSealError
+from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered
 from services.notifier.policy import GiveUp, RetryPolicy
 from services.notifier.settings import NotifierSettings
@@ -95,7 +95,7 @@ class Deliverer:
             raise DeliveryError("sealed_payload_no_key", permanent=True)
         try:
             payload = self._box.open_payload(d.notice_id, d.payload)
-        except ContactSealError:
+        except CipherError:
             raise DeliveryError("sealed_payload_unreadable", permanent=True) from None
         return payload, str(payload.get("to") or d.address)
 

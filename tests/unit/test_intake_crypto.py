@@ -28,7 +28,7 @@ from services.intake.sealing import (
     select_fields,
 )
 from services.intake.settings import DEFAULT_DISCLOSURE_FIELDS
-from services.intake.vault import Sealed, Vault, VaultError, decode_key
+from services.intake.vault import CipherError, Sealed, Vault, decode_key
 from services.runtime.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit
@@ -49,7 +49,7 @@ def test_the_vault_round_trips_and_hides_the_subject() -> None:
 
 def test_a_ciphertext_moved_to_another_row_does_not_decrypt() -> None:
     vault = Vault("k1", {"k1": os.urandom(32)})
-    with pytest.raises(VaultError, match="failed authentication"):
+    with pytest.raises(CipherError, match="failed authentication"):
         vault.decrypt(OTHER, vault.encrypt(SID, subject()))
 
 
@@ -59,7 +59,7 @@ def test_rotation_keeps_old_rows_readable_and_writes_with_the_new_key() -> None:
     rotated = Vault("k2", {"k2": new, "k1": old})
     assert rotated.decrypt(SID, sealed) == subject()
     assert rotated.encrypt(SID, subject()).key_id == "k2"
-    with pytest.raises(VaultError, match="k1"):
+    with pytest.raises(CipherError, match="k1"):
         Vault("k2", {"k2": new}).decrypt(SID, sealed)
     assert rotated.fingerprint(b"x", "k1") == Vault("k1", {"k1": old}).fingerprint(b"x")
 
@@ -68,7 +68,7 @@ def test_a_tampered_row_fails() -> None:
     vault = Vault("k1", {"k1": os.urandom(32)})
     sealed = vault.encrypt(SID, subject())
     broken = Sealed(sealed.key_id, sealed.nonce, bytes([sealed.ciphertext[0] ^ 1]) + sealed.ciphertext[1:])
-    with pytest.raises(VaultError):
+    with pytest.raises(CipherError):
         vault.decrypt(SID, broken)
 
 
