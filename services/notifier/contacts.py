@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -33,10 +34,11 @@ class ContactBox:
     Errors are :class:`~services.runtime.cipher.CipherError`.
     """
 
-    def __init__(self, key_id: str, key: bytes) -> None:
+    def __init__(self, key_id: str, key: bytes, previous: Mapping[str, bytes] | None = None) -> None:
         if len(key) != 32:
             raise ConfigurationError(f"{_SETTING} must be 32 bytes (AES-256)")
-        self._ring = KeyRing(key_id, {key_id: key}, setting=_SETTING)
+        self._ring = KeyRing(key_id, {**(previous or {}), key_id: key},
+                             setting=f"{_SETTING} or {_SETTING}_PREVIOUS_KEYS")
 
     @classmethod
     def development(cls) -> ContactBox:
@@ -44,9 +46,12 @@ class ContactBox:
         return cls(DEV_KEY_ID, _DEV_KEY)
 
     @classmethod
-    def from_setting(cls, key_id: str, text: str) -> ContactBox:
-        """From a base64 32-byte key setting."""
-        return cls(key_id, decode_key(text, _SETTING))
+    def from_settings(cls, key_id: str, text: str,
+                      previous: Mapping[str, str] | None = None) -> ContactBox:
+        """From the base64 32-byte key settings: the current key and older ones (rotation)."""
+        return cls(key_id, decode_key(text, _SETTING),
+                   {kid: decode_key(k, f"{_SETTING}_PREVIOUS_KEYS[{kid}]")
+                    for kid, k in (previous or {}).items()})
 
     def seal(self, row: UUID, data: bytes) -> Sealed:
         """Encrypt ``data`` for the row ``row``."""

@@ -81,8 +81,9 @@ def contact_box(settings: NotifierSettings) -> ContactBox:
                 "requesters' contact details (the development key is only for the local stack)")
         log.warning("using the DEVELOPMENT contact key: local stack only", key_id=DEV_KEY_ID)
         return ContactBox.development()
-    return ContactBox.from_setting(settings.notifier_contact_key_id,
-                                   settings.notifier_contact_key.get_secret_value())
+    return ContactBox.from_settings(
+        settings.notifier_contact_key_id, settings.notifier_contact_key.get_secret_value(),
+        {kid: k.get_secret_value() for kid, k in settings.notifier_contact_previous_keys.items()})
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Service:

@@ -42,3 +42,6 @@ class NotifierSettings(Settings):
     that carry them (``COMMANDE_NOTIFIER_CONTACT_KEY``); a development key on the local stack."""
     notifier_contact_key_id: str = "notifier-contact-1"
     """The id stored with each sealed value (``COMMANDE_NOTIFIER_CONTACT_KEY_ID``)."""
+    notifier_contact_previous_keys: dict[str, SecretStr] = {}
+    """Older ``{key_id: base64 key}`` still able to open what they sealed, for rotation
+    (``COMMANDE_NOTIFIER_CONTACT_PREVIOUS_KEYS``, a JSON object)."""

@@ -3,6 +3,7 @@ and the sealing of what identifies the requester."""
 
 from __future__ import annotations
 
+import base64
 from datetime import date, time, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -177,3 +178,14 @@ def test_sealed_values_open_only_for_their_row() -> None:
     assert box.open_payload(notice, {"text": "plain"}) == {"text": "plain"}
     with pytest.raises(CipherError):
         ContactBox("other", bytes(32)).open_payload(notice, stored)
+
+
+def test_a_rotated_contact_key_still_opens_what_the_previous_one_sealed() -> None:
+    old_key, new_key = base64.b64encode(b"o" * 32).decode(), base64.b64encode(b"n" * 32).decode()
+    submission = sample(EventRequestSubmitted)
+    sealed = ContactBox.from_settings("k1", old_key).seal_submission(submission)
+    rotated = ContactBox.from_settings("k2", new_key, {"k1": old_key})
+    assert rotated.open_submission(REQUEST_ID, sealed) == submission
+    assert rotated.seal_submission(submission).key_id == "k2"
+    with pytest.raises(CipherError, match="k1"):
+        ContactBox.from_settings("k2", new_key).open_submission(REQUEST_ID, sealed)
