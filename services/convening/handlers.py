@@ -3,9 +3,10 @@
 Two consumers call in here, each inside the runtime's transaction (inbox row, our writes and the
 outbox rows commit together):
 
-* :meth:`Handlers.situation_event` (group ``convening``, ``commande.situations.v1``): a
-  ``SituationOpened`` is routed, placed on a meeting, its participants invited, agendas issued
-  when due; a ``SituationConcluded`` from another service (a withdrawal) closes our view.
+* :meth:`Handlers.situation_events` (group ``convening``, ``commande.situations.v1``, a whole
+  consumer batch at once): each ``SituationOpened`` is routed, placed on a meeting, its
+  participants invited, agendas issued when due, set-wise for the batch; a
+  ``SituationConcluded`` from another service (a withdrawal) closes our view.
 * :meth:`Handlers.command` (group ``convening-commands``, ``commande.table-actions.v1``): the
   situation state machine decides; the facts go to the situations topic, a refusal is a
   ``CommandRejected`` on the meetings topic.
@@ -13,6 +14,7 @@ outbox rows commit together):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,13 +37,20 @@ from schemas.reference import Reference
 from schemas.referrals import SituationSummary
 from schemas.situations import SituationConcluded, SituationEvent, SituationOpened
 from services.convening import store
-from services.convening.agenda import AgendaEntry, agenda_due_at, agenda_for, agendas_to_issue
-from services.convening.invitations import join
-from services.convening.model import InviteReason, MeetingKind, MeetingSlot, SituationBrief
+from services.convening.agenda import (
+    AgendaEntry,
+    AgendaIssue,
+    agenda_due_at,
+    agenda_for,
+    agendas_to_issue,
+)
+from services.convening.invitations import MeetingInvitations, invite
+from services.convening.model import InviteReason, MeetingKind, MeetingSlot, Participant, SituationBrief
 from services.convening.participants import select_participants
+from services.convening.placement import Calendar, Missing, NoRoom, Participants, Placed, place_all
 from services.convening.refusals import CommandRefused, CommandStale, command_rejected, reason
 from services.convening.routing import Unroutable, risk_categories, route
-from services.convening.scheduling import URGENT_WINDOW, local_date, overflow, place
+from services.convening.scheduling import URGENT_WINDOW, local_date, next_regular_meeting
 from services.convening.settings import ConveningSettings
 from services.convening.situation import (
     INITIAL,
@@ -52,7 +61,7 @@ from services.convening.situation import (
     evolve,
     fold,
 )
-from services.convening.timers import SlaPolicy, agenda_timer, applies, timers_to_start
+from services.convening.timers import SlaPolicy, Timer, agenda_timer, applies, timers_to_start
 from services.directory import DirectoryHolder
 from services.directory.model import Directory, TableSettings
 from services.runtime.clock import Clock
@@ -72,8 +81,8 @@ _INVITATION_REASON: Mapping[InviteReason, InvitationReason] = {
 _NO_TABLE = TableContext(district="", chair_agency_id="", members=frozenset(),
                          identity_release="filter_4", conclusions=frozenset())
 _VENUE_MAX = 280
-_MAX_OVERFLOW = 60
-"""Full meetings skipped before giving up (a configuration problem, not a busy table)."""
+_WIDEN = timedelta(days=28)
+"""How much further the calendar is read when placement needs a meeting beyond it."""
 
 log = get_logger("commande.convening")
 
@@ -135,8 +144,18 @@ async def issue_agendas(conn: Connection, meeting: MeetingSlot, table: TableSett
         return []
     wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
     rows = {r.situation_id: r for r in await store.agenda_rows(conn, sorted(wanted, key=str))}
-    entries = {sid: AgendaEntry(situation_id=sid, priority=cast(Priority, r.priority),
-                                arrived_at=r.opened_at) for sid, r in rows.items()}
+    out = agendas(meeting, issues, invitations, rows, now)
+    for issue in issues:
+        await store.record_issued(conn, meeting.meeting_id, issue.agency_id, issue.revision, now)
+    return out
+
+
+def agendas(meeting: MeetingSlot, issues: Iterable[AgendaIssue], invitations: MeetingInvitations,
+            rows: Mapping[UUID, store.AgendaRow], now: datetime) -> list[AgendaIssued]:
+    """The ``AgendaIssued`` of ``issues``: each participant's ordered agenda (pure)."""
+    wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
+    entries = {sid: AgendaEntry(situation_id=sid, priority=cast(Priority, rows[sid].priority),
+                                arrived_at=rows[sid].opened_at) for sid in wanted if sid in rows}
     out: list[AgendaIssued] = []
     for issue in issues:
         ordered = agenda_for(invitations, issue.agency_id, entries)
@@ -148,7 +167,6 @@ async def issue_agendas(conn: Connection, meeting: MeetingSlot, table: TableSett
             meeting_id=meeting.meeting_id, agency_id=issue.agency_id,
             kind="update" if issue.is_update else "first", revision=issue.revision,
             items=items, issued_at=now))
-        await store.record_issued(conn, meeting.meeting_id, issue.agency_id, issue.revision, now)
     return out
 
 
@@ -167,90 +185,162 @@ class Handlers:
     async def situation_event(self, conn: Connection, env: Envelope[Message],
                               rec: InRecord) -> Sequence[OutRecord]:
         """Handle one record of the situations stream (our own events are skipped)."""
-        if env.source == SOURCE:
-            return []
-        event = env.event
-        if isinstance(event, SituationOpened):
-            return await self._opened(conn, env, event)
-        if isinstance(event, SituationConcluded):
-            await self._concluded_elsewhere(conn, event)
-        return []
+        return await self.situation_events(conn, [(env, rec)])
 
-    async def _opened(self, conn: Connection, env: Envelope[Message],
-                      event: SituationOpened) -> list[OutRecord]:
-        deps = self.deps
-        now = deps.clock.now()
+    async def situation_events(self, conn: Connection,
+                               items: Sequence[tuple[Envelope[Message], InRecord]]
+                               ) -> Sequence[OutRecord]:
+        """The situations consumer's batch handler (one transaction): the ``SituationOpened`` of
+        situations that occur once in the batch are placed together (:meth:`_opened`); the
+        other records then go one by one, in order, so a situation's records stay in order
+        (they are all in one of the two groups). Our own events are skipped."""
+        theirs = [env for env, _ in items if env.source != SOURCE]
+        counts = Counter(getattr(env.event, "situation_id", None) for env in theirs)
+
+        def together(env: Envelope[Message]) -> bool:
+            return isinstance(env.event, SituationOpened) and counts[env.event.situation_id] == 1
+
+        out = await self._opened(conn, [env for env in theirs if together(env)])
+        for env in theirs:
+            if together(env):
+                continue
+            if isinstance(env.event, SituationOpened):
+                out.extend(await self._opened(conn, [env]))
+            elif isinstance(env.event, SituationConcluded):
+                await self._concluded_elsewhere(conn, env.event)
+        return out
+
+    def _brief(self, event: SituationOpened, directory: Directory,
+               now: datetime) -> tuple[TableSettings, SituationBrief]:
         sid = event.situation_id
-        directory = deps.directory.current()
-        routed = route(event.summary.municipality, deps.reference, directory)
+        routed = route(event.summary.municipality, self.deps.reference, directory)
         if isinstance(routed, Unroutable):
             raise RuleViolation(f"situation {sid} cannot be routed: {routed.code}: {routed.message}")
         if routed.district != event.district:
             raise RuleViolation(f"situation {sid} says {event.district} but its municipality is "
                                 f"served by {routed.district}")
-        table = routed.table
         # Placed from when convening sees it: after an outage, never on a meeting already past.
-        arrival = max(event.opened_at, now)
-        brief = SituationBrief(
+        return routed.table, SituationBrief(
             situation_id=sid, district=event.district, originating_agency=event.originating_agency,
-            priority=event.priority, arrived_at=arrival,
+            priority=event.priority, arrived_at=max(event.opened_at, now),
             risk_categories=risk_categories(event.summary.risk_factors))
-        state = evolve(INITIAL, event)
 
-        if await store.lock_placement(conn, sid):
-            log.info("situation already placed", situation_id=str(sid))
+    async def _opened(self, conn: Connection, envs: Sequence[Envelope[Message]]) -> list[OutRecord]:
+        """Place distinct situations in order, under the placement lock, set-wise: one read of
+        the calendar, the pure placement (:func:`place_all`), one write per table."""
+        if not envs:
             return []
-        # A routine situation's meeting has a deterministic id: no need to look for it.
-        existing = [] if event.priority == "routine" else await store.meetings_between(
-            conn, table.district, arrival, arrival + URGENT_WINDOW)
-        candidate = place(table, brief, existing).meeting
-        full: set[UUID] | None = None
-        for _ in range(_MAX_OVERFLOW):
-            if full is not None and candidate.meeting_id in full:
-                candidate = overflow(table, brief, candidate)  # known to be full: no round trip
+        deps = self.deps
+        now = deps.clock.now()
+        directory = deps.directory.current()
+        opened = [(env, cast(SituationOpened, env.event)) for env in envs]
+        briefs = {e.situation_id: self._brief(e, directory, now) for _, e in opened}
+
+        await store.lock_placement(conn)
+        known = await store.known_situations(conn, list(briefs))
+        for sid in known:
+            log.info("situation already placed", situation_id=str(sid))
+        todo = [(env, e) for env, e in opened if e.situation_id not in known]
+        if not todo:
+            return []
+        tables = {t.district: t for t, _ in briefs.values()}
+
+        def participants(brief: SituationBrief, slot: MeetingSlot) -> Sequence[Participant]:
+            return select_participants(directory, brief, local_date(slot.starts_at),
+                                       deps.category_sectors)
+
+        placed = await self._place(conn, tables, [briefs[e.situation_id][1] for _, e in todo],
+                                   participants, now)
+        return await self._book(conn, todo, placed, tables, now)
+
+    async def _place(self, conn: Connection, tables: Mapping[str, TableSettings],
+                     briefs: Sequence[SituationBrief], participants: Participants,
+                     now: datetime) -> list[Placed]:
+        """Read the calendar the briefs need (more if placement asks) and place them."""
+        windows: dict[str, tuple[datetime, datetime]] = {}
+        for b in briefs:
+            table = tables[b.district]
+            last = max(b.arrived_at + URGENT_WINDOW, next_regular_meeting(table, b.arrived_at))
+            lo, hi = windows.get(b.district, (b.arrived_at, last))
+            windows[b.district] = (min(lo, b.arrived_at), max(hi, last))
+        while True:
+            booked = await store.meetings_in(conn, [(d, lo, hi) for d, (lo, hi) in windows.items()])
+            calendar = Calendar(dict(windows), {b.slot.meeting_id: b for b in booked})
+            result = place_all(calendar, tables, briefs, self.deps.settings.meeting_capacity,
+                               participants, now)
+            if isinstance(result, Missing):  # read a wider window, place again from the start
+                lo, hi = windows[result.district]
+                windows[result.district] = (min(lo, result.at),
+                                            max(hi, result.at) + max(hi - lo, _WIDEN))
                 continue
-            stored = await store.upsert_meeting(
-                conn, candidate, candidate.starts_at + deps.settings.meeting_length)
-            if stored.situations < deps.settings.meeting_capacity:
-                break
-            if full is None:  # the first full one: learn which of the next are full too
-                full = await store.full_meetings(conn, table.district, stored.slot.starts_at,
-                                                 deps.settings.meeting_capacity, _MAX_OVERFLOW)
-            candidate = overflow(table, brief, stored.slot)
-        else:
-            raise RuleViolation(f"no meeting of the {table.district} table has room for {sid}")
-        meeting, created = stored.slot, stored.created
+            if isinstance(result, NoRoom):
+                district = next(b.district for b in briefs if b.situation_id == result.situation_id)
+                raise RuleViolation(
+                    f"no meeting of the {district} table has room for {result.situation_id}")
+            return result[0]
 
-        scheduled = decide_schedule(state, meeting, now)
-        state = fold(scheduled, state)
-        await store.insert_situation(conn, state, event.summary.model_dump_json())
-        out: list[Message] = [*scheduled]
-        if created:
-            ends_at = meeting.starts_at + deps.settings.meeting_length
-            out.append(MeetingScheduled(
-                meeting_id=meeting.meeting_id, district=meeting.district,
-                kind="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
-                starts_at=meeting.starts_at, ends_at=ends_at,
-                venue=meeting.location[:_VENUE_MAX], scheduled_at=now))
-            await store.insert_timers(
-                conn, [agenda_timer(meeting.meeting_id, agenda_due_at(meeting, table))], now)
-
-        participants = select_participants(directory, brief, local_date(meeting.starts_at),
-                                           deps.category_sectors)
-        joining = join(meeting.meeting_id, stored.invited, sid, participants, now)
-        await store.add_situation(conn, meeting.meeting_id, sid, joining)
-        by_agency = {p.agency_id: p for p in participants}
-        for inv in joining.new:
-            p = by_agency[inv.agency_id]
-            out.append(ParticipantInvited(
-                meeting_id=meeting.meeting_id, invitation_id=inv.invitation_id,
-                agency_id=inv.agency_id, reason=_INVITATION_REASON[p.reason],
-                situation_ids=inv.situation_ids(), matched_sectors=p.matched_sectors,
-                invited_at=now))
-        out.extend(await issue_agendas(conn, meeting, table, joining.changed, now))
-        log.info("situation scheduled", situation_id=str(sid), meeting_id=str(meeting.meeting_id),
-                 new_meeting=created, invited=len(joining.new), events=len(out))
-        return self._emit(out, env, now)
+    async def _book(self, conn: Connection, todo: Sequence[tuple[Envelope[Message], SituationOpened]],
+                    placed: Sequence[Placed], tables: Mapping[str, TableSettings],
+                    now: datetime) -> list[OutRecord]:
+        """Write the placements set-wise and emit, per situation in order, what it decided."""
+        deps = self.deps
+        due = list(dict.fromkeys(
+            p.meeting.meeting_id for p in placed
+            if agenda_due_at(p.meeting, tables[p.meeting.district]) <= now < p.meeting.starts_at))
+        invitations = await store.load_invitations_of(conn, due) if due else {}
+        issued = await store.issued_revisions_of(conn, due) if due else {}
+        rows = {r.situation_id: r for r in await store.agenda_rows_of(conn, due)} if due else {}
+        situations: list[store.NewSituation] = []
+        meetings: list[store.NewMeeting] = []
+        timers: list[Timer] = []
+        revisions: dict[tuple[UUID, str], int] = {}
+        out: list[OutRecord] = []
+        for (env, event), p in zip(todo, placed, strict=True):
+            meeting, table, sid = p.meeting, tables[p.meeting.district], event.situation_id
+            state = evolve(INITIAL, event)
+            scheduled = decide_schedule(state, meeting, now)
+            state = fold(scheduled, state)
+            summary_json = event.summary.model_dump_json()
+            situations.append(store.NewSituation(state, summary_json))
+            events: list[Message] = [*scheduled]
+            if p.created:
+                ends_at = meeting.starts_at + deps.settings.meeting_length
+                meetings.append(store.NewMeeting(meeting, ends_at))
+                timers.append(agenda_timer(meeting.meeting_id, agenda_due_at(meeting, table)))
+                events.append(MeetingScheduled(
+                    meeting_id=meeting.meeting_id, district=meeting.district,
+                    kind="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
+                    starts_at=meeting.starts_at, ends_at=ends_at,
+                    venue=meeting.location[:_VENUE_MAX], scheduled_at=now))
+            by_agency = {x.agency_id: x for x in p.participants}
+            for inv in p.joining.new:
+                x = by_agency[inv.agency_id]
+                events.append(ParticipantInvited(
+                    meeting_id=meeting.meeting_id, invitation_id=inv.invitation_id,
+                    agency_id=inv.agency_id, reason=_INVITATION_REASON[x.reason],
+                    situation_ids=inv.situation_ids(), matched_sectors=x.matched_sectors,
+                    invited_at=now))
+            if meeting.meeting_id in invitations:  # its agendas are due: issue what changed
+                assert state.opened_at is not None
+                rows[sid] = store.AgendaRow(sid, event.priority, state.opened_at, summary_json)
+                mid = meeting.meeting_id
+                invitations[mid] = invite(invitations[mid], sid, p.participants, now).invitations
+                issues = agendas_to_issue(meeting, table, invitations[mid], issued[mid],
+                                          p.joining.changed, now)
+                events.extend(agendas(meeting, issues, invitations[mid], rows, now))
+                for issue in issues:
+                    issued[mid][issue.agency_id] = revisions[mid, issue.agency_id] = issue.revision
+            log.info("situation scheduled", situation_id=str(sid),
+                     meeting_id=str(meeting.meeting_id), new_meeting=p.created,
+                     invited=len(p.joining.new), events=len(events))
+            out.extend(self._emit(events, env, now))
+        await store.insert_situations(conn, situations)
+        await store.insert_meetings(conn, meetings)
+        await store.insert_timers(conn, timers, now)
+        await store.add_situations(conn, [(p.meeting.meeting_id, p.situation_id, p.joining)
+                                          for p in placed])
+        await store.record_issued_many(conn, revisions, now)
+        return out
 
     async def _concluded_elsewhere(self, conn: Connection, event: SituationConcluded) -> None:
         state = await store.lock_situation(conn, event.situation_id)

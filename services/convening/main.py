@@ -51,7 +51,8 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
     handlers = Handlers(deps)
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     svc.consume(SITUATIONS.name, group=settings.situations_group, name="convening-situations",
-                decode=events.decode, handle=handlers.situation_event)
+                decode=events.decode, handle=handlers.situation_event,
+                handle_batch=handlers.situation_events)
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)
 

@@ -9,7 +9,7 @@ nor lose an invitation. Timers are taken ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,20 +18,76 @@ from uuid import UUID
 from schemas.errors import StaleState
 from services.convening.invitations import Invitation, InvitedFor, Joining, MeetingInvitations
 from services.convening.model import MeetingSlot
+from services.convening.placement import Booked
 from services.convening.situation import SituationState
 from services.convening.timers import Timer
 from services.runtime.db import Connection
 
-LOCK_PLACEMENT_AND_CHECK = """
-SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement')),
-       EXISTS (SELECT 1 FROM situations WHERE situation_id = $1) AS known
-"""
-
-INSERT_SITUATION = """
+LOCK_PLACEMENT = "SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement'))"
+KNOWN_SITUATIONS = "SELECT situation_id FROM situations WHERE situation_id = ANY($1::uuid[])"
+INSERT_SITUATIONS = """
 INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
                         updated_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8)
+SELECT i, d, p, o, s::jsonb, st::jsonb, v, o
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+            $7::int[]) WITH ORDINALITY AS t(i, d, p, o, s, st, v, n)
+ORDER BY n
 """
+MEETINGS_IN_WINDOWS = """
+SELECT m.slot, m.situation_count,
+       ARRAY(SELECT i.agency_id FROM invitations i WHERE i.meeting_id = m.meeting_id
+             ORDER BY i.seq) AS invited
+FROM meetings m
+JOIN unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS w(d, lo, hi)
+  ON m.district = w.d AND m.starts_at BETWEEN w.lo AND w.hi
+"""
+INSERT_MEETINGS = """
+INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, scheduled_at)
+SELECT i, d, k, s, e, sl::jsonb, sc
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+            $6::text[], $7::timestamptz[]) WITH ORDINALITY AS t(i, d, k, s, e, sl, sc, n)
+ORDER BY n
+"""
+COUNT_SITUATIONS = """
+UPDATE meetings m SET situation_count = m.situation_count + t.added
+FROM unnest($1::uuid[], $2::int[]) AS t(meeting_id, added)
+WHERE m.meeting_id = t.meeting_id
+"""
+ADD_INVITATIONS_MANY = """
+INSERT INTO invitations (meeting_id, agency_id, invitation_id, name)
+SELECT m, a, i, n FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[])
+    WITH ORDINALITY AS t(m, a, i, n, o)
+ORDER BY o
+"""
+ADD_INVITED_FOR_MANY = """
+INSERT INTO invited_for (meeting_id, agency_id, situation_id, reasons, matched_categories, why)
+SELECT m, a, s, string_to_array(r, ','), string_to_array(c, ','), w
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+    WITH ORDINALITY AS t(m, a, s, r, c, w, o)
+ORDER BY o
+ON CONFLICT DO NOTHING
+"""
+LOAD_INVITATIONS_MANY = """
+SELECT i.meeting_id, i.agency_id, i.invitation_id, i.name, f.situation_id, f.reasons,
+       f.matched_categories, f.why
+FROM invitations i JOIN invited_for f USING (meeting_id, agency_id)
+WHERE i.meeting_id = ANY($1::uuid[])
+ORDER BY i.meeting_id, i.seq, f.seq
+"""
+ISSUED_REVISIONS_MANY = """
+SELECT meeting_id, agency_id, revision FROM agendas_issued WHERE meeting_id = ANY($1::uuid[])
+"""
+AGENDA_ROWS_OF_MEETINGS = """
+SELECT situation_id, priority, opened_at, summary FROM situations
+WHERE situation_id IN (SELECT situation_id FROM invited_for WHERE meeting_id = ANY($1::uuid[]))
+"""
+RECORD_ISSUED_MANY = """
+INSERT INTO agendas_issued (meeting_id, agency_id, revision, issued_at)
+SELECT m, a, r, $4 FROM unnest($1::uuid[], $2::text[], $3::int[]) AS t(m, a, r)
+ON CONFLICT (meeting_id, agency_id) DO UPDATE SET revision = EXCLUDED.revision,
+                                                  issued_at = EXCLUDED.issued_at
+"""
+
 LOCK_SITUATION = "SELECT state FROM situations WHERE situation_id = $1 FOR UPDATE"
 LOCK_SITUATION_NOWAIT = "SELECT state FROM situations WHERE situation_id = $1 FOR UPDATE NOWAIT"
 SAVE_SITUATION = """
@@ -42,38 +98,7 @@ AGENDA_ROWS = """
 SELECT situation_id, priority, opened_at, summary FROM situations WHERE situation_id = ANY($1::uuid[])
 """
 
-FULL_FROM = """
-SELECT meeting_id FROM meetings
-WHERE district = $1 AND starts_at >= $2 AND situation_count >= $3
-ORDER BY starts_at LIMIT $4
-"""
-MEETINGS_BETWEEN = """
-SELECT slot FROM meetings WHERE district = $1 AND starts_at BETWEEN $2 AND $3 ORDER BY starts_at
-"""
-# Insert-or-get in one round trip; ``xmax = 0`` only on the row version this statement inserted.
-UPSERT_MEETING = """
-INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, scheduled_at)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
-ON CONFLICT (meeting_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id
-RETURNING slot, situation_count, (xmax = 0) AS created,
-          ARRAY(SELECT i.agency_id FROM invitations i WHERE i.meeting_id = $1) AS invited
-"""
 READ_MEETING = "SELECT slot FROM meetings WHERE meeting_id = $1"
-ADD_INVITATIONS = """
-INSERT INTO invitations (meeting_id, agency_id, invitation_id, name)
-SELECT $1, a, i, n FROM unnest($2::text[], $3::uuid[], $4::text[]) WITH ORDINALITY AS t(a, i, n, o)
-ORDER BY o
-"""
-ADD_INVITED_FOR = """
-WITH counted AS (
-    UPDATE meetings SET situation_count = situation_count + 1 WHERE meeting_id = $1
-)
-INSERT INTO invited_for (meeting_id, agency_id, situation_id, reasons, matched_categories, why)
-SELECT $1, a, $2, string_to_array(r, ','), string_to_array(c, ','), w
-FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(a, r, c, w, o)
-ORDER BY o
-ON CONFLICT DO NOTHING
-"""
 LOAD_INVITATIONS = """
 SELECT i.agency_id, i.invitation_id, i.name, f.situation_id, f.reasons, f.matched_categories, f.why
 FROM invitations i JOIN invited_for f USING (meeting_id, agency_id)
@@ -133,25 +158,6 @@ class AgendaRow:
     summary_json: str
 
 
-async def lock_placement(conn: Connection, situation_id: UUID) -> bool:
-    """Serialize placement (meeting choice, creation, invitations) until the transaction ends;
-    returns whether ``situation_id`` is already known (checked under the lock)."""
-    row = await conn.fetchrow(LOCK_PLACEMENT_AND_CHECK, situation_id)
-    assert row is not None
-    return bool(row["known"])
-
-
-async def insert_situation(conn: Connection, state: SituationState, summary_json: str) -> None:
-    """Record a newly opened situation with its state."""
-    assert state.situation_id
-    assert state.district
-    assert state.priority
-    assert state.opened_at
-    await conn.execute(INSERT_SITUATION, state.situation_id, state.district, state.priority,
-                       state.opened_at, summary_json, state.model_dump_json(), state.version,
-                       state.opened_at)
-
-
 async def lock_situation(conn: Connection, situation_id: UUID, *,
                          nowait: bool = False) -> SituationState | None:
     """The situation's state, locked until the transaction ends; ``None`` if unknown.
@@ -177,64 +183,18 @@ async def agenda_rows(conn: Connection, situation_ids: Sequence[UUID]) -> list[A
     return [AgendaRow(r["situation_id"], r["priority"], r["opened_at"], r["summary"]) for r in rows]
 
 
-async def meetings_between(conn: Connection, district: str, start: datetime,
-                           end: datetime) -> list[MeetingSlot]:
-    """The district's meetings starting in ``[start, end]``."""
-    rows = await conn.fetch(MEETINGS_BETWEEN, district, start, end)
-    return [MeetingSlot.model_validate_json(r["slot"]) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMeeting:
-    """A meeting as stored: its slot, how many situations it holds, whether it was just created,
-    and the agencies already invited to it."""
-
-    slot: MeetingSlot
-    situations: int
-    created: bool
-    invited: tuple[str, ...]
-
-
-async def upsert_meeting(conn: Connection, slot: MeetingSlot, ends_at: datetime) -> StoredMeeting:
-    """The meeting as stored (created now if new); hold :func:`lock_placement`."""
-    row = await conn.fetchrow(UPSERT_MEETING, slot.meeting_id, slot.district, slot.kind.value,
-                              slot.starts_at, ends_at, slot.model_dump_json(), slot.scheduled_at)
-    assert row is not None
-    return StoredMeeting(MeetingSlot.model_validate_json(row["slot"]),
-                         int(row["situation_count"]), bool(row["created"]), tuple(row["invited"]))
-
-
-async def full_meetings(conn: Connection, district: str, since: datetime, capacity: int,
-                        limit: int) -> set[UUID]:
-    """The first ``limit`` meetings of ``district`` from ``since`` on that have no room left
-    (hold :func:`lock_placement`): placement skips them without a round trip each."""
-    rows = await conn.fetch(FULL_FROM, district, since, capacity, limit)
-    return {r["meeting_id"] for r in rows}
-
-
 async def read_meeting(conn: Connection, meeting_id: UUID) -> MeetingSlot | None:
     """The meeting, if it exists."""
     raw = await conn.fetchval(READ_MEETING, meeting_id)
     return None if raw is None else MeetingSlot.model_validate_json(raw)
 
 
-async def add_situation(conn: Connection, meeting_id: UUID, situation_id: UUID,
-                        joining: Joining) -> None:
-    """Record a situation joining the meeting: new invitations, every participant's agenda entry,
-    and the meeting's situation count (hold :func:`lock_placement`)."""
-    if joining.new:
-        await conn.execute(ADD_INVITATIONS, meeting_id, [i.agency_id for i in joining.new],
-                           [i.invitation_id for i in joining.new], [i.name for i in joining.new])
-    await conn.execute(
-        ADD_INVITED_FOR, meeting_id, situation_id, [a for a, _ in joining.entries],
-        [",".join(e.reasons) for _, e in joining.entries],
-        [",".join(e.matched_categories) for _, e in joining.entries],
-        [e.why for _, e in joining.entries])
-
-
 async def load_invitations(conn: Connection, meeting_id: UUID) -> MeetingInvitations:
     """Every invitation of the meeting with the situations each participant is invited for."""
-    rows = await conn.fetch(LOAD_INVITATIONS, meeting_id)
+    return _invitations(meeting_id, await conn.fetch(LOAD_INVITATIONS, meeting_id))
+
+
+def _invitations(meeting_id: UUID, rows: Sequence[Any]) -> MeetingInvitations:
     heads: dict[str, tuple[UUID, str]] = {}
     entries: dict[str, list[InvitedFor]] = {}
     for r in rows:
@@ -311,3 +271,118 @@ async def reschedule_timer(conn: Connection, key: str, due_at: datetime) -> None
     """Move a pending timer."""
     await conn.execute(RESCHEDULE_TIMER, key, due_at)
 
+
+
+# -- a batch of situations placed together (hold :func:`lock_placement` throughout) --------
+
+
+@dataclass(frozen=True, slots=True)
+class NewSituation:
+    """A situation to insert: its state and de-identified summary."""
+
+    state: SituationState
+    summary_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewMeeting:
+    """A meeting to insert."""
+
+    slot: MeetingSlot
+    ends_at: datetime
+
+
+async def lock_placement(conn: Connection) -> None:
+    """Serialize placement (meeting choice, creation, invitations, agenda issue) until the
+    transaction ends; the statements after it see every placement committed before."""
+    await conn.execute(LOCK_PLACEMENT)
+
+
+async def known_situations(conn: Connection, situation_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of ``situation_ids`` are already stored."""
+    return {r["situation_id"] for r in await conn.fetch(KNOWN_SITUATIONS, list(situation_ids))}
+
+
+async def meetings_in(conn: Connection,
+                      windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:
+    """The meetings of each ``(district, first, last)`` window (start in the closed interval),
+    with their situation count and invited agencies."""
+    rows = await conn.fetch(MEETINGS_IN_WINDOWS, [w[0] for w in windows],
+                            [w[1] for w in windows], [w[2] for w in windows])
+    return [Booked(MeetingSlot.model_validate_json(r["slot"]), int(r["situation_count"]),
+                   tuple(r["invited"])) for r in rows]
+
+
+async def insert_situations(conn: Connection, situations: Sequence[NewSituation]) -> None:
+    """Record newly opened situations with their states (one statement)."""
+    states = [s.state for s in situations]
+    await conn.execute(
+        INSERT_SITUATIONS, [s.situation_id for s in states], [s.district for s in states],
+        [s.priority for s in states], [s.opened_at for s in states],
+        [s.summary_json for s in situations], [s.model_dump_json() for s in states],
+        [s.version for s in states])
+
+
+async def insert_meetings(conn: Connection, meetings: Sequence[NewMeeting]) -> None:
+    """Create meetings (known not to exist, under the placement lock)."""
+    if not meetings:
+        return
+    slots = [m.slot for m in meetings]
+    await conn.execute(
+        INSERT_MEETINGS, [s.meeting_id for s in slots], [s.district for s in slots],
+        [s.kind.value for s in slots], [s.starts_at for s in slots],
+        [m.ends_at for m in meetings], [s.model_dump_json() for s in slots],
+        [s.scheduled_at for s in slots])
+
+
+async def add_situations(conn: Connection, joined: Sequence[tuple[UUID, UUID, Joining]]) -> None:
+    """Record situations joining meetings, ``(meeting_id, situation_id, joining)`` in order:
+    new invitations, every participant's agenda entry, the meetings' situation counts."""
+    added: dict[UUID, int] = {}
+    for mid, _, _ in joined:
+        added[mid] = added.get(mid, 0) + 1
+    await conn.execute(COUNT_SITUATIONS, list(added), list(added.values()))
+    new = [(mid, i) for mid, _, j in joined for i in j.new]
+    if new:
+        await conn.execute(ADD_INVITATIONS_MANY, [m for m, _ in new], [i.agency_id for _, i in new],
+                           [i.invitation_id for _, i in new], [i.name for _, i in new])
+    entries = [(mid, sid, a, e) for mid, sid, j in joined for a, e in j.entries]
+    if entries:
+        await conn.execute(
+            ADD_INVITED_FOR_MANY, [m for m, _, _, _ in entries], [a for _, _, a, _ in entries],
+            [s for _, s, _, _ in entries], [",".join(e.reasons) for *_, e in entries],
+            [",".join(e.matched_categories) for *_, e in entries], [e.why for *_, e in entries])
+
+
+async def load_invitations_of(conn: Connection,
+                              meeting_ids: Sequence[UUID]) -> dict[UUID, MeetingInvitations]:
+    """:func:`load_invitations` of several meetings at once (every id has an entry)."""
+    rows = await conn.fetch(LOAD_INVITATIONS_MANY, list(meeting_ids))
+    by_meeting: dict[UUID, list[Any]] = {mid: [] for mid in meeting_ids}
+    for r in rows:
+        by_meeting[r["meeting_id"]].append(r)
+    return {mid: _invitations(mid, rs) for mid, rs in by_meeting.items()}
+
+
+async def issued_revisions_of(conn: Connection,
+                              meeting_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
+    """:func:`issued_revisions` of several meetings at once (every id has an entry)."""
+    out: dict[UUID, dict[str, int]] = {mid: {} for mid in meeting_ids}
+    for r in await conn.fetch(ISSUED_REVISIONS_MANY, list(meeting_ids)):
+        out[r["meeting_id"]][r["agency_id"]] = int(r["revision"])
+    return out
+
+
+async def agenda_rows_of(conn: Connection, meeting_ids: Sequence[UUID]) -> list[AgendaRow]:
+    """Agenda data of every stored situation on the meetings' agendas."""
+    rows = await conn.fetch(AGENDA_ROWS_OF_MEETINGS, list(meeting_ids))
+    return [AgendaRow(r["situation_id"], r["priority"], r["opened_at"], r["summary"]) for r in rows]
+
+
+async def record_issued_many(conn: Connection, issued: Mapping[tuple[UUID, str], int],
+                             now: datetime) -> None:
+    """Remember the last revision issued per ``(meeting_id, agency_id)``."""
+    if issued:
+        keys = list(issued)
+        await conn.execute(RECORD_ISSUED_MANY, [m for m, _ in keys], [a for _, a in keys],
+                           [issued[k] for k in keys], now)

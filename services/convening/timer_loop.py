@@ -108,7 +108,7 @@ async def _fire(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> li
 async def _agenda(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
     # Wait for placement (it writes invitations under this lock): placement never waits for an
     # existing agenda timer's row, so this cannot deadlock; a try-lock would starve under load.
-    await store.lock_placement(conn, timer.aggregate_id)
+    await store.lock_placement(conn)
     meeting = await store.read_meeting(conn, timer.aggregate_id)
     if meeting is None:
         return []

@@ -365,6 +365,33 @@ async def test_a_full_meeting_sends_the_next_situation_to_the_following_one(
         assert len({e.meeting_id for e in found}) == 2
 
 
+async def test_situations_arriving_together_fill_a_meeting_in_turn_and_grow_its_agendas(
+        settings: Settings, tail: Tail, producer: Producer) -> None:
+    clock = new_clock(weekday=4)  # a Friday: district 3 meets on Thursdays, nothing within 24 h
+    async with running(settings, clock, meeting_capacity=3):
+        events = [opened(clock, municipality="burlington", district="district_3",
+                         priority="urgent") for _ in range(5)]
+        await producer.send_many([emit(e, source=TEST_SOURCE) for e in events])  # one batch
+        ids = {e.situation_id for e in events}
+        found = await tail.wait(SituationScheduled, lambda e: e.situation_id in ids, count=5)
+        held = Counter((e.meeting_id, e.slot) for e in found)
+        (adhoc, _), (regular, _) = sorted(held, key=lambda k: k[1])
+        assert sorted(held.values(), reverse=True) == [3, 2]
+        assert held[adhoc, "ad_hoc"] == 3, "the first one's ad-hoc meeting takes the others in"
+        assert held[regular, "regular"] == 2, "once it is full, the next regular meeting"
+        meetings = await tail.wait(MeetingScheduled, lambda e: e.meeting_id in (adhoc, regular),
+                                   count=2)
+        assert sorted(m.kind for m in meetings) == ["ad_hoc", "regular"]
+        chair = await tail.wait(AgendaIssued, lambda e: e.meeting_id == adhoc
+                                and e.agency_id == "hrps-cmb-d3", count=3)
+        chair.sort(key=lambda a: a.revision)
+        assert [(a.kind, a.revision, len(a.items)) for a in chair] == [
+            ("first", 1, 1), ("update", 2, 2), ("update", 3, 3)]
+        on_adhoc = {e.situation_id for e in found if e.meeting_id == adhoc}
+        assert {i.situation_id for i in chair[-1].items} == on_adhoc
+        assert [i.position for i in chair[-1].items] == [1, 2, 3]
+
+
 # -- Filter 2 to conclusion -------------------------------------------------------------------
 
 

@@ -1,0 +1,137 @@
+"""Placing situations on meetings against what is booked (pure): capacity and overflow.
+
+:mod:`~services.convening.scheduling` says which meeting a situation belongs to; this module
+checks that meeting against a :class:`Calendar` (the meetings stored in some window of each
+district, with how many situations each holds and who is invited) and moves a situation on to
+the next meeting while the one it meets is full. :func:`place_all` places several situations in
+order, each seeing the ones placed before it: placing a batch is folding :func:`place_one` over
+it, so a batch decides exactly what the same situations one at a time would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from services.convening.invitations import Joining, join
+from services.convening.model import MeetingSlot, Participant, SituationBrief
+from services.convening.scheduling import URGENT_WINDOW, overflow, place
+from services.directory.model import TableSettings
+
+MAX_OVERFLOW = 60
+"""Full meetings skipped before giving up (a configuration problem, not a busy table)."""
+
+Participants = Callable[[SituationBrief, MeetingSlot], Sequence[Participant]]
+"""Who a situation needs at a meeting (the directory's answer on the meeting's date)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A stored (or just created) meeting: its slot, situations held, agencies invited."""
+
+    slot: MeetingSlot
+    situations: int
+    invited: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """What is known of the stored meetings.
+
+    Attributes:
+        windows: per district, ``(first, last)``: every meeting of the district starting in
+            that closed interval is in ``meetings`` (absent there means it does not exist).
+        meetings: the meetings in those windows, by id.
+    """
+
+    windows: Mapping[str, tuple[datetime, datetime]]
+    meetings: Mapping[UUID, Booked]
+
+    def covers(self, district: str, at: datetime) -> bool:
+        """Whether every meeting of ``district`` starting at ``at`` is known."""
+        window = self.windows.get(district)
+        return window is not None and window[0] <= at <= window[1]
+
+    def between(self, district: str, start: datetime, end: datetime) -> list[MeetingSlot]:
+        """The district's known meetings starting in ``[start, end]``, in start order."""
+        return sorted((b.slot for b in self.meetings.values()
+                       if b.slot.district == district and start <= b.slot.starts_at <= end),
+                      key=lambda s: s.starts_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """The calendar does not cover ``at`` in ``district``: read more of it and place again."""
+
+    district: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NoRoom:
+    """:data:`MAX_OVERFLOW` meetings in a row are full for ``situation_id``."""
+
+    situation_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a situation goes: the meeting (``created`` when this placement schedules it) and
+    the invitations and agenda entries it adds there."""
+
+    situation_id: UUID
+    meeting: MeetingSlot
+    created: bool
+    joining: Joining
+    participants: tuple[Participant, ...]
+
+
+def place_one(calendar: Calendar, table: TableSettings, brief: SituationBrief, capacity: int,
+              participants: Participants, now: datetime) -> Placed | Missing | NoRoom:
+    """Place one situation: the meeting :func:`~services.convening.scheduling.place` chooses, or
+    while that one is full (``capacity`` situations) the one it overflows to."""
+    district = table.district
+    existing: list[MeetingSlot] = []
+    if brief.priority != "routine":  # a routine meeting has a deterministic id: nothing to look up
+        end = brief.arrived_at + URGENT_WINDOW
+        if not (calendar.covers(district, brief.arrived_at) and calendar.covers(district, end)):
+            return Missing(district, end)
+        existing = calendar.between(district, brief.arrived_at, end)
+    candidate = place(table, brief, existing).meeting
+    for _ in range(MAX_OVERFLOW):
+        if not calendar.covers(district, candidate.starts_at):
+            return Missing(district, candidate.starts_at)
+        booked = calendar.meetings.get(candidate.meeting_id)
+        if booked is None or booked.situations < capacity:
+            slot, invited = (candidate, ()) if booked is None else (booked.slot, booked.invited)
+            who = tuple(participants(brief, slot))
+            return Placed(brief.situation_id, slot, booked is None,
+                          join(slot.meeting_id, invited, brief.situation_id, who, now), who)
+        candidate = overflow(table, brief, booked.slot)
+    return NoRoom(brief.situation_id)
+
+
+def booked_after(calendar: Calendar, placed: Placed) -> Calendar:
+    """The calendar once ``placed`` is booked: one more situation, its new invitations."""
+    mid = placed.meeting.meeting_id
+    before = calendar.meetings.get(mid, Booked(placed.meeting, 0, ()))
+    after = replace(before, situations=before.situations + 1,
+                    invited=(*before.invited, *(i.agency_id for i in placed.joining.new)))
+    return Calendar(calendar.windows, {**calendar.meetings, mid: after})
+
+
+def place_all(calendar: Calendar, tables: Mapping[str, TableSettings],
+              briefs: Sequence[SituationBrief], capacity: int, participants: Participants,
+              now: datetime) -> tuple[list[Placed], Calendar] | Missing | NoRoom:
+    """Place ``briefs`` in order, each on the calendar the ones before it left; the first
+    :class:`Missing` or :class:`NoRoom` stops it (nothing of the batch is placed then)."""
+    out: list[Placed] = []
+    for brief in briefs:
+        placed = place_one(calendar, tables[brief.district], brief, capacity, participants, now)
+        if not isinstance(placed, Placed):
+            return placed
+        out.append(placed)
+        calendar = booked_after(calendar, placed)
+    return out, calendar

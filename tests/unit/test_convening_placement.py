@@ -1,0 +1,168 @@
+"""Placing a batch (``place_all``) decides what placing its situations one at a time does, and
+keeps the rules: capacity, overflow, cut-off, urgent within 24 hours."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from itertools import islice
+from uuid import UUID
+
+import pytest
+from uuid6 import uuid7
+
+from services.convening.model import (
+    InviteReason,
+    MeetingKind,
+    MeetingSlot,
+    Participant,
+    SituationBrief,
+)
+from services.convening.placement import (
+    MAX_OVERFLOW,
+    Booked,
+    Calendar,
+    Missing,
+    NoRoom,
+    Placed,
+    place_all,
+)
+from services.convening.scheduling import (
+    next_regular_meeting,
+    overflow,
+    place,
+    regular_meeting,
+    regular_starts,
+)
+from services.directory import Cadence, TableSettings
+
+pytestmark = pytest.mark.unit
+
+TABLES = {d: TableSettings(district=d, location=f"{d} station (synthetic)",
+                           cadence=Cadence(weekday=w, local_time=time(10, 0)))
+          for d, w in (("district_1", "tuesday"), ("district_2", "wednesday"))}
+NOW = datetime(2025, 6, 2, 13, tzinfo=UTC)
+WIDE = {d: (NOW, NOW + timedelta(days=3650)) for d in TABLES}
+CAPACITY = 3
+
+
+def participants(brief: SituationBrief, slot: MeetingSlot) -> Sequence[Participant]:
+    cmb = Participant(agency_id=f"cmb-{brief.district[-1]}", name="CMB",
+                      reasons=(InviteReason.DISTRICT_CMB,))
+    origin = Participant(agency_id=brief.originating_agency, name="Origin",
+                         reasons=(InviteReason.ORIGINATING_AGENCY,))
+    return (cmb, origin)
+
+
+def briefs(n: int, seed: int) -> list[SituationBrief]:
+    rng = random.Random(seed)
+    return [SituationBrief(
+        situation_id=uuid7(), district=rng.choice(sorted(TABLES)),
+        originating_agency=rng.choice(("housing-services", "justice-services", "police")),
+        priority="urgent" if rng.random() < 0.3 else "routine",
+        arrived_at=NOW + timedelta(minutes=rng.randint(0, 3 * 24 * 60)),
+        risk_categories=("housing",)) for _ in range(n)]
+
+
+def one_at_a_time(calendar: Calendar, batch: Sequence[SituationBrief]
+                  ) -> tuple[list[Placed], Calendar]:
+    """The single decisions folded: each situation placed alone on what the previous left."""
+    out: list[Placed] = []
+    for b in batch:
+        result = place_all(calendar, TABLES, [b], CAPACITY, participants, NOW)
+        assert not isinstance(result, Missing | NoRoom)
+        (placed,), calendar = result
+        out.append(placed)
+    return out, calendar
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_decides_what_folding_the_single_decisions_decides(seed: int) -> None:
+    batch = briefs(80, seed)
+    start = Calendar(WIDE, {})
+    result = place_all(start, TABLES, batch, CAPACITY, participants, NOW)
+    assert not isinstance(result, Missing | NoRoom)
+    assert result == one_at_a_time(start, batch)
+
+
+def per_record_rule(stored: dict[UUID, Booked], brief: SituationBrief) -> tuple[MeetingSlot, bool]:
+    """The rule as the per-record handler applied it on the database (insert-or-get of the
+    candidate, overflow while it is full), on a dict standing for the meetings table."""
+    table = TABLES[brief.district]
+    end = brief.arrived_at + timedelta(hours=24)
+    existing = [] if brief.priority == "routine" else sorted(
+        (b.slot for b in stored.values()
+         if b.slot.district == table.district and brief.arrived_at <= b.slot.starts_at <= end),
+        key=lambda m: m.starts_at)
+    candidate = place(table, brief, existing).meeting
+    for _ in range(MAX_OVERFLOW):
+        got = stored.get(candidate.meeting_id)
+        created = got is None
+        got = got or Booked(candidate, 0, ())
+        stored[candidate.meeting_id] = got
+        if got.situations < CAPACITY:
+            break
+        candidate = overflow(table, brief, got.slot)
+    else:
+        raise AssertionError("no room")
+    new = [p.agency_id for p in participants(brief, got.slot) if p.agency_id not in got.invited]
+    stored[got.slot.meeting_id] = Booked(got.slot, got.situations + 1, (*got.invited, *new))
+    return got.slot, created
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_places_as_the_per_record_rule_did(seed: int) -> None:
+    batch = briefs(80, seed)
+    result = place_all(Calendar(WIDE, {}), TABLES, batch, CAPACITY, participants, NOW)
+    assert not isinstance(result, Missing | NoRoom)
+    stored: dict[UUID, Booked] = {}
+    assert [(p.meeting, p.created) for p in result[0]] == [per_record_rule(stored, b) for b in batch]
+    assert result[1].meetings == stored
+
+
+def test_a_batch_keeps_capacity_cut_off_and_the_urgent_window() -> None:
+    batch = briefs(120, 7)
+    result = place_all(Calendar(WIDE, {}), TABLES, batch, CAPACITY, participants, NOW)
+    assert not isinstance(result, Missing | NoRoom)
+    placed, calendar = result
+    counts = Counter(p.meeting.meeting_id for p in placed)
+    assert max(counts.values()) == CAPACITY, "meetings fill up to their capacity, never beyond"
+    assert all(calendar.meetings[m].situations == n for m, n in counts.items())
+    assert sum(p.created for p in placed) == len(counts), "each meeting is created once"
+    for b, p in zip(batch, placed, strict=True):
+        table = TABLES[b.district]
+        assert p.meeting.district == b.district
+        if b.priority == "urgent" and p.meeting.kind is MeetingKind.ADHOC:
+            assert p.meeting.starts_at - b.arrived_at <= timedelta(hours=24)
+        if b.priority == "routine":
+            assert p.meeting.kind is MeetingKind.REGULAR
+            assert p.meeting.starts_at - b.arrived_at >= timedelta(hours=table.cutoff_hours)
+    invited = {m: b.invited for m, b in calendar.meetings.items()}
+    assert all(len(set(v)) == len(v) for v in invited.values()), "one invitation per agency"
+
+
+def test_a_meeting_outside_the_calendar_read_is_asked_for_not_assumed_absent() -> None:
+    b = briefs(1, 4)[0].model_copy(update={"priority": "routine"})
+    narrow = Calendar({b.district: (NOW, NOW + timedelta(hours=1))}, {})
+    result = place_all(narrow, TABLES, [b], CAPACITY, participants, NOW)
+    assert isinstance(result, Missing)
+    assert result.district == b.district
+    assert result.at > NOW + timedelta(hours=1)
+
+
+def test_when_every_meeting_in_reach_is_full_the_situation_has_no_room() -> None:
+    b = briefs(1, 5)[0].model_copy(update={"priority": "routine"})
+    table = TABLES[b.district]
+    first = next_regular_meeting(table, b.arrived_at)
+    full = {}
+    for start in islice(regular_starts(table.cadence, first - timedelta(seconds=1)), MAX_OVERFLOW):
+        slot = regular_meeting(table, start, NOW)
+        full[slot.meeting_id] = Booked(slot, CAPACITY, ())
+    assert place_all(Calendar(WIDE, full), TABLES, [b], CAPACITY, participants, NOW) == NoRoom(
+        b.situation_id)
+    one_less = Calendar(WIDE, {**full, slot.meeting_id: Booked(slot, CAPACITY - 1, ())})
+    result = place_all(one_less, TABLES, [b], CAPACITY, participants, NOW)
+    assert not isinstance(result, Missing | NoRoom)
+    assert result[0][0].meeting == slot, "the last meeting in reach with room takes it"
