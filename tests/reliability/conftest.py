@@ -192,5 +192,7 @@ def private_stack() -> Iterator[PrivateStack]:
             stack.up(settings)
         yield PrivateStack(settings)
     finally:
-        stack.down(settings)
-        shutil.rmtree(state, ignore_errors=True)
+        try:
+            stack.down(settings)
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
