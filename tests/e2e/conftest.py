@@ -28,14 +28,15 @@ class Pipeline:
 
 
 @contextmanager
-def running_pipeline(settings: Settings, logs: Path,
-                     extra_env: dict[str, str] | None = None) -> Iterator[Pipeline]:
-    """Start the three services (sharing an offset clock in ``logs``); SIGTERM them at the end."""
+def running_pipeline(settings: Settings, logs: Path, extra_env: dict[str, str] | None = None,
+                     services: tuple[str, ...] = ("intake", "convening", "notifier"),
+                     ) -> Iterator[Pipeline]:
+    """Start ``services`` (sharing an offset clock in ``logs``); SIGTERM them at the end."""
     clock_file = logs / "clock-offset"
     env = {"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), **(extra_env or {})}
     procs: dict[str, ServiceProcess] = {}
     try:
-        for which in ("intake", "convening", "notifier"):
+        for which in services:
             procs[which] = ServiceProcess(which, settings, logs, extra_env=env).start()
         yield Pipeline(settings, clock_file, procs)
     finally:

@@ -51,7 +51,10 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
            "COMMANDE_INTAKE_EVENT_ESCALATION_BUSINESS_DAYS": str(ESCALATION_DAYS),
            "COMMANDE_INTAKE_EVENT_RATE_BURST": str(BURST),
            "COMMANDE_INTAKE_EVENT_RATE_PER_MINUTE": "1"}
-    with running_pipeline(settings, tmp_path_factory.mktemp("e2e-event-requests"), env) as running:
+    # Event requests need intake and notifier only. Convening stays out: this module moves the
+    # shared clock days ahead, and a convening on that clock would fire the real tables' timers.
+    with running_pipeline(settings, tmp_path_factory.mktemp("e2e-event-requests"), env,
+                          services=("intake", "notifier")) as running:
         yield running
 
 
