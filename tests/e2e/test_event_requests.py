@@ -153,12 +153,12 @@ async def test_a_request_in_each_municipality_reaches_its_district_manager_and_t
     assert facts
     assert not any(r in dumped for _, _, r in sent.values())
     assert "905 555 0140" not in dumped
-    assert "Coordinator" not in dumped
+    assert "Sample Seniors Club Coordinator" not in dumped
     # Nor in any service's log.
     for proc in pipeline.procs.values():
         logs = proc.logs()
         assert "905 555 0140" not in logs, proc.which
-        assert "Coordinator" not in logs, proc.which
+        assert "Sample Seniors Club Coordinator" not in logs, proc.which
         assert not any(r in logs for _, _, r in sent.values()), proc.which
 
 
