@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,8 +32,16 @@ class Pipeline:
 def running_pipeline(settings: Settings, logs: Path, extra_env: dict[str, str] | None = None,
                      services: tuple[str, ...] = ("intake", "convening", "notifier"),
                      ) -> Iterator[Pipeline]:
-    """Start ``services`` (sharing an offset clock in ``logs``); SIGTERM them at the end."""
+    """Start ``services`` (sharing an offset clock in ``logs``); SIGTERM them at the end.
+
+    The clock starts a random whole number of weeks ahead (20 to 2,000 years, as
+    ``bench/pipeline.py`` does), so the tables' calendar is empty even on a stack that has kept
+    earlier runs' meetings and invitations (a second ``make test``, or ``make test`` after
+    ``make demo``); whole weeks keep the weekday and the time of day.
+    """
     clock_file = logs / "clock-offset"
+    week = 7 * 24 * 3600
+    clock_file.write_text(str(week * random.randint(20 * 52, 2000 * 52)))
     env = {"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), **(extra_env or {})}
     procs: dict[str, ServiceProcess] = {}
     try:
