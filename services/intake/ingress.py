@@ -38,8 +38,8 @@ from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
 TOKEN_PREFIX = "cmdi_"  # noqa: S105 - a public prefix, not a secret
-_JSON = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE)
-_BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,200})$")
+JSON_CONTENT = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE)
+BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,200})$")
 log = get_logger("commande.intake.http")
 
 
@@ -75,6 +75,22 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
                         headers=headers)
 
 
+async def read_body(request: Request, max_bytes: int, what: str) -> bytes | Response:
+    """The body, or a 413 problem as soon as it (declared or streamed) passes ``max_bytes``;
+    ``what`` names the thing in the problem ("A referral")."""
+    declared = request.headers.get("content-length")
+    too_big = problem(413, "payload_too_large", "Payload too large",
+                      f"{what} may be at most {max_bytes} bytes.")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        return too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            return too_big
+    return bytes(body)
+
+
 def _reasons(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
     return [r.model_dump(mode="json") for r in reasons]
 
@@ -83,7 +99,7 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
     """The ingress routes, bound to a service (its pool exists once it started)."""
 
     async def authenticate(request: Request) -> str | Response:
-        match = _BEARER.match(request.headers.get("authorization", ""))
+        match = BEARER.match(request.headers.get("authorization", ""))
         if match is None:
             return problem(401, "unauthenticated", "Authentication required",
                            "Send 'Authorization: Bearer <token>' with your agency's token.")
@@ -94,27 +110,14 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
                            "The token is unknown or revoked; ask for a new one.")
         return agency
 
-    async def read_body(request: Request) -> bytes | Response:
-        declared = request.headers.get("content-length")
-        too_big = problem(413, "payload_too_large", "Payload too large",
-                          f"A referral may be at most {max_bytes} bytes.")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            return too_big
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_bytes:
-                return too_big
-        return bytes(body)
-
     async def submit(request: Request) -> Response:
         agency = await authenticate(request)
         if isinstance(agency, Response):
             return agency
-        if not _JSON.match(request.headers.get("content-type", "")):
+        if not JSON_CONTENT.match(request.headers.get("content-type", "")):
             return problem(415, "unsupported_media_type", "Unsupported media type",
                            "Send the referral as application/json.")
-        body = await read_body(request)
+        body = await read_body(request, max_bytes, "A referral")
         if isinstance(body, Response):
             return body
         try:

@@ -27,7 +27,6 @@ without waiting for an e-mail:
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,15 +40,13 @@ from schemas.event_requests import EventRequestSubmitted
 from services.intake import store as intake_store
 from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import RateLimiter
-from services.intake.ingress import problem, token_hash
+from services.intake.ingress import BEARER, JSON_CONTENT, problem, read_body, token_hash
 from services.runtime import outbox
 from services.runtime.kafka import OutRecord
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
 PATH = "/v1/event-requests"
-_JSON = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE)
-_BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,200})$")
 log = get_logger("commande.intake.http")
 
 
@@ -66,7 +63,7 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         header = request.headers.get("authorization")
         if header is None:
             return None
-        match = _BEARER.match(header)
+        match = BEARER.match(header)
         if match is None:
             return problem(401, "unauthenticated", "Authentication required",
                            "Send 'Authorization: Bearer <token>' with your agency's token, or no "
@@ -78,19 +75,6 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
                            "The token is unknown or revoked; ask for a new one, or send no "
                            "Authorization header to ask as a member of the public.")
         return agency
-
-    async def read_body(request: Request) -> bytes | Response:
-        declared = request.headers.get("content-length")
-        too_big = problem(413, "payload_too_large", "Payload too large",
-                          f"An event request may be at most {max_bytes} bytes.")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            return too_big
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_bytes:
-                return too_big
-        return bytes(body)
 
     async def submit(request: Request) -> Response:
         now = requests.clock.now()
@@ -105,10 +89,10 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         agency = await agency_of(request)
         if isinstance(agency, Response):
             return agency
-        if not _JSON.match(request.headers.get("content-type", "")):
+        if not JSON_CONTENT.match(request.headers.get("content-type", "")):
             return problem(415, "unsupported_media_type", "Unsupported media type",
                            "Send the event request as application/json.")
-        body = await read_body(request)
+        body = await read_body(request, max_bytes, "An event request")
         if isinstance(body, Response):
             return body
         try:
