@@ -15,7 +15,6 @@ from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.errors import ConfigurationError
 from schemas.topics import EVENT_REQUESTS, SITUATIONS
-from services.analytics import exports, report
 from services.analytics.projections import FACTS, PROJECTIONS, TIMELINE, Keyed
 from services.analytics.projections import event_requests as requests
 from services.analytics.projections.facts import SituationFacts
@@ -55,6 +54,9 @@ async def run(bootstrap: str, projection: str, sources: Sequence[Source], out: P
               start: datetime | None, end: datetime | None, types: Mapping[str, str],
               progress: Progress | None = None) -> Outcome:
     """Replay ``sources`` into ``projection`` and write its exports under ``out``."""
+    # pyarrow and matplotlib (~75 MB) load only when exports are written: the ``commande`` CLI
+    # registers this command, and ``commande run <service>`` must not carry them.
+    from services.analytics import exports, report
     if projection not in PROJECTIONS:
         raise ConfigurationError(
             f"unknown projection {projection!r}; use one of {', '.join(PROJECTIONS)}")
