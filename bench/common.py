@@ -3,10 +3,12 @@ memory readings from ``/proc``, the machine's description and appending to ``ben
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
 import platform
+import sys
 import textwrap
 import uuid
 from collections.abc import Sequence
@@ -187,3 +189,17 @@ def record(title: str, intro: str, command: str, lines: Sequence[str]) -> None:
                if line and not line.startswith(("-", "#", " ")) else line for line in section]
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     RESULTS.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
+
+
+async def start_raw_loop(bootstrap: str, source: str, sink: str, group: str
+                         ) -> asyncio.subprocess.Process:
+    """``bench.intake``'s raw consume-and-produce loop (the baselines) as a process: one record
+    out on ``sink`` per record in on ``source``; returns once it says it is ready."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.intake", "--raw-loop", source, sink, group,
+        "--bootstrap", bootstrap, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    if line.strip() != b"ready":
+        raise SystemExit(f"the raw loop {group} did not start (exit {proc.returncode})")
+    return proc

@@ -62,6 +62,7 @@ from bench.common import (
     cpu_text,
     machine,
     percentile,
+    start_raw_loop,
 )
 from schemas.referrals import ReferralAccepted, ReferralRejected
 from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, TopicSpec
@@ -263,18 +264,6 @@ async def caught_up(bootstrap: str, patience: float = 120.0) -> float:
         await asyncio.sleep(0.25)
 
 
-async def start_raw(bootstrap: str, source: str, sink: str, group: str
-                    ) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.intake", "--raw-loop", source, sink, group,
-        "--bootstrap", bootstrap, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    if line.strip() != b"ready":
-        raise SystemExit(f"the raw loop did not start (exit {proc.returncode})")
-    return proc
-
-
 async def terminate(proc: asyncio.subprocess.Process, name: str,
                     sig: signal.Signals = signal.SIGTERM) -> int:
     """Send ``sig``, then wait (SIGKILL after 40 s); returns the exit code.
@@ -346,7 +335,7 @@ async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
     echoes = Answers(bootstrap, sink.name, check_types=False)
     try:
         procs["intake"] = await start_intake(port, log_path, profile)
-        procs["raw"] = await start_raw(bootstrap, source.name, sink.name, f"bench.intake.{tag}.raw")
+        procs["raw"] = await start_raw_loop(bootstrap, source.name, sink.name, f"bench.intake.{tag}.raw")
         await producer.start()
         await status.start()
         await echoes.start()

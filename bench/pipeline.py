@@ -76,6 +76,7 @@ from bench.common import (
     memory_kb,
     percentile,
     record,
+    start_raw_loop,
 )
 from deploy.local.services import ServiceProcess
 from schemas.meetings import AgendaIssued
@@ -93,7 +94,7 @@ from schemas.topics import (
     TopicSpec,
 )
 from services.runtime.kafka import OutRecord, partitions_of
-from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
 SERVICES = ("intake", "convening", "notifier")
@@ -447,19 +448,6 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
 # -- the processes -----------------------------------------------------------------------------
 
 
-async def start_relay(bootstrap: str, source: str, sink: str, group: str
-                      ) -> asyncio.subprocess.Process:
-    """One hop of the baseline chain: ``bench.intake``'s raw consume-and-produce loop."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.intake", "--raw-loop", source, sink, group,
-        "--bootstrap", bootstrap, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    if line.strip() != b"ready":
-        raise SystemExit(f"a relay of the baseline did not start (exit {proc.returncode})")
-    return proc
-
-
 def stop_service(proc: ServiceProcess, profiled: bool) -> int:
     """SIGTERM (SIGINT under cProfile, so the profile is written); SIGKILL after 60 s."""
     assert proc.proc is not None
@@ -516,7 +504,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                                extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock)}).start,
                 ready_within=120)
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
-            relays.append(await start_relay(bootstrap, src.name, dst.name,
+            relays.append(await start_raw_loop(bootstrap, src.name, dst.name,
                                             f"bench.pipeline.{tag}.hop{i}"))
         await producer.start()
         for reader in (watcher, echo, lag):

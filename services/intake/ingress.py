@@ -75,9 +75,13 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
                         headers=headers)
 
 
-async def read_body(request: Request, max_bytes: int, what: str) -> bytes | Response:
-    """The body, or a 413 problem as soon as it (declared or streamed) passes ``max_bytes``;
-    ``what`` names the thing in the problem ("A referral")."""
+async def read_json_body(request: Request, max_bytes: int, what: str) -> bytes | Response:
+    """The body of a JSON request, or the problem: 415 unless the content type is JSON, 413 as
+    soon as the body (declared or streamed) passes ``max_bytes``. ``what`` names the thing in the
+    problem ("A referral")."""
+    if not JSON_CONTENT.match(request.headers.get("content-type", "")):
+        return problem(415, "unsupported_media_type", "Unsupported media type",
+                       f"Send {what[0].lower()}{what[1:]} as application/json.")
     declared = request.headers.get("content-length")
     too_big = problem(413, "payload_too_large", "Payload too large",
                       f"{what} may be at most {max_bytes} bytes.")
@@ -89,6 +93,12 @@ async def read_body(request: Request, max_bytes: int, what: str) -> bytes | Resp
         if len(body) > max_bytes:
             return too_big
     return bytes(body)
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """A contract violation's field errors for a problem (never the input values), at most 100."""
+    return [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+            for e in exc.errors(include_input=False, include_url=False)][:100]
 
 
 def _reasons(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
@@ -114,19 +124,15 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
         agency = await authenticate(request)
         if isinstance(agency, Response):
             return agency
-        if not JSON_CONTENT.match(request.headers.get("content-type", "")):
-            return problem(415, "unsupported_media_type", "Unsupported media type",
-                           "Send the referral as application/json.")
-        body = await read_body(request, max_bytes, "A referral")
+        body = await read_json_body(request, max_bytes, "A referral")
         if isinstance(body, Response):
             return body
         try:
             event = ReferralSubmitted.model_validate_json(_with_receipt_time(body, intake.clock.now()))
         except ValidationError as exc:
-            errors = [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-                      for e in exc.errors(include_input=False, include_url=False)][:100]
             return problem(422, "contract_violation", "The body does not match the contract",
-                           "Fix every listed field to match ReferralSubmitted v1.", errors=errors)
+                           "Fix every listed field to match ReferralSubmitted v1.",
+                           errors=field_errors(exc))
         if event.agency_id != agency:
             return problem(403, "wrong_agency", "Not your agency",
                            "Your token may only submit referrals of your own agency.")

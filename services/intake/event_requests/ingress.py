@@ -40,7 +40,7 @@ from schemas.event_requests import EventRequestSubmitted
 from services.intake import store as intake_store
 from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import RateLimiter
-from services.intake.ingress import BEARER, JSON_CONTENT, problem, read_body, token_hash
+from services.intake.ingress import BEARER, field_errors, problem, read_json_body, token_hash
 from services.runtime import outbox
 from services.runtime.kafka import OutRecord
 from services.runtime.logging import get_logger
@@ -48,11 +48,6 @@ from services.runtime.service import Service
 
 PATH = "/v1/event-requests"
 log = get_logger("commande.intake.http")
-
-
-def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-            for e in exc.errors(include_input=False, include_url=False)][:100]
 
 
 def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
@@ -89,10 +84,7 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         agency = await agency_of(request)
         if isinstance(agency, Response):
             return agency
-        if not JSON_CONTENT.match(request.headers.get("content-type", "")):
-            return problem(415, "unsupported_media_type", "Unsupported media type",
-                           "Send the event request as application/json.")
-        body = await read_body(request, max_bytes, "An event request")
+        body = await read_json_body(request, max_bytes, "An event request")
         if isinstance(body, Response):
             return body
         try:
@@ -117,7 +109,7 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         except ValidationError as exc:
             return problem(422, "contract_violation", "The body does not match the contract",
                            "Fix every listed field to match EventRequestSubmitted v1.",
-                           errors=_field_errors(exc))
+                           errors=field_errors(exc))
         checked = requests.check(event)
         source = f"/agencies/{agency}" if agency is not None else "/public"
         rec = to_record(event, source=source, time=now)

@@ -14,18 +14,13 @@ from services.intake.event_requests.decide import EventRequestState
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
 
-GET_REQUEST = """
-SELECT request_id, status, kind, municipality, district, agency_id, last_preferred_date,
-       answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
-       purge_after, purged_at
-FROM event_requests WHERE request_id = $1
-FOR UPDATE
-"""
-UPSERT_REQUEST = """
-INSERT INTO event_requests (
-    request_id, status, kind, municipality, district, agency_id, last_preferred_date,
+_COLUMNS = """request_id, status, kind, municipality, district, agency_id, last_preferred_date,
     answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
-    purge_after, purged_at)
+    purge_after, purged_at"""
+"""The columns of ``event_requests``, in the order ``UPSERT_REQUEST`` binds them."""
+GET_REQUEST = f"SELECT {_COLUMNS} FROM event_requests WHERE request_id = $1 FOR UPDATE"
+UPSERT_REQUEST = f"""
+INSERT INTO event_requests ({_COLUMNS})
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (request_id) DO UPDATE SET
     status = EXCLUDED.status, decided_at = EXCLUDED.decided_at,
@@ -39,19 +34,15 @@ VALUES ($1, $2, $3, $4, $5)
 """
 GET_CONTACT = "SELECT key_id, nonce, ciphertext FROM event_request_contacts WHERE request_id = $1"
 DELETE_CONTACT = "DELETE FROM event_request_contacts WHERE request_id = $1"
-DUE_REMINDERS = """
-SELECT request_id, status, kind, municipality, district, agency_id, last_preferred_date,
-       answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
-       purge_after, purged_at
+DUE_REMINDERS = f"""
+SELECT {_COLUMNS}
 FROM event_requests
 WHERE next_reminder_at IS NOT NULL AND next_reminder_at <= $1
 ORDER BY next_reminder_at LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
-DUE_PURGES = """
-SELECT request_id, status, kind, municipality, district, agency_id, last_preferred_date,
-       answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
-       purge_after, purged_at
+DUE_PURGES = f"""
+SELECT {_COLUMNS}
 FROM event_requests
 WHERE purge_after IS NOT NULL AND purge_after <= $1
 ORDER BY purge_after LIMIT $2
