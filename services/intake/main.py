@@ -56,7 +56,7 @@ log = get_logger("commande.intake")
 def make_vault(settings: IntakeSettings) -> Vault:
     """The vault from settings; the development key only on the local stack."""
     if settings.vault_key is None:
-        if not settings.is_local_stack:
+        if not settings.development:
             raise ConfigurationError(
                 "COMMANDE_VAULT_KEY is not set: give a base64 32-byte key and COMMANDE_VAULT_KEY_ID "
                 "(the development key is only for the embedded local stack)")
@@ -76,7 +76,7 @@ def intake_private_key(settings: IntakeSettings) -> PrivateKey:
     if settings.intake_private_key is not None:
         return sealing.private_key_from_b64(settings.intake_private_key.get_secret_value(),
                                             "COMMANDE_INTAKE_PRIVATE_KEY")
-    if not settings.is_local_stack:
+    if not settings.development:
         raise ConfigurationError("COMMANDE_INTAKE_PRIVATE_KEY is not set (base64 X25519 key; "
                                  "`commande intake keys generate --agency intake` makes one)")
     log.warning("using the synthetic TEST key of intake: local stack only")

@@ -60,7 +60,7 @@ DEV_ACK_SECRET = b"commande-synthetic-dev-ack-secret"
 def ack_secret(settings: NotifierSettings) -> bytes:
     """The acknowledgement-token secret; required, except on the embedded local stack where a
     clearly marked development secret is used (as intake does for its keys)."""
-    if settings.notifier_ack_secret is None and settings.is_local_stack:
+    if settings.notifier_ack_secret is None and settings.development:
         log.warning("using the synthetic DEV acknowledgement secret: local stack only")
         return DEV_ACK_SECRET
     if settings.notifier_ack_secret is None or len(
@@ -75,7 +75,7 @@ def contact_box(settings: NotifierSettings) -> ContactBox:
     """The cipher for event requesters' details; required, except on the embedded local stack
     where a clearly marked development key is used."""
     if settings.notifier_contact_key is None:
-        if not settings.is_local_stack:
+        if not settings.development:
             raise ConfigurationError(
                 "set COMMANDE_NOTIFIER_CONTACT_KEY (base64 of 32 bytes) to seal event "
                 "requesters' contact details (the development key is only for the local stack)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -21,7 +22,25 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COMMANDE_", extra="ignore", frozen=True)
 
+    env: Literal["production", "development"] = "production"
+    """``COMMANDE_ENV``: production (the default) refuses development keys, the sample directory,
+    plaintext connections and missing secrets at start; ``development`` is the embedded stack's."""
     kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_security_protocol: Literal["SASL_SSL", "SSL", "PLAINTEXT"] = "SASL_SSL"
+    """``SASL_SSL`` (SCRAM over TLS, the default), ``SSL`` (mutual TLS: ``kafka_cert_file`` and
+    ``kafka_key_file``), or ``PLAINTEXT`` (development only: a throwaway benchmark broker)."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    """The Kafka principal; by default each client's own (``intake``, ``convening``, …)."""
+    kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = None
+    """A file holding the password (one line), instead of ``kafka_password``."""
+    kafka_ca_file: Path | None = None
+    """PEM CA bundle that signed the brokers' certificates; the system's trust store if unset
+    (the embedded stack's own CA in development)."""
+    kafka_cert_file: Path | None = None
+    """mutual TLS: this client's certificate (PEM), with ``kafka_key_file``."""
+    kafka_key_file: Path | None = None
     database_url: SecretStr = SecretStr("postgresql://commande@127.0.0.1:15432/commande")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -63,12 +82,15 @@ class Settings(BaseSettings):
         return urlsplit(self.database_url.get_secret_value()).username or "commande"
 
     @property
-    def is_local_stack(self) -> bool:
-        """Kafka and PostgreSQL both on loopback: the only place development keys are allowed."""
-        loopback = {"127.0.0.1", "localhost", "::1"}
-        hosts = {server.rsplit(":", 1)[0].strip("[]") for server in self.kafka_bootstrap.split(",")}
-        db_host = urlsplit(self.database_url.get_secret_value()).hostname or ""
-        return hosts <= loopback and db_host in loopback
+    def development(self) -> bool:
+        """``COMMANDE_ENV=development``: the only mode where development keys, the sample
+        directory and the embedded stack's credentials are used."""
+        return self.env == "development"
+
+    @property
+    def kafka_state(self) -> Path:
+        """The embedded broker's folder (its CA and the development credentials live there)."""
+        return self.state_dir / "kafka"
 
     @property
     def mail_dir(self) -> Path:
