@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The embedded stack, the demo and the tests run in development mode (COMMANDE_ENV); services
+# default to production, which refuses development keys and plaintext connections.
+export COMMANDE_ENV := development
 
 .PHONY: help setup stack stack-down status demo test unit integration lint schemas clean
 

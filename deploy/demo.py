@@ -104,7 +104,7 @@ class Demo:
                        action: Callable[[], object], what: str, within: float = 60) -> Envelope[Message]:
         """Run ``action`` and wait for the event it should cause."""
         # Refusals (CommandRejected) travel on the meetings topic: watch it too, to say why.
-        async with Watch(self.settings.kafka_bootstrap, topic, MEETINGS.name) as watch:
+        async with Watch(self.settings, "analytics", topic, MEETINGS.name) as watch:
             action()
             found = await watch.first(lambda e: match(e) or self._refused(e), within)
         if found is None:
@@ -128,15 +128,15 @@ async def scheduled(demo: Demo, situation: str) -> SituationScheduled:
     """The situation's SituationScheduled (already published: read from the partition)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = await _scheduled_event(demo.settings.kafka_bootstrap, situation)
+        found = await _scheduled_event(demo.settings, situation)
         if found is not None:
             return found
         await asyncio.sleep(0.5)
     raise SystemExit(f"demo: situation {situation} was not scheduled within 60s")
 
 
-async def _scheduled_event(bootstrap: str, situation: str) -> SituationScheduled | None:
-    for env in await situation_events(bootstrap, uuid.UUID(situation)):
+async def _scheduled_event(settings: Settings, situation: str) -> SituationScheduled | None:
+    for env in await situation_events(settings, uuid.UUID(situation)):
         if isinstance(env.event, SituationScheduled):
             return env.event
     return None

@@ -22,6 +22,10 @@ import pytest
 
 from services.runtime.settings import Settings
 
+# The suite runs the embedded stack's development mode (its keys, directory and credentials);
+# tests of production refusals build their own settings with env="production".
+os.environ.setdefault("COMMANDE_ENV", "development")
+
 
 @dataclass(frozen=True)
 class StackInfo:
@@ -74,7 +78,9 @@ def _from_containers() -> Iterator[Settings]:
             .with_env("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://127.0.0.1:19092") as kafka:
         wait_for_logs(kafka, "Kafka Server started", timeout=90)
         url = pg.get_connection_url().replace("postgresql+psycopg2", "postgresql")
-        yield Settings(kafka_bootstrap="127.0.0.1:19092", database_url=url)
+        # The containers' broker has no TLS listener: a development-only PLAINTEXT connection.
+        yield Settings(kafka_bootstrap="127.0.0.1:19092", database_url=url,
+                       kafka_security_protocol="PLAINTEXT")
 
 
 @pytest.fixture(scope="session")

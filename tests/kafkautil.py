@@ -5,32 +5,38 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from services.runtime import kafka_client
 from services.runtime.kafka import InRecord, partitions
+from services.runtime.settings import Settings
+
+HARNESS = "admin"
+"""Test harnesses stand in for every role (partners, services, operators): they connect as the
+embedded broker's super user. The ACL tests connect as the real principals."""
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """``{partition: end offset}`` of ``topic`` now (to read only what comes after)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                client_id=f"test-reader-{uuid.uuid4()}")
+    consumer = kafka_client.consumer(settings, HARNESS, group_id=None,
+                                     client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions(settings, HARNESS, topic)]
         return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
     finally:
         await consumer.stop()
 
 
-async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0,
+async def read_all(settings: Settings, topic: str, *, timeout: float = 20.0,
                    since: dict[int, int] | None = None) -> list[InRecord]:
     """Every record on ``topic`` (all partitions) up to the end offsets at call time
     (from ``since``'s offsets when given, else from the beginning)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None, client_id=f"test-reader-{uuid.uuid4()}")
+    consumer = kafka_client.consumer(settings, HARNESS, enable_auto_commit=False,
+                                     group_id=None, client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions(settings, HARNESS, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         for tp in tps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local import procs
+from deploy.local import kafka_security, procs
 from schemas.errors import ConfigurationError
 from services.runtime.settings import Settings
 
@@ -45,6 +46,11 @@ class KafkaPaths:
     @property
     def cluster_id(self) -> Path:
         return self.home / "cluster.id"
+
+    @property
+    def listener(self) -> Path:
+        """Which client listener the data folder was formatted for (SASL_SSL or PLAINTEXT)."""
+        return self.home / "listener"
 
 
 def paths(settings: Settings) -> KafkaPaths:
@@ -106,12 +112,8 @@ def _write_config(settings: Settings, kp: KafkaPaths) -> None:
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{cport}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.quorum.bootstrap.servers": f"127.0.0.1:{cport}",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(kp.data),
         "num.partitions": "6",
         "auto.create.topics.enable": "false",
@@ -127,12 +129,36 @@ def _write_config(settings: Settings, kp: KafkaPaths) -> None:
         "message.max.bytes": "4194304",
         "log.segment.bytes": "104857600",
     }
-    kp.config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    if settings.kafka_security_protocol == "SASL_SSL":
+        props.update(kafka_security.server_properties(settings))
+    else:  # PLAINTEXT: a throwaway broker for the TLS-cost benchmark only (development)
+        props.update({
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+        })
+    fd = os.open(kp.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds passwords
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{k}={v}\n" for k, v in props.items()))
+
+
+def _check_mode(settings: Settings) -> None:
+    protocol = settings.kafka_security_protocol
+    if protocol == "SSL":
+        raise ConfigurationError(
+            "the embedded stack serves SASL_SSL (SCRAM over TLS); mutual TLS (SSL) is for a "
+            "managed cluster: set COMMANDE_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+    if protocol == "PLAINTEXT" and not settings.development:
+        raise ConfigurationError(
+            "a PLAINTEXT broker is for a throwaway benchmark stack only: set "
+            "COMMANDE_ENV=development, or COMMANDE_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
 
 
 def start(settings: Settings) -> str:
     """Start the broker unless it runs; returns a line for the status report."""
     kp = paths(settings)
+    _check_mode(settings)
     if procs.read_pid(kp.pid) is not None:
         return f"kafka already running on 127.0.0.1:{settings.kafka_port}"
     procs.require_free(settings.kafka_port, "Kafka", "COMMANDE_KAFKA_BOOTSTRAP")
@@ -140,25 +166,46 @@ def start(settings: Settings) -> str:
     java = _java()
     libs = resolve_jars(settings)
     kp.home.mkdir(parents=True, exist_ok=True)
+    kp.home.chmod(0o700)
+    protocol = settings.kafka_security_protocol
+    note = ""
+    if kp.data.exists() and (not kp.listener.exists() or kp.listener.read_text().strip() != protocol):
+        # A broker formatted for another listener (an older plaintext stack): its users and
+        # ACLs would not match. The embedded stack's data is disposable; start it afresh.
+        shutil.rmtree(kp.data)
+        (kp.home / "security.applied").unlink(missing_ok=True)
+        note = f" (its data was reset: it had been formatted for another listener than {protocol})"
+    if protocol == "SASL_SSL":
+        kafka_security.ensure_tls(settings)
     _write_config(settings, kp)
     if not kp.cluster_id.exists():
         kp.cluster_id.write_text(str(uuid.uuid4()) + "\n")
     classpath = f"{libs}/*"
     if not (kp.data / "meta.properties").exists():
         cluster = _cluster_id(kp)
+        scram = kafka_security.format_args(settings) if protocol == "SASL_SSL" else []
         fmt = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster}", "-c", str(kp.config), "-g"],
+             f"--cluster-id={cluster}", "-c", str(kp.config), "--standalone", *scram],
             capture_output=True, text=True, check=False,
         )
         if fmt.returncode != 0:
             raise ConfigurationError(f"formatting Kafka's storage failed:\n{fmt.stdout}{fmt.stderr}")
+        kp.listener.write_text(protocol + "\n")
     argv = [java, *HEAP.split(), "-XX:+UseSerialGC", "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={kp.home}", "-cp", classpath, "kafka.Kafka", str(kp.config)]
     kp.log.write_text("")
     procs.spawn(argv, kp.log, kp.pid)
     _wait_started(settings, kp)
-    return f"kafka {settings.kafka_version} started on 127.0.0.1:{settings.kafka_port}"
+    return (f"kafka {settings.kafka_version} started on 127.0.0.1:{settings.kafka_port} "
+            f"({protocol}){note}")
+
+
+def apply_security(settings: Settings) -> str | None:
+    """Apply the principals and ACL table to the running broker (``None``: already applied)."""
+    if settings.kafka_security_protocol != "SASL_SSL":
+        return None
+    return kafka_security.apply(settings, _java(), resolve_jars(settings))
 
 
 def _cluster_id(kp: KafkaPaths) -> str:
@@ -200,5 +247,6 @@ def status(settings: Settings) -> str:
     pid = procs.read_pid(kp.pid)
     if pid is None:
         return "kafka       stopped"
-    return (f"kafka       running  pid {pid}  127.0.0.1:{settings.kafka_port}  "
+    listener = kp.listener.read_text().strip() if kp.listener.exists() else "?"
+    return (f"kafka       running  pid {pid}  127.0.0.1:{settings.kafka_port} ({listener})  "
             f"Apache Kafka {settings.kafka_version} (KRaft)  log {kp.log}")

@@ -49,6 +49,7 @@ class ServiceProcess:
             "COMMANDE_SMTP_HOST": self.settings.smtp_host,
             "COMMANDE_SMTP_PORT": str(self.settings.smtp_port),
             "COMMANDE_STATE_DIR": str(self.settings.state_dir),
+            "COMMANDE_ENV": self.settings.env,
             **self.extra_env,
         }
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from deploy.local import kafka, postgres, procs
+from deploy.local.kafka_security import SUPER_USER
 from deploy.local.smtp_sink import read_messages
 from schemas.errors import ConfigurationError
 from services.runtime.settings import Settings
@@ -45,7 +46,10 @@ def up(settings: Settings) -> list[str]:
     """
     preflight(settings)
     lines = [postgres.start(settings), kafka.start(settings), start_smtp(settings)]
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    applied = kafka.apply_security(settings)
+    if applied is not None:
+        lines.append(f"kafka security: {applied}")
+    created = asyncio.run(ensure_topics(settings, SUPER_USER))
     lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else
                                                        ", all present"))
     return lines

@@ -30,7 +30,11 @@ from schemas.base import Message
 from schemas.envelope import Envelope, from_record
 from schemas.errors import ConfigurationError, ContractError, TransientError
 from schemas.topics import SITUATIONS, TOPICS, TopicSpec
+from services.runtime import kafka_client
+from services.runtime.settings import Settings
 
+PRINCIPAL = "analytics"
+"""Replays connect as the read-only analytics principal: de-identified topics, no group."""
 DEFAULT_TOPICS: tuple[str, ...] = (SITUATIONS.name,)
 """The live topic the projections read when no ``--topic`` is given."""
 
@@ -100,7 +104,7 @@ def parse_time(text: str) -> datetime | None:
 
 
 async def replay(
-    bootstrap: str,
+    settings: Settings,
     sources: Sequence[Source],
     sink: Sink,
     *,
@@ -112,7 +116,7 @@ async def replay(
     """Read ``sources`` from ``start`` to ``end`` (or the end offsets now) into ``sink``.
 
     Args:
-        bootstrap: Kafka bootstrap servers.
+        settings: where Kafka is and how to connect (as the read-only ``analytics`` principal).
         sources: from :func:`resolve`.
         sink: receives every decoded event, in partition order (interleaved across partitions).
         start: the first event time to read (``None``: from the beginning of each partition).
@@ -126,8 +130,8 @@ async def replay(
         TransientError: Kafka is not reachable, or stopped answering mid-replay.
     """
     logical = {s.name: s.spec.name for s in sources}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = kafka_client.consumer(
+        settings, PRINCIPAL, group_id=None, enable_auto_commit=False,
         client_id=f"commande-analytics-replay-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest", isolation_level="read_committed",
         max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
@@ -138,7 +142,7 @@ async def replay(
     try:
         await consumer.start()
     except KafkaError as exc:
-        raise TransientError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc
+        raise TransientError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc}") from exc
     try:
         stops = await _plan(consumer, list(logical), start, end, report)
         active = [tp for tp, (first, stop) in stops.items() if first < stop]

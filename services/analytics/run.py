@@ -22,7 +22,7 @@ from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import summarize
 from services.analytics.projections.timeline import Timeline
 from services.analytics.replay import Progress, ReplayReport, Source, replay
-from services.runtime.settings import PROJECT_ROOT
+from services.runtime.settings import PROJECT_ROOT, Settings
 
 DIRECTORY = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
 
@@ -50,7 +50,7 @@ class Outcome:
     files: tuple[Path, ...]
 
 
-async def run(bootstrap: str, projection: str, sources: Sequence[Source], out: Path, *,
+async def run(settings: Settings, projection: str, sources: Sequence[Source], out: Path, *,
               start: datetime | None, end: datetime | None, types: Mapping[str, str],
               progress: Progress | None = None) -> Outcome:
     """Replay ``sources`` into ``projection`` and write its exports under ``out``."""
@@ -62,7 +62,7 @@ async def run(bootstrap: str, projection: str, sources: Sequence[Source], out: P
             f"unknown projection {projection!r}; use one of {', '.join(PROJECTIONS)}")
     if projection == "timeline":
         timelines: Keyed[Timeline] = Keyed(TIMELINE.fold)
-        read = await replay(bootstrap, sources, timelines.apply, start=start, end=end,
+        read = await replay(settings, sources, timelines.apply, start=start, end=end,
                             progress=progress)
         files = exports.write(out, [exports.timeline_dataset(timelines.states())])
     else:
@@ -73,7 +73,7 @@ async def run(bootstrap: str, projection: str, sources: Sequence[Source], out: P
             facts.apply(envelope)
             by_request.apply(envelope)
 
-        read = await replay(bootstrap, sources, sink, start=start, end=end, progress=progress)
+        read = await replay(settings, sources, sink, start=start, end=end, progress=progress)
         if projection == "provincial":
             files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
         else:

@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.errors import ConfigurationError, TransientError
@@ -36,6 +35,8 @@ from schemas.topics import EVENT_REQUESTS, REFERRAL_STATUS, SITUATIONS, TopicSpe
 from services.analytics.event_request_simulation import event_requests
 from services.analytics.projections.provincial import HALTON
 from services.analytics.synthetic import Script, Stream, TimedRecord, epoch_ms, uuid7_at
+from services.runtime import kafka_client
+from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
 
 TOPICS_WRITTEN: tuple[TopicSpec, ...] = (SITUATIONS, REFERRAL_STATUS, EVENT_REQUESTS)
@@ -232,8 +233,12 @@ def target(spec: TopicSpec, prefix: str) -> TopicSpec:
     return replace(spec, name=f"{prefix}{spec.name}") if prefix else spec
 
 
-async def publish(bootstrap: str, records: Iterator[TimedRecord], *, prefix: str = "",
-                  batch: int = 20000) -> dict[str, int]:
+PRINCIPAL = "simulator"
+"""A development-only principal that may create and write ``sandbox.`` copies, nothing else."""
+
+
+async def publish(settings: Settings, records: Iterator[TimedRecord], *, prefix: str = "",
+                  batch: int = 20000, principal: str = PRINCIPAL) -> dict[str, int]:
     """Create the target topics if needed and produce ``records`` with their timestamps.
 
     Returns:
@@ -245,9 +250,9 @@ async def publish(bootstrap: str, records: Iterator[TimedRecord], *, prefix: str
     """
     if prefix and not prefix.endswith("."):
         raise ConfigurationError(f"a topic prefix ends with '.', e.g. {prefix}. (got {prefix!r})")
-    await ensure_topics(bootstrap, tuple(target(s, prefix) for s in TOPICS_WRITTEN))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="commande-simulator",
-                                acks="all", linger_ms=20, max_batch_size=512 * 1024,
+    await ensure_topics(settings, principal, tuple(target(s, prefix) for s in TOPICS_WRITTEN))
+    producer = kafka_client.producer(settings, principal, client_id="commande-simulator",
+                                     acks="all", linger_ms=20, max_batch_size=512 * 1024,
                                 request_timeout_ms=30000)
     written: dict[str, int] = {}
     try:
@@ -265,7 +270,7 @@ async def publish(bootstrap: str, records: Iterator[TimedRecord], *, prefix: str
                 await _settle(pending)
         await _settle(pending)
     except KafkaError as exc:
-        raise TransientError(f"producing to Kafka at {bootstrap} failed: {exc}") from exc
+        raise TransientError(f"producing to Kafka at {settings.kafka_bootstrap} failed: {exc}") from exc
     finally:
         await producer.stop()
     return dict(sorted(written.items()))

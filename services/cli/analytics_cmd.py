@@ -69,10 +69,10 @@ def replay(
     end = parse_time(to) if to is not None else None
     types = agency_types(directory)
     if sys.stderr.isatty():
-        outcome = _with_progress_bar(settings.kafka_bootstrap, projection, sources, out, start,
+        outcome = _with_progress_bar(settings, projection, sources, out, start,
                                      end, types)
     else:
-        outcome = asyncio.run(run(settings.kafka_bootstrap, projection, sources, out, start=start,
+        outcome = asyncio.run(run(settings, projection, sources, out, start=start,
                                   end=end, types=types, progress=_log_progress()))
     read = outcome.report
     log.info("replay done", events=read.events, records=read.records,
@@ -83,7 +83,7 @@ def replay(
         typer.echo(f"  wrote {path}")
 
 
-def _with_progress_bar(bootstrap: str, projection: str, sources: list[Source], out: Path,
+def _with_progress_bar(settings: Settings, projection: str, sources: list[Source], out: Path,
                        start: datetime | None, end: datetime | None,
                        types: dict[str, str]) -> Outcome:
     """Run with a progress bar on the terminal: events, rate, ETA."""
@@ -97,7 +97,7 @@ def _with_progress_bar(bootstrap: str, projection: str, sources: list[Source], o
             rate = done / max(time.monotonic() - began, 1e-9)
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
-        return asyncio.run(run(bootstrap, projection, sources, out, start=start, end=end,
+        return asyncio.run(run(settings, projection, sources, out, start=start, end=end,
                                types=types, progress=update))
 
 
@@ -138,7 +138,7 @@ def events(
                 event_requests=event_requests)
     plan.check(SystemClock().now())
     began = time.monotonic()
-    written = asyncio.run(publish(settings.kafka_bootstrap, generate(plan), prefix=topic_prefix))
+    written = asyncio.run(publish(settings, generate(plan), prefix=topic_prefix))
     for name, n in written.items():
         typer.echo(f"{name}: {n} records")
     typer.echo(f"done in {time.monotonic() - began:.1f}s")

@@ -64,7 +64,7 @@ def _publish(build: type[Command], **fields: Any) -> None:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ContractError(f"invalid {build.__name__}: {problems}") from None
-    [ce_id] = asyncio.run(publish(settings.kafka_bootstrap, [command], source=SOURCE))
+    [ce_id] = asyncio.run(publish(settings, "gateway", [command], source=SOURCE))
     typer.echo(f"published {build.__name__} {ce_id} (key {command.key()})")
 
 

@@ -100,10 +100,10 @@ async def _publish_and_wait(settings: Settings, message: Message, source: str,
         return isinstance(env.event, EventRequestEvent) and env.event.key() == key
 
     if wait <= 0:
-        await publish(settings.kafka_bootstrap, [message], source=source)
+        await publish(settings, "gateway", [message], source=source)
         return None
-    async with Watch(settings.kafka_bootstrap, EVENT_REQUESTS.name) as watch:
-        await publish(settings.kafka_bootstrap, [message], source=source)
+    async with Watch(settings, "gateway", EVENT_REQUESTS.name) as watch:
+        await publish(settings, "gateway", [message], source=source)
         return await watch.first(answers, wait)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.base import Message
@@ -16,6 +16,7 @@ from schemas.envelope import Envelope
 from schemas.errors import ContractError
 from schemas.topics import SITUATIONS
 from services.analytics.projections.timeline import Timeline, fold
+from services.runtime import kafka_client
 from services.runtime.events import decode
 from services.runtime.kafka import InRecord, partitions
 from services.runtime.settings import Settings
@@ -23,19 +24,23 @@ from services.runtime.settings import Settings
 app = typer.Typer(help="Situations: their de-identified history.", no_args_is_help=True)
 
 
-async def situation_events(bootstrap: str, situation_id: UUID) -> list[Envelope[Message]]:
+PRINCIPAL = "analytics"
+"""The timeline is de-identified: it reads as the read-only analytics principal."""
+
+
+async def situation_events(settings: Settings, situation_id: UUID) -> list[Envelope[Message]]:
     """Every decodable event keyed by ``situation_id`` on the situations topic, in order.
 
     A situation's events share its key, so they live in one partition: only that one is read.
     """
     key = str(situation_id).encode()
-    parts = await partitions(bootstrap, SITUATIONS.name)
+    parts = await partitions(settings, PRINCIPAL, SITUATIONS.name)
     if not parts:
         return []
     partition = DefaultPartitioner()(key, parts, parts)
     tp = TopicPartition(SITUATIONS.name, partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
+    consumer = kafka_client.consumer(settings, PRINCIPAL, group_id=None, enable_auto_commit=False,
+                                     client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -56,10 +61,10 @@ async def situation_events(bootstrap: str, situation_id: UUID) -> list[Envelope[
         await consumer.stop()
 
 
-async def timeline(bootstrap: str, situation_id: UUID) -> Timeline | None:
+async def timeline(settings: Settings, situation_id: UUID) -> Timeline | None:
     """The situation's de-identified timeline (None when it has no events)."""
     found: Timeline | None = None
-    for env in await situation_events(bootstrap, situation_id):
+    for env in await situation_events(settings, situation_id):
         found = fold(found, env)
     return found
 
@@ -73,7 +78,7 @@ def show(situation_id: Annotated[UUID, typer.Argument(help="The situation id (fr
 
     Example: commande situation show 01a21822-25c0-7be7-9484-55afc005e5ce
     """
-    found = asyncio.run(timeline(Settings().kafka_bootstrap, situation_id))
+    found = asyncio.run(timeline(Settings(), situation_id))
     if found is None:
         typer.secho(f"no events for situation {situation_id}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)

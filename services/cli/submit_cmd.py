@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from schemas.access import partner
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
@@ -58,8 +59,9 @@ async def submit_and_wait(settings: Settings, referral: ReferralSubmitted,
         event = env.event
         return isinstance(event, ReferralAccepted | ReferralRejected) and event.key() == key
 
-    async with Watch(settings.kafka_bootstrap, REFERRAL_STATUS.name) as watch:
-        await publish(settings.kafka_bootstrap, [referral], source=f"/partners/{referral.agency_id}")
+    principal = partner(referral.agency_id).principal
+    async with Watch(settings, principal, REFERRAL_STATUS.name) as watch:
+        await publish(settings, principal, [referral], source=f"/partners/{referral.agency_id}")
         return await watch.first(answers, within)
 
 

@@ -7,19 +7,23 @@ import uuid
 from collections.abc import Callable
 from types import TracebackType
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, TransientError
+from services.runtime import kafka_client
 from services.runtime.events import decode, emit
 from services.runtime.kafka import InRecord, Producer, partitions
+from services.runtime.settings import Settings
 
 
-async def publish(bootstrap: str, events: list[Message], *, source: str) -> list[str]:
-    """Publish ``events`` as CloudEvents from ``source``; returns their ``ce_id``s."""
-    producer = Producer(bootstrap, client_id="commande-cli")
+async def publish(settings: Settings, principal: str, events: list[Message], *,
+                  source: str) -> list[str]:
+    """Publish ``events`` as CloudEvents from ``source``, connected as ``principal``; returns
+    their ``ce_id``s."""
+    producer = Producer(settings, principal, client_id="commande-cli")
     await producer.start()
     try:
         records = [emit(event, source=source) for event in events]
@@ -32,12 +36,13 @@ async def publish(bootstrap: str, events: list[Message], *, source: str) -> list
 class Watch:
     """Reads ``topics`` from their ends at entry (so nothing published after entry is missed)."""
 
-    def __init__(self, bootstrap: str, *topics: str) -> None:
+    def __init__(self, settings: Settings, principal: str, *topics: str) -> None:
         self._topics = topics
-        self._bootstrap = bootstrap
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                          enable_auto_commit=False,
-                                          client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
+        self._settings = settings
+        self._principal = principal
+        self._consumer = kafka_client.consumer(settings, principal, group_id=None,
+                                               enable_auto_commit=False,
+                                               client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
 
     async def __aenter__(self) -> Watch:
         try:
@@ -46,7 +51,7 @@ class Watch:
             raise TransientError(f"Kafka is not reachable: {exc}") from exc
         tps: list[TopicPartition] = []
         for topic in self._topics:
-            parts = await partitions(self._bootstrap, topic)
+            parts = await partitions(self._settings, self._principal, topic)
             if not parts:
                 raise TransientError(f"topic {topic} does not exist: run `commande stack up`")
             tps.extend(TopicPartition(topic, p) for p in parts)

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas.errors import TransientError
+from services.runtime import kafka_client
+from services.runtime.settings import Settings
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -59,9 +60,10 @@ class Producer:
     with the same ``ce_id``, which consumers drop through their inbox.
     """
 
-    def __init__(self, bootstrap: str, *, client_id: str = "commande",
+    def __init__(self, settings: Settings, principal: str, *, client_id: str = "commande",
                  send_timeout: float = 30.0) -> None:
-        self._bootstrap = bootstrap
+        self._settings = settings
+        self._principal = principal
         self._client_id = client_id
         self._send_timeout = send_timeout
         self._producer: Any = None
@@ -72,8 +74,8 @@ class Producer:
 
         The aiokafka producer is made here, not in ``__init__``: it needs a running loop.
         """
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, client_id=self._client_id, enable_idempotence=True,
+        producer = kafka_client.producer(
+            self._settings, self._principal, client_id=self._client_id, enable_idempotence=True,
             linger_ms=2, max_request_size=4 * 1024 * 1024, request_timeout_ms=15000,
         )
         try:
@@ -124,11 +126,9 @@ class Producer:
             await stopping
 
 
-async def partitions(bootstrap: str, topic: str) -> list[int]:
+async def partitions(settings: Settings, principal: str, topic: str) -> list[int]:
     """The partition numbers of ``topic`` (empty if it does not exist), from a metadata request."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = kafka_client.admin(settings, principal, request_timeout_ms=10000)
     try:
         await admin.start()
         return (await partitions_of(admin, [topic])).get(topic, [])

@@ -6,19 +6,21 @@ import contextlib
 import uuid
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.errors import TransientError
+from services.runtime import kafka_client
 from services.runtime.kafka import partitions_of
+from services.runtime.settings import Settings
 
 
-async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+async def group_lag(settings: Settings, principal: str, group: str,
+                    topics: Iterable[str]) -> dict[tuple[str, int], int]:
     """``{(topic, partition): records behind}`` for ``group`` (uncommitted partitions count from 0)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                              client_id=f"commande-lag-{uuid.uuid4().hex[:8]}")
+    admin = kafka_client.admin(settings, principal, request_timeout_ms=5000)
+    reader = kafka_client.consumer(settings, principal, group_id=None, enable_auto_commit=False,
+                                   client_id=f"commande-lag-{uuid.uuid4().hex[:8]}")
     try:
         await admin.start()
         await reader.start()

@@ -20,7 +20,7 @@ from faststream.kafka.schemas import Topic
 from starlette.routing import BaseRoute
 
 from schemas.errors import CommandeError, TransientError
-from services.runtime import db
+from services.runtime import db, kafka_client
 from services.runtime.consumer import (
     Consumer,
     D,
@@ -37,7 +37,7 @@ from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
-from services.runtime.topics import ensure_topics
+from services.runtime.topics import require_topics
 
 RUNTIME_MIGRATIONS = Path(__file__).with_name("sql")
 BackgroundLoop = Callable[["Service", asyncio.Event], Coroutine[Any, Any, None]]
@@ -47,19 +47,23 @@ log = get_logger("commande.service")
 class Service:
     """One running service: its schema, broker, pool, producer, relay and consumers."""
 
-    def __init__(self, name: str, settings: Settings, migrations: Path | None = None) -> None:
+    def __init__(self, name: str, settings: Settings, migrations: Path | None = None,
+                 *, principal: str | None = None) -> None:
         self.name = name
         self.settings = settings
         self.migrations = migrations
+        self.principal = principal or name
+        """The Kafka principal it connects as (``COMMANDE_KAFKA_USERNAME`` overrides it)."""
         self.broker = KafkaBroker(
             settings.kafka_bootstrap,
+            security=kafka_client.broker_security(settings, self.principal),
             client_id=f"commande-{name}",
             allow_auto_create_topics=False,
             graceful_timeout=15.0,
             logger=logging.getLogger(f"commande.{name}.faststream"),
         )
         self.stopping = asyncio.Event()
-        self.producer = Producer(settings.kafka_bootstrap, client_id=f"commande-{name}")
+        self.producer = Producer(settings, self.principal, client_id=f"commande-{name}")
         self.routes: list[BaseRoute] = []
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
@@ -141,7 +145,8 @@ class Service:
 
     async def start(self) -> None:
         """Topics, pool, migrations, producer, relay and background loops; then consumers start."""
-        await _retry_transient(lambda: ensure_topics(self.settings.kafka_bootstrap), "Kafka")
+        topics = sorted({t for _, t in self._subscriptions})
+        await _retry_transient(lambda: require_topics(self.settings, self.principal, topics), "Kafka")
         self._pool = await _retry_transient(lambda: db.create_pool(self.settings, self.name),
                                             "PostgreSQL")
         folders = {"runtime": RUNTIME_MIGRATIONS}
@@ -170,7 +175,7 @@ class Service:
             by_group.setdefault(group, []).append(topic)
         for group, topics in by_group.items():  # one admin round per group, not per topic
             with contextlib.suppress(TransientError):
-                lags = await group_lag(self.settings.kafka_bootstrap, group, topics)
+                lags = await group_lag(self.settings, self.principal, group, topics)
                 for (tname, partition), behind in lags.items():
                     METRICS.consumer_lag.labels(group, tname, str(partition)).set(behind)
 

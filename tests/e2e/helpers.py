@@ -17,7 +17,7 @@ from services.cli.wire import Watch
 from services.runtime.clock import OffsetFileClock
 from services.runtime.events import decode
 from services.runtime.settings import Settings
-from tests.kafkautil import read_all
+from tests.kafkautil import HARNESS, read_all
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 async def events_of(settings: Settings, topic: str,
                     match: Callable[[Message], bool]) -> list[Message]:
     found = []
-    for rec in await read_all(settings.kafka_bootstrap, topic):
+    for rec in await read_all(settings, topic):
         try:
             event = decode(rec).event
         except Exception:  # noqa: S112 - other tests' garbage may sit on shared topics
@@ -56,7 +56,7 @@ def command(*args: str, settings: Settings, pipeline: Pipeline) -> str:
 
 async def after(settings: Settings, topic: str, match: Callable[[Envelope[Message]], bool],
                 action: Callable[[], None]) -> Message:
-    async with Watch(settings.kafka_bootstrap, topic) as watch:
+    async with Watch(settings, HARNESS, topic) as watch:
         action()
         found = await watch.first(match, 60)
     assert found is not None

@@ -33,7 +33,7 @@ from services.notifier.recipients import for_agenda
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.helpers import after, command, events_of, mails_mentioning, move_to
-from tests.kafkautil import wait_for
+from tests.kafkautil import HARNESS, wait_for
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
@@ -119,7 +119,7 @@ async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
         "decide", "--situation", s, "--meeting", m, "--decision", "confirmed",
         "--actor-agency", chair, settings=settings, pipeline=pipeline))
     assert decided.decision == "confirmed"  # type: ignore[attr-defined]
-    async with Watch(settings.kafka_bootstrap, DISCLOSURES.name) as disclosures:
+    async with Watch(settings, HARNESS, DISCLOSURES.name) as disclosures:
         await after(settings, SITUATIONS.name, is_(AgenciesAssigned), lambda: command(
             "assign", "--situation", s, "--meeting", m, "--lead", "public-health",
             "--assisting", "town-milton", "--identity-release", "filter_3",
@@ -183,10 +183,10 @@ async def test_sigterm_in_the_middle_of_traffic_loses_nothing(
     refs = {r.referral_ref for r in referrals}
     from services.cli.wire import publish
 
-    async with Watch(settings.kafka_bootstrap, REFERRAL_STATUS.name):
-        await publish(settings.kafka_bootstrap, referrals[:30], source="/partners/housing-services")
+    async with Watch(settings, HARNESS, REFERRAL_STATUS.name):
+        await publish(settings, HARNESS, referrals[:30], source="/partners/housing-services")
         assert pipeline.procs["intake"].terminate() == 0
-        await publish(settings.kafka_bootstrap, referrals[30:], source="/partners/housing-services")
+        await publish(settings, HARNESS, referrals[30:], source="/partners/housing-services")
         pipeline.restart("intake")
 
     async def answered() -> list[Message] | None:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.envelope import to_record
 from schemas.errors import ConfigurationError
@@ -19,7 +18,9 @@ from services.analytics.replay import resolve
 from services.analytics.run import agency_types, default_topics, run
 from services.analytics.simulate import publish
 from services.analytics.synthetic import TimedRecord, epoch_ms
+from services.runtime import kafka_client
 from services.runtime.settings import Settings
+from tests.kafkautil import HARNESS
 from tests.unit.test_analytics_event_requests import events
 
 pytestmark = pytest.mark.integration
@@ -27,13 +28,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def prefix(settings: Settings) -> AsyncIterator[str]:
-    name = f"test.analytics-er.{uuid.uuid4().hex[:12]}."
+    name = f"sandbox.test-analytics-er-{uuid.uuid4().hex[:12]}."
     base = epoch_ms(datetime(2026, 3, 1, tzinfo=UTC))  # Kafka time; the counts use event times
     records = [TimedRecord(to_record(e, source="/commande/tests"), base + n)
                for n, e in enumerate(events())]
-    await publish(settings.kafka_bootstrap, iter(records), prefix=name)
+    await publish(settings, iter(records), prefix=name)
     yield name
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = kafka_client.admin(settings, HARNESS)
     await admin.start()
     try:
         await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(name)])
@@ -45,7 +46,7 @@ async def test_statistics_replay_counts_event_requests(
         settings: Settings, prefix: str, tmp_path: Path) -> None:
     assert default_topics("statistics") == (SITUATIONS.name, EVENT_REQUESTS.name)
     sources = resolve([prefix + SITUATIONS.name, prefix + EVENT_REQUESTS.name])
-    outcome = await run(settings.kafka_bootstrap, "statistics", sources, tmp_path, start=None,
+    outcome = await run(settings, "statistics", sources, tmp_path, start=None,
                         end=None, types=agency_types())
     assert outcome.report.events == len(events())
     assert not outcome.report.undecodable

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import structlog
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
@@ -28,8 +28,9 @@ from services.analytics.samples import fixed_stream, horizon
 from services.analytics.simulate import Plan, generate, publish
 from services.analytics.synthetic import TimedRecord, epoch_ms
 from services.cli import analytics_cmd
+from services.runtime import kafka_client
 from services.runtime.settings import Settings
-from tests.kafkautil import read_all
+from tests.kafkautil import HARNESS, read_all
 from tests.unit.test_analytics_exports import MEASURES_CSV, ROW_1, ROW_5, STATISTICS_CSV
 
 pytestmark = pytest.mark.integration
@@ -43,14 +44,14 @@ GARBAGE = TimedRecord(
 """An undecodable record (no ce_specversion, no body): counted and skipped, never fatal."""
 
 
-async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+async def _admin(settings: Settings) -> AIOKafkaAdminClient:
+    admin = kafka_client.admin(settings, HARNESS, request_timeout_ms=15000)
     await admin.start()
     return admin
 
 
-async def _delete_prefixed(bootstrap: str, prefix: str) -> None:
-    admin = await _admin(bootstrap)
+async def _delete_prefixed(settings: Settings, prefix: str) -> None:
+    admin = await _admin(settings)
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
         if mine:
@@ -62,15 +63,15 @@ async def _delete_prefixed(bootstrap: str, prefix: str) -> None:
 @pytest.fixture(scope="module")
 async def prefix(settings: Settings) -> AsyncIterator[str]:
     """Copies of the topics holding the fixed stream and one undecodable record."""
-    name = f"test.analytics.{uuid.uuid4().hex[:12]}."
-    await publish(settings.kafka_bootstrap, iter([*fixed_stream(), GARBAGE]), prefix=name)
+    name = f"sandbox.test-analytics-{uuid.uuid4().hex[:12]}."
+    await publish(settings, iter([*fixed_stream(), GARBAGE]), prefix=name)
     yield name
-    await _delete_prefixed(settings.kafka_bootstrap, name)
+    await _delete_prefixed(settings, name)
 
 
 async def _replay(settings: Settings, prefix: str, projection: str, out: Path,
                   start: datetime | None = None, end: datetime | None = None) -> ReplayReport:
-    outcome = await run(settings.kafka_bootstrap, projection, resolve([prefix + SITUATIONS]), out,
+    outcome = await run(settings, projection, resolve([prefix + SITUATIONS]), out,
                         start=start, end=end, types=agency_types())
     return outcome.report
 
@@ -117,13 +118,12 @@ async def test_two_replays_are_byte_identical(
 
 
 async def test_replay_has_no_side_effects(settings: Settings, prefix: str, tmp_path: Path) -> None:
-    bootstrap = settings.kafka_bootstrap
     topic = prefix + SITUATIONS
     group = prefix + "live-group"
-    live = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                            enable_auto_commit=False, auto_offset_reset="earliest")
+    live = kafka_client.consumer(settings, HARNESS, topic, group_id=group,
+                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await live.start()
-    admin = await _admin(bootstrap)
+    admin = await _admin(settings)
     try:
         got = 0
         while got < 20:
@@ -134,7 +134,7 @@ async def test_replay_has_no_side_effects(settings: Settings, prefix: str, tmp_p
         committed = await admin.list_consumer_group_offsets(group)
         assert sum(o.offset for o in committed.values()) == 20
         mine = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
-        ends = {t: await _end_offsets(bootstrap, t) for t in mine}
+        ends = {t: await _end_offsets(settings, t) for t in mine}
 
         for projection in ("statistics", "provincial", "timeline"):
             await _replay(settings, prefix, projection, tmp_path / projection)
@@ -142,7 +142,7 @@ async def test_replay_has_no_side_effects(settings: Settings, prefix: str, tmp_p
         assert await admin.list_consumer_group_offsets(group) == committed
         assert set(live.assignment()) == assignment  # no rebalance was triggered
         assert sorted(t for t in await admin.list_topics() if t.startswith(prefix)) == mine
-        assert {t: await _end_offsets(bootstrap, t) for t in mine} == ends
+        assert {t: await _end_offsets(settings, t) for t in mine} == ends
         for group_id, *_ in await admin.list_consumer_groups():
             if group_id == group:
                 continue
@@ -153,8 +153,8 @@ async def test_replay_has_no_side_effects(settings: Settings, prefix: str, tmp_p
         await live.stop()
 
 
-async def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+async def _end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = kafka_client.consumer(settings, HARNESS, group_id=None)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -199,8 +199,8 @@ def _cli() -> typer.Typer:
 
 
 async def test_cli_simulate_then_replay(settings: Settings, tmp_path: Path, cli_logging: None) -> None:
-    name = f"test.analytics.{uuid.uuid4().hex[:12]}."
-    env = {"COMMANDE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    name = f"sandbox.test-analytics-{uuid.uuid4().hex[:12]}."
+    env = {"COMMANDE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}  # as the real principals
     runner = CliRunner()
     try:
         result = await asyncio.to_thread(runner.invoke, _cli(), [
@@ -209,7 +209,7 @@ async def test_cli_simulate_then_replay(settings: Settings, tmp_path: Path, cli_
         assert result.exit_code == 0, result.output
         expected = [r for r in generate(Plan(situations=40, seed=5)) if r.record.topic == SITUATIONS]
         assert f"{name}{SITUATIONS}: {len(expected)} records" in result.output
-        written = await read_all(settings.kafka_bootstrap, name + SITUATIONS)
+        written = await read_all(settings, name + SITUATIONS)
         assert sorted(r.value for r in written) == sorted(r.record.value for r in expected)
 
         result = await asyncio.to_thread(runner.invoke, _cli(), [
@@ -226,4 +226,4 @@ async def test_cli_simulate_then_replay(settings: Settings, tmp_path: Path, cli_
         assert "restricted" in str(refused.exception)
         assert not (tmp_path / "no").exists()
     finally:
-        await _delete_prefixed(settings.kafka_bootstrap, name)
+        await _delete_prefixed(settings, name)

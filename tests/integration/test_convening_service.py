@@ -50,11 +50,13 @@ from schemas.situations import (
 from schemas.topics import MEETINGS, SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build
 from services.convening.settings import ConveningSettings
+from services.runtime import kafka_client
 from services.runtime.clock import ManualClock
 from services.runtime.events import emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from tests.kafkautil import HARNESS
 
 pytestmark = pytest.mark.integration
 
@@ -72,16 +74,16 @@ M = TypeVar("M", bound=Message)
 class Tail:
     """Every decodable record published on some topics after it started, as envelopes."""
 
-    def __init__(self, bootstrap: str, *topics: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, settings: Settings, *topics: str) -> None:
+        self._settings = settings
         self._topics = topics
         self.seen: list[Envelope[Message]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
-                                    group_id=None, client_id=f"test-tail-{uuid.uuid4()}")
+        consumer = kafka_client.consumer(self._settings, HARNESS, enable_auto_commit=False,
+                                         group_id=None, client_id=f"test-tail-{uuid.uuid4()}")
         await consumer.start()
         tps = []
         for topic in self._topics:
@@ -163,8 +165,7 @@ async def fresh_groups(settings: Settings) -> dict[str, str]:
               "commands_group": f"convening-commands-test-{uuid.uuid4().hex[:10]}"}
     for group, topic in ((groups["situations_group"], SITUATIONS.name),
                          (groups["commands_group"], TABLE_ACTIONS.name)):
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-                                    enable_auto_commit=False)
+        consumer = kafka_client.consumer(settings, HARNESS, group_id=group, enable_auto_commit=False)
         await consumer.start()
         try:
             await consumer._client.force_metadata_update()
@@ -185,7 +186,7 @@ def convening_settings(settings: Settings, groups: dict[str, str],
 
 @pytest.fixture
 async def tail(settings: Settings) -> AsyncIterator[Tail]:
-    t = Tail(settings.kafka_bootstrap, SITUATIONS.name, MEETINGS.name)
+    t = Tail(settings, SITUATIONS.name, MEETINGS.name)
     await t.start()
     yield t
     await t.stop()
@@ -193,7 +194,7 @@ async def tail(settings: Settings) -> AsyncIterator[Tail]:
 
 @pytest.fixture
 async def producer(settings: Settings) -> AsyncIterator[Producer]:
-    p = Producer(settings.kafka_bootstrap, client_id="test-convening")
+    p = Producer(settings, HARNESS, client_id="test-convening")
     await p.start()
     yield p
     await p.stop()

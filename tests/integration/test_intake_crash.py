@@ -28,7 +28,7 @@ from schemas.situations import SituationOpened
 from schemas.topics import REFERRAL_STATUS, SITUATIONS
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import Settings
-from tests.kafkautil import read_all, wait_for
+from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +122,7 @@ async def test_kill_9_mid_batch_then_restart_loses_nothing_and_opens_each_situat
         settings: Settings, admin_db: asyncpg.Pool, tmp_path: Path) -> None:
     proc = Child(settings, tmp_path, "first")
     await proc.started()
-    producer = Producer(settings.kafka_bootstrap, client_id=f"intake-crash-{RUN}")
+    producer = Producer(settings, HARNESS, client_id=f"intake-crash-{RUN}")
     await producer.start()
     try:
         records = []
@@ -156,7 +156,7 @@ async def test_kill_9_mid_batch_then_restart_loses_nothing_and_opens_each_situat
 
         async def published() -> dict[str, set[uuid.UUID]]:
             by_ref: dict[str, set[uuid.UUID]] = defaultdict(set)
-            for r in await read_all(settings.kafka_bootstrap, REFERRAL_STATUS.name):
+            for r in await read_all(settings, REFERRAL_STATUS.name):
                 if r.key is not None and r.key.startswith(f"{AGENCY}/K{RUN}-".encode()):
                     event = from_record(r.headers, r.value).event
                     assert isinstance(event, ReferralAccepted)
@@ -166,7 +166,7 @@ async def test_kill_9_mid_batch_then_restart_loses_nothing_and_opens_each_situat
         answers = await wait_for(published, timeout=60)
         assert all(len(ids) == 1 for ids in answers.values())
         opened: dict[str, set[uuid.UUID]] = defaultdict(set)
-        for r in await read_all(settings.kafka_bootstrap, SITUATIONS.name):
+        for r in await read_all(settings, SITUATIONS.name):
             if dict(r.headers).get("ce_type") == SituationOpened.ce_type.encode():
                 event = from_record(r.headers, r.value).event
                 assert isinstance(event, SituationOpened)

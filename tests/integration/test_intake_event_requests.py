@@ -51,7 +51,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ class Harness:
         self.producer = producer
         self.clock = clock
         self.since = since
-        self.bootstrap = svc.settings.kafka_bootstrap
+        self.settings = svc.settings
 
     async def send(self, *messages: Message, source: str = "/public") -> None:
         recs = [to_record(m, source=source) for m in messages]
@@ -81,7 +81,7 @@ class Harness:
         key = str(request_id).encode()
 
         async def found() -> list[Message]:
-            recs = [r for r in await read_all(self.bootstrap, EVENT_REQUESTS.name,
+            recs = [r for r in await read_all(self.settings, EVENT_REQUESTS.name,
                                               since=self.since) if r.key == key]
             return [from_record(r.headers, r.value).event for r in recs] if len(recs) >= count \
                 else []
@@ -118,9 +118,9 @@ def request(h: Harness, municipality: str = "Milton", **overrides: Any) -> Event
 async def h(settings: Settings) -> AsyncIterator[Harness]:
     clock = ManualClock(START)
     own = IntakeSettings(**{**settings.model_dump(), "intake_event_timer_interval_seconds": 0.2})
-    since = await end_offsets(settings.kafka_bootstrap, EVENT_REQUESTS.name)
+    since = await end_offsets(settings, EVENT_REQUESTS.name)
     svc = main.build(own, clock=clock)
-    producer = Producer(settings.kafka_bootstrap, client_id=f"event-test-{RUN}")
+    producer = Producer(settings, HARNESS, client_id=f"event-test-{RUN}")
     await svc.faststream.start()
     await producer.start()
     try:
@@ -258,7 +258,7 @@ async def test_garbage_goes_to_the_dlq_and_a_keyed_submission_is_answered(h: Har
     keys = {good.key, garbled_key}
 
     async def dead() -> list[InRecord]:
-        recs = [r for r in await read_all(h.bootstrap, DLQ.name) if r.key in keys]
+        recs = [r for r in await read_all(h.settings, DLQ.name) if r.key in keys]
         return recs if len(recs) == 2 else []
 
     assert len(await wait_for(dead)) == 2
@@ -269,7 +269,7 @@ async def test_garbage_goes_to_the_dlq_and_a_keyed_submission_is_answered(h: Har
 
 async def reminders(h: Harness, request_id: UUID) -> list[EventRequestReminderDue]:
     key = str(request_id).encode()
-    recs = [r for r in await read_all(h.bootstrap, EVENT_REQUESTS.name, since=h.since)
+    recs = [r for r in await read_all(h.settings, EVENT_REQUESTS.name, since=h.since)
             if r.key == key]
     found = [from_record(r.headers, r.value).event for r in recs]
     return [e for e in found if isinstance(e, EventRequestReminderDue)]

@@ -68,7 +68,7 @@ class Http:
         key = request_id.encode()
 
         async def found() -> list[Any]:
-            return [r for r in await read_all(self.svc.settings.kafka_bootstrap,
+            return [r for r in await read_all(self.svc.settings,
                                               EVENT_REQUEST_SUBMISSIONS.name,
                                               since=self.since) if r.key == key]
 
@@ -81,7 +81,7 @@ class Http:
         key = request_id.encode()
 
         async def found() -> list[Any]:
-            return [r for r in await read_all(self.svc.settings.kafka_bootstrap,
+            return [r for r in await read_all(self.svc.settings,
                                               EVENT_REQUESTS.name) if r.key == key]
 
         (rec,) = await wait_for(found)
@@ -93,7 +93,7 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     own = IntakeSettings(**{**settings.model_dump(), "intake_event_rate_burst": 3,
                             "intake_event_rate_per_minute": 1.0,
                             "intake_event_http_max_bytes": 4096})
-    since = await end_offsets(settings.kafka_bootstrap, EVENT_REQUEST_SUBMISSIONS.name)
+    since = await end_offsets(settings, EVENT_REQUEST_SUBMISSIONS.name)
     svc = main.build(own, clock=ManualClock(NOW))
     await svc.faststream.start()
     token = new_token()

@@ -111,7 +111,7 @@ async def test_a_referral_over_http_is_queued_sealed_and_answered(http: Http) ->
     assert status["district"] == "district_2"
     uuid.UUID(status["situation_id"])
     key = f"{AGENCY}/H{RUN}-ok".encode()
-    (record,) = [r for r in await read_all(http.svc.settings.kafka_bootstrap,
+    (record,) = [r for r in await read_all(http.svc.settings,
                                            REFERRALS.name) if r.key == key]
     sent = json.loads(record.value)
     assert sent["subject"] is None

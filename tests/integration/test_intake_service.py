@@ -50,7 +50,7 @@ from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.logging import configure_logging
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import read_all, wait_for
+from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +108,7 @@ class Harness:
         self.svc = svc
         self.producer = producer
         self.clock = clock
-        self.bootstrap = settings.kafka_bootstrap
+        self.settings = settings
 
     async def send(self, event: Message, source: str = f"/agencies/{AGENCY}") -> None:
         rec = to_record(event, source=source)
@@ -119,7 +119,7 @@ class Harness:
         key = f"{AGENCY}/{referral_ref}".encode()
 
         async def found() -> list[Message]:
-            recs = [r for r in await read_all(self.bootstrap, REFERRAL_STATUS.name) if r.key == key]
+            recs = [r for r in await read_all(self.settings, REFERRAL_STATUS.name) if r.key == key]
             return [from_record(r.headers, r.value).event for r in recs] if len(recs) >= count else []
 
         result: list[Message] = await wait_for(found)
@@ -138,7 +138,7 @@ class Harness:
         key = str(situation_id).encode()
 
         async def found() -> list[Message]:
-            recs = [r for r in await read_all(self.bootstrap, topic)
+            recs = [r for r in await read_all(self.settings, topic)
                     if r.key == key and dict(r.headers).get("ce_source") == b"/commande/intake"]
             return [from_record(r.headers, r.value).event for r in recs] if len(recs) >= count else []
 
@@ -169,7 +169,7 @@ async def intake(settings: Settings, log_capture: io.StringIO) -> AsyncIterator[
     clock = ManualClock(START + timedelta(minutes=5))
     own = IntakeSettings(**{**settings.model_dump(), "intake_purge_interval_seconds": 0.2})
     svc = main.build(own, clock=clock)
-    producer = Producer(settings.kafka_bootstrap, client_id=f"intake-test-{RUN}")
+    producer = Producer(settings, HARNESS, client_id=f"intake-test-{RUN}")
     await svc.faststream.start()
     await producer.start()
     try:
@@ -261,7 +261,7 @@ async def test_single_rules_end_to_end(intake: Harness, name: str, overrides: di
     key = f"{event.agency_id}/{event.referral_ref}".encode()
 
     async def found() -> list[InRecord]:
-        return [r for r in await read_all(intake.bootstrap, REFERRAL_STATUS.name) if r.key == key]
+        return [r for r in await read_all(intake.settings, REFERRAL_STATUS.name) if r.key == key]
 
     (record,) = await wait_for(found)
     rejected = from_record(record.headers, record.value).event
@@ -291,7 +291,7 @@ async def test_an_undecodable_referral_goes_to_the_dlq_and_its_agency_is_answere
     keys = {good.key, f"{AGENCY}/{ref('garbled')}".encode()}
 
     async def dead() -> list[InRecord]:
-        recs = [r for r in await read_all(intake.bootstrap, DLQ.name) if r.key in keys]
+        recs = [r for r in await read_all(intake.settings, DLQ.name) if r.key in keys]
         return recs if len(recs) == 2 else []
 
     assert {dict(r.headers)["orig_topic"] for r in await wait_for(dead)} == {REFERRALS.name.encode()}
@@ -445,7 +445,7 @@ async def test_zz_nothing_identified_left_intake_outside_the_restricted_topics(
             for secret in SECRETS:
                 assert secret not in row["row"], table
     for topic in (REFERRAL_STATUS.name, SITUATIONS.name):
-        for rec in await read_all(intake.bootstrap, topic):
+        for rec in await read_all(intake.settings, topic):
             blob = rec.value + (rec.key or b"") + b"".join(v for _, v in rec.headers)
             for secret in SECRETS:
                 assert secret.encode() not in blob, (topic, rec.offset)

@@ -48,7 +48,7 @@ from services.runtime.events import decode, emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import read_all, wait_for
+from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ async def stack(settings: Settings, admin_db: asyncpg.Pool,
         "notifier_backoff_base": 0.05, "notifier_backoff_cap": 0.2,
         "notifier_poll_interval": 0.1, "notifier_public_url": "http://notifier.test"})
     svc = build(ns)
-    producer = Producer(settings.kafka_bootstrap, client_id=f"test-notifier-er-{RUN}")
+    producer = Producer(settings, HARNESS, client_id=f"test-notifier-er-{RUN}")
     await producer.start()
     await svc.faststream.start()
     try:
@@ -166,7 +166,7 @@ def submission(request: UUID, municipality: str = "Milton", n: int = 0,
 
 async def notices_for(stack: Stack, causes: list[UUID]) -> list[Message]:
     out: list[Message] = []
-    for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name):
+    for rec in await read_all(stack.settings, NOTICES.name):
         event = decode(rec).event
         if isinstance(event, NoticeDelivered | NoticeFailed) and event.cause_id in causes:
             out.append(event)
@@ -353,7 +353,7 @@ async def test_nothing_identifying_on_the_notices_topic_or_in_notifier_rows(stac
 
     await wait_for(delivered, timeout=30)
     identifying = (f"Sample Requester {RUN}", requester_address(7), PHONE, "7 Example Street")
-    for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name):
+    for rec in await read_all(stack.settings, NOTICES.name):
         raw = rec.value + b"".join(v for _, v in rec.headers) + (rec.key or b"")
         for word in identifying:
             assert word.encode() not in raw

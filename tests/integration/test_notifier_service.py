@@ -72,7 +72,7 @@ from services.runtime.events import decode, emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import read_all, wait_for
+from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -199,7 +199,7 @@ async def stack(settings: Settings, admin_db: asyncpg.Pool,
            "notifier_max_attempts": 5, "notifier_poll_interval": 0.1,
            "notifier_public_url": "http://notifier.test"})
     svc = build(ns)
-    producer = Producer(settings.kafka_bootstrap, client_id=f"test-notifier-{RUN}")
+    producer = Producer(settings, HARNESS, client_id=f"test-notifier-{RUN}")
     await producer.start()
     await svc.faststream.start()
     st = Stack(ns, svc, receiver, producer, admin_db)
@@ -283,7 +283,7 @@ def html(msg: EmailMessage) -> str:
 
 async def notices(stack: Stack, cause: UUID) -> list[Message]:
     out: list[Message] = []
-    for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name):
+    for rec in await read_all(stack.settings, NOTICES.name):
         event = decode(rec).event
         if isinstance(event, NoticeDelivered | NoticeFailed) and event.cause_id == cause:
             out.append(event)
@@ -490,7 +490,7 @@ async def test_failing_receiver_ends_in_notice_failed_and_dead_letter(
     stack.receiver.script["mental-health-assoc"] = []
 
     async def dead() -> list[Any]:
-        return [r for r in await read_all(stack.settings.kafka_bootstrap, DLQ.name)
+        return [r for r in await read_all(stack.settings, DLQ.name)
                 if dict(r.headers).get("notice_id") == str(last.notice_id).encode()]
 
     [dlq] = await wait_for(dead, timeout=30)
@@ -539,7 +539,7 @@ async def test_ack_link_works_once(stack: Stack) -> None:
         assert await _acked_at(stack, notice) == when
 
     async def acks() -> list[Message]:
-        return [e for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name)
+        return [e for rec in await read_all(stack.settings, NOTICES.name)
                 if isinstance(e := decode(rec).event, NoticeAcknowledged)
                 and e.notice_id == notice]
 
@@ -592,7 +592,7 @@ async def test_cli_acknowledges_once(stack: Stack) -> None:
     assert (await cli(token))[:2] == (0, "already acknowledged")
 
     async def acks() -> list[Message]:
-        return [e for rec in await read_all(stack.settings.kafka_bootstrap, NOTICES.name)
+        return [e for rec in await read_all(stack.settings, NOTICES.name)
                 if isinstance(e := decode(rec).event, NoticeAcknowledged)
                 and e.notice_id == notice]
 

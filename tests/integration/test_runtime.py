@@ -25,7 +25,7 @@ from services.runtime.outbox import OutboxRelay
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
-from tests.kafkautil import read_all, wait_for
+from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ class ItemService:
         (mig / "001_items.sql").write_text(
             "CREATE TABLE items (n integer NOT NULL, event_id text PRIMARY KEY);")
         self.out_topic = out_topic
-        self.service = Service(self.schema, settings, mig)
+        self.service = Service(self.schema, settings, mig, principal=HARNESS)
         self.service.consume(topic, group=self.schema, name=f"{self.schema}-items",
                              decode=decode, handle=self.handle)
 
@@ -81,13 +81,13 @@ async def topics(settings: Settings) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     specs = (TopicSpec(f"test.in.{suffix}", "k", "tests", "tests", 3_600_000, partitions=1),
              TopicSpec(f"test.out.{suffix}", "k", "tests", "tests", 3_600_000, partitions=1))
-    await ensure_topics(settings.kafka_bootstrap, specs)
+    await ensure_topics(settings, HARNESS, specs)
     return specs[0].name, specs[1].name
 
 
 @pytest.fixture
 async def producer(settings: Settings) -> AsyncIterator[Producer]:
-    prod = Producer(settings.kafka_bootstrap)
+    prod = Producer(settings, HARNESS)
     await prod.start()
     yield prod
     await prod.stop()
@@ -130,7 +130,7 @@ async def test_a_duplicate_delivery_changes_nothing(running: ItemService, topics
 
 
 async def _values(settings: Settings, topic: str) -> list[int]:
-    return [json.loads(r.value)["n"] for r in await read_all(settings.kafka_bootstrap, topic)]
+    return [json.loads(r.value)["n"] for r in await read_all(settings, topic)]
 
 
 async def test_a_poison_message_goes_to_the_dlq_and_the_partition_keeps_flowing(
@@ -140,7 +140,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_partition_keeps_flowing(
                        headers=(("ce_source", b"/test"),))
     await producer.send_many([record(topics[0], 1), poison, record(topics[0], 2)])
     assert await wait_for(lambda: _equals(running.numbers(), [1, 2])) is True
-    dlq = [r for r in await read_all(settings.kafka_bootstrap, DLQ.name)
+    dlq = [r for r in await read_all(settings, DLQ.name)
            if dict(r.headers).get("orig_topic") == topics[0].encode()]
     assert len(dlq) == 1
     headers = dict(dlq[0].headers)
@@ -174,7 +174,7 @@ async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
                 await super().send_many(records)
                 raise TransientError("simulated crash after publish, before mark-sent")
 
-        crashing = CrashAfterPublish(settings.kafka_bootstrap)
+        crashing = CrashAfterPublish(settings, HARNESS)
         await crashing.start()
         with pytest.raises(TransientError):
             await OutboxRelay(pool, crashing, svc.schema, batch=3).drain()
@@ -182,7 +182,7 @@ async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
         assert await _values(settings, topics[1]) == [0, 1, 2]
 
         assert await OutboxRelay(pool, producer, svc.schema, batch=3).drain() == 5
-        records = await read_all(settings.kafka_bootstrap, topics[1])
+        records = await read_all(settings, topics[1])
         ids = [dict(r.headers)["ce_id"].decode() for r in records]
         assert ids == ["e0", "e1", "e2", "e0", "e1", "e2", "e3", "e4"]
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0

@@ -82,7 +82,7 @@ async def test_a_failing_batch_falls_back_to_one_record_at_a_time_and_dead_lette
     assert [5] in batches.calls
     assert [6] in batches.calls
     assert await svc.numbers() == [5, 6]
-    dlq = [r for r in await read_all(settings.kafka_bootstrap, DLQ.name)
+    dlq = [r for r in await read_all(settings, DLQ.name)
            if dict(r.headers).get("orig_topic") == topics[0].encode()]
     assert [dict(r.headers)["orig_offset"] for r in dlq] == [b"11"]
     async with svc.service.pool.acquire() as conn:

@@ -18,7 +18,7 @@ from schemas.topics import TopicSpec
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
-from tests.kafkautil import read_all, wait_for
+from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -27,8 +27,8 @@ async def test_a_wedged_producer_times_out_and_the_next_publish_uses_a_fresh_one
         settings: Settings) -> None:
     spec = TopicSpec(f"test.producer.{uuid.uuid4().hex[:8]}", "k", "tests", "tests", 3_600_000,
                      partitions=1)
-    await ensure_topics(settings.kafka_bootstrap, (spec,))
-    producer = Producer(settings.kafka_bootstrap, client_id="test-wedged", send_timeout=2.0)
+    await ensure_topics(settings, HARNESS, (spec,))
+    producer = Producer(settings, HARNESS, client_id="test-wedged", send_timeout=2.0)
     await producer.start()
     try:
         await producer.send_many([OutRecord(spec.name, json.dumps({"n": 1}).encode(), b"k")])
@@ -46,7 +46,7 @@ async def test_a_wedged_producer_times_out_and_the_next_publish_uses_a_fresh_one
         await producer.stop()
 
     async def published() -> list[int] | None:
-        got = [json.loads(r.value)["n"] for r in await read_all(settings.kafka_bootstrap, spec.name)]
+        got = [json.loads(r.value)["n"] for r in await read_all(settings, spec.name)]
         return got if 3 in got else None
 
     assert await wait_for(published, timeout=20) == [1, 3]

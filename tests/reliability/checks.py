@@ -63,7 +63,7 @@ from services.runtime.events import decode, emit
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
 
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
 MIX = (("milton-individual", 4), ("burlington-not-aer", 3), ("oakville-family-urgent", 2),
@@ -161,7 +161,7 @@ class Traffic:
     unacknowledged records (unchanged, so a resend keeps its ``ce_id``) until the broker answers.
     """
 
-    bootstrap: str
+    settings: Settings
     run: str
     per_tick: int = 3
     every: float = 0.5
@@ -207,7 +207,7 @@ class Traffic:
                     continue
                 try:
                     if producer is None:
-                        producer = Producer(self.bootstrap, client_id=f"reliability-{self.run}")
+                        producer = Producer(self.settings, HARNESS, client_id=f"reliability-{self.run}")
                         await producer.start()
                     await producer.send_many([rec for _, rec in pending])
                 except TransientError:
@@ -239,15 +239,15 @@ class Traffic:
 # --- reading ------------------------------------------------------------------------------------
 
 
-async def snapshot(bootstrap: str, topics: Iterable[str] = WATCHED) -> Offsets:
+async def snapshot(settings: Settings, topics: Iterable[str] = WATCHED) -> Offsets:
     """End offsets of ``topics`` now (a scenario reads only what comes after)."""
-    return {t: await end_offsets(bootstrap, t) for t in topics}
+    return {t: await end_offsets(settings, t) for t in topics}
 
 
-async def decoded(bootstrap: str, topic: str, since: Offsets) -> list[tuple[InRecord, object]]:
+async def decoded(settings: Settings, topic: str, since: Offsets) -> list[tuple[InRecord, object]]:
     """``(record, envelope or None)`` of ``topic`` since the snapshot (undecodable: None)."""
     out: list[tuple[InRecord, object]] = []
-    for rec in await read_all(bootstrap, topic, since=since.get(topic), timeout=60):
+    for rec in await read_all(settings, topic, since=since.get(topic), timeout=60):
         try:
             out.append((rec, decode(rec)))
         except ContractError:
@@ -258,10 +258,10 @@ async def decoded(bootstrap: str, topic: str, since: Offsets) -> list[tuple[InRe
 async def resumed_after(settings: Settings, healed_at: float, *, timeout: float = 60.0) -> float:
     """Seconds from ``healed_at`` (``time.monotonic()``) until a new ``SituationScheduled`` is on
     the situations topic (read from the end offsets when called): processing has resumed."""
-    since = await end_offsets(settings.kafka_bootstrap, SITUATIONS.name)
+    since = await end_offsets(settings, SITUATIONS.name)
 
     async def scheduled() -> bool:
-        for rec in await read_all(settings.kafka_bootstrap, SITUATIONS.name, since=since):
+        for rec in await read_all(settings, SITUATIONS.name, since=since):
             with contextlib.suppress(ContractError):
                 if isinstance(decode(rec).event, SituationScheduled):
                     return True
@@ -330,7 +330,6 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
                          recovery_s: float | None = None, timeout: float = 150.0,
                          notes: str = "") -> Counts:
     """Wait for the pipeline to settle, then check everything the module docstring lists."""
-    bootstrap = settings.kafka_bootstrap
     refs = traffic.refs
     deadline = time.monotonic() + timeout
 
@@ -342,7 +341,7 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
 
     async def answered() -> bool:
         answers.clear()
-        for _rec, env in await decoded(bootstrap, REFERRAL_STATUS.name, since):
+        for _rec, env in await decoded(settings, REFERRAL_STATUS.name, since):
             event = getattr(env, "event", None)
             if isinstance(event, ReferralAccepted | ReferralRejected) and event.referral_ref in refs:
                 kind = "accepted" if isinstance(event, ReferralAccepted) else "rejected"
@@ -366,7 +365,7 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
 
     async def scheduled() -> bool:
         by_situation.clear()
-        for _rec, env in await decoded(bootstrap, SITUATIONS.name, since):
+        for _rec, env in await decoded(settings, SITUATIONS.name, since):
             event = getattr(env, "event", None)
             if isinstance(event, SituationScheduled) and str(event.situation_id) in situations:
                 by_situation[str(event.situation_id)].add(str(env.id))  # type: ignore[attr-defined]
@@ -383,8 +382,8 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
     state: dict[str, object] = {}
 
     async def delivered() -> bool:
-        due, keys = await _notices_due(bootstrap, since, situations, refs)
-        done = {n.notice_id for n in await _notice_events(bootstrap, since, NoticeDelivered)}
+        due, keys = await _notices_due(settings, since, situations, refs)
+        done = {n.notice_id for n in await _notice_events(settings, since, NoticeDelivered)}
         by_mid = mails.by_message_id()
         mail_from = NotifierSettings().notifier_mail_from
         email = [d for d in due if d.channel == "email"]
@@ -414,7 +413,7 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
     ids_of: dict[tuple[object, ...], set[str]] = defaultdict(set)
     dead: list[InRecord] = []
     for topic in WATCHED:
-        for rec, env in await decoded(bootstrap, topic, since):
+        for rec, env in await decoded(settings, topic, since):
             if topic == DLQ.name:
                 dead.append(rec)  # whose: sorted out below
                 continue
@@ -453,7 +452,7 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
                       if len(dead) > len(ours) else ""))
 
 
-async def _notices_due(bootstrap: str, since: Offsets, situations: set[str],
+async def _notices_due(settings: Settings, since: Offsets, situations: set[str],
                        refs: set[str]) -> tuple[list[Due], set[str]]:
     """The notices our events call for, and the keys of those events (meeting ids, referral
     keys)."""
@@ -462,7 +461,7 @@ async def _notices_due(bootstrap: str, since: Offsets, situations: set[str],
     due: dict[UUID, Due] = {}
     keys: set[str] = set()
     for topic in (MEETINGS.name, REFERRAL_STATUS.name):
-        for rec, env in await decoded(bootstrap, topic, since):
+        for rec, env in await decoded(settings, topic, since):
             event = getattr(env, "event", None)
             ours = (isinstance(event, AgendaIssued) and any(
                 str(i.situation_id) in situations for i in event.items)) or (
@@ -477,8 +476,8 @@ async def _notices_due(bootstrap: str, since: Offsets, situations: set[str],
     return list(due.values()), keys
 
 
-async def _notice_events(bootstrap: str, since: Offsets, kind: type[Message]) -> list[Message]:
-    return [env.event for _rec, env in await decoded(bootstrap, NOTICES.name, since)  # type: ignore[attr-defined]
+async def _notice_events(settings: Settings, since: Offsets, kind: type[Message]) -> list[Message]:
+    return [env.event for _rec, env in await decoded(settings, NOTICES.name, since)  # type: ignore[attr-defined]
             if isinstance(getattr(env, "event", None), kind)]
 
 
@@ -488,7 +487,7 @@ async def settled(settings: Settings, groups: dict[str, tuple[str, ...]] = PIPEL
     outbox of ``schemas`` empty."""
     try:
         for group, topics in groups.items():
-            if any((await group_lag(settings.kafka_bootstrap, group, topics)).values()):
+            if any((await group_lag(settings, HARNESS, group, topics)).values()):
                 return False
     except TransientError:
         return False

@@ -18,7 +18,7 @@ from services.cli.submit_cmd import load_referral
 from services.runtime.events import decode, emit
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
 from tests.reliability.checks import Counts, settled
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
@@ -64,9 +64,9 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
     stream: list[OutRecord] = [emit(r, source="/partners/housing-services") for r in good]
     for _kind, record in bad:
         stream.insert(rng.randrange(len(stream) + 1), record)
-    since = {t: await end_offsets(settings.kafka_bootstrap, t)
+    since = {t: await end_offsets(settings, t)
              for t in (REFERRAL_STATUS.name, SITUATIONS.name, DLQ.name)}
-    producer = Producer(settings.kafka_bootstrap)
+    producer = Producer(settings, HARNESS)
     await producer.start()
     try:
         await producer.send_many(stream)
@@ -77,7 +77,7 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
 
     async def answered() -> dict[str, object] | None:
         got = {}
-        for rec in await read_all(settings.kafka_bootstrap, REFERRAL_STATUS.name,
+        for rec in await read_all(settings, REFERRAL_STATUS.name,
                                   since=since[REFERRAL_STATUS.name]):
             event = decode(rec).event
             if isinstance(event, ReferralAccepted | ReferralRejected) and event.referral_ref in refs:
@@ -88,7 +88,7 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
     assert all(isinstance(a, ReferralAccepted) for a in answers.values())
 
     async def dead_lettered() -> set[str] | None:
-        kinds = {r.key.decode().split("/", 1)[1] for r in await read_all(settings.kafka_bootstrap, DLQ.name,
+        kinds = {r.key.decode().split("/", 1)[1] for r in await read_all(settings, DLQ.name,
                                                              since=since[DLQ.name])
                  if r.key is not None and r.key.startswith(f"garbage-{run}/".encode())}
         return kinds if len(kinds) == len(bad) else None
@@ -96,7 +96,7 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
     kinds = await wait_for(dead_lettered, timeout=60)
     assert kinds == {k for k, _ in bad}
     for topic in (REFERRAL_STATUS.name, SITUATIONS.name):
-        for rec in await read_all(settings.kafka_bootstrap, topic, since=since[topic]):
+        for rec in await read_all(settings, topic, since=since[topic]):
             text = rec.value.decode(errors="replace") + repr(rec.headers) + repr(rec.key)
             assert not any(marker in text for marker in IDENTITY), f"identity on {topic}"
     logs = intake.logs()

@@ -36,8 +36,8 @@ async def test_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing(
     rng = random.Random(run)
     victims = [*rng.sample(SERVICES, len(SERVICES)), rng.choice(SERVICES)]
     with running_services(settings, tmp_path / "logs") as services:
-        since = await snapshot(settings.kafka_bootstrap)
-        traffic = Traffic(settings.kafka_bootstrap, run).start()
+        since = await snapshot(settings)
+        traffic = Traffic(settings, run).start()
         recovered: list[float] = []
         windows: list[tuple[float, float]] = []
         for victim in victims:

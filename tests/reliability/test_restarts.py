@@ -27,8 +27,8 @@ async def _restart_twice(stack: PrivateStack, log_dir: Path, scenario: str,
                          report: Callable[[Counts], None], *, crash_window: bool) -> None:
     settings = stack.settings
     with running_services(settings, log_dir) as services:
-        since = await snapshot(settings.kafka_bootstrap)
-        traffic = Traffic(settings.kafka_bootstrap, uuid.uuid4().hex[:8]).start()
+        since = await snapshot(settings)
+        traffic = Traffic(settings, uuid.uuid4().hex[:8]).start()
         await asyncio.sleep(4)
         recovered: dict[str, float] = {}
         windows: list[tuple[float, float]] = []

@@ -27,8 +27,8 @@ async def test_one_of_two_instances_stopped_mid_run(
         settings: Settings, tmp_path: Path, report: Callable[[Counts], None]) -> None:
     names = (*SERVICES, *(f"{s}#2" for s in SERVICES))
     with running_services(settings, tmp_path / "logs", names) as services:
-        since = await snapshot(settings.kafka_bootstrap)
-        traffic = Traffic(settings.kafka_bootstrap, uuid.uuid4().hex[:8]).start()
+        since = await snapshot(settings)
+        traffic = Traffic(settings, uuid.uuid4().hex[:8]).start()
         await asyncio.sleep(6)
         victims = [services.procs[name] for name in SERVICES]
         codes = await asyncio.gather(*(asyncio.to_thread(v.terminate) for v in victims))
