@@ -10,10 +10,11 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from schemas.base import CE_TYPE_PATTERN, RFC3339_PATTERN, UUID7_PATTERN, Message
+from schemas.base import BASE64_PATTERN, CE_TYPE_PATTERN, RFC3339_PATTERN, UUID7_PATTERN, Message
 from schemas.envelope import CONTENT_TYPE, SPECVERSION
 from schemas.registry import MESSAGES, is_command
-from schemas.topics import DLQ, TOPICS, TopicSpec
+from schemas.signing import H_SIGNATURE
+from schemas.topics import DLQ, REFERRALS, TOPICS, TopicSpec
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -43,6 +44,9 @@ def _headers_schema() -> dict[str, Any]:
             "content-type": {"type": "string", "const": CONTENT_TYPE},
             "ce_correlationid": token,
             "ce_causationid": token,
+            H_SIGNATURE: {"type": "string", "pattern": BASE64_PATTERN, "description": (
+                "Extension attribute 'signature': base64 of the Ed25519 signature of the record "
+                "(schemas/signing.py, docs/partners.md). Required on referral records.")},
         },
     }
 
@@ -57,7 +61,8 @@ def _message(model: type[Message]) -> dict[str, Any]:
         "headers": {
             "allOf": [
                 {"$ref": REF.format(model="CloudEventHeaders")},
-                {"properties": {"ce_type": {"const": model.ce_type}}},
+                {"properties": {"ce_type": {"const": model.ce_type}},
+                 **({"required": [H_SIGNATURE]} if model.topic is REFERRALS else {})},
             ]
         },
         "payload": {"$ref": REF.format(model=model.__name__)},

@@ -40,6 +40,12 @@ class DisclosureSealed(SituationKeyed, Event):
         purpose: why (de-identified sentence, e.g. "plan the intervention as lead agency").
         ciphertext: base64 of the sealed box.
         sealed_at: when.
+        signature: intake's Ed25519 signature (base64) of the ciphertext and every field above
+            (:func:`schemas.signing.disclosure_signing_bytes`); openers verify it against the
+            directory's ``intake.signing_key`` before opening anything. Optional in v1 only
+            so that packages already on the topic stay readable; intake always signs, and
+            ``commande intake disclosure open`` refuses a package without a valid signature.
+        signing_key_id: hex fingerprint of the intake signing key that made ``signature``.
     """
 
     ce_type = "ca.halton.commande.disclosure.sealed.v1"
@@ -55,3 +61,5 @@ class DisclosureSealed(SituationKeyed, Event):
     purpose: ShortText
     ciphertext: Base64
     sealed_at: UtcDatetime
+    signature: Base64 | None = None
+    signing_key_id: KeyId | None = None

@@ -1,4 +1,4 @@
-"""``commande intake ...``: key pairs for sealed disclosures, opening a package, HTTP tokens.
+"""``commande intake ...``: key pairs (sealing and signing), opening a package, HTTP tokens.
 
 Wire it in ``services/cli/__init__.py`` with ``app.add_typer(intake_cmd.app, name="intake")``.
 """
@@ -10,17 +10,23 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey, VerifyKey
+from pydantic import ValidationError
 
+from schemas.disclosures import DisclosureSealed
 from schemas.errors import CommandeError, ConfigurationError
+from schemas.signing import key_id, key_to_b64, verify_key_from_b64
 from services.intake import sealing
+from services.intake.signing import UnsignedPackage, intake_verify_keys, verify_disclosure
 
 app = typer.Typer(help="Intake: key pairs, sealed disclosures and HTTP ingress tokens.",
                   no_args_is_help=True)
-keys_app = typer.Typer(help="Key pairs for sealed boxes (libsodium, X25519).", no_args_is_help=True)
+keys_app = typer.Typer(help="Key pairs: sealed boxes (libsodium, X25519) and signatures (Ed25519).",
+                       no_args_is_help=True)
 disclosure_app = typer.Typer(help="Sealed Filter 3/4 disclosure packages.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer tokens of the HTTP ingress.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -36,21 +42,41 @@ def _fail(message: str) -> typer.Exit:
 @keys_app.command("generate")
 def keys_generate(
     agency: Annotated[str, typer.Option(help="Agency id (directory slug), or 'intake'.")],
-    out: Annotated[Path, typer.Option(help="Folder for the private key file.")] = Path("."),
+    out: Annotated[Path, typer.Option(help="Folder for the private key files.")] = Path("."),
 ) -> None:
-    """Make a key pair: the private key goes to AGENCY.key (mode 0600), the public key is printed
-    for the directory's ``public_key`` (or COMMANDE_INTAKE_PRIVATE_KEY for intake's own pair)."""
+    """Make both key pairs of an agency (or of intake), each private key in a file of mode 0600:
+
+    * AGENCY.key, X25519 for sealed boxes: its public half is the directory's ``public_key``
+      (for intake: COMMANDE_INTAKE_PRIVATE_KEY is the file's content);
+    * AGENCY.signing.key, Ed25519 for signatures: its public half is the directory's
+      ``signing_key`` (for intake: ``intake.signing_key``, and COMMANDE_INTAKE_SIGNING_KEY is
+      the file's content); a partner signs its referrals with it (``commande submit
+      --signing-key``).
+
+    Example: commande intake keys generate --agency housing-services --out keys/
+    """
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{agency}.key"
-    if path.exists():
-        raise _fail(f"{path} exists; move it away first (a key is never overwritten)")
+    path, signing_path = out / f"{agency}.key", out / f"{agency}.signing.key"
+    for existing in (path, signing_path):
+        if existing.exists():
+            raise _fail(f"{existing} exists; move it away first (a key is never overwritten)")
     key = PrivateKey.generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(sealing.private_key_to_b64(key) + "\n")
+    signer = SigningKey.generate()
+    _write_secret(path, sealing.private_key_to_b64(key))
+    _write_secret(signing_path, key_to_b64(signer))
+    directory_name = "intake.signing_key" if agency == sealing.INTAKE_KEY_NAME else "signing_key"
     typer.echo(f"private key: {path} (keep it secret; mode 0600)")
     typer.echo(f"public_key: {sealing.public_key_to_b64(key.public_key)}")
     typer.echo(f"key id: {sealing.key_id(key.public_key)}")
+    typer.echo(f"private signing key: {signing_path} (keep it secret; mode 0600)")
+    typer.echo(f"{directory_name}: {key_to_b64(signer.verify_key)}")
+    typer.echo(f"signing key id: {key_id(signer.verify_key)}")
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text + "\n")
 
 
 @keys_app.command("public")
@@ -71,9 +97,19 @@ def keys_public(key: Annotated[Path, typer.Option(help="A private key file.")]) 
 def disclosure_open(
     key: Annotated[Path, typer.Option(help="The recipient agency's private key file.")],
     package: Annotated[Path | None, typer.Argument(
-        help="A DisclosureSealed JSON (or its base64 ciphertext); stdin when omitted.")] = None,
+        help="The DisclosureSealed JSON (the package a disclosure notice carries); stdin when "
+             "omitted.")] = None,
+    intake_signing_key: Annotated[str | None, typer.Option(
+        envvar="COMMANDE_INTAKE_SIGNING_PUBLIC_KEY",
+        help="intake's public signing key (base64); by default the directory's "
+             "intake.signing_key and previous keys (COMMANDE_DIRECTORY_PATH).")] = None,
 ) -> None:
-    """Decrypt a sealed disclosure package for its recipient and print the JSON inside."""
+    """Verify intake's signature of a disclosure package, then decrypt it for its recipient and
+    print the JSON inside. A package intake did not sign, or whose recipient, fields or
+    ciphertext changed after signing, is refused before anything is opened.
+
+    Example: commande intake disclosure open --key keys/housing-services.key disclosure-0194….json
+    """
     try:
         private = sealing.private_key_from_b64(key.read_text(encoding="utf-8"), str(key))
     except OSError as exc:
@@ -81,17 +117,42 @@ def disclosure_open(
     except ConfigurationError as exc:
         raise _fail(str(exc)) from None
     text = (package.read_text(encoding="utf-8") if package is not None else sys.stdin.read()).strip()
-    ciphertext = text
-    if text.startswith("{"):
-        try:
-            ciphertext = json.loads(text)["ciphertext"]
-        except (ValueError, KeyError, TypeError):
-            raise _fail("the package is JSON without a 'ciphertext' field") from None
+    if not text.startswith("{"):
+        raise _fail("give the whole DisclosureSealed package (JSON), not a bare ciphertext: only "
+                    "the package carries intake's signature, and an unsigned one is not opened")
     try:
-        plain = sealing.open_sealed(ciphertext, private)
+        event = DisclosureSealed.model_validate_json(text)
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"])) or "(document)" for e in exc.errors()})
+        raise _fail(f"not a DisclosureSealed package ({', '.join(fields)})") from None
+    try:
+        signer = verify_disclosure(event, _intake_keys(intake_signing_key))
+        plain = sealing.open_sealed(event.ciphertext, private)
+        inside = _matching(json.loads(plain), event)
     except CommandeError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(json.dumps(json.loads(plain), indent=2, sort_keys=True))
+    typer.echo(f"verified: signed by intake (signing key id {signer})", err=True)
+    typer.echo(json.dumps(inside, indent=2, sort_keys=True))
+
+
+def _intake_keys(given: str | None) -> tuple[VerifyKey, ...]:
+    """intake's public signing keys: ``given``, or the directory's."""
+    if given:
+        return (verify_key_from_b64(given, "COMMANDE_INTAKE_SIGNING_PUBLIC_KEY"),)
+    from services.directory import load_directory
+    from services.intake.settings import IntakeSettings
+
+    return intake_verify_keys(load_directory(IntakeSettings().directory_path))
+
+
+def _matching(inside: Any, event: DisclosureSealed) -> dict[str, Any]:
+    """The opened package, when its own ids agree with the signed audit record."""
+    ids = ("situation_id", "disclosure_id", "recipient_agency")
+    if not isinstance(inside, dict) or any(
+            str(inside.get(name)) != str(getattr(event, name)) for name in ids):
+        raise UnsignedPackage("the sealed contents do not belong to this package's audit record "
+                              "(situation, disclosure or recipient differ): it is not shown")
+    return inside
 
 
 async def issue_token(agency: str) -> str:

@@ -7,7 +7,10 @@ Model rules a validator checks (each failure names the path in the file):
 
 * organization ids and names are unique; ``effective_to`` is after ``effective_from``;
 * a contact's address fits its channel (an e-mail address, or an ``https://`` webhook URL);
-* a public key is base64 of exactly 32 bytes (an X25519 key for libsodium sealed boxes);
+* a public key is base64 of exactly 32 bytes (an X25519 key for libsodium sealed boxes), and
+  so is a signing key (an Ed25519 public key that verifies the agency's signed referrals);
+* the ``intake`` entry gives intake's signing key (it signs disclosure packages and the referrals
+  its HTTP ingress received), with previous keys still accepted during a rotation;
 * a police CMB has the four CMB roles; every table's district has exactly one CMB at a time;
 * every district an organization serves has a table;
 * a biweekly cadence has an anchor date that falls on its weekday.
@@ -155,6 +158,8 @@ class Organization(_Frozen):
     districts: tuple[Code, ...] = Field(min_length=1)
     contacts: tuple[RoleContact, ...] = Field(min_length=1)
     public_key: str = Field(description="base64 X25519 public key for sealed disclosures")
+    signing_key: str = Field(
+        description="base64 Ed25519 public key that verifies the agency's signed referrals")
     status: Status = Status.ACTIVE
     effective_from: date
     effective_to: date | None = None
@@ -164,13 +169,12 @@ class Organization(_Frozen):
     @field_validator("public_key")
     @classmethod
     def _x25519(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("public_key is not valid base64") from exc
-        if len(raw) != 32:
-            raise ValueError(f"public_key decodes to {len(raw)} bytes, an X25519 key has 32")
-        return value
+        return _key32(value, "public_key", "an X25519 key")
+
+    @field_validator("signing_key")
+    @classmethod
+    def _ed25519(cls, value: str) -> str:
+        return _key32(value, "signing_key", "an Ed25519 key")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -257,10 +261,34 @@ class TableSettings(_Frozen):
     identity_release_stage: IdentityRelease = "filter_4"
 
 
+class IntakeKeys(_Frozen):
+    """intake's public signing keys: what openers of a disclosure package and partners verify
+    intake's signatures with."""
+
+    signing_key: str = Field(description="base64 Ed25519 public key of intake's current signing key")
+    previous_signing_keys: tuple[str, ...] = Field(default=(), max_length=10)
+    """Keys intake signed with before a rotation: packages they signed still verify."""
+
+    @field_validator("signing_key")
+    @classmethod
+    def _current(cls, value: str) -> str:
+        return _key32(value, "intake.signing_key", "an Ed25519 key")
+
+    @field_validator("previous_signing_keys")
+    @classmethod
+    def _previous(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_key32(v, "intake.previous_signing_keys", "an Ed25519 key") for v in values)
+
+    def all_signing_keys(self) -> tuple[str, ...]:
+        """The current key first, then the previous ones."""
+        return (self.signing_key, *self.previous_signing_keys)
+
+
 class Directory(_Frozen):
-    """The whole directory: who sits at which table, and how each table meets."""
+    """The whole directory: who sits at which table, how each table meets, and intake's keys."""
 
     version: str = Field(min_length=1, max_length=64)
+    intake: IntakeKeys
     organizations: tuple[Organization, ...]
     tables: tuple[TableSettings, ...] = Field(min_length=1)
 
@@ -316,6 +344,17 @@ class Directory(_Frozen):
         """Contacts of an organization for ``role``; empty when it has none or is unknown."""
         org = self.organization(org_id)
         return () if org is None else org.contacts_for(role)
+
+
+def _key32(value: str, name: str, what: str) -> str:
+    """``value`` when it is base64 of exactly 32 bytes (a public key)."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{name} is not valid base64") from exc
+    if len(raw) != 32:
+        raise ValueError(f"{name} decodes to {len(raw)} bytes, {what} has 32")
+    return value
 
 
 def _member_order(org: Organization) -> tuple[bool, str, str]:

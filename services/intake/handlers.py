@@ -2,6 +2,12 @@
 
 Every handler runs inside the consumer runtime's transaction (inbox, our writes, outbox).
 Logs carry ids, codes and counts only: never a name, a narrative or a ciphertext.
+
+Provenance (:mod:`services.intake.provenance`) is checked before anything takes effect: a
+referral must carry its agency's signature (or intake's, from the HTTP ingress), or it is
+answered with a ``ReferralRejected`` and changes nothing; a situation fact from another producer
+than convening, or an assignment naming an agency that may not receive identity, seals nothing
+and leaves the vault untouched (a warning says so, with ids and codes only).
 """
 
 from __future__ import annotations
@@ -12,16 +18,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Literal, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 from uuid6 import uuid7
 
-from schemas.base import Message
+from schemas.base import IdentityRelease, Message
 from schemas.disclosures import DisclosureSealed
-from schemas.envelope import Envelope
+from schemas.envelope import H_ID, Envelope, to_record
 from schemas.errors import EnvelopeError, InvalidBody
 from schemas.reference import Reference
 from schemas.referrals import (
@@ -40,7 +47,7 @@ from schemas.situations import (
 )
 from schemas.topics import REFERRALS
 from services.directory import TIMEZONE, DirectoryHolder
-from services.intake import retention, rules, sealing, store
+from services.intake import provenance, retention, rules, sealing, store
 from services.intake.decide import (
     Accept,
     Conflict,
@@ -52,6 +59,8 @@ from services.intake.decide import (
     decide_submission,
     decide_withdrawal,
 )
+from services.intake.provenance import Trust
+from services.intake.signing import sign_disclosure
 from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
@@ -59,10 +68,11 @@ from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
 
-SOURCE = "/commande/intake"
+SOURCE = provenance.INTAKE
 log = get_logger("commande.intake")
 _KEY = re.compile(r"^([a-z][a-z0-9-]{1,47})/([A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 _FIELD = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _ZONE = ZoneInfo(TIMEZONE)
 PURPOSES = {
     "lead": "Plan and make the intervention as lead agency.",
@@ -77,6 +87,7 @@ class Intake:
     clock: Clock
     vault: Vault
     intake_key: PrivateKey
+    signing_key: SigningKey
     directory: DirectoryHolder
     reference: Reference
     config: rules.RuleConfig
@@ -88,7 +99,39 @@ class Intake:
 
     async def on_referral(self, conn: Connection, env: Envelope[Message],
                           rec: InRecord) -> Sequence[OutRecord]:
-        """ReferralSubmitted or ReferralWithdrawn."""
+        """ReferralSubmitted or ReferralWithdrawn, once its signature is checked."""
+        refused = self._unsigned(env, rec)
+        if refused is not None:
+            return [refused]
+        return await self._referral(conn, env)
+
+    async def on_referrals(self, conn: Connection, items: Sequence[tuple[Envelope[Message], InRecord]]
+                           ) -> Sequence[OutRecord]:
+        """The referral consumer's batch handler (one transaction). Records without a valid
+        signature are answered at once and change nothing. Then the submissions of references
+        that occur once in the batch are decided together, with one read of their state and
+        pipelined writes; withdrawals and references repeated in the batch then go one by one,
+        in order (a reference's records stay in order: they are all in one of the two groups)."""
+        out: list[OutRecord] = []
+        signed: list[Envelope[Message]] = []
+        for env, rec in items:
+            refused = self._unsigned(env, rec)
+            if refused is None:
+                signed.append(env)
+            else:
+                out.append(refused)
+        counts = Counter(_ref_key(env.event) for env in signed)
+
+        def together(env: Envelope[Message]) -> bool:
+            return isinstance(env.event, ReferralSubmitted) and counts[_ref_key(env.event)] == 1
+
+        out.extend(await self._submitted_many(conn, [env for env in signed if together(env)]))
+        for env in signed:
+            if not together(env):
+                out.extend(await self._referral(conn, env))
+        return out
+
+    async def _referral(self, conn: Connection, env: Envelope[Message]) -> Sequence[OutRecord]:
         event = env.event
         if isinstance(event, ReferralSubmitted):
             return await self._submitted(conn, env, event)
@@ -96,22 +139,22 @@ class Intake:
             return await self._withdrawn(conn, env, event)
         return []
 
-    async def on_referrals(self, conn: Connection, items: Sequence[tuple[Envelope[Message], InRecord]]
-                           ) -> Sequence[OutRecord]:
-        """The referral consumer's batch handler (one transaction): the submissions of references
-        that occur once in the batch are decided together, with one read of their state and
-        pipelined writes; withdrawals and references repeated in the batch then go one by one,
-        in order (a reference's records stay in order: they are all in one of the two groups)."""
-        counts = Counter(_ref_key(env.event) for env, _ in items)
-
-        def together(env: Envelope[Message]) -> bool:
-            return isinstance(env.event, ReferralSubmitted) and counts[_ref_key(env.event)] == 1
-
-        out = list(await self._submitted_many(conn, [env for env, _ in items if together(env)]))
-        for env, rec in items:
-            if not together(env):
-                out.extend(await self.on_referral(conn, env, rec))
-        return out
+    def _unsigned(self, env: Envelope[Message], rec: InRecord) -> OutRecord | None:
+        """The ``ReferralRejected`` for a referral record not signed by its agency (or by intake
+        for its HTTP ingress), or ``None`` when the signature holds."""
+        event = env.event
+        if not isinstance(event, ReferralSubmitted | ReferralWithdrawn):
+            return None
+        reasons = provenance.check_referral(rec.headers, rec.key, rec.value, env.source, event,
+                                            self.directory.current())
+        if not reasons:
+            return None
+        now = self.clock.now()
+        log.warning("referral record refused: not signed by its agency", agency_id=event.agency_id,
+                    event_id=str(env.id), codes=sorted({r.code for r in reasons}))
+        return self._emit(ReferralRejected(agency_id=event.agency_id,
+                                           referral_ref=event.referral_ref, rejected_at=now,
+                                           reasons=reasons), env, now)
 
     async def _submitted(self, conn: Connection, env: Envelope[Message],
                          event: ReferralSubmitted) -> Sequence[OutRecord]:
@@ -240,21 +283,32 @@ class Intake:
                                     rejected_at=now, reasons=contract_reasons(error))
         log.info("referral rejected as undecodable", agency_id=match.group(1),
                  codes=sorted({r.code for r in rejected.reasons}))
-        return [events.emit(rejected, source=SOURCE, time=now)]
+        cause = _record_id(rec)
+        out = to_record(rejected, source=SOURCE, time=now, causation_id=cause,
+                        correlation_id=cause)
+        return [OutRecord(topic=out.topic, key=out.key, value=out.value,
+                          headers=tuple(out.headers))]
 
     # -- commande.situations.v1 -----------------------------------------------------------
 
     async def on_situation(self, conn: Connection, env: Envelope[Message],
                            rec: InRecord) -> Sequence[OutRecord]:
-        """Assignments (disclosures), conclusions and reopenings (retention)."""
+        """Assignments (disclosures), conclusions and reopenings (retention), from convening only."""
         event = env.event
+        trusted = provenance.trust(env.type, env.source)
+        if trusted is not Trust.TRUSTED:
+            if trusted is Trust.UNTRUSTED:
+                log.warning("situation fact from an unexpected producer ignored",
+                            event_type=env.type, event_id=str(env.id),
+                            situation_id=str(env.subject))
+            return []
         if isinstance(event, AgenciesAssigned):
             return await self._assigned(conn, env, event)
         if isinstance(event, AssignmentResponded) and event.to_state == "accepted":
             found = await store.get_assignment(conn, event.situation_id, event.agency_id)
             if found is not None and found[1] == "filter_4":
                 return await self._disclose(conn, env, event.situation_id, event.agency_id,
-                                            found[0], 4)
+                                            found[0], "filter_4")
             return []
         if isinstance(event, SituationConcluded):
             return await self._concluded(conn, env, event)
@@ -264,24 +318,49 @@ class Intake:
 
     async def _assigned(self, conn: Connection, env: Envelope[Message],
                         event: AgenciesAssigned) -> Sequence[OutRecord]:
+        """Record who may receive identity, and seal it now when the table releases it at
+        Filter 3. An agency that may not receive it (not an active member of the situation's
+        table, or a release earlier than the table allows) is neither recorded nor sealed for."""
+        row = await store.get_situation(conn, event.situation_id)
+        if row is None:
+            log.info("assignment of a situation intake did not open; nothing to disclose",
+                     situation_id=str(event.situation_id))
+            return []
+        refusals = provenance.assignment_refusals(event, row.district, self.directory.current(),
+                                                  self.clock.now().astimezone(_ZONE).date())
         roles = [(event.lead.agency_id, "lead"),
                  *((t.agency_id, "assisting") for t in event.assisting)]
         out: list[OutRecord] = []
         for agency, role in roles:
+            code = refusals[agency]
+            if code is not None:
+                log.warning("disclosure refused: recipient may not receive identity",
+                            situation_id=str(event.situation_id), recipient_agency=agency,
+                            role=role, code=code, event_id=str(env.id))
+                continue
             await store.save_assignment(conn, event.situation_id, agency, role,
                                         event.identity_release)
             if event.identity_release == "filter_3":
-                out.extend(await self._disclose(conn, env, event.situation_id, agency, role, 3))
+                out.extend(await self._disclose(conn, env, event.situation_id, agency, role,
+                                                "filter_3"))
         return out
 
     async def _disclose(self, conn: Connection, env: Envelope[Message], situation_id: UUID,
-                        agency: str, role: str, stage: int) -> list[OutRecord]:
+                        agency: str, role: str, release: IdentityRelease) -> list[OutRecord]:
         row = await store.get_situation(conn, situation_id)
         sealed = await store.get_vault(conn, situation_id) if row is not None else None
         if row is None or sealed is None:
             log.info("no identity to disclose", situation_id=str(situation_id))
             return []
-        org = self.directory.current().organization(agency)
+        directory = self.directory.current()
+        code = provenance.disclosure_refusal(agency, role, release, row.district, directory,
+                                             self.clock.now().astimezone(_ZONE).date())
+        if code is not None:
+            log.warning("disclosure refused: recipient may not receive identity",
+                        situation_id=str(situation_id), recipient_agency=agency, role=role,
+                        code=code, event_id=str(env.id))
+            return []
+        org = directory.organization(agency)
         if org is None:
             log.error("disclosure recipient not in the directory; nothing sealed",
                       situation_id=str(situation_id), recipient_agency=agency)
@@ -297,11 +376,12 @@ class Intake:
         ciphertext = sealing.seal(sealing.disclosure_package(
             str(situation_id), str(disclosure_id), agency, role, subject.legal_basis, package),
             public)
-        event = DisclosureSealed(
+        stage: Literal[3, 4] = 3 if release == "filter_3" else 4
+        event = sign_disclosure(DisclosureSealed(
             situation_id=situation_id, disclosure_id=disclosure_id, disclosing_agency=row.agency_id,
             recipient_agency=agency, recipient_key_id=sealing.key_id(public), fields=fields,
-            legal_basis=subject.legal_basis, filter_stage=3 if stage == 3 else 4,
-            purpose=PURPOSES[role], ciphertext=ciphertext, sealed_at=now)
+            legal_basis=subject.legal_basis, filter_stage=stage,
+            purpose=PURPOSES[role], ciphertext=ciphertext, sealed_at=now), self.signing_key)
         if not await store.record_disclosure(conn, event.model_dump(exclude={"ciphertext"})):
             return []
         log.info("disclosure sealed", situation_id=str(situation_id), recipient_agency=agency,
@@ -329,6 +409,13 @@ class Intake:
 
     def _emit(self, event: Message, cause: Envelope[Message], now: datetime) -> OutRecord:
         return events.emit(event, source=SOURCE, cause=cause, time=now)
+
+
+def _record_id(rec: InRecord) -> str | None:
+    """A consumed record's ``ce_id`` when it is a well-formed UUIDv7 (the cause of an answer to
+    a record that could not be decoded), else ``None``."""
+    raw = dict(rec.headers).get(H_ID, b"").decode("ascii", "replace")
+    return raw if _UUID7.match(raw) else None
 
 
 def _ref_key(event: Message) -> tuple[str, str] | None:

@@ -3,7 +3,9 @@
 ``POST /v1/referrals`` takes the JSON of a ``ReferralSubmitted`` with a per-agency bearer token
 (only SHA-256 hashes of tokens are stored), runs the same Filter 1 checks at once, seals a clear
 subject to intake's own key (identity never crosses Kafka in the clear), and queues the referral
-on ``commande.referrals.v1`` through the outbox: ``202`` with a status URL.
+on ``commande.referrals.v1`` through the outbox, published as intake (``ce_source``
+``/commande/intake``) and signed with intake's signing key (the token bound it to its agency):
+``202`` with a status URL.
 ``GET /v1/referrals/{agency}/{ref}`` answers pending, accepted or rejected.
 
 Errors are RFC 9457 problem details (``application/problem+json``): 400 with every reason,
@@ -30,10 +32,10 @@ from starlette.routing import BaseRoute, Route
 
 from schemas.envelope import to_record
 from schemas.referrals import Reason, ReferralSubmitted
+from schemas.signing import sign_record
 from services.intake import sealing, store
-from services.intake.handlers import Intake
-from services.runtime import outbox
-from services.runtime.kafka import OutRecord
+from services.intake.handlers import SOURCE, Intake
+from services.runtime import events, outbox
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
@@ -146,13 +148,12 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
                      codes=sorted({r.code for r in checked.reasons}))
             return problem(400, "referral_rejected", "The referral does not meet Filter 1",
                            "Fix every reason and submit again.", reasons=_reasons(checked.reasons))
-        rec = to_record(event, source=f"/agencies/{agency}", time=now)
+        rec = sign_record(to_record(event, source=SOURCE, time=now), intake.signing_key)
         event_id = dict(rec.headers)["ce_id"].decode()
         async with svc.pool.acquire() as conn, conn.transaction():
             await store.add_http_submission(conn, agency, event.referral_ref,
                                             UUID(event_id), now)
-            await outbox.add(conn, svc.name, [OutRecord(
-                topic=rec.topic, key=rec.key, value=rec.value, headers=tuple(rec.headers))])
+            await outbox.add(conn, svc.name, [events.out_record(rec)])
         url = f"/v1/referrals/{agency}/{event.referral_ref}"
         log.info("http referral queued", agency_id=agency, event_id=event_id)
         return JSONResponse({"status": "pending", "status_url": url, "event_id": event_id},

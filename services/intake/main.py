@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 
 from schemas.errors import ConfigurationError
 from schemas.reference import reference
@@ -33,14 +34,14 @@ from schemas.situations import (
     SituationReopened,
 )
 from schemas.topics import REFERRALS, SITUATIONS
-from services.directory import DirectoryHolder, reference_codes
-from services.intake import ingress, sealing, store
+from services.directory import Directory, DirectoryHolder, reference_codes
+from services.intake import ingress, sealing, signing, store
 from services.intake.event_requests import wiring as event_requests
 from services.intake.handlers import SOURCE, Intake
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
 from services.intake.vault import DEV_KEY_ID, Vault, decode_key
-from services.runtime import events, outbox
+from services.runtime import events, outbox, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.db import DB_UNAVAILABLE, Pool
 from services.runtime.logging import get_logger
@@ -83,6 +84,53 @@ def intake_private_key(settings: IntakeSettings) -> PrivateKey:
     return sealing.development_private_key(sealing.INTAKE_KEY_NAME)
 
 
+def intake_signing_key(settings: IntakeSettings) -> SigningKey:
+    """intake's Ed25519 signing key; the synthetic TEST key only in development."""
+    if settings.intake_signing_key is not None:
+        return signing.signing_key_setting(settings.intake_signing_key.get_secret_value(),
+                                           "COMMANDE_INTAKE_SIGNING_KEY")
+    if not settings.development:
+        raise ConfigurationError(
+            "COMMANDE_INTAKE_SIGNING_KEY is not set (base64 Ed25519 seed; `commande intake keys "
+            "generate --agency intake` makes one and prints the directory's intake.signing_key)")
+    log.warning("using the synthetic TEST signing key of intake: development only")
+    return signing.development_signing_key(sealing.INTAKE_KEY_NAME)
+
+
+def check_signing_key(key: SigningKey, directory: Directory, path: Path) -> None:
+    """Refuse to start when the directory does not publish ``key``'s public half as intake's
+    current signing key: every package intake signed would then be refused by its opener."""
+    public = signing.key_to_b64(key.verify_key)
+    if directory.intake.signing_key != public:
+        raise ConfigurationError(
+            f"COMMANDE_INTAKE_SIGNING_KEY does not match the directory: set intake.signing_key "
+            f"in {path} to {public} (move the old value to intake.previous_signing_keys), or "
+            "give intake the private key of the directory's intake.signing_key")
+
+
+def production_refusals(settings: IntakeSettings) -> list[str]:
+    """What intake refuses to start on in production (see :mod:`services.runtime.production`)."""
+    out = [*production.runtime_refusals(settings),
+           *production.directory_refusals("COMMANDE_DIRECTORY_PATH", settings.directory_path)]
+    missing = {"COMMANDE_VAULT_KEY": settings.vault_key,
+               "COMMANDE_INTAKE_PRIVATE_KEY": settings.intake_private_key,
+               "COMMANDE_INTAKE_SIGNING_KEY": settings.intake_signing_key}
+    out.extend(f"{name} is not set (README, 'Configuration')"
+               for name, value in missing.items() if value is None)
+    if settings.vault_key is not None and Vault.is_development_key(
+            decode_key(settings.vault_key.get_secret_value(), "COMMANDE_VAULT_KEY")):
+        out.append("COMMANDE_VAULT_KEY is the development vault key: generate a key of your own")
+    if settings.intake_private_key is not None and bytes(intake_private_key(settings)) == bytes(
+            sealing.development_private_key(sealing.INTAKE_KEY_NAME)):
+        out.append("COMMANDE_INTAKE_PRIVATE_KEY is the synthetic test key: `commande intake keys "
+                   "generate --agency intake` makes one")
+    if settings.intake_signing_key is not None and bytes(intake_signing_key(settings)) == bytes(
+            signing.development_signing_key(sealing.INTAKE_KEY_NAME)):
+        out.append("COMMANDE_INTAKE_SIGNING_KEY is the synthetic test key: `commande intake keys "
+                   "generate --agency intake` makes one")
+    return out
+
+
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """The intake service, wired: consumers, retention loop and the HTTP ingress routes.
 
@@ -94,6 +142,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     clock = clock or SystemClock()
     if not isinstance(settings, IntakeSettings):
         settings = IntakeSettings(**settings.model_dump())
+    production.enforce(settings, production_refusals(settings))
     ref = reference()
     unknown = set(settings.intake_disclosure_fields) - {"lead", "assisting"}
     if unknown:
@@ -102,9 +151,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         sealing.ALL_FIELDS)
     if bad:
         raise ConfigurationError(f"COMMANDE_INTAKE_DISCLOSURE_FIELDS: unknown fields {sorted(bad)}")
+    directory = DirectoryHolder(settings.directory_path, reference_codes(ref))
+    signing_key = intake_signing_key(settings)
+    check_signing_key(signing_key, directory.current(), settings.directory_path)
     intake = Intake(
         clock=clock, vault=make_vault(settings), intake_key=intake_private_key(settings),
-        directory=DirectoryHolder(settings.directory_path, reference_codes(ref)), reference=ref,
+        signing_key=signing_key, directory=directory, reference=ref,
         config=RuleConfig(settings.intake_min_risk_factors, settings.intake_min_sectors),
         require_sealed=settings.intake_require_sealed_subject,
         disclosure_fields=dict(settings.intake_disclosure_fields),

@@ -39,6 +39,9 @@ class IntakeSettings(Settings):
         vault_previous_keys: older ``{key_id: base64 key}`` still able to decrypt (rotation).
         intake_private_key: base64 X25519 private key for ``sealed_subject``
             (``COMMANDE_INTAKE_PRIVATE_KEY``).
+        intake_signing_key: base64 of intake's Ed25519 signing key (its 32-byte seed,
+            ``COMMANDE_INTAKE_SIGNING_KEY``): it signs disclosure packages and the referrals the
+            HTTP ingress received; its public half is the directory's ``intake.signing_key``.
         intake_disclosure_fields: role (``lead``/``assisting``) -> allowed dotted field names.
         intake_retention_days: days identified data of a concluded situation is kept.
         intake_purge_interval_seconds: how often the retention loop looks for due purges.
@@ -67,6 +70,7 @@ class IntakeSettings(Settings):
     vault_key_id: str = Field(default="dev-local-insecure", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     vault_previous_keys: dict[str, SecretStr] = Field(default_factory=dict)
     intake_private_key: SecretStr | None = None
+    intake_signing_key: SecretStr | None = None
     intake_disclosure_fields: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: dict(DEFAULT_DISCLOSURE_FIELDS))
     intake_retention_days: int = Field(default=90, ge=0)

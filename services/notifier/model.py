@@ -72,7 +72,7 @@ class MeetingInfo:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file attached to an e-mail (the sealed box of a disclosure)."""
+    """A file attached to an e-mail (a signed disclosure package)."""
 
     filename: str
     content_type: str

@@ -7,7 +7,6 @@ an opaque id. No identifying data and no risk detail ever goes into a subject.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -161,9 +160,11 @@ def render(planned: Planned, event: Message, ctx: Context, ref: Reference,
     title = subject(planned, event, ctx, ref)
     attachments: tuple[Attachment, ...] = ()
     if isinstance(event, DisclosureSealed):
+        # the whole package: the sealed box with intake's signature of it and of its audit
+        # record, which the recipient's opener verifies (commande intake disclosure open)
         attachments = (
-            Attachment(f"disclosure-{event.disclosure_id}.sealed", "application/octet-stream",
-                       base64.b64decode(event.ciphertext)),
+            Attachment(f"disclosure-{event.disclosure_id}.json", "application/json",
+                       event.model_dump_json().encode()),
         )
     body: dict[str, Any] = {
         "notice_id": str(ctx.notice_id), "kind": planned.kind, "privacy": planned.privacy.value,

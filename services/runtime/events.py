@@ -10,8 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from nacl.signing import SigningKey
+
 from schemas.base import Message
-from schemas.envelope import Envelope, from_record, to_record
+from schemas.envelope import Envelope, Record, from_record, to_record
+from schemas.signing import sign_record
 from services.runtime.kafka import InRecord, OutRecord
 
 
@@ -31,3 +34,16 @@ def emit(event: Message, *, source: str, cause: Envelope[Message] | None = None,
     rec = to_record(event, source=source, subject=subject, correlation_id=correlation,
                     causation_id=causation, time=time)
     return OutRecord(topic=rec.topic, key=rec.key, value=rec.value, headers=tuple(rec.headers))
+
+
+def emit_signed(event: Message, *, source: str, key: SigningKey,
+                time: datetime | None = None) -> OutRecord:
+    """The record for ``event`` from ``source`` with its ``ce_signature`` made with ``key``: a
+    partner agency's referral (``source`` ``/partners/<agency_id>``, the agency's signing key)."""
+    return out_record(sign_record(to_record(event, source=source, time=time), key))
+
+
+def out_record(record: Record) -> OutRecord:
+    """A contract :class:`~schemas.envelope.Record` as the runtime's :class:`OutRecord`."""
+    return OutRecord(topic=record.topic, key=record.key, value=record.value,
+                     headers=tuple(record.headers))

@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 import yaml
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 from pydantic import ValidationError
 
 from schemas.errors import ConfigurationError
@@ -52,6 +53,7 @@ def _cmb(district: str = "district_1", **extra: Any) -> dict[str, Any]:
         "sectors": ["police"],
         "districts": [district],
         "public_key": KEY,
+        "signing_key": KEY,
         "effective_from": "2020-01-01",
         "contacts": [_contact(r.value, f"{r.value}@police.example.org") for r in CMB_ROLES],
         **extra,
@@ -68,6 +70,7 @@ def _partner(**extra: Any) -> dict[str, Any]:
         "risk_categories": ["housing"],
         "districts": ["district_1"],
         "public_key": KEY,
+        "signing_key": KEY,
         "effective_from": "2020-01-01",
         "contacts": [_contact("table_representative", "table@housing.example.org")],
         **extra,
@@ -77,6 +80,7 @@ def _partner(**extra: Any) -> dict[str, Any]:
 def _doc(**extra: Any) -> dict[str, Any]:
     return {
         "version": "test",
+        "intake": {"signing_key": KEY},
         "tables": [
             {
                 "district": "district_1",
@@ -128,6 +132,20 @@ def test_halton_test_keys_are_derived_from_the_documented_seed(halton: Directory
     for org in halton.organizations:
         seed = hashlib.sha256(b"commande-synthetic-test-key/" + org.agency_id.encode()).digest()
         assert base64.b64encode(bytes(PrivateKey(seed).public_key)).decode() == org.public_key
+
+
+def test_halton_signing_keys_are_derived_from_the_documented_seed(halton: Directory) -> None:
+    def derived(name: str) -> str:
+        seed = hashlib.sha256(b"commande-synthetic-signing-key/" + name.encode()).digest()
+        return base64.b64encode(bytes(SigningKey(seed).verify_key)).decode()
+
+    for org in halton.organizations:
+        assert org.signing_key == derived(org.agency_id)
+    assert halton.intake.signing_key == derived("intake")
+    assert halton.intake.previous_signing_keys == ()
+    all_keys = [o.signing_key for o in halton.organizations] + [halton.intake.signing_key]
+    assert len(set(all_keys)) == len(all_keys)
+    assert not set(all_keys) & {o.public_key for o in halton.organizations}
 
 
 def test_halton_table_settings(halton: Directory) -> None:
@@ -210,6 +228,17 @@ def test_minimal_document_is_valid() -> None:
             "organizations[1].public_key",
         ),
         (lambda d: d["organizations"][1].update(public_key="not base64!"), "not valid base64"),
+        (
+            lambda d: d["organizations"][1].update(signing_key=base64.b64encode(b"x" * 33).decode()),
+            "signing_key decodes to 33 bytes, an Ed25519 key has 32",
+        ),
+        (lambda d: d["organizations"][1].pop("signing_key"), "organizations[1].signing_key"),
+        (lambda d: d.pop("intake"), "intake: Field required"),
+        (lambda d: d["intake"].update(signing_key="not base64!"), "intake.signing_key is not"),
+        (
+            lambda d: d["intake"].update(previous_signing_keys=["AAAA"]),
+            "intake.previous_signing_keys decodes to 3 bytes",
+        ),
         (
             lambda d: d["organizations"][1]["contacts"][0].update(address="nobody"),
             "organizations[1].contacts[0]",

@@ -166,10 +166,12 @@ def test_intake_may_require_the_sealed_subject() -> None:
     from services.directory import DirectoryHolder
     from services.intake.handlers import Intake
     from services.intake.rules import RuleConfig
+    from services.intake.signing import development_signing_key
     from services.runtime.clock import ManualClock
 
     key = development_private_key("intake")
     intake = Intake(clock=ManualClock(NOW), vault=Vault.development(), intake_key=key,
+                    signing_key=development_signing_key("intake"),
                     directory=DirectoryHolder(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"),
                     reference=reference(), config=RuleConfig(), require_sealed=True,
                     disclosure_fields=dict(DEFAULT_DISCLOSURE_FIELDS), retention_days=90)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
@@ -125,7 +124,7 @@ def test_assignment_says_role_and_what_is_due(directory: Directory) -> None:
     assert "an ASSISTING agency" in assisting.text
 
 
-def test_disclosure_is_the_sealed_box_only(directory: Directory) -> None:
+def test_disclosure_is_the_signed_package_only(directory: Directory) -> None:
     event = sample(DisclosureSealed, recipient_agency="public-health",
                    disclosing_agency="housing-services")
     [planned] = recipients.plan(event, directory, NOW.date())
@@ -133,8 +132,10 @@ def test_disclosure_is_the_sealed_box_only(directory: Directory) -> None:
     assert planned.privacy.value == "sealed"
     out = _render(planned, event, directory)
     [att] = out.attachments
-    assert att.content == base64.b64decode(event.ciphertext)
-    assert att.filename == f"disclosure-{event.disclosure_id}.sealed"
+    assert DisclosureSealed.model_validate_json(att.content) == event
+    assert att.filename == f"disclosure-{event.disclosure_id}.json"
+    assert att.content_type == "application/json"
+    assert "disclosure open --key" in out.text
     assert out.body["event"]["ciphertext"] == event.ciphertext
     assert "MFIPPA compelling circumstances" in out.text
 

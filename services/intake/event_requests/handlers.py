@@ -3,6 +3,8 @@
 One consumer (group ``intake-event-requests``) reads ``commande.event-request-submissions.v1``:
 submissions are acknowledged or rejected, the CMB's commands applied or refused. Each runs in the
 consumer runtime's transaction (inbox, our writes, outbox), so a redelivery changes nothing.
+A submission is taken only from intake's own HTTP ingress and a command only from the gateway
+(:data:`services.intake.provenance.EXPECTED_PRODUCERS`); anything else is logged and ignored.
 Logs carry the request id, codes and counts only: never a contact detail.
 """
 
@@ -25,6 +27,7 @@ from schemas.event_requests import (
 from schemas.reference import Reference
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS
 from services.directory import DirectoryHolder
+from services.intake import provenance
 from services.intake.event_requests import rules, store
 from services.intake.event_requests.calendar import local_date
 from services.intake.event_requests.decide import (
@@ -88,8 +91,13 @@ class EventRequests:
 
     async def on_record(self, conn: Connection, env: Envelope[Message],
                         rec: InRecord) -> Sequence[OutRecord]:
-        """EventRequestSubmitted, or a CMB follow-up command."""
+        """EventRequestSubmitted, or a CMB follow-up command, from its expected producer."""
         event = env.event
+        if isinstance(event, EventRequestSubmitted | EventRequestCommand) and \
+                provenance.trust(env.type, env.source) is not provenance.Trust.TRUSTED:
+            log.warning("event request record from an unexpected producer ignored",
+                        event_type=env.type, event_id=str(env.id), request_id=str(event.request_id))
+            return []
         if isinstance(event, EventRequestSubmitted):
             return await self._submitted(conn, env, event)
         if isinstance(event, EventRequestCommand):
@@ -150,8 +158,11 @@ class EventRequests:
         to the DLQ."""
         if rec.topic != EVENT_REQUEST_SUBMISSIONS.name or rec.key is None:
             return []
-        if dict(rec.headers).get("ce_type") != EventRequestSubmitted.ce_type.encode():
+        headers = dict(rec.headers)
+        if headers.get("ce_type") != EventRequestSubmitted.ce_type.encode():
             return []
+        if headers.get("ce_source") != SOURCE.encode():
+            return []  # only intake's own ingress submits; nobody else is answered
         try:
             request_id = UUID(rec.key.decode("ascii"))
         except (UnicodeDecodeError, ValueError):

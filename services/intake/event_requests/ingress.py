@@ -4,7 +4,8 @@ district's CMB for a speaker, a district tour or event participation.
 The ingress mints the request id (UUIDv7) and stamps ``submitted_at`` with the time it received
 the body (a requester cannot backdate the 30 days' notice), sets ``agency_id`` from a token when
 one is sent, and queues :class:`EventRequestSubmitted` on the restricted submissions topic
-through intake's outbox. intake's consumer then records the answer (acknowledged or rejected)
+through intake's outbox, as intake (``ce_source`` ``/commande/intake``: the only producer intake
+takes a submission from). intake's consumer then records the answer (acknowledged or rejected)
 and the notifier e-mails the requester and the district's CMB manager.
 
 It also runs the same pure checks at once, so a person at a web form learns everything to fix
@@ -40,9 +41,9 @@ from schemas.event_requests import EventRequestSubmitted
 from services.intake import store as intake_store
 from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import RateLimiter
+from services.intake.handlers import SOURCE
 from services.intake.ingress import BEARER, field_errors, problem, read_json_body, token_hash
-from services.runtime import outbox
-from services.runtime.kafka import OutRecord
+from services.runtime import events, outbox
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
@@ -111,11 +112,9 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
                            "Fix every listed field to match EventRequestSubmitted v1.",
                            errors=field_errors(exc))
         checked = requests.check(event)
-        source = f"/agencies/{agency}" if agency is not None else "/public"
-        rec = to_record(event, source=source, time=now)
+        rec = to_record(event, source=SOURCE, time=now)
         async with svc.pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, svc.name, [OutRecord(
-                topic=rec.topic, key=rec.key, value=rec.value, headers=tuple(rec.headers))])
+            await outbox.add(conn, svc.name, [events.out_record(rec)])
         request_id = str(event.request_id)
         if not checked.ok:
             log.info("http event request rejected", request_id=request_id,
