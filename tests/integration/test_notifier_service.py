@@ -8,7 +8,6 @@ told apart from those of anyone else using the shared stack. Events carry fresh 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -380,9 +379,9 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
                 assert "25-29" not in part
         if kind == "disclosure":
             [att] = list(msg.iter_attachments())
-            assert att.get_content_type() == "application/octet-stream"
-            assert att.get_payload(decode=True) == base64.b64decode(
-                sample(DisclosureSealed).ciphertext)
+            assert att.get_content_type() == "application/json"
+            assert DisclosureSealed.model_validate_json(
+                att.get_payload(decode=True)) == sample(DisclosureSealed)
             assert "Sample Person" not in body
         else:
             assert not list(msg.iter_attachments())
