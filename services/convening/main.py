@@ -16,7 +16,7 @@ from services.convening.handlers import Deps, Handlers
 from services.convening.settings import ConveningSettings
 from services.convening.timer_loop import run_timers
 from services.directory import DirectoryHolder, category_sectors, reference_codes
-from services.runtime import events
+from services.runtime import events, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -40,6 +40,9 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
         settings = ConveningSettings()
     elif not isinstance(settings, ConveningSettings):
         settings = ConveningSettings(**settings.model_dump())
+    production.enforce(settings, [
+        *production.runtime_refusals(settings),
+        *production.directory_refusals("COMMANDE_DIRECTORY_PATH", settings.directory_path)])
     ref = reference()
     deps = Deps(
         settings=settings,

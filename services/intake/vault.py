@@ -32,6 +32,11 @@ class Vault:
         self._ring = KeyRing(current_id, keys, setting="COMMANDE_VAULT_PREVIOUS_KEYS")
         self.current_id = current_id
 
+    @staticmethod
+    def is_development_key(key: bytes) -> bool:
+        """Whether ``key`` is the development key (production refuses it)."""
+        return key == _DEV_KEY
+
     @classmethod
     def development(cls) -> Vault:
         """The clearly marked development vault (local stack only)."""

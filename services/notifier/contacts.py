@@ -40,6 +40,14 @@ class ContactBox:
         self._ring = KeyRing(key_id, {**(previous or {}), key_id: key},
                              setting=f"{_SETTING} or {_SETTING}_PREVIOUS_KEYS")
 
+    @staticmethod
+    def is_development_key(text: str) -> bool:
+        """Whether the base64 key ``text`` is the development key (production refuses it)."""
+        try:
+            return decode_key(text, _SETTING) == _DEV_KEY
+        except ConfigurationError:
+            return False
+
     @classmethod
     def development(cls) -> ContactBox:
         """The clearly marked development box (local stack only)."""

@@ -34,7 +34,7 @@ from services.notifier.contacts import DEV_KEY_ID, ContactBox
 from services.notifier.delivery import delivery_loop
 from services.notifier.handlers import Handlers
 from services.notifier.settings import NotifierSettings
-from services.runtime import events
+from services.runtime import events, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
@@ -86,11 +86,32 @@ def contact_box(settings: NotifierSettings) -> ContactBox:
         {kid: k.get_secret_value() for kid, k in settings.notifier_contact_previous_keys.items()})
 
 
+def production_refusals(settings: NotifierSettings) -> list[str]:
+    """What notifier refuses to start on in production (see :mod:`services.runtime.production`)."""
+    out = [*production.runtime_refusals(settings),
+           *production.directory_refusals("COMMANDE_NOTIFIER_DIRECTORY", settings.notifier_directory),
+           *production.public_url_refusals("COMMANDE_NOTIFIER_PUBLIC_URL",
+                                           settings.notifier_public_url)]
+    if not settings.smtp_starttls:
+        out.append("COMMANDE_SMTP_STARTTLS is off: notices would cross the network in clear; "
+                   "turn it on (and set COMMANDE_SMTP_USERNAME / COMMANDE_SMTP_PASSWORD)")
+    if settings.notifier_ack_secret is None:
+        out.append("COMMANDE_NOTIFIER_ACK_SECRET is not set (at least 16 characters)")
+    elif settings.notifier_ack_secret.get_secret_value().encode() == DEV_ACK_SECRET:
+        out.append("COMMANDE_NOTIFIER_ACK_SECRET is the development secret: set one of your own")
+    if settings.notifier_contact_key is None:
+        out.append("COMMANDE_NOTIFIER_CONTACT_KEY is not set (base64 of 32 bytes)")
+    elif ContactBox.is_development_key(settings.notifier_contact_key.get_secret_value()):
+        out.append("COMMANDE_NOTIFIER_CONTACT_KEY is the development key: generate one of your own")
+    return out
+
+
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """The notifier service, ready to start (plain runtime settings are completed from the
     environment with notifier's own)."""
     if not isinstance(settings, NotifierSettings):
         settings = NotifierSettings(**settings.model_dump())
+    production.enforce(settings, production_refusals(settings))
     clock = clock or SystemClock()
     secret = ack_secret(settings)
     ref = reference()
