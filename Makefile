@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # default to production, which refuses development keys and plaintext connections.
 export COMMANDE_ENV := development
 
-.PHONY: help setup stack stack-down status demo test unit integration lint schemas clean
+.PHONY: help prerequisites setup stack stack-down status demo test unit integration lint schemas clean
 
 help:
 	@echo "make demo         set up, start the embedded stack and the services, walk the main job end to end"
@@ -19,15 +19,16 @@ help:
 	@echo "make stack        start the embedded stack (Kafka, PostgreSQL, SMTP sink)"
 	@echo "make stack-down   stop it"
 
+prerequisites:
+	@deploy/prerequisites.sh
+
 $(STAMP): requirements.lock pyproject.toml
-	@command -v java >/dev/null || { echo "Java 17+ is needed for the Kafka broker (Debian: apt-get install -y openjdk-17-jre-headless)"; exit 1; }
-	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the Kafka jars (Debian: apt-get install -y maven)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: prerequisites $(STAMP)
 
 stack: setup
 	$(BIN)/commande stack up
