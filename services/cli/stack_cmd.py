@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from deploy.local import stack
 from deploy.local.smtp_sink import read_messages
+from services.runtime.production import SAMPLE_DIRECTORY
 from services.runtime.settings import Settings
 
 app = typer.Typer(
@@ -45,6 +47,30 @@ def status() -> None:
     Example: commande stack status
     """
     for line in stack.status(Settings()):
+        typer.echo(line)
+
+
+@app.command()
+def acls(
+    directory: Annotated[Path, typer.Option(
+        help="The directory whose agencies get a partner principal.")] = SAMPLE_DIRECTORY,
+    bootstrap: Annotated[str, typer.Option(help="The cluster, as the admin reaches it.")] = "<bootstrap>",
+    config: Annotated[str, typer.Option(
+        help="The admin's client properties file (SASL_SSL, its credentials).")] = "<admin.properties>",
+) -> None:
+    """Print the ACL table (schemas/access.py) as kafka-acls.sh commands for a cluster's admin.
+
+    One line per principal and resource; production rows only (the embedded stack also has a
+    development-only simulator). The embedded stack applies the same table itself.
+
+    Example: commande stack acls --directory /etc/commande/directory.yaml
+             --bootstrap kafka-1.example.org:9093 --config admin.properties
+    """
+    from schemas.access import acl_commands, table
+    from services.directory.loader import load_directory
+
+    agencies = [org.agency_id for org in load_directory(directory).organizations]
+    for line in acl_commands(table(agencies, development=False), bootstrap, config):
         typer.echo(line)
 
 
