@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.local import kafka, postgres, procs
+from deploy.local import kafka, keycloak, postgres, procs
 from deploy.local.kafka_security import SUPER_USER
 from deploy.local.smtp_sink import read_messages
 from schemas.errors import ConfigurationError
@@ -40,7 +40,8 @@ def start_smtp(settings: Settings) -> str:
 
 
 def up(settings: Settings) -> list[str]:
-    """Bring up PostgreSQL, Kafka and the SMTP sink, then create the topics; harmless twice.
+    """Bring up PostgreSQL, Kafka and the SMTP sink, create the topics, then Keycloak with the
+    realm of synthetic sign-ins; harmless twice.
 
     Every port is checked before anything starts, so a taken port fails fast and starts nothing.
     """
@@ -52,6 +53,7 @@ def up(settings: Settings) -> list[str]:
     created = asyncio.run(ensure_topics(settings, SUPER_USER))
     lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else
                                                        ", all present"))
+    lines.append(keycloak.start(settings))
     return lines
 
 
@@ -64,12 +66,14 @@ def preflight(settings: Settings) -> None:
         procs.require_free(settings.kafka_port + 1, "Kafka's controller", "COMMANDE_KAFKA_BOOTSTRAP")
     if procs.read_pid(_smtp_pid(settings)) is None:
         procs.require_free(settings.smtp_port, "the SMTP sink", "COMMANDE_SMTP_PORT")
+    if procs.read_pid(keycloak.paths(settings).pid) is None:
+        procs.require_free(settings.keycloak_port, "Keycloak", "COMMANDE_KEYCLOAK_PORT")
 
 
 def down(settings: Settings) -> list[str]:
     """Stop what ``up`` started, and nothing else."""
     smtp = "smtp sink stopped" if procs.stop_pid(_smtp_pid(settings)) else "smtp sink was not running"
-    return [smtp, kafka.stop(settings), postgres.stop(settings)]
+    return [keycloak.stop(settings), smtp, kafka.stop(settings), postgres.stop(settings)]
 
 
 def status(settings: Settings) -> list[str]:
@@ -78,4 +82,4 @@ def status(settings: Settings) -> list[str]:
     smtp = (f"smtp sink   running  pid {pid}  127.0.0.1:{settings.smtp_port}  "
             f"{len(read_messages(settings.mail_dir))} messages in {settings.mail_dir}"
             if pid is not None else "smtp sink   stopped")
-    return [postgres.status(settings), kafka.status(settings), smtp]
+    return [postgres.status(settings), kafka.status(settings), smtp, keycloak.status(settings)]

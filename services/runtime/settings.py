@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     outbox_batch: int = 500
     clock_offset_file: Path | None = None
     """Demo and e2e tests only: a file holding seconds to add to the real time (see clock.py)."""
+    keycloak_port: int = 18180
+    """The embedded stack's Keycloak (identity provider) on 127.0.0.1; in development the
+    gateway's issuer is ``http://127.0.0.1:<port>/realms/commande``."""
+    keycloak_version: str = "26.5.6"
 
     @property
     def kafka_port(self) -> int:
