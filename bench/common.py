@@ -1,10 +1,18 @@
 """What the benchmarks share: synthetic referrals as a partner sends them, percentiles, CPU and
-memory readings from ``/proc``, the machine's description and appending to ``bench/RESULTS.md``."""
+memory readings from ``/proc``, the machine's description and appending to ``bench/RESULTS.md``,
+and how the benches' own processes connect to a stack.
+
+Every Kafka client of a bench comes from :mod:`services.runtime.kafka_client`. The bench's own
+clients (the partner's producer, readers, topic admin, the raw baselines) stand in for every role
+and connect as the embedded broker's super user (:data:`HARNESS`, as the tests' harness does);
+the services a bench starts connect as their own principals.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import os
 import platform
@@ -16,10 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deploy.local.kafka_security import SUPER_USER
 from schemas.referrals import ReferralSubmitted
-from services.runtime.events import emit
+from services.intake.provenance import partner_source
+from services.runtime.events import emit_signed
 from services.runtime.kafka import OutRecord
-from services.runtime.settings import PROJECT_ROOT
+from services.runtime.settings import PROJECT_ROOT, Settings
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
@@ -32,11 +42,17 @@ PRODUCER_SETTINGS: dict[str, Any] = {
 }
 """Those of ``services.runtime.kafka.Producer``, so a baseline publishes as the services do."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+HARNESS = SUPER_USER
+"""The principal of the benches' own clients: the embedded broker's super user (they stand in
+for partners, services and operators at once; only a development stack has its password)."""
 
 
 class Referrals:
-    """Valid referrals as a partner sends them: the steps of ``commande submit`` (``load_referral``
-    then ``publish``), with intake's public key looked up once instead of per referral.
+    """Valid referrals as a partner sends them: the steps of ``commande submit`` (``load_referral``,
+    then the record signed with the agency's key, ``emit_signed``), with intake's public key looked
+    up once instead of per referral. Development only: the subject is sealed to intake's synthetic
+    test key (unless ``COMMANDE_INTAKE_PUBLIC_KEY`` is set) and each record is signed with its
+    agency's synthetic test signing key, which the sample directory holds.
 
     ``sample`` names a file of ``deploy/samples/referrals`` (without ``.json``); every referral
     gets a ref never used before (``BENCH-<tag>-<prefix><n>``) and a municipality cycling over
@@ -46,8 +62,10 @@ class Referrals:
     def __init__(self, sample: str = "milton-individual", prefix: str = "") -> None:
         from services.cli.submit_cmd import _intake_public_key_b64
         from services.intake import sealing
+        from services.intake.signing import development_signing_key
 
         self._sealing = sealing
+        self._signing_key = functools.cache(development_signing_key)
         self._template: dict[str, Any] = json.loads((SAMPLES / f"{sample}.json").read_text())
         self._public = sealing.public_key_from_b64(_intake_public_key_b64())
         self.tag = uuid.uuid4().hex[:8]
@@ -69,7 +87,8 @@ class Referrals:
             sealed = self._sealing.seal_subject(referral.subject, self._public)
             referral = referral.model_copy(update={"subject": None, "sealed_subject": sealed})
             referral = ReferralSubmitted.model_validate(referral.model_dump())
-            out.append(emit(referral, source=f"/partners/{referral.agency_id}"))
+            out.append(emit_signed(referral, source=partner_source(referral.agency_id),
+                                   key=self._signing_key(referral.agency_id)))
         return out
 
 
@@ -191,13 +210,30 @@ def record(title: str, intro: str, command: str, lines: Sequence[str]) -> None:
     RESULTS.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
 
 
-async def start_raw_loop(bootstrap: str, source: str, sink: str, group: str
+def stack_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process that connects to the stack of ``settings``: this
+    process's environment with the stack's mode, state folder (the broker's CA and development
+    credentials live there), Kafka address and protocol, database and SMTP sink."""
+    return {
+        **os.environ,
+        "COMMANDE_ENV": settings.env,
+        "COMMANDE_STATE_DIR": str(settings.state_dir),
+        "COMMANDE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "COMMANDE_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+        "COMMANDE_DATABASE_URL": settings.database_url.get_secret_value(),
+        "COMMANDE_SMTP_HOST": settings.smtp_host,
+        "COMMANDE_SMTP_PORT": str(settings.smtp_port),
+    }
+
+
+async def start_raw_loop(settings: Settings, source: str, sink: str, group: str
                          ) -> asyncio.subprocess.Process:
     """``bench.intake``'s raw consume-and-produce loop (the baselines) as a process: one record
-    out on ``sink`` per record in on ``source``; returns once it says it is ready."""
+    out on ``sink`` per record in on ``source``; returns once it says it is ready. It connects
+    to the stack of ``settings`` (passed in its environment) as :data:`HARNESS`."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.intake", "--raw-loop", source, sink, group,
-        "--bootstrap", bootstrap, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
+        cwd=PROJECT_ROOT, env=stack_env(settings), stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
     if line.strip() != b"ready":

@@ -15,7 +15,9 @@ Run: ``.venv/bin/python -m bench.convening [N]`` (default 2000) with the stack u
    from its first committed situation to the last, and to the outbox relay having published
    everything.
 
-Prints both rates and their ratio.
+Prints both rates and their ratio. The bench's own clients connect as the broker's super user
+(``bench.common.HARNESS``); convening connects as its own principal (its bench groups start with
+``convening``, which its ACL row allows).
 """
 
 from __future__ import annotations
@@ -29,19 +31,22 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import NewTopic
 from uuid6 import uuid7
 
+from bench.common import HARNESS
 from schemas.referrals import SituationSummary
 from schemas.samples import sample, summary
 from schemas.situations import SituationOpened
 from schemas.topics import SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build
 from services.convening.settings import ConveningSettings
+from services.runtime import kafka_client
 from services.runtime.clock import ManualClock
 from services.runtime.events import decode, emit
 from services.runtime.kafka import InRecord, OutRecord, Producer
+from services.runtime.settings import Settings
 
 TOWNS = (("milton", "district_1"), ("oakville", "district_2"), ("burlington", "district_3"))
 
@@ -59,10 +64,9 @@ def situations(n: int, base: datetime) -> list[SituationOpened]:
     return out
 
 
-async def commit_ends(bootstrap: str, group: str, topic: str) -> None:
+async def commit_ends(settings: Settings, group: str, topic: str) -> None:
     """Commit ``group``'s offsets on ``topic`` at the current ends."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
+    consumer = kafka_client.consumer(settings, HARNESS, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -74,10 +78,10 @@ async def commit_ends(bootstrap: str, group: str, topic: str) -> None:
         await consumer.stop()
 
 
-async def raw_consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+async def raw_consumer(settings: Settings, topic: str) -> AIOKafkaConsumer:
     """A consumer assigned to every partition of ``topic``, positioned at the end now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, max_poll_records=500)
+    consumer: AIOKafkaConsumer = kafka_client.consumer(
+        settings, HARNESS, group_id=None, enable_auto_commit=False, max_poll_records=500)
     await consumer.start()
     parts = consumer.partitions_for_topic(topic)
     if not parts:
@@ -91,13 +95,13 @@ async def raw_consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def baseline(bootstrap: str, consumer: AIOKafkaConsumer, n: int) -> float:
+async def baseline(settings: Settings, consumer: AIOKafkaConsumer, n: int) -> float:
     """Raw aiokafka: consume, decode, produce one record each; returns records per second."""
     scratch = f"bench.convening-baseline.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_client.admin(settings, HARNESS)
     await admin.start()
     await admin.create_topics([NewTopic(scratch, num_partitions=6, replication_factor=1)])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=2)
+    producer = kafka_client.producer(settings, HARNESS, enable_idempotence=True, linger_ms=2)
     await producer.start()
     try:
         done = 0
@@ -155,7 +159,6 @@ async def convening(settings: ConveningSettings, clock: ManualClock, ids: list[U
 
 
 async def main(n: int) -> None:
-    bootstrap = ConveningSettings().kafka_bootstrap
     base = datetime.now(UTC) + timedelta(days=random.randint(30_000, 2_500_000))
     clock = ManualClock(base)
     events = situations(n, base)
@@ -167,17 +170,17 @@ async def main(n: int) -> None:
                                  commands_group=f"convening-commands-bench-{tag}")
     for group, topic in ((settings.situations_group, SITUATIONS.name),
                          (settings.commands_group, TABLE_ACTIONS.name)):
-        await commit_ends(bootstrap, group, topic)
+        await commit_ends(settings, group, topic)
 
-    consumer = await raw_consumer(bootstrap, SITUATIONS.name)
-    producer = Producer(bootstrap, client_id="bench-convening")
+    consumer = await raw_consumer(settings, SITUATIONS.name)
+    producer = Producer(settings, HARNESS, client_id="bench-convening")
     await producer.start()
     records: list[OutRecord] = [emit(e, source="/bench/convening") for e in events]
     for i in range(0, n, 500):
         await producer.send_many(records[i:i + 500])
     await producer.stop()
 
-    raw = await baseline(bootstrap, consumer, n)
+    raw = await baseline(settings, consumer, n)
     committed, published = await convening(settings, clock, [e.situation_id for e in events])
     print(f"situations: {n}")
     print(f"baseline (raw aiokafka consume-decode-produce): {raw:8.0f} /s")

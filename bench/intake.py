@@ -21,7 +21,8 @@ Latency per ref = ``ReferralAccepted`` record timestamp - ``ReferralSubmitted`` 
 backlog; a short paced phase (one referral every 20 ms, well under capacity) gives the handling
 latency of a service that is not behind.
 
-Baseline: a raw aiokafka consume-and-produce loop, also its own OS process (``--raw-loop``):
+Baseline: a raw aiokafka consume-and-produce loop, also its own OS process (``--raw-loop``,
+connected to the same stack through its environment, as the broker's super user):
 consumer group on a scratch topic, one record produced per consumed record (the same bytes) to a
 second scratch topic with the runtime's producer settings, offsets committed after each batch's
 acks; fed the same records and measured the same way. Runs alternate baseline / intake so the
@@ -51,10 +52,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from bench.common import (
+    HARNESS,
     PRODUCER_SETTINGS,
     RESULTS,
     CpuMeter,
@@ -62,10 +63,12 @@ from bench.common import (
     cpu_text,
     machine,
     percentile,
+    stack_env,
     start_raw_loop,
 )
 from schemas.referrals import ReferralAccepted, ReferralRejected
 from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, TopicSpec
+from services.runtime import kafka_client
 from services.runtime.kafka import OutRecord, partitions
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
@@ -110,18 +113,18 @@ class Run:
 class Answers:
     """Reads ``topic`` from end offsets pinned by :meth:`pin`, with its own partition assignment."""
 
-    def __init__(self, bootstrap: str, topic: str, *, check_types: bool) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, settings: Settings, topic: str, *, check_types: bool) -> None:
+        self._settings = settings
         self._topic = topic
         self._check_types = check_types
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        self._consumer = kafka_client.consumer(
+            settings, HARNESS, group_id=None, enable_auto_commit=False,
             client_id=f"bench-intake-answers-{uuid.uuid4().hex[:6]}", max_poll_records=2000)
         self._tps: list[TopicPartition] = []
 
     async def start(self) -> None:
         await self._consumer.start()
-        parts = await partitions(self._bootstrap, self._topic)
+        parts = await partitions(self._settings, HARNESS, self._topic)
         if not parts:
             raise SystemExit(f"topic {self._topic} does not exist: is the stack up?")
         self._tps = [TopicPartition(self._topic, p) for p in parts]
@@ -189,17 +192,18 @@ async def measure(side: str, producer: Any, topic: str, answers: Answers,
 # -- the processes under test ----------------------------------------------------------------
 
 
-async def raw_loop(bootstrap: str, source: str, sink: str, group: str) -> None:
-    """The baseline process: consume ``source`` in ``group``, produce each record to ``sink``."""
+async def raw_loop(settings: Settings, source: str, sink: str, group: str) -> None:
+    """The baseline process: consume ``source`` in ``group``, produce each record to ``sink``
+    (connected as the broker's super user, like the bench)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+    consumer = kafka_client.consumer(
+        settings, HARNESS, source, group_id=group, enable_auto_commit=False,
         auto_offset_reset="earliest", max_poll_records=500, client_id="bench-intake-raw")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-intake-raw",
-                                **PRODUCER_SETTINGS)
+    producer = kafka_client.producer(settings, HARNESS, client_id="bench-intake-raw",
+                                     **PRODUCER_SETTINGS)
     await consumer.start()
     await producer.start()
     ready = False
@@ -226,14 +230,16 @@ def free_port() -> int:
         return port
 
 
-async def start_intake(port: int, log_path: Path, profile: Path | None
+async def start_intake(settings: Settings, port: int, log_path: Path, profile: Path | None
                        ) -> asyncio.subprocess.Process:
-    """``python -m services.cli run intake`` (under cProfile if asked), once ``/ready`` says 200."""
+    """``python -m services.cli run intake`` on the stack of ``settings`` (under cProfile if
+    asked), once ``/ready`` says 200. intake connects as its own principal."""
     prefix = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *prefix, "-m", "services.cli", "run", "intake", "--port", str(port),
-            cwd=PROJECT_ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT)
+            cwd=PROJECT_ROOT, env=stack_env(settings), stdout=log,
+            stderr=asyncio.subprocess.STDOUT)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 90
     async with httpx.AsyncClient() as client:
@@ -249,14 +255,14 @@ async def start_intake(port: int, log_path: Path, profile: Path | None
             await asyncio.sleep(0.2)
 
 
-async def caught_up(bootstrap: str, patience: float = 120.0) -> float:
+async def caught_up(settings: Settings, patience: float = 120.0) -> float:
     """Wait until intake's consumer groups have no lag; returns how long that took."""
     loop = asyncio.get_running_loop()
     began = loop.time()
     while True:
         behind = 0
         for group, topic in INTAKE_GROUPS:
-            behind += sum((await group_lag(bootstrap, group, [topic])).values())
+            behind += sum((await group_lag(settings, HARNESS, group, [topic])).values())
         if behind == 0:
             return loop.time() - began
         if loop.time() - began > patience:
@@ -314,38 +320,37 @@ def median_of(runs: Sequence[Run], what: str) -> float:
     return statistics.median(float(getattr(r, what)) for r in runs)
 
 
-async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
-    settings = Settings()
-    bootstrap = settings.kafka_bootstrap
+async def bench(settings: Settings, count: int, runs: int, profile: Path | None) -> Outcome:
     tag = uuid.uuid4().hex[:8]
     source = TopicSpec(f"bench.intake.{tag}.in", "{agency_id}/{referral_ref}", "bench", "bench",
                        retention_ms=3_600_000, partitions=REFERRALS.partitions)
     sink = TopicSpec(f"bench.intake.{tag}.out", "{agency_id}/{referral_ref}", "bench", "bench",
                      retention_ms=3_600_000, partitions=REFERRAL_STATUS.partitions)
-    await ensure_topics(bootstrap, (source, sink))
+    await ensure_topics(settings, HARNESS, (source, sink))
     referrals = Referrals()
     log_path = Path(tempfile.gettempdir()) / f"bench-intake-{tag}.log"
     port = free_port()
     print(f"intake on port {port}, its log in {log_path}; scratch topics bench.intake.{tag}.*",
           flush=True)
     procs: dict[str, asyncio.subprocess.Process] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-intake-partner",
-                                **PRODUCER_SETTINGS)
-    status = Answers(bootstrap, REFERRAL_STATUS.name, check_types=True)
-    echoes = Answers(bootstrap, sink.name, check_types=False)
+    producer = kafka_client.producer(settings, HARNESS, client_id="bench-intake-partner",
+                                     **PRODUCER_SETTINGS)
+    status = Answers(settings, REFERRAL_STATUS.name, check_types=True)
+    echoes = Answers(settings, sink.name, check_types=False)
     try:
-        procs["intake"] = await start_intake(port, log_path, profile)
-        procs["raw"] = await start_raw_loop(bootstrap, source.name, sink.name, f"bench.intake.{tag}.raw")
+        procs["intake"] = await start_intake(settings, port, log_path, profile)
+        procs["raw"] = await start_raw_loop(settings, source.name, sink.name,
+                                            f"bench.intake.{tag}.raw")
         await producer.start()
         await status.start()
         await echoes.start()
-        await caught_up(bootstrap)
+        await caught_up(settings)
         meter = CpuMeter({"intake": procs["intake"].pid, "raw": procs["raw"].pid})
 
         warm = referrals.make(min(WARMUP, count))
         await measure("raw", producer, source.name, echoes, warm, None)
         await measure("intake", producer, REFERRALS.name, status, warm, None)
-        await caught_up(bootstrap)
+        await caught_up(settings)
         print(f"warmed up with {len(warm)} referrals", flush=True)
 
         raw_runs: list[Run] = []
@@ -359,7 +364,7 @@ async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
                   f"{raw.p99:6.0f} ms  cpu {cpu_text(raw.cpu)}", flush=True)
             run = await measure("intake", producer, REFERRALS.name, status, records, meter)
             intake_runs.append(run)
-            drains.append(await caught_up(bootstrap))
+            drains.append(await caught_up(settings))
             print(f"run {i + 1}: intake {run.rate:7.0f}/s  p50 {run.p50:6.0f} ms  p99 "
                   f"{run.p99:6.0f} ms  cpu {cpu_text(run.cpu)}  (own situations digested "
                   f"{drains[-1]:.1f}s later)", flush=True)
@@ -368,7 +373,7 @@ async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
         paced_raw = await measure("raw", producer, source.name, echoes, paced, None, PACE_SECONDS)
         paced_intake = await measure("intake", producer, REFERRALS.name, status, paced, None,
                                      PACE_SECONDS)
-        await caught_up(bootstrap)
+        await caught_up(settings)
         return Outcome(raw_runs, intake_runs, paced_raw, paced_intake, drains, len(warm[0].value))
     finally:
         with contextlib.suppress(Exception):
@@ -387,7 +392,7 @@ async def bench(count: int, runs: int, profile: Path | None) -> Outcome:
             stopped = b'"service stopped"' in log_path.read_bytes()
             print(f"intake stopped {'gracefully' if stopped else 'WITHOUT its graceful stop'} "
                   f"(exit {procs['intake'].returncode})", flush=True)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = kafka_client.admin(settings, HARNESS)
         with contextlib.suppress(Exception):
             await admin.start()
             await admin.delete_topics([source.name, sink.name])
@@ -463,10 +468,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="run intake under cProfile, stats to FILE")
     parser.add_argument("--raw-loop", nargs=3, metavar=("SOURCE", "SINK", "GROUP"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.raw_loop:
-        asyncio.run(raw_loop(args.bootstrap or Settings().kafka_bootstrap, *args.raw_loop))
+    if args.raw_loop:  # the stack to connect to comes in the environment (bench.common.stack_env)
+        asyncio.run(raw_loop(Settings(), *args.raw_loop))
         return
     if args.count < 1 or args.runs < 1:
         parser.error("--count and --runs must be at least 1")
@@ -474,7 +478,7 @@ def main() -> None:
         parser.error("a profiled run is slowed by the profiler: it is never recorded")
     command = " ".join([".venv/bin/python -m bench.intake", *sys.argv[1:]])
     began = time.monotonic()
-    outcome = asyncio.run(bench(args.count, args.runs, args.profile))
+    outcome = asyncio.run(bench(Settings(), args.count, args.runs, args.profile))
     lines = report(outcome, args.count)
     print()
     print("\n".join(lines))

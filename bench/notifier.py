@@ -1,7 +1,8 @@
 """Benchmark: notices per second delivered by notifier, and event-to-delivered latency.
 
 Run: ``.venv/bin/python -m bench.notifier [--emails N] [--webhooks M] [--record]`` with the local
-stack up (Kafka and PostgreSQL of ``commande stack up``).
+stack up (Kafka and PostgreSQL of ``commande stack up``). The bench's producer connects as the
+broker's super user (``bench.common.HARNESS``); notifier as its own principal.
 
 notifier runs in this process (``services.notifier.main.build``, the real consumers, delivery
 loop and outbox relay) on the real Kafka and PostgreSQL. E-mails go to a private instance of the
@@ -48,6 +49,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uuid6 import uuid7
 
+from bench.common import HARNESS
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
 from schemas.samples import sample
@@ -150,7 +152,7 @@ async def main(emails: int, webhooks: int, record: bool) -> None:
                                       max_size=2)
     assert admin is not None
     svc = build(settings)
-    producer = Producer(settings.kafka_bootstrap, client_id=f"bench-notifier-{run}")
+    producer = Producer(settings, HARNESS, client_id=f"bench-notifier-{run}")
     await producer.start()
     await svc.faststream.start()
     try:

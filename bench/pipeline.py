@@ -40,6 +40,9 @@ Figures (each run, then medians over the runs):
   series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
 * ratios to the baseline of the same run.
 
+The bench's own clients (the partner's producer, the watcher, the lag sampler, the relay chain)
+connect as the broker's super user (``bench.common.HARNESS``); the services as their own principals.
+
 ``--record`` appends a section to ``bench/RESULTS.md`` (machine, command, figures).
 ``--profile intake`` (or ``convening``, ``notifier``; repeatable) runs that service under cProfile
 and prints the top of its profile; profiled runs are slower and never recorded.
@@ -65,10 +68,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from bench.common import (
+    HARNESS,
     PRODUCER_SETTINGS,
     CpuMeter,
     Referrals,
@@ -93,6 +96,7 @@ from schemas.topics import (
     TABLE_ACTIONS,
     TopicSpec,
 )
+from services.runtime import kafka_client
 from services.runtime.kafka import OutRecord, partitions_of
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
@@ -173,14 +177,14 @@ class Seen:
 class Watcher:
     """Reads topics from ends pinned by :meth:`pin` with its own assignment (no group)."""
 
-    def __init__(self, bootstrap: str, topics: Sequence[str], tag: str) -> None:
+    def __init__(self, settings: Settings, topics: Sequence[str], tag: str) -> None:
         self.offset_ms = 0
         """The services' clock offset (``delivered_at`` is on their clock)."""
-        self._bootstrap = bootstrap
+        self._settings = settings
         self._topics = list(topics)
         self._tag = f"BENCH-{tag}-"
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        self._consumer = kafka_client.consumer(
+            settings, HARNESS, group_id=None, enable_auto_commit=False,
             client_id=f"bench-pipeline-watch-{uuid.uuid4().hex[:6]}", max_poll_records=5000,
             fetch_max_wait_ms=50)
         self._tps: list[TopicPartition] = []
@@ -188,7 +192,7 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = kafka_client.admin(self._settings, HARNESS)
         await admin.start()
         try:
             parts = await partitions_of(admin, self._topics)
@@ -264,11 +268,11 @@ class Watcher:
 class LagSampler:
     """Samples the services' consumer lag (records behind, per group) with clients it holds."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        self._reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                        enable_auto_commit=False,
-                                        client_id=f"bench-pipeline-lag-{uuid.uuid4().hex[:6]}")
+    def __init__(self, settings: Settings) -> None:
+        self._admin = kafka_client.admin(settings, HARNESS, request_timeout_ms=5000)
+        self._reader = kafka_client.consumer(
+            settings, HARNESS, group_id=None, enable_auto_commit=False,
+            client_id=f"bench-pipeline-lag-{uuid.uuid4().hex[:6]}")
         self._tps: dict[str, list[TopicPartition]] = {}
         self.samples: list[tuple[float, dict[str, int]]] = []
 
@@ -471,25 +475,24 @@ class Outcome:
 async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 profile: Sequence[str]) -> Outcome:
     settings = Settings()
-    bootstrap = settings.kafka_bootstrap
     tag = uuid.uuid4().hex[:8]
     log_dir = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{tag}-"))
     chain = [TopicSpec(f"bench.pipeline.{tag}.{hop}", "{agency_id}/{referral_ref}", "bench",
                        "bench", retention_ms=3_600_000, partitions=REFERRALS.partitions)
              for hop in ("in", "mid", "out")]
-    await ensure_topics(bootstrap)
-    await ensure_topics(bootstrap, tuple(chain))
+    await ensure_topics(settings, HARNESS)
+    await ensure_topics(settings, HARNESS, tuple(chain))
     print(f"logs in {log_dir}; baseline topics bench.pipeline.{tag}.*", flush=True)
     procs: dict[str, ServiceProcess] = {}
     relays: list[asyncio.subprocess.Process] = []
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-pipeline-partner",
-                                **PRODUCER_SETTINGS)
+    producer = kafka_client.producer(settings, HARNESS, client_id="bench-pipeline-partner",
+                                     **PRODUCER_SETTINGS)
     routine_maker = Referrals("milton-individual", prefix="r")
     urgent_maker = Referrals("oakville-family-urgent", prefix="u")
     urgent_maker.tag = routine_maker.tag
-    watcher = Watcher(bootstrap, WATCHED, routine_maker.tag)
-    echo = Watcher(bootstrap, [chain[2].name], routine_maker.tag)
-    lag = LagSampler(bootstrap)
+    watcher = Watcher(settings, WATCHED, routine_maker.tag)
+    echo = Watcher(settings, [chain[2].name], routine_maker.tag)
+    lag = LagSampler(settings)
     clock = log_dir / "clock-offset"
     week = 7 * 24 * 3600.0
     offset = week * random.randint(20 * 52, 2000 * 52)
@@ -504,8 +507,8 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                                extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock)}).start,
                 ready_within=120)
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
-            relays.append(await start_raw_loop(bootstrap, src.name, dst.name,
-                                            f"bench.pipeline.{tag}.hop{i}"))
+            relays.append(await start_raw_loop(settings, src.name, dst.name,
+                                               f"bench.pipeline.{tag}.hop{i}"))
         await producer.start()
         for reader in (watcher, echo, lag):
             await reader.start()
@@ -547,7 +550,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             code = await asyncio.to_thread(stop_service, proc, which in profile)
             if code not in (0, -signal.SIGTERM, -signal.SIGINT):
                 print(f"{which} exited with {code}; see {proc.log_file}", file=sys.stderr)
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = kafka_client.admin(settings, HARNESS)
         with contextlib.suppress(Exception):
             await admin.start()
             await admin.delete_topics([t.name for t in chain])

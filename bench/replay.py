@@ -3,9 +3,10 @@
 Run: ``.venv/bin/python -m bench.replay [--events N] [--keep PREFIX] [--record]`` with the stack up
 (default N = 1,000,000).
 
-1. Fills ``bench.analytics.<id>.commande.situations.v1`` (a scratch copy, never the live topic)
-   with the first N situation events of ``commande simulate events`` (seed 1), unless
-   ``--reuse PREFIX`` names a copy filled by an earlier run.
+1. Fills ``sandbox.bench.analytics.<id>.commande.situations.v1`` (a scratch copy, never the live
+   topic; the simulator's principal may write only ``sandbox.`` copies) with the first N
+   situation events of ``commande simulate events`` (seed 1), unless ``--reuse PREFIX`` names a
+   copy filled by an earlier run.
 2. **Baseline**: a raw aiokafka read of the whole range (assigned partitions, from the beginning
    to the end offsets captured at start, no decoding): the floor of any Kafka read.
 3. **Replay**: :func:`services.analytics.replay.replay` over the same range into the statistics
@@ -13,7 +14,9 @@ Run: ``.venv/bin/python -m bench.replay [--events N] [--keep PREFIX] [--record]`
    :func:`~services.analytics.projections.statistics.summarize`).
 
 Prints both rates and their ratio; ``--record`` appends them to ``bench/RESULTS.md``. The scratch
-topics are deleted at the end unless ``--keep`` is given.
+topics are deleted at the end unless ``--keep`` is given. The fill connects as the simulator's
+principal, the replay as analytics' (read-only), the raw read and the clean-up as the broker's
+super user (``bench.common.HARNESS``).
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
+from bench.common import HARNESS
+from schemas.access import SANDBOX_PREFIX
 from schemas.topics import SITUATIONS
 from services.analytics.projections import FACTS, Keyed
 from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.statistics import summarize
 from services.analytics.replay import replay, resolve
 from services.analytics.simulate import Plan, generate, publish
+from services.runtime import kafka_client
 from services.runtime.settings import Settings
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -44,12 +49,12 @@ EVENTS_PER_SITUATION = 7.0
 """Roughly what the simulator writes per situation on the situations topic (over-provisioned)."""
 
 
-async def fill(bootstrap: str, prefix: str, events: int) -> float:
+async def fill(settings: Settings, prefix: str, events: int) -> float:
     plan = Plan(situations=math.ceil(events / EVENTS_PER_SITUATION), seed=1)
     plan.check(datetime.now(UTC))
     wanted = islice((r for r in generate(plan) if r.record.topic == SITUATIONS.name), events)
     began = time.monotonic()
-    written = await publish(bootstrap, wanted, prefix=prefix)
+    written = await publish(settings, wanted, prefix=prefix)
     seconds = time.monotonic() - began
     got = written.get(prefix + SITUATIONS.name, 0)
     if got != events:
@@ -57,10 +62,10 @@ async def fill(bootstrap: str, prefix: str, events: int) -> float:
     return seconds
 
 
-async def raw_read(bootstrap: str, topic: str) -> tuple[int, float]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024,
-                                fetch_max_bytes=64 * 1024 * 1024)
+async def raw_read(settings: Settings, topic: str) -> tuple[int, float]:
+    consumer = kafka_client.consumer(settings, HARNESS, group_id=None, enable_auto_commit=False,
+                                     max_partition_fetch_bytes=8 * 1024 * 1024,
+                                     fetch_max_bytes=64 * 1024 * 1024)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -84,16 +89,16 @@ async def raw_read(bootstrap: str, topic: str) -> tuple[int, float]:
         await consumer.stop()
 
 
-async def replay_statistics(bootstrap: str, topic: str) -> tuple[int, float, int]:
+async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int]:
     keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
     began = time.monotonic()
-    report = await replay(bootstrap, resolve([topic]), keyed.apply)
+    report = await replay(settings, resolve([topic]), keyed.apply)
     stats = summarize(keyed.states())
     return report.events, time.monotonic() - began, stats.situations
 
 
-async def delete(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def delete(settings: Settings, prefix: str) -> None:
+    admin = kafka_client.admin(settings, HARNESS)
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
@@ -104,15 +109,15 @@ async def delete(bootstrap: str, prefix: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    bootstrap = Settings().kafka_bootstrap
-    prefix = args.reuse or f"bench.analytics.{uuid.uuid4().hex[:12]}."
+    settings = Settings()
+    prefix = args.reuse or f"{SANDBOX_PREFIX}bench.analytics.{uuid.uuid4().hex[:12]}."
     topic = prefix + SITUATIONS.name
     try:
         if not args.reuse:
-            fill_s = await fill(bootstrap, prefix, args.events)
+            fill_s = await fill(settings, prefix, args.events)
             print(f"filled {topic} with {args.events} events in {fill_s:.1f}s")
-        raw_n, raw_s = await raw_read(bootstrap, topic)
-        rep_n, rep_s, situations = await replay_statistics(bootstrap, topic)
+        raw_n, raw_s = await raw_read(settings, topic)
+        rep_n, rep_s, situations = await replay_statistics(settings, topic)
         if raw_n != rep_n:
             raise SystemExit(f"raw read saw {raw_n} records, replay decoded {rep_n}")
         raw_rate, rep_rate = raw_n / raw_s, rep_n / rep_s
@@ -131,13 +136,14 @@ async def main(args: argparse.Namespace) -> None:
                          "--record`\n\n" + "".join(f"- {line}\n" for line in lines))
     finally:
         if not args.keep:
-            await delete(bootstrap, prefix)
+            await delete(settings, prefix)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--reuse", help="prefix of a scratch copy filled by an earlier --keep run")
+    parser.add_argument("--reuse", help="prefix of a scratch copy filled by an earlier --keep run "
+                        f"(starts with {SANDBOX_PREFIX!r})")
     parser.add_argument("--keep", action="store_true", help="keep the scratch topics")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     asyncio.run(main(parser.parse_args()))
