@@ -136,6 +136,20 @@ class ConcludeSituation(SituationCommand):
     meeting_id: Uuid7 | None = None
 
 
+class ReopenSituation(SituationCommand):
+    """The table chair reopens a concluded situation (the risk rose again).
+
+    A withdrawn referral is not reopened: the agency refers again.
+
+    Attributes:
+        reason: a reason code (``risk_rose_again``...).
+    """
+
+    ce_type = "ca.halton.commande.table.reopen_situation.v1"
+
+    reason: Code
+
+
 class RespondToInvitation(Command):
     """An invited agency answers an invitation (keyed by meeting id).
 

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, Strict, StringConstraints, model_validat
 
 from schemas.base import (
     CE_TYPE_PATTERN,
+    Actor,
     AgencyId,
     AnyUuid,
     Code,
@@ -154,6 +155,8 @@ class CommandRejected(Event):
         target_id: that situation's or meeting's id.
         rejected_at: when.
         reasons: every reason.
+        actor: who issued the refused command (the agency and role the gateway verified);
+            absent on refusals recorded before it was carried.
     """
 
     ce_type = "ca.halton.commande.table.command_rejected.v1"
@@ -167,6 +170,7 @@ class CommandRejected(Event):
     target_id: Uuid7
     rejected_at: UtcDatetime
     reasons: tuple[Reason, ...] = Field(min_length=1, max_length=100)
+    actor: Actor | None = None
 
     def key(self) -> str:
         """The target's id."""

@@ -15,6 +15,7 @@ from schemas.commands import (
     ConcludeSituation,
     RecordAerDecision,
     RecordIntervention,
+    ReopenSituation,
     RespondToAssignment,
     RespondToInvitation,
 )
@@ -64,7 +65,7 @@ MESSAGES: tuple[type[Message], ...] = (
     SlaWarning, SlaBreached, IdentityPurged,
     MeetingScheduled, ParticipantInvited, AgendaIssued, CommandRejected,
     RecordAerDecision, AssignAgencies, RespondToAssignment, RecordIntervention,
-    ConcludeSituation, RespondToInvitation,
+    ConcludeSituation, ReopenSituation, RespondToInvitation,
     DisclosureSealed,
     NoticeDelivered, NoticeFailed, NoticeAcknowledged,
     EventRequestSubmitted, ScheduleEventRequest, DeclineEventRequest, WithdrawEventRequest,

@@ -21,6 +21,7 @@ from schemas.commands import (
     ConcludeSituation,
     RecordAerDecision,
     RecordIntervention,
+    ReopenSituation,
     RespondToAssignment,
     RespondToInvitation,
 )
@@ -250,7 +251,7 @@ def _defaults() -> dict[type[Message], dict[str, Any]]:
         CommandRejected: {
             "command_id": EVENT_ID, "command_type": AssignAgencies.ce_type,
             "target": "situation", "target_id": SITUATION_ID, "rejected_at": NOW,
-            "reasons": (reason,),
+            "reasons": (reason,), "actor": CHAIR,
         },
         RecordAerDecision: {
             "actor": CHAIR, "issued_at": NOW, "situation_id": SITUATION_ID,
@@ -273,6 +274,10 @@ def _defaults() -> dict[type[Message], dict[str, Any]]:
         ConcludeSituation: {
             "actor": CHAIR, "issued_at": NOW, "situation_id": SITUATION_ID,
             "conclusion": "risk_lowered_connected_to_services", "meeting_id": MEETING_ID,
+        },
+        ReopenSituation: {
+            "actor": CHAIR, "issued_at": NOW, "situation_id": SITUATION_ID,
+            "reason": "risk_rose_again",
         },
         RespondToInvitation: {
             "actor": Actor(agency_id=LEAD, role="member"), "issued_at": NOW,

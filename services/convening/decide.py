@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
-from schemas.base import Actor, Code, Command, IdentityRelease, UtcDatetime, Uuid7
+from schemas.base import Actor, Command, IdentityRelease
 from schemas.commands import (
     AssignAgencies,
     ConcludeSituation,
     RecordAerDecision,
     RecordIntervention,
+    ReopenSituation,
     RespondToAssignment,
 )
 from schemas.situations import (
@@ -54,21 +53,6 @@ class TableContext:
     identity_release: IdentityRelease
     conclusions: frozenset[str]
     """Conclusion codes from reference data."""
-
-
-class ReopenSituation(BaseModel):
-    """The chair reopens a concluded situation.
-
-    Not (yet) a wire contract: ``schemas.commands`` has no reopen command, so the shell cannot
-    receive one; the state machine supports it for when it does.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    situation_id: Uuid7
-    actor: Actor
-    issued_at: UtcDatetime
-    reason: Code
 
 
 SituationCommand = (
@@ -139,7 +123,7 @@ def decide(
             return _reopen(state, command, now, table)
 
 
-def _require_chair(command: Command | ReopenSituation, table: TableContext) -> None:
+def _require_chair(command: Command, table: TableContext) -> None:
     actor = command.actor
     if actor.role != "table_chair" or actor.agency_id != table.chair_agency_id:
         raise CommandRefused(

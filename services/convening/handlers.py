@@ -27,6 +27,7 @@ from schemas.commands import (
     ConcludeSituation,
     RecordAerDecision,
     RecordIntervention,
+    ReopenSituation,
     RespondToAssignment,
     RespondToInvitation,
 )
@@ -72,7 +73,7 @@ from services.runtime.logging import get_logger
 
 SOURCE = "/commande/convening"
 SITUATION_COMMANDS = (RecordAerDecision, AssignAgencies, RespondToAssignment, RecordIntervention,
-                      ConcludeSituation)
+                      ConcludeSituation, ReopenSituation)
 _INVITATION_REASON: Mapping[InviteReason, InvitationReason] = {
     InviteReason.DISTRICT_CMB: "district_cmb",
     InviteReason.ORIGINATING_AGENCY: "originating_agency",
@@ -376,7 +377,7 @@ class Handlers:
                      reasons=[r.code for r in refused.reasons])
             return self._emit([command_rejected(
                 refused, command_id=env.id, command_type=env.type, target="situation",
-                target_id=cmd.situation_id, now=now)], env, now)
+                target_id=cmd.situation_id, now=now, actor=cmd.actor)], env, now)
         after = fold(events, state)
         await store.save_situation(conn, after, state.version, now)
         await self._settle_timers(conn, events, after, now)
@@ -400,7 +401,7 @@ class Handlers:
         if problem is not None:
             return self._emit([command_rejected(
                 problem, command_id=env.id, command_type=env.type, target="meeting",
-                target_id=cmd.meeting_id, now=now)], env, now)
+                target_id=cmd.meeting_id, now=now, actor=cmd.actor)], env, now)
         await store.record_answer(conn, cmd.invitation_id, cmd.meeting_id, cmd.actor.agency_id,
                                   cmd.answer, cmd.attendance, now)
         return []

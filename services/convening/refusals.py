@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from schemas.base import Actor
 from schemas.errors import RuleViolation, StaleState
 from schemas.meetings import CommandRejected
 from schemas.referrals import Reason
@@ -40,8 +41,10 @@ def command_rejected(
     target: Literal["situation", "meeting"],
     target_id: UUID,
     now: datetime,
+    actor: Actor | None = None,
 ) -> CommandRejected:
-    """The ``CommandRejected`` event for a refused command (``command_id`` is its ``ce_id``)."""
+    """The ``CommandRejected`` event for a refused command (``command_id`` is its ``ce_id``),
+    naming who issued it, so a refusal of authority is on record with the actor refused."""
     return CommandRejected(
         command_id=command_id,
         command_type=command_type,
@@ -49,4 +52,5 @@ def command_rejected(
         target_id=target_id,
         rejected_at=now,
         reasons=error.reasons,
+        actor=actor,
     )

@@ -21,8 +21,8 @@ A command that breaks an authorisation or business rule raises :class:`CommandRe
 :class:`CommandStale` (a :class:`~schemas.errors.StaleState`); both carry every reason found.
 """
 
+from schemas.commands import ReopenSituation
 from services.convening.decide import (
-    ReopenSituation,
     SituationCommand,
     TableContext,
     decide,

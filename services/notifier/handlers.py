@@ -94,7 +94,8 @@ class Handlers:
         elif isinstance(event, SituationConcluded):
             originator = await store.get_originator(conn, event.situation_id)
         elif isinstance(event, CommandRejected) and actor is None:
-            actor = await store.get_actor(conn, event.command_id)
+            # A refusal names its actor since the gateway; older ones are matched to their command.
+            actor = event.actor or await store.get_actor(conn, event.command_id)
             if actor is None:
                 await store.save_pending_refusal(conn, event.command_id, cause_id,
                                                  event.model_dump_json())
