@@ -147,4 +147,5 @@ def test_convening_refuses_the_sample_directory() -> None:
 
 
 def test_development_refuses_nothing() -> None:
-    assert build_convening(ConveningSettings(env="development")).name == "convening"
+    assert build_convening(ConveningSettings(env="development", kafka_password=SecretStr("x"))
+                           ).name == "convening"
