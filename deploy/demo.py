@@ -276,9 +276,9 @@ def main() -> None:
     state = settings.state_dir / "demo"
     state.mkdir(parents=True, exist_ok=True)
     clock_file = state / "clock-offset"
-    env = {**ServiceProcess("all", settings, state).env(),
-           "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), "COMMANDE_LOG_FORMAT": "json"}
     proc = ServiceProcess("all", settings, state, extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)})
+    env = {**proc.env(), "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), "COMMANDE_LOG_FORMAT": "json",
+           "COMMANDE_INTAKE_URL": f"http://127.0.0.1:{proc.port}"}  # event-request submit posts there
     say("== 0. Starting intake, convening and notifier (`commande run all`); logs in "
         f"{proc.log_file}")
     proc.start()

@@ -1,7 +1,8 @@
 """``commande event-request submit | schedule | decline | withdraw``: community event requests.
 
-``submit FILE`` publishes a request (the ``EventRequestSubmitted`` JSON) on
-``commande.event-request-submissions.v1``, minting its request id, and waits for intake's answer.
+``submit FILE`` posts a request (the ``EventRequestSubmitted`` JSON) to intake's HTTP endpoint
+``POST /v1/event-requests``, the public's way in (nobody else writes the submissions topic), and
+prints intake's answer: the request id it minted, or every reason.
 ``schedule``, ``decline`` and ``withdraw`` are the district CMB manager's follow-up commands
 (actor role ``cmb``; ``--agency`` is the CMB's agency slug): intake answers on
 ``commande.event-requests.v1`` with the fact or ``EventRequestCommandRefused`` and every reason,
@@ -18,6 +19,7 @@ from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import httpx
 import typer
 from pydantic import ValidationError
 from uuid6 import uuid7
@@ -45,7 +47,12 @@ from services.directory import TIMEZONE
 from services.runtime.clock import clock_for
 from services.runtime.settings import Settings
 
-SOURCE = "/commande/cli"
+SOURCE = "/commande/gateway"
+"""Interim: intake takes the CMB's commands only from the gateway
+(:data:`services.intake.provenance.EXPECTED_PRODUCERS`), and these commands connect with the
+gateway's Kafka principal until the gateway's own event-request endpoints replace them."""
+EVENT_REQUEST_PATH = "/v1/event-requests"
+"""intake's public endpoint (:data:`services.intake.event_requests.ingress.PATH`)."""
 
 app = typer.Typer(
     help="Community event requests: submit one, and the district CMB's follow-up commands."
@@ -150,24 +157,81 @@ def _command(build: type[EventRequestCommand], agency: str, wait: float, **field
     _finish(asyncio.run(_publish_and_wait(settings, command, SOURCE, wait)), wait)
 
 
+def request_body(path: Path, now: datetime) -> dict[str, Any]:
+    """What ``submit`` posts: the file's request, checked against the contract here, with its
+    ``days_ahead`` resolved; without ``request_id`` and ``submitted_at``, which intake's ingress
+    mints and stamps itself."""
+    event = load_request(path, now)
+    return event.model_dump(mode="json", exclude={"request_id", "submitted_at"},
+                            exclude_none=True)
+
+
+def describe_answer(status: int, answer: Any) -> tuple[int, list[str]]:
+    """The exit code and the lines to print for intake's HTTP answer to a request."""
+    answer = answer if isinstance(answer, dict) else {}
+    request_id = answer.get("request_id")
+    if status == 202:
+        return 0, [f"received (request {request_id}): intake checked it and queued it for "
+                   f"{answer.get('district')}; the acknowledgement with this request id goes to "
+                   "the requester's e-mail"]
+    if status == 422 and str(answer.get("type", "")).endswith(":event_request_rejected"):
+        lines = [f"rejected (request {request_id}):"]
+        lines += [f"  - {r.get('code')} ({r.get('field') or '-'}): {r.get('message')}"
+                  for r in answer.get("reasons", []) if isinstance(r, dict)]
+        if answer.get("earliest_acceptable_date"):
+            lines.append(f"  earliest acceptable date: {answer['earliest_acceptable_date']}")
+        return 1, lines
+    lines = [f"refused by intake ({status}): {answer.get('title', 'no problem details')}"
+             + (f": {answer['detail']}" if answer.get("detail") else "")]
+    lines += [f"  - {e.get('field') or '(document)'}: {e.get('message')}"
+              for e in answer.get("errors", []) if isinstance(e, dict)]
+    return 2, lines
+
+
 @app.command()
 def submit(
     file: Annotated[Path, typer.Argument(
         help="The request as JSON (EventRequestSubmitted without request_id; a window may give "
              "days_ahead instead of date).", exists=True, dir_okay=False)],
-    wait: Wait = 30.0,
+    url: Annotated[str | None, typer.Option(
+        envvar="COMMANDE_INTAKE_URL",
+        help="intake's HTTP address; by default http://COMMANDE_HTTP_HOST:COMMANDE_HTTP_PORT.")
+    ] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="COMMANDE_INTAKE_TOKEN",
+        help="An organization's HTTP ingress token (`commande intake tokens issue`), to submit "
+             "as that agency; none for a member of the public.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for intake's answer.")] = 30.0,
 ) -> None:
-    """Submit a community event request (minting its id) and print intake's answer.
+    """Submit a community event request to intake's HTTP endpoint (POST /v1/event-requests, the
+    public's way in) and print its answer: the request id intake minted and the district, or
+    every reason it cannot be accepted (the request is then recorded as rejected).
 
-    Exit 0 when acknowledged, 1 when rejected, 2 when the file is invalid or no answer came.
+    Exit 0 when received, 1 when rejected, 2 when the file is invalid, intake refused the call
+    or did not answer.
 
     Example: commande event-request submit deploy/samples/event-requests/milton-seniors-talk.json
     """
     settings = Settings()
-    event = load_request(file, clock_for(settings.clock_offset_file).now())
-    source = f"/agencies/{event.agency_id}" if event.agency_id else "/public"
-    typer.echo(f"published EventRequestSubmitted (request {event.request_id})")
-    _finish(asyncio.run(_publish_and_wait(settings, event, source, wait)), wait)
+    body = request_body(file, clock_for(settings.clock_offset_file).now())
+    base = (url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.post(f"{base}{EVENT_REQUEST_PATH}", json=body, headers=headers,
+                              timeout=timeout)
+    except httpx.HTTPError as exc:
+        typer.echo(f"intake did not answer at {base} ({type(exc).__name__}): is it running? "
+                   "(`commande run intake` or `commande run all`; COMMANDE_INTAKE_URL)", err=True)
+        raise typer.Exit(2) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    code, lines = describe_answer(response.status_code, answer)
+    for line in lines:
+        typer.echo(line, err=code == 2)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

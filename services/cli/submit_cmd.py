@@ -1,4 +1,11 @@
-"""``commande submit FILE``: a partner agency submits a referral and waits for the answer."""
+"""``commande submit FILE``: a partner agency submits a referral and waits for the answer.
+
+The referral is sealed (its subject, to intake's public key), signed with the agency's signing
+key (Ed25519, ``ce_signature``), published as ``/partners/<agency_id>`` connected as the Kafka
+principal ``partner-<agency_id>``, and answered by intake. Only intake's answer counts: a
+``ReferralAccepted`` or ``ReferralRejected`` under the referral's key, with ``ce_source``
+``/commande/intake`` and ``ce_causationid`` the ``ce_id`` just published.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +17,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from nacl.signing import SigningKey
 from pydantic import ValidationError
 
 from schemas.access import partner
 from schemas.base import Message
 from schemas.envelope import Envelope
+from schemas.errors import ConfigurationError
 from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
 from schemas.topics import REFERRAL_STATUS
-from services.cli.wire import Watch, publish
+from services.cli.wire import Watch, send
+from services.intake.provenance import INTAKE, partner_source
+from services.intake.signing import development_signing_key, signing_key_setting
+from services.runtime.events import emit_signed
 from services.runtime.settings import Settings
 
 
@@ -50,19 +62,51 @@ def load_referral(path: Path, *, ref: str | None, seal: bool) -> ReferralSubmitt
     return referral
 
 
-async def submit_and_wait(settings: Settings, referral: ReferralSubmitted,
+def signing_key_for(agency_id: str, key_file: Path | None, settings: Settings) -> SigningKey:
+    """The agency's signing key: the key file, or in development only the synthetic test key
+    derived from the agency id.
+
+    Raises:
+        ConfigurationError: the file cannot be read or holds no key, or there is no file
+            outside development.
+    """
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the signing key {key_file}: {exc.strerror}"
+                                     ) from None
+        return signing_key_setting(text, f"the signing key {key_file}")
+    if not settings.development:
+        raise ConfigurationError(
+            "no signing key: pass --signing-key FILE (or set COMMANDE_SIGNING_KEY_FILE) with your "
+            f"agency's Ed25519 key; `commande intake keys generate --agency {agency_id}` makes "
+            "one, and its signing_key goes in the directory")
+    typer.echo(f"using the synthetic TEST signing key of {agency_id} (development only)",
+               err=True)
+    return development_signing_key(agency_id)
+
+
+def is_answer(env: Envelope[Message], referral: ReferralSubmitted, sent_id: str) -> bool:
+    """Whether ``env`` is intake's answer to the record ``sent_id`` carrying ``referral``: the
+    same key, from intake, caused by that record. Anything else (a forged answer, an answer to
+    another submission of the same reference) is not."""
+    event = env.event
+    return (isinstance(event, ReferralAccepted | ReferralRejected)
+            and event.key() == referral.key() and env.source == INTAKE
+            and env.causationid == sent_id)
+
+
+async def submit_and_wait(settings: Settings, referral: ReferralSubmitted, key: SigningKey,
                           within: float) -> Envelope[Message] | None:
-    """Publish ``referral`` and return intake's answer (accepted or rejected), or None."""
-    key = referral.key()
-
-    def answers(env: Envelope[Message]) -> bool:
-        event = env.event
-        return isinstance(event, ReferralAccepted | ReferralRejected) and event.key() == key
-
+    """Publish ``referral`` signed with ``key`` and return intake's answer (accepted or
+    rejected), or None."""
+    record = emit_signed(referral, source=partner_source(referral.agency_id), key=key)
+    sent_id = dict(record.headers)["ce_id"].decode()
     principal = partner(referral.agency_id).principal
     async with Watch(settings, principal, REFERRAL_STATUS.name) as watch:
-        await publish(settings, principal, [referral], source=f"/partners/{referral.agency_id}")
-        return await watch.first(answers, within)
+        await send(settings, principal, [record])
+        return await watch.first(lambda env: is_answer(env, referral, sent_id), within)
 
 
 def submit(
@@ -72,12 +116,17 @@ def submit(
     seal: Annotated[bool, typer.Option(help="Seal the identified block to intake's public key, "
                                             "so identity never crosses Kafka in clear.")] = True,
     wait: Annotated[float, typer.Option(help="Seconds to wait for intake's answer.")] = 30.0,
+    signing_key: Annotated[Path | None, typer.Option(
+        envvar="COMMANDE_SIGNING_KEY_FILE", dir_okay=False,
+        help="Your agency's Ed25519 signing key file (`commande intake keys generate`); in "
+             "development only, the synthetic test key of the agency when omitted.")] = None,
 ) -> None:
     """Submit a referral, wait for intake's answer, print the situation id or every reason.
 
     Exit 0 when accepted, 1 when rejected, 2 when the file is not a valid referral or no answer came.
 
     Example: commande submit deploy/samples/referrals/milton-individual.json --ref HSG-2026-0042
+    --signing-key keys/housing-services.signing.key
     """
     try:
         referral = load_referral(file, ref=ref, seal=seal)
@@ -87,7 +136,16 @@ def submit(
             where = ".".join(str(p) for p in err["loc"]) or "(document)"
             typer.echo(f"  {where}: {err['msg']}", err=True)
         raise typer.Exit(2) from None
-    answer = asyncio.run(submit_and_wait(Settings(), referral, wait))
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    settings = Settings()
+    try:
+        key = signing_key_for(referral.agency_id, signing_key, settings)
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    answer = asyncio.run(submit_and_wait(settings, referral, key, wait))
     if answer is None:
         typer.secho(f"no answer from intake within {wait:.0f}s: is it running? "
                     "(`commande run intake` or `commande run all`)", fg=typer.colors.RED, err=True)

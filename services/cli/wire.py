@@ -15,7 +15,7 @@ from schemas.envelope import Envelope
 from schemas.errors import ContractError, TransientError
 from services.runtime import kafka_client
 from services.runtime.events import decode, emit
-from services.runtime.kafka import InRecord, Producer, partitions
+from services.runtime.kafka import InRecord, OutRecord, Producer, partitions
 from services.runtime.settings import Settings
 
 
@@ -23,10 +23,15 @@ async def publish(settings: Settings, principal: str, events: list[Message], *,
                   source: str) -> list[str]:
     """Publish ``events`` as CloudEvents from ``source``, connected as ``principal``; returns
     their ``ce_id``s."""
+    return await send(settings, principal, [emit(event, source=source) for event in events])
+
+
+async def send(settings: Settings, principal: str, records: list[OutRecord]) -> list[str]:
+    """Publish ready records (e.g. signed ones), connected as ``principal``; returns their
+    ``ce_id``s."""
     producer = Producer(settings, principal, client_id="commande-cli")
     await producer.start()
     try:
-        records = [emit(event, source=source) for event in events]
         await producer.send_many(records)
         return [dict(r.headers)["ce_id"].decode() for r in records]
     finally:

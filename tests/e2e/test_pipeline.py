@@ -29,8 +29,11 @@ from services.cli.submit_cmd import load_referral, submit_and_wait
 from services.cli.wire import Watch
 from services.directory import load_directory
 from services.intake import sealing
+from services.intake.provenance import partner_source
+from services.intake.signing import development_signing_key
 from services.notifier.recipients import for_agenda
 from services.runtime.clock import OffsetFileClock
+from services.runtime.events import emit_signed
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.helpers import after, command, events_of, mails_mentioning, move_to
 from tests.kafkautil import HARNESS, wait_for
@@ -49,7 +52,8 @@ def referral(name: str) -> ReferralSubmitted:
 
 
 async def submit(settings: Settings, name: str) -> ReferralAccepted | ReferralRejected:
-    answer = await submit_and_wait(settings, referral(name), 60)
+    made = referral(name)
+    answer = await submit_and_wait(settings, made, development_signing_key(made.agency_id), 60)
     assert answer is not None, "no answer from intake"
     assert isinstance(answer.event, ReferralAccepted | ReferralRejected)
     return answer.event
@@ -181,12 +185,14 @@ async def test_sigterm_in_the_middle_of_traffic_loses_nothing(
         pipeline: Pipeline, settings: Settings) -> None:
     referrals = [referral("milton-individual") for _ in range(60)]
     refs = {r.referral_ref for r in referrals}
-    from services.cli.wire import publish
+    from services.cli.wire import send
 
+    signed = [emit_signed(r, source=partner_source(r.agency_id),
+                          key=development_signing_key(r.agency_id)) for r in referrals]
     async with Watch(settings, HARNESS, REFERRAL_STATUS.name):
-        await publish(settings, HARNESS, referrals[:30], source="/partners/housing-services")
+        await send(settings, HARNESS, signed[:30])
         assert pipeline.procs["intake"].terminate() == 0
-        await publish(settings, HARNESS, referrals[30:], source="/partners/housing-services")
+        await send(settings, HARNESS, signed[30:])
         pipeline.restart("intake")
 
     async def answered() -> list[Message] | None:

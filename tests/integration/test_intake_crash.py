@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from schemas.envelope import from_record, to_record
+from schemas.envelope import from_record
 from schemas.referrals import (
     AerAttestation,
     IdentifiedPerson,
@@ -26,7 +26,10 @@ from schemas.referrals import (
 )
 from schemas.situations import SituationOpened
 from schemas.topics import REFERRAL_STATUS, SITUATIONS
-from services.runtime.kafka import OutRecord, Producer
+from services.intake.provenance import partner_source
+from services.intake.signing import development_signing_key
+from services.runtime.events import emit_signed
+from services.runtime.kafka import Producer
 from services.runtime.settings import Settings
 from tests.kafkautil import HARNESS, read_all, wait_for
 
@@ -34,6 +37,7 @@ pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
 AGENCY = "addiction-services"
+SIGNER = development_signing_key(AGENCY)
 COUNT = 300
 BATCH = 10
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -127,8 +131,7 @@ async def test_kill_9_mid_batch_then_restart_loses_nothing_and_opens_each_situat
     try:
         records = []
         for n in range(COUNT):
-            rec = to_record(referral(n), source=f"/agencies/{AGENCY}")
-            records.append(OutRecord(rec.topic, rec.value, rec.key, tuple(rec.headers)))
+            records.append(emit_signed(referral(n), source=partner_source(AGENCY), key=SIGNER))
         await producer.send_many(records)
 
         async def started() -> int:

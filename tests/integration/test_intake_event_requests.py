@@ -45,6 +45,7 @@ from services.intake.event_requests import timers
 from services.intake.event_requests.calendar import ZONE, business_deadline
 from services.intake.event_requests.decide import EventConfig
 from services.intake.event_requests.handlers import CONTACT_CONTEXT, StoredContact
+from services.intake.provenance import GATEWAY, INTAKE
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Sealed, Vault
 from services.runtime.clock import ManualClock
@@ -72,8 +73,11 @@ class Harness:
         self.since = since
         self.settings = svc.settings
 
-    async def send(self, *messages: Message, source: str = "/public") -> None:
-        recs = [to_record(m, source=source) for m in messages]
+    async def send(self, *messages: Message, source: str | None = None) -> None:
+        """Publish ``messages`` from their expected producer (a submission from intake's own
+        HTTP ingress, a command from the gateway) unless ``source`` says otherwise."""
+        recs = [to_record(m, source=source or (
+            INTAKE if isinstance(m, EventRequestSubmitted) else GATEWAY)) for m in messages]
         await self.producer.send_many([OutRecord(topic=r.topic, key=r.key, value=r.value,
                                                  headers=tuple(r.headers)) for r in recs])
 
@@ -190,6 +194,31 @@ async def test_a_duplicate_request_id_changes_nothing(h: Harness) -> None:
     assert isinstance(marker, EventRequestCommandRefused)
 
 
+async def test_records_from_an_unexpected_producer_are_ignored(h: Harness,
+                                                             admin_db: asyncpg.Pool) -> None:
+    # a submission written straight to the topic instead of through intake's ingress, and the
+    # CMB's command from anything but the gateway, take no effect and get no answer
+    stray = request(h)
+    await h.send(stray, source="/public")
+    await h.send(sample_decline(stray.request_id), source="/commande/cli")
+    event = request(h)
+    await h.answer(event)
+    await h.send(sample_decline(event.request_id), source="/commande/cli")
+    # markers on the same keys (same partitions, so handled after the stray records)
+    await h.send(sample_decline(stray.request_id))
+    await h.send(sample_decline(event.request_id, reason="not_a_reason"))
+    (unknown,) = await h.facts(stray.request_id)
+    assert isinstance(unknown, EventRequestCommandRefused)
+    assert [r.code for r in unknown.reasons] == ["request_unknown"]
+    acknowledged, marker = await h.facts(event.request_id, count=2)
+    assert isinstance(acknowledged, EventRequestAcknowledged)
+    assert isinstance(marker, EventRequestCommandRefused)
+    assert await admin_db.fetchval("SELECT status FROM intake.event_requests WHERE request_id = $1",
+                                   event.request_id) == "acknowledged"
+    assert await admin_db.fetchval(
+        "SELECT count(*) FROM intake.event_requests WHERE request_id = $1", stray.request_id) == 0
+
+
 def sample_decline(request_id: UUID, actor: Actor = D1, **fields: Any) -> DeclineEventRequest:
     values: dict[str, Any] = {"reason": "no_capacity", "note": "No officer is free that week."}
     return DeclineEventRequest(actor=actor, issued_at=datetime.now(UTC), request_id=request_id,
@@ -208,8 +237,7 @@ async def test_schedule_then_withdraw_and_refusals(h: Harness) -> None:
                              notes="Projector on site."),
         sample_decline(event.request_id),
         WithdrawEventRequest(actor=D1, issued_at=h.clock.now(), request_id=event.request_id,
-                             reason="no_longer_needed"),
-        source="/commande/cli")
+                             reason="no_longer_needed"))
     _, refused, scheduled, late, withdrawn = await h.facts(event.request_id, count=5)
     assert isinstance(refused, EventRequestCommandRefused)
     assert [(r.code, r.field) for r in refused.reasons] == [
@@ -241,7 +269,7 @@ async def test_decline_and_an_unknown_request(h: Harness) -> None:
 
 
 async def test_garbage_goes_to_the_dlq_and_a_keyed_submission_is_answered(h: Harness) -> None:
-    good = to_record(request(h), source="/public")
+    good = to_record(request(h), source=INTAKE)
     body = json.loads(good.value)
     body["kind"] = "barbecue"
     body["expected_attendees"] = "lots"

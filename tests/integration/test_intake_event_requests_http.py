@@ -1,10 +1,13 @@
 """``POST /v1/event-requests`` on the real stack: 202 and the queued submission, 422 for the
 contract and for the rules (still recorded as rejected), 429 with Retry-After per client
-address, 413 over the size limit, an agency token setting agency_id."""
+address, 413 over the size limit, an agency token setting agency_id; and ``commande event-request
+submit`` posting to the real endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +16,8 @@ from uuid import UUID
 
 import httpx
 import pytest
+import uvicorn
+from typer.testing import CliRunner
 
 from schemas.envelope import from_record
 from schemas.event_requests import (
@@ -21,6 +26,7 @@ from schemas.event_requests import (
     EventRequestSubmitted,
 )
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
+from services.cli import event_request_cmd
 from services.intake import main, store
 from services.intake.event_requests.calendar import ZONE
 from services.intake.ingress import new_token, token_hash
@@ -28,7 +34,7 @@ from services.intake.settings import IntakeSettings
 from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
 from services.runtime.service import Service
-from services.runtime.settings import Settings
+from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.kafkautil import end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -37,6 +43,7 @@ RUN = uuid.uuid4().hex[:8]
 NOW = datetime.now(UTC).replace(microsecond=0)
 AGENCY = "halton-seniors-network"
 PROBLEM = "application/problem+json"
+SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
 
 
 def body(days_ahead: int = 45, **overrides: Any) -> dict[str, Any]:
@@ -210,3 +217,37 @@ async def test_an_oversized_body_is_a_413(http: Http) -> None:
         streamed = await client.post("/v1/event-requests", content=chunks(),
                                      headers={"content-type": "application/json"})
         assert_problem(streamed, 413, "payload_too_large")
+
+
+async def test_the_cli_posts_to_intake_and_prints_its_answer(http: Http) -> None:
+    """``commande event-request submit`` against intake's real HTTP endpoint (uvicorn on a free
+    port): the request id intake minted, or every reason and the earliest date."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(http.app, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await wait_for(lambda: asyncio.sleep(0, server.started))
+        runner = CliRunner()
+        ok = await asyncio.to_thread(runner.invoke, event_request_cmd.app, [
+            "submit", str(SAMPLES / "milton-seniors-talk.json"), "--url", url])
+        assert ok.exit_code == 0, ok.output
+        request_id = ok.stdout.split("(request ")[1].split(")")[0]
+        assert "district_1" in ok.stdout
+        sent = await http.submission(request_id)
+        assert sent.requester is not None
+        refused = await asyncio.to_thread(runner.invoke, event_request_cmd.app, [
+            "submit", str(SAMPLES / "halton-hills-short-notice.json"), "--url", url])
+        assert refused.exit_code == 1, refused.output
+        assert "rejected (request " in refused.stdout  # (the service logs here too)
+        assert "notice_too_short" in refused.stdout
+        assert "earliest acceptable date: " in refused.stdout
+        gone = await asyncio.to_thread(runner.invoke, event_request_cmd.app, [
+            "submit", str(SAMPLES / "milton-seniors-talk.json"), "--url", "http://127.0.0.1:9",
+            "--timeout", "2"])
+        assert gone.exit_code == 2
+        assert "intake did not answer at http://127.0.0.1:9" in gone.output
+    finally:
+        server.should_exit = True
+        await serving

@@ -20,11 +20,13 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
+from schemas.signing import record_signing_bytes, signature_header, verifies
 from schemas.topics import REFERRALS
 from services.cli.intake_cmd import issue_token
 from services.intake import main, store
 from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
+from services.intake.signing import development_signing_key
 from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
 from services.runtime.service import Service
@@ -117,6 +119,12 @@ async def test_a_referral_over_http_is_queued_sealed_and_answered(http: Http) ->
     assert sent["subject"] is None
     assert sent["sealed_subject"]
     assert GIVEN.encode() not in record.value
+    # published as intake and signed with intake's key (the token bound it to its agency)
+    assert dict(record.headers)["ce_source"] == b"/commande/intake"
+    signature = signature_header(record.headers)
+    assert signature is not None
+    assert verifies(record_signing_bytes(record.headers, record.key, record.value), signature,
+                    [development_signing_key("intake").verify_key]) is not None
 
 
 async def test_every_reason_is_a_400(http: Http) -> None:

@@ -1,5 +1,7 @@
 """intake on the real Kafka and PostgreSQL: acceptance, rejections, DLQ answers, de-duplication,
-withdrawal, sealed disclosures, retention, and a leak scan of everything it wrote.
+withdrawal, sealed disclosures, retention, provenance (unsigned or mis-signed referrals and
+withdrawals, forged assignments, conclusions and reopenings), and a leak scan of everything it
+wrote.
 
 Every test uses its own referral refs (a per-run prefix) and asserts only on its own records, so
 other services' tests can share the stack. The subject is synthetic and unique to this run.
@@ -12,16 +14,18 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
+from nacl.signing import SigningKey
 
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
-from schemas.envelope import from_record, to_record
+from schemas.envelope import Envelope, Record, from_record, to_record
 from schemas.referrals import (
     AerAttestation,
     IdentifiedPerson,
@@ -33,6 +37,7 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
+from schemas.signing import sign_record
 from schemas.situations import (
     AgenciesAssigned,
     AgencyTask,
@@ -40,12 +45,16 @@ from schemas.situations import (
     IdentityPurged,
     SituationConcluded,
     SituationOpened,
+    SituationReopened,
 )
 from schemas.topics import DISCLOSURES, DLQ, REFERRAL_STATUS, REFERRALS, SITUATIONS
 from services.intake import main, sealing
+from services.intake.provenance import CONVENING, partner_source
 from services.intake.settings import IntakeSettings
+from services.intake.signing import development_signing_key
 from services.intake.vault import Sealed, Vault
 from services.runtime.clock import ManualClock
+from services.runtime.events import out_record
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.logging import configure_logging
 from services.runtime.service import Service
@@ -110,19 +119,35 @@ class Harness:
         self.clock = clock
         self.settings = settings
 
-    async def send(self, event: Message, source: str = f"/agencies/{AGENCY}") -> None:
-        rec = to_record(event, source=source)
-        await self.producer.send_many([OutRecord(topic=rec.topic, key=rec.key, value=rec.value,
-                                                 headers=tuple(rec.headers))])
+    async def send(self, event: Message, source: str | None = None,
+                   signer: SigningKey | None = None, *, signed: bool = True) -> str:
+        """Publish ``event`` and return its ``ce_id``. A referral or withdrawal comes from its
+        agency (``/partners/<agency_id>``) signed with that agency's test key, unless another
+        ``source`` or ``signer`` is given or ``signed`` is false; anything else comes from
+        convening unless ``source`` says otherwise."""
+        if isinstance(event, ReferralSubmitted | ReferralWithdrawn):
+            rec = to_record(event, source=source or partner_source(event.agency_id))
+            if signed:
+                rec = sign_record(rec, signer or development_signing_key(event.agency_id))
+        else:
+            rec = to_record(event, source=source or CONVENING)
+        return await self.send_record(rec)
+
+    async def send_record(self, rec: Record) -> str:
+        await self.producer.send_many([out_record(rec)])
+        return dict(rec.headers)["ce_id"].decode()
 
     async def answers(self, referral_ref: str, count: int = 1) -> list[Message]:
+        return [env.event for env in await self.answer_envelopes(referral_ref, count)]
+
+    async def answer_envelopes(self, referral_ref: str, count: int = 1) -> list[Envelope[Message]]:
         key = f"{AGENCY}/{referral_ref}".encode()
 
-        async def found() -> list[Message]:
+        async def found() -> list[Envelope[Message]]:
             recs = [r for r in await read_all(self.settings, REFERRAL_STATUS.name) if r.key == key]
-            return [from_record(r.headers, r.value).event for r in recs] if len(recs) >= count else []
+            return [from_record(r.headers, r.value) for r in recs] if len(recs) >= count else []
 
-        result: list[Message] = await wait_for(found)
+        result: list[Envelope[Message]] = await wait_for(found)
         return result
 
     async def situation_events(self, situation_id: UUID, count: int = 1) -> list[Message]:
@@ -257,7 +282,7 @@ async def test_every_reason_comes_back_at_once(intake: Harness) -> None:
 async def test_single_rules_end_to_end(intake: Harness, name: str, overrides: dict[str, Any],
                                        expected: tuple[str, str]) -> None:
     event = referral(name, **overrides)
-    await intake.send(event, source=f"/agencies/{event.agency_id}")
+    await intake.send(event)
     key = f"{event.agency_id}/{event.referral_ref}".encode()
 
     async def found() -> list[InRecord]:
@@ -271,7 +296,7 @@ async def test_single_rules_end_to_end(intake: Harness, name: str, overrides: di
 
 async def test_an_undecodable_referral_goes_to_the_dlq_and_its_agency_is_answered(
         intake: Harness) -> None:
-    good = to_record(referral("broken"), source=f"/agencies/{AGENCY}")
+    good = to_record(referral("broken"), source=partner_source(AGENCY))
     body = json.loads(good.value)
     body["priority"] = "whenever"
     del body["aer"]
@@ -280,8 +305,10 @@ async def test_an_undecodable_referral_goes_to_the_dlq_and_its_agency_is_answere
         OutRecord(REFERRALS.name, b"\xff not json", f"{AGENCY}/{ref('garbled')}".encode(),
                   tuple((k, v) for k, v in good.headers if k != "ce_id")),
     ])
-    (rejected,) = await intake.answers(ref("broken"))
+    (answered,) = await intake.answer_envelopes(ref("broken"))
+    rejected = answered.event
     assert isinstance(rejected, ReferralRejected)
+    assert answered.causationid == dict(good.headers)["ce_id"].decode()
     assert {(r.code, r.field) for r in rejected.reasons} == {("contract_violation", "priority"),
                                                              ("contract_violation", "aer")}
     (envelope,) = await intake.answers(ref("garbled"))
@@ -432,6 +459,124 @@ async def test_a_concluded_situation_is_purged_after_the_retention_period(
     assert isinstance(purged, IdentityPurged)
     assert (purged.reason, purged.records_purged) == ("retention_expired", 1)
     assert await vault_rows(admin_db, sid) == []
+
+
+# -- provenance ----------------------------------------------------------------------------
+
+
+async def test_unsigned_or_mis_signed_referrals_are_rejected_with_their_reason_and_change_nothing(
+        intake: Harness, admin_db: asyncpg.Pool) -> None:
+    tampered = sign_record(to_record(referral("sig-tampered"), source=partner_source(AGENCY)),
+                           development_signing_key(AGENCY))
+    tampered = replace(tampered, value=tampered.value.replace(b'"routine"', b'"urgent"'))
+    sent = {
+        "sig-unsigned": (await intake.send(referral("sig-unsigned"), signed=False),
+                         "signature_missing"),
+        "sig-other-agency": (await intake.send(referral("sig-other-agency"),
+                                               signer=development_signing_key("public-health")),
+                             "signature_wrong_agency"),
+        "sig-stranger": (await intake.send(referral("sig-stranger"), signer=SigningKey.generate()),
+                         "signature_invalid"),
+        "sig-as-intake": (await intake.send(referral("sig-as-intake"), source="/commande/intake"),
+                          "signature_wrong_agency"),
+        "sig-tampered": (await intake.send_record(tampered), "signature_invalid"),
+    }
+    for name, (ce_id, code) in sent.items():
+        (answer,) = await intake.answer_envelopes(ref(name))
+        assert isinstance(answer.event, ReferralRejected), name
+        assert [(r.code, r.field) for r in answer.event.reasons] == [(code, None)], name
+        assert (answer.source, answer.causationid) == ("/commande/intake", ce_id)
+    refs = [ref(name) for name in sent]
+    assert await admin_db.fetchval(
+        "SELECT count(*) FROM intake.referrals WHERE referral_ref = ANY($1)", refs) == 0
+    assert await admin_db.fetchval(
+        "SELECT count(*) FROM intake.situations WHERE referral_ref = ANY($1)", refs) == 0
+    signed = await intake.send(referral("sig-unsigned"))
+    _, accepted = await intake.answer_envelopes(ref("sig-unsigned"), count=2)
+    assert isinstance(accepted.event, ReferralAccepted)
+    assert accepted.causationid == signed
+
+
+async def test_a_withdrawal_not_signed_by_its_agency_leaves_the_situation_and_vault_alone(
+        intake: Harness, admin_db: asyncpg.Pool) -> None:
+    answer = await intake.accepted("wd-forged")
+    before = await vault_rows(admin_db, answer.situation_id)
+    withdrawal = ReferralWithdrawn(agency_id=AGENCY, referral_ref=ref("wd-forged"),
+                                   withdrawn_at=START, reason="resolved_elsewhere")
+    await intake.send(withdrawal, signed=False)
+    await intake.send(withdrawal, signer=development_signing_key("housing-services"))
+    _, unsigned, other = await intake.answers(ref("wd-forged"), count=3)
+    assert isinstance(unsigned, ReferralRejected)
+    assert isinstance(other, ReferralRejected)
+    assert [r.code for r in unsigned.reasons] == ["signature_missing"]
+    assert [r.code for r in other.reasons] == ["signature_wrong_agency"]
+    assert await vault_rows(admin_db, answer.situation_id) == before
+    assert await admin_db.fetchval("SELECT status FROM intake.situations WHERE situation_id = $1",
+                                   answer.situation_id) == "open"
+
+
+async def test_a_forged_assignment_seals_nothing_and_leaves_the_vault_untouched(
+        intake: Harness, admin_db: asyncpg.Pool, log_capture: io.StringIO) -> None:
+    answer = await intake.accepted("forged-assign")
+    sid = answer.situation_id
+    before = await vault_rows(admin_db, sid)
+    assert len(before) == 1
+
+    def assignment(lead: str, *assisting: str) -> AgenciesAssigned:
+        return AgenciesAssigned(
+            situation_id=sid, meeting_id=uuid_v7(), lead=AgencyTask(agency_id=lead),
+            assisting=tuple(AgencyTask(agency_id=a) for a in assisting),
+            identity_release="filter_3", assigned_at=START, assigned_by=CHAIR)
+
+    # a valid envelope from convening's source naming agencies that do not sit at 1 District's
+    # table (another district's CMB; a former member), then a member named by another producer
+    await intake.send(assignment("hrps-cmb-d2", "town-oakville-legacy"), source=CONVENING)
+    await intake.send(assignment("housing-services"), source="/commande/gateway")
+    # then convening's real assignment (same key, so handled after the two forged ones)
+    await intake.send(assignment("public-health"), source=CONVENING)
+    (package,) = await intake.disclosures(sid)
+    assert package.recipient_agency == "public-health"
+    assigned = await admin_db.fetch(
+        "SELECT agency_id FROM intake.assignments WHERE situation_id = $1", sid)
+    assert [r["agency_id"] for r in assigned] == ["public-health"]
+    audit = await admin_db.fetch(
+        "SELECT recipient_agency FROM intake.disclosures WHERE situation_id = $1", sid)
+    assert [r["recipient_agency"] for r in audit] == ["public-health"]
+    assert await vault_rows(admin_db, sid) == before
+    logs = log_capture.getvalue()
+    assert "disclosure refused: recipient may not receive identity" in logs
+    assert "situation fact from an unexpected producer ignored" in logs
+
+
+async def test_conclusions_and_reopenings_from_another_producer_change_nothing(
+        intake: Harness, admin_db: asyncpg.Pool) -> None:
+    answer = await intake.accepted("forged-conclude")
+    sid = answer.situation_id
+    before = await vault_rows(admin_db, sid)
+    # a forged "not AER" would purge at once; the real conclusion keeps identity until due; a
+    # forged reopening would cancel that date and keep identity for ever
+    await intake.send(SituationConcluded(situation_id=sid, conclusion="rejected_not_aer",
+                                         concluded_at=START, concluded_by=CHAIR),
+                      source="/partners/housing-services")
+    await intake.send(SituationConcluded(situation_id=sid,
+                                         conclusion="risk_lowered_connected_to_services",
+                                         concluded_at=START, concluded_by=CHAIR), source=CONVENING)
+    forged = await intake.send(SituationReopened(situation_id=sid, reopened_at=START,
+                                                 reopened_by=CHAIR, reason="new_information"),
+                               source="/commande/gateway")
+
+    async def handled() -> bool:  # the consumer took the last record (and ignored it)
+        return bool(await admin_db.fetchval(
+            "SELECT count(*) FROM intake.inbox WHERE consumer = 'intake-situations' "
+            "AND event_id = $1", forged))
+
+    await wait_for(handled)
+    row = await admin_db.fetchrow("SELECT status, conclusion, purge_after, purged_at "
+                                  "FROM intake.situations WHERE situation_id = $1", sid)
+    assert (row["status"], row["conclusion"]) == ("concluded", "risk_lowered_connected_to_services")
+    assert row["purge_after"] is not None
+    assert row["purged_at"] is None
+    assert await vault_rows(admin_db, sid) == before
 
 
 # -- the leak scan (last: it reads what every test above wrote) -------------------------------

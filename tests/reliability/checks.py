@@ -55,11 +55,13 @@ from schemas.topics import DLQ, MEETINGS, NOTICES, REFERRAL_STATUS, SITUATIONS, 
 from services.cli.submit_cmd import load_referral
 from services.directory import load_directory
 from services.intake import sealing
+from services.intake.provenance import partner_source
+from services.intake.signing import development_signing_key
 from services.notifier.channels.smtp import message_id
 from services.notifier.model import notice_id
 from services.notifier.recipients import plan
 from services.notifier.settings import NotifierSettings
-from services.runtime.events import decode, emit
+from services.runtime.events import decode, emit_signed
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
@@ -187,7 +189,8 @@ class Traffic:
             ref = f"REL-{self.run}-{len(self.sample_of):05d}"
             referral = sealed(load_referral(SAMPLES / f"{name}.json", ref=ref, seal=False))
             self.sample_of[ref] = name
-            self._buffer.append((ref, emit(referral, source=f"/partners/{referral.agency_id}")))
+            self._buffer.append((ref, emit_signed(referral, source=partner_source(referral.agency_id),
+                                                  key=development_signing_key(referral.agency_id))))
 
     async def _make(self) -> None:
         while not self._stop.is_set():

@@ -15,7 +15,9 @@ from deploy.local.services import ServiceProcess
 from schemas.referrals import ReferralAccepted, ReferralRejected
 from schemas.topics import DLQ, REFERRAL_STATUS, REFERRALS, SITUATIONS
 from services.cli.submit_cmd import load_referral
-from services.runtime.events import decode, emit
+from services.intake.provenance import partner_source
+from services.intake.signing import development_signing_key
+from services.runtime.events import decode, emit, emit_signed
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
@@ -61,7 +63,8 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
     rng = random.Random(run)
     good = [load_referral(SAMPLE, ref=f"R-{run}-{i}", seal=True) for i in range(40)]
     bad = garbage(run, rng)
-    stream: list[OutRecord] = [emit(r, source="/partners/housing-services") for r in good]
+    stream: list[OutRecord] = [emit_signed(r, source=partner_source(r.agency_id),
+                                           key=development_signing_key(r.agency_id)) for r in good]
     for _kind, record in bad:
         stream.insert(rng.randrange(len(stream) + 1), record)
     since = {t: await end_offsets(settings, t)

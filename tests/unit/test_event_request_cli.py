@@ -3,6 +3,7 @@ minted id and resolved dates, bad input refused before anything is published."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,8 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from schemas.errors import ContractError
+from schemas.event_requests import EventRequestSubmitted
 from schemas.reference import reference
-from services.cli.event_request_cmd import app, load_request
+from services.cli.event_request_cmd import (
+    EVENT_REQUEST_PATH,
+    app,
+    describe_answer,
+    load_request,
+    request_body,
+)
 from services.intake.event_requests.rules import check
 from services.runtime.settings import PROJECT_ROOT
 
@@ -83,3 +91,41 @@ def test_a_command_breaking_its_contract_is_refused_without_publishing() -> None
                                  "--agency", "hrps-cmb-d1"])
     assert isinstance(result.exception, ContractError)
     assert "reason" in str(result.exception)
+
+
+def test_submit_posts_the_request_without_the_id_and_time_intake_mints() -> None:
+    from services.intake.event_requests.ingress import PATH
+
+    body = request_body(SAMPLES / "milton-seniors-talk.json", NOW)
+    assert "request_id" not in body
+    assert "submitted_at" not in body
+    assert [w["date"] for w in body["windows"]] == ["2026-02-19", "2026-02-26"]
+    minted = EventRequestSubmitted.model_validate_json(json.dumps(
+        {**body, "request_id": "0194a1b2-0000-7000-8000-000000000007",
+         "submitted_at": NOW.isoformat()}))
+    assert minted.requester is not None
+    assert EVENT_REQUEST_PATH == PATH
+
+
+def test_intakes_answers_are_printed_with_the_request_id_and_every_reason() -> None:
+    rid = "0194a1b2-0000-7000-8000-000000000007"
+    code, lines = describe_answer(202, {"request_id": rid, "status": "received",
+                                        "district": "district_1"})
+    assert code == 0
+    assert f"(request {rid})" in lines[0]
+    assert "district_1" in lines[0]
+    code, lines = describe_answer(422, {
+        "type": "urn:commande:problem:event_request_rejected", "request_id": rid,
+        "reasons": [{"code": "notice_too_short", "field": "windows", "message": "Give notice."}],
+        "earliest_acceptable_date": "2026-02-04"})
+    assert code == 1
+    assert lines == [f"rejected (request {rid}):", "  - notice_too_short (windows): Give notice.",
+                     "  earliest acceptable date: 2026-02-04"]
+    code, lines = describe_answer(422, {
+        "type": "urn:commande:problem:contract_violation", "title": "The body does not match",
+        "detail": "Fix every listed field.", "errors": [{"field": "kind", "message": "bad"}]})
+    assert code == 2
+    assert lines == ["refused by intake (422): The body does not match: Fix every listed field.",
+                     "  - kind: bad"]
+    assert describe_answer(502, None)[0] == 2
+
