@@ -16,12 +16,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
+from click.testing import Result
 from nacl.signing import SigningKey
+from typer.testing import CliRunner
 
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
@@ -48,10 +51,11 @@ from schemas.situations import (
     SituationReopened,
 )
 from schemas.topics import DISCLOSURES, DLQ, REFERRAL_STATUS, REFERRALS, SITUATIONS
+from services.cli import intake_cmd
 from services.intake import main, sealing
 from services.intake.provenance import CONVENING, partner_source
 from services.intake.settings import IntakeSettings
-from services.intake.signing import development_signing_key
+from services.intake.signing import development_signing_key, sign_disclosure
 from services.intake.vault import Sealed, Vault
 from services.runtime.clock import ManualClock
 from services.runtime.events import out_record
@@ -405,6 +409,36 @@ async def test_assignment_seals_minimum_fields_per_role_for_each_agency(
     assert {r["recipient_agency"] for r in audit} == {"housing-services", "public-health"}
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await admin_db.execute("DELETE FROM intake.disclosures WHERE situation_id = $1", sid)
+
+
+async def test_disclosure_open_takes_intakes_package_and_refuses_a_forged_one(
+        intake: Harness, tmp_path: Path) -> None:
+    answer = await intake.accepted("open")
+    sid = answer.situation_id
+    await intake.send(AgenciesAssigned(
+        situation_id=sid, meeting_id=uuid_v7(), lead=AgencyTask(agency_id="housing-services"),
+        identity_release="filter_3", assigned_at=START, assigned_by=CHAIR))
+    (package,) = await intake.disclosures(sid)
+    key_file = tmp_path / "housing-services.key"
+    key_file.write_text(sealing.private_key_to_b64(sealing.development_private_key(
+        "housing-services")))
+
+    def open_package(text: str) -> Result:
+        path = tmp_path / "package.json"
+        path.write_text(text)
+        return CliRunner().invoke(intake_cmd.app, ["disclosure", "open", "--key", str(key_file),
+                                                   str(path)])
+
+    opened = open_package(package.model_dump_json())
+    assert opened.exit_code == 0, opened.output
+    assert json.loads(opened.stdout)["subject"]["address"] == ADDRESS
+    # the same box re-addressed, or re-signed by someone else, is refused unopened
+    for forged in (package.model_copy(update={"recipient_agency": "public-health"}),
+                   sign_disclosure(package, SigningKey.generate())):
+        refused = open_package(forged.model_dump_json())
+        assert refused.exit_code == 2
+        assert "not signed by intake's key" in refused.output
+        assert ADDRESS not in refused.output
 
 
 async def test_filter_4_release_waits_for_the_agency_to_accept(intake: Harness) -> None:
