@@ -89,3 +89,12 @@ class InvalidBody(ContractError):
     def paths(self) -> tuple[str, ...]:
         """The dotted paths of every failing field."""
         return tuple(path for path, _ in self.errors)
+
+
+class Unauthenticated(CommandeError):
+    """A bearer token was refused (absent, malformed, expired, wrong issuer or audience, bad
+    signature); ``code`` says which, for a problem a client can act on. Never echoes the token."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

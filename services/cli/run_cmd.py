@@ -1,4 +1,4 @@
-"""``commande run``: run one service, or all three in one process (the embedded default)."""
+"""``commande run``: run one service, or all of them in one process (the embedded default)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.runtime.logging import configure_logging
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 
-SERVICES = ("intake", "convening", "notifier")
+SERVICES = ("intake", "convening", "notifier", "gateway")
 
 
 class Which(StrEnum):
@@ -23,6 +23,7 @@ class Which(StrEnum):
     intake = "intake"
     convening = "convening"
     notifier = "notifier"
+    gateway = "gateway"
     all = "all"
 
 
@@ -34,7 +35,7 @@ def build(name: str, settings: Settings) -> Service:
 
 
 def run(
-    which: Annotated[Which, typer.Argument(help="intake, convening, notifier, or all three.")],
+    which: Annotated[Which, typer.Argument(help="intake, convening, notifier, gateway, or all of them.")],
     port: Annotated[int | None, typer.Option(help="HTTP port (health, metrics, ingress).")] = None,
 ) -> None:
     """Run services until SIGTERM or SIGINT, then stop gracefully (exit 0).

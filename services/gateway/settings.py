@@ -1,0 +1,73 @@
+"""The gateway's settings (environment ``COMMANDE_*``), on top of the runtime's.
+
+In development (``COMMANDE_ENV=development``) the identity provider is the embedded stack's
+Keycloak: issuer ``http://127.0.0.1:<COMMANDE_KEYCLOAK_PORT>/realms/commande``. In production the
+issuer must be given (``COMMANDE_OIDC_ISSUER``, https) and nothing defaults to the local realm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from schemas.errors import ConfigurationError
+from services.runtime.settings import PROJECT_ROOT, Settings
+
+LOCAL_REALM = "commande"
+"""The embedded Keycloak's realm (``deploy/keycloak/commande-realm.json``)."""
+
+
+class GatewaySettings(Settings):
+    """What the gateway (and the CLI that talks to it) reads from the environment.
+
+    Attributes:
+        directory_path: the directory that maps sign-ins to agencies (``COMMANDE_DIRECTORY_PATH``).
+        oidc_issuer: the OpenID Connect issuer people and partner systems sign in with; tokens
+            must carry exactly this ``iss`` (``COMMANDE_OIDC_ISSUER``).
+        oidc_audience: the ``aud`` every token must carry (``COMMANDE_OIDC_AUDIENCE``).
+        oidc_jwks_url: where the issuer's signing keys are; from its discovery document when
+            unset (``COMMANDE_OIDC_JWKS_URL``).
+        oidc_groups_claim: the claim that lists the person's groups (``/agencies/<agency>/<role>``).
+        oidc_leeway_seconds: clock skew tolerated on ``exp`` and ``iat``.
+        oidc_client_id: the public client ``commande login`` signs in with.
+        gateway_url: where the CLI finds the gateway (default ``http://<http_host>:<http_port>``).
+        gateway_answer_seconds: how long a command waits for convening's or intake's outcome
+            before the gateway answers 504 with where to look later.
+        gateway_max_bytes: the largest command body read (413 above).
+        gateway_group: the consumer group of the gateway's read model.
+        token_file: where ``commande login`` keeps tokens (one per issuer), mode 0600.
+    """
+
+    directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+    oidc_issuer: str | None = None
+    oidc_audience: str = "commande-gateway"
+    oidc_jwks_url: str | None = None
+    oidc_groups_claim: str = "groups"
+    oidc_leeway_seconds: float = Field(default=5.0, ge=0, le=300)
+    oidc_client_id: str = "commande-people"
+    gateway_url: str | None = None
+    gateway_answer_seconds: float = Field(default=10.0, gt=0, le=120)
+    gateway_max_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    gateway_group: str = "gateway"
+    token_file: Path = Field(default_factory=lambda: Path.home() / ".config" / "commande" / "tokens.json")
+
+    @property
+    def issuer(self) -> str:
+        """The issuer tokens must come from; the embedded realm in development.
+
+        Raises:
+            ConfigurationError: production without ``COMMANDE_OIDC_ISSUER``.
+        """
+        if self.oidc_issuer is not None:
+            return self.oidc_issuer.rstrip("/")
+        if self.development:
+            return f"http://127.0.0.1:{self.keycloak_port}/realms/{LOCAL_REALM}"
+        raise ConfigurationError(
+            "COMMANDE_OIDC_ISSUER is not set: give your identity provider's issuer URL "
+            "(docs/operations.md, 'The gateway and your identity provider')")
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's address for the CLI."""
+        return (self.gateway_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")

@@ -1,0 +1,131 @@
+"""Bearer-token validation against the issuer's published keys (PyJWT): the gateway's adapter to
+the identity provider.
+
+A token is accepted only when it is an RS256 JWT from exactly the configured issuer, signed with
+a key of that issuer's JWKS (discovered from ``<issuer>/.well-known/openid-configuration`` unless
+``COMMANDE_OIDC_JWKS_URL`` is given), for the configured audience, not expired, with ``sub``,
+``iat`` and ``exp``. The issuer is compared before any key is fetched, so a token from elsewhere
+never makes the gateway fetch keys. Keys are cached (PyJWT's ``PyJWKClient``: the set for
+5 minutes, and fetched again at once for an unknown key id, at most every 30 s: rotation).
+
+Errors are :class:`~schemas.errors.Unauthenticated` with a code a client can act on
+(``unauthenticated``, ``invalid_token``, ``token_expired``, ``wrong_issuer``,
+``wrong_audience``); an unreachable identity provider is a :class:`TransientError`. No message
+echoes the token or a claim value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import jwt
+from jwt import PyJWKClient
+
+from schemas.errors import TransientError, Unauthenticated
+
+ALGORITHMS = ["RS256"]
+REQUIRED = ["exp", "iat", "iss", "aud", "sub"]
+BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,8192})$")
+
+
+def bearer(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header."""
+    match = BEARER.match(authorization or "")
+    if match is None:
+        raise Unauthenticated("unauthenticated",
+                              "Send 'Authorization: Bearer <access token>' (commande login).")
+    return match.group(1)
+
+
+class TokenVerifier:
+    """Validates access tokens of one issuer for one audience."""
+
+    def __init__(self, issuer: str, audience: str, *, jwks_url: str | None = None,
+                 leeway: float = 5.0, timeout: float = 5.0) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.audience = audience
+        self._jwks_url = jwks_url
+        self._leeway = leeway
+        self._timeout = timeout
+        self._client: PyJWKClient | None = None
+        self._discovering = asyncio.Lock()
+
+    async def verify(self, authorization: str | None) -> dict[str, Any]:
+        """The claims of the bearer token in ``authorization``.
+
+        Raises:
+            Unauthenticated: no token, or a token this gateway does not accept (``code`` says why).
+            TransientError: the identity provider's keys cannot be fetched now.
+        """
+        token = bearer(authorization)
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid_token", "The bearer token is not a valid JWT.") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise Unauthenticated("invalid_token", "The token is not signed with RS256.")
+        if unverified.get("iss") != self.issuer:
+            raise Unauthenticated("wrong_issuer",
+                                  "The token was not issued by this gateway's identity provider.")
+        key = await self._signing_key(token)
+        try:
+            return jwt.decode(token, key, algorithms=ALGORITHMS, audience=self.audience,
+                              issuer=self.issuer, leeway=self._leeway,
+                              options={"require": REQUIRED})
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token_expired", "The token has expired; sign in again.") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated("wrong_audience",
+                                  f"The token is not meant for {self.audience}.") from None
+        except jwt.MissingRequiredClaimError as exc:
+            if exc.claim == "aud":
+                raise Unauthenticated("wrong_audience",
+                                      f"The token is not meant for {self.audience}.") from None
+            raise Unauthenticated("invalid_token", f"The token has no {exc.claim} claim.") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated("wrong_issuer",
+                                  "The token was not issued by this gateway's identity provider.") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid_token", "The token's signature or claims are not valid.") from None
+
+    async def _signing_key(self, token: str) -> Any:
+        client = await self._keys()
+        try:
+            # PyJWKClient fetches with urllib (blocking) when its cache misses: off the loop.
+            signing = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise TransientError(
+                f"the identity provider's keys cannot be fetched: {type(exc).__name__}") from None
+        except jwt.PyJWKClientError:
+            raise Unauthenticated("invalid_token",
+                                  "The token is signed with a key its issuer does not publish.") from None
+        return signing.key
+
+    async def _keys(self) -> PyJWKClient:
+        async with self._discovering:
+            if self._client is None:
+                url = self._jwks_url or await self._discover()
+                self._client = PyJWKClient(url, cache_keys=True, lifespan=300,
+                                           timeout=self._timeout)
+            return self._client
+
+    async def _discover(self) -> str:
+        """The issuer's ``jwks_uri`` from its discovery document (which must name the issuer)."""
+        url = f"{self.issuer}/.well-known/openid-configuration"
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as http:
+                answer = await http.get(url)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"the identity provider does not answer: {type(exc).__name__}") from None
+        if answer.status_code != 200:
+            raise TransientError(f"the identity provider's discovery document answered {answer.status_code}")
+        document = answer.json()
+        if document.get("issuer") != self.issuer or not isinstance(document.get("jwks_uri"), str):
+            raise TransientError("the identity provider's discovery document names another issuer "
+                                 "or no jwks_uri: check COMMANDE_OIDC_ISSUER")
+        jwks: str = document["jwks_uri"]
+        return jwks
