@@ -28,9 +28,9 @@ import asyncpg
 import structlog
 
 from schemas.errors import CommandeError, TransientError
-from schemas.topics import DLQ
 from services.runtime import inbox, outbox
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.dead_letters import DeadLetters
 from services.runtime.failure import DeadLetter, FailurePolicy, describe
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.logging import get_logger
@@ -58,20 +58,12 @@ HandleBatch = Callable[[Connection, Sequence[tuple[D, InRecord]]], Awaitable[Seq
 OnDeadLetter = Callable[[Connection, InRecord, BaseException], Awaitable[Sequence[OutRecord]]]
 
 
+DETERMINISTIC_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError,
+                           NotADirectoryError)
+
+
 class ShuttingDown(CommandeError):
     """Raised out of a retry loop when the service stops: nothing was committed."""
-
-
-def dead_letter_record(rec: InRecord, reason: str, consumer: str) -> OutRecord:
-    """The DLQ copy of ``rec``: original key, value and headers, plus why and where from."""
-    extra = (
-        ("error", reason.encode()),
-        ("error_consumer", consumer.encode()),
-        ("orig_topic", rec.topic.encode()),
-        ("orig_partition", str(rec.partition).encode()),
-        ("orig_offset", str(rec.offset).encode()),
-    )
-    return OutRecord(topic=DLQ.name, key=rec.key, value=rec.value, headers=rec.headers + extra)
 
 
 class Consumer(Generic[D]):
@@ -91,6 +83,7 @@ class Consumer(Generic[D]):
         stopping: asyncio.Event | None = None,
         skip_types: frozenset[str] = frozenset(),
         handle_batch: HandleBatch[D] | None = None,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self.name = name
         self._schema = schema
@@ -103,6 +96,7 @@ class Consumer(Generic[D]):
         self._on_dead_letter = on_dead_letter
         self._stopping = stopping or asyncio.Event()
         self._skip = frozenset(t.encode() for t in skip_types)
+        self._dead_letters = dead_letters or DeadLetters()
 
     async def process(self, records: Sequence[InRecord]) -> None:
         """Handle ``records`` effectively once; returns when the offsets may be committed."""
@@ -189,7 +183,7 @@ class Consumer(Generic[D]):
                         if await inbox.record_handled(conn, self.name, "dead-letter", where):
                             await outbox.add(conn, self._schema,
                                              await self._on_dead_letter(conn, rec, error))
-                await self._producer.send_many([dead_letter_record(rec, reason, self.name)])
+                await self._producer.send_many([self._dead_letters.record(rec, reason, self.name)])
                 METRICS.dead_lettered.labels(self.name).inc()
                 return
             except Exception as exc:
@@ -215,7 +209,10 @@ def _ce_type(rec: InRecord) -> bytes | None:
 
 def _translate(exc: BaseException) -> BaseException:
     """Driver errors that mean "try again" become :class:`TransientError`: the database is
-    unavailable, or it chose this transaction as a deadlock or serialization victim."""
+    unavailable, or it chose this transaction as a deadlock or serialization victim. An OS error
+    that the same input would meet again (a missing file) is not one of them."""
+    if isinstance(exc, DETERMINISTIC_OS_ERRORS):
+        return exc
     if isinstance(exc, DB_UNAVAILABLE):
         return TransientError(f"PostgreSQL unavailable ({type(exc).__name__})")
     if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):

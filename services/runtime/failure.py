@@ -1,16 +1,21 @@
 """The failure policy as a pure value: ``(error, attempt) -> Retry | DeadLetter``.
 
 Transient failures (database or broker unavailable) are retried with capped exponential backoff,
-for ever, without committing: a transient failure never loses a message. Contract violations are
-dead-lettered at once. Anything else (a bug, a constraint we did not foresee) gets a few tries,
-then goes to the dead-letter topic so that one poison message never blocks its partition.
+for ever, without committing: a transient failure never loses a message. Contract violations and
+the domain's refusals (a rule, a stale state: the same input gives the same answer) are
+dead-lettered at once. Anything else (a bug, a missing file, a constraint we did not foresee)
+gets a few tries, then goes to the dead-letter topic so that one poison message never blocks its
+partition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.errors import CommandeError, ContractError, TransientError
+from schemas.errors import CommandeError, ContractError, RuleViolation, StaleState, TransientError
+
+PERMANENT: tuple[type[CommandeError], ...] = (ContractError, RuleViolation, StaleState)
+"""Errors that a retry cannot change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +51,7 @@ class FailurePolicy:
         """What to do after ``error`` on try number ``attempt``."""
         if isinstance(error, TransientError):
             return Retry(self.backoff(attempt))
-        if isinstance(error, ContractError):
+        if isinstance(error, PERMANENT):
             return DeadLetter(describe(error))
         if attempt < self.unexpected_attempts:
             return Retry(self.backoff(attempt))

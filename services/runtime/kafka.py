@@ -8,13 +8,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from schemas.errors import TransientError
+from schemas.errors import CommandeError, TransientError
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 
 Headers = tuple[tuple[str, bytes], ...]
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+"""The largest record the producers send (``max_request_size``; the broker's ``message.max.bytes``
+on the embedded stack)."""
+SIZE_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+
+
+class UndeliverableRecord(CommandeError):
+    """A record Kafka will never take (too large): retrying cannot help.
+
+    ``index`` is its position in the batch given to :meth:`Producer.send_many` (``None`` when the
+    broker refused the batch without saying which). Raised before anything of the batch is sent
+    when the size is known in advance; it never retires the producer.
+    """
+
+    def __init__(self, message: str, index: int | None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +71,18 @@ class InRecord:
         )
 
 
+def record_size(rec: OutRecord) -> int:
+    """The record's size as Kafka counts it against the limit."""
+    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(rec.key, rec.value,
+                                                                  list(rec.headers))
+    return size
+
+
+def fits(rec: OutRecord) -> bool:
+    """Whether Kafka takes ``rec`` (see :data:`MAX_RECORD_BYTES`)."""
+    return record_size(rec) <= MAX_RECORD_BYTES
+
+
 class Producer:
     """An idempotent producer (``acks=all``) that publishes batches and waits for them.
 
@@ -76,7 +111,7 @@ class Producer:
         """
         producer = kafka_client.producer(
             self._settings, self._principal, client_id=self._client_id, enable_idempotence=True,
-            linger_ms=2, max_request_size=4 * 1024 * 1024, request_timeout_ms=15000,
+            linger_ms=2, max_request_size=MAX_RECORD_BYTES, request_timeout_ms=15000,
         )
         try:
             await producer.start()
@@ -97,10 +132,17 @@ class Producer:
         """Publish ``records`` in order and wait until the broker acknowledged all of them."""
         if not self._started:
             raise TransientError("the producer is not started")
+        for index, rec in enumerate(records):
+            if not fits(rec):
+                raise UndeliverableRecord(
+                    f"a record for {rec.topic} is {record_size(rec)} bytes, over Kafka's limit "
+                    f"of {MAX_RECORD_BYTES}", index)
         if self._producer is None:
             await self.start()
         try:
             await asyncio.wait_for(self._send(self._producer, records), self._send_timeout)
+        except SIZE_ERRORS as exc:
+            raise UndeliverableRecord(f"Kafka refused a record as too large: {exc}", None) from exc
         except (KafkaError, TimeoutError) as exc:
             await self._retire()
             what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc}"

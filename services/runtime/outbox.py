@@ -7,6 +7,10 @@ publish and mark-sent publishes those rows again on restart: consumers drop the 
 their inbox, since the event keeps its ``ce_id``. One relay per service schema is active at a time
 (a PostgreSQL advisory lock held on a dedicated connection); it wakes on ``LISTEN/NOTIFY`` and also
 polls, so a lost notification only delays.
+
+A row Kafka can never take (over the record size limit: a bug, not a state of the world) would
+otherwise hold back every row after it for ever: it goes to the dead-letter topic instead
+(:mod:`services.runtime.dead_letters`) and the rows around it are published.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 
 from schemas.errors import TransientError
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
-from services.runtime.kafka import OutRecord, Producer
+from services.runtime.dead_letters import DeadLetters
+from services.runtime.kafka import InRecord, OutRecord, Producer, UndeliverableRecord
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
 
@@ -69,8 +74,9 @@ class OutboxRelay:
     """Publishes a service's outbox; run :meth:`run` as a task, :meth:`flush` at shutdown."""
 
     def __init__(self, pool: Pool, producer: Producer, schema: str, *, batch: int = 500,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, dead_letters: DeadLetters | None = None) -> None:
         self._pool = pool
+        self._dead_letters = dead_letters or DeadLetters()
         self._producer = producer
         self._schema = schema
         self._batch = batch
@@ -91,12 +97,36 @@ class OutboxRelay:
                     rows = await conn.fetch(FETCH_UNSENT, self._batch)
                     if not rows:
                         return total
-                    await self._producer.send_many([_to_record(r) for r in rows])
+                    await self._publish([(int(r["seq"]), _to_record(r)) for r in rows])
                     await conn.execute(MARK_SENT, [r["seq"] for r in rows])
                 total += len(rows)
                 METRICS.outbox_published.labels(self._schema).inc(len(rows))
                 if len(rows) < self._batch:
                     return total
+
+    async def _publish(self, rows: Sequence[tuple[int, OutRecord]]) -> None:
+        """Publish ``rows`` in order; one Kafka cannot take is dead-lettered in its place."""
+        if not rows:
+            return
+        try:
+            await self._producer.send_many([rec for _, rec in rows])
+            return
+        except UndeliverableRecord as exc:
+            if exc.index is None and len(rows) > 1:  # the broker did not say which: one by one
+                for row in rows:
+                    await self._publish([row])
+                return
+            bad = exc.index or 0
+            reason = str(exc)
+        await self._publish(rows[:bad])
+        seq, rec = rows[bad]
+        log.error("outbox row dead-lettered: Kafka cannot take it", schema=self._schema, seq=seq,
+                  topic=rec.topic, error=reason)
+        original = InRecord(topic=rec.topic, partition=-1, offset=seq, key=rec.key,
+                            value=rec.value, headers=rec.headers)
+        await self._producer.send_many(
+            [self._dead_letters.record(original, reason, f"{self._schema}-outbox")])
+        await self._publish(rows[bad + 1:])
 
     async def backlog(self) -> int:
         """Rows not yet published."""

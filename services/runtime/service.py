@@ -31,6 +31,7 @@ from services.runtime.consumer import (
     ShuttingDown,
 )
 from services.runtime.db import Pool
+from services.runtime.dead_letters import DeadLetters
 from services.runtime.kafka import InRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
@@ -64,6 +65,7 @@ class Service:
         )
         self.stopping = asyncio.Event()
         self.producer = Producer(settings, self.principal, client_id=f"commande-{name}")
+        self.dead_letters = DeadLetters(settings.dlq_public_key)
         self.routes: list[BaseRoute] = []
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
@@ -110,7 +112,7 @@ class Service:
             self._consumers[name] = Consumer(
                 name, self.name, self.pool, self.producer, decode, handle,
                 on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types,
-                handle_batch=handle_batch)
+                handle_batch=handle_batch, dead_letters=self.dead_letters)
 
         self._factories.append(make)
         topics = [topic] if isinstance(topic, str) else list(topic)
@@ -157,7 +159,7 @@ class Service:
             log.info("migrations applied", service=self.name, applied=applied)
         await _retry_transient(self.producer.start, "Kafka")
         self._relay = OutboxRelay(self._pool, self.producer, self.name,
-                                  batch=self.settings.outbox_batch)
+                                  batch=self.settings.outbox_batch, dead_letters=self.dead_letters)
         for make in self._factories:
             make()
         self._tasks.append(asyncio.create_task(self._relay.run(self.stopping)))

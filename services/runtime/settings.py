@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 5
     outbox_batch: int = 500
+    dlq_public_key: str | None = None
+    """Base64 X25519 public key of the operators: dead letters of restricted topics are sealed to
+    it (``COMMANDE_DLQ_PUBLIC_KEY``); without it they are kept as stubs (hash and size only)."""
     clock_offset_file: Path | None = None
     """Demo and e2e tests only: a file holding seconds to add to the real time (see clock.py)."""
     keycloak_port: int = 18180

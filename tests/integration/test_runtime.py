@@ -20,12 +20,12 @@ from schemas.errors import ContractError, TransientError
 from schemas.topics import DLQ, TopicSpec
 from services.runtime.consumer import Consumer
 from services.runtime.db import Connection
-from services.runtime.kafka import InRecord, OutRecord, Producer
+from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, Producer
 from services.runtime.outbox import OutboxRelay
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -186,6 +186,32 @@ async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
         ids = [dict(r.headers)["ce_id"].decode() for r in records]
         assert ids == ["e0", "e1", "e2", "e0", "e1", "e2", "e3", "e4"]
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+    finally:
+        await pool.close()
+
+
+async def test_an_outbox_row_kafka_cannot_take_is_dead_lettered_and_the_rest_published(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    await svc.service.faststream.stop()  # tables exist; no relay running now
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
+                                     server_settings={"search_path": svc.schema})
+    try:
+        from services.runtime import outbox
+
+        huge = OutRecord(topics[1], b"x" * MAX_RECORD_BYTES, b"k", (("ce_id", b"e-huge"),))
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.schema, [record(topics[1], 1, event_id="e1"), huge,
+                                                record(topics[1], 2, event_id="e2")])
+        dlq_since = await end_offsets(settings, DLQ.name)
+        assert await OutboxRelay(pool, producer, svc.schema, batch=10).drain() == 3
+        assert await _values(settings, topics[1]) == [1, 2]
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+        (letter,) = [r for r in await read_all(settings, DLQ.name, since=dlq_since)
+                     if dict(r.headers).get("ce_id") == b"e-huge"]
+        assert dict(letter.headers)["dlq_value"] == b"stub"
+        assert dict(letter.headers)["error_consumer"] == f"{svc.schema}-outbox".encode()
     finally:
         await pool.close()
 
