@@ -26,6 +26,7 @@ DEV_KEY_ID = "dev-local-insecure"
 """The development key's id: ONLY for the embedded local stack."""
 _DEV_KEY = hashlib.sha256(b"commande-dev-notifier-contact-key/NOT-FOR-PRODUCTION").digest()
 _SETTING = "COMMANDE_NOTIFIER_CONTACT_KEY"
+_PREVIOUS = "COMMANDE_NOTIFIER_CONTACT_PREVIOUS_KEYS"
 
 
 class ContactBox:
@@ -38,7 +39,7 @@ class ContactBox:
         if len(key) != 32:
             raise ConfigurationError(f"{_SETTING} must be 32 bytes (AES-256)")
         self._ring = KeyRing(key_id, {**(previous or {}), key_id: key},
-                             setting=f"{_SETTING} or {_SETTING}_PREVIOUS_KEYS")
+                             setting=f"{_SETTING} or {_PREVIOUS}")
 
     @staticmethod
     def is_development_key(text: str) -> bool:
@@ -58,7 +59,7 @@ class ContactBox:
                       previous: Mapping[str, str] | None = None) -> ContactBox:
         """From the base64 32-byte key settings: the current key and older ones (rotation)."""
         return cls(key_id, decode_key(text, _SETTING),
-                   {kid: decode_key(k, f"{_SETTING}_PREVIOUS_KEYS[{kid}]")
+                   {kid: decode_key(k, f"{_PREVIOUS}[{kid}]")
                     for kid, k in (previous or {}).items()})
 
     def seal(self, row: UUID, data: bytes) -> Sealed:

@@ -1,0 +1,77 @@
+"""Messages name what exists: every ``COMMANDE_*`` name in a message, a help text or a doc is a
+setting some settings class defines, or an option the CLI reads from the environment."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from services.runtime.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.unit
+
+NAME = re.compile(r"COMMANDE_[A-Z0-9_]*[A-Z0-9]\b(?!\*)")
+SETTINGS_MODULES = ("services.intake.settings", "services.convening.settings",
+                    "services.notifier.settings", "services.gateway.settings")
+READ_DIRECTLY = re.compile(r"""(?:environ(?:\.get)?\(|environ\[|envvar=)\s*["'](COMMANDE_[A-Z0-9_]+)""")
+TEST_ONLY = {"COMMANDE_TEST_STACK_UP"}
+"""Read by tests/conftest.py only (a switch of the test harness, not of the product)."""
+
+
+def _files() -> list[Path]:
+    found = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "Makefile"]
+    for folder in ("services", "schemas", "deploy", "docs", "bench"):
+        found.extend(p for p in (PROJECT_ROOT / folder).rglob("*")
+                     if p.suffix in {".py", ".md", ".j2", ".sh", ".yaml", ".json"})
+    return found
+
+
+def defined() -> set[str]:
+    """Environment names the settings classes read, plus those the CLI reads directly."""
+    for module in SETTINGS_MODULES:
+        importlib.import_module(module)
+    classes: list[type[Settings]] = [Settings]
+    names: set[str] = set()
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        names.update(f"COMMANDE_{field.upper()}" for field in cls.model_fields)
+    for path in _files():
+        if path.suffix == ".py":
+            names.update(READ_DIRECTLY.findall(path.read_text()))
+    return names
+
+
+def test_every_commande_name_mentioned_exists() -> None:
+    known = defined() | TEST_ONLY
+    unknown = {}
+    for path in _files():
+        for name in NAME.findall(path.read_text(errors="replace")):
+            if name not in known:
+                unknown.setdefault(name, str(path.relative_to(PROJECT_ROOT)))
+    assert unknown == {}
+
+
+@pytest.mark.parametrize("make", ["contact_box", "vault"])
+def test_an_unknown_key_id_names_the_setting_that_exists(make: str) -> None:
+    """Composed messages too: the rotation error names the previous-keys setting."""
+    import base64
+    import uuid
+
+    from services.intake.vault import Vault
+    from services.notifier.contacts import ContactBox
+    from services.runtime.cipher import CipherError, Sealed
+
+    old = Sealed("k-old", bytes(12), b"x" * 32)
+    box = ContactBox.from_settings("k-new", base64.b64encode(bytes(32)).decode())
+    vault = Vault("k-new", {"k-new": bytes(32)})
+    opening = ((lambda: box.open(uuid.uuid4(), old)) if make == "contact_box"
+               else (lambda: vault.decrypt_record(b"c", uuid.uuid4(), old)))
+    with pytest.raises(CipherError) as caught:
+        opening()
+    named = set(NAME.findall(str(caught.value)))
+    assert named
+    assert named <= defined()
