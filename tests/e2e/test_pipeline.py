@@ -7,6 +7,8 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -107,7 +109,7 @@ async def test_a_referral_becomes_invitations_to_exactly_its_districts_participa
 
 
 async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
-        pipeline: Pipeline, settings: Settings) -> None:
+        pipeline: Pipeline, settings: Settings, tmp_path: Path) -> None:
     accepted = await submit(settings, "milton-individual")
     assert isinstance(accepted, ReferralAccepted)
     sid = accepted.situation_id
@@ -152,12 +154,21 @@ async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
         "--meeting", m, "--actor-agency", chair, settings=settings, pipeline=pipeline))
     assert concluded.conclusion == "risk_lowered_connected_to_services"  # type: ignore[attr-defined]
 
-    async def lead_got_its_package() -> bool:
-        return any(m["X-Commande-Notice-Kind"] == "disclosure"
-                   and "privacy@publichealth.example.org" in str(m["X-Envelope-To"])
-                   for m in mails_mentioning(settings, s))
+    async def lead_got_its_package() -> EmailMessage | None:
+        return next((m for m in mails_mentioning(settings, s)
+                     if m["X-Commande-Notice-Kind"] == "disclosure"
+                     and "privacy@publichealth.example.org" in str(m["X-Envelope-To"])), None)
 
-    assert await wait_for(lead_got_its_package, timeout=60) is True
+    mail = await wait_for(lead_got_its_package, timeout=60)
+    # the lead opens the signed package it was sent, as a partner would
+    (attachment,) = list(mail.iter_attachments())
+    package_file = tmp_path / str(attachment.get_filename())
+    package_file.write_bytes(attachment.get_payload(decode=True))
+    key_file = tmp_path / "public-health.key"
+    key_file.write_text(sealing.private_key_to_b64(sealing.development_private_key("public-health")))
+    shown = json.loads(command("intake", "disclosure", "open", "--key", str(key_file),
+                               str(package_file), settings=settings, pipeline=pipeline))
+    assert shown["subject"] == opened["subject"]
 
 
 async def test_a_referral_outside_halton_is_rejected_with_every_reason(
