@@ -43,6 +43,7 @@ from services.runtime.settings import PROJECT_ROOT
 REALM = "commande"
 AUDIENCE = "commande-gateway"
 PEOPLE_CLIENT = "commande-people"
+SHORT_LIVED_CLIENT = "commande-short-lived"
 PARTNER_CLIENT_PREFIX = "partner-"
 AGENCIES_GROUP = "agencies"
 STAFF_GROUP = "commande"
@@ -140,6 +141,14 @@ def realm(directory: Directory) -> dict[str, Any]:
         "attributes": {"pkce.code.challenge.method": "S256",
                        "oauth2.device.authorization.grant.enabled": "true",
                        "post.logout.redirect.uris": "+"},
+        "protocolMappers": _mappers(), **_SCOPES,
+    }, {
+        "clientId": SHORT_LIVED_CLIENT,
+        "name": "Tokens that expire after 1 second, for the gateway's expiry test",
+        "enabled": True, "publicClient": True, "protocol": "openid-connect",
+        "standardFlowEnabled": False, "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": True, "serviceAccountsEnabled": False,
+        "attributes": {"access.token.lifespan": "1"},
         "protocolMappers": _mappers(), **_SCOPES,
     }]
     for org in orgs:

@@ -12,6 +12,7 @@ from services.cli import (
     convening_cmd,
     event_request_cmd,
     intake_cmd,
+    login_cmd,
     notifier_cmd,
     run_cmd,
     schemas_cmd,
@@ -36,7 +37,9 @@ app.add_typer(notifier_cmd.app, name="notice")
 app.add_typer(event_request_cmd.app, name="event-request")
 app.command(name="run")(run_cmd.run)
 app.command(name="submit")(submit_cmd.submit)
-for _name in ("decide", "assign", "respond", "intervene", "conclude"):
+app.command(name="login")(login_cmd.login)
+app.command(name="logout")(login_cmd.logout)
+for _name in ("decide", "assign", "respond", "intervene", "conclude", "reopen"):
     app.command(name=_name)(getattr(convening_cmd, _name))
 app.command(name="replay")(analytics_cmd.replay)
 app.add_typer(analytics_cmd.simulate_app, name="simulate")

@@ -1,177 +1,168 @@
-"""``commande decide | assign | respond | intervene | conclude``: a table chair's or an
-agency's commands, published to convening.
+"""``commande decide | assign | respond | intervene | conclude | reopen``: the table's commands,
+through the gateway.
 
-Each command is published on ``commande.table-actions.v1`` as a CloudEvent (source
-``/commande/cli``); convening answers with the fact on ``commande.situations.v1`` or a
-``CommandRejected`` on ``commande.meetings.v1``. The actor is given as options: authenticating
-it is the transport's job (see ``services/convening/README.md``); this tool only states it.
+Each command is sent to the gateway with your sign-in (``commande login``, or ``--token``); the
+gateway stamps who you are (your agency and post, from the directory) on the command, convening
+decides, and the outcome is printed: accepted with the facts, or refused with every reason.
+Exit 0 accepted, 1 refused, 2 no outcome in time or no valid sign-in.
+
+Defaults come from the situation and the directory: the meeting is the situation's current one,
+the identity release is the table's setting.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from typing import Annotated, Any, get_args
+from typing import Annotated, get_args
 from uuid import UUID
 
 import typer
-from pydantic import ValidationError
 
-from schemas.base import Actor, ActorRole, AerDecision, Command, IdentityRelease
-from schemas.commands import (
-    AssignAgencies,
-    AssignmentAnswer,
-    ConcludeSituation,
-    RecordAerDecision,
-    RecordIntervention,
-    RespondToAssignment,
-)
-from schemas.errors import ContractError
+from schemas.base import AerDecision, IdentityRelease
+from schemas.commands import AssignmentAnswer
 from schemas.situations import InterventionOutcome
-from services.cli.wire import publish
-from services.runtime.clock import clock_for
-from services.runtime.settings import Settings
-
-SOURCE = "/commande/cli"
+from services.cli.gateway_client import send
+from services.gateway.settings import GatewaySettings
 
 app = typer.Typer(
-    help="Commands to convening on commande.table-actions.v1 (chair decisions, agency answers)."
-    "\n\nExample: commande decide --situation <id> --meeting <id> "
-    "--decision confirmed --actor-agency hrps-cmb-d1",
+    help="The table's commands, through the gateway (chair decisions, agency answers)."
+    "\n\nExample: commande login d1-chair && commande decide --situation <id> --decision confirmed",
     no_args_is_help=True,
 )
 
 Situation = Annotated[UUID, typer.Option("--situation", help="The situation id.")]
-Meeting = Annotated[UUID, typer.Option("--meeting", help="The meeting id.")]
-ActorAgency = Annotated[str, typer.Option("--actor-agency",
-                                          help="The agency issuing the command (its slug).")]
+Meeting = Annotated[UUID | None, typer.Option(
+    "--meeting", help="The meeting; the situation's current meeting by default.")]
+Token = Annotated[str | None, typer.Option(
+    envvar="COMMANDE_TOKEN", help="An access token to use instead of `commande login`'s.")]
+Wait = Annotated[float | None, typer.Option(
+    help="Seconds to wait for the outcome (the gateway's setting by default; 0: do not wait).")]
 
 
-ActorRoleOption = Annotated[str, typer.Option(
-    "--actor-role", help=f"The actor's role: {', '.join(get_args(ActorRole))}.")]
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
+def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
+    if value is not None and value not in allowed:
         raise typer.BadParameter(f"must be one of {', '.join(allowed)}", param_hint=option)
     return value
 
 
-def _publish(build: type[Command], **fields: Any) -> None:
-    settings = Settings()
-    try:
-        command = build(issued_at=clock_for(settings.clock_offset_file).now(), **fields)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ContractError(f"invalid {build.__name__}: {problems}") from None
-    [ce_id] = asyncio.run(publish(settings, "gateway", [command], source=SOURCE))
-    typer.echo(f"published {build.__name__} {ce_id} (key {command.key()})")
+def _situation(situation: UUID, what: str) -> str:
+    return f"/v1/situations/{situation}/{what}"
 
 
 @app.command()
 def decide(
     situation: Situation,
-    meeting: Meeting,
     decision: Annotated[str, typer.Option(help="confirmed, rejected or returned.")],
-    actor_agency: ActorAgency,
-    actor_role: ActorRoleOption = "table_chair",
+    meeting: Meeting = None,
     note: Annotated[str | None, typer.Option(help="A de-identified note.")] = None,
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Record the table's Filter 2 decision (chair only).
+    """Record the table's Filter 2 decision (the district's chair).
 
-    Example: commande decide --situation 0194a1b2-0000-7000-8000-000000000001
-    --meeting 0194a1b2-0000-7000-8000-000000000002 --decision confirmed --actor-agency hrps-cmb-d1
+    Example: commande decide --situation 0194a1b2-0000-7000-8000-000000000001 --decision confirmed
     """
-    _publish(RecordAerDecision, situation_id=situation, meeting_id=meeting,
-             decision=_choice(decision, get_args(AerDecision), "--decision"), note=note,
-             actor=Actor(agency_id=actor_agency, role=_choice(actor_role, get_args(ActorRole),
-                                                              "--actor-role")))
+    send(GatewaySettings(), _situation(situation, "decision"),
+         {"decision": _choice(decision, get_args(AerDecision), "--decision"),
+          "meeting_id": str(meeting) if meeting else None, "note": note},
+         "RecordAerDecision", token, wait)
 
 
 @app.command()
 def assign(
     situation: Situation,
-    meeting: Meeting,
     lead: Annotated[str, typer.Option(help="The lead agency.")],
-    actor_agency: ActorAgency,
     assisting: Annotated[list[str] | None, typer.Option(
         help="An assisting agency (repeat the option for several).")] = None,
-    identity_release: Annotated[str, typer.Option(
-        help="filter_3 or filter_4, as the table's setting says.")] = "filter_4",
-    actor_role: ActorRoleOption = "table_chair",
+    identity_release: Annotated[str | None, typer.Option(
+        help="filter_3 or filter_4; the table's setting in the directory by default.")] = None,
+    meeting: Meeting = None,
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Name the lead and assisting agencies (Filter 3; chair only).
+    """Name the lead and assisting agencies (Filter 3; the district's chair).
 
     Example: commande assign --situation 0194a1b2-0000-7000-8000-000000000001
-    --meeting 0194a1b2-0000-7000-8000-000000000002 --lead mental-health-assoc
-    --assisting housing-services --identity-release filter_3 --actor-agency hrps-cmb-d1
+    --lead mental-health-assoc --assisting housing-services
     """
-    _publish(AssignAgencies, situation_id=situation, meeting_id=meeting, lead=lead,
-             assisting=tuple(assisting or ()),
-             identity_release=_choice(identity_release, get_args(IdentityRelease),
+    send(GatewaySettings(), _situation(situation, "assignment"),
+         {"lead": lead, "assisting": list(assisting or ()),
+          "identity_release": _choice(identity_release, get_args(IdentityRelease),
                                       "--identity-release"),
-             actor=Actor(agency_id=actor_agency, role=_choice(actor_role, get_args(ActorRole),
-                                                              "--actor-role")))
+          "meeting_id": str(meeting) if meeting else None},
+         "AssignAgencies", token, wait)
 
 
 @app.command()
 def respond(
     situation: Situation,
     answer: Annotated[str, typer.Option(help=", ".join(get_args(AssignmentAnswer)) + ".")],
-    actor_agency: ActorAgency,
-    actor_role: ActorRoleOption = "lead_agency",
     reason: Annotated[str | None, typer.Option(
         help="Why; required for rejected, on-hold, failed and cancelled.")] = None,
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Answer or move your agency's assignment (the actor's own agency).
+    """Answer or move your agency's assignment.
 
-    Example: commande respond --situation 0194a1b2-0000-7000-8000-000000000001
-    --answer accepted --actor-agency mental-health-assoc
+    Example: commande respond --situation 0194a1b2-0000-7000-8000-000000000001 --answer accepted
     """
-    _publish(RespondToAssignment, situation_id=situation, agency_id=actor_agency,
-             answer=_choice(answer, get_args(AssignmentAnswer), "--answer"), reason=reason,
-             actor=Actor(agency_id=actor_agency, role=_choice(actor_role, get_args(ActorRole),
-                                                              "--actor-role")))
+    send(GatewaySettings(), _situation(situation, "response"),
+         {"answer": _choice(answer, get_args(AssignmentAnswer), "--answer"), "reason": reason},
+         "RespondToAssignment", token, wait)
 
 
 @app.command()
 def intervene(
     situation: Situation,
     outcome: Annotated[str, typer.Option(help=", ".join(get_args(InterventionOutcome)) + ".")],
-    actor_agency: ActorAgency,
     first_contact_at: Annotated[datetime | None, typer.Option(
         formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
         help="When first contact was made, with its UTC offset.")] = None,
     service: Annotated[list[str] | None, typer.Option(
         help="A service sector mobilized (repeat for several).")] = None,
-    actor_role: ActorRoleOption = "lead_agency",
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Record the intervention's outcome (Filter 4; an assigned agency, for itself).
+    """Record your agency's intervention (Filter 4).
 
     Example: commande intervene --situation 0194a1b2-0000-7000-8000-000000000001
-    --outcome accepted_services --first-contact-at 2026-01-06T15:00:00-0500
-    --service mental_health --actor-agency mental-health-assoc
+    --outcome accepted_services --first-contact-at 2026-01-06T15:00:00-0500 --service mental_health
     """
-    _publish(RecordIntervention, situation_id=situation, agency_id=actor_agency,
-             outcome=_choice(outcome, get_args(InterventionOutcome), "--outcome"),
-             first_contact_at=first_contact_at, services_mobilized=tuple(service or ()),
-             actor=Actor(agency_id=actor_agency, role=_choice(actor_role, get_args(ActorRole),
-                                                              "--actor-role")))
+    send(GatewaySettings(), _situation(situation, "intervention"),
+         {"outcome": _choice(outcome, get_args(InterventionOutcome), "--outcome"),
+          "first_contact_at": first_contact_at.isoformat() if first_contact_at else None,
+          "services_mobilized": list(service or ())},
+         "RecordIntervention", token, wait)
 
 
 @app.command()
 def conclude(
     situation: Situation,
     conclusion: Annotated[str, typer.Option(help="A conclusion code from reference data.")],
-    actor_agency: ActorAgency,
     meeting: Annotated[UUID | None, typer.Option("--meeting", help="The meeting, if any.")] = None,
-    actor_role: ActorRoleOption = "table_chair",
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Conclude a situation with a conclusion code (chair only).
+    """Conclude a situation with a conclusion code (the district's chair).
 
     Example: commande conclude --situation 0194a1b2-0000-7000-8000-000000000001
-    --conclusion risk_lowered_connected_to_services --actor-agency hrps-cmb-d1
+    --conclusion risk_lowered_connected_to_services
     """
-    _publish(ConcludeSituation, situation_id=situation, conclusion=conclusion, meeting_id=meeting,
-             actor=Actor(agency_id=actor_agency, role=_choice(actor_role, get_args(ActorRole),
-                                                              "--actor-role")))
+    send(GatewaySettings(), _situation(situation, "conclusion"),
+         {"conclusion": conclusion, "meeting_id": str(meeting) if meeting else None},
+         "ConcludeSituation", token, wait)
+
+
+@app.command()
+def reopen(
+    situation: Situation,
+    reason: Annotated[str, typer.Option(help="Why, as a code (e.g. risk_rose_again).")],
+    token: Token = None,
+    wait: Wait = None,
+) -> None:
+    """Reopen a concluded situation (the district's chair).
+
+    Example: commande reopen --situation 0194a1b2-0000-7000-8000-000000000001 --reason risk_rose_again
+    """
+    send(GatewaySettings(), _situation(situation, "reopening"), {"reason": reason},
+         "ReopenSituation", token, wait)

@@ -3,15 +3,15 @@
 ``submit FILE`` posts a request (the ``EventRequestSubmitted`` JSON) to intake's HTTP endpoint
 ``POST /v1/event-requests``, the public's way in (nobody else writes the submissions topic), and
 prints intake's answer: the request id it minted, or every reason.
-``schedule``, ``decline`` and ``withdraw`` are the district CMB manager's follow-up commands
-(actor role ``cmb``; ``--agency`` is the CMB's agency slug): intake answers on
-``commande.event-requests.v1`` with the fact or ``EventRequestCommandRefused`` and every reason,
-which these commands wait for and print.
+``schedule``, ``decline`` and ``withdraw`` are the district CMB's follow-up commands, sent
+through the gateway with your sign-in (``commande login``; the CMB manager or the Staff Sergeant):
+the gateway stamps your agency on the command and waits for intake's answer, the fact or
+``EventRequestCommandRefused`` with every reason, which is printed (exit 0 done, 1 refused,
+2 no answer or no valid sign-in).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -24,47 +24,29 @@ import typer
 from pydantic import ValidationError
 from uuid6 import uuid7
 
-from schemas.base import Actor, Message
-from schemas.envelope import Envelope
 from schemas.errors import ContractError
-from schemas.event_requests import (
-    DeclineEventRequest,
-    EventRequestAcknowledged,
-    EventRequestCommand,
-    EventRequestCommandRefused,
-    EventRequestDeclined,
-    EventRequestEvent,
-    EventRequestRejected,
-    EventRequestScheduled,
-    EventRequestSubmitted,
-    EventRequestWithdrawn,
-    ScheduleEventRequest,
-    WithdrawEventRequest,
-)
-from schemas.topics import EVENT_REQUESTS
-from services.cli.wire import Watch, publish
+from schemas.event_requests import EventRequestSubmitted
+from services.cli.gateway_client import send
 from services.directory import TIMEZONE
+from services.gateway.settings import GatewaySettings
 from services.runtime.clock import clock_for
 from services.runtime.settings import Settings
 
-SOURCE = "/commande/gateway"
-"""Interim: intake takes the CMB's commands only from the gateway
-(:data:`services.intake.provenance.EXPECTED_PRODUCERS`), and these commands connect with the
-gateway's Kafka principal until the gateway's own event-request endpoints replace them."""
 EVENT_REQUEST_PATH = "/v1/event-requests"
 """intake's public endpoint (:data:`services.intake.event_requests.ingress.PATH`)."""
 
 app = typer.Typer(
     help="Community event requests: submit one, and the district CMB's follow-up commands."
     "\n\nExample: commande event-request schedule <request id> --date 2026-03-12 "
-    "--start 18:30 --officer-role community_safety_officer --agency hrps-cmb-d1",
+    "--start 18:30 --officer-role community_safety_officer",
     no_args_is_help=True,
 )
 
 RequestId = Annotated[UUID, typer.Argument(help="The request id (from the acknowledgement).")]
-Agency = Annotated[str, typer.Option(
-    "--agency", help="The district's police CMB agency recording it (e.g. hrps-cmb-d1).")]
-Wait = Annotated[float, typer.Option(help="Seconds to wait for intake's answer (0: do not wait).")]
+Token = Annotated[str | None, typer.Option(
+    envvar="COMMANDE_TOKEN", help="An access token to use instead of `commande login`'s.")]
+Wait = Annotated[float | None, typer.Option(
+    help="Seconds to wait for intake's answer (the gateway's setting by default; 0: do not wait).")]
 
 
 def resolve_windows(data: dict[str, Any], today: date) -> dict[str, Any]:
@@ -97,64 +79,6 @@ def load_request(path: Path, now: datetime) -> EventRequestSubmitted:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ContractError(f"invalid EventRequestSubmitted: {problems}") from None
-
-
-async def _publish_and_wait(settings: Settings, message: Message, source: str,
-                            wait: float) -> Envelope[Message] | None:
-    key = message.key()
-
-    def answers(env: Envelope[Message]) -> bool:
-        return isinstance(env.event, EventRequestEvent) and env.event.key() == key
-
-    if wait <= 0:
-        await publish(settings, "gateway", [message], source=source)
-        return None
-    async with Watch(settings, "gateway", EVENT_REQUESTS.name) as watch:
-        await publish(settings, "gateway", [message], source=source)
-        return await watch.first(answers, wait)
-
-
-def _describe(event: Message) -> str:
-    if isinstance(event, EventRequestAcknowledged):
-        return f"acknowledged: request {event.request_id}, followed up by {event.district}"
-    if isinstance(event, EventRequestRejected | EventRequestCommandRefused):
-        lines = [f"{'rejected' if isinstance(event, EventRequestRejected) else 'refused'}: "
-                 f"request {event.request_id}"]
-        lines += [f"  - {r.code} ({r.field or '-'}): {r.message}" for r in event.reasons]
-        if isinstance(event, EventRequestRejected) and event.earliest_acceptable_date:
-            lines.append(f"  earliest acceptable date: {event.earliest_acceptable_date}")
-        return "\n".join(lines)
-    if isinstance(event, EventRequestScheduled):
-        return (f"scheduled: request {event.request_id} on {event.date} at "
-                f"{event.start.strftime('%H:%M')} ({event.officer_role})")
-    if isinstance(event, EventRequestDeclined):
-        return f"declined: request {event.request_id} ({event.reason})"
-    if isinstance(event, EventRequestWithdrawn):
-        return f"withdrawn: request {event.request_id} ({event.reason})"
-    return f"{type(event).__name__}: request {event.key()}"
-
-
-def _finish(answer: Envelope[Message] | None, wait: float) -> None:
-    if wait <= 0:
-        return
-    if answer is None:
-        typer.echo(f"no answer from intake within {wait:g}s (is intake running?)", err=True)
-        raise typer.Exit(2)
-    typer.echo(_describe(answer.event))
-    if isinstance(answer.event, EventRequestRejected | EventRequestCommandRefused):
-        raise typer.Exit(1)
-
-
-def _command(build: type[EventRequestCommand], agency: str, wait: float, **fields: Any) -> None:
-    settings = Settings()
-    try:
-        command = build(actor=Actor(agency_id=agency, role="cmb"),
-                        issued_at=clock_for(settings.clock_offset_file).now(), **fields)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ContractError(f"invalid {build.__name__}: {problems}") from None
-    typer.echo(f"published {build.__name__} (request {command.request_id})")
-    _finish(asyncio.run(_publish_and_wait(settings, command, SOURCE, wait)), wait)
 
 
 def request_body(path: Path, now: datetime) -> dict[str, Any]:
@@ -242,22 +166,23 @@ def schedule(
     start: Annotated[str, typer.Option(help="The time agreed, HH:MM (America/Toronto).")],
     officer_role: Annotated[str, typer.Option(
         help="The role attending (event_officer_roles.yaml), never a name.")],
-    agency: Agency,
     notes: Annotated[str | None, typer.Option(
         help="A note for the requester (no personal details).")] = None,
-    wait: Wait = 10.0,
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Schedule a request (the district CMB manager).
+    """Schedule a request (the district's CMB manager).
 
     Example: commande event-request schedule 0194a1b2-0000-7000-8000-000000000007
-    --date 2026-03-12 --start 18:30 --officer-role community_safety_officer --agency hrps-cmb-d1
+    --date 2026-03-12 --start 18:30 --officer-role community_safety_officer
     """
     try:
         at = time.fromisoformat(start)
     except ValueError:
         raise typer.BadParameter("use HH:MM", param_hint="--start") from None
-    _command(ScheduleEventRequest, agency, wait, request_id=request_id, date=date_.date(),
-             start=at, officer_role=officer_role, notes=notes)
+    send(GatewaySettings(), f"/v1/event-requests/{request_id}/schedule",
+         {"date": date_.date().isoformat(), "start": at.strftime("%H:%M"),
+          "officer_role": officer_role, "notes": notes}, "ScheduleEventRequest", token, wait)
 
 
 @app.command()
@@ -266,17 +191,18 @@ def decline(
     reason: Annotated[str, typer.Option(
         help="A decline reason code (event_decline_reasons.yaml): no_capacity, "
              "date_unavailable, outside_mandate, duplicate, ...")],
-    agency: Agency,
     note: Annotated[str | None, typer.Option(
         help="A sentence for the requester (no personal details).")] = None,
-    wait: Wait = 10.0,
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
-    """Decline a request (the district CMB manager).
+    """Decline a request (the district's CMB manager).
 
     Example: commande event-request decline 0194a1b2-0000-7000-8000-000000000007
-    --reason no_capacity --note "No officer is free that week." --agency hrps-cmb-d1
+    --reason no_capacity --note "No officer is free that week."
     """
-    _command(DeclineEventRequest, agency, wait, request_id=request_id, reason=reason, note=note)
+    send(GatewaySettings(), f"/v1/event-requests/{request_id}/decline",
+         {"reason": reason, "note": note}, "DeclineEventRequest", token, wait)
 
 
 @app.command()
@@ -285,12 +211,13 @@ def withdraw(
     reason: Annotated[str, typer.Option(
         help="A withdrawal reason code (event_withdrawal_reasons.yaml): no_longer_needed, "
              "submitted_in_error, ...")],
-    agency: Agency,
-    wait: Wait = 10.0,
+    token: Token = None,
+    wait: Wait = None,
 ) -> None:
     """Record that the requester withdrew a request (acknowledged or scheduled).
 
     Example: commande event-request withdraw 0194a1b2-0000-7000-8000-000000000007
-    --reason no_longer_needed --agency hrps-cmb-d1
+    --reason no_longer_needed
     """
-    _command(WithdrawEventRequest, agency, wait, request_id=request_id, reason=reason)
+    send(GatewaySettings(), f"/v1/event-requests/{request_id}/withdrawal",
+         {"reason": reason}, "WithdrawEventRequest", token, wait)

@@ -81,16 +81,17 @@ def test_a_file_off_the_contract_is_refused(tmp_path: Path) -> None:
 
 def test_a_bad_start_time_is_refused_without_publishing() -> None:
     result = runner.invoke(app, ["schedule", REQUEST, "--date", "2026-03-12", "--start", "late",
-                                 "--officer-role", "cmb_officer", "--agency", "hrps-cmb-d1"])
+                                 "--officer-role", "cmb_officer", "--token", "not-used"])
     assert result.exit_code == 2
     assert "HH:MM" in result.output
 
 
-def test_a_command_breaking_its_contract_is_refused_without_publishing() -> None:
-    result = runner.invoke(app, ["decline", REQUEST, "--reason", "No Capacity",
-                                 "--agency", "hrps-cmb-d1"])
-    assert isinstance(result.exception, ContractError)
-    assert "reason" in str(result.exception)
+@pytest.mark.parametrize("command", ["schedule", "decline", "withdraw"])
+def test_the_follow_up_commands_take_a_sign_in_not_an_agency(command: str) -> None:
+    """The gateway says which CMB you are (your sign-in), so there is no --agency to state."""
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert "--agency" not in result.output
+    assert "--token" in result.output
 
 
 def test_submit_posts_the_request_without_the_id_and_time_intake_mints() -> None:
