@@ -145,3 +145,16 @@ async def admin_db(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     assert pool is not None
     yield pool
     await pool.close()
+
+
+@pytest.fixture(scope="session")
+def keycloak(settings: Settings) -> str:
+    """The issuer of the embedded Keycloak's realm for this session's stack (started, and the
+    committed realm imported, if need be); a Keycloak that cannot be had fails the run."""
+    from deploy.local import keycloak as embedded
+
+    try:
+        embedded.start(settings)
+    except Exception as exc:
+        pytest.fail(f"no Keycloak for the tests: {exc}", pytrace=False)
+    return embedded.issuer(settings)

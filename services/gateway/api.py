@@ -205,10 +205,12 @@ class TimelineEntryOut(Answer):
 
 
 class TimelineOut(Answer):
-    """A situation's de-identified timeline."""
+    """A situation's de-identified timeline, its district, last step and current meeting."""
 
     situation_id: str
     district: str
+    status: str
+    meeting_id: str | None
     entries: list[TimelineEntryOut]
 
 

@@ -363,7 +363,9 @@ class Gateway:
                                "Only its district's CMB, the agencies invited or assigned, and "
                                "analysts see a situation's timeline.")
             entries = await store.timeline(conn, sid)
-        return _json(api.TimelineOut(situation_id=str(sid), district=known.district, entries=[
+        return _json(api.TimelineOut(
+            situation_id=str(sid), district=known.district, status=known.status,
+            meeting_id=str(known.meeting_id) if known.meeting_id else None, entries=[
             api.TimelineEntryOut(at=at.isoformat(), event=event, detail=detail)
             for at, event, detail in entries]))
 
