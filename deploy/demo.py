@@ -36,6 +36,7 @@ from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.meetings import CommandRejected
+from schemas.reference.calendar import local_date
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -47,7 +48,6 @@ from schemas.situations import (
 from schemas.topics import MEETINGS, SITUATIONS
 from services.cli.situation_cmd import situation_events
 from services.cli.wire import Watch
-from services.intake.event_requests.calendar import local_date
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,12 +12,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import ConfigurationError
+from schemas.reference.calendar import STATUTORY_HOLIDAYS, OntarioHolidays
 from schemas.reference.models import (
     AgeGroup,
     Conclusion,
     District,
     Frozen,
-    Holiday,
     LegalBasisTerm,
     Municipality,
     RiskCategory,
@@ -54,12 +53,11 @@ class Reference(Frozen):
     event_decline_reasons: tuple[Term, ...]
     event_withdrawal_reasons: tuple[Term, ...]
     event_officer_roles: tuple[Term, ...]
-    statutory_holidays: tuple[Holiday, ...]
 
-    @cached_property
-    def holiday_dates(self) -> frozenset[date]:
-        """The observed statutory holidays (business days exclude them)."""
-        return frozenset(h.date for h in self.statutory_holidays)
+    @property
+    def holiday_dates(self) -> OntarioHolidays:
+        """Ontario's statutory holidays as observed (business days and meetings skip them)."""
+        return STATUTORY_HOLIDAYS
 
     def municipality(self, name_or_code: str) -> Municipality | None:
         """The municipality for a code, name or alias (case and spacing ignored), or ``None``."""
@@ -162,7 +160,6 @@ def load(directory: Path = HERE) -> Reference:
         "event_decline_reasons": ("event_decline_reasons", Term),
         "event_withdrawal_reasons": ("event_withdrawal_reasons", Term),
         "event_officer_roles": ("event_officer_roles", Term),
-        "statutory_holidays": ("statutory_holidays", Holiday),
     }
     versions: dict[str, int] = {}
     provisional: set[str] = set()
@@ -190,7 +187,6 @@ def load(directory: Path = HERE) -> Reference:
             "event_decline_reasons": loaded["event_decline_reasons"],
             "event_withdrawal_reasons": loaded["event_withdrawal_reasons"],
             "event_officer_roles": loaded["event_officer_roles"],
-            "statutory_holidays": loaded["statutory_holidays"],
         },
         "Reference",
     )
@@ -207,12 +203,6 @@ def _cross_check(ref: Reference) -> Iterable[str]:
         items: tuple[Any, ...] = getattr(ref, kind)
         if len({i.code for i in items}) != len(items):
             yield f"{kind} has a repeated code"
-    holidays = [h.date for h in ref.statutory_holidays]
-    if len(set(holidays)) != len(holidays):
-        yield "statutory_holidays has a repeated date"
-    for day in holidays:
-        if day.weekday() >= 5:
-            yield f"statutory holiday {day} is on a weekend; list the observed weekday"
     towns = [m.code for d in ref.districts for m in d.municipalities]
     if len(set(towns)) != len(towns):
         yield "a municipality belongs to two districts"

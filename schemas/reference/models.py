@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -85,13 +84,6 @@ class LegalBasisTerm(Term):
     """A legal basis for disclosure, with its statute."""
 
     statute: Label | None
-
-
-class Holiday(Frozen):
-    """A statutory holiday as observed (a weekday on which the offices are closed)."""
-
-    date: date
-    name: Label
 
 
 class TaskStateTerm(Frozen):

@@ -35,6 +35,7 @@ from schemas.envelope import Envelope
 from schemas.errors import RuleViolation
 from schemas.meetings import AgendaIssued, AgendaItem, InvitationReason, MeetingScheduled, ParticipantInvited
 from schemas.reference import Reference
+from schemas.reference.calendar import local_date
 from schemas.referrals import SituationSummary
 from schemas.situations import SituationConcluded, SituationEvent, SituationOpened
 from services.convening import store
@@ -51,7 +52,7 @@ from services.convening.participants import select_participants
 from services.convening.placement import Calendar, Missing, NoRoom, Participants, Placed, place_all
 from services.convening.refusals import CommandRefused, CommandStale, command_rejected, reason
 from services.convening.routing import Unroutable, risk_categories, route
-from services.convening.scheduling import URGENT_WINDOW, local_date, next_regular_meeting
+from services.convening.scheduling import URGENT_WINDOW, next_regular_meeting
 from services.convening.settings import ConveningSettings
 from services.convening.situation import (
     INITIAL,

@@ -1,5 +1,8 @@
 """Which meeting a situation goes to (pure; ``now`` and arrival times are passed in).
 
+A regular meeting does not happen on the table's own closures (the directory's ``skip_dates``)
+nor on an Ontario statutory holiday or its observed weekday (:mod:`schemas.reference.calendar`).
+
 Regular meetings follow the district table's cadence in America/Toronto wall-clock time, so a
 09:30 meeting stays at 09:30 across daylight-saving changes; cut-offs are measured in elapsed
 hours. A wall-clock time that does not exist on a spring-forward day (02:00-03:00) lands an hour
@@ -9,12 +12,13 @@ later, as :mod:`zoneinfo` resolves it; an ambiguous one in November is its first
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.errors import ConfigurationError
+from schemas.reference.calendar import STATUTORY_HOLIDAYS, local_date
 from services.convening.model import MeetingKind, MeetingSlot, SituationBrief, deterministic_uuid7
 from services.directory.model import TIMEZONE, Cadence, TableSettings
 
@@ -32,28 +36,23 @@ class Placement:
     new: bool
 
 
-def local_date(at: datetime) -> date:
-    """The America/Toronto calendar date of an instant (directory effective dates use it)."""
-    return at.astimezone(LOCAL).date()
-
-
 def meeting_start(day: date, cadence: Cadence) -> datetime:
     """The UTC instant of the regular meeting on local date ``day``."""
     return datetime.combine(day, cadence.local_time, tzinfo=LOCAL).astimezone(UTC)
 
 
-def cadence_dates(cadence: Cadence, start: date) -> Iterator[date]:
-    """The cadence's meeting dates on or after ``start``, skip dates left out."""
+def cadence_dates(cadence: Cadence, start: date,
+                  holidays: Container[date] = STATUTORY_HOLIDAYS) -> Iterator[date]:
+    """The cadence's meeting dates on or after ``start``, closures and holidays left out."""
     step = 14 if cadence.frequency == "biweekly" else 7
     anchor = cadence.anchor_date
     if anchor is None:
         day = start + timedelta(days=(cadence.weekday.number - start.weekday()) % 7)
     else:
         day = anchor + timedelta(days=math.ceil((start - anchor).days / step) * step)
-    skips = frozenset(cadence.skip_dates)
     skipped = 0
     while True:
-        if day in skips:
+        if cadence.closed(day) or day in holidays:
             skipped += 1
             if skipped > _MAX_SKIPPED:
                 raise ConfigurationError("the table's cadence skips every meeting date")

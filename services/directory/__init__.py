@@ -16,6 +16,7 @@ from services.directory.loader import (
 from services.directory.model import (
     TIMEZONE,
     AgencyType,
+    AnnualClosure,
     Cadence,
     Channel,
     ContactRole,
@@ -32,6 +33,7 @@ from services.directory.model import (
 __all__ = [
     "TIMEZONE",
     "AgencyType",
+    "AnnualClosure",
     "Cadence",
     "Channel",
     "ContactRole",

@@ -30,10 +30,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.base import AgencyId, Code, IdentityRelease
-
-TIMEZONE = "America/Toronto"
-"""Every table meets in Halton: all local times in the directory are in this zone."""
-
+from schemas.reference.calendar import TIMEZONE as TIMEZONE  # the directory's times are in it
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 _HTTPS = re.compile(r"^https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[^\s]*)?$")
@@ -214,8 +211,27 @@ class Weekday(StrEnum):
         return list(Weekday).index(self)
 
 
+class AnnualClosure(_Frozen):
+    """Days the table closes every year, from ``start`` to ``end`` inclusive, as ``MM-DD``; a
+    closure may run over the new year (``12-22`` to ``01-02``)."""
+
+    start: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+    end: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+
+    def covers(self, day: date) -> bool:
+        """Whether ``day`` falls in the closure (of its year, or of the year before)."""
+        md = day.strftime("%m-%d")
+        if self.start <= self.end:
+            return self.start <= md <= self.end
+        return md >= self.start or md <= self.end
+
+
 class Cadence(_Frozen):
-    """When a district's table meets regularly, in local time (America/Toronto)."""
+    """When a district's table meets regularly, in local time (America/Toronto).
+
+    The table does not meet on Ontario's statutory holidays (always), on its ``annual_closures``
+    and on its one-off ``skip_dates``.
+    """
 
     weekday: Weekday
     local_time: time
@@ -223,7 +239,13 @@ class Cadence(_Frozen):
     anchor_date: date | None = None
     """A date of one regular meeting; required for biweekly, which meets 14 days apart from it."""
     skip_dates: tuple[date, ...] = ()
-    """Local dates on which the regular meeting does not happen (holidays)."""
+    """One-off local dates on which the regular meeting does not happen."""
+    annual_closures: tuple[AnnualClosure, ...] = ()
+    """Periods the table closes every year (the end-of-year weeks, say)."""
+
+    def closed(self, day: date) -> bool:
+        """Whether the table's own closures (not the statutory holidays) fall on ``day``."""
+        return day in self.skip_dates or any(c.covers(day) for c in self.annual_closures)
 
     @field_validator("local_time", mode="before")
     @classmethod

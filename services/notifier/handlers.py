@@ -17,6 +17,7 @@ from schemas.envelope import Envelope
 from schemas.event_requests import EventRequestEvent, EventRequestSubmitted
 from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled
 from schemas.reference import Reference
+from schemas.reference.calendar import local_date
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
     AgenciesAssigned,
@@ -103,7 +104,7 @@ class Handlers:
                 return
         now = self._clock.now()
         directory = self._directory.current()
-        planned = recipients.plan(event, directory, now.date(), originating_agency=originator,
+        planned = recipients.plan(event, directory, local_date(now), originating_agency=originator,
                                   actor=actor)
         if not planned:
             log.info("no recipient for event", event_type=event.ce_type)

@@ -24,6 +24,7 @@ from schemas.event_requests import (
 )
 from schemas.notices import PUBLIC_REQUESTER, NoticeFailed
 from schemas.reference import Reference
+from schemas.reference.calendar import local_date
 from schemas.registry import model_for
 from services.directory import DirectoryHolder
 from services.notifier import event_requests, render, request_store, tokens
@@ -120,7 +121,7 @@ class EventRequestHandlers:
                       submission: EventRequestSubmitted) -> list[OutRecord]:
         now = self._clock.now()
         directory = self._directory.current()
-        planned = event_requests.plan(event, directory, now.date())
+        planned = event_requests.plan(event, directory, local_date(now))
         if not planned:
             log.warning("no recipient for event request fact", request_id=str(event.request_id),
                         event_type=event.ce_type)
@@ -148,7 +149,7 @@ class EventRequestHandlers:
             ack_url=f"{self._s.notifier_public_url.rstrip('/')}/ack/"
                     f"{tokens.sign(self._secret, nid, expires)}")
         out = event_requests.render(p, event, facts, ctx, self._ref, self._directory.current(),
-                                    now.date())
+                                    local_date(now))
         payload: dict[str, Any] = {"subject": out.subject, "text": out.text, "html": out.html,
                                    "body": out.body, "attachments": []}
         if p.recipient.agency_id == PUBLIC_REQUESTER:
@@ -168,7 +169,7 @@ class EventRequestHandlers:
         """Every notice ``event`` would cause, recorded as failed (nothing rendered)."""
         now = self._clock.now()
         out: list[OutRecord] = []
-        for p in event_requests.plan(event, self._directory.current(), now.date()):
+        for p in event_requests.plan(event, self._directory.current(), local_date(now)):
             out += await self._fail_one(conn, cause_id, topic, event, p, error, now)
         log.info("event request notices cannot be sent", request_id=str(event.request_id),
                  event_type=event.ce_type, error=error, notices=len(out))

@@ -26,10 +26,11 @@ from schemas.event_requests import (
     EventRequestScheduled,
 )
 from schemas.reference import reference
+from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUESTS
 from services.cli.event_request_cmd import resolve_windows
 from services.directory import ContactRole, load_directory
-from services.intake.event_requests.calendar import business_deadline, local_date
+from services.intake.event_requests.calendar import business_deadline
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import Pipeline, running_pipeline

@@ -39,10 +39,11 @@ from schemas.event_requests import (
     WithdrawEventRequest,
 )
 from schemas.reference import reference
+from schemas.reference.calendar import ZONE
 from schemas.topics import DLQ, EVENT_REQUESTS
 from services.intake import main
 from services.intake.event_requests import timers
-from services.intake.event_requests.calendar import ZONE, business_deadline
+from services.intake.event_requests.calendar import business_deadline
 from services.intake.event_requests.decide import EventConfig
 from services.intake.event_requests.handlers import CONTACT_CONTEXT, StoredContact
 from services.intake.provenance import GATEWAY, INTAKE

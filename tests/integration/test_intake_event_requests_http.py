@@ -25,10 +25,10 @@ from schemas.event_requests import (
     EventRequestRejected,
     EventRequestSubmitted,
 )
+from schemas.reference.calendar import ZONE
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
 from services.cli import event_request_cmd
 from services.intake import main, store
-from services.intake.event_requests.calendar import ZONE
 from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
 from services.runtime.clock import ManualClock

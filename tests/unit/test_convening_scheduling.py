@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 from uuid6 import uuid7
 
 from schemas.errors import ConfigurationError
+from schemas.reference.calendar import STATUTORY_HOLIDAYS, local_date
 from services.convening.model import MeetingKind, MeetingSlot, SituationBrief
 from services.convening.scheduling import (
     cadence_dates,
-    local_date,
     next_regular_meeting,
     place,
     place_routine,
 )
-from services.directory import Cadence, TableSettings
+from services.directory import AnnualClosure, Cadence, TableSettings
 
 pytestmark = pytest.mark.unit
 
@@ -131,6 +131,25 @@ def test_a_cadence_that_skips_everything_is_a_configuration_error() -> None:
         next_regular_meeting(t, local(2025, 1, 1, 0))
 
 
+def test_a_table_does_not_meet_on_a_statutory_holiday() -> None:
+    """3 District's Thursday table would have met on Canada Day 2027; Christmas 2025 falls on a
+    Thursday too. Both are statutory holidays, whatever the directory's own closures say."""
+    thursday = table(weekday="thursday", local_time=time(13, 30))
+    assert next_regular_meeting(thursday, local(2027, 6, 28, 9)) == local(2027, 7, 8, 13, 30)
+    assert next_regular_meeting(thursday, local(2025, 12, 22, 9)) == local(2026, 1, 8, 13, 30)
+    monday = table(weekday="monday", local_time=time(9, 0))  # Boxing Day 2026, observed Mon 28
+    assert next_regular_meeting(monday, local(2026, 12, 24, 9)) == local(2027, 1, 4, 9, 0)
+
+
+def test_an_annual_closure_holds_every_year_across_the_new_year() -> None:
+    closures = (AnnualClosure(start="12-22", end="01-01"),)
+    thursday = table(weekday="thursday", local_time=time(13, 30), annual_closures=closures)
+    # 24 and 31 December 2026 (Thursdays) are in the table's end-of-year closure; 1 January
+    # 2027 is a Friday; the next meeting is the first Thursday after it
+    assert next_regular_meeting(thursday, local(2026, 12, 20, 9)) == local(2027, 1, 7, 13, 30)
+    assert next_regular_meeting(thursday, local(2030, 12, 20, 9)) == local(2031, 1, 2, 13, 30)
+
+
 def test_local_date_uses_toronto() -> None:
     assert local_date(datetime(2025, 6, 2, 2, tzinfo=UTC)) == date(2025, 6, 1)
 
@@ -162,6 +181,7 @@ def test_next_meeting_properties(arrival: datetime, biweekly: bool, cutoff: int,
     assert day.weekday() == 1
     assert (day.date() - anchor).days % step == 0
     assert day.date() not in skip_dates
+    assert day.date() not in STATUTORY_HOLIDAYS
     assert start - arrival >= timedelta(hours=cutoff)
     # no earlier eligible meeting was passed over
     earlier = next(cadence_dates(t.cadence, (start - timedelta(days=step)).astimezone(TORONTO).date()))

@@ -29,8 +29,8 @@ from schemas.event_requests import (
     WithdrawEventRequest,
 )
 from schemas.reference import reference
+from schemas.reference.calendar import ZONE
 from schemas.samples import EVENT_ID, sample
-from services.intake.event_requests.calendar import ZONE
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,

@@ -145,20 +145,14 @@ def test_event_request_lists_hold_the_codes_the_contract_samples_use() -> None:
     assert {"community_safety_officer", "cmb_officer",
             "school_resource_officer"} <= ref.codes("event_officer_roles")
     assert {"event_topics", "event_decline_reasons", "event_withdrawal_reasons",
-            "event_officer_roles", "statutory_holidays"} <= ref.provisional
+            "event_officer_roles"} <= ref.provisional
 
 
-def test_statutory_holidays_are_observed_weekdays() -> None:
-    ref = reference()
-    assert date(2026, 12, 28) in ref.holiday_dates  # Boxing Day 2026 falls on a Saturday
-    assert date(2026, 12, 26) not in ref.holiday_dates
-    assert all(day.weekday() < 5 for day in ref.holiday_dates)
-
-
-def test_loader_rejects_a_holiday_on_a_weekend(tmp_path: Path) -> None:
-    directory = _copy(tmp_path)
-    path = directory / "statutory_holidays.yaml"
-    path.write_text(path.read_text().replace("2026-12-28, name: Boxing Day (observed)",
-                                             "2026-12-26, name: Boxing Day"))
-    with pytest.raises(ConfigurationError, match="weekend"):
-        load(directory)
+def test_statutory_holidays_are_ontarios_with_their_observed_weekdays() -> None:
+    holidays = reference().holiday_dates
+    assert date(2026, 12, 28) in holidays  # Boxing Day 2026 falls on a Saturday
+    assert holidays.name(date(2026, 12, 28)) == "Boxing Day (observed)"
+    assert date(2027, 7, 1) in holidays  # Canada Day, a Thursday
+    assert date(2027, 8, 2) not in holidays  # the Civic Holiday is not statutory in Ontario
+    assert date(2031, 2, 17) in holidays  # Family Day: no list to extend each year
+    assert date(2026, 12, 24) not in holidays

@@ -1,23 +1,20 @@
 """Business days for the event-request reminders (pure): weekdays in America/Toronto that are not
-Ontario statutory holidays (``schemas/reference/statutory_holidays.yaml``)."""
+Ontario statutory holidays (:mod:`schemas.reference.calendar`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Container
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from services.directory import TIMEZONE
-
-ZONE = ZoneInfo(TIMEZONE)
+from schemas.reference.calendar import ZONE
 
 
-def is_business_day(day: date, holidays: Collection[date]) -> bool:
+def is_business_day(day: date, holidays: Container[date]) -> bool:
     """A weekday that is not an observed statutory holiday."""
     return day.weekday() < 5 and day not in holidays
 
 
-def add_business_days(day: date, count: int, holidays: Collection[date]) -> date:
+def add_business_days(day: date, count: int, holidays: Container[date]) -> date:
     """The ``count``-th business day after ``day`` (``day`` itself never counts)."""
     if count < 0:
         raise ValueError("count must not be negative")
@@ -29,7 +26,7 @@ def add_business_days(day: date, count: int, holidays: Collection[date]) -> date
     return day
 
 
-def business_deadline(start: datetime, count: int, holidays: Collection[date]) -> datetime:
+def business_deadline(start: datetime, count: int, holidays: Container[date]) -> datetime:
     """The same local (America/Toronto) time of day, ``count`` business days after ``start``."""
     local = start.astimezone(ZONE)
     day = add_business_days(local.date(), count, holidays)
@@ -40,7 +37,3 @@ def end_of_local_day(day: date) -> datetime:
     """Midnight at the end of ``day`` in America/Toronto (aware)."""
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=ZONE)
 
-
-def local_date(moment: datetime) -> date:
-    """The America/Toronto date of an aware ``moment``."""
-    return moment.astimezone(ZONE).date()

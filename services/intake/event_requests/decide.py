@@ -15,7 +15,8 @@ submission or command and ``now``, and returns the new state with the de-identif
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Container
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 from uuid import UUID
@@ -39,13 +40,9 @@ from schemas.event_requests import (
     WithdrawEventRequest,
 )
 from schemas.reference import Reference
+from schemas.reference.calendar import STATUTORY_HOLIDAYS, ZONE, local_date
 from schemas.referrals import Reason
-from services.intake.event_requests.calendar import (
-    ZONE,
-    business_deadline,
-    end_of_local_day,
-    local_date,
-)
+from services.intake.event_requests.calendar import business_deadline, end_of_local_day
 from services.intake.event_requests.rules import EventChecked
 
 Status = Literal["acknowledged", "rejected", "scheduled", "declined", "withdrawn"]
@@ -67,7 +64,7 @@ class EventConfig:
     reminder_business_days: int = 3
     escalation_business_days: int = 2
     contact_retention_days: int = 30
-    holidays: frozenset[date] = field(default_factory=frozenset)
+    holidays: Container[date] = STATUTORY_HOLIDAYS
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,11 @@ from schemas.event_requests import (
     Requester,
 )
 from schemas.reference import Reference
+from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS
 from services.directory import DirectoryHolder
 from services.intake import provenance
 from services.intake.event_requests import rules, store
-from services.intake.event_requests.calendar import local_date
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 from schemas.event_requests import EventRequestSubmitted, Requester
 from schemas.reference import Reference
+from schemas.reference.calendar import local_date
 from schemas.referrals import Reason
-from services.intake.event_requests.calendar import local_date
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$")
