@@ -283,11 +283,9 @@ class Intake:
                                     rejected_at=now, reasons=contract_reasons(error))
         log.info("referral rejected as undecodable", agency_id=match.group(1),
                  codes=sorted({r.code for r in rejected.reasons}))
-        cause = _record_id(rec)
-        out = to_record(rejected, source=SOURCE, time=now, causation_id=cause,
-                        correlation_id=cause)
-        return [OutRecord(topic=out.topic, key=out.key, value=out.value,
-                          headers=tuple(out.headers))]
+        cause = _record_id(rec)  # so the sender can tell this answer is to its record
+        return [events.out_record(to_record(rejected, source=SOURCE, time=now,
+                                            causation_id=cause, correlation_id=cause))]
 
     # -- commande.situations.v1 -----------------------------------------------------------
 
