@@ -7,6 +7,8 @@ Modules, by role:
   events and commands of each stream.
 * ``registry`` — ``ce_type`` ↔ model class, topic ↔ allowed types.
 * ``envelope`` — CloudEvents 1.0 Kafka binary mode: ``to_record`` / ``from_record``.
+* ``signing`` — the bytes an Ed25519 signature covers: a partner's referral record
+  (``ce_signature``) and intake's disclosure package; signing and verifying them.
 * ``errors`` — the one error tree (envelope errors are ``ContractError`` subclasses).
 * ``topics`` — the Kafka topic registry.
 * ``reference`` — versioned reference data (YAML) and ``reference()``.
