@@ -1,4 +1,5 @@
-"""The three services as separate OS processes on the real stack, with a shared offset clock."""
+"""The services as separate OS processes on the real stack, with a shared offset clock; people
+act through the gateway, signed in to the embedded Keycloak."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from services.runtime.settings import Settings
 
 @dataclass
 class Pipeline:
-    """intake, convening and notifier, each its own process."""
+    """intake, convening, notifier and the gateway, each its own process."""
 
     settings: Settings
     clock_file: Path
@@ -30,7 +31,7 @@ class Pipeline:
 
 @contextmanager
 def running_pipeline(settings: Settings, logs: Path, extra_env: dict[str, str] | None = None,
-                     services: tuple[str, ...] = ("intake", "convening", "notifier"),
+                     services: tuple[str, ...] = ("intake", "convening", "notifier", "gateway"),
                      ) -> Iterator[Pipeline]:
     """Start ``services`` (sharing an offset clock in ``logs``); SIGTERM them at the end.
 
@@ -55,6 +56,7 @@ def running_pipeline(settings: Settings, logs: Path, extra_env: dict[str, str] |
 
 
 @pytest.fixture(scope="module")
-def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(settings: Settings, keycloak: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     with running_pipeline(settings, tmp_path_factory.mktemp("e2e-logs")) as running:
         yield running

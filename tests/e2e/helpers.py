@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deploy.keycloak.realm import LOCAL_PASSWORD
 from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.envelope import Envelope
@@ -45,12 +47,25 @@ def mails_mentioning(settings: Settings, text: str) -> list[EmailMessage]:
     return out
 
 
-def command(*args: str, settings: Settings, pipeline: Pipeline) -> str:
-    """Run ``commande *args`` against the pipeline's stack and clock; its stdout (must exit 0)."""
+def command(*args: str, settings: Settings, pipeline: Pipeline, person: str | None = None) -> str:
+    """Run ``commande *args`` against the pipeline's stack and clock; its stdout (must exit 0).
+
+    With ``person`` (a synthetic sign-in of the local realm: ``d1-chair``, ``public-health-contact``)
+    the command runs signed in as them (``commande login`` once per person), through the gateway.
+    """
     env = {**pipeline.procs["intake"].env(), "COMMANDE_CLOCK_OFFSET_FILE": str(pipeline.clock_file)}
+    if "gateway" in pipeline.procs:
+        env["COMMANDE_GATEWAY_URL"] = f"http://127.0.0.1:{pipeline.procs['gateway'].port}"
+    if person is not None:
+        env["COMMANDE_TOKEN_FILE"] = str(pipeline.clock_file.with_name(f"tokens-{person}.json"))
+        if not Path(env["COMMANDE_TOKEN_FILE"]).exists():
+            login = subprocess.run([sys.executable, "-m", "services.cli", "login", person,
+                                    "--password-stdin"], env=env, input=LOCAL_PASSWORD + "\n",
+                                   capture_output=True, text=True, timeout=60, check=False)
+            assert login.returncode == 0, login.stderr
     done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
 

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
 DIRECTORY = load_directory(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml")
-CHAIR = {"district_1": "hrps-cmb-d1", "district_2": "hrps-cmb-d2", "district_3": "hrps-cmb-d3"}
+CHAIR = {"district_1": "d1-chair", "district_2": "d2-chair", "district_3": "d3-chair"}
+"""The tables' chairs, as the local realm's synthetic people."""
 
 
 def referral(name: str) -> ReferralSubmitted:
@@ -123,13 +124,12 @@ async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
 
     decided = await after(settings, SITUATIONS.name, is_(AerDecisionRecorded), lambda: command(
         "decide", "--situation", s, "--meeting", m, "--decision", "confirmed",
-        "--actor-agency", chair, settings=settings, pipeline=pipeline))
+        settings=settings, pipeline=pipeline, person=chair))
     assert decided.decision == "confirmed"  # type: ignore[attr-defined]
     async with Watch(settings, HARNESS, DISCLOSURES.name) as disclosures:
         await after(settings, SITUATIONS.name, is_(AgenciesAssigned), lambda: command(
             "assign", "--situation", s, "--meeting", m, "--lead", "public-health",
-            "--assisting", "town-milton", "--identity-release", "filter_3",
-            "--actor-agency", chair, settings=settings, pipeline=pipeline))
+            "--assisting", "town-milton", settings=settings, pipeline=pipeline, person=chair))
         sealed = await disclosures.first(lambda env: isinstance(env.event, DisclosureSealed)
                                          and env.event.situation_id == sid
                                          and env.event.recipient_agency == "public-health", 60)
@@ -143,15 +143,15 @@ async def test_the_full_flow_to_conclusion_and_the_lead_opens_its_disclosure(
         sealing.open_sealed(package.ciphertext, sealing.development_private_key("town-milton"))
 
     await after(settings, SITUATIONS.name, is_(AssignmentResponded), lambda: command(
-        "respond", "--situation", s, "--answer", "accepted", "--actor-agency", "public-health",
-        settings=settings, pipeline=pipeline))
+        "respond", "--situation", s, "--answer", "accepted",
+        settings=settings, pipeline=pipeline, person="public-health-contact"))
     contact = OffsetFileClock(pipeline.clock_file).now().replace(microsecond=0).isoformat()
     await after(settings, SITUATIONS.name, is_(InterventionRecorded), lambda: command(
         "intervene", "--situation", s, "--outcome", "accepted_services", "--first-contact-at",
-        contact, "--actor-agency", "public-health", settings=settings, pipeline=pipeline))
+        contact, settings=settings, pipeline=pipeline, person="public-health-contact"))
     concluded = await after(settings, SITUATIONS.name, is_(SituationConcluded), lambda: command(
         "conclude", "--situation", s, "--conclusion", "risk_lowered_connected_to_services",
-        "--meeting", m, "--actor-agency", chair, settings=settings, pipeline=pipeline))
+        "--meeting", m, settings=settings, pipeline=pipeline, person=chair))
     assert concluded.conclusion == "risk_lowered_connected_to_services"  # type: ignore[attr-defined]
 
     async def lead_got_its_package() -> EmailMessage | None:
