@@ -28,6 +28,7 @@ from uuid import UUID
 
 from aiokafka.errors import KafkaError
 
+from schemas.access import SANDBOX_PREFIX
 from schemas.errors import ConfigurationError, TransientError
 from schemas.reference import reference
 from schemas.referrals import Reason, ReferralAccepted, ReferralRejected
@@ -229,15 +230,15 @@ async def _settle(pending: list[asyncio.Future[object]]) -> None:
 
 
 def target(spec: TopicSpec, prefix: str) -> TopicSpec:
-    """The topic ``spec`` under ``prefix`` (the live topic itself for an empty prefix)."""
-    return replace(spec, name=f"{prefix}{spec.name}") if prefix else spec
+    """The copy of topic ``spec`` under ``prefix``."""
+    return replace(spec, name=f"{prefix}{spec.name}")
 
 
 PRINCIPAL = "simulator"
 """A development-only principal that may create and write ``sandbox.`` copies, nothing else."""
 
 
-async def publish(settings: Settings, records: Iterator[TimedRecord], *, prefix: str = "",
+async def publish(settings: Settings, records: Iterator[TimedRecord], *, prefix: str = SANDBOX_PREFIX,
                   batch: int = 20000, principal: str = PRINCIPAL) -> dict[str, int]:
     """Create the target topics if needed and produce ``records`` with their timestamps.
 
@@ -248,8 +249,12 @@ async def publish(settings: Settings, records: Iterator[TimedRecord], *, prefix:
         ConfigurationError: ``prefix`` is not empty and does not end with ``.`` (replay
             recognises a copy as ``<prefix>.<registry topic>``).
     """
-    if prefix and not prefix.endswith("."):
-        raise ConfigurationError(f"a topic prefix ends with '.', e.g. {prefix}. (got {prefix!r})")
+    if not prefix.startswith(SANDBOX_PREFIX) or not prefix.endswith("."):
+        raise ConfigurationError(
+            f"synthetic records go to throwaway copies only: the topic prefix starts with "
+            f"{SANDBOX_PREFIX!r} and ends with '.', e.g. {SANDBOX_PREFIX}demo. (got {prefix!r}); "
+            "the live topics are never a target (convening would schedule the synthetic "
+            "situations and notifier mail their agendas)")
     await ensure_topics(settings, principal, tuple(target(s, prefix) for s in TOPICS_WRITTEN))
     producer = kafka_client.producer(settings, principal, client_id="commande-simulator",
                                      acks="all", linger_ms=20, max_batch_size=512 * 1024,

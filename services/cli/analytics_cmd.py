@@ -126,12 +126,14 @@ def events(
         min=0, help="Also simulate this many community event requests (de-identified facts "
         "only).")] = 0,
     topic_prefix: Annotated[str, typer.Option(
-        help="Write to '<prefix><topic>' instead of the live topics (tests, benchmarks); "
-        "the prefix ends with '.'.")] = "",
+        help="Write to '<prefix><topic>': throwaway copies whose prefix starts with 'sandbox.' "
+        "and ends with '.'; never the live topics.")] = "sandbox.",
 ) -> None:
-    """Write a synthetic history to the live topics (or prefixed copies of them).
+    """Write a synthetic history to throwaway copies of the topics (never the live ones).
 
-    Example: commande simulate events --situations 2000 --seed 1 --topic-prefix sandbox.
+    Replay reads them with --topic, e.g. --topic sandbox.commande.situations.v1.
+
+    Example: commande simulate events --situations 2000 --seed 1 --topic-prefix sandbox.trial.
     """
     settings = Settings()
     plan = Plan(situations=situations, seed=seed, start=date.fromisoformat(start), months=months,

@@ -14,6 +14,7 @@ from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.statistics import summarize
 from services.analytics.replay import parse_time, resolve
 from services.analytics.simulate import Plan, generate, publish
+from services.runtime.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -72,10 +73,12 @@ def test_simulation_is_deterministic_valid_and_time_ordered() -> None:
     assert 10 < stats.mobilization_median < 40
 
 
-async def test_simulator_prefix_must_end_with_a_dot() -> None:
-    """Replay recognises ``<prefix>.<topic>``: a prefix it could not recognise is refused first."""
-    with pytest.raises(ConfigurationError, match=r"ends with '\.'"):
-        await publish("127.0.0.1:1", iter(()), prefix="sandbox-")
+@pytest.mark.parametrize("prefix", ["sandbox-", "", "trial.", "commande."])
+async def test_the_simulator_writes_only_to_sandbox_copies(prefix: str) -> None:
+    """Never the live topics (convening would schedule the synthetic situations), and a prefix
+    replay recognises (``sandbox.<...>.<topic>``): refused before connecting."""
+    with pytest.raises(ConfigurationError, match="throwaway copies only"):
+        await publish(Settings(kafka_bootstrap="127.0.0.1:1"), iter(()), prefix=prefix)
 
 
 def test_simulation_refuses_a_future_horizon() -> None:
