@@ -46,16 +46,18 @@ MUNICIPALITIES = {"Milton": "district_1", "Georgetown": "district_1", "Acton": "
 
 
 @pytest.fixture(scope="module")
-def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(settings: Settings, keycloak: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     env = {"COMMANDE_INTAKE_EVENT_TIMER_INTERVAL_SECONDS": "1",
            "COMMANDE_INTAKE_EVENT_REMINDER_BUSINESS_DAYS": str(REMINDER_DAYS),
            "COMMANDE_INTAKE_EVENT_ESCALATION_BUSINESS_DAYS": str(ESCALATION_DAYS),
            "COMMANDE_INTAKE_EVENT_RATE_BURST": str(BURST),
            "COMMANDE_INTAKE_EVENT_RATE_PER_MINUTE": "1"}
-    # Event requests need intake and notifier only. Convening stays out: this module moves the
-    # shared clock days ahead, and a convening on that clock would fire the real tables' timers.
+    # Event requests need intake, notifier and the gateway (the CMB's follow-ups). Convening
+    # stays out: this module moves the shared clock days ahead, and a convening on that clock
+    # would fire the real tables' timers.
     with running_pipeline(settings, tmp_path_factory.mktemp("e2e-event-requests"), env,
-                          services=("intake", "notifier")) as running:
+                          services=("intake", "notifier", "gateway")) as running:
         yield running
 
 
@@ -203,17 +205,17 @@ async def test_the_manager_schedules_or_declines_and_the_requester_is_told(
 
     day = first["windows"][0]["date"]
     command("event-request", "schedule", ids[0], "--date", day, "--start", "14:00",
-            "--officer-role", "community_safety_officer", "--agency", "hrps-cmb-d3",
+            "--officer-role", "community_safety_officer",
             "--notes", "Please reserve two chairs at the front.",
-            settings=settings, pipeline=pipeline)
+            settings=settings, pipeline=pipeline, person="d3-cmb-manager")
     scheduled = await answer_for(settings, ids[0], EventRequestScheduled)
     assert scheduled.date.isoformat() == day
     told = body_of(await mail(settings, first["requester"]["email"], f"{ids[0]} is scheduled"))
     assert ids[0] in told
     assert "Please reserve two chairs" in told
 
-    command("event-request", "decline", ids[1], "--reason", "no_capacity", "--agency",
-            "hrps-cmb-d1", settings=settings, pipeline=pipeline)
+    command("event-request", "decline", ids[1], "--reason", "no_capacity",
+            settings=settings, pipeline=pipeline, person="d1-cmb-manager")
     await answer_for(settings, ids[1], EventRequestDeclined)
     told = body_of(await mail(settings, second["requester"]["email"],
                               f"cannot take on your community event request {ids[1]}"))
