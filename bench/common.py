@@ -22,9 +22,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deploy.local.kafka_security import SUPER_USER
+from schemas.errors import ConfigurationError
 from schemas.referrals import ReferralSubmitted
 from services.intake.provenance import partner_source
 from services.runtime.events import emit_signed
@@ -208,6 +209,20 @@ def record(title: str, intro: str, command: str, lines: Sequence[str]) -> None:
                if line and not line.startswith(("-", "#", " ")) else line for line in section]
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     RESULTS.write_text(text.rstrip("\n") + "\n" + "\n".join(section))
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def development_stack(settings: S) -> S:
+    """``settings`` when they point at a development stack; a :class:`ConfigurationError`
+    otherwise. The benches publish synthetic records (some to the live topics of that stack) as
+    its super user: never on a stack that serves people."""
+    if not settings.development:
+        raise ConfigurationError(
+            "the benches publish synthetic records: run them on a development stack "
+            "(COMMANDE_ENV=development, `make stack`), never against production")
+    return settings
 
 
 def stack_env(settings: Settings) -> dict[str, str]:

@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
 from uuid6 import uuid7
 
-from bench.common import HARNESS
+from bench.common import HARNESS, development_stack
 from schemas.referrals import SituationSummary
 from schemas.samples import sample, summary
 from schemas.situations import SituationOpened
@@ -166,8 +166,8 @@ async def main(n: int) -> None:
     # Consumer groups of the bench's own, at the topics' ends: the service handles only the
     # bench's situations, whatever backlog the real groups have.
     tag = uuid.uuid4().hex[:8]
-    settings = ConveningSettings(situations_group=f"convening-bench-{tag}",
-                                 commands_group=f"convening-commands-bench-{tag}")
+    settings = development_stack(ConveningSettings(situations_group=f"convening-bench-{tag}",
+                                                   commands_group=f"convening-commands-bench-{tag}"))
     for group, topic in ((settings.situations_group, SITUATIONS.name),
                          (settings.commands_group, TABLE_ACTIONS.name)):
         await commit_ends(settings, group, topic)

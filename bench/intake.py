@@ -61,6 +61,7 @@ from bench.common import (
     CpuMeter,
     Referrals,
     cpu_text,
+    development_stack,
     machine,
     percentile,
     stack_env,
@@ -470,7 +471,7 @@ def main() -> None:
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_loop:  # the stack to connect to comes in the environment (bench.common.stack_env)
-        asyncio.run(raw_loop(Settings(), *args.raw_loop))
+        asyncio.run(raw_loop(development_stack(Settings()), *args.raw_loop))
         return
     if args.count < 1 or args.runs < 1:
         parser.error("--count and --runs must be at least 1")
@@ -478,7 +479,7 @@ def main() -> None:
         parser.error("a profiled run is slowed by the profiler: it is never recorded")
     command = " ".join([".venv/bin/python -m bench.intake", *sys.argv[1:]])
     began = time.monotonic()
-    outcome = asyncio.run(bench(Settings(), args.count, args.runs, args.profile))
+    outcome = asyncio.run(bench(development_stack(Settings()), args.count, args.runs, args.profile))
     lines = report(outcome, args.count)
     print()
     print("\n".join(lines))

@@ -49,7 +49,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uuid6 import uuid7
 
-from bench.common import HARNESS
+from bench.common import HARNESS, development_stack
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
 from schemas.samples import sample
@@ -143,11 +143,11 @@ async def main(emails: int, webhooks: int, record: bool) -> None:
         lifespan="off"))
     serving = asyncio.create_task(server.serve())
     await _until(lambda: server.started)
-    settings = NotifierSettings(
+    settings = development_stack(NotifierSettings(
         smtp_port=sink_port, notifier_directory=directory(folder, run, hook_port),
         notifier_ack_secret=SecretStr(f"bench-ack-secret-{run}"),
         notifier_webhook_secrets={WEBHOOK_AGENCY: SecretStr(f"bench-hook-secret-{run}")},
-        notifier_webhook_ca_file=cert, notifier_poll_interval=0.2, db_pool_max=10)
+        notifier_webhook_ca_file=cert, notifier_poll_interval=0.2, db_pool_max=10))
     admin = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1,
                                       max_size=2)
     assert admin is not None

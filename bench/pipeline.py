@@ -76,6 +76,7 @@ from bench.common import (
     CpuMeter,
     Referrals,
     cpu_text,
+    development_stack,
     memory_kb,
     percentile,
     record,
@@ -474,7 +475,7 @@ class Outcome:
 
 async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 profile: Sequence[str]) -> Outcome:
-    settings = Settings()
+    settings = development_stack(Settings())
     tag = uuid.uuid4().hex[:8]
     log_dir = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{tag}-"))
     chain = [TopicSpec(f"bench.pipeline.{tag}.{hop}", "{agency_id}/{referral_ref}", "bench",

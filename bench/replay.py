@@ -33,7 +33,7 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 
-from bench.common import HARNESS
+from bench.common import HARNESS, development_stack
 from schemas.access import SANDBOX_PREFIX
 from schemas.topics import SITUATIONS
 from services.analytics.projections import FACTS, Keyed
@@ -109,7 +109,7 @@ async def delete(settings: Settings, prefix: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    settings = Settings()
+    settings = development_stack(Settings())
     prefix = args.reuse or f"{SANDBOX_PREFIX}bench.analytics.{uuid.uuid4().hex[:12]}."
     topic = prefix + SITUATIONS.name
     try:

@@ -34,15 +34,18 @@ from services.runtime.settings import Settings
 
 
 def _intake_public_key_b64() -> str:
-    """Intake's public key: ``COMMANDE_INTAKE_PUBLIC_KEY``, or the development key on the local stack."""
+    """Intake's public key: ``COMMANDE_INTAKE_PUBLIC_KEY``; in development only, the synthetic
+    test key. A partner never holds intake's private key, so nothing is derived from it."""
     given = os.environ.get("COMMANDE_INTAKE_PUBLIC_KEY")
     if given:
         return given
+    if not Settings().development:
+        raise ConfigurationError(
+            "COMMANDE_INTAKE_PUBLIC_KEY is not set: give intake's public key (base64, from "
+            "`commande intake keys public` run by intake's operators) to seal the subject")
     from services.intake import sealing
-    from services.intake.main import intake_private_key
-    from services.intake.settings import IntakeSettings
 
-    return sealing.public_key_to_b64(intake_private_key(IntakeSettings()).public_key)
+    return sealing.public_key_to_b64(sealing.development_private_key(sealing.INTAKE_KEY_NAME).public_key)
 
 
 def load_referral(path: Path, *, ref: str | None, seal: bool) -> ReferralSubmitted:

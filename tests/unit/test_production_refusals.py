@@ -149,3 +149,17 @@ def test_convening_refuses_the_sample_directory() -> None:
 def test_development_refuses_nothing() -> None:
     assert build_convening(ConveningSettings(env="development", kafka_password=SecretStr("x"))
                            ).name == "convening"
+
+
+def test_the_partner_cli_never_derives_intakes_public_key_outside_development(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemas.errors import ConfigurationError
+    from services.cli.submit_cmd import _intake_public_key_b64
+
+    monkeypatch.setenv("COMMANDE_ENV", "production")
+    monkeypatch.delenv("COMMANDE_INTAKE_PUBLIC_KEY", raising=False)
+    monkeypatch.setenv("COMMANDE_INTAKE_PRIVATE_KEY", SECRETS["intake_private_key"].get_secret_value())
+    with pytest.raises(ConfigurationError, match="COMMANDE_INTAKE_PUBLIC_KEY is not set"):
+        _intake_public_key_b64()
+    monkeypatch.setenv("COMMANDE_INTAKE_PUBLIC_KEY", "given-by-intakes-operators")
+    assert _intake_public_key_b64() == "given-by-intakes-operators"
