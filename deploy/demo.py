@@ -1,11 +1,15 @@
 """``make demo``: the main job end to end on the embedded stack, told as it happens.
 
-1. starts the three services (``commande run all``) against the running stack;
+1. starts the services (``commande run all``: intake, convening, notifier and the gateway)
+   against the running stack;
 2. submits the sample referrals in ``deploy/samples/referrals/`` with ``commande submit``;
 3. moves the services' clock to the meeting (an offset file: the services run with
    ``COMMANDE_CLOCK_OFFSET_FILE``, so nobody waits days for a table to meet);
 4. walks the Milton situation through the four filters to "risk lowered, connected to services"
-   and the Burlington one to "rejected, not AER", with the chair's and agencies' commands;
+   and the Burlington one to "rejected, not AER", with the chair's and agencies' commands, each
+   person signed in to the stack's Keycloak (``commande login d1-chair``) and acting through the
+   gateway, which stamps who they are on the command (the 2 District chair's try at a 3 District
+   situation is refused, and the refusal names them);
 5. submits two community event requests (a seniors' talk in Milton, scheduled by the 1 District
    CMB manager; a short-notice one, refused with the earliest acceptable date);
 6. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
@@ -31,6 +35,7 @@ from typing import Any
 
 import asyncpg
 
+from deploy.keycloak.realm import LOCAL_PASSWORD
 from deploy.local.services import ServiceProcess
 from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
@@ -53,17 +58,18 @@ from services.runtime.settings import PROJECT_ROOT, Settings
 
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
 EVENT_SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
-CHAIRS = {"district_1": "hrps-cmb-d1", "district_2": "hrps-cmb-d2", "district_3": "hrps-cmb-d3"}
+CHAIRS = {"district_1": "d1-chair", "district_2": "d2-chair", "district_3": "d3-chair"}
+"""The tables' chairs: synthetic people of the stack's Keycloak realm (deploy/keycloak)."""
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def commande(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def commande(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a ``commande`` command the way a person would, showing it."""
     say(f"  $ commande {' '.join(args)}")
-    done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
+    done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env, input=stdin,
                           capture_output=True, text=True, check=False, timeout=120)
     for line in (done.stdout + done.stderr).strip().splitlines():
         say(f"    {line}")
@@ -80,6 +86,19 @@ class Demo:
     rejected: dict[str, list[str]] = field(default_factory=dict)
     meetings: dict[str, str] = field(default_factory=dict)
     event_requests: list[str] = field(default_factory=list)
+    signed_in: str | None = None
+
+    def login(self, person: str) -> dict[str, str]:
+        """Sign in as ``person`` (a synthetic person of the local realm) unless already; the
+        environment for their commands."""
+        if self.signed_in != person:
+            # The local realm's published password, typed into standard input.
+            if commande("login", person, "--password-stdin", env=self.env,
+                        stdin=LOCAL_PASSWORD + "\n").returncode != 0:
+                raise SystemExit(f"demo: {person} could not sign in; is Keycloak up "
+                                 "(`commande stack status`)?")
+            self.signed_in = person
+        return self.env
 
     def submit_all(self) -> None:
         say("\n== 1. Partner agencies submit referrals (Filter 1 already done by each agency)")
@@ -167,37 +186,44 @@ async def walk(demo: Demo) -> None:
     _move_to(demo.clock_file, max(m.meeting_starts_at for m in meetings.values()) + timedelta(minutes=5))
     await asyncio.sleep(1)
 
-    env = demo.env
     m1 = meetings["milton-individual"]
     chair1 = CHAIRS[m1.district]
     say("\n== 3. Filter 2 at the 1 District table: the Milton situation is AER")
+    say("  (each person signs in to the stack's Keycloak; the gateway stamps who they are on "
+        "each command, and the meeting and identity release come from the situation and the "
+        "directory)")
+    env = demo.login(chair1)
     await demo.wait_for(SITUATIONS.name, _is(AerDecisionRecorded, milton), lambda: commande(
-        "decide", "--situation", milton, "--meeting", str(m1.meeting_id), "--decision", "confirmed",
-        "--actor-agency", chair1, env=env), "AER decision")
+        "decide", "--situation", milton, "--decision", "confirmed", env=env), "AER decision")
     say("\n== 4. Filter 3: the table names a lead and an assisting agency; intake seals identity for them")
     await demo.wait_for(SITUATIONS.name, _is(AgenciesAssigned, milton), lambda: commande(
-        "assign", "--situation", milton, "--meeting", str(m1.meeting_id),
-        "--lead", "public-health", "--assisting", "town-milton",
-        "--identity-release", "filter_3", "--actor-agency", chair1, env=env), "assignment")
+        "assign", "--situation", milton, "--lead", "public-health", "--assisting", "town-milton",
+        env=env), "assignment")
+    env = demo.login("public-health-contact")
     await demo.wait_for(SITUATIONS.name, _is(AssignmentResponded, milton, to_state="accepted"),
                         lambda: commande("respond", "--situation", milton, "--answer", "accepted",
-                                         "--actor-agency", "public-health", env=env),
+                                         env=env),
                         "lead's acceptance")
     say("\n== 5. Filter 4: the door knock, then the table concludes")
     contact = OffsetFileClock(demo.clock_file).now().replace(microsecond=0).isoformat()
     await demo.wait_for(SITUATIONS.name, _is(InterventionRecorded, milton), lambda: commande(
         "intervene", "--situation", milton, "--outcome", "accepted_services",
-        "--first-contact-at", contact, "--service", "mental_health",
-        "--actor-agency", "public-health", env=env), "intervention")
+        "--first-contact-at", contact, "--service", "mental_health", env=env), "intervention")
+    env = demo.login(chair1)
     await demo.wait_for(SITUATIONS.name, _is(SituationConcluded, milton), lambda: commande(
         "conclude", "--situation", milton, "--conclusion", "risk_lowered_connected_to_services",
-        "--meeting", str(m1.meeting_id), "--actor-agency", chair1, env=env), "conclusion")
+        "--meeting", str(m1.meeting_id), env=env), "conclusion")
 
     m3 = meetings["burlington-not-aer"]
     say("\n== 6. Filter 2 at the 3 District table: the Burlington situation is not AER")
+    say("  the 2 District chair tries first; convening refuses, and the refusal names who tried:")
+    env = demo.login(CHAIRS["district_2"])
+    if commande("decide", "--situation", burlington, "--decision", "rejected",
+                env=env).returncode != 1:
+        raise SystemExit("demo: the 2 District chair's decision on a 3 District situation was not refused")
+    env = demo.login(CHAIRS[m3.district])
     await demo.wait_for(SITUATIONS.name, _is(SituationConcluded, burlington), lambda: commande(
-        "decide", "--situation", burlington, "--meeting", str(m3.meeting_id), "--decision",
-        "rejected", "--actor-agency", CHAIRS[m3.district], env=env), "rejection")
+        "decide", "--situation", burlington, "--decision", "rejected", env=env), "rejection")
     say("\n== 7. The Milton situation's de-identified timeline")
     commande("situation", "show", milton, env=env)
     event_requests(demo)
@@ -221,9 +247,10 @@ def event_requests(demo: Demo) -> None:
     say("  the CMB manager calls the club back and schedules the talk on its first preferred date:")
     day = json.loads(talk.read_text())["windows"][0]["days_ahead"]
     when = local_date(OffsetFileClock(demo.clock_file).now()) + timedelta(days=day)
+    env = demo.login("d1-cmb-manager")
     if commande("event-request", "schedule", request_id, "--date", when.isoformat(), "--start",
-                "14:00", "--officer-role", "community_safety_officer", "--agency", CHAIRS["district_1"],
-                "--notes", "Handouts on phone scams will be brought.", env=demo.env).returncode != 0:
+                "14:00", "--officer-role", "community_safety_officer",
+                "--notes", "Handouts on phone scams will be brought.", env=env).returncode != 0:
         raise SystemExit("demo: scheduling the talk was refused")
 
 
@@ -278,8 +305,10 @@ def main() -> None:
     clock_file = state / "clock-offset"
     proc = ServiceProcess("all", settings, state, extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)})
     env = {**proc.env(), "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), "COMMANDE_LOG_FORMAT": "json",
-           "COMMANDE_INTAKE_URL": f"http://127.0.0.1:{proc.port}"}  # event-request submit posts there
-    say("== 0. Starting intake, convening and notifier (`commande run all`); logs in "
+           "COMMANDE_INTAKE_URL": f"http://127.0.0.1:{proc.port}",  # event-request submit posts there
+           "COMMANDE_GATEWAY_URL": f"http://127.0.0.1:{proc.port}",  # the table's commands go there
+           "COMMANDE_TOKEN_FILE": str(state / "tokens.json")}  # the demo's sign-ins, not yours
+    say("== 0. Starting intake, convening, notifier and the gateway (`commande run all`); logs in "
         f"{proc.log_file}")
     proc.start()
     demo = Demo(settings, env, clock_file)
