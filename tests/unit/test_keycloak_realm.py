@@ -39,7 +39,8 @@ def test_every_agency_has_its_people_and_its_system(committed: dict[str, Any]) -
             assert groups[f"{org.agency_id}-contact"] == [
                 f"/agencies/{org.agency_id}/table_representative"]
             client = clients[f"partner-{org.agency_id}"]
-            assert client["serviceAccountsEnabled"] and not client["publicClient"]
+            assert client["serviceAccountsEnabled"]
+            assert not client["publicClient"]
             assert groups[f"service-account-partner-{org.agency_id}"] == [
                 f"/agencies/{org.agency_id}/system"]
     assert groups["analyst"] == ["/commande/analyst"]
@@ -48,7 +49,8 @@ def test_every_agency_has_its_people_and_its_system(committed: dict[str, Any]) -
 
 def test_people_sign_in_with_pkce_and_tokens_carry_groups_and_audience(committed: dict[str, Any]) -> None:
     people = next(c for c in committed["clients"] if c["clientId"] == realm.PEOPLE_CLIENT)
-    assert people["publicClient"] and people["standardFlowEnabled"]
+    assert people["publicClient"]
+    assert people["standardFlowEnabled"]
     assert people["attributes"]["pkce.code.challenge.method"] == "S256"
     assert people["attributes"]["oauth2.device.authorization.grant.enabled"] == "true"
     for client in committed["clients"]:
