@@ -17,15 +17,22 @@ echoes the token or a claim value.
 from __future__ import annotations
 
 import asyncio
+import binascii
+import json
 import re
+import time
 from typing import Any
 
 import httpx
 import jwt
 from jwt import PyJWKClient
+from jwt.utils import base64url_decode
 
 from schemas.errors import TransientError, Unauthenticated
 
+KEY_TTL = 300.0
+"""Seconds a signing key is used from memory before it is looked up in the JWKS again (a key the
+issuer withdrew stops being accepted within this time)."""
 ALGORITHMS = ["RS256"]
 REQUIRED = ["exp", "iat", "iss", "aud", "sub"]
 BEARER = re.compile(r"^Bearer\s+([A-Za-z0-9._~+/=-]{16,8192})$")
@@ -40,6 +47,20 @@ def bearer(authorization: str | None) -> str:
     return match.group(1)
 
 
+def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of ``token``, unverified: only to pick the issuer's check and the key
+    (PyJWT's own unverified parsing costs as much as the verified decode that follows)."""
+    try:
+        head, body, _ = token.split(".")
+        header = json.loads(base64url_decode(head))
+        claims = json.loads(base64url_decode(body))
+    except (ValueError, binascii.Error):
+        raise Unauthenticated("invalid_token", "The bearer token is not a valid JWT.") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise Unauthenticated("invalid_token", "The bearer token is not a valid JWT.")
+    return header, claims
+
+
 class TokenVerifier:
     """Validates access tokens of one issuer for one audience."""
 
@@ -51,6 +72,7 @@ class TokenVerifier:
         self._leeway = leeway
         self._timeout = timeout
         self._client: PyJWKClient | None = None
+        self._known: dict[str, tuple[Any, float]] = {}
         self._discovering = asyncio.Lock()
 
     async def verify(self, authorization: str | None) -> dict[str, Any]:
@@ -61,17 +83,13 @@ class TokenVerifier:
             TransientError: the identity provider's keys cannot be fetched now.
         """
         token = bearer(authorization)
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise Unauthenticated("invalid_token", "The bearer token is not a valid JWT.") from None
+        header, unverified = _peek(token)
         if header.get("alg") not in ALGORITHMS:
             raise Unauthenticated("invalid_token", "The token is not signed with RS256.")
         if unverified.get("iss") != self.issuer:
             raise Unauthenticated("wrong_issuer",
                                   "The token was not issued by this gateway's identity provider.")
-        key = await self._signing_key(token)
+        key = await self._signing_key(token, header.get("kid"))
         try:
             return jwt.decode(token, key, algorithms=ALGORITHMS, audience=self.audience,
                               issuer=self.issuer, leeway=self._leeway,
@@ -92,7 +110,13 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise Unauthenticated("invalid_token", "The token's signature or claims are not valid.") from None
 
-    async def _signing_key(self, token: str) -> Any:
+    async def _signing_key(self, token: str, kid: object) -> Any:
+        """The key that signed ``token``: from memory while it is fresh (no thread hop: a check
+        then costs little more than PyJWT's decode), else from the JWKS, off the event loop."""
+        now = time.monotonic()
+        known = self._known.get(kid) if isinstance(kid, str) else None
+        if known is not None and known[1] > now:
+            return known[0]
         client = await self._keys()
         try:
             # PyJWKClient fetches with urllib (blocking) when its cache misses: off the loop.
@@ -103,6 +127,8 @@ class TokenVerifier:
         except jwt.PyJWKClientError:
             raise Unauthenticated("invalid_token",
                                   "The token is signed with a key its issuer does not publish.") from None
+        if isinstance(kid, str):
+            self._known[kid] = (signing.key, now + KEY_TTL)
         return signing.key
 
     async def _keys(self) -> PyJWKClient:
