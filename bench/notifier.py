@@ -147,7 +147,8 @@ async def main(emails: int, webhooks: int, record: bool) -> None:
         smtp_port=sink_port, notifier_directory=directory(folder, run, hook_port),
         notifier_ack_secret=SecretStr(f"bench-ack-secret-{run}"),
         notifier_webhook_secrets={WEBHOOK_AGENCY: SecretStr(f"bench-hook-secret-{run}")},
-        notifier_webhook_ca_file=cert, notifier_poll_interval=0.2, db_pool_max=10))
+        notifier_webhook_ca_file=cert, notifier_poll_interval=0.2, db_pool_max=10,
+        smtp_tls="none"))  # the bench's own plaintext sink
     admin = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1,
                                       max_size=2)
     assert admin is not None

@@ -175,8 +175,6 @@ def start(settings: Settings) -> str:
         shutil.rmtree(kp.data)
         (kp.home / "security.applied").unlink(missing_ok=True)
         note = f" (its data was reset: it had been formatted for another listener than {protocol})"
-    if protocol == "SASL_SSL":
-        kafka_security.ensure_tls(settings)
     _write_config(settings, kp)
     if not kp.cluster_id.exists():
         kp.cluster_id.write_text(str(uuid.uuid4()) + "\n")

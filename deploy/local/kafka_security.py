@@ -24,8 +24,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from schemas.access import Access, table
 from schemas.errors import ConfigurationError
-from services.runtime.kafka_client import credentials_dir, stack_ca_file
+from services.runtime.kafka_client import credentials_dir
 from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.tls import stack_ca_file, stack_server_pem, stack_tls_dir
 
 SUPER_USER = "admin"
 """The broker's super user: inter-broker traffic, topic creation and applying the ACL table.
@@ -35,20 +36,14 @@ JAVA_TOOL = Path(__file__).with_name("KafkaSecurity.java")
 CERT_DAYS = 825
 
 
-def tls_dir(settings: Settings) -> Path:
-    """The CA and broker certificate folder."""
-    return stack_ca_file(settings).parent
-
-
-def broker_pem(settings: Settings) -> Path:
-    """The broker's key, certificate and CA chain in one PEM (Kafka's PEM keystore)."""
-    return tls_dir(settings) / "broker.pem"
-
-
 def ensure_tls(settings: Settings) -> None:
-    """Make the CA and the broker's certificate (EC P-256, SAN localhost and 127.0.0.1) once."""
-    folder = tls_dir(settings)
-    if broker_pem(settings).exists() and stack_ca_file(settings).exists():
+    """Make the stack's CA and its server certificate (EC P-256, SAN localhost and 127.0.0.1),
+    which the broker and the SMTP sink present, once."""
+    folder = stack_tls_dir(settings)
+    older = folder / "broker.pem"  # its name before the SMTP sink presented it too
+    if older.exists() and not stack_server_pem(settings).exists():
+        older.rename(stack_server_pem(settings))
+    if stack_server_pem(settings).exists() and stack_ca_file(settings).exists():
         return
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC) - timedelta(minutes=5)
@@ -84,7 +79,7 @@ def ensure_tls(settings: Settings) -> None:
     # Unencrypted PKCS#8: what the JDK's PEM keystore reads (it fails on PBES2 and on SEC1).
     pkcs8 = serialization.PrivateFormat.PKCS8
     _write_private(folder / "ca.key", ca_key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
-    _write_private(broker_pem(settings),
+    _write_private(stack_server_pem(settings),
                    key.private_bytes(pem, pkcs8, serialization.NoEncryption())
                    + cert.public_bytes(pem) + ca_cert.public_bytes(pem))
     stack_ca_file(settings).write_bytes(ca_cert.public_bytes(pem))
@@ -142,7 +137,7 @@ def server_properties(settings: Settings) -> dict[str, str]:
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{SUPER_USER};User:{CONTROLLER_USER}",
         "ssl.keystore.type": "PEM",
-        "ssl.keystore.location": str(broker_pem(settings)),
+        "ssl.keystore.location": str(stack_server_pem(settings)),
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": str(stack_ca_file(settings)),
         "ssl.client.auth": "none",

@@ -1,6 +1,8 @@
 """The local SMTP sink: accepts every message on 127.0.0.1 and keeps it in a Maildir.
 
-Run by ``commande stack up`` as ``python -m deploy.local.smtp_sink --port P --maildir DIR``.
+Run by ``commande stack up`` as ``python -m deploy.local.smtp_sink --port P --maildir DIR
+--tls-pem PEM``: it offers STARTTLS with the stack's server certificate and refuses mail before
+it, as a real relay should.
 Each stored message gets ``X-Envelope-From`` and ``X-Envelope-To`` headers with the SMTP envelope,
 so tests and people can see who it was really delivered to (``commande stack mail``).
 """
@@ -11,6 +13,7 @@ import argparse
 import asyncio
 import mailbox
 import signal
+import ssl
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -52,9 +55,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Local SMTP sink that keeps every message.")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--tls-pem", type=Path,
+                        help="key and certificate (PEM): offer STARTTLS and require it")
     args = parser.parse_args()
+    tls: dict[str, Any] = {}
+    if args.tls_pem is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(args.tls_pem))
+        tls = {"tls_context": context, "require_starttls": True}
     controller = Controller(MaildirHandler(args.maildir), hostname="127.0.0.1", port=args.port,
-                            data_size_limit=33554432)
+                            data_size_limit=33554432, **tls)
     controller.start()
     print(f"smtp sink listening on 127.0.0.1:{args.port}, keeping mail in {args.maildir}", flush=True)
 

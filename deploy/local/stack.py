@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 from deploy.local import kafka, keycloak, postgres, procs
-from deploy.local.kafka_security import SUPER_USER
+from deploy.local.kafka_security import SUPER_USER, ensure_tls
 from deploy.local.smtp_sink import read_messages
 from schemas.errors import ConfigurationError
 from services.runtime.settings import Settings
+from services.runtime.tls import stack_server_pem
 from services.runtime.topics import ensure_topics
 
 
@@ -28,7 +29,7 @@ def start_smtp(settings: Settings) -> str:
     log = pid_file.with_name("smtp.log")
     procs.spawn(
         [sys.executable, "-m", "deploy.local.smtp_sink", "--port", str(settings.smtp_port),
-         "--maildir", str(settings.mail_dir)],
+         "--maildir", str(settings.mail_dir), "--tls-pem", str(stack_server_pem(settings))],
         log, pid_file,
     )
     deadline = time.monotonic() + 15
@@ -36,16 +37,19 @@ def start_smtp(settings: Settings) -> str:
         if procs.read_pid(pid_file) is None or time.monotonic() > deadline:
             raise ConfigurationError(f"the SMTP sink did not start:\n{procs.tail(log)}")
         time.sleep(0.1)
-    return f"smtp sink started on 127.0.0.1:{settings.smtp_port} (mail kept in {settings.mail_dir})"
+    return (f"smtp sink started on 127.0.0.1:{settings.smtp_port} (STARTTLS required; mail kept "
+            f"in {settings.mail_dir})")
 
 
-def up(settings: Settings) -> list[str]:
+def up(settings: Settings, *, identity_provider: bool = True) -> list[str]:
     """Bring up PostgreSQL, Kafka and the SMTP sink, create the topics, then Keycloak with the
     realm of synthetic sign-ins; harmless twice.
 
     Every port is checked before anything starts, so a taken port fails fast and starts nothing.
+    ``identity_provider=False`` leaves Keycloak out (a throwaway stack for fault tests).
     """
-    preflight(settings)
+    preflight(settings, identity_provider=identity_provider)
+    ensure_tls(settings)  # the stack's CA and server certificate: the broker and the SMTP sink
     lines = [postgres.start(settings), kafka.start(settings), start_smtp(settings)]
     applied = kafka.apply_security(settings)
     if applied is not None:
@@ -53,11 +57,12 @@ def up(settings: Settings) -> list[str]:
     created = asyncio.run(ensure_topics(settings, SUPER_USER))
     lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else
                                                        ", all present"))
-    lines.append(keycloak.start(settings))
+    if identity_provider:
+        lines.append(keycloak.start(settings))
     return lines
 
 
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings, *, identity_provider: bool = True) -> None:
     """Fail with the fix if a port we would start on is taken by something else."""
     if not postgres.running(settings):
         procs.require_free(settings.database_port, "PostgreSQL", "COMMANDE_DATABASE_URL")
@@ -66,7 +71,7 @@ def preflight(settings: Settings) -> None:
         procs.require_free(settings.kafka_port + 1, "Kafka's controller", "COMMANDE_KAFKA_BOOTSTRAP")
     if procs.read_pid(_smtp_pid(settings)) is None:
         procs.require_free(settings.smtp_port, "the SMTP sink", "COMMANDE_SMTP_PORT")
-    if procs.read_pid(keycloak.paths(settings).pid) is None:
+    if identity_provider and procs.read_pid(keycloak.paths(settings).pid) is None:
         procs.require_free(settings.keycloak_port, "Keycloak", "COMMANDE_KEYCLOAK_PORT")
 
 

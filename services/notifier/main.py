@@ -92,9 +92,9 @@ def production_refusals(settings: NotifierSettings) -> list[str]:
            *production.directory_refusals("COMMANDE_NOTIFIER_DIRECTORY", settings.notifier_directory),
            *production.public_url_refusals("COMMANDE_NOTIFIER_PUBLIC_URL",
                                            settings.notifier_public_url)]
-    if not settings.smtp_starttls:
-        out.append("COMMANDE_SMTP_STARTTLS is off: notices would cross the network in clear; "
-                   "turn it on (and set COMMANDE_SMTP_USERNAME / COMMANDE_SMTP_PASSWORD)")
+    if settings.smtp_tls == "none":
+        out.append("COMMANDE_SMTP_TLS=none: notices would cross the network in clear; use "
+                   "starttls (the default) or implicit")
     if settings.notifier_ack_secret is None:
         out.append("COMMANDE_NOTIFIER_ACK_SECRET is not set (at least 16 characters)")
     elif settings.notifier_ack_secret.get_secret_value().encode() == DEV_ACK_SECRET:

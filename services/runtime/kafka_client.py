@@ -17,19 +17,14 @@ from typing import Any
 
 from schemas.errors import ConfigurationError
 from services.runtime.settings import Settings
+from services.runtime.tls import client_context
 
 CREDENTIALS_DIR = "credentials"
-TLS_DIR = "tls"
 
 
 def credentials_dir(settings: Settings) -> Path:
     """Where the embedded stack keeps one password file per principal (development only)."""
     return settings.kafka_state / CREDENTIALS_DIR
-
-
-def stack_ca_file(settings: Settings) -> Path:
-    """The embedded stack's CA certificate (PEM)."""
-    return settings.kafka_state / TLS_DIR / "ca.pem"
 
 
 def username(settings: Settings, principal: str) -> str:
@@ -61,13 +56,7 @@ def password(settings: Settings, principal: str) -> str:
 def ssl_context(settings: Settings) -> ssl.SSLContext:
     """TLS for the broker connection: the configured CA (the stack's own in development, else
     the system trust store), hostname checked, and this client's certificate for mutual TLS."""
-    cafile = settings.kafka_ca_file
-    if cafile is None and settings.development and stack_ca_file(settings).exists():
-        cafile = stack_ca_file(settings)
-    if cafile is not None and not cafile.exists():
-        raise ConfigurationError(f"COMMANDE_KAFKA_CA_FILE {cafile} does not exist")
-    context = ssl.create_default_context(cafile=str(cafile) if cafile is not None else None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = client_context(settings, settings.kafka_ca_file, "COMMANDE_KAFKA_CA_FILE")
     if (settings.kafka_cert_file is None) != (settings.kafka_key_file is None):
         raise ConfigurationError(
             "mutual TLS needs both COMMANDE_KAFKA_CERT_FILE and COMMANDE_KAFKA_KEY_FILE")

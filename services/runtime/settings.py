@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr("postgresql://commande@127.0.0.1:15432/commande")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
-    smtp_starttls: bool = False
+    smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    """``starttls`` (required, not opportunistic; the default), ``implicit`` (TLS from the first
+    byte, port 465), or ``none`` (development only; never with credentials)."""
+    smtp_ca_file: Path | None = None
+    """PEM CA bundle for the mail relay's certificate; the system's trust store if unset (the
+    embedded stack's CA in development)."""
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     http_host: str = "127.0.0.1"

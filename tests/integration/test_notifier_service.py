@@ -16,6 +16,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
 import uuid
 from collections import Counter
@@ -47,6 +48,7 @@ from uuid6 import uuid7
 from schemas.base import Actor, Message
 from schemas.commands import AssignAgencies
 from schemas.disclosures import DisclosureSealed
+from schemas.errors import ConfigurationError
 from schemas.meetings import AgendaIssued, AgendaItem, CommandRejected, MeetingScheduled
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed, NoticeKind
 from schemas.referrals import ReferralRejected
@@ -71,6 +73,7 @@ from services.runtime.events import decode, emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.tls import stack_server_pem
 from tests.kafkautil import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -702,9 +705,17 @@ class RefusingHandler:
         return "250 Accepted"
 
 
+def _relay_tls(settings: Settings) -> ssl.SSLContext:
+    """The embedded stack's server certificate, signed by the CA notifier trusts in development."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(stack_server_pem(settings)))
+    return context
+
+
 async def test_smtp_channel_tells_permanent_from_transient(settings: Settings) -> None:
     port = _free_port()
-    controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=port)
+    controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=port,
+                            tls_context=_relay_tls(settings), require_starttls=True)
     controller.start()
     try:
         channel = SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_port": port,
@@ -732,6 +743,31 @@ async def test_smtp_channel_tells_permanent_from_transient(settings: Settings) -
     with pytest.raises(DeliveryError) as down:
         await closed.send(message("ok@example.org"), "ok@example.org")
     assert (down.value.code, down.value.permanent) == ("smtp_unavailable", False)
+
+
+async def test_smtp_requires_tls_and_never_sends_credentials_in_clear(settings: Settings) -> None:
+    """TLS is required by default: a relay that does not offer STARTTLS gets nothing (aiosmtplib
+    used to fall back to clear text when start_tls was off, the old default)."""
+    port = _free_port()
+    handler = RefusingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)  # no STARTTLS on offer
+    controller.start()
+    try:
+        channel = SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_port": port,
+                                                  "notifier_smtp_timeout": 5.0}))
+        msg = build_message(uuid7(), "escalation", "ok@example.org",
+                            Rendered("COMMANDE test", "text", "<p>html</p>", {}),
+                            mail_from="notices@halton-police.example.org",
+                            now=dt.datetime.now(dt.UTC))
+        with pytest.raises(DeliveryError) as refused:
+            await channel.send(msg, "ok@example.org")
+        assert refused.value.code == "smtp_unavailable"
+    finally:
+        controller.stop()
+    with pytest.raises(ConfigurationError, match="COMMANDE_SMTP_TLS=none"):
+        SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_tls": "none",
+                                        "smtp_username": "relay-user",
+                                        "smtp_password": SecretStr("x")}))
 
 
 def _free_port() -> int:

@@ -62,7 +62,6 @@ NOTIFIER_SECRETS: dict[str, Any] = {
     "notifier_ack_secret": SecretStr("a-long-enough-acknowledgement-secret"),
     "notifier_contact_key": SecretStr(_b64(os.urandom(32))),
     "notifier_public_url": "https://commande.halton-police.example.org",
-    "smtp_starttls": True,
 }
 
 
@@ -120,7 +119,7 @@ def test_intake_refuses_a_development_key_or_plaintext(tmp_path: Path, setting: 
     ("notifier_public_url", "http://127.0.0.1:8080",
      "COMMANDE_NOTIFIER_PUBLIC_URL=http://127.0.0.1:8080 is on loopback"),
     ("notifier_public_url", "http://commande.example.org", "is not https"),
-    ("smtp_starttls", False, "COMMANDE_SMTP_STARTTLS is off"),
+    ("smtp_tls", "none", "COMMANDE_SMTP_TLS=none"),
     ("notifier_ack_secret", SecretStr(DEV_ACK_SECRET.decode()),
      "COMMANDE_NOTIFIER_ACK_SECRET is the development"),
     ("notifier_ack_secret", None, "COMMANDE_NOTIFIER_ACK_SECRET is not set"),

@@ -12,9 +12,11 @@ from uuid import UUID
 
 import aiosmtplib
 
+from schemas.errors import ConfigurationError
 from services.notifier.channels import DeliveryError
 from services.notifier.model import Rendered
 from services.notifier.settings import NotifierSettings
+from services.runtime.tls import client_context
 
 
 def message_id(notice: UUID, mail_from: str) -> str:
@@ -42,10 +44,20 @@ def build_message(notice: UUID, kind: str, to: str, rendered: Rendered, *, mail_
 
 
 class SmtpChannel:
-    """Sends e-mails with the SMTP settings (host, port, STARTTLS, authentication)."""
+    """Sends e-mails with the SMTP settings (host, port, TLS, authentication).
+
+    TLS is required by default: STARTTLS that the relay must offer (not opportunistic), or TLS
+    from the first byte. Without TLS (development only) no credentials are sent.
+    """
 
     def __init__(self, settings: NotifierSettings) -> None:
         self._s = settings
+        if settings.smtp_tls == "none" and settings.smtp_username is not None:
+            raise ConfigurationError(
+                "COMMANDE_SMTP_USERNAME is set but COMMANDE_SMTP_TLS=none: credentials are never "
+                "sent in clear; set COMMANDE_SMTP_TLS=starttls (or implicit)")
+        self._tls = (client_context(settings, settings.smtp_ca_file, "COMMANDE_SMTP_CA_FILE")
+                     if settings.smtp_tls != "none" else None)
 
     async def send(self, msg: EmailMessage, to: str) -> str:
         """Send ``msg`` to ``to``; returns the Message-ID. Raises :class:`DeliveryError`."""
@@ -53,7 +65,8 @@ class SmtpChannel:
         try:
             await aiosmtplib.send(
                 msg, sender=s.notifier_mail_from, recipients=[to], hostname=s.smtp_host,
-                port=s.smtp_port, start_tls=s.smtp_starttls, use_tls=False,
+                port=s.smtp_port, start_tls=s.smtp_tls == "starttls",
+                use_tls=s.smtp_tls == "implicit", tls_context=self._tls,
                 username=s.smtp_username,
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
                 timeout=s.notifier_smtp_timeout,
