@@ -37,23 +37,26 @@ def env(tmp_path: Path, settings: Settings) -> dict[str, str]:
     kafka = _free_port_pair()
     pg = _free_port_pair()
     smtp = _free_port_pair()
+    idp = _free_port_pair()
     return {
         **os.environ,
         "COMMANDE_STATE_DIR": str(tmp_path / "state"),
         "COMMANDE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
         "COMMANDE_DATABASE_URL": f"postgresql://commande@127.0.0.1:{pg}/commande",
         "COMMANDE_SMTP_PORT": str(smtp),
+        "COMMANDE_KEYCLOAK_PORT": str(idp),
         "COMMANDE_CACHE_DIR": str(settings.cache_dir),
     }
 
 
 def commande(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_up_status_down_twice_and_the_sink_keeps_mail(env: dict[str, str]) -> None:
+    """The whole stack twice, Keycloak included (its first start imports the realm)."""
     try:
         for _ in range(2):
             up = commande(env, "stack", "up")
@@ -63,7 +66,8 @@ def test_up_status_down_twice_and_the_sink_keeps_mail(env: dict[str, str]) -> No
             assert "already running" in again.stdout
             assert "all present" in again.stdout
             status = commande(env, "stack", "status")
-            assert status.stdout.count("running") == 3, status.stdout
+            assert status.stdout.count("running") == 4, status.stdout
+            assert f"127.0.0.1:{env['COMMANDE_KEYCLOAK_PORT']}/realms/commande" in status.stdout
             assert env["COMMANDE_KAFKA_BOOTSTRAP"] in status.stdout
 
             msg = EmailMessage()
@@ -78,7 +82,7 @@ def test_up_status_down_twice_and_the_sink_keeps_mail(env: dict[str, str]) -> No
 
             down = commande(env, "stack", "down")
             assert down.returncode == 0, down.stderr
-            assert commande(env, "stack", "status").stdout.count("stopped") == 3
+            assert commande(env, "stack", "status").stdout.count("stopped") == 4
             assert "was not running" in commande(env, "stack", "down").stdout
     finally:
         commande(env, "stack", "down")

@@ -189,7 +189,8 @@ def private_stack() -> Iterator[PrivateStack]:
         smtp_port=smtp, state_dir=state)
     try:
         with _detached():
-            stack.up(settings)
+            # No Keycloak: the faults are Kafka's and PostgreSQL's, and its port is the test stack's.
+            stack.up(settings, identity_provider=False)
         yield PrivateStack(settings)
     finally:
         try:
