@@ -171,6 +171,10 @@ async def test_a_body_off_the_contract_is_a_422_with_every_field_and_nothing_que
         text = await client.post("/v1/event-requests", content=b"hello",
                                  headers={"content-type": "text/plain"})
         assert_problem(text, 415, "unsupported_media_type")
+    async with http.client("198.51.100.13") as client:  # its own rate-limit bucket
+        deep = await client.post("/v1/event-requests", content=b"[" * 3000,
+                                 headers={"content-type": "application/json"})
+        assert_problem(deep, 400, "malformed_json")
 
 
 async def test_a_rule_rejection_is_a_422_with_reasons_and_still_recorded(http: Http) -> None:

@@ -180,7 +180,10 @@ async def test_a_contract_violation_is_a_422_naming_every_field(http: Http) -> N
     assert {e["field"] for e in problem["errors"]} == {"priority", "aer"}
     resp = await http.client.post("/v1/referrals", content=b"{not json",
                                   headers={**http.auth(), "Content-Type": "application/json"})
-    assert_problem(resp, 422, "contract_violation")
+    assert_problem(resp, 400, "malformed_json")
+    deep = await http.client.post("/v1/referrals", content=b"[" * 5000,
+                                  headers={**http.auth(), "Content-Type": "application/json"})
+    assert_problem(deep, 400, "malformed_json")
 
 
 async def test_tokens_issue_stores_only_a_hash_and_the_token_works(
