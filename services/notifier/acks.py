@@ -1,6 +1,9 @@
-"""Acknowledgements: ``GET /ack/{token}`` and the same from a terminal (``notice ack TOKEN``).
+"""Acknowledgements: ``/ack/{token}`` in a browser, and the same from a terminal
+(``notice ack TOKEN``).
 
-The first genuine use records the acknowledgement and publishes ``NoticeAcknowledged`` through the
+``GET`` only shows which notice the link is for (kind, recipient, when) and a button: mail
+scanners (Safe Links, Proofpoint) follow every link, and must not acknowledge what nobody read.
+``POST`` (the button) records the acknowledgement and publishes ``NoticeAcknowledged`` through the
 outbox in the same transaction; later uses answer "already acknowledged". A tampered token gets
 400, an expired one 410, a genuine one for a notice notifier does not know 404; none records
 anything.
@@ -8,6 +11,7 @@ anything.
 
 from __future__ import annotations
 
+import html
 from enum import StrEnum
 from typing import Literal
 
@@ -16,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from schemas.notices import NoticeAcknowledged
+from schemas.reference.calendar import ZONE
 from services.notifier import store, tokens
 from services.runtime import outbox
 from services.runtime.clock import Clock
@@ -55,8 +60,23 @@ async def acknowledge(pool: Pool, schema: str, secret: bytes, token: str, clock:
     return AckOutcome.ACKNOWLEDGED
 
 
-_PAGE = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>COMMANDE"
-         "</title></head><body><p>{}</p></body></html>")
+KIND_WORDS = {
+    "invitation": "an invitation to a table meeting", "agenda": "a meeting's agenda",
+    "assignment": "an assignment", "disclosure": "a sealed disclosure",
+    "sla_warning": "a response-time warning", "escalation": "an escalation",
+    "referral_status": "the answer to a referral", "command_rejected": "a refused command",
+    "event_request": "a community event request",
+    "event_request_reminder": "a reminder about a community event request",
+    "event_request_acknowledgement": "the acknowledgement of your event request",
+    "event_request_outcome": "the outcome of your event request",
+}
+HEADERS = {
+    # The token in the URL is the capability: never sent on as a referrer, never cached, never
+    # framed; the page loads nothing and may post only to itself.
+    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 _STATUS = {AckOutcome.ACKNOWLEDGED: 200, AckOutcome.ALREADY: 200, AckOutcome.UNKNOWN: 404}
 _WORDS = {
     AckOutcome.ACKNOWLEDGED: "Thank you: the notice is acknowledged.",
@@ -65,17 +85,59 @@ _WORDS = {
 }
 
 
+def page(*paragraphs: str, button: bool = False, status: int = 200) -> HTMLResponse:
+    """A plain page (no script, no style) with an optional acknowledge button."""
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    if button:
+        body += ('<form method="post"><button type="submit">Acknowledge this notice</button>'
+                 "</form>")
+    return HTMLResponse(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        'content="width=device-width, initial-scale=1"><title>COMMANDE: acknowledge a notice'
+        f"</title></head><body><h1>COMMANDE notice</h1>{body}</body></html>",
+        status, headers=HEADERS)
+
+
+def describe(summary: store.NoticeSummary) -> str:
+    """One sentence about a notice, in Toronto time (kind, recipient, when; never content)."""
+    sent = summary.sent_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
+    what = KIND_WORDS.get(summary.kind, "a notice")
+    return f"This link acknowledges {what} sent to {summary.recipient_agency} on {sent} (Toronto)."
+
+
 def routes(svc: Service, secret: bytes, clock: Clock) -> list[Route]:
-    """The acknowledgement route of notifier's HTTP app."""
+    """The acknowledgement routes of notifier's HTTP app: GET shows the notice and a button
+    (mail scanners follow links: a GET never records), POST records."""
 
-    async def ack(request: Request) -> Response:
-        token = str(request.path_params["token"])
+    def refused(request: Request) -> Response | None:
         try:
-            outcome = await acknowledge(svc.pool, svc.name, secret, token, clock)
+            tokens.verify(secret, str(request.path_params["token"]), clock.now())
         except tokens.ExpiredToken:
-            return HTMLResponse(_PAGE.format("This acknowledgement link has expired."), 410)
+            return page("This acknowledgement link has expired.", status=410)
         except tokens.TamperedToken:
-            return HTMLResponse(_PAGE.format("This is not a valid acknowledgement link."), 400)
-        return HTMLResponse(_PAGE.format(_WORDS[outcome]), _STATUS[outcome])
+            return page("This is not a valid acknowledgement link.", status=400)
+        return None
 
-    return [Route("/ack/{token}", ack, methods=["GET"])]
+    async def show(request: Request) -> Response:
+        if (problem := refused(request)) is not None:
+            return problem
+        notice = tokens.verify(secret, str(request.path_params["token"]), clock.now())
+        async with svc.pool.acquire() as conn:
+            summary = await store.notice_summary(conn, notice)
+        if summary is None:
+            return page(_WORDS[AckOutcome.UNKNOWN], status=404)
+        if summary.acknowledged_at is not None:
+            when = summary.acknowledged_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
+            return page(describe(summary), f"It was acknowledged on {when} (Toronto).")
+        return page(describe(summary), "Press the button to tell the table you have read it.",
+                    button=True)
+
+    async def record(request: Request) -> Response:
+        if (problem := refused(request)) is not None:
+            return problem
+        outcome = await acknowledge(svc.pool, svc.name, secret, str(request.path_params["token"]),
+                                    clock)
+        return page(_WORDS[outcome], status=_STATUS[outcome])
+
+    return [Route("/ack/{token}", show, methods=["GET"]),
+            Route("/ack/{token}", record, methods=["POST"])]

@@ -54,6 +54,9 @@ WHERE notice_id = $1 AND acknowledged_at IS NULL
 RETURNING recipient_agency
 """
 NOTICE_EXISTS = "SELECT true FROM notices WHERE notice_id = $1"
+NOTICE_SUMMARY = """
+SELECT kind, recipient_agency, created_at, acknowledged_at FROM notices WHERE notice_id = $1
+"""
 SAVE_MEETING = """
 INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, venue)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -76,6 +79,16 @@ INSERT INTO pending_refusals (command_id, cause_id, event) VALUES ($1, $2, $3::j
 ON CONFLICT (command_id) DO NOTHING
 """
 POP_PENDING_REFUSAL = "DELETE FROM pending_refusals WHERE command_id = $1 RETURNING cause_id, event"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeSummary:
+    """What the acknowledgement page shows: the kind, who it was for and when (no content)."""
+
+    kind: str
+    recipient_agency: str
+    sent_at: datetime
+    acknowledged_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,15 @@ async def acknowledge(conn: Connection, notice: UUID, now: datetime) -> str | No
     """The recipient agency when this is the first acknowledgement; ``None`` otherwise."""
     agency: str | None = await conn.fetchval(ACKNOWLEDGE, notice, now)
     return agency
+
+
+async def notice_summary(conn: Connection, notice: UUID) -> NoticeSummary | None:
+    """What an acknowledgement page shows of ``notice`` (no content), or ``None``."""
+    row = await conn.fetchrow(NOTICE_SUMMARY, notice)
+    if row is None:
+        return None
+    return NoticeSummary(kind=row["kind"], recipient_agency=row["recipient_agency"],
+                         sent_at=row["created_at"], acknowledged_at=row["acknowledged_at"])
 
 
 async def notice_exists(conn: Connection, notice: UUID) -> bool:
