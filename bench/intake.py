@@ -234,11 +234,13 @@ def free_port() -> int:
 async def start_intake(settings: Settings, port: int, log_path: Path, profile: Path | None
                        ) -> asyncio.subprocess.Process:
     """``python -m services.cli run intake`` on the stack of ``settings`` (under cProfile if
-    asked), once ``/ready`` says 200. intake connects as its own principal."""
+    asked), once ``/ready`` on its admin port ``port`` says 200. intake connects as its own
+    principal."""
     prefix = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, *prefix, "-m", "services.cli", "run", "intake", "--port", str(port),
+            sys.executable, *prefix, "-m", "services.cli", "run", "intake", "--port", str(free_port()),
+            "--admin-port", str(port),
             cwd=PROJECT_ROOT, env=stack_env(settings), stdout=log,
             stderr=asyncio.subprocess.STDOUT)
     loop = asyncio.get_running_loop()

@@ -33,6 +33,8 @@ class ServiceProcess:
     log_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    """Health, readiness and metrics (``--admin-port``)."""
     python_args: tuple[str, ...] = ()
     """Interpreter arguments before ``-m services.cli`` (``-m cProfile -o FILE`` for a profile)."""
     proc: subprocess.Popen[bytes] | None = None
@@ -59,14 +61,15 @@ class ServiceProcess:
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, *self.python_args, "-m", "services.cli", "run", self.which,
-                 "--port", str(self.port)],
+                 "--port", str(self.port), "--admin-port", str(self.admin_port)],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True)
         deadline = time.monotonic() + ready_within
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.which} exited with {self.proc.returncode}; see {self.log_file}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/ready", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.admin_port}/ready",
+                             timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

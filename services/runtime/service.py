@@ -75,6 +75,7 @@ class Service:
         self._subscriptions: list[tuple[str, str]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
+        self._lag_read_at = float("-inf")
         self.faststream = FastStream(self.broker, on_startup=[self.start],
                                      on_shutdown=[self.begin_stop], after_shutdown=[self.stop])
 
@@ -169,9 +170,15 @@ class Service:
         log.info("service started", service=self.name)
 
     async def observe(self) -> None:
-        """Refresh gauges that are read, not counted (outbox backlog, consumer lag)."""
+        """Refresh gauges that are read, not counted: the outbox backlog at every scrape, the
+        consumer lag at most every ``COMMANDE_LAG_REFRESH_SECONDS`` (it takes Kafka admin requests;
+        a scraper, or anyone reaching the admin port, must not turn into load on the broker)."""
         with contextlib.suppress(*db.DB_UNAVAILABLE):
             METRICS.outbox_backlog.labels(self.name).set(await self.relay.backlog())
+        now = asyncio.get_running_loop().time()
+        if now - self._lag_read_at < self.settings.lag_refresh_seconds:
+            return
+        self._lag_read_at = now
         by_group: dict[str, list[str]] = {}
         for group, topic in self._subscriptions:
             by_group.setdefault(group, []).append(topic)

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    admin_host: str = "127.0.0.1"
+    """Health, readiness and metrics listen here (``COMMANDE_ADMIN_HOST``), apart from the
+    public ingress."""
+    admin_port: int = 9080
+    lag_refresh_seconds: float = Field(default=15.0, ge=0)
+    """The consumer-lag gauge is read from Kafka at most this often; scrapes in between see the
+    last reading."""
     state_dir: Path = PROJECT_ROOT / ".state"
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "commande")
     log_level: str = "INFO"

@@ -28,7 +28,7 @@ from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key
 from services.runtime.clock import ManualClock
-from services.runtime.http import asgi_app
+from services.runtime.http import admin_app, asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from tests.kafkautil import read_all, wait_for
@@ -196,3 +196,16 @@ async def test_tokens_issue_stores_only_a_hash_and_the_token_works(
     assert all(token.encode() not in bytes(r["token_hash"]) for r in stored)
     resp = await http.client.get(f"/v1/referrals/{AGENCY}/H{RUN}-never", headers=http.auth(token))
     assert resp.status_code == 404
+
+
+async def test_health_readiness_and_metrics_are_on_the_admin_port_only(http: Http) -> None:
+    """The public ingress does not answer /metrics (it would let anyone make the service open
+    Kafka admin connections); the admin app does, and the ingress stays where it was."""
+    for path in ("/health", "/ready", "/metrics"):
+        assert (await http.client.get(path)).status_code == 404
+    admin = httpx.ASGITransport(app=admin_app([http.svc]))
+    async with httpx.AsyncClient(transport=admin, base_url="http://admin") as client:
+        assert (await client.get("/ready")).json() == {"ready": True, "services": {"intake": True}}
+        metrics = await client.get("/metrics")
+        assert "commande_outbox_backlog" in metrics.text
+        assert (await client.post("/v1/referrals", json={})).status_code == 404

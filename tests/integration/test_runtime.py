@@ -63,7 +63,8 @@ class ItemService:
         (mig / "001_items.sql").write_text(
             "CREATE TABLE items (n integer NOT NULL, event_id text PRIMARY KEY);")
         self.out_topic = out_topic
-        self.service = Service(self.schema, settings, mig, principal=HARNESS)
+        self.service = Service(self.schema, settings.model_copy(update={"lag_refresh_seconds": 0}),
+                               mig, principal=HARNESS)
         self.service.consume(topic, group=self.schema, name=f"{self.schema}-items",
                              decode=decode, handle=self.handle)
 
