@@ -6,9 +6,13 @@ Wire it in ``services/cli/__init__.py`` with ``app.add_typer(intake_cmd.app, nam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
 import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +23,12 @@ from pydantic import ValidationError
 
 from schemas.disclosures import DisclosureSealed
 from schemas.errors import CommandeError, ConfigurationError
+from schemas.reference.calendar import local_date
 from schemas.signing import key_id, key_to_b64, verify_key_from_b64
 from services.intake import sealing
+from services.intake.settings import IntakeSettings
 from services.intake.signing import UnsignedPackage, intake_verify_keys, verify_disclosure
+from services.runtime.db import Connection
 
 app = typer.Typer(help="Intake: key pairs, sealed disclosures and HTTP ingress tokens.",
                   no_args_is_help=True)
@@ -140,7 +147,6 @@ def _intake_keys(given: str | None) -> tuple[VerifyKey, ...]:
     if given:
         return (verify_key_from_b64(given, "COMMANDE_INTAKE_SIGNING_PUBLIC_KEY"),)
     from services.directory import load_directory
-    from services.intake.settings import IntakeSettings
 
     return intake_verify_keys(load_directory(IntakeSettings().directory_path))
 
@@ -155,37 +161,99 @@ def _matching(inside: Any, event: DisclosureSealed) -> dict[str, Any]:
     return inside
 
 
-async def issue_token(agency: str) -> str:
-    """Issue a bearer token for ``agency`` (stores only its hash); returns the token."""
-    from datetime import UTC, datetime
-
-    from services.directory import load_directory
-    from services.intake import store
-    from services.intake.ingress import new_token, token_hash
+@contextlib.asynccontextmanager
+async def _intake_db() -> AsyncIterator[tuple[IntakeSettings, Connection]]:
+    """intake's settings and a connection to its schema (migrated)."""
     from services.intake.main import MIGRATIONS, NAME
-    from services.intake.settings import IntakeSettings
     from services.runtime import db
     from services.runtime.service import RUNTIME_MIGRATIONS
 
     settings = IntakeSettings()
-    if load_directory(settings.directory_path).organization(agency) is None:
-        raise ConfigurationError(f"agency {agency!r} is not in the directory {settings.directory_path}")
     pool = await db.create_pool(settings, NAME, min_size=1, max_size=1)
     try:
         await db.migrate(pool, NAME, {"runtime": RUNTIME_MIGRATIONS, NAME: MIGRATIONS})
-        token = new_token()
         async with pool.acquire() as conn:
-            await store.add_token(conn, token_hash(token), agency, datetime.now(UTC))
-        return token
+            yield settings, conn
     finally:
         await pool.close()
 
 
+async def issue_token(agency: str, days: int | None = None) -> tuple[str, datetime]:
+    """Issue a bearer token for ``agency`` (stores only its hash); returns it and its expiry."""
+    from services.directory import load_directory
+    from services.intake import store
+    from services.intake.ingress import new_token, token_hash
+
+    async with _intake_db() as (settings, conn):
+        org = load_directory(settings.directory_path).organization(agency)
+        now = datetime.now(UTC)
+        if org is None or not org.is_active(local_date(now)):
+            raise ConfigurationError(
+                f"agency {agency!r} is not an active member of the directory "
+                f"{settings.directory_path}")
+        token = new_token()
+        expires = now + timedelta(days=days or settings.intake_token_days)
+        await store.add_token(conn, token_hash(token), agency, now, expires)
+        return token, expires
+
+
 @tokens_app.command("issue")
-def tokens_issue(agency: Annotated[str, typer.Option(help="Agency id (directory slug).")]) -> None:
-    """Issue an HTTP ingress bearer token for an agency; it is shown once, only its hash is kept."""
+def tokens_issue(
+    agency: Annotated[str, typer.Option(help="Agency id (directory slug).")],
+    days: Annotated[int | None, typer.Option(
+        min=1, max=730, help="Days it is valid (COMMANDE_INTAKE_TOKEN_DAYS by default).")] = None,
+) -> None:
+    """Issue an HTTP ingress bearer token for an agency; it is shown once, only its hash is kept.
+    It stops working when it expires, is revoked, or the agency leaves the directory.
+
+    Example: commande intake tokens issue --agency housing-services --days 90
+    """
     try:
-        token = asyncio.run(issue_token(agency))
+        token, expires = asyncio.run(issue_token(agency, days))
     except CommandeError as exc:
         raise _fail(str(exc)) from None
     typer.echo(token)
+    typer.echo(f"expires {expires.isoformat(timespec='seconds')}", err=True)
+
+
+@tokens_app.command("list")
+def tokens_list(agency: Annotated[str | None, typer.Option(
+        help="Only this agency's tokens.")] = None) -> None:
+    """List the ingress tokens (ids, never the tokens): agency, issued, expires, state.
+
+    Example: commande intake tokens list --agency housing-services
+    """
+    from services.intake import store
+
+    async def listed() -> list[store.TokenRecord]:
+        async with _intake_db() as (_, conn):
+            return await store.list_tokens(conn, agency)
+
+    now = datetime.now(UTC)
+    for t in asyncio.run(listed()):
+        state = ("revoked" if t.revoked_at is not None
+                 else "expired" if t.expires_at <= now else "live")
+        typer.echo(f"{t.token_id}  {t.agency_id:<28} issued {t.issued_at:%Y-%m-%d}  "
+                   f"expires {t.expires_at:%Y-%m-%d}  {state}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[str, typer.Argument(
+        help="The token's id, as `tokens list` shows it.")]) -> None:
+    """Revoke one ingress token at once (the next request with it gets 401).
+
+    Example: commande intake tokens revoke 3f9a0c1d2e4b
+    """
+    from services.intake import store
+
+    if not re.fullmatch(r"[0-9a-fA-F]{12,64}", token_id):
+        raise _fail("a token id is at least the 12 hex digits `tokens list` shows")
+
+    async def revoked() -> str | None:
+        async with _intake_db() as (_, conn):
+            return await store.revoke_token(conn, token_id, datetime.now(UTC))
+
+    agency = asyncio.run(revoked())
+    if agency is None:
+        raise _fail(f"no live token with id {token_id}")
+    typer.echo(f"revoked {token_id} of {agency}")

@@ -31,11 +31,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from schemas.envelope import to_record
+from schemas.reference.calendar import local_date
 from schemas.referrals import Reason, ReferralSubmitted
 from schemas.signing import sign_record
+from services.directory import Directory
 from services.intake import sealing, store
 from services.intake.handlers import SOURCE, Intake
 from services.runtime import events, outbox
+from services.runtime.db import Pool
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
@@ -138,6 +141,28 @@ def json_depth(body: bytes) -> int | None:
     return deepest
 
 
+async def token_agency(pool: Pool, header: str, now: datetime, directory: Directory, *,
+                       hint: str = "") -> str | Response:
+    """The agency of the bearer token in ``header``, or the 401: a malformed header, a token
+    that is unknown, revoked or expired, or one whose agency is no longer an active member of
+    the directory. ``hint`` ends each problem's detail (what else the caller may do)."""
+    match = BEARER.match(header)
+    if match is None:
+        return problem(401, "unauthenticated", "Authentication required",
+                       f"Send 'Authorization: Bearer <token>' with your agency's token{hint}.")
+    async with pool.acquire() as conn:
+        agency = await store.agency_for_token(conn, token_hash(match.group(1)), now)
+    if agency is None:
+        return problem(401, "invalid_token", "Invalid token",
+                       f"The token is unknown, expired or revoked; ask for a new one{hint}.")
+    org = directory.organization(agency)
+    if org is None or not org.is_active(local_date(now)):
+        return problem(401, "invalid_token", "Invalid token",
+                       "The token's agency is no longer an active member of the directory; ask "
+                       f"the table's coordinator{hint}.")
+    return agency
+
+
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """A contract violation's field errors for a problem (never the input values), at most 100."""
     return [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
@@ -152,16 +177,8 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
     """The ingress routes, bound to a service (its pool exists once it started)."""
 
     async def authenticate(request: Request) -> str | Response:
-        match = BEARER.match(request.headers.get("authorization", ""))
-        if match is None:
-            return problem(401, "unauthenticated", "Authentication required",
-                           "Send 'Authorization: Bearer <token>' with your agency's token.")
-        async with svc.pool.acquire() as conn:
-            agency = await store.agency_for_token(conn, token_hash(match.group(1)))
-        if agency is None:
-            return problem(401, "invalid_token", "Invalid token",
-                           "The token is unknown or revoked; ask for a new one.")
-        return agency
+        return await token_agency(svc.pool, request.headers.get("authorization", ""),
+                                  intake.clock.now(), intake.directory.current())
 
     async def submit(request: Request) -> Response:
         agency = await authenticate(request)

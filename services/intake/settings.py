@@ -76,6 +76,8 @@ class IntakeSettings(Settings):
     intake_retention_days: int = Field(default=90, ge=0)
     intake_purge_interval_seconds: float = Field(default=60.0, gt=0)
     intake_http_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    intake_token_days: int = Field(default=180, ge=1, le=730)
+    """Days an HTTP ingress token issued by ``commande intake tokens issue`` is valid."""
     intake_max_records: int = Field(default=500, ge=1, le=10_000)
     intake_event_min_notice_days: int = Field(default=30, ge=0, le=365)
     intake_event_reminder_business_days: int = Field(default=3, ge=1, le=60)

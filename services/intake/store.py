@@ -261,14 +261,25 @@ async def record_disclosure(conn: Connection, values: dict[str, Any]) -> bool:
 
 # -- HTTP ingress -----------------------------------------------------------------------------
 
+TOKEN_ID_LENGTH = 12
+"""Hex digits of a token's hash that name it in ``tokens list`` and ``tokens revoke``."""
 INSERT_CREDENTIAL = """
-INSERT INTO api_tokens (token_hash, agency_id, issued_at) VALUES ($1, $2, $3)
+INSERT INTO api_tokens (token_hash, agency_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)
 """
 SELECT_AGENCY_BY_HASH = """
-SELECT agency_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL
+SELECT agency_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
 """
 REVOKE_TOKENS = """
 UPDATE api_tokens SET revoked_at = $2 WHERE agency_id = $1 AND revoked_at IS NULL
+"""
+REVOKE_BY_ID = """
+UPDATE api_tokens SET revoked_at = $2
+WHERE encode(token_hash, 'hex') LIKE $1 || '%' AND revoked_at IS NULL
+RETURNING agency_id
+"""
+LIST_TOKENS = """
+SELECT encode(token_hash, 'hex') AS hash, agency_id, issued_at, expires_at, revoked_at
+FROM api_tokens WHERE $1::text IS NULL OR agency_id = $1 ORDER BY issued_at
 """
 INSERT_HTTP_SUBMISSION = """
 INSERT INTO http_submissions (agency_id, referral_ref, event_id, received_at) VALUES ($1, $2, $3, $4)
@@ -282,9 +293,35 @@ SELECT max(received_at) FROM http_submissions WHERE agency_id = $1 AND referral_
 """
 
 
-async def add_token(conn: Connection, token_hash: bytes, agency_id: str, now: datetime) -> None:
+async def add_token(conn: Connection, token_hash: bytes, agency_id: str, now: datetime,
+                    expires_at: datetime) -> None:
     """Store the hash of a newly issued bearer token."""
-    await conn.execute(INSERT_CREDENTIAL, token_hash, agency_id, now)
+    await conn.execute(INSERT_CREDENTIAL, token_hash, agency_id, now, expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """What is kept of a token (never the token): a public id (the first hex digits of its
+    hash), whose it is, and its life."""
+
+    token_id: str
+    agency_id: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_tokens(conn: Connection, agency_id: str | None) -> list[TokenRecord]:
+    """Every token (of ``agency_id``, or all), oldest first."""
+    return [TokenRecord(r["hash"][:TOKEN_ID_LENGTH], r["agency_id"], r["issued_at"],
+                        r["expires_at"], r["revoked_at"])
+            for r in await conn.fetch(LIST_TOKENS, agency_id)]
+
+
+async def revoke_token(conn: Connection, token_id: str, now: datetime) -> str | None:
+    """Revoke the live token whose id is ``token_id``; its agency, or ``None`` if none."""
+    value = await conn.fetchval(REVOKE_BY_ID, token_id.lower(), now)
+    return None if value is None else str(value)
 
 
 async def revoke_tokens(conn: Connection, agency_id: str, now: datetime) -> int:
@@ -293,9 +330,9 @@ async def revoke_tokens(conn: Connection, agency_id: str, now: datetime) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
-async def agency_for_token(conn: Connection, token_hash: bytes) -> str | None:
-    """The agency a live token belongs to, or ``None``."""
-    value = await conn.fetchval(SELECT_AGENCY_BY_HASH, token_hash)
+async def agency_for_token(conn: Connection, token_hash: bytes, now: datetime) -> str | None:
+    """The agency a live (not revoked, not expired) token belongs to, or ``None``."""
+    value = await conn.fetchval(SELECT_AGENCY_BY_HASH, token_hash, now)
     return None if value is None else str(value)
 
 

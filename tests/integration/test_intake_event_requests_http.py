@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
 NOW = datetime.now(UTC).replace(microsecond=0)
-AGENCY = "halton-seniors-network"
+AGENCY = "community-living"  # a member of the directory: tokens are issued to members only
 PROBLEM = "application/problem+json"
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
 
@@ -105,7 +105,7 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     await svc.faststream.start()
     token = new_token()
     async with svc.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(token), AGENCY, NOW)
+        await store.add_token(conn, token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
     try:
         yield Http(svc, token, since)
     finally:

@@ -3,6 +3,7 @@ queued over HTTP and answered by the consumer, and its identity sealed on the Ka
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from schemas.referrals import (
     AerAttestation,
@@ -22,6 +25,7 @@ from schemas.referrals import (
 )
 from schemas.signing import record_signing_bytes, signature_header, verifies
 from schemas.topics import REFERRALS
+from services.cli import intake_cmd
 from services.cli.intake_cmd import issue_token
 from services.intake import main, store
 from services.intake.ingress import new_token, token_hash
@@ -78,7 +82,7 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     await svc.faststream.start()
     token = new_token()
     async with svc.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(token), AGENCY, NOW)
+        await store.add_token(conn, token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
     transport = httpx.ASGITransport(app=asgi_app([svc]))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
@@ -189,7 +193,8 @@ async def test_a_contract_violation_is_a_422_naming_every_field(http: Http) -> N
 async def test_tokens_issue_stores_only_a_hash_and_the_token_works(
         http: Http, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMANDE_DATABASE_URL", settings.database_url.get_secret_value())
-    token = await issue_token(AGENCY)
+    token, expires = await issue_token(AGENCY)
+    assert timedelta(days=179) < expires - datetime.now(UTC) <= timedelta(days=180)
     async with http.svc.pool.acquire() as conn:
         stored = await conn.fetch("SELECT token_hash FROM api_tokens WHERE agency_id = $1", AGENCY)
     assert token_hash(token) in {bytes(r["token_hash"]) for r in stored}
@@ -209,3 +214,37 @@ async def test_health_readiness_and_metrics_are_on_the_admin_port_only(http: Htt
         metrics = await client.get("/metrics")
         assert "commande_outbox_backlog" in metrics.text
         assert (await client.post("/v1/referrals", json={})).status_code == 404
+
+
+async def test_a_token_stops_working_when_it_expires_is_revoked_or_its_agency_leaves(
+        http: Http, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = f"/v1/referrals/{AGENCY}/H{RUN}-never"
+    expired, revoked, departed = new_token(), new_token(), new_token()
+    async with http.svc.pool.acquire() as conn:
+        await store.add_token(conn, token_hash(expired), AGENCY, NOW - timedelta(days=200),
+                              NOW - timedelta(seconds=1))
+        await store.add_token(conn, token_hash(revoked), AGENCY, NOW, NOW + timedelta(days=30))
+        # an agency of the directory whose membership ended (inactive since 2019)
+        await store.add_token(conn, token_hash(departed), "town-oakville-legacy", NOW,
+                              NOW + timedelta(days=30))
+    assert (await http.client.get(path, headers=http.auth(revoked))).status_code == 404
+    for token, words in ((expired, "expired"), (departed, "no longer an active member")):
+        problem = assert_problem(await http.client.get(path, headers=http.auth(token)), 401,
+                                 "invalid_token")
+        assert words in problem["detail"]
+
+    monkeypatch.setenv("COMMANDE_DATABASE_URL", settings.database_url.get_secret_value())
+    token_id = token_hash(revoked).hex()[:12]
+    def cli(*args: str) -> Result:  # in a thread: the command runs its own event loop
+        return CliRunner().invoke(intake_cmd.app, list(args))
+
+    listed = await asyncio.to_thread(cli, "tokens", "list", "--agency", AGENCY)
+    assert listed.exit_code == 0, listed.output
+    assert f"{token_id}  {AGENCY}" in listed.output
+    assert revoked not in listed.output
+    done = await asyncio.to_thread(cli, "tokens", "revoke", token_id)
+    assert done.exit_code == 0, done.output
+    assert assert_problem(await http.client.get(path, headers=http.auth(revoked)), 401,
+                          "invalid_token")
+    again = await asyncio.to_thread(cli, "tokens", "revoke", token_id)
+    assert again.exit_code == 2

@@ -38,11 +38,10 @@ from uuid6 import uuid7
 
 from schemas.envelope import to_record
 from schemas.event_requests import EventRequestSubmitted
-from services.intake import store as intake_store
 from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import RateLimiter
 from services.intake.handlers import SOURCE
-from services.intake.ingress import BEARER, field_errors, problem, read_json_body, token_hash
+from services.intake.ingress import field_errors, problem, read_json_body, token_agency
 from services.runtime import events, outbox
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
@@ -59,18 +58,9 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         header = request.headers.get("authorization")
         if header is None:
             return None
-        match = BEARER.match(header)
-        if match is None:
-            return problem(401, "unauthenticated", "Authentication required",
-                           "Send 'Authorization: Bearer <token>' with your agency's token, or no "
-                           "Authorization header to ask as a member of the public.")
-        async with svc.pool.acquire() as conn:
-            agency = await intake_store.agency_for_token(conn, token_hash(match.group(1)))
-        if agency is None:
-            return problem(401, "invalid_token", "Invalid token",
-                           "The token is unknown or revoked; ask for a new one, or send no "
-                           "Authorization header to ask as a member of the public.")
-        return agency
+        return await token_agency(
+            svc.pool, header, requests.clock.now(), requests.directory.current(),
+            hint=", or send no Authorization header to ask as a member of the public")
 
     async def submit(request: Request) -> Response:
         now = requests.clock.now()
