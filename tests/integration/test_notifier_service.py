@@ -334,7 +334,7 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
         sample(SlaBreached, situation_id=situation, district="district_1",
                agency_id="housing-services"),
         sample(SituationConcluded, situation_id=situation, meeting_id=meeting),
-        sample(CommandRejected, command_id=command_id, target_id=situation),
+        sample(CommandRejected, command_id=command_id, target_id=situation, actor=command.actor),
         sample(ReferralRejected, agency_id="public-health", referral_ref=ref),
     )
     expected = Counter({
@@ -414,13 +414,14 @@ def _hits_now(stack: Stack, agency: str) -> list[Hit]:
 
 
 async def test_refusal_seen_before_its_command_waits_for_the_actor(stack: Stack) -> None:
+    """A refusal recorded before refusals named their actor waits for its command."""
     situation = uuid7()
     command = sample(AssignAgencies, situation_id=situation,
                      actor=Actor(agency_id="housing-services", role="lead_agency"))
     record = emit(command, source=SOURCE)
     command_id = UUID(dict(record.headers)["ce_id"].decode())
     [cause] = await send(stack, sample(CommandRejected, command_id=command_id,
-                                       target_id=situation))
+                                       target_id=situation, actor=None))
 
     async def pending() -> bool:
         return bool(await stack.admin.fetchval(
@@ -435,6 +436,18 @@ async def test_refusal_seen_before_its_command_waits_for_the_actor(stack: Stack)
     assert msg["X-Commande-Notice-Kind"] == "command_rejected"
     assert "sample_reason" in text(msg)
     assert not await pending()
+
+
+async def test_a_refusal_naming_its_actor_reaches_them_without_its_command(stack: Stack) -> None:
+    """Convening names the actor in the refusal: notifier needs nothing else to tell them."""
+    situation = uuid7()
+    [cause] = await send(stack, sample(
+        CommandRejected, command_id=uuid7(), target_id=situation,
+        actor=Actor(agency_id="housing-services", role="lead_agency")))
+    mine = caused_by(stack, [cause])
+    [msg] = await wait_for(lambda: _ours_async(stack, str(situation), mine), timeout=60)
+    assert msg["X-Envelope-To"] == _tagged("table@housing.example.org")
+    assert msg["X-Commande-Notice-Kind"] == "command_rejected"
 
 
 async def _ours_async(stack: Stack, needle: str, mine: set[str]) -> list[EmailMessage]:
