@@ -43,6 +43,7 @@ class Operation(StrEnum):
     CREATE = "Create"
     DESCRIBE = "Describe"
     DESCRIBE_CONFIGS = "DescribeConfigs"
+    ALTER_CONFIGS = "AlterConfigs"
 
 
 class Resource(StrEnum):
@@ -81,8 +82,8 @@ class Access:
         writes: topics it may produce to.
         reads: topics it may consume.
         group_prefix: consumer groups it may join: every group whose name starts with this.
-        operator: may describe every topic and group, read the dead letters and create the
-            registry's topics (``commande stack up`` and the cluster admin's tools).
+        operator: may describe every topic and group, read the dead letters, and create the
+            registry's topics and set their configuration back (``commande topics apply``).
         sandbox: what it may do on ``sandbox.`` copies of the topics (synthetic data).
         development_only: the embedded stack has it; a production cluster never should.
     """
@@ -115,6 +116,7 @@ class Access:
             grant(Resource.CLUSTER, "kafka-cluster", Operation.DESCRIBE)
             grant(Resource.TOPIC, "commande.", Operation.DESCRIBE, Pattern.PREFIXED)
             grant(Resource.TOPIC, "commande.", Operation.DESCRIBE_CONFIGS, Pattern.PREFIXED)
+            grant(Resource.TOPIC, "commande.", Operation.ALTER_CONFIGS, Pattern.PREFIXED)
             grant(Resource.TOPIC, "commande.", Operation.CREATE, Pattern.PREFIXED)
             grant(Resource.GROUP, "*", Operation.DESCRIBE)
             grant(Resource.TOPIC, DLQ.name, Operation.READ)

@@ -13,7 +13,7 @@ from deploy.local.smtp_sink import read_messages
 from schemas.errors import ConfigurationError
 from services.runtime.settings import Settings
 from services.runtime.tls import stack_server_pem
-from services.runtime.topics import ensure_topics
+from services.runtime.topics import reconcile
 
 
 def _smtp_pid(settings: Settings) -> Path:
@@ -54,9 +54,12 @@ def up(settings: Settings, *, identity_provider: bool = True) -> list[str]:
     applied = kafka.apply_security(settings)
     if applied is not None:
         lines.append(f"kafka security: {applied}")
-    created = asyncio.run(ensure_topics(settings, SUPER_USER))
+    created, drifted = asyncio.run(reconcile(settings, SUPER_USER, fix=True))
     lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else
                                                        ", all present"))
+    lines.extend(f"topic {d.topic}: {d.setting} {d.have} -> {d.want}"
+                 + ("" if d.fixable else " (not changed: recreate the stack's data to apply)")
+                 for d in drifted)
     if identity_provider:
         lines.append(keycloak.start(settings))
     return lines

@@ -19,6 +19,7 @@ from services.cli import (
     situation_cmd,
     stack_cmd,
     submit_cmd,
+    topics_cmd,
 )
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(situation_cmd.app, name="situation")
 app.add_typer(notifier_cmd.app, name="notice")

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     """``COMMANDE_ENV``: production (the default) refuses development keys, the sample directory,
     plaintext connections and missing secrets at start; ``development`` is the embedded stack's."""
     kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_replication_factor: int | None = Field(default=None, ge=1)
+    """Replicas of each topic ``commande topics apply`` creates: 3 unless set (1 in development:
+    the embedded broker is one node)."""
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
+    """``min.insync.replicas`` of each topic: 2 unless set (1 in development)."""
     kafka_security_protocol: Literal["SASL_SSL", "SSL", "PLAINTEXT"] = "SASL_SSL"
     """``SASL_SSL`` (SCRAM over TLS, the default), ``SSL`` (mutual TLS: ``kafka_cert_file`` and
     ``kafka_key_file``), or ``PLAINTEXT`` (development only: a throwaway benchmark broker)."""
@@ -105,6 +110,16 @@ class Settings(BaseSettings):
         """``COMMANDE_ENV=development``: the only mode where development keys, the sample
         directory and the embedded stack's credentials are used."""
         return self.env == "development"
+
+    @property
+    def replication_factor(self) -> int:
+        """Replicas per topic (the setting, else 3; 1 in development)."""
+        return self.kafka_replication_factor or (1 if self.development else 3)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """``min.insync.replicas`` per topic (the setting, else 2; 1 in development)."""
+        return self.kafka_min_insync_replicas or (1 if self.development else 2)
 
     @property
     def kafka_state(self) -> Path:
