@@ -323,13 +323,19 @@ async def test_accepted_commands_come_back_with_their_facts(running: Running) ->
     responded = await _post(running, f"/v1/situations/{sid}/response", lead, {"answer": "accepted"})
     assert responded.status_code == 200, responded.text
     assert responded.json()["actor"] == {"agency_id": "mental-health-assoc", "role": "lead_agency"}
+    # The assisting agency's own system answers too, with client credentials.
+    system = await oidc.partner_system(running.issuer, "housing-services")
+    answered = await _post(running, f"/v1/situations/{sid}/response", system, {"answer": "accepted"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["actor"] == {"agency_id": "housing-services", "role": "assisting_agency"}
     # ...and sees the assignment and the situation's timeline; the 2 District chair does not.
     tasks = (await _get(running, "/v1/assignments", lead)).json()["assignments"]
     assert {"situation_id": str(sid), "agency_id": "mental-health-assoc", "role": "lead",
             "state": "accepted"}.items() <= next(t for t in tasks if t["situation_id"] == str(sid)).items()
     timeline = await _get(running, f"/v1/situations/{sid}/timeline", lead)
     assert [e["event"] for e in timeline.json()["entries"]] == [
-        "opened", "scheduled", "aer_decision_recorded", "agencies_assigned", "assignment_responded"]
+        "opened", "scheduled", "aer_decision_recorded", "agencies_assigned", "assignment_responded",
+        "assignment_responded"]
     _problem(await _get(running, f"/v1/situations/{sid}/timeline",
                         await oidc.person(running.issuer, "d2-chair")), 403, "not_your_table")
     status = await _get(running, f"/v1/commands/{body['command_id']}", chair)
