@@ -366,3 +366,30 @@ async def test_the_cli_prints_every_reason_and_exits_non_zero(running: Running) 
         "district_3 table",
         "  - identity_release_mismatch (identity_release): the district_3 table releases identity "
         "at filter_4"]
+
+
+async def test_no_outcome_in_time_is_504_and_the_outcome_is_there_later(running: Running) -> None:
+    d2_chair = await oidc.person(running.issuer, "d2-chair")
+    unknown = uuid7()
+    answer = await _post(running, f"/v1/situations/{unknown}/decision?wait=0.001", d2_chair,
+                         {"decision": "confirmed", "meeting_id": str(uuid7())})
+    body = _problem(answer, 504, "no_outcome_yet")
+    assert body["status_url"] == f"/v1/commands/{body['command_id']}"
+
+    async def settled() -> dict[str, Any] | None:
+        later = (await _get(running, body["status_url"], d2_chair)).json()
+        return later if later["outcome"] != "pending" else None
+
+    later = await wait_for(settled, timeout=30)
+    assert later["outcome"] == "rejected"
+    assert [r["code"] for r in later["reasons"]] == ["unknown_situation"]
+    assert later["actor"] == {"agency_id": "hrps-cmb-d2", "role": "table_chair"}
+    # Only the agency that issued it sees what became of it.
+    d1_chair = await oidc.person(running.issuer, "d1-chair")
+    _problem(await _get(running, body["status_url"], d1_chair), 403, "not_your_command")
+    # wait=0: answered at once, 202 with where to look.
+    pending = await _post(running, f"/v1/situations/{unknown}/decision?wait=0", d2_chair,
+                          {"decision": "confirmed", "meeting_id": str(uuid7())})
+    assert pending.status_code == 202
+    assert pending.json()["outcome"] == "pending"
+    assert pending.headers["location"] == f"/v1/commands/{pending.json()['command_id']}"
