@@ -393,3 +393,32 @@ async def test_no_outcome_in_time_is_504_and_the_outcome_is_there_later(running:
     assert pending.status_code == 202
     assert pending.json()["outcome"] == "pending"
     assert pending.headers["location"] == f"/v1/commands/{pending.json()['command_id']}"
+
+
+async def test_commande_login_with_the_device_grant(running: Running, tmp_path: Path) -> None:
+    """Outside a password sign-in, `commande login` prints an address and a code, waits while the
+    person signs in in a browser, and keeps the token for the commands."""
+    tokens = tmp_path / "tokens.json"
+    env = {**os.environ, "COMMANDE_ENV": "development", "COMMANDE_GATEWAY_URL": running.url,
+           "COMMANDE_OIDC_ISSUER": running.issuer, "COMMANDE_TOKEN_FILE": str(tokens)}
+    env.pop("COMMANDE_TOKEN", None)
+    proc = await asyncio.create_subprocess_exec(
+        str(COMMANDE), "login", env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    assert line.startswith("Open http://127.0.0.1:"), line
+    await oidc.approve_device(line.split()[1], "d3-chair")
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "/agencies/hrps-cmb-d3/community_engagement_team" in out.decode()
+    assert oct(tokens.stat().st_mode & 0o777) == "0o600"
+
+    status = await asyncio.create_subprocess_exec(
+        str(COMMANDE), "decide", "--situation", str(uuid7()), "--meeting", str(uuid7()),
+        "--decision", "confirmed", env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    said, _ = await asyncio.wait_for(status.communicate(), 90)
+    assert status.returncode == 1  # signed in as the 3 District chair; convening knows no such situation
+    assert "as hrps-cmb-d3/table_chair" in said.decode()
+    assert "unknown_situation" in said.decode()
