@@ -29,7 +29,7 @@ from schemas.topics import (
     TABLE_ACTIONS,
 )
 from services.directory import DirectoryHolder, reference_codes
-from services.notifier import acks
+from services.notifier import acks, store
 from services.notifier.contacts import DEV_KEY_ID, ContactBox
 from services.notifier.delivery import delivery_loop
 from services.notifier.handlers import Handlers
@@ -122,6 +122,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
                 decode=events.decode, handle=handlers.handle, skip_types=SKIPPED)
     svc.background(delivery_loop(settings, clock, box))
+    for name, sql in store.PRUNES:
+        svc.prune(name, sql, settings.notifier_bookkeeping_days)
     svc.routes.extend(acks.routes(svc, secret, clock))
     return svc
 

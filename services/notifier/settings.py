@@ -17,6 +17,9 @@ class NotifierSettings(Settings):
     """
 
     notifier_group: str = "notifier"
+    notifier_bookkeeping_days: int = 400
+    """Days notifier keeps a settled notice, a past meeting and the facts it joins later events
+    with, before pruning them."""
     notifier_directory: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
     notifier_mail_from: str = "commande-notices@halton-police.example.org"
     notifier_public_url: str = "http://127.0.0.1:8080"

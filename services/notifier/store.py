@@ -18,6 +18,24 @@ from services.runtime.db import Connection
 
 WAKE_CHANNEL = "notifier_notices"
 
+PRUNES: tuple[tuple[str, str], ...] = (
+    ("notices", "DELETE FROM notices WHERE state <> 'pending' "
+                "AND created_at < now() - make_interval(days => $1)"),
+    ("meetings", "DELETE FROM meetings WHERE ends_at < now() - make_interval(days => $1)"),
+    ("situations", "DELETE FROM situations WHERE seen_at < now() - make_interval(days => $1)"),
+    ("command_actors",
+     "DELETE FROM command_actors WHERE seen_at < now() - make_interval(days => $1)"),
+    ("pending_refusals",
+     "DELETE FROM pending_refusals WHERE seen_at < now() - make_interval(days => $1)"),
+    ("event_request_purged",
+     "DELETE FROM event_request_purged WHERE purged_at < now() - make_interval(days => $1)"),
+    ("event_request_waiting",
+     "DELETE FROM event_request_waiting WHERE received_at < now() - make_interval(days => $1)"),
+)
+"""Notifier's bookkeeping, pruned by age: settled notices (their payload was cleared when they
+settled; the delivery facts are on the notices topic), meetings long over, and the facts and
+tombstones kept to join later events."""
+
 INSERT_NOTICE = """
 INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, recipient_key,
                      channel, address, privacy, payload, next_attempt_at, created_at)

@@ -6,7 +6,9 @@ only if that transaction commits. The :class:`OutboxRelay` publishes unsent rows
 publish and mark-sent publishes those rows again on restart: consumers drop the repeat through
 their inbox, since the event keeps its ``ce_id``. One relay per service schema is active at a time
 (a PostgreSQL advisory lock held on a dedicated connection); it wakes on ``LISTEN/NOTIFY`` and also
-polls, so a lost notification only delays.
+polls, so a lost notification only delays. The leader also prunes, hourly, the schema's
+bookkeeping: the inbox past its de-duplication window, and what a service registered
+(:meth:`services.runtime.service.Service.prune`).
 
 A row Kafka can never take (over the record size limit: a bug, not a state of the world) would
 otherwise hold back every row after it for ever: it goes to the dead-letter topic instead
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.errors import TransientError
@@ -39,6 +42,19 @@ WHERE sent_at IS NULL ORDER BY seq LIMIT $1
 """
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])"
 PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - interval '1 hour'"
+PRUNE_INBOX = "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)"
+HOUSEKEEPING_EVERY = 3600.0
+"""Seconds between two runs of a schema's pruning statements (the inbox's, a service's own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """A bookkeeping table's pruning: a named statement deleting rows older than ``days``
+    (its ``$1``)."""
+
+    name: str
+    sql: str
+    days: int
 BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
 TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext('commande.outbox.' || $1))"
 
@@ -74,8 +90,10 @@ class OutboxRelay:
     """Publishes a service's outbox; run :meth:`run` as a task, :meth:`flush` at shutdown."""
 
     def __init__(self, pool: Pool, producer: Producer, schema: str, *, batch: int = 500,
-                 poll_interval: float = 1.0, dead_letters: DeadLetters | None = None) -> None:
+                 poll_interval: float = 1.0, dead_letters: DeadLetters | None = None,
+                 prunes: Sequence[Prune] = ()) -> None:
         self._pool = pool
+        self._prunes = tuple(prunes)
         self._dead_letters = dead_letters or DeadLetters()
         self._producer = producer
         self._schema = schema
@@ -155,7 +173,7 @@ class OutboxRelay:
                 return
             self.leader = True
             await conn.add_listener(channel(self._schema), self._notified)
-            prune_at = 0.0
+            prune_at = housekeeping_at = 0.0
             loop = asyncio.get_running_loop()
             while not stop.is_set():
                 self._wake.clear()
@@ -163,6 +181,9 @@ class OutboxRelay:
                 if loop.time() > prune_at:
                     await conn.execute(PRUNE_SENT)
                     prune_at = loop.time() + 60
+                if loop.time() > housekeeping_at:
+                    await self.housekeep(conn)
+                    housekeeping_at = loop.time() + HOUSEKEEPING_EVERY
                 if conn.is_closed():
                     raise TransientError("the relay's leader connection closed")
                 with contextlib.suppress(TimeoutError):
@@ -172,6 +193,16 @@ class OutboxRelay:
             with contextlib.suppress(*DB_UNAVAILABLE):
                 await conn.remove_listener(channel(self._schema), self._notified)
                 await self._pool.release(conn, timeout=5)
+
+    async def housekeep(self, conn: Connection) -> dict[str, int]:
+        """Run the schema's pruning statements; returns rows deleted per statement."""
+        deleted: dict[str, int] = {}
+        for prune in self._prunes:
+            status: str = await conn.execute(prune.sql, prune.days)
+            deleted[prune.name] = int(status.rsplit(" ", 1)[1])
+        if any(deleted.values()):
+            log.info("bookkeeping pruned", schema=self._schema, **deleted)
+        return deleted
 
     async def flush(self) -> int:
         """Publish what is left (graceful shutdown) unless another instance leads; returns how many.

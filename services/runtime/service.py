@@ -36,7 +36,7 @@ from services.runtime.kafka import InRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
-from services.runtime.outbox import OutboxRelay
+from services.runtime.outbox import PRUNE_INBOX, OutboxRelay, Prune
 from services.runtime.settings import Settings
 from services.runtime.topics import require_topics
 
@@ -72,6 +72,8 @@ class Service:
         self._consumers: dict[str, Consumer[Any]] = {}
         self._factories: list[Callable[[], None]] = []
         self._loops: list[BackgroundLoop] = []
+        self._prunes: list[Prune] = [
+            Prune("inbox", PRUNE_INBOX, settings.inbox_retention_days)]
         self._subscriptions: list[tuple[str, str]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
@@ -142,6 +144,11 @@ class Service:
 
         del on_batch
 
+    def prune(self, name: str, sql: str, days: int) -> None:
+        """Have the outbox leader run ``sql`` hourly: a named statement deleting this service's
+        bookkeeping rows older than ``days`` (its ``$1``): nothing is kept past its purpose."""
+        self._prunes.append(Prune(name, sql, days))
+
     def background(self, loop: BackgroundLoop) -> None:
         """Run ``loop(service, stopping)`` while the service runs (timers, schedulers)."""
         self._loops.append(loop)
@@ -160,7 +167,8 @@ class Service:
             log.info("migrations applied", service=self.name, applied=applied)
         await _retry_transient(self.producer.start, "Kafka")
         self._relay = OutboxRelay(self._pool, self.producer, self.name,
-                                  batch=self.settings.outbox_batch, dead_letters=self.dead_letters)
+                                  batch=self.settings.outbox_batch, dead_letters=self.dead_letters,
+                                  prunes=self._prunes)
         for make in self._factories:
             make()
         self._tasks.append(asyncio.create_task(self._relay.run(self.stopping)))

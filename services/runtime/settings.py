@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 5
     outbox_batch: int = 500
+    inbox_retention_days: int = Field(default=400, ge=1)
+    """Days a handled event's inbox row is kept: redeliveries within it are dropped. Longer than
+    any finite topic retention (365 days), so only a consumer group reset to the beginning of a
+    forever topic could bring back an older event."""
     dlq_public_key: str | None = None
     """Base64 X25519 public key of the operators: dead letters of restricted topics are sealed to
     it (``COMMANDE_DLQ_PUBLIC_KEY``); without it they are kept as stubs (hash and size only)."""

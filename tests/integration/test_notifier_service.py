@@ -802,3 +802,30 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def test_settled_bookkeeping_is_pruned_after_its_window(stack: Stack) -> None:
+    """Nothing kept past its purpose: a notice settled long ago, a meeting long over and the
+    facts kept to join later events go; a pending notice and recent facts stay."""
+    old, recent = uuid7(), uuid7()
+    async with stack.svc.pool.acquire() as conn:
+        for notice, state, days in ((old, "delivered", 401), (recent, "pending", 401)):
+            await conn.execute(
+                "INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, "
+                "recipient_key, channel, address, privacy, state, created_at) VALUES ($1, $1, "
+                "'t', 'agenda', 'a', $4, 'email', 'x@example.org', 'p', $2, "
+                "now() - make_interval(days => $3))", notice, state, days, str(notice))
+        await conn.execute(
+            "INSERT INTO meetings VALUES ($1, 'district_1', 'regular', now() - interval '402 days',"
+            " now() - interval '401 days', 'v'), ($2, 'district_1', 'regular', now(), now(), 'v')",
+            old, recent)
+        await conn.execute(
+            "INSERT INTO situations (situation_id, originating_agency, district, seen_at) VALUES "
+            "($1, 'a', 'district_1', now() - interval '401 days'), ($2, 'a', 'district_1', now())",
+            old, recent)
+        await stack.svc.relay.housekeep(conn)
+        for table, key in (("notices", "notice_id"), ("meetings", "meeting_id"),
+                           ("situations", "situation_id")):
+            kept = {r[0] for r in await conn.fetch(
+                f"SELECT {key} FROM {table} WHERE {key} = ANY($1::uuid[])", [old, recent])}
+            assert kept == {recent}, table

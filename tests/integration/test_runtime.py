@@ -109,7 +109,8 @@ async def test_migrations_are_recorded_and_applied_once(running: ItemService,
 
     rows = await admin_db.fetch(
         f"SELECT source, version, name FROM {running.schema}.schema_migrations ORDER BY source")
-    assert {(r["source"], r["version"]) for r in rows} == {("runtime", 1), (running.schema, 1)}
+    assert {(r["source"], r["version"]) for r in rows} == {
+        ("runtime", 1), ("runtime", 2), (running.schema, 1)}
     again = await db.migrate(running.service.pool, running.schema, {"runtime": Path(
         "services/runtime/sql")})
     assert again == []
@@ -215,6 +216,27 @@ async def test_an_outbox_row_kafka_cannot_take_is_dead_lettered_and_the_rest_pub
         assert dict(letter.headers)["error_consumer"] == f"{svc.schema}-outbox".encode()
     finally:
         await pool.close()
+
+
+async def test_the_leader_prunes_the_inbox_past_its_window_and_the_services_own_bookkeeping(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str]) -> None:
+    svc = ItemService(settings, tmp_path, *topics)
+    svc.service.prune("items", "DELETE FROM items WHERE n < $1", 10)
+    await svc.service.faststream.start()
+    try:
+        async with svc.service.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO inbox (consumer, source, event_id, handled_at) VALUES "
+                "('c', '/s', 'old', now() - interval '401 days'), "
+                "('c', '/s', 'recent', now() - interval '399 days')")
+            await conn.execute("INSERT INTO items (n, event_id) VALUES (3, 'a'), (30, 'b')")
+            deleted = await svc.service.relay.housekeep(conn)
+            assert deleted == {"inbox": 1, "items": 1}
+            assert [r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox")] == [
+                "recent"]
+            assert await conn.fetchval("SELECT array_agg(n) FROM items") == [30]
+    finally:
+        await svc.service.faststream.stop()
 
 
 async def test_a_database_outage_makes_the_consumer_wait_not_drop(
