@@ -33,7 +33,8 @@ class IntakeSettings(Settings):
         directory_path: the partner directory (``COMMANDE_DIRECTORY_PATH``).
         intake_min_risk_factors: Filter 1 threshold on distinct risk factors.
         intake_min_sectors: Filter 1 threshold on distinct service sectors those factors reach.
-        intake_require_sealed_subject: refuse a clear ``subject`` (only ``sealed_subject``).
+        intake_require_sealed_subject: refuse a clear ``subject`` (only ``sealed_subject``): on by
+            default (``COMMANDE_INTAKE_REQUIRE_SEALED_SUBJECT=false`` lets a legacy partner in).
         vault_key: base64 of a 32-byte AES-256-GCM key (``COMMANDE_VAULT_KEY``).
         vault_key_id: the id stored with each vault row (``COMMANDE_VAULT_KEY_ID``).
         vault_previous_keys: older ``{key_id: base64 key}`` still able to decrypt (rotation).
@@ -65,7 +66,7 @@ class IntakeSettings(Settings):
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
     intake_min_risk_factors: int = Field(default=2, ge=1)
     intake_min_sectors: int = Field(default=2, ge=1)
-    intake_require_sealed_subject: bool = False
+    intake_require_sealed_subject: bool = True
     vault_key: SecretStr | None = None
     vault_key_id: str = Field(default="dev-local-insecure", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     vault_previous_keys: dict[str, SecretStr] = Field(default_factory=dict)

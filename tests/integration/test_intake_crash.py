@@ -26,6 +26,7 @@ from schemas.referrals import (
 )
 from schemas.situations import SituationOpened
 from schemas.topics import REFERRAL_STATUS, SITUATIONS
+from services.intake import sealing
 from services.intake.provenance import partner_source
 from services.intake.signing import development_signing_key
 from services.runtime.events import emit_signed
@@ -53,9 +54,10 @@ def referral(n: int) -> ReferralSubmitted:
             narrative="Synthetic load: problematic substance use and an eviction notice."),
         aer=AerAttestation(significant_interest=True, probable_harm=True, severe_harm=True,
                            multi_disciplinary=True, attested_at=NOW - timedelta(hours=1)),
-        subject=Subject(people=(IdentifiedPerson(given_name="Loadtest", family_name=f"N{n}",
-                                                 phone="+1 905 555 0100"),),
-                        legal_basis="consent"),
+        sealed_subject=sealing.seal_subject(  # as a partner sends it: intake requires sealing
+            Subject(people=(IdentifiedPerson(given_name="Loadtest", family_name=f"N{n}",
+                                             phone="+1 905 555 0100"),), legal_basis="consent"),
+            sealing.development_private_key(sealing.INTAKE_KEY_NAME).public_key),
     )
 
 

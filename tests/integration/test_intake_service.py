@@ -102,13 +102,19 @@ def summary(**overrides: Any) -> SituationSummary:
     return SituationSummary(**{**fields, **overrides})
 
 
+def sealed(block: Subject) -> str:
+    """``block`` sealed to intake's development key, as a partner sends it."""
+    return sealing.seal_subject(block, sealing.development_private_key("intake").public_key)
+
+
 def referral(name: str, **overrides: Any) -> ReferralSubmitted:
+    """A referral as a partner sends it: the subject sealed (``subject=`` sends one in clear)."""
     fields: dict[str, Any] = {
         "agency_id": AGENCY, "referral_ref": ref(name), "submitted_at": START,
         "priority": "routine", "summary": summary(),
         "aer": AerAttestation(significant_interest=True, probable_harm=True, severe_harm=True,
                               multi_disciplinary=True, attested_at=START - timedelta(hours=1)),
-        "subject": subject(),
+        "sealed_subject": None if overrides.get("subject") else sealed(subject()),
     }
     return ReferralSubmitted(**{**fields, **overrides})
 
@@ -277,9 +283,10 @@ async def test_every_reason_comes_back_at_once(intake: Harness) -> None:
     ("not-member", {"agency_id": "town-milton", "summary": summary(municipality="oakville")},
      ("agency_not_member_of_district_table", "agency_id")),
     ("unknown-agency", {"agency_id": "no-such-agency"}, ("agency_unknown", "agency_id")),
-    ("not-locatable", {"subject": subject(address=None, people=(
-        IdentifiedPerson(given_name=GIVEN, family_name=FAMILY),))},
+    ("not-locatable", {"sealed_subject": sealed(subject(address=None, people=(
+        IdentifiedPerson(given_name=GIVEN, family_name=FAMILY),)))},
      ("subject_not_locatable", "subject")),
+    ("in-clear", {"subject": subject()}, ("subject_must_be_sealed", "subject")),
     ("one-sector", {"summary": summary(risk_factors=("housing.eviction_risk",))},
      ("too_few_risk_factors", "summary.risk_factors")),
 ])
