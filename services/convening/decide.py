@@ -18,6 +18,7 @@ from schemas.commands import (
     ReopenSituation,
     RespondToAssignment,
 )
+from schemas.free_text import FreeText, check_text
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -54,6 +55,16 @@ class TableContext:
     conclusions: frozenset[str]
     """Conclusion codes from reference data."""
 
+
+NOTE = FreeText(
+    field="note", code_prefix="note", label="note",
+    contact_advice="contact details never go in a note every agency at the table reads",
+)
+REASON = FreeText(
+    field="reason", code_prefix="reason", label="reason",
+    contact_advice="contact details never go in a reason every agency at the table reads",
+)
+"""The free text of commands: it lands on the forever-kept situations topic and the agendas."""
 
 SituationCommand = (
     RecordAerDecision
@@ -136,6 +147,14 @@ def _require_chair(command: Command, table: TableContext) -> None:
         )
 
 
+def _require_de_identified(text: str | None, spec: FreeText) -> None:
+    """Refuse free text that identifies someone: every reason names the field and the kind of
+    identifier (never the text), so the sender can reword it."""
+    found = check_text(text, spec) if text is not None else []
+    if found:
+        raise CommandRefused(*found)
+
+
 def _require_status(state: SituationState, *allowed: Status) -> None:
     if state.status not in allowed:
         raise CommandStale(
@@ -158,6 +177,7 @@ def _record_aer_decision(
         problems.append(reason("meeting_not_started", "a decision is recorded once the meeting has started"))
     if problems:
         raise CommandStale(*problems)
+    _require_de_identified(c.note, NOTE)
     assert s.situation_id is not None
     events: list[SituationEvent] = [
         AerDecisionRecorded(
@@ -255,6 +275,7 @@ def _respond(s: SituationState, c: RespondToAssignment, now: datetime) -> list[S
                 "answer",
             )
         )
+    _require_de_identified(c.reason, REASON)
     assert s.situation_id is not None
     return [
         AssignmentResponded(

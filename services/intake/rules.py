@@ -13,7 +13,7 @@ from datetime import date
 from schemas.reference import Reference
 from schemas.referrals import Reason, ReferralSubmitted, Subject
 from services.directory import Directory
-from services.intake.deidentify import check_narrative
+from services.intake.deidentify import check_narrative, check_reference
 
 AER_TESTS: tuple[tuple[str, str], ...] = (
     ("significant_interest", "a significant interest is at stake"),
@@ -70,6 +70,7 @@ def check(event: ReferralSubmitted, subject: Subject | None, *, reference: Refer
     _codes(event, reference, reasons)
     names = [n for p in (subject.people if subject else ()) for n in (p.given_name, p.family_name)]
     reasons.extend(check_narrative(event.summary.narrative, names))
+    reasons.extend(check_reference(event.referral_ref, names))
     if subject is not None:
         _identified(event, subject, reasons)
     return Checked(district=district, reasons=tuple(reasons))

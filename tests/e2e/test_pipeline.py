@@ -51,7 +51,8 @@ CHAIR = {"district_1": "d1-chair", "district_2": "d2-chair", "district_3": "d3-c
 
 
 def referral(name: str) -> ReferralSubmitted:
-    return load_referral(SAMPLES / f"{name}.json", ref=f"E2E-{uuid.uuid4().hex[:10]}", seal=True)
+    # 12 hex digits: ten digits in a row would read as a phone number (intake refuses that ref)
+    return load_referral(SAMPLES / f"{name}.json", ref=f"E2E-{uuid.uuid4().hex[:12]}", seal=True)
 
 
 async def submit(settings: Settings, name: str) -> ReferralAccepted | ReferralRejected:

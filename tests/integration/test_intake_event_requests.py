@@ -269,6 +269,24 @@ async def test_decline_and_an_unknown_request(h: Harness) -> None:
     assert [r.code for r in refused.reasons] == ["request_unknown", "decline_reason_unknown"]
 
 
+async def test_a_note_with_the_requesters_name_or_a_phone_is_refused(h: Harness) -> None:
+    """The note is kept forever on the de-identified topic; the requester's name only until the
+    purge: intake opens the contact to compare, through invisible characters and dashes."""
+    event = request(h, requester=Requester(name="Avery Testy", mailing_address="1 Example St, Milton",
+                                           daytime_phone="905 555 0101", email=EMAIL))
+    await h.answer(event)
+    await h.send(sample_decline(event.request_id, note="Sorry Av\u00adery, no officer is free."),
+                 sample_decline(event.request_id, note="Call 905\u2013555\u20130199 to talk."),
+                 sample_decline(event.request_id))
+    _, by_name, by_phone, declined = await h.facts(event.request_id, count=4)
+    assert isinstance(by_name, EventRequestCommandRefused)
+    assert [(r.code, r.field) for r in by_name.reasons] == [("note_contains_requester_name", "note")]
+    assert isinstance(by_phone, EventRequestCommandRefused)
+    assert [(r.code, r.field) for r in by_phone.reasons] == [("note_contains_phone", "note")]
+    assert isinstance(declined, EventRequestDeclined)
+    assert declined.note == "No officer is free that week."
+
+
 async def test_garbage_goes_to_the_dlq_and_a_keyed_submission_is_answered(h: Harness) -> None:
     good = to_record(request(h), source=INTAKE)
     body = json.loads(good.value)

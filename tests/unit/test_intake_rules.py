@@ -184,6 +184,23 @@ def test_the_narrative_may_not_name_the_subject() -> None:
     assert codes(result) == [("narrative_contains_subject_name", "summary.narrative")]
 
 
+def test_the_narrative_may_not_name_the_subject_in_disguise() -> None:
+    disguised = "P\u0435rs\u00adon was seen again near the arena."  # Cyrillic e, soft hyphen
+    assert codes(run(referral(summary=summary(narrative=disguised)))) == [
+        ("narrative_contains_subject_name", "summary.narrative"),
+        ("narrative_contains_mixed_script", "summary.narrative")]
+
+
+@pytest.mark.parametrize(("ref", "code"), [
+    ("Sample-Person-1", "referral_ref_contains_subject_name"),
+    ("905-555-0101", "referral_ref_contains_phone"),
+    ("someone.at.example.org", "referral_ref_contains_email"),
+])
+def test_a_reference_that_identifies_is_rejected(ref: str, code: str) -> None:
+    """The reference travels in keys, on the situation and in e-mail subjects."""
+    assert codes(run(referral(referral_ref=ref))) == [(code, "referral_ref")]
+
+
 def test_every_reason_is_reported_at_once() -> None:
     aer = AerAttestation(significant_interest=False, probable_harm=True, severe_harm=False,
                          multi_disciplinary=True, attested_at=NOW)

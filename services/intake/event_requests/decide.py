@@ -15,7 +15,7 @@ submission or command and ``now``, and returns the new state with the de-identif
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -39,6 +39,7 @@ from schemas.event_requests import (
     ScheduleEventRequest,
     WithdrawEventRequest,
 )
+from schemas.free_text import FreeText, check_text
 from schemas.reference import Reference
 from schemas.reference.calendar import STATUTORY_HOLIDAYS, ZONE, local_date
 from schemas.referrals import Reason
@@ -47,6 +48,15 @@ from services.intake.event_requests.rules import EventChecked
 
 Status = Literal["acknowledged", "rejected", "scheduled", "declined", "withdrawn"]
 CMB_ROLE = "cmb"
+
+DECLINE_NOTE = FreeText(
+    field="note", code_prefix="note", label="note",
+    contact_advice="the requester's details stay with the CMB; the note is kept de-identified",
+    name_kind="requester_name", name_what="the requester's name",
+    name_advice="address the requester without it (the e-mail already greets them)",
+)
+SCHEDULE_NOTES = replace(DECLINE_NOTE, field="notes", code_prefix="notes")
+"""The CMB's notes go to ``commande.event-requests.v1``, kept forever and read by analytics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +167,8 @@ def decide_submission(state: EventRequestState | None, event: EventRequestSubmit
 
 def decide_command(state: EventRequestState | None, command: EventRequestCommand,
                    command_id: UUID, *, district_cmb: str | None, reference: Reference,
-                   now: datetime, config: EventConfig) -> Decided | EventRequestCommandRefused:
+                   now: datetime, config: EventConfig,
+                   names: Iterable[str] = ()) -> Decided | EventRequestCommandRefused:
     """Apply a CMB follow-up command, or refuse it with every reason.
 
     Args:
@@ -169,6 +180,7 @@ def decide_command(state: EventRequestState | None, command: EventRequestCommand
         reference: officer roles and reason codes.
         now: the service's clock.
         config: retention settings.
+        names: the requester's name, which a note must not carry (it outlives the purge).
     """
     reasons: list[Reason] = []
     if command.actor.role != CMB_ROLE:
@@ -177,6 +189,7 @@ def decide_command(state: EventRequestState | None, command: EventRequestCommand
             "community event requests.")))
     reasons.extend(_state_reasons(state, command, district_cmb))
     reasons.extend(_command_reasons(command, reference, now))
+    reasons.extend(_note_reasons(command, names))
     if reasons or state is None:
         return EventRequestCommandRefused(
             request_id=command.request_id, command_id=command_id,
@@ -267,6 +280,14 @@ def _command_reasons(command: EventRequestCommand, reference: Reference,
             reasons.append(Reason(code="withdrawal_reason_unknown", field="reason", message=(
                 f"Unknown withdrawal reason; use one of {', '.join(sorted(codes))}.")))
     return reasons
+
+
+def _note_reasons(command: EventRequestCommand, names: Iterable[str]) -> list[Reason]:
+    if isinstance(command, ScheduleEventRequest) and command.notes is not None:
+        return check_text(command.notes, SCHEDULE_NOTES, names)
+    if isinstance(command, DeclineEventRequest) and command.note is not None:
+        return check_text(command.note, DECLINE_NOTE, names)
+    return []
 
 
 def _naive(moment: time) -> time:

@@ -18,11 +18,13 @@ from uuid import UUID
 from schemas.base import Contract, Message
 from schemas.envelope import Envelope
 from schemas.event_requests import (
+    DeclineEventRequest,
     EventRequestCommand,
     EventRequestCommandRefused,
     EventRequestRejected,
     EventRequestSubmitted,
     Requester,
+    ScheduleEventRequest,
 )
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
@@ -38,7 +40,7 @@ from services.intake.event_requests.decide import (
     decide_submission,
 )
 from services.intake.handlers import SOURCE, contract_reasons
-from services.intake.vault import Vault
+from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
@@ -134,7 +136,8 @@ class EventRequests:
         now = self.clock.now()
         state = await store.get_request(conn, command.request_id)
         result = decide_command(state, command, env.id, district_cmb=self._district_cmb(state, now),
-                                reference=self.reference, now=now, config=self.config)
+                                reference=self.reference, now=now, config=self.config,
+                                names=await self._requester_names(conn, command))
         if isinstance(result, EventRequestCommandRefused):
             log.info("event request command refused", request_id=str(command.request_id),
                      command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
@@ -144,6 +147,24 @@ class EventRequests:
         log.info("event request followed up", request_id=str(command.request_id),
                  status=result.state.status, district=result.state.district)
         return [self._emit(e, env, now) for e in result.events]
+
+    async def _requester_names(self, conn: Connection,
+                               command: EventRequestCommand) -> tuple[str, ...]:
+        """The requester's name, which a note must not carry: the note is kept forever, the
+        name only until the purge. Opened only when the command has a note; ``()`` once purged."""
+        note = (command.notes if isinstance(command, ScheduleEventRequest)
+                else command.note if isinstance(command, DeclineEventRequest) else None)
+        sealed = None if note is None else await store.get_contact(conn, command.request_id)
+        if sealed is None:
+            return ()
+        try:
+            clear = self.vault.decrypt_record(CONTACT_CONTEXT, command.request_id, sealed)
+        except CipherError:
+            log.warning("contact details did not open; the note is checked without the name",
+                        request_id=str(command.request_id))
+            return ()
+        requester = StoredContact.model_validate_json(clear).requester
+        return (requester.name,) if requester is not None and requester.name else ()
 
     def _district_cmb(self, state: EventRequestState | None, now: datetime) -> str | None:
         if state is None or state.district is None:
