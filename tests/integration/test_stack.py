@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -33,20 +37,24 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture
-def env(tmp_path: Path, settings: Settings) -> dict[str, str]:
+def env(settings: Settings) -> Iterator[dict[str, str]]:
+    # Not under pytest's temporary folder: pytest resets its root to 0700 at every session start,
+    # and PostgreSQL runs as its own user, which must traverse the path to its data.
+    state = Path(tempfile.mkdtemp(prefix="commande-stack-test-"))
     kafka = _free_port_pair()
     pg = _free_port_pair()
     smtp = _free_port_pair()
     idp = _free_port_pair()
-    return {
+    yield {
         **os.environ,
-        "COMMANDE_STATE_DIR": str(tmp_path / "state"),
+        "COMMANDE_STATE_DIR": str(state / "state"),
         "COMMANDE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
         "COMMANDE_DATABASE_URL": f"postgresql://commande@127.0.0.1:{pg}/commande",
         "COMMANDE_SMTP_PORT": str(smtp),
         "COMMANDE_KEYCLOAK_PORT": str(idp),
         "COMMANDE_CACHE_DIR": str(settings.cache_dir),
     }
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def commande(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,7 +83,12 @@ def test_up_status_down_twice_and_the_sink_keeps_mail(env: dict[str, str]) -> No
             msg["To"] = "cmb.d2@hrps.example.org"
             msg["Subject"] = "COMMANDE table: agenda"
             msg.set_content("synthetic")
+            with (smtplib.SMTP("127.0.0.1", int(env["COMMANDE_SMTP_PORT"])) as smtp,
+                  pytest.raises(smtplib.SMTPSenderRefused, match="STARTTLS")):
+                smtp.send_message(msg)  # the sink, like a real relay, wants TLS first
+            ca = Path(env["COMMANDE_STATE_DIR"]) / "kafka" / "tls" / "ca.pem"
             with smtplib.SMTP("127.0.0.1", int(env["COMMANDE_SMTP_PORT"])) as smtp:
+                smtp.starttls(context=ssl.create_default_context(cafile=str(ca)))
                 smtp.send_message(msg)
             mail = commande(env, "stack", "mail", "--to", "cmb.d2@hrps.example.org")
             assert "COMMANDE table: agenda" in mail.stdout
