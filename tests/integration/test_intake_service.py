@@ -599,9 +599,11 @@ async def test_conclusions_and_reopenings_from_another_producer_change_nothing(
     await intake.send(SituationConcluded(situation_id=sid, conclusion="rejected_not_aer",
                                          concluded_at=START, concluded_by=CHAIR),
                       source="/partners/housing-services")
+    # concluded now (the module's clock may have moved past START + the retention period)
     await intake.send(SituationConcluded(situation_id=sid,
                                          conclusion="risk_lowered_connected_to_services",
-                                         concluded_at=START, concluded_by=CHAIR), source=CONVENING)
+                                         concluded_at=intake.clock.now(), concluded_by=CHAIR),
+                      source=CONVENING)
     forged = await intake.send(SituationReopened(situation_id=sid, reopened_at=START,
                                                  reopened_by=CHAIR, reason="new_information"),
                                source="/commande/gateway")
