@@ -9,7 +9,9 @@
    and the Burlington one to "rejected, not AER", with the chair's and agencies' commands, each
    person signed in to the stack's Keycloak (``commande login d1-chair``) and acting through the
    gateway, which stamps who they are on the command (the 2 District chair's try at a 3 District
-   situation is refused, and the refusal names them);
+   situation is refused, and the refusal names them); the lead and the assisting agency each
+   open the disclosure package e-mailed to them (``commande intake disclosure open``) and show
+   the fields they received;
 5. submits two community event requests (a seniors' talk in Milton, scheduled by the 1 District
    CMB manager; a short-notice one, refused with the earliest acceptable date);
 6. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
@@ -53,6 +55,8 @@ from schemas.situations import (
 from schemas.topics import MEETINGS, SITUATIONS
 from services.cli.situation_cmd import situation_events
 from services.cli.wire import Watch
+from services.directory import ContactRole, load_directory
+from services.intake.sealing import development_private_key, private_key_to_b64
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 
@@ -66,12 +70,14 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def commande(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a ``commande`` command the way a person would, showing it."""
+def commande(*args: str, env: dict[str, str], stdin: str | None = None,
+             quiet: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run a ``commande`` command the way a person would, showing it (and, unless ``quiet``,
+    everything it printed; quiet still shows its messages on stderr)."""
     say(f"  $ commande {' '.join(args)}")
     done = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env, input=stdin,
                           capture_output=True, text=True, check=False, timeout=120)
-    for line in (done.stdout + done.stderr).strip().splitlines():
+    for line in ((done.stderr if quiet else done.stdout + done.stderr).strip().splitlines()):
         say(f"    {line}")
     return done
 
@@ -204,6 +210,7 @@ async def walk(demo: Demo) -> None:
                         lambda: commande("respond", "--situation", milton, "--answer", "accepted",
                                          env=env),
                         "lead's acceptance")
+    await open_disclosures(demo, milton, {"public-health": "lead", "town-milton": "assisting"})
     say("\n== 5. Filter 4: the door knock, then the table concludes")
     contact = OffsetFileClock(demo.clock_file).now().replace(microsecond=0).isoformat()
     await demo.wait_for(SITUATIONS.name, _is(InterventionRecorded, milton), lambda: commande(
@@ -228,6 +235,46 @@ async def walk(demo: Demo) -> None:
     commande("situation", "show", milton, env=env)
     event_requests(demo)
     await asyncio.sleep(5)  # let notifier deliver what these facts caused
+
+
+async def open_disclosures(demo: Demo, situation: str, roles: dict[str, str]) -> None:
+    """Each agency opens the package e-mailed to it, as its privacy officer would: the lead sees
+    what it needs to knock on the door, the assisting agency less."""
+    say("\n  each agency opens the disclosure package e-mailed to it (with its private key: here "
+        "the synthetic TEST key of the sample directory; intake's signature is checked first):")
+    directory = load_directory(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml")
+    folder = demo.clock_file.parent
+    deadline = time.monotonic() + 60
+    for agency, role in roles.items():
+        org = directory.organization(agency)
+        assert org is not None
+        box = {c.address for c in org.contacts_for(ContactRole.DISCLOSURES)}
+        attachment = None
+        while attachment is None:
+            for msg in read_messages(demo.settings.mail_dir):
+                if (msg["X-Commande-Notice-Kind"] == "disclosure" and situation in str(msg)
+                        and any(a in str(msg["X-Envelope-To"]) for a in box)):
+                    attachment = next(iter(msg.iter_attachments()), None)
+            if attachment is None:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"demo: no disclosure e-mail reached {agency}")
+                await asyncio.sleep(0.5)
+        package = folder / str(attachment.get_filename())
+        package.write_bytes(attachment.get_content().encode()
+                            if attachment.get_content_maintype() == "text"
+                            else bytes(attachment.get_content()))
+        key = folder / f"{agency}.key"
+        key.write_text(private_key_to_b64(development_private_key(agency)) + "\n")
+        key.chmod(0o600)
+        say(f"  {agency} ({role} agency), from its e-mail to {', '.join(sorted(box))}:")
+        opened = commande("intake", "disclosure", "open", "--key",
+                          str(key.relative_to(PROJECT_ROOT)),
+                          str(package.relative_to(PROJECT_ROOT)), env=demo.env, quiet=True)
+        if opened.returncode != 0:
+            raise SystemExit(f"demo: {agency} could not open its disclosure")
+        subject = json.loads(opened.stdout)["subject"]
+        fields = sorted({*subject, *(k for p in subject.get("people", []) for k in p)} - {"people"})
+        say(f"    received: {', '.join(fields)}")
 
 
 def event_requests(demo: Demo) -> None:
