@@ -146,6 +146,13 @@ SETTLE_TIMERS = """
 UPDATE timers SET state = $2, settled_at = $3 WHERE timer_key = ANY($1::text[]) AND state = 'pending'
 """
 RESCHEDULE_TIMER = "UPDATE timers SET due_at = $2 WHERE timer_key = $1 AND state = 'pending'"
+TIMER_FAILED = """
+UPDATE timers SET failures = failures + 1, last_error = $2,
+                  state = CASE WHEN failures + 1 >= $3 THEN 'parked' ELSE state END,
+                  settled_at = CASE WHEN failures + 1 >= $3 THEN $4 ELSE settled_at END
+WHERE timer_key = $1 AND state = 'pending'
+RETURNING state, failures
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +272,14 @@ async def settle_timers(conn: Connection, keys: Sequence[str], state: str, now: 
     """Mark pending timers ``fired`` or ``cancelled``."""
     if keys:
         await conn.execute(SETTLE_TIMERS, list(keys), state, now)
+
+
+async def timer_failed(conn: Connection, key: str, error: str, park_after: int,
+                       now: datetime) -> tuple[str, int] | None:
+    """Count a failure of a pending timer, parking it at the ``park_after``-th; its state and
+    failures now (``None`` if it was no longer pending)."""
+    row = await conn.fetchrow(TIMER_FAILED, key, error, park_after, now)
+    return None if row is None else (str(row["state"]), int(row["failures"]))
 
 
 async def reschedule_timer(conn: Connection, key: str, due_at: datetime) -> None:

@@ -29,6 +29,7 @@ from services.convening.timers import Timer, fire
 from services.runtime import outbox
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.events import emit
+from services.runtime.failure import describe
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
@@ -85,11 +86,32 @@ async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
                 skip.append(key)
         except DB_UNAVAILABLE:
             raise
-        except Exception:
-            log.exception("timer failed; it stays pending", kind_key=key)
+        except Exception as exc:
             if key is None:
                 raise
             skip.append(key)
+            await _failed(pool, key, exc, now)
+
+
+PARK_AFTER = 3
+"""Failures (each at a later poll) after which a timer is parked instead of tried again."""
+
+
+async def _failed(pool: Pool, key: str, exc: Exception, now: datetime) -> None:
+    """Count the failure in the timer's row: a warning while it is tried again, one error line
+    when it is parked (the same input fails the same way: a bug, not a state of the world)."""
+    error = describe(exc)
+    async with pool.acquire() as conn:
+        outcome = await store.timer_failed(conn, key, error, PARK_AFTER, now)
+    if outcome is None:
+        return
+    state, failures = outcome
+    if state == "parked":
+        log.error("timer parked after repeated failures; see docs/operations.md, 'Timers'",
+                  timer_key=key, failures=failures, error=error)
+    else:
+        log.warning("timer failed; tried again at the next poll", timer_key=key,
+                    failures=failures, error=error)
 
 
 async def _fire(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:

@@ -56,7 +56,7 @@ from services.runtime.events import emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS
+from tests.kafkautil import HARNESS, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -597,6 +597,35 @@ async def test_timers_survive_a_restart(
         await asyncio.sleep(0.5)
     assert len(tail.of(SlaWarning, lambda e: e.situation_id == sid)) == 1
     assert len(tail.of(SlaBreached, lambda e: e.situation_id == sid)) == 1
+
+
+async def test_a_timer_that_fails_for_good_is_parked(
+        settings: Settings, admin_db: asyncpg.Pool) -> None:
+    """A timer whose situation cannot be read (a state no release wrote) fails the same way at
+    every poll: after three tries it is parked, with the error, instead of a traceback a poll."""
+    clock = new_clock()
+    sid, key = uuid7(), f"sla_warning:{uuid7()}"
+    async with running(settings, clock):
+        await admin_db.execute(
+            "INSERT INTO convening.situations (situation_id, district, priority, opened_at, "
+            "summary, state, version, updated_at) VALUES ($1, 'district_1', 'routine', $2, '{}', "
+            "'{\"not\": \"a situation state\"}', 1, $2)", sid, clock.now())
+        await admin_db.execute(
+            "INSERT INTO convening.timers (timer_key, kind, aggregate_id, due_at, created_at) "
+            "VALUES ($1, 'sla_warning', $2, $3, $3)", key, sid, clock.now() - timedelta(minutes=1))
+
+        async def parked() -> asyncpg.Record | None:
+            row = await admin_db.fetchrow(
+                "SELECT state, failures, last_error FROM convening.timers WHERE timer_key = $1",
+                key)
+            return row if row is not None and row["state"] == "parked" else None
+
+        row = await wait_for(parked, timeout=30)
+        assert row["failures"] == 3
+        assert row["last_error"] == "ValidationError"
+        await asyncio.sleep(1.0)  # parked: never taken again
+        assert (await admin_db.fetchval(
+            "SELECT failures FROM convening.timers WHERE timer_key = $1", key)) == 3
 
 
 # -- two instances, one group, a rebalance in the middle --------------------------------------
