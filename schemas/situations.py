@@ -298,12 +298,16 @@ class IdentityPurged(SituationEvent):
 
     Attributes:
         purged_at: when.
-        reason: ``retention_expired``, ``rejected_not_aer``, ``returned`` or ``withdrawn``.
+        reason: ``retention_expired``, ``rejected_not_aer``, ``returned``, ``withdrawn``, or
+            ``inactive`` (an open situation with no activity for the maximum retention).
         records_purged: how many vault records were destroyed.
+        district: the situation's district table (whose chair is told of an ``inactive`` purge);
+            absent on records published before it was added.
     """
 
     ce_type = "ca.halton.commande.situation.identity_purged.v1"
 
     purged_at: UtcDatetime
-    reason: Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn"]
+    reason: Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn", "inactive"]
     records_purged: Annotated[int, Strict(), Field(ge=0)]
+    district: Code | None = None

@@ -26,7 +26,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from uuid6 import uuid7
 
-from schemas.base import IdentityRelease, Message
+from schemas.base import IdentityRelease, Message, SituationKeyed
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import H_ID, Envelope, to_record
 from schemas.errors import EnvelopeError, InvalidBody
@@ -39,11 +39,14 @@ from schemas.referrals import (
     Subject,
 )
 from schemas.situations import (
+    AerDecisionRecorded,
     AgenciesAssigned,
     AssignmentResponded,
     IdentityPurged,
+    InterventionRecorded,
     SituationConcluded,
     SituationReopened,
+    SituationScheduled,
 )
 from schemas.topics import REFERRALS
 from services.directory import TIMEZONE, DirectoryHolder
@@ -67,6 +70,10 @@ from services.runtime.clock import Clock
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
+
+ACTIVITY = (SituationScheduled, AerDecisionRecorded, InterventionRecorded)
+"""Convening's facts intake reads only as activity (an open situation the table works on keeps
+its identity until the maximum retention after its last activity)."""
 
 SOURCE = provenance.INTAKE
 log = get_logger("commande.intake")
@@ -300,6 +307,8 @@ class Intake:
                             event_type=env.type, event_id=str(env.id),
                             situation_id=str(env.subject))
             return []
+        if isinstance(event, SituationKeyed):  # the table worked on it: identity may stay
+            await store.touch(conn, event.situation_id, env.time)
         if isinstance(event, AgenciesAssigned):
             return await self._assigned(conn, env, event)
         if isinstance(event, AssignmentResponded) and event.to_state == "accepted":

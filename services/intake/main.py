@@ -35,9 +35,9 @@ from schemas.situations import (
 )
 from schemas.topics import REFERRALS, SITUATIONS
 from services.directory import Directory, DirectoryHolder, reference_codes
-from services.intake import ingress, sealing, signing, store
+from services.intake import ingress, retention, sealing, signing, store
 from services.intake.event_requests import wiring as event_requests
-from services.intake.handlers import SOURCE, Intake
+from services.intake.handlers import ACTIVITY, SOURCE, Intake
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
 from services.intake.vault import DEV_KEY_ID, Vault, decode_key
@@ -167,7 +167,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
                 handle=intake.on_referral, handle_batch=intake.on_referrals,
                 on_dead_letter=intake.on_dead_letter, max_records=settings.intake_max_records)
     handled = {m.ce_type for m in (AgenciesAssigned, AssignmentResponded, SituationConcluded,
-                                    SituationReopened)}
+                                    SituationReopened, *ACTIVITY)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
                 decode=events.decode, handle=intake.on_situation,
                 skip_types=allowed_types(SITUATIONS.name) - handled)
@@ -175,7 +175,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     async def retention_loop(service: Service, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                await purge_due(service.pool, clock.now())
+                await purge_due(service.pool, clock.now(),
+                                settings.intake_inactive_retention_days)
             except DB_UNAVAILABLE as exc:  # retried at the next tick
                 log.warning("retention loop waiting for PostgreSQL", error=type(exc).__name__)
             except Exception as exc:  # a bug must not stop retention for good: log, try again
@@ -190,22 +191,30 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     return svc
 
 
-async def purge_due(pool: Pool, now: datetime) -> int:
-    """Purge every situation whose retention period ended by ``now``; returns how many."""
+async def purge_due(pool: Pool, now: datetime, inactive_days: int) -> int:
+    """Purge every concluded situation whose retention period ended by ``now``, and every open
+    one with no activity for ``inactive_days``; returns how many."""
+    return (await _purge(pool, now, "retention_expired", now)
+            + await _purge(pool, now, "inactive", retention.inactive_since(now, inactive_days)))
+
+
+async def _purge(pool: Pool, now: datetime, reason: retention.PurgeReason, until: datetime) -> int:
     total = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            due = await store.due_for_purge(conn, now, PURGE_BATCH)
+            due = (await store.due_for_purge(conn, until, PURGE_BATCH) if reason != "inactive"
+                   else await store.due_inactive(conn, until, PURGE_BATCH))
             records = []
             for situation_id in due:
-                count = await store.purge(conn, situation_id, "retention_expired", now)
+                row = await store.get_situation(conn, situation_id)
+                count = await store.purge(conn, situation_id, reason, now)
                 records.append(events.emit(IdentityPurged(
-                    situation_id=situation_id, purged_at=now, reason="retention_expired",
-                    records_purged=count), source=SOURCE, time=now))
+                    situation_id=situation_id, purged_at=now, reason=reason, records_purged=count,
+                    district=row.district if row is not None else None), source=SOURCE, time=now))
             await outbox.add(conn, NAME, records)
         total += len(due)
         if due:
-            log.info("identities purged after retention", count=len(due))
+            log.info("identities purged", reason=reason, count=len(due))
         if len(due) < PURGE_BATCH:
             return total
 

@@ -38,10 +38,13 @@ from schemas.signing import (
     verify_key_from_b64,
 )
 from schemas.situations import (
+    AerDecisionRecorded,
     AgenciesAssigned,
     AssignmentResponded,
+    InterventionRecorded,
     SituationConcluded,
     SituationReopened,
+    SituationScheduled,
 )
 from services.directory import Directory
 
@@ -57,6 +60,9 @@ EXPECTED_PRODUCERS: Mapping[str, frozenset[str]] = MappingProxyType({
     AssignmentResponded.ce_type: frozenset({CONVENING}),
     SituationConcluded.ce_type: frozenset({CONVENING}),
     SituationReopened.ce_type: frozenset({CONVENING}),
+    SituationScheduled.ce_type: frozenset({CONVENING}),
+    AerDecisionRecorded.ce_type: frozenset({CONVENING}),
+    InterventionRecorded.ce_type: frozenset({CONVENING}),
     ScheduleEventRequest.ce_type: frozenset({GATEWAY}),
     DeclineEventRequest.ce_type: frozenset({GATEWAY}),
     WithdrawEventRequest.ce_type: frozenset({GATEWAY}),

@@ -1,7 +1,10 @@
-"""How long identified data is kept after a situation concludes (pure).
+"""How long identified data is kept (pure).
 
 Rejected (not AER), returned and withdrawn situations are purged at once; any other conclusion
-after the configured retention period (default 90 days), long enough for access requests.
+after the configured retention period (default 90 days), long enough for access requests. A
+situation that never concludes does not keep identity for ever: with no activity (a decision, an
+assignment, an answer, a door knock) for the maximum retention (default 180 days) it is purged
+as ``inactive``, and the table's chair is told.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Literal
 
 from schemas.reference import Reference
 
-PurgeReason = Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn"]
+PurgeReason = Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn",
+                      "inactive"]
 
 _IMMEDIATE: dict[str, PurgeReason] = {
     "rejected": "rejected_not_aer", "returned": "returned", "withdrawn": "withdrawn",
@@ -34,3 +38,8 @@ def immediate_purge_reason(conclusion: str, reference: Reference) -> PurgeReason
 def purge_after(concluded_at: datetime, retention_days: int) -> datetime:
     """When a concluded situation's identity becomes due for purge."""
     return concluded_at + timedelta(days=retention_days)
+
+
+def inactive_since(now: datetime, inactive_days: int) -> datetime:
+    """An open situation whose last activity is at or before this has been inactive too long."""
+    return now - timedelta(days=inactive_days)

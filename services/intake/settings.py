@@ -75,6 +75,9 @@ class IntakeSettings(Settings):
     intake_disclosure_fields: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: dict(DEFAULT_DISCLOSURE_FIELDS))
     intake_retention_days: int = Field(default=90, ge=0)
+    intake_inactive_retention_days: int = Field(default=180, ge=1)
+    """An open situation with no activity for this many days has its identity purged (reason
+    ``inactive``) and its chair told: identity never outlives its purpose."""
     intake_purge_interval_seconds: float = Field(default=60.0, gt=0)
     intake_http_max_bytes: int = Field(default=256 * 1024, ge=1024)
     intake_token_days: int = Field(default=180, ge=1, le=730)

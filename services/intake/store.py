@@ -44,8 +44,18 @@ ON CONFLICT (agency_id, referral_ref) DO UPDATE SET
 WHERE referrals.outcome = 'rejected'
 """
 INSERT_SITUATION = """
-INSERT INTO situations (situation_id, agency_id, referral_ref, district, opened_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO situations (situation_id, agency_id, referral_ref, district, opened_at,
+                        last_activity_at)
+VALUES ($1, $2, $3, $4, $5, $5)
+"""
+TOUCH_SITUATION = """
+UPDATE situations SET last_activity_at = greatest(last_activity_at, $2) WHERE situation_id = $1
+"""
+DUE_INACTIVE = """
+SELECT situation_id FROM situations
+WHERE purged_at IS NULL AND status = 'open' AND last_activity_at <= $1
+ORDER BY last_activity_at LIMIT $2
+FOR UPDATE SKIP LOCKED
 """
 INSERT_VAULT = """
 INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4, $5)
@@ -230,6 +240,16 @@ async def purge(conn: Connection, situation_id: UUID, reason: str, now: datetime
     await conn.execute(MARK_PURGED, situation_id, now, reason)
     await conn.execute(FORGET_FINGERPRINT, situation_id)
     return int(status.rsplit(" ", 1)[1])
+
+
+async def touch(conn: Connection, situation_id: UUID, at: datetime) -> None:
+    """Record activity on a situation at ``at`` (the event's time)."""
+    await conn.execute(TOUCH_SITUATION, situation_id, at)
+
+
+async def due_inactive(conn: Connection, since: datetime, limit: int) -> list[UUID]:
+    """Open situations with no activity after ``since`` (locked, skipping held ones)."""
+    return [r["situation_id"] for r in await conn.fetch(DUE_INACTIVE, since, limit)]
 
 
 async def due_for_purge(conn: Connection, now: datetime, limit: int) -> list[UUID]:

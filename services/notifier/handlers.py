@@ -21,6 +21,7 @@ from schemas.reference.calendar import local_date
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
     AgenciesAssigned,
+    IdentityPurged,
     SituationConcluded,
     SituationOpened,
     SlaBreached,
@@ -40,7 +41,7 @@ from services.runtime.logging import get_logger
 log = get_logger("commande.notifier")
 
 NOTIFIABLE = (AgendaIssued, AgenciesAssigned, DisclosureSealed, SlaWarning, SlaBreached,
-              SituationConcluded, CommandRejected, ReferralRejected)
+              SituationConcluded, CommandRejected, ReferralRejected, IdentityPurged)
 """The events that cause notices; notifier ignores the other events of its topics."""
 
 

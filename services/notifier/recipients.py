@@ -27,7 +27,13 @@ from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.notices import NoticeKind
 from schemas.referrals import ReferralRejected
-from schemas.situations import AgenciesAssigned, SituationConcluded, SlaBreached, SlaWarning
+from schemas.situations import (
+    AgenciesAssigned,
+    IdentityPurged,
+    SituationConcluded,
+    SlaBreached,
+    SlaWarning,
+)
 from services.directory import Channel, ContactRole, Directory, RoleContact
 from services.notifier.model import Planned, Privacy, Recipient
 
@@ -120,6 +126,18 @@ def for_referral_rejected(event: ReferralRejected, directory: Directory) -> list
     return _plan(event.agency_id, contacts, "referral_status", Privacy.REFERENCE, essential=True)
 
 
+def for_identity_purged(event: IdentityPurged, directory: Directory, on: date) -> list[Planned]:
+    """An open situation's identity purged for inactivity: its table's chair is told (the other
+    purges follow a decision the table made itself)."""
+    if event.reason != "inactive" or event.district is None:
+        return []
+    cmb = directory.cmb(event.district, on)
+    if cmb is None:
+        return []
+    return _plan(cmb.agency_id, cmb.contacts_for(ContactRole.COMMUNITY_ENGAGEMENT_TEAM),
+                 "identity_purged", Privacy.REFERENCE, essential=True)
+
+
 def plan(event: object, directory: Directory, on: date, *, originating_agency: str | None = None,
          actor: Actor | None = None) -> list[Planned]:
     """Every notice ``event`` calls for (empty for events notifier does not notify about).
@@ -142,4 +160,6 @@ def plan(event: object, directory: Directory, on: date, *, originating_agency: s
         return [] if actor is None else for_command_rejected(event, actor, directory)
     if isinstance(event, ReferralRejected):
         return for_referral_rejected(event, directory)
+    if isinstance(event, IdentityPurged):
+        return for_identity_purged(event, directory, on)
     return []

@@ -23,7 +23,13 @@ from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.reference import Reference
 from schemas.referrals import ReferralRejected
-from schemas.situations import AgenciesAssigned, SituationConcluded, SlaBreached, SlaWarning
+from schemas.situations import (
+    AgenciesAssigned,
+    IdentityPurged,
+    SituationConcluded,
+    SlaBreached,
+    SlaWarning,
+)
 from services.directory import TIMEZONE, Directory
 from services.notifier.model import Attachment, MeetingInfo, Planned, Privacy, Rendered
 
@@ -126,7 +132,11 @@ def subject(planned: Planned, event: Message, ctx: Context, ref: Reference) -> s
     if isinstance(event, CommandRejected):
         return f"COMMANDE command not accepted: {event.target} {event.target_id}"
     if isinstance(event, ReferralRejected):
+        if any(r.code.startswith("referral_ref_") for r in event.reasons):
+            return "COMMANDE referral not accepted"  # its reference itself was refused: not here
         return f"COMMANDE referral not accepted: reference {event.referral_ref}"
+    if isinstance(event, IdentityPurged):
+        return f"COMMANDE identity purged after inactivity: situation {event.situation_id}"
     raise TypeError(f"no notice for {type(event).__name__}")
 
 
@@ -134,6 +144,7 @@ _TEMPLATE = {
     AgendaIssued: "agenda", AgenciesAssigned: "assignment", DisclosureSealed: "disclosure",
     SlaWarning: "sla", SlaBreached: "sla", SituationConcluded: "conclusion",
     CommandRejected: "command_rejected", ReferralRejected: "referral_rejected",
+    IdentityPurged: "identity_purged",
 }
 
 

@@ -40,8 +40,10 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
+from schemas.samples import sample
 from schemas.signing import sign_record
 from schemas.situations import (
+    AerDecisionRecorded,
     AgenciesAssigned,
     AgencyTask,
     AssignmentResponded,
@@ -620,6 +622,35 @@ async def test_conclusions_and_reopenings_from_another_producer_change_nothing(
     assert row["purge_after"] is not None
     assert row["purged_at"] is None
     assert await vault_rows(admin_db, sid) == before
+
+
+async def test_an_open_situation_inactive_for_too_long_loses_its_identity(
+        intake: Harness, admin_db: asyncpg.Pool) -> None:
+    """Identity does not outlive its purpose: an open situation nobody worked on for the
+    maximum retention is purged (``inactive``, with its district so its chair is told); one the
+    table worked on recently keeps it."""
+    idle = (await intake.accepted("idle")).situation_id
+    busy = (await intake.accepted("busy")).situation_id
+    later = intake.clock.now() + timedelta(days=150)
+    worked = to_record(sample(AerDecisionRecorded, situation_id=busy), source=CONVENING,
+                       time=later)  # the table decided it 150 days on
+    event_id = await intake.send_record(worked)
+
+    async def touched() -> bool:
+        return bool(await admin_db.fetchval(
+            "SELECT count(*) FROM intake.inbox WHERE event_id = $1", event_id))
+
+    await wait_for(touched)
+    await main.purge_due(intake.svc.pool, intake.clock.now() + timedelta(days=181), 180)
+    rows = {r["situation_id"]: (r["purged_at"] is not None, r["purge_reason"])
+            for r in await admin_db.fetch("SELECT situation_id, purged_at, purge_reason FROM "
+                                          "intake.situations WHERE situation_id = ANY($1)",
+                                          [idle, busy])}
+    assert rows == {idle: (True, "inactive"), busy: (False, None)}
+    assert await vault_rows(admin_db, idle) == []
+    [purged] = [e for e in await intake.situation_events(idle, count=2)
+                if isinstance(e, IdentityPurged)]
+    assert (purged.reason, purged.district) == ("inactive", "district_1")
 
 
 # -- the leak scan (last: it reads what every test above wrote) -------------------------------

@@ -24,11 +24,14 @@ from schemas.registry import MESSAGES
 from schemas.samples import sample
 from schemas.signing import H_SIGNATURE, sign_record
 from schemas.situations import (
+    AerDecisionRecorded,
     AgenciesAssigned,
     AgencyTask,
     AssignmentResponded,
+    InterventionRecorded,
     SituationConcluded,
     SituationReopened,
+    SituationScheduled,
 )
 from services.directory import Directory, load_directory
 from services.intake.provenance import (
@@ -64,6 +67,8 @@ def test_every_type_intake_acts_on_has_exactly_its_producer() -> None:
     assert dict(EXPECTED_PRODUCERS) == {
         AgenciesAssigned.ce_type: {CONVENING}, AssignmentResponded.ce_type: {CONVENING},
         SituationConcluded.ce_type: {CONVENING}, SituationReopened.ce_type: {CONVENING},
+        SituationScheduled.ce_type: {CONVENING}, AerDecisionRecorded.ce_type: {CONVENING},
+        InterventionRecorded.ce_type: {CONVENING},  # activity only (identity's retention)
         ScheduleEventRequest.ce_type: {GATEWAY}, DeclineEventRequest.ce_type: {GATEWAY},
         WithdrawEventRequest.ce_type: {GATEWAY}, EventRequestSubmitted.ce_type: {INTAKE},
     }

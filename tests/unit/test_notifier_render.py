@@ -12,9 +12,16 @@ from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.reference import reference
-from schemas.referrals import ReferralRejected
+from schemas.referrals import Reason, ReferralRejected
 from schemas.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
-from schemas.situations import AgenciesAssigned, AgencyTask, SituationConcluded, SlaBreached, SlaWarning
+from schemas.situations import (
+    AgenciesAssigned,
+    AgencyTask,
+    IdentityPurged,
+    SituationConcluded,
+    SlaBreached,
+    SlaWarning,
+)
 from services.directory import Directory, load_directory
 from services.notifier import recipients, render, tokens
 from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
@@ -53,6 +60,7 @@ def _events() -> list[tuple[Message, dict[str, object]]]:
         (sample(SituationConcluded), {"originating_agency": "public-health"}),
         (sample(CommandRejected), {"actor": Actor(agency_id="hrps-cmb-d1", role="table_chair")}),
         (sample(ReferralRejected, agency_id="public-health"), {}),
+        (sample(IdentityPurged, reason="inactive", district="district_2"), {}),
     ]
 
 
@@ -197,6 +205,30 @@ def test_referral_rejected_copy_only_when_asked(directory: Directory) -> None:
     assert [p.recipient.address for p in asked] == ["intake@publichealth.example.org"]
     assert recipients.plan(sample(ReferralRejected, agency_id="unknown-agency"), directory,
                            NOW.date()) == []
+
+
+def test_an_identity_purged_for_inactivity_is_told_to_the_tables_chair(
+        directory: Directory) -> None:
+    purged = sample(IdentityPurged, reason="inactive", district="district_2")
+    planned = recipients.plan(purged, directory, NOW.date())
+    assert [(p.kind, p.recipient.address) for p in planned] == [
+        ("identity_purged", "d2-commande-chair@police.example.org")]
+    out = _render(planned[0], purged, directory)
+    assert "were destroyed" in out.text
+    assert "2 District" in out.text
+    for reason in ("retention_expired", "rejected_not_aer", "withdrawn"):  # the table's own acts
+        assert recipients.plan(sample(IdentityPurged, reason=reason, district="district_2"),
+                               directory, NOW.date()) == []
+
+
+def test_a_refused_reference_is_not_repeated_in_the_subject(directory: Directory) -> None:
+    bad_ref = sample(ReferralRejected, agency_id="public-health", referral_ref="AVERY-9055550101",
+                     reasons=(Reason(code="referral_ref_contains_phone", field="referral_ref",
+                                     message="The reference contains a phone number."),))
+    [planned] = recipients.plan(bad_ref, directory, NOW.date())
+    out = _render(planned, bad_ref, directory)
+    assert "AVERY" not in out.subject
+    assert "9055550101" not in out.subject
 
 
 def test_unknown_agency_gets_nothing(directory: Directory) -> None:
