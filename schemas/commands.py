@@ -24,8 +24,33 @@ from schemas.base import (
     Uuid7,
     require_reason_when,
 )
+from schemas.free_text import FreeText, check_text
+from schemas.referrals import Reason
 from schemas.situations import InterventionOutcome
 from schemas.topics import TABLE_ACTIONS
+
+NOTE = FreeText(
+    field="note", code_prefix="note", label="note",
+    contact_advice="contact details never go in a note every agency at the table reads",
+)
+REASON = FreeText(
+    field="reason", code_prefix="reason", label="reason",
+    contact_advice="contact details never go in a reason every agency at the table reads",
+)
+"""The free text of the table's commands: kept on the table-actions topic, and on the
+forever-kept situations topic and the agendas once decided."""
+FREE_TEXT: dict[str, FreeText] = {"note": NOTE, "reason": REASON}
+
+
+def identifying_text(command: object) -> list[Reason]:
+    """Every reason the free text of a table command identifies someone (convening decides
+    the same; the gateway asks first, so such text is never published at all)."""
+    found: list[Reason] = []
+    for name, spec in FREE_TEXT.items():
+        value = getattr(command, name, None)
+        if isinstance(value, str):
+            found.extend(check_text(value, spec))
+    return found
 
 AssignmentAnswer = Literal[
     "accepted", "rejected", "in-progress", "on-hold", "completed", "failed", "cancelled"

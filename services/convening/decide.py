@@ -11,6 +11,8 @@ from datetime import datetime
 
 from schemas.base import Actor, Command, IdentityRelease
 from schemas.commands import (
+    NOTE,
+    REASON,
     AssignAgencies,
     ConcludeSituation,
     RecordAerDecision,
@@ -56,15 +58,6 @@ class TableContext:
     """Conclusion codes from reference data."""
 
 
-NOTE = FreeText(
-    field="note", code_prefix="note", label="note",
-    contact_advice="contact details never go in a note every agency at the table reads",
-)
-REASON = FreeText(
-    field="reason", code_prefix="reason", label="reason",
-    contact_advice="contact details never go in a reason every agency at the table reads",
-)
-"""The free text of commands: it lands on the forever-kept situations topic and the agendas."""
 
 SituationCommand = (
     RecordAerDecision

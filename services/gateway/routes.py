@@ -33,6 +33,7 @@ from schemas.commands import (
     RecordIntervention,
     ReopenSituation,
     RespondToAssignment,
+    identifying_text,
 )
 from schemas.errors import TransientError, Unauthenticated
 from schemas.event_requests import DeclineEventRequest, ScheduleEventRequest, WithdrawEventRequest
@@ -143,6 +144,11 @@ class Gateway:
                     draft = await build(conn, identity, body, target, now)
                     if isinstance(draft, Response):
                         return draft
+                    found = identifying_text(draft.command)
+                    if found:  # never published: the table-actions topic keeps it a year
+                        return problem(422, "identifying_text", "The text identifies someone",
+                                       "Reword every listed field; nothing was sent.",
+                                       reasons=[r.model_dump(mode="json") for r in found])
                     command_id = await self._publish(conn, draft, now)
             except ValidationError as exc:
                 return problem(422, "contract_violation", "The command breaks its contract",

@@ -265,6 +265,21 @@ async def test_a_body_never_states_the_actor(running: Running) -> None:
 # -- the table's commands ---------------------------------------------------------------------------
 
 
+async def test_a_note_that_identifies_someone_is_refused_before_it_is_published(
+        running: Running) -> None:
+    """The table-actions topic keeps commands a year: a note naming a phone number (disguised
+    with en dashes) is refused by the gateway with every reason, and nothing is published."""
+    since = await end_offsets(running.settings, TABLE_ACTIONS.name)
+    chair = await oidc.person(running.issuer, "d1-chair")
+    answer = await _post(running, f"/v1/situations/{SOME_SITUATION}/decision", chair,
+                         {"decision": "confirmed", "meeting_id": str(uuid7()),
+                          "note": "Call the mother at 905\u2013555\u20130101."})
+    body = _problem(answer, 422, "identifying_text")
+    assert [(r["code"], r["field"]) for r in body["reasons"]] == [("note_contains_phone", "note")]
+    assert "555" not in answer.text
+    assert await read_all(running.settings, TABLE_ACTIONS.name, since=since) == []
+
+
 async def test_a_2_district_chair_on_a_3_district_situation_is_403_and_named(running: Running) -> None:
     sid, starts_at = await _situation(running, "burlington", "district_3")
     running.clock.set(starts_at + timedelta(minutes=5))
