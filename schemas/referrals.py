@@ -6,6 +6,7 @@ on the restricted ``commande.referrals.v1`` topic. Everything that leaves intake
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, Strict, StringConstraints, model_validator
@@ -213,6 +214,18 @@ class Reason(Contract):
     code: Code
     field: FieldPath | None = None
     message: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
+
+
+WITHHELD_PREFIX = "withheld-"
+
+
+def withheld_ref(agency_id: str, referral_ref: str) -> str:
+    """What the answer names instead of a reference that itself identifies someone (a phone
+    number, a name): ``withheld-`` and the first 20 hex digits of the SHA-256 of
+    ``<agency_id>/<referral_ref>``, so the agency can still find its answer, and the reference is
+    in no key, no e-mail subject and no long-kept topic."""
+    digest = hashlib.sha256(f"{agency_id}/{referral_ref}".encode()).hexdigest()[:20]
+    return f"{WITHHELD_PREFIX}{digest}"
 
 
 class ReferralRejected(ReferralKeyed, Event):

@@ -24,7 +24,12 @@ from schemas.access import partner
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.errors import ConfigurationError
-from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
+from schemas.referrals import (
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralSubmitted,
+    withheld_ref,
+)
 from schemas.topics import REFERRAL_STATUS
 from services.cli.wire import Watch, send
 from services.intake.provenance import INTAKE, partner_source
@@ -95,9 +100,10 @@ def is_answer(env: Envelope[Message], referral: ReferralSubmitted, sent_id: str)
     same key, from intake, caused by that record. Anything else (a forged answer, an answer to
     another submission of the same reference) is not."""
     event = env.event
+    keys = {referral.key(),  # or the withheld form, when the reference itself was refused
+            f"{referral.agency_id}/{withheld_ref(referral.agency_id, referral.referral_ref)}"}
     return (isinstance(event, ReferralAccepted | ReferralRejected)
-            and event.key() == referral.key() and env.source == INTAKE
-            and env.causationid == sent_id)
+            and event.key() in keys and env.source == INTAKE and env.causationid == sent_id)
 
 
 async def submit_and_wait(settings: Settings, referral: ReferralSubmitted, key: SigningKey,

@@ -26,6 +26,7 @@ from schemas.referrals import (
     ReferralRejected,
     ReferralSubmitted,
     ReferralWithdrawn,
+    withheld_ref,
 )
 from schemas.situations import IdentityPurged, SituationConcluded, SituationOpened
 from services.intake.rules import Checked
@@ -162,5 +163,8 @@ def _accepted(state: ReferralState, now: datetime, *, duplicate: bool) -> Referr
 
 def _rejected(event: ReferralSubmitted, now: datetime,
               reasons: tuple[Reason, ...]) -> ReferralRejected:
-    return ReferralRejected(agency_id=event.agency_id, referral_ref=event.referral_ref,
-                            rejected_at=now, reasons=reasons[:100])
+    ref = event.referral_ref
+    if any(r.code.startswith("referral_ref_") for r in reasons):  # the reference identifies
+        ref = withheld_ref(event.agency_id, ref)
+    return ReferralRejected(agency_id=event.agency_id, referral_ref=ref, rejected_at=now,
+                            reasons=reasons[:100])

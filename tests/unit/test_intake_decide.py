@@ -14,6 +14,7 @@ from schemas.referrals import (
     ReferralRejected,
     ReferralSubmitted,
     ReferralWithdrawn,
+    withheld_ref,
 )
 from schemas.samples import NOW, sample
 from schemas.situations import IdentityPurged, SituationConcluded, SituationOpened
@@ -69,6 +70,20 @@ def test_a_bad_referral_is_rejected_with_every_reason() -> None:
     (rejected,) = decision.events
     assert isinstance(rejected, ReferralRejected)
     assert rejected.reasons == BAD.reasons
+
+
+def test_a_reference_that_identifies_someone_is_not_repeated_in_the_answer() -> None:
+    """The answer's key and e-mail subject would carry it, on a topic kept a year."""
+    event = EVENT.model_copy(update={"referral_ref": "AVERY-9055550101"})
+    bad_ref = Checked(district="district_1", reasons=(Reason(
+        code="referral_ref_contains_phone", field="referral_ref", message="Fix it."),))
+    decision = decide_submission(None, event, bad_ref, b"fp", NOW, SID)
+    assert isinstance(decision, Reject)
+    (rejected,) = decision.events
+    assert isinstance(rejected, ReferralRejected)
+    assert rejected.referral_ref == withheld_ref(event.agency_id, "AVERY-9055550101")
+    assert rejected.referral_ref.startswith("withheld-")
+    assert "9055550101" not in rejected.key()
 
 
 def test_the_same_content_again_republishes_the_same_acceptance() -> None:
