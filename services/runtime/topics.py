@@ -12,7 +12,8 @@ need a reassignment plan).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +75,7 @@ async def reconcile(settings: Settings, principal: str, specs: Sequence[TopicSpe
     """Create the missing topics of ``specs``; with ``inspect``, compare the others with the
     registry, and with ``fix`` set their configuration back to it. Returns the topics created
     and every drift found (fixed ones included)."""
-    admin = kafka_client.admin(settings, principal, request_timeout_ms=15000)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise TransientError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc}") from exc
-    try:
+    async with _admin(settings, principal) as admin:
         existing = set(await admin.list_topics())
         created = await _create(admin, settings, [s for s in specs if s.name not in existing])
         present = [s for s in specs if s.name in existing]
@@ -90,8 +86,20 @@ async def reconcile(settings: Settings, principal: str, specs: Sequence[TopicSpe
             await _alter(admin, settings, [s for s in present
                                            if any(d.fixable for d in found if d.topic == s.name)])
         return created, found
+
+
+@contextlib.asynccontextmanager
+async def _admin(settings: Settings, principal: str) -> AsyncIterator[Any]:
+    """A started admin client of ``principal``; Kafka's errors become :class:`TransientError`."""
+    admin = kafka_client.admin(settings, principal, request_timeout_ms=15000)
+    try:
+        await admin.start()
     except KafkaError as exc:
-        raise TransientError(f"reconciling topics failed: {exc}") from exc
+        raise TransientError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc}") from exc
+    try:
+        yield admin
+    except KafkaError as exc:
+        raise TransientError(f"Kafka's admin requests failed: {exc}") from exc
     finally:
         await admin.close()
 
@@ -143,17 +151,8 @@ async def _alter(admin: Any, settings: Settings, specs: list[TopicSpec]) -> None
 async def require_topics(settings: Settings, principal: str, names: list[str]) -> None:
     """Fail clearly unless every topic of ``names`` exists. Services never create topics (they
     have no CREATE right): the stack does, or a cluster's admin from the registry."""
-    admin = kafka_client.admin(settings, principal, request_timeout_ms=15000)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise TransientError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc}") from exc
-    try:
+    async with _admin(settings, principal) as admin:
         found = await partitions_of(admin, names)
-    except KafkaError as exc:
-        raise TransientError(f"Kafka metadata could not be read: {exc}") from exc
-    finally:
-        await admin.close()
     missing = sorted(set(names) - set(found))
     if missing:
         raise ConfigurationError(

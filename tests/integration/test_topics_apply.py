@@ -15,7 +15,7 @@ from services.cli import topics_cmd
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 from services.runtime.topics import reconcile
-from tests.kafkautil import HARNESS
+from tests.kafkautil import HARNESS, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +31,13 @@ async def test_a_retention_change_in_the_registry_is_reported_then_applied(
     assert {(d.setting, d.have, d.want, d.fixable) for d in found} == {
         ("retention.ms", str(7 * DAY_MS), str(30 * DAY_MS), True), ("partitions", "2", "3", False)}
     await reconcile(settings, HARNESS, [longer], fix=True)
-    _, after = await reconcile(settings, HARNESS, [longer])
-    assert [(d.setting, d.fixable) for d in after] == [("partitions", False)]
+
+    async def settled() -> list[tuple[str, bool]] | None:  # the broker applies it in a moment
+        _, after = await reconcile(settings, HARNESS, [longer])
+        left = [(d.setting, d.fixable) for d in after]
+        return left if left == [("partitions", False)] else None
+
+    assert await wait_for(settled, timeout=15) == [("partitions", False)]
     admin = kafka_client.admin(settings, HARNESS)
     await admin.start()
     try:

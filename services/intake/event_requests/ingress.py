@@ -41,9 +41,10 @@ from schemas.event_requests import EventRequestSubmitted
 from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import RateLimiter
 from services.intake.handlers import SOURCE
-from services.intake.ingress import field_errors, problem, read_json_body, token_agency
+from services.intake.ingress import token_agency
 from services.runtime import events, outbox
 from services.runtime.logging import get_logger
+from services.runtime.problems import field_errors, problem, read_json_body
 from services.runtime.service import Service
 
 PATH = "/v1/event-requests"
