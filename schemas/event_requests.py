@@ -8,9 +8,18 @@ Two streams, both keyed by the request id:
   and the CMB's follow-up commands (:class:`ScheduleEventRequest`, :class:`DeclineEventRequest`,
   :class:`WithdrawEventRequest`). Intake reads it; the notifier reads the submissions to address the
   requester and to give the CMB manager what they need to call back.
-- ``commande.event-requests.v1`` carries intake's de-identified answers and facts: acknowledged,
-  rejected (every reason, and the earliest acceptable date when the notice was too short),
-  scheduled, declined, withdrawn, a refused command, a reminder due, and the purge of the contact.
+- ``commande.event-requests.v1`` carries intake's de-identified answers and facts: a confirmation
+  of the requester's address asked for, the address confirmed, the request expired unconfirmed,
+  acknowledged, rejected (every reason, and the earliest acceptable date when the notice was too
+  short), scheduled, declined, withdrawn, a refused command, a reminder due, and the purge of the
+  contact.
+
+A request from the public (no agency token) is acted on only once its requester proves they read
+the address they gave: intake asks (:class:`EventRequestConfirmationRequested`), notifier sends a
+fixed-text e-mail with a link (:data:`CONFIRMATION_PATH`, a token signed for
+:data:`CONFIRMATION_PURPOSE`), and a ``POST`` on that link confirms it
+(:class:`EventRequestConfirmed`, then the answer) or, past the deadline, the request expires
+(:class:`EventRequestExpired`) and its contact is purged.
 
 The submission is deliberately permissive about *presence* and *format* of the details (every detail
 field is optional, e-mail and phone are plain text): intake's rules name everything missing or
@@ -20,8 +29,9 @@ ending in the dead-letter topic. Types and lengths are strict, as everywhere.
 
 from __future__ import annotations
 
+import re
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, Strict, StringConstraints, model_validator
 
@@ -56,6 +66,24 @@ DetailText = Annotated[str, StringConstraints(strict=True, max_length=280)]
 """A detail as the requester typed it (may be empty or malformed; intake's rules judge it)."""
 
 Attendees = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
+
+CONFIRMATION_PURPOSE: Final = "commande.event-request.confirm.v1"
+"""The purpose a confirmation link's token is signed for (:mod:`services.runtime.links`), with the
+secret ``COMMANDE_EVENT_CONFIRM_SECRET`` that notifier (which mails the link) and intake (which
+serves it) share."""
+CONFIRMATION_PATH: Final = "/v1/event-requests/confirm/"
+"""The confirmation link is ``COMMANDE_INTAKE_PUBLIC_URL`` + this path + the token: ``GET`` shows
+which request it confirms, ``POST`` confirms."""
+
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$")
+
+
+def well_formed_email(text: str) -> bool:
+    """An address of the usual ``local@domain.tld`` shape. The one test of an address: intake's
+    rules reject a request without one, intake asks only such an address to confirm, and notifier
+    mails a requester only at such an address."""
+    return bool(_EMAIL.fullmatch(text.strip()))
 
 
 class TimeWindow(Contract):
@@ -206,6 +234,62 @@ class EventRequestEvent(RequestKeyed, Event):
     """A de-identified fact about a request, on ``commande.event-requests.v1``."""
 
     topic = EVENT_REQUESTS
+
+
+class EventRequestConfirmationRequested(EventRequestEvent):
+    """A request from the public waits for its requester to confirm the e-mail address they gave.
+
+    Notifier sends a fixed-text e-mail with a link to confirm, nothing the requester wrote.
+    Nothing else is done (no CMB notice, no acknowledgement) until the address is confirmed.
+
+    Attributes:
+        requested_at: when intake received the request (and asked for the confirmation).
+        expires_at: when an unconfirmed request expires and its contact is purged.
+        kind: what is asked for, when given.
+        municipality: the Halton municipality code, when recognised.
+        district: its district, when recognised.
+        windows: the preferred windows as intake read them (dates and times only).
+    """
+
+    ce_type = "ca.halton.commande.eventrequest.confirmation_requested.v1"
+
+    requested_at: UtcDatetime
+    expires_at: UtcDatetime
+    kind: EventRequestKind | None = None
+    municipality: Code | None = None
+    district: Code | None = None
+    windows: tuple[TimeWindow, ...] = Field(default=(), max_length=10)
+
+
+class EventRequestConfirmed(EventRequestEvent):
+    """The requester confirmed their address (a ``POST`` on the link mailed to it).
+
+    Intake's answer (acknowledged or rejected) follows at once, and from then on the request is
+    handled as any other.
+
+    Attributes:
+        confirmed_at: when.
+    """
+
+    ce_type = "ca.halton.commande.eventrequest.confirmed.v1"
+
+    confirmed_at: UtcDatetime
+
+
+class EventRequestExpired(EventRequestEvent):
+    """Nobody confirmed the requester's address in time: the request expired unanswered.
+
+    Its contact is purged at once (an :class:`EventRequestContactPurged` follows).
+
+    Attributes:
+        expired_at: when.
+        district: the district, when recognised.
+    """
+
+    ce_type = "ca.halton.commande.eventrequest.expired.v1"
+
+    expired_at: UtcDatetime
+    district: Code | None = None
 
 
 class EventRequestAcknowledged(EventRequestEvent):
@@ -368,9 +452,11 @@ class EventRequestContactPurged(EventRequestEvent):
 
 
 __all__ = [
-    "DeclineEventRequest", "EventLocation", "EventRequestAcknowledged", "EventRequestCommand",
-    "EventRequestCommandRefused", "EventRequestContactPurged", "EventRequestDeclined",
-    "EventRequestKind", "EventRequestRejected", "EventRequestReminderDue",
-    "EventRequestScheduled", "EventRequestSubmitted", "EventRequestWithdrawn", "Requester",
-    "ScheduleEventRequest", "TimeWindow", "WithdrawEventRequest",
+    "CONFIRMATION_PATH", "CONFIRMATION_PURPOSE", "DeclineEventRequest", "EventLocation",
+    "EventRequestAcknowledged", "EventRequestCommand", "EventRequestCommandRefused",
+    "EventRequestConfirmationRequested", "EventRequestConfirmed", "EventRequestContactPurged",
+    "EventRequestDeclined", "EventRequestExpired", "EventRequestKind", "EventRequestRejected",
+    "EventRequestReminderDue", "EventRequestScheduled", "EventRequestSubmitted",
+    "EventRequestWithdrawn", "Requester", "ScheduleEventRequest", "TimeWindow",
+    "WithdrawEventRequest", "well_formed_email",
 ]

@@ -18,7 +18,7 @@ NoticeKind = Literal[
     "invitation", "agenda", "assignment", "disclosure", "sla_warning", "escalation",
     "referral_status", "command_rejected",
     "event_request", "event_request_reminder", "event_request_acknowledgement",
-    "event_request_outcome", "identity_purged",
+    "event_request_outcome", "identity_purged", "event_request_confirmation",
 ]
 """``event_request*``: a community event request (schemas.event_requests). The CMB manager and
 Staff Sergeant are notified as their police district agency; notices to the member of the public

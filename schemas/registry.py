@@ -25,8 +25,11 @@ from schemas.event_requests import (
     DeclineEventRequest,
     EventRequestAcknowledged,
     EventRequestCommandRefused,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestContactPurged,
     EventRequestDeclined,
+    EventRequestExpired,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -71,7 +74,8 @@ MESSAGES: tuple[type[Message], ...] = (
     EventRequestSubmitted, ScheduleEventRequest, DeclineEventRequest, WithdrawEventRequest,
     EventRequestAcknowledged, EventRequestRejected, EventRequestScheduled, EventRequestDeclined,
     EventRequestWithdrawn, EventRequestReminderDue, EventRequestCommandRefused,
-    EventRequestContactPurged,
+    EventRequestContactPurged, EventRequestConfirmationRequested, EventRequestConfirmed,
+    EventRequestExpired,
 )
 """Every event and command, in a stable order."""
 

@@ -31,8 +31,11 @@ from schemas.event_requests import (
     EventLocation,
     EventRequestAcknowledged,
     EventRequestCommandRefused,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestContactPurged,
     EventRequestDeclined,
+    EventRequestExpired,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -355,6 +358,14 @@ def _defaults() -> dict[type[Message], dict[str, Any]]:
             "refused_at": NOW, "reasons": (reason,),
         },
         EventRequestContactPurged: {"request_id": REQUEST_ID, "purged_at": NOW},
+        EventRequestConfirmationRequested: {
+            "request_id": REQUEST_ID, "requested_at": NOW, "expires_at": NOW + timedelta(hours=48),
+            "kind": "speaker", "municipality": "milton", "district": "district_1",
+            "windows": (event_window(),),
+        },
+        EventRequestConfirmed: {"request_id": REQUEST_ID, "confirmed_at": NOW},
+        EventRequestExpired: {"request_id": REQUEST_ID, "expired_at": NOW,
+                              "district": "district_1"},
     }
 
 

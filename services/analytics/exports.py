@@ -107,8 +107,10 @@ EVENT_REQUEST_COLUMNS = (
 )
 
 EVENT_REQUEST_TABLES = {
-    "total": "Every request intake answered (acknowledged or rejected) in the range.",
-    "answer": "Requests acknowledged or rejected by intake.",
+    "total": "Every request intake answered (acknowledged, rejected, or from the public: "
+             "pending its requester's confirmation or expired unconfirmed) in the range.",
+    "answer": "Requests acknowledged or rejected by intake; from the public, pending while "
+              "the requester's address is unconfirmed, expired when it never was.",
     "district": "Requests by district that follows up (rejections: when recognised).",
     "kind": "Requests by kind: speaker, district_tour, event_participation.",
     "month": "Requests by Halton local month of intake's answer (when received).",

@@ -94,6 +94,11 @@ def describe_answer(status: int, answer: Any) -> tuple[int, list[str]]:
     """The exit code and the lines to print for intake's HTTP answer to a request."""
     answer = answer if isinstance(answer, dict) else {}
     request_id = answer.get("request_id")
+    if status == 202 and answer.get("status") == "awaiting_confirmation":
+        return 0, [f"received (request {request_id}): intake checked it for "
+                   f"{answer.get('district')}; it waits for the requester to confirm their "
+                   f"e-mail address (the link sent to it, by {answer.get('confirm_by')}): only "
+                   "then is it sent to the District"]
     if status == 202:
         return 0, [f"received (request {request_id}): intake checked it and queued it for "
                    f"{answer.get('district')}; the acknowledgement with this request id goes to "

@@ -24,6 +24,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from schemas.errors import ConfigurationError
+from schemas.event_requests import CONFIRMATION_PURPOSE
 from schemas.reference import reference
 from schemas.registry import allowed_types
 from schemas.situations import (
@@ -41,7 +42,7 @@ from services.intake.handlers import ACTIVITY, SOURCE, Intake
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
 from services.intake.vault import DEV_KEY_ID, Vault, decode_key
-from services.runtime import events, outbox, production
+from services.runtime import events, links, outbox, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.db import DB_UNAVAILABLE, Pool
 from services.runtime.logging import get_logger
@@ -114,9 +115,12 @@ def production_refusals(settings: IntakeSettings) -> list[str]:
            *production.directory_refusals("COMMANDE_DIRECTORY_PATH", settings.directory_path)]
     missing = {"COMMANDE_VAULT_KEY": settings.vault_key,
                "COMMANDE_INTAKE_PRIVATE_KEY": settings.intake_private_key,
-               "COMMANDE_INTAKE_SIGNING_KEY": settings.intake_signing_key}
+               "COMMANDE_INTAKE_SIGNING_KEY": settings.intake_signing_key,
+               "COMMANDE_EVENT_CONFIRM_SECRET": settings.event_confirm_secret}
     out.extend(f"{name} is not set (README, 'Configuration')"
                for name, value in missing.items() if value is None)
+    out.extend(links.secret_refusals("COMMANDE_EVENT_CONFIRM_SECRET",
+                                     settings.event_confirm_secret, CONFIRMATION_PURPOSE))
     if settings.vault_key is not None and Vault.is_development_key(
             decode_key(settings.vault_key.get_secret_value(), "COMMANDE_VAULT_KEY")):
         out.append("COMMANDE_VAULT_KEY is the development vault key: generate a key of your own")

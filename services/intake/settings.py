@@ -60,7 +60,17 @@ class IntakeSettings(Settings):
         intake_event_http_max_bytes: the largest body ``POST /v1/event-requests`` reads (413).
         intake_event_rate_burst: requests a client address may send at once (token bucket).
         intake_event_rate_per_minute: tokens a client address gets back per minute (429 when
-            its bucket is empty, with Retry-After).
+            its bucket is empty, with Retry-After); the buckets are in PostgreSQL, shared by
+            every instance.
+        intake_event_confirm_hours: hours a requester from the public has to confirm their
+            e-mail address (the link mailed to it) before the request expires and its contact is
+            purged.
+        intake_event_confirmations_per_day: confirmation e-mails one address may be sent per day
+            (America/Toronto), whatever client addresses ask (429 beyond).
+        event_confirm_secret: the secret confirmation links are signed with
+            (``COMMANDE_EVENT_CONFIRM_SECRET``, at least 16 characters): notifier signs the link
+            it mails, intake checks it; the same value in both. A development secret on the
+            local stack only.
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -91,4 +101,7 @@ class IntakeSettings(Settings):
     intake_event_http_max_bytes: int = Field(default=8 * 1024, ge=1024, le=1024 * 1024)
     intake_event_rate_burst: int = Field(default=5, ge=1)
     intake_event_rate_per_minute: float = Field(default=2.0, gt=0)
+    intake_event_confirm_hours: int = Field(default=48, ge=1, le=30 * 24)
+    intake_event_confirmations_per_day: int = Field(default=3, ge=1, le=1000)
+    event_confirm_secret: SecretStr | None = None
 

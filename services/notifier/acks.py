@@ -11,7 +11,6 @@ anything.
 
 from __future__ import annotations
 
-import html
 from enum import StrEnum
 from typing import Literal
 
@@ -22,7 +21,7 @@ from starlette.routing import Route
 from schemas.notices import NoticeAcknowledged
 from schemas.reference.calendar import ZONE
 from services.notifier import store, tokens
-from services.runtime import outbox
+from services.runtime import outbox, pages
 from services.runtime.clock import Clock
 from services.runtime.db import Pool
 from services.runtime.events import emit
@@ -69,13 +68,7 @@ KIND_WORDS = {
     "event_request_reminder": "a reminder about a community event request",
     "event_request_acknowledgement": "the acknowledgement of your event request",
     "event_request_outcome": "the outcome of your event request",
-}
-HEADERS = {
-    # The token in the URL is the capability: never sent on as a referrer, never cached, never
-    # framed; the page loads nothing and may post only to itself.
-    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
+    "event_request_confirmation": "the link to confirm your event request's address",
 }
 _STATUS = {AckOutcome.ACKNOWLEDGED: 200, AckOutcome.ALREADY: 200, AckOutcome.UNKNOWN: 404}
 _WORDS = {
@@ -87,15 +80,8 @@ _WORDS = {
 
 def page(*paragraphs: str, button: bool = False, status: int = 200) -> HTMLResponse:
     """A plain page (no script, no style) with an optional acknowledge button."""
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    if button:
-        body += ('<form method="post"><button type="submit">Acknowledge this notice</button>'
-                 "</form>")
-    return HTMLResponse(
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-        'content="width=device-width, initial-scale=1"><title>COMMANDE: acknowledge a notice'
-        f"</title></head><body><h1>COMMANDE notice</h1>{body}</body></html>",
-        status, headers=HEADERS)
+    return pages.page("COMMANDE: acknowledge a notice", "COMMANDE notice", *paragraphs,
+                      button="Acknowledge this notice" if button else None, status=status)
 
 
 def describe(summary: store.NoticeSummary) -> str:

@@ -2,6 +2,12 @@
 
 Rules:
 
+* ``EventRequestConfirmationRequested``: the requester (a member of the public) gets a link to
+  confirm the address they gave (``event_request_confirmation``), a fixed text naming only the
+  request id, the district, the preferred dates and times as intake read them, the deadline and
+  the link: nothing the requester wrote (no name, venue, topics or notes), because the address
+  is not known to be theirs yet. Intake sends nothing else about a request from the public until
+  its address is confirmed;
 * ``EventRequestAcknowledged``: the district CMB's ``cmb_manager`` role address gets everything
   needed to call back (``event_request``); the requester gets an acknowledgement with the
   request id and the district that will follow up (``event_request_acknowledgement``);
@@ -20,7 +26,6 @@ address is a placeholder naming the request, the e-mail travels in the sealed pa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
@@ -29,6 +34,7 @@ from uuid import UUID
 
 from schemas.event_requests import (
     EventRequestAcknowledged,
+    EventRequestConfirmationRequested,
     EventRequestDeclined,
     EventRequestEvent,
     EventRequestKind,
@@ -38,6 +44,7 @@ from schemas.event_requests import (
     EventRequestSubmitted,
     EventRequestWithdrawn,
     TimeWindow,
+    well_formed_email,
 )
 from schemas.notices import PUBLIC_REQUESTER, NoticeKind
 from schemas.reference import Reference
@@ -45,12 +52,13 @@ from services.directory import Channel, ContactRole, Directory
 from services.notifier.model import Planned, Privacy, Recipient, Rendered
 from services.notifier.render import Context, _env, _labels
 
-NOTIFIABLE = (EventRequestAcknowledged, EventRequestRejected, EventRequestReminderDue,
-              EventRequestScheduled, EventRequestDeclined, EventRequestWithdrawn)
-"""The de-identified facts that cause notices (refusals and purges do not)."""
+NOTIFIABLE = (EventRequestConfirmationRequested, EventRequestAcknowledged, EventRequestRejected,
+              EventRequestReminderDue, EventRequestScheduled, EventRequestDeclined,
+              EventRequestWithdrawn)
+"""The de-identified facts that cause notices (refusals, confirmations, expiries and purges do
+not)."""
 
 REQUESTER: Final = "requester"
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 
 KIND_WORDS: Mapping[EventRequestKind, str] = {
     "speaker": "an officer to speak",
@@ -74,9 +82,10 @@ def requester_recipient(request_id: UUID) -> Recipient:
 
 
 def requester_email(submission: EventRequestSubmitted) -> str | None:
-    """The requester's e-mail when it is usable as an address, else ``None``."""
+    """The requester's e-mail when it is usable as an address (the same test intake's rules
+    apply: an address they reject is never written to), else ``None``."""
     email = (submission.requester.email or "").strip() if submission.requester else ""
-    return email if _EMAIL.fullmatch(email) else None
+    return email if well_formed_email(email) else None
 
 
 def _cmb(directory: Directory, district: str, role: ContactRole, kind: NoticeKind,
@@ -93,6 +102,9 @@ def plan(event: EventRequestEvent, directory: Directory, on: date) -> list[Plann
     """Every notice ``event`` calls for (empty for facts that notify nobody)."""
     to_requester = Planned("event_request_outcome", requester_recipient(event.request_id),
                            Privacy.IDENTIFIED, essential=True)
+    if isinstance(event, EventRequestConfirmationRequested):
+        return [Planned("event_request_confirmation", to_requester.recipient, Privacy.IDENTIFIED,
+                        essential=True)]
     if isinstance(event, EventRequestAcknowledged):
         return [*_cmb(directory, event.district, ContactRole.CMB_MANAGER, "event_request", on),
                 Planned("event_request_acknowledgement", to_requester.recipient,
@@ -166,6 +178,8 @@ def subject(planned: Planned, event: EventRequestEvent, district_name: str) -> s
         return f"{level}: community event request {rid} waits for follow-up ({district_name})"
     if planned.kind == "event_request_acknowledgement":
         return f"Your community event request {rid} was received"
+    if planned.kind == "event_request_confirmation":
+        return f"Confirm your community event request {rid}"
     if isinstance(event, EventRequestRejected):
         return f"Your community event request {rid} could not be accepted"
     if isinstance(event, EventRequestScheduled):
@@ -225,6 +239,32 @@ def render(planned: Planned, event: EventRequestEvent, facts: RequestFacts, ctx:
     }
     if planned.recipient.agency_id != PUBLIC_REQUESTER:
         body["request"] = s.model_dump(mode="json")
+    return Rendered(subject=title, text=text, html=html, body=body)
+
+
+def render_confirmation(planned: Planned, event: EventRequestConfirmationRequested, ctx: Context,
+                        link: str, ref: Reference) -> Rendered:
+    """The e-mail asking a requester to confirm their address: a fixed text with the request id,
+    the district, the preferred dates and times as intake read them, the deadline and ``link``.
+
+    It is rendered from the de-identified fact alone, never from the submission: nothing the
+    requester wrote (name, organization, venue, topics, notes) can reach an address nobody has
+    confirmed yet."""
+    label = _labels(ref)
+    district_name = label("district", event.district) if event.district else "the District"
+    values: dict[str, Any] = {
+        "e": event, "ctx": ctx, "district": event.district, "district_name": district_name,
+        "windows": [window_words(w) for w in event.windows], "link": link,
+    }
+    env = _env()
+    text = env.get_template("event_request_confirm.txt.j2").render(values)
+    html = env.get_template("event_request_confirm.html.j2").render(values)
+    title = subject(planned, event, district_name)
+    body: dict[str, Any] = {
+        "notice_id": str(ctx.notice_id), "kind": planned.kind, "privacy": planned.privacy.value,
+        "recipient_agency": planned.recipient.agency_id, "subject": title, "text": text,
+        "event_type": event.ce_type, "event": event.model_dump(mode="json"),
+    }
     return Rendered(subject=title, text=text, html=html, body=body)
 
 

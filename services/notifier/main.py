@@ -13,6 +13,7 @@ from faststream import FastStream
 
 from schemas.errors import ConfigurationError
 from schemas.event_requests import (
+    CONFIRMATION_PURPOSE,
     DeclineEventRequest,
     EventRequestCommandRefused,
     ScheduleEventRequest,
@@ -34,7 +35,7 @@ from services.notifier.contacts import DEV_KEY_ID, ContactBox
 from services.notifier.delivery import delivery_loop
 from services.notifier.handlers import Handlers
 from services.notifier.settings import NotifierSettings
-from services.runtime import events, production
+from services.runtime import events, links, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
@@ -99,6 +100,13 @@ def production_refusals(settings: NotifierSettings) -> list[str]:
         out.append("COMMANDE_NOTIFIER_ACK_SECRET is not set (at least 16 characters)")
     elif settings.notifier_ack_secret.get_secret_value().encode() == DEV_ACK_SECRET:
         out.append("COMMANDE_NOTIFIER_ACK_SECRET is the development secret: set one of your own")
+    out.extend(production.public_url_refusals("COMMANDE_INTAKE_PUBLIC_URL",
+                                              settings.intake_public_url))
+    if settings.event_confirm_secret is None:
+        out.append("COMMANDE_EVENT_CONFIRM_SECRET is not set (at least 16 characters; the same "
+                   "value as intake's)")
+    out.extend(links.secret_refusals("COMMANDE_EVENT_CONFIRM_SECRET",
+                                     settings.event_confirm_secret, CONFIRMATION_PURPOSE))
     if settings.notifier_contact_key is None:
         out.append("COMMANDE_NOTIFIER_CONTACT_KEY is not set (base64 of 32 bytes)")
     elif ContactBox.is_development_key(settings.notifier_contact_key.get_secret_value()):

@@ -18,6 +18,9 @@ from uuid import UUID
 
 from schemas.envelope import Envelope
 from schemas.event_requests import (
+    CONFIRMATION_PATH,
+    CONFIRMATION_PURPOSE,
+    EventRequestConfirmationRequested,
     EventRequestContactPurged,
     EventRequestEvent,
     EventRequestSubmitted,
@@ -33,6 +36,7 @@ from services.notifier.model import Planned, notice_id
 from services.notifier.request_store import Waiting
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import NewNotice
+from services.runtime import links
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
 from services.runtime.events import emit
@@ -58,6 +62,9 @@ class EventRequestHandlers:
         self._ref = ref
         self._secret = ack_secret
         self._box = box
+        self._confirm_secret = links.secret_setting(
+            settings.event_confirm_secret, setting="COMMANDE_EVENT_CONFIRM_SECRET",
+            purpose=CONFIRMATION_PURPOSE, development=settings.development)
 
     async def submitted(self, conn: Connection, event: EventRequestSubmitted) -> list[OutRecord]:
         """Keep the submission sealed and notify the facts that waited for it."""
@@ -148,13 +155,25 @@ class EventRequestHandlers:
             notice_id=nid, ack_expires_at=expires,
             ack_url=f"{self._s.notifier_public_url.rstrip('/')}/ack/"
                     f"{tokens.sign(self._secret, nid, expires)}")
-        out = event_requests.render(p, event, facts, ctx, self._ref, self._directory.current(),
-                                    local_date(now))
+        if isinstance(event, EventRequestConfirmationRequested):
+            out = event_requests.render_confirmation(p, event, ctx, self.confirmation_link(event),
+                                                     self._ref)
+        else:
+            out = event_requests.render(p, event, facts, ctx, self._ref,
+                                        self._directory.current(), local_date(now))
         payload: dict[str, Any] = {"subject": out.subject, "text": out.text, "html": out.html,
                                    "body": out.body, "attachments": []}
         if p.recipient.agency_id == PUBLIC_REQUESTER:
             payload["to"] = email
         return self._new(p, nid, cause_id, topic, self._box.seal_payload(nid, payload))
+
+    def confirmation_link(self, event: EventRequestConfirmationRequested) -> str:
+        """The link that confirms the requester's address: intake's page, with a token naming
+        the request and its deadline (never the address), signed with the secret intake
+        checks."""
+        token = links.sign(self._confirm_secret, CONFIRMATION_PURPOSE, event.request_id,
+                           event.expires_at)
+        return f"{self._s.intake_public_url.rstrip('/')}{CONFIRMATION_PATH}{token}"
 
     def _new(self, p: Planned, nid: UUID, cause_id: UUID, topic: str,
              payload: dict[str, Any]) -> NewNotice:

@@ -26,6 +26,12 @@ class NotifierSettings(Settings):
     """Base URL of notifier's HTTP app, for acknowledgement links."""
     notifier_ack_secret: SecretStr | None = None
     notifier_ack_ttl_hours: int = 14 * 24
+    intake_public_url: str = "http://127.0.0.1:8080"
+    """Base URL of intake's public HTTP app (``COMMANDE_INTAKE_PUBLIC_URL``): the link that
+    confirms an event requester's address points there."""
+    event_confirm_secret: SecretStr | None = None
+    """The secret confirmation links are signed with (``COMMANDE_EVENT_CONFIRM_SECRET``, the same
+    value as intake's, at least 16 characters); a development secret on the local stack only."""
     notifier_webhook_secrets: dict[str, SecretStr] = {}
     notifier_webhook_ca_file: Path | None = None
     """A CA bundle to trust for webhooks (a partner's private CA); system roots otherwise."""

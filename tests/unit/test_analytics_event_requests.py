@@ -15,8 +15,11 @@ from schemas.envelope import Envelope, from_record, to_record
 from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestCommandRefused,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestContactPurged,
     EventRequestDeclined,
+    EventRequestExpired,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -131,6 +134,30 @@ def test_counts_equal_hand_computed() -> None:
     assert c["rejection_reason"] == {("detail_missing",): 1, ("municipality_outside_halton",): 1,
                                      ("notice_too_short",): 1}
     assert c["follow_up"] == {("escalated",): 1, ("reminded",): 1}
+
+
+def test_requests_from_the_public_count_as_pending_until_confirmed_and_expired_after() -> None:
+    """A public request: asked to confirm (pending), then confirmed and acknowledged, or never
+    confirmed (expired); counted in the month it was received, by answer, district and kind."""
+    asked = [sample(EventRequestConfirmationRequested, request_id=rid(n), district=d,
+                    kind="speaker", requested_at=at(3, 30, 20)) for n, d in
+             ((11, "district_1"), (12, "district_2"), (13, None))]
+    later = [sample(EventRequestConfirmed, request_id=rid(11), confirmed_at=at(4, 1)),
+             ack(11, "district_1", "speaker", at(4, 1), (5, 1)),
+             sample(EventRequestExpired, request_id=rid(13), expired_at=at(4, 2), district=None),
+             sample(EventRequestContactPurged, request_id=rid(13))]
+    store = er.ByRequest()
+    for e in [*asked, *later]:
+        rec = to_record(e, source="/commande/tests")
+        store.apply(from_record(rec.headers, rec.value, topic=rec.topic))
+    s = er.summarize(store.states())
+    assert s.requests == 3
+    c = s.counts
+    assert c["answer"] == {("acknowledged",): 1, ("expired",): 1, ("pending",): 1}
+    assert c["month"] == {("2026-03",): 3}  # received 30 March, acknowledged in April
+    assert c["district"] == {("district_1",): 1, ("district_2",): 1, ("unknown",): 1}
+    assert c["outcome"] == {("pending",): 1}  # outcomes: acknowledged requests only
+    assert c["event_month"] == {("2026-05",): 1}
 
 
 def test_order_of_requests_does_not_matter() -> None:

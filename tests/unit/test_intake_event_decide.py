@@ -1,5 +1,9 @@
-"""Community event requests: intake's pure core (acknowledge or reject, the CMB's commands,
-reminders once per level, the contact purge)."""
+"""Community event requests: intake's pure core (acknowledge or reject, the confirmation of a
+public requester's address and the expiry of an unconfirmed request, the CMB's commands,
+reminders once per level, the contact purge).
+
+Unless a test says otherwise, requests come from an organization (its agency token): they need no
+confirmation, and are answered at once."""
 
 from __future__ import annotations
 
@@ -17,8 +21,11 @@ from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestCommand,
     EventRequestCommandRefused,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestContactPurged,
     EventRequestDeclined,
+    EventRequestExpired,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -30,13 +37,14 @@ from schemas.event_requests import (
 )
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
-from schemas.samples import EVENT_ID, sample
+from schemas.samples import EVENT_ID, requester, sample
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
     EventRequestState,
     Unchanged,
     decide_command,
+    decide_confirmation,
     decide_submission,
     due_reminder,
     purge_contact,
@@ -49,11 +57,14 @@ CONFIG = EventConfig(reminder_business_days=3, escalation_business_days=2,
                      contact_retention_days=30, holidays=reference().holiday_dates)
 D1_CMB = Actor(agency_id="hrps-cmb-d1", role="cmb")
 ACK_AT = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # Monday 10:00 in Toronto
+ORG = "community-living"
 
 
 def submit(event: EventRequestSubmitted | None = None, state: EventRequestState | None = None,
-           now: datetime = ACK_AT) -> Decided | Unchanged:
+           now: datetime = ACK_AT, *, public: bool = False) -> Decided | Unchanged:
     event = event or sample(EventRequestSubmitted)
+    if not public:
+        event = event.model_copy(update={"agency_id": ORG})
     return decide_submission(state, event, check(event, reference=reference()), now, CONFIG,
                              has_contact=True)
 
@@ -85,7 +96,7 @@ def test_an_accepted_request_is_acknowledged_de_identified_with_its_district() -
     assert isinstance(ack, EventRequestAcknowledged)
     assert (ack.district, ack.municipality, ack.kind) == ("district_1", "milton", "speaker")
     assert ack.acknowledged_at == ACK_AT
-    assert ack.organization_request is False
+    assert ack.organization_request is True
     assert "Sample" not in ack.model_dump_json()
     state = decided.state
     assert state.status == "acknowledged"
@@ -215,3 +226,110 @@ def test_the_contact_is_purged_once_when_due() -> None:
     assert purge_contact(purged.state, ACK_AT + timedelta(days=400)) is None
     assert refusal_codes(command(ScheduleEventRequest, purged.state)) == [
         ("request_expired", "request_id")]
+
+
+# -- a request from the public waits for its requester to confirm their address ----------------
+
+DEADLINE = ACK_AT + timedelta(hours=48)
+
+
+def awaiting(event: EventRequestSubmitted | None = None) -> Decided:
+    decided = submit(event, public=True)
+    assert isinstance(decided, Decided)
+    return decided
+
+
+def test_a_public_request_only_asks_its_requester_to_confirm_their_address() -> None:
+    decided = awaiting()
+    (asked,) = decided.events  # no acknowledgement: no CMB notice, no e-mail with their details
+    assert isinstance(asked, EventRequestConfirmationRequested)
+    event = sample(EventRequestSubmitted)
+    assert (asked.requested_at, asked.expires_at) == (ACK_AT, DEADLINE)
+    assert (asked.district, asked.municipality, asked.kind) == ("district_1", "milton", "speaker")
+    assert asked.windows == event.windows
+    assert "Sample" not in asked.model_dump_json()
+    assert "example.org" not in asked.model_dump_json()
+    state = decided.state
+    assert state.status == "awaiting_confirmation"
+    assert state.next_reminder_at is None  # nobody is reminded of an unconfirmed request
+    assert state.purge_after == state.confirm_expires_at == DEADLINE
+    assert isinstance(state.pending, EventRequestAcknowledged)
+
+
+def test_confirming_in_time_gives_the_answer_then() -> None:
+    confirm_at = ACK_AT + timedelta(hours=20)
+    confirmed = decide_confirmation(awaiting().state, confirm_at, CONFIG)
+    assert isinstance(confirmed, Decided)
+    first, ack = confirmed.events
+    assert isinstance(first, EventRequestConfirmed)
+    assert first.confirmed_at == confirm_at
+    assert isinstance(ack, EventRequestAcknowledged)
+    assert ack.acknowledged_at == confirm_at
+    assert ack.organization_request is False
+    state = confirmed.state
+    assert (state.status, state.confirmed_at, state.pending) == ("acknowledged", confirm_at, None)
+    # the reminders count from the confirmation: Tuesday 06:00 local + 3 business days
+    assert state.next_reminder_at == datetime(2026, 1, 9, 6, 0, tzinfo=ZONE)
+    last = sample(EventRequestSubmitted).windows[-1].date
+    assert state.purge_after == datetime.combine(last + timedelta(days=31), time(0), tzinfo=ZONE)
+    assert decide_confirmation(state, confirm_at + timedelta(minutes=1), CONFIG) == Unchanged(
+        "already_confirmed")
+    assert isinstance(command(ScheduleEventRequest, state), Decided)
+
+
+def test_a_rejected_public_request_is_mailed_its_reasons_only_once_confirmed() -> None:
+    short = sample(EventRequestSubmitted, windows=(
+        TimeWindow(date=date(2026, 2, 3), start=time(18), end=time(19)),))
+    decided = awaiting(short)
+    (asked,) = decided.events
+    assert isinstance(asked, EventRequestConfirmationRequested)
+    assert isinstance(decided.state.pending, EventRequestRejected)
+    confirmed = decide_confirmation(decided.state, ACK_AT + timedelta(hours=1), CONFIG)
+    assert isinstance(confirmed, Decided)
+    _, rejected = confirmed.events
+    assert isinstance(rejected, EventRequestRejected)
+    assert [r.code for r in rejected.reasons] == ["notice_too_short"]
+    assert rejected.earliest_acceptable_date == date(2026, 2, 4)
+    assert rejected.rejected_at == ACK_AT + timedelta(hours=1)
+    assert confirmed.state.status == "rejected"
+    assert confirmed.state.purge_after == ACK_AT + timedelta(hours=1, days=30)
+
+
+@pytest.mark.parametrize("email", [None, "not an address", "someone@localhost"])
+def test_without_a_usable_address_a_public_request_is_rejected_at_once(email: str | None) -> None:
+    event = sample(EventRequestSubmitted, requester=requester().model_copy(update={"email": email}))
+    decided = awaiting(event)
+    (rejected,) = decided.events  # nobody to ask; notifier cannot write to it either
+    assert isinstance(rejected, EventRequestRejected)
+    assert {r.field for r in rejected.reasons} == {"requester.email"}
+    assert decided.state.status == "rejected"
+    assert decide_confirmation(decided.state, ACK_AT, CONFIG) == Unchanged(
+        "no_confirmation_needed")
+
+
+def test_an_unconfirmed_request_expires_at_its_deadline_and_its_contact_goes() -> None:
+    state = awaiting().state
+    assert purge_contact(state, DEADLINE - timedelta(seconds=1)) is None
+    assert decide_confirmation(state, DEADLINE, CONFIG) == Unchanged("confirmation_expired")
+    expired = purge_contact(state, DEADLINE)
+    assert isinstance(expired, Decided)
+    gone, purged = expired.events
+    assert isinstance(gone, EventRequestExpired)
+    assert (gone.expired_at, gone.district) == (DEADLINE, "district_1")
+    assert isinstance(purged, EventRequestContactPurged)
+    assert (expired.state.status, expired.state.purged_at) == ("expired", DEADLINE)
+    assert (expired.state.purge_after, expired.state.pending) == (None, None)
+    assert purge_contact(expired.state, DEADLINE + timedelta(days=400)) is None
+    assert decide_confirmation(expired.state, DEADLINE - timedelta(hours=1), CONFIG) == Unchanged(
+        "confirmation_expired")
+    assert refusal_codes(command(DeclineEventRequest, expired.state)) == [
+        ("request_expired", "request_id")]
+
+
+def test_nothing_to_follow_up_or_confirm_outside_the_flow() -> None:
+    assert refusal_codes(command(DeclineEventRequest, awaiting().state)) == [
+        ("request_unconfirmed", "request_id")]
+    assert due_reminder(awaiting().state, ACK_AT + timedelta(days=30), CONFIG) is None
+    assert decide_confirmation(None, ACK_AT, CONFIG) == Unchanged("unknown_request")
+    assert decide_confirmation(acknowledged(), ACK_AT, CONFIG) == Unchanged(
+        "no_confirmation_needed")

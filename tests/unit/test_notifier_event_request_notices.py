@@ -13,8 +13,11 @@ import pytest
 from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestCommandRefused,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestDeclined,
     EventRequestEvent,
+    EventRequestExpired,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -152,7 +155,33 @@ def test_outcomes_are_told_in_words(directory: Directory) -> None:
 
 
 def test_refusals_and_purges_notify_nobody(directory: Directory) -> None:
-    assert event_requests.plan(sample(EventRequestCommandRefused), directory, NOW.date()) == []
+    for quiet in (EventRequestCommandRefused, EventRequestConfirmed, EventRequestExpired):
+        assert event_requests.plan(sample(quiet), directory, NOW.date()) == []
+
+
+def test_the_confirmation_goes_to_the_requester_alone_and_quotes_nothing_they_wrote(
+        directory: Directory) -> None:
+    asked = sample(EventRequestConfirmationRequested)
+    [p] = event_requests.plan(asked, directory, NOW.date())
+    assert (p.kind, p.recipient.agency_id) == ("event_request_confirmation", PUBLIC_REQUESTER)
+    ctx = render.Context(notice_id(asked.request_id, p.recipient.key, p.kind),
+                         "http://127.0.0.1:8080/ack/TOKEN", NOW + timedelta(days=14))
+    link = "https://intake.example.org/v1/event-requests/confirm/TOKEN"
+    out = event_requests.render_confirmation(p, asked, ctx, link, reference())
+    assert out.subject == f"Confirm your community event request {REQUEST_ID}"
+    for part in (out.text, out.html):
+        for needed in (str(REQUEST_ID), "1 District", link, "18:30 to 20:00",
+                       "If it was not you, do nothing"):
+            assert needed in part, needed
+    who, submission = requester(), sample(EventRequestSubmitted)
+    written = (who.name, who.organization, who.mailing_address, who.daytime_phone, who.email,
+               "Sample Hall", "Phone scams", "Sample", "Dear")
+    for part in (out.subject, out.text, out.html, str(out.body)):
+        for text in written:
+            assert text is not None
+            assert text not in part, text
+    assert "request" not in out.body
+    assert submission.requester == who
 
 
 @pytest.mark.parametrize(("email", "usable"), [

@@ -56,12 +56,15 @@ SECRETS: dict[str, Any] = {
     "vault_key_id": "vault-2026-12",
     "intake_private_key": SecretStr(private_key_to_b64(PrivateKey.generate())),
     "intake_signing_key": SecretStr(_b64(bytes(PRODUCTION_SIGNING))),
+    "event_confirm_secret": SecretStr("a-long-enough-confirmation-secret"),
 }
 NOTIFIER_SECRETS: dict[str, Any] = {
     "kafka_password": SecretStr("a-real-scram-password"),
     "notifier_ack_secret": SecretStr("a-long-enough-acknowledgement-secret"),
     "notifier_contact_key": SecretStr(_b64(os.urandom(32))),
     "notifier_public_url": "https://commande.halton-police.example.org",
+    "intake_public_url": "https://events.halton-police.example.org",
+    "event_confirm_secret": SecretStr("a-long-enough-confirmation-secret"),
 }
 
 
@@ -80,7 +83,7 @@ def test_intake_refuses_the_sample_directory_and_missing_secrets(tmp_path: Path)
     lines = text.splitlines()[1:]
     assert any("COMMANDE_DIRECTORY_PATH" in line and "sample directory" in line for line in lines)
     for name in ("COMMANDE_VAULT_KEY ", "COMMANDE_INTAKE_PRIVATE_KEY", "COMMANDE_INTAKE_SIGNING_KEY",
-                 "COMMANDE_KAFKA_PASSWORD_FILE"):
+                 "COMMANDE_EVENT_CONFIRM_SECRET", "COMMANDE_KAFKA_PASSWORD_FILE"):
         assert any(line.startswith(f"  - {name}") for line in lines), (name, text)
 
 
@@ -125,6 +128,10 @@ def test_intake_refuses_a_development_key_or_plaintext(tmp_path: Path, setting: 
     ("notifier_ack_secret", None, "COMMANDE_NOTIFIER_ACK_SECRET is not set"),
     ("notifier_contact_key", None, "COMMANDE_NOTIFIER_CONTACT_KEY is not set"),
     ("kafka_password", None, "COMMANDE_KAFKA_PASSWORD_FILE (or COMMANDE_KAFKA_PASSWORD) is not set"),
+    ("intake_public_url", "http://127.0.0.1:8080",
+     "COMMANDE_INTAKE_PUBLIC_URL=http://127.0.0.1:8080 is on loopback"),
+    ("event_confirm_secret", None, "COMMANDE_EVENT_CONFIRM_SECRET is not set"),
+    ("event_confirm_secret", SecretStr("short"), "COMMANDE_EVENT_CONFIRM_SECRET is shorter"),
 ])
 def test_notifier_refuses(tmp_path: Path, setting: str, value: Any, named: str) -> None:
     settings = NotifierSettings(env="production", notifier_directory=own_directory(tmp_path),

@@ -6,12 +6,15 @@ requests. ``fold(facts, envelope) -> facts`` is pure, per request id (the stream
 
 * every table counts **requests** (one per request id that intake answered in the range);
 * ``answer``: acknowledged or rejected (a request acknowledged counts as acknowledged even if a
-  duplicate submission was rejected later);
+  duplicate submission was rejected later); a request from the public whose requester has not
+  confirmed their address yet counts as ``pending``, and one nobody confirmed in time as
+  ``expired`` (both are counted by answer, district, kind and month only);
 * ``district``, ``kind``: from the acknowledgement, else from the rejection when intake recognised
   them (``unknown`` otherwise);
-* ``month``: the Halton local month of intake's answer (acknowledgement or rejection), i.e. when
-  the request was received; ``event_month``: the month of the earliest preferred date, acknowledged
-  requests only (a rejection carries no dates);
+* ``month``: the Halton local month of intake's first answer (the confirmation asked for, else
+  the acknowledgement or rejection), i.e. when the request was received; ``event_month``: the
+  month of the earliest preferred date, acknowledged requests only (a rejection carries no
+  dates);
 * ``topic``: acknowledged requests naming the topic (a request with two topics counts in both);
 * ``outcome``: over acknowledged requests, the last of scheduled, declined or withdrawn, else
   ``pending``; ``decline_reason`` / ``withdrawal_reason`` count those outcomes by reason code;
@@ -33,8 +36,10 @@ from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.event_requests import (
     EventRequestAcknowledged,
+    EventRequestConfirmationRequested,
     EventRequestDeclined,
     EventRequestEvent,
+    EventRequestExpired,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -44,6 +49,7 @@ from schemas.event_requests import (
 HALTON = ZoneInfo("America/Toronto")
 UNKNOWN = "unknown"
 PENDING = "pending"
+EXPIRED = "expired"
 
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("answer", ("answer",)),
@@ -69,7 +75,8 @@ class RequestFacts:
 
     request_id: UUID
     answer: str | None = None
-    """``acknowledged`` or ``rejected``."""
+    """``acknowledged`` or ``rejected``; ``pending`` while the requester's address is not
+    confirmed, ``expired`` when it never was."""
     answered_at: datetime | None = None
     district: str | None = None
     kind: str | None = None
@@ -90,15 +97,25 @@ def fold(facts: RequestFacts | None, envelope: Envelope[Message]) -> RequestFact
     if not isinstance(event, EventRequestEvent):
         return facts
     f = facts if facts is not None else RequestFacts(request_id=event.request_id)
+    if isinstance(event, EventRequestConfirmationRequested):
+        if f.answer is not None:
+            return f
+        return replace(f, answer=PENDING, answered_at=event.requested_at,
+                       district=event.district, kind=event.kind)
+    if isinstance(event, EventRequestExpired):
+        if f.answer not in (None, PENDING):
+            return f
+        return replace(f, answer=EXPIRED, district=f.district or event.district)
+    received = f.answered_at if f.answer == PENDING else None
     if isinstance(event, EventRequestAcknowledged):
-        return replace(f, answer="acknowledged", answered_at=event.acknowledged_at,
+        return replace(f, answer="acknowledged", answered_at=received or event.acknowledged_at,
                        district=event.district, kind=event.kind, topics=event.topics,
                        first_date=min(w.date for w in event.windows))
     if isinstance(event, EventRequestRejected):
         if f.answer == "acknowledged":
             return f  # a rejected duplicate does not undo the acknowledgement
-        return replace(f, answer="rejected", answered_at=event.rejected_at,
-                       district=event.district, kind=event.kind,
+        return replace(f, answer="rejected", answered_at=received or event.rejected_at,
+                       district=event.district or f.district, kind=event.kind or f.kind,
                        rejection_reasons=tuple(sorted({r.code for r in event.reasons})))
     if isinstance(event, EventRequestScheduled):
         return replace(f, outcome="scheduled", outcome_reason=None,
@@ -168,6 +185,8 @@ def summarize(facts: Iterable[RequestFacts]) -> RequestStatistics:
         if f.answer == "rejected":
             for reason in f.rejection_reasons:
                 counts["rejection_reason"][(reason,)] += 1
+            continue
+        if f.answer in (PENDING, EXPIRED):
             continue
         if f.first_date is not None:
             counts["event_month"][(f.first_date.strftime("%Y-%m"),)] += 1

@@ -4,13 +4,18 @@ State is per request id (:class:`EventRequestState`). Every function takes the s
 submission or command and ``now``, and returns the new state with the de-identified events:
 
 * :func:`decide_submission`: acknowledged (the district follows up), rejected with every reason,
-  or a duplicate id (nothing changes, nothing is published);
+  or a duplicate id (nothing changes, nothing is published); a request from the public with a
+  usable address first waits for its requester to confirm that address (the answer is kept,
+  de-identified, and given on confirmation);
+* :func:`decide_confirmation`: the requester confirmed their address: the kept answer is given
+  now, or nothing changes (expired, already confirmed, nothing to confirm);
 * :func:`decide_command`: the CMB manager's schedule / decline / withdraw, or a refusal with
   every reason;
 * :func:`due_reminder`: the reminder to the CMB manager after ``reminder_business_days`` without
   a decision, then to the Staff Sergeant ``escalation_business_days`` later (once per level);
 * :func:`purge_contact`: the requester's details deleted once ``contact_retention_days`` passed
-  after the event (scheduled), the last preferred date (never decided) or the decision.
+  after the event (scheduled), the last preferred date (never decided) or the decision; an
+  unconfirmed request expires at its confirmation deadline and its details go at once.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestCommand,
     EventRequestCommandRefused,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestContactPurged,
     EventRequestDeclined,
+    EventRequestExpired,
     EventRequestKind,
     EventRequestRejected,
     EventRequestReminderDue,
@@ -38,6 +46,7 @@ from schemas.event_requests import (
     EventRequestWithdrawn,
     ScheduleEventRequest,
     WithdrawEventRequest,
+    well_formed_email,
 )
 from schemas.free_text import FreeText, check_text
 from schemas.reference import Reference
@@ -46,7 +55,10 @@ from schemas.referrals import Reason
 from services.intake.event_requests.calendar import business_deadline, end_of_local_day
 from services.intake.event_requests.rules import EventChecked
 
-Status = Literal["acknowledged", "rejected", "scheduled", "declined", "withdrawn"]
+Status = Literal["awaiting_confirmation", "acknowledged", "rejected", "scheduled", "declined",
+                 "withdrawn", "expired"]
+Answer = EventRequestAcknowledged | EventRequestRejected
+"""What intake answers a request: given at once, or kept until the requester confirms."""
 CMB_ROLE = "cmb"
 
 DECLINE_NOTE = FreeText(
@@ -69,12 +81,15 @@ class EventConfig:
         escalation_business_days: further business days before the Staff Sergeant is.
         contact_retention_days: days the contact details are kept after the event or decision.
         holidays: observed statutory holidays (not business days).
+        confirm_hours: hours a requester from the public has to confirm their address before
+            the request expires and its contact is purged.
     """
 
     reminder_business_days: int = 3
     escalation_business_days: int = 2
     contact_retention_days: int = 30
     holidays: Container[date] = STATUTORY_HOLIDAYS
+    confirm_hours: int = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +99,12 @@ class EventRequestState:
     Attributes:
         reminder_level: reminders already sent (0, 1: the manager, 2: the Staff Sergeant).
         next_reminder_at: when the next reminder falls due; ``None``: no more reminders.
-        purge_after: when the contact details are due for deletion; ``None``: nothing to purge.
+        purge_after: when the contact details are due for deletion (an unconfirmed request's
+            confirmation deadline); ``None``: nothing to purge.
+        confirm_expires_at: the deadline of a request awaiting its requester's confirmation.
+        confirmed_at: when the requester confirmed their address (``None``: not asked, or not
+            yet).
+        pending: the answer kept for the confirmation (de-identified), while awaiting it.
     """
 
     request_id: UUID
@@ -102,6 +122,9 @@ class EventRequestState:
     has_contact: bool = False
     purge_after: datetime | None = None
     purged_at: datetime | None = None
+    confirm_expires_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    pending: Answer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +146,26 @@ def _retained(moment: datetime, config: EventConfig) -> datetime:
     return moment + timedelta(days=config.contact_retention_days)
 
 
+def confirmation_address(event: EventRequestSubmitted) -> str | None:
+    """The address the requester must first confirm, or ``None`` when nothing is to confirm: a
+    request from the public (no agency token) with an address one can write to needs it. Without
+    a usable address there is nobody to ask, and the request is rejected at once
+    (``email_missing`` / ``email_malformed``), mailed to nobody."""
+    email = event.requester.email if event.requester is not None else None
+    usable = email is not None and well_formed_email(email)
+    return email if event.agency_id is None and usable else None
+
+
+def needs_confirmation(event: EventRequestSubmitted) -> bool:
+    """Whether the requester must first confirm their address (:func:`confirmation_address`)."""
+    return confirmation_address(event) is not None
+
+
 def decide_submission(state: EventRequestState | None, event: EventRequestSubmitted,
                       checked: EventChecked, now: datetime, config: EventConfig,
                       *, has_contact: bool) -> Decided | Unchanged:
-    """Acknowledge or reject a submission; a known request id changes nothing.
+    """Acknowledge or reject a submission, or ask its requester to confirm their address first;
+    a known request id changes nothing.
 
     Args:
         state: what is known of ``event.request_id`` (``None``: new).
@@ -143,26 +182,81 @@ def decide_submission(state: EventRequestState | None, event: EventRequestSubmit
         request_id=event.request_id, status="rejected", answered_at=now, kind=event.kind,
         municipality=checked.municipality, district=checked.district, agency_id=event.agency_id,
         last_preferred_date=last, has_contact=has_contact)
+    answer = _answer(event, checked, now)
+    if needs_confirmation(event):
+        expires = now + timedelta(hours=config.confirm_hours)
+        asked = EventRequestConfirmationRequested(
+            request_id=event.request_id, requested_at=now, expires_at=expires, kind=event.kind,
+            municipality=checked.municipality, district=checked.district, windows=event.windows)
+        return Decided(replace(base, status="awaiting_confirmation", confirm_expires_at=expires,
+                               purge_after=expires, pending=answer), (asked,))
+    return Decided(_answered(base, answer, now, config), (answer,))
+
+
+def _answer(event: EventRequestSubmitted, checked: EventChecked, now: datetime) -> Answer:
+    """The de-identified answer to a submission (the rules decided it)."""
     if not checked.ok or checked.district is None or checked.municipality is None:
-        rejected = EventRequestRejected(
+        return EventRequestRejected(
             request_id=event.request_id, rejected_at=now, reasons=checked.reasons[:100],
             earliest_acceptable_date=checked.earliest_acceptable_date, kind=event.kind,
             municipality=checked.municipality, district=checked.district)
-        purge = _retained(now, config) if has_contact else None
-        return Decided(replace(base, decided_at=now, purge_after=purge), (rejected,))
     assert event.kind is not None
     assert event.expected_attendees is not None
-    assert last is not None
-    acknowledged = EventRequestAcknowledged(
+    return EventRequestAcknowledged(
         request_id=event.request_id, district=checked.district,
         municipality=checked.municipality, kind=event.kind, windows=event.windows,
         topics=event.topics, expected_attendees=event.expected_attendees,
         organization_request=event.agency_id is not None, acknowledged_at=now)
-    state = replace(
-        base, status="acknowledged",
+
+
+def _answered(state: EventRequestState, answer: Answer, now: datetime,
+              config: EventConfig) -> EventRequestState:
+    """The state once ``answer`` is given at ``now``: a rejection is decided (its contact kept
+    ``contact_retention_days``), an acknowledgement waits for the CMB (reminders on, its
+    contact kept until after the last preferred date)."""
+    state = replace(state, answered_at=now, pending=None, confirm_expires_at=None)
+    if isinstance(answer, EventRequestRejected):
+        return replace(state, status="rejected", decided_at=now,
+                       purge_after=_retained(now, config) if state.has_contact else None)
+    last = state.last_preferred_date
+    assert last is not None
+    return replace(
+        state, status="acknowledged",
         next_reminder_at=business_deadline(now, config.reminder_business_days, config.holidays),
-        purge_after=_retained(end_of_local_day(last), config) if has_contact else None)
-    return Decided(state, (acknowledged,))
+        purge_after=_retained(end_of_local_day(last), config) if state.has_contact else None)
+
+
+def decide_confirmation(state: EventRequestState | None, now: datetime,
+                        config: EventConfig) -> Decided | Unchanged:
+    """The requester confirmed their address (a ``POST`` on the link mailed to it).
+
+    A request awaiting confirmation before its deadline is confirmed and answered now: the kept
+    answer (acknowledgement or rejection) is published with ``now`` as its time, so reminders
+    count from the confirmation. A rejected request can be confirmed too: its requester then
+    gets the reasons by e-mail, as an organization does.
+
+    Returns:
+        :class:`Decided` (``EventRequestConfirmed`` then the answer), or :class:`Unchanged` with
+        ``unknown_request``, ``confirmation_expired``, ``already_confirmed`` or
+        ``no_confirmation_needed`` (an organization's request, or one without a usable address).
+    """
+    if state is None:
+        return Unchanged("unknown_request")
+    if state.status == "expired" or (
+            state.status == "awaiting_confirmation"
+            and (state.confirm_expires_at is None or now >= state.confirm_expires_at)):
+        return Unchanged("confirmation_expired")
+    if state.status != "awaiting_confirmation" or state.pending is None:
+        return Unchanged("already_confirmed" if state.confirmed_at is not None
+                         else "no_confirmation_needed")
+    answer: Answer
+    if isinstance(state.pending, EventRequestAcknowledged):
+        answer = state.pending.model_copy(update={"acknowledged_at": now})
+    else:
+        answer = state.pending.model_copy(update={"rejected_at": now})
+    confirmed = EventRequestConfirmed(request_id=state.request_id, confirmed_at=now)
+    new = _answered(replace(state, confirmed_at=now), answer, now, config)
+    return Decided(new, (confirmed, answer))
 
 
 def decide_command(state: EventRequestState | None, command: EventRequestCommand,
@@ -236,7 +330,15 @@ def _state_reasons(state: EventRequestState | None, command: EventRequestCommand
         return [Reason(code="request_unknown", field="request_id",
                        message="No community event request has this id.")]
     reasons: list[Reason] = []
-    if state.status == "rejected":
+    if state.status == "awaiting_confirmation":
+        reasons.append(Reason(code="request_unconfirmed", field="request_id", message=(
+            "The requester has not confirmed their e-mail address yet; the request is followed "
+            "up once they do.")))
+    elif state.status == "expired":
+        reasons.append(Reason(code="request_expired", field="request_id", message=(
+            "The requester never confirmed their e-mail address and the request expired; ask "
+            "them to submit a new request.")))
+    elif state.status == "rejected":
         reasons.append(Reason(code="request_rejected", field="request_id", message=(
             "This request was rejected at intake; there is nothing to follow up.")))
     elif state.status != "acknowledged" and not (
@@ -313,8 +415,22 @@ def due_reminder(state: EventRequestState, now: datetime,
 
 
 def purge_contact(state: EventRequestState, now: datetime) -> Decided | None:
-    """Delete the contact details once due; ``None`` when not due or nothing is held."""
-    if not _keeps(state) or state.purge_after is None or state.purge_after > now:
+    """Delete the contact details once due; ``None`` when not due or nothing is held.
+
+    A request still awaiting its requester's confirmation at its deadline expires: it is never
+    answered, and its contact goes at once (``EventRequestExpired``, then
+    ``EventRequestContactPurged`` so that notifier deletes its copy)."""
+    if state.purge_after is None or state.purge_after > now:
+        return None
+    if state.status == "awaiting_confirmation":
+        expired = EventRequestExpired(request_id=state.request_id, expired_at=now,
+                                      district=state.district)
+        keeps = _keeps(state)
+        purged = (EventRequestContactPurged(request_id=state.request_id, purged_at=now),)
+        return Decided(replace(state, status="expired", decided_at=now, pending=None,
+                               purge_after=None, purged_at=now if keeps else None),
+                       (expired, *(purged if keeps else ())))
+    if not _keeps(state):
         return None
     return Decided(replace(state, purged_at=now, purge_after=None),
                    (EventRequestContactPurged(request_id=state.request_id, purged_at=now),))

@@ -1,8 +1,10 @@
 """The thin shell of community event requests: decode -> load state -> pure core -> save + emit.
 
 One consumer (group ``intake-event-requests``) reads ``commande.event-request-submissions.v1``:
-submissions are acknowledged or rejected, the CMB's commands applied or refused. Each runs in the
-consumer runtime's transaction (inbox, our writes, outbox), so a redelivery changes nothing.
+submissions are acknowledged or rejected (or, from the public, wait for their requester to
+confirm their address), the CMB's commands applied or refused. Each runs in the consumer
+runtime's transaction (inbox, our writes, outbox), so a redelivery changes nothing. The
+confirmation itself comes from the link's page (:meth:`EventRequests.confirm`).
 A submission is taken only from intake's own HTTP ingress and a command only from the gateway
 (:data:`services.intake.provenance.EXPECTED_PRODUCERS`); anything else is logged and ignored.
 Logs carry the request id, codes and counts only: never a contact detail.
@@ -36,7 +38,9 @@ from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
     EventRequestState,
+    Unchanged,
     decide_command,
+    decide_confirmation,
     decide_submission,
 )
 from services.intake.handlers import SOURCE, contract_reasons
@@ -126,10 +130,31 @@ class EventRequests:
         if isinstance(outcome, EventRequestRejected):
             log.info("event request rejected", request_id=str(event.request_id),
                      codes=sorted({r.code for r in outcome.reasons}))
+        elif decision.state.status == "awaiting_confirmation":
+            log.info("event request awaits its requester's confirmation",
+                     request_id=str(event.request_id), district=decision.state.district,
+                     expires_at=str(decision.state.confirm_expires_at))
         else:
             log.info("event request acknowledged", request_id=str(event.request_id),
                      district=decision.state.district)
         return [self._emit(e, env, now) for e in decision.events]
+
+    async def confirm(self, conn: Connection,
+                      request_id: UUID) -> tuple[Decided | Unchanged, list[OutRecord]]:
+        """The requester confirmed their address: decide (the row locked for the caller's
+        transaction, so the expiry timer and a second click wait), save, and return what to put
+        in the outbox (``EventRequestConfirmed`` and the answer)."""
+        now = self.clock.now()
+        state = await store.get_request(conn, request_id)
+        decision = decide_confirmation(state, now, self.config)
+        if not isinstance(decision, Decided):
+            log.info("event request confirmation changed nothing", request_id=str(request_id),
+                     code=decision.code)
+            return decision, []
+        await store.save_request(conn, decision.state)
+        log.info("event request confirmed", request_id=str(request_id),
+                 status=decision.state.status, district=decision.state.district)
+        return decision, [events.emit(e, source=SOURCE, time=now) for e in decision.events]
 
     async def _command(self, conn: Connection, env: Envelope[Message],
                        command: EventRequestCommand) -> Sequence[OutRecord]:

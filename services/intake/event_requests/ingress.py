@@ -5,29 +5,36 @@ The ingress mints the request id (UUIDv7) and stamps ``submitted_at`` with the t
 the body (a requester cannot backdate the 30 days' notice), sets ``agency_id`` from a token when
 one is sent, and queues :class:`EventRequestSubmitted` on the restricted submissions topic
 through intake's outbox, as intake (``ce_source`` ``/commande/intake``: the only producer intake
-takes a submission from). intake's consumer then records the answer (acknowledged or rejected)
-and the notifier e-mails the requester and the district's CMB manager.
+takes a submission from). intake's consumer then records it: a request from the public with a
+usable address waits for its requester to confirm that address (notifier mails them a
+fixed-text link, :mod:`.confirm`); an organization's is answered at once (acknowledged or
+rejected), and notifier e-mails the requester and the district's CMB manager.
 
 It also runs the same pure checks at once, so a person at a web form learns everything to fix
 without waiting for an e-mail:
 
-* ``202`` ``{"request_id", "status": "received", "district"}``: the checks pass; the answer
-  (an acknowledgement with the request id) comes by e-mail;
+* ``202`` ``{"request_id", "status", "district", "answer"}``: the checks pass; ``status`` is
+  ``awaiting_confirmation`` for the public (the link comes by e-mail; nothing else happens until
+  it is used) and ``received`` for an organization (the acknowledgement comes by e-mail);
 * ``422`` ``event_request_rejected`` with every reason and ``earliest_acceptable_date`` when the
   notice is too short: the request is STILL queued, so intake records it as
-  ``EventRequestRejected`` (statistics count it, the requester gets the reasons by e-mail when
-  the address is usable) and answers with its ``request_id``;
+  ``EventRequestRejected`` (statistics count it; the reasons are e-mailed only to a confirmed
+  address: an organization's, or the public's once they use the link) and answers with its
+  ``request_id``;
 * ``422`` ``contract_violation`` with every field error when the body is not even the contract's
   shape: nothing is queued (there is nothing to record);
-* ``429`` (with ``Retry-After``) when the client address's token bucket is empty, ``413`` over
-  the size limit, ``415`` for a body that is not JSON, ``401``/``403`` for a bad or foreign
-  agency token. Problems are RFC 9457 and never echo a value from the request; the client
-  address is used for the limit only, never logged.
+* ``429`` (with ``Retry-After``) when the client address's token bucket is empty, or when the
+  e-mail address given was already sent its daily number of confirmation e-mails
+  (``too_many_confirmations``; both limits are shared by every instance,
+  :mod:`.rate_limit`); ``413`` over the size limit, ``415`` for a body that is not JSON,
+  ``401``/``403`` for a bad or foreign agency token. Problems are RFC 9457 and never echo a value
+  from the request; the client address is used for the limit only, never logged.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,8 +45,10 @@ from uuid6 import uuid7
 
 from schemas.envelope import to_record
 from schemas.event_requests import EventRequestSubmitted
+from schemas.reference.calendar import ZONE
+from services.intake.event_requests.decide import confirmation_address
 from services.intake.event_requests.handlers import EventRequests
-from services.intake.event_requests.rate_limit import RateLimiter
+from services.intake.event_requests.rate_limit import SharedLimits
 from services.intake.handlers import SOURCE
 from services.intake.ingress import token_agency
 from services.runtime import events, outbox
@@ -52,7 +61,7 @@ log = get_logger("commande.intake.http")
 
 
 def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
-           limiter: RateLimiter) -> list[BaseRoute]:
+           limits: SharedLimits) -> list[BaseRoute]:
     """The route, bound to a service (its pool exists once it started)."""
 
     async def agency_of(request: Request) -> str | Response | None:
@@ -66,7 +75,8 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
     async def submit(request: Request) -> Response:
         now = requests.clock.now()
         client = request.client.host if request.client is not None else "unknown"
-        wait = limiter.take(client, now.timestamp())
+        async with svc.pool.acquire() as conn:
+            wait = await limits.take(conn, client, now)
         if wait is not None:
             response = problem(429, "too_many_requests", "Too many requests",
                                f"Too many requests from your address; try again in {int(wait)} "
@@ -103,23 +113,41 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
                            "Fix every listed field to match EventRequestSubmitted v1.",
                            errors=field_errors(exc))
         checked = requests.check(event)
+        address = confirmation_address(event)
+        confirm = address is not None
         rec = to_record(event, source=SOURCE, time=now)
         async with svc.pool.acquire() as conn, conn.transaction():
+            if address is not None and not await limits.count_confirmation(conn, address, now):
+                return _too_many_confirmations(limits, now)
             await outbox.add(conn, svc.name, [events.out_record(rec)])
         request_id = str(event.request_id)
+        deadline = now + timedelta(hours=requests.config.confirm_hours)
         if not checked.ok:
             log.info("http event request rejected", request_id=request_id,
-                     codes=sorted({r.code for r in checked.reasons}))
+                     codes=sorted({r.code for r in checked.reasons}), confirm=confirm)
             extra: dict[str, Any] = {
                 "request_id": request_id,
                 "reasons": [r.model_dump(mode="json") for r in checked.reasons]}
             if checked.earliest_acceptable_date is not None:
                 extra["earliest_acceptable_date"] = checked.earliest_acceptable_date.isoformat()
+            then = (f" A link to confirm your e-mail address was sent to it: once confirmed "
+                    f"(by {_hours(requests.config.confirm_hours)}), these reasons are e-mailed "
+                    "to you as well." if confirm else "")
             return problem(422, "event_request_rejected", "The event request cannot be accepted",
                            "Fix every reason and submit a new request; this one is recorded as "
-                           "rejected.", **extra)
+                           f"rejected.{then}", **extra)
         log.info("http event request queued", request_id=request_id, agency_id=agency,
-                 district=checked.district)
+                 district=checked.district, confirm=confirm)
+        if confirm:
+            return JSONResponse(
+                {"request_id": request_id, "status": "awaiting_confirmation",
+                 "district": checked.district, "confirm_by": deadline.isoformat(),
+                 "answer": "A link to confirm your e-mail address was sent to it. Open it and "
+                           "press the button within "
+                           f"{_hours(requests.config.confirm_hours)}: only then does the "
+                           "district's Community Mobilization Bureau receive your request "
+                           "(otherwise it expires and is deleted)."},
+                status_code=202)
         return JSONResponse(
             {"request_id": request_id, "status": "received", "district": checked.district,
              "answer": "An acknowledgement with this request id is sent to the e-mail address "
@@ -127,3 +155,23 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
             status_code=202)
 
     return [Route(PATH, submit, methods=["POST"])]
+
+
+def _hours(hours: int) -> str:
+    return f"{hours} hours" if hours != 1 else "1 hour"
+
+
+def _too_many_confirmations(limits: SharedLimits, now: datetime) -> Response:
+    """429: the address given was sent its daily number of confirmation e-mails; try tomorrow
+    (Halton time). Nothing is recorded."""
+    local = now.astimezone(ZONE)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
+                                tzinfo=ZONE)
+    wait = max(1, int((midnight - now).total_seconds()))
+    response = problem(
+        429, "too_many_confirmations", "Too many confirmation requests for this address",
+        f"The e-mail address you gave was already sent {limits.config.confirmations_per_day} "
+        "links to confirm a request today; nothing was recorded. Use one of the links already "
+        "sent, or try again tomorrow.")
+    response.headers["Retry-After"] = str(wait)
+    return response

@@ -1,47 +1,146 @@
-"""A token bucket per client address (pure: the caller passes the time in seconds).
+"""The limits of ``POST /v1/event-requests``, shared by every intake instance (PostgreSQL).
 
-Each address starts with ``burst`` tokens and gets ``per_minute`` back per minute, up to
-``burst``; a request takes one. The table is bounded (least recently seen addresses are dropped
-first, which only ever gives a forgotten address a full bucket again). It lives in the process:
-with several intake instances behind a balancer each counts on its own, so the effective limit
-is per instance.
+* **Per client address**, a token bucket: each address starts with ``burst`` tokens and gets
+  ``per_minute`` back per minute, up to ``burst``; a request takes one (429 when none is left).
+  One row per address in ``event_rate_buckets``, refilled and taken from in one atomic upsert
+  (:data:`TAKE_FROM_BUCKET`), so two instances allow the same rate as one.
+* **Per recipient address**, a daily count: one e-mail address is sent at most
+  ``confirmations_per_day`` confirmation e-mails per day (America/Toronto), whichever client
+  addresses the requests come from (:data:`COUNT_CONFIRMATION`): the endpoint cannot be used to
+  flood a stranger's inbox.
+
+Neither address is stored: rows are keyed by a keyed hash (HMAC-SHA256 under a key derived from
+the vault key, :meth:`services.intake.vault.Vault.fingerprint`), which nobody can reverse by
+trying every IPv4 address or a list of e-mail addresses without that key. Rotating the vault key
+starts every count afresh. A bucket idle long enough to be full again is the same as no row, and
+is pruned (:data:`PRUNE_BUCKETS`), like the counts of past days (:data:`PRUNE_COUNTS`).
+
+The time is the service's clock (passed in), not the database's: tests move it, and the buckets
+follow.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from schemas.reference.calendar import local_date
+from services.runtime.db import Connection
+
+TAKE_FROM_BUCKET = """
+INSERT INTO event_rate_buckets AS b (client_key, tokens, allowed, seen_at)
+VALUES ($1, $2::float8 - 1, true, $4)
+ON CONFLICT (client_key) DO UPDATE SET
+    tokens = event_bucket_level(b.tokens, b.seen_at, $4, $2, $3)
+             - (event_bucket_level(b.tokens, b.seen_at, $4, $2, $3) >= 1)::int,
+    allowed = event_bucket_level(b.tokens, b.seen_at, $4, $2, $3) >= 1,
+    seen_at = GREATEST(b.seen_at, $4)
+RETURNING allowed, tokens
+"""
+"""Refill the bucket of ``$1`` (burst ``$2``, ``$3`` tokens per second) up to ``$4`` and take a
+token when there is one; returns whether it was taken and what is left. ``SET`` reads the old
+row, and the upsert holds the row's lock: concurrent requests from any instance queue on it
+(``event_bucket_level`` is in ``sql/020_event_request_confirmation.sql``)."""
+COUNT_CONFIRMATION = """
+INSERT INTO event_confirmation_counts AS c (recipient_key, day, sent) VALUES ($1, $2, 1)
+ON CONFLICT (recipient_key, day) DO UPDATE SET sent = c.sent + 1 WHERE c.sent < $3
+RETURNING sent
+"""
+"""Count one confirmation e-mail to ``$1`` on day ``$2`` unless ``$3`` were already counted
+(no row returned: over the limit)."""
+PRUNE_BUCKETS = "DELETE FROM event_rate_buckets WHERE seen_at < $1"
+PRUNE_COUNTS = "DELETE FROM event_confirmation_counts WHERE day < $1"
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    at: float
+@dataclass(frozen=True, slots=True)
+class LimitConfig:
+    """The limits' settings.
+
+    Attributes:
+        burst: requests a client address may send at once.
+        per_minute: tokens a client address gets back per minute.
+        confirmations_per_day: confirmation e-mails one address may be sent per day.
+    """
+
+    burst: int = 5
+    per_minute: float = 2.0
+    confirmations_per_day: int = 3
+
+    def __post_init__(self) -> None:
+        if self.burst < 1 or self.per_minute <= 0 or self.confirmations_per_day < 1:
+            raise ValueError("burst and confirmations_per_day must be >= 1, per_minute > 0")
+
+    @property
+    def per_second(self) -> float:
+        """Tokens back per second."""
+        return self.per_minute / 60.0
+
+    @property
+    def refill(self) -> timedelta:
+        """How long an empty bucket takes to be full again (an idle row past it is pruned)."""
+        return timedelta(seconds=self.burst / self.per_second)
 
 
-class RateLimiter:
-    """Token buckets keyed by client address."""
+def retry_after(tokens: float, per_second: float) -> int:
+    """Whole seconds until a bucket holding ``tokens`` (< 1) has one again (>= 1)."""
+    return max(1, math.ceil((1.0 - tokens) / per_second))
 
-    def __init__(self, burst: int, per_minute: float, max_clients: int = 10_000) -> None:
-        if burst < 1 or per_minute <= 0:
-            raise ValueError("burst must be >= 1 and per_minute > 0")
-        self.burst = burst
-        self.rate = per_minute / 60.0
-        self.max_clients = max_clients
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
-    def take(self, client: str, now: float) -> float | None:
-        """Take a token for ``client`` at ``now`` (seconds); ``None`` if allowed, else the
-        whole seconds to wait before a token is back (for ``Retry-After``)."""
-        bucket = self._buckets.pop(client, None) or _Bucket(float(self.burst), now)
-        elapsed = max(0.0, now - bucket.at)
-        bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate)
-        bucket.at = now
-        self._buckets[client] = bucket
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+def normalized_email(email: str) -> str:
+    """The mailbox an address reaches, as far as one can tell: case folded, and without a
+    ``+tag`` (``someone+1@example.org`` and ``Someone@example.org`` are one inbox at most
+    providers, and count as one recipient)."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+class SharedLimits:
+    """The two limits over intake's pool connections (see the module's docstring).
+
+    Args:
+        config: the limits.
+        keyed_hash: a keyed hash (the vault's fingerprint), so no address is stored in clear.
+    """
+
+    def __init__(self, config: LimitConfig, keyed_hash: Callable[[bytes], bytes]) -> None:
+        self.config = config
+        self._hash = keyed_hash
+
+    def client_key(self, client: str) -> bytes:
+        """The row key of a client address."""
+        return self._hash(b"event-request-client\x00" + client.encode())
+
+    def recipient_key(self, email: str) -> bytes:
+        """The row key of an e-mail address (normalised: :func:`normalized_email`)."""
+        return self._hash(b"event-request-recipient\x00" + normalized_email(email).encode())
+
+    async def take(self, conn: Connection, client: str, now: datetime) -> int | None:
+        """Take a token for ``client`` at ``now``: ``None`` if allowed, else the whole seconds
+        to wait before a token is back (for ``Retry-After``)."""
+        row = await conn.fetchrow(TAKE_FROM_BUCKET, self.client_key(client), float(self.config.burst),
+                                  self.config.per_second, now)
+        assert row is not None  # an upsert always returns its row
+        if row["allowed"]:
             return None
-        return float(max(1, math.ceil((1.0 - bucket.tokens) / self.rate)))
+        return retry_after(float(row["tokens"]), self.config.per_second)
+
+    async def count_confirmation(self, conn: Connection, email: str, now: datetime) -> bool:
+        """Count a confirmation e-mail to ``email`` today (Halton time); ``False`` when that
+        address was already sent ``confirmations_per_day`` today (nothing is counted then)."""
+        sent = await conn.fetchval(COUNT_CONFIRMATION, self.recipient_key(email),
+                                   local_date(now), self.config.confirmations_per_day)
+        return sent is not None
+
+    async def prune(self, conn: Connection, now: datetime) -> tuple[int, int]:
+        """Delete buckets idle long enough to be full again and the counts of past days;
+        returns how many of each."""
+        buckets = await conn.execute(PRUNE_BUCKETS, now - self.config.refill)
+        counts = await conn.execute(PRUNE_COUNTS, local_date(now))
+        return _deleted(buckets), _deleted(counts)
+
+
+def _deleted(status: str) -> int:
+    """The row count of a ``DELETE n`` command status."""
+    return int(status.rsplit(" ", 1)[-1]) if status.startswith("DELETE") else 0

@@ -13,13 +13,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from schemas.event_requests import EventRequestSubmitted, Requester
+from schemas.event_requests import EventRequestSubmitted, Requester, well_formed_email
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.referrals import Reason
 
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
 _EXTENSION = re.compile(r"\s*(?:ext\.?|x|#)\s*[0-9]{1,6}$", re.IGNORECASE)
 
@@ -65,11 +63,6 @@ def _blank(text: str | None) -> bool:
 def earliest_date(event: EventRequestSubmitted, config: EventRuleConfig) -> date:
     """The first preferred date a request submitted when ``event`` was could ask for."""
     return local_date(event.submitted_at) + timedelta(days=config.min_notice_days)
-
-
-def well_formed_email(text: str) -> bool:
-    """An address of the usual ``local@domain.tld`` shape."""
-    return bool(_EMAIL.fullmatch(text.strip()))
 
 
 def well_formed_phone(text: str) -> bool:

@@ -1,9 +1,12 @@
-"""The durable timers of community event requests: reminders and the contact purge.
+"""The durable timers of community event requests: reminders, the contact purge (and the expiry of
+requests nobody confirmed), and the pruning of the shared rate limits.
 
 Each pass locks the due rows with ``FOR UPDATE SKIP LOCKED``, asks the pure core, saves the new
 state and writes the events to the outbox in one transaction: a reminder level fires once even
-with two instances or across a restart (the level is in the row), and a purge happens once.
-Time is the service's clock (``ManualClock`` in tests, the offset-file clock in the demo).
+with two instances or across a restart (the level is in the row), and a purge or an expiry
+happens once (a confirmation holding the row's lock is waited for: it either confirms before the
+deadline or finds the request expired). Time is the service's clock (``ManualClock`` in tests,
+the offset-file clock in the demo).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 
 from services.intake.event_requests import store
 from services.intake.event_requests.decide import EventConfig, due_reminder, purge_contact
+from services.intake.event_requests.rate_limit import SharedLimits
 from services.intake.handlers import SOURCE
 from services.runtime import events, outbox
 from services.runtime.clock import Clock
@@ -50,7 +54,8 @@ async def fire_reminders(pool: Pool, schema: str, now: datetime, config: EventCo
 
 
 async def purge_contacts(pool: Pool, schema: str, now: datetime) -> int:
-    """Delete every contact due for deletion by ``now``; returns how many."""
+    """Delete every contact due for deletion by ``now`` (expiring the requests nobody confirmed
+    in time); returns how many events were published."""
     total = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
@@ -64,6 +69,9 @@ async def purge_contacts(pool: Pool, schema: str, now: datetime) -> int:
                 await store.delete_contact(conn, state.request_id)
                 await store.save_request(conn, decided.state)
                 records.extend(events.emit(e, source=SOURCE, time=now) for e in decided.events)
+                if decided.state.status == "expired":
+                    log.info("event request expired unconfirmed", request_id=str(state.request_id),
+                             district=state.district)
             await outbox.add(conn, schema, records)
         total += len(records)
         if records:
@@ -72,7 +80,14 @@ async def purge_contacts(pool: Pool, schema: str, now: datetime) -> int:
             return total
 
 
-def timer_loop(clock: Clock, config: EventConfig, interval: float) -> BackgroundLoop:
+async def prune_limits(pool: Pool, now: datetime, limits: SharedLimits) -> tuple[int, int]:
+    """Delete the idle rate-limit buckets and past days' confirmation counts."""
+    async with pool.acquire() as conn:
+        return await limits.prune(conn, now)
+
+
+def timer_loop(clock: Clock, config: EventConfig, interval: float,
+               limits: SharedLimits | None = None) -> BackgroundLoop:
     """The background loop (register with :meth:`Service.background`)."""
 
     async def loop(service: Service, stopping: asyncio.Event) -> None:
@@ -81,6 +96,8 @@ def timer_loop(clock: Clock, config: EventConfig, interval: float) -> Background
                 now = clock.now()
                 await fire_reminders(service.pool, service.name, now, config)
                 await purge_contacts(service.pool, service.name, now)
+                if limits is not None:
+                    await prune_limits(service.pool, now, limits)
             except DB_UNAVAILABLE as exc:  # retried at the next tick
                 log.warning("event request timers waiting for PostgreSQL",
                             error=type(exc).__name__)
