@@ -2,6 +2,10 @@
 municipality, short notice, missing details, duplicate ids, the CMB's commands and refusals,
 reminders at N then N+M business days (ManualClock), the contact purge, and garbage to the DLQ.
 
+The requests here come from an organization (``agency_id``: its agency token), which intake
+answers at once; a request from the public first waits for its requester to confirm their
+address (``test_event_request_confirmation.py``).
+
 Every test uses its own request ids and reads only its own records; the clock only moves forward
 (the timer tests come last)."""
 
@@ -63,6 +67,7 @@ START = datetime.now(UTC).replace(microsecond=0)
 D1 = Actor(agency_id="hrps-cmb-d1", role="cmb")
 D2 = Actor(agency_id="hrps-cmb-d2", role="cmb")
 HOLIDAYS = reference().holiday_dates
+ORG = "community-living"  # an organization of the directory: its requests need no confirmation
 
 
 class Harness:
@@ -115,6 +120,7 @@ def request(h: Harness, municipality: str = "Milton", **overrides: Any) -> Event
         "topics": ("seniors_safety",), "topics_other": "Phone scams", "expected_attendees": 40,
         "requester": Requester(name=f"Requester {RUN}", mailing_address="1 Example St, Milton",
                                daytime_phone="905 555 0101", email=EMAIL),
+        "agency_id": ORG,
     }
     return EventRequestSubmitted(**{**fields, **overrides})
 
@@ -174,7 +180,8 @@ async def test_29_days_out_is_rejected_with_the_earliest_acceptable_date(h: Harn
 
 async def test_missing_details_are_all_named_at_once(h: Harness) -> None:
     event = EventRequestSubmitted(request_id=uuid7(), submitted_at=h.clock.now(),
-                                  kind="district_tour", requester=Requester(email=EMAIL))
+                                  kind="district_tour", requester=Requester(email=EMAIL),
+                                  agency_id=ORG)
     rejected = await h.answer(event)
     assert isinstance(rejected, EventRequestRejected)
     assert {r.field for r in rejected.reasons} == {

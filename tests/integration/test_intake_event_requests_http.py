@@ -1,7 +1,10 @@
-"""``POST /v1/event-requests`` on the real stack: 202 and the queued submission, 422 for the
-contract and for the rules (still recorded as rejected), 429 with Retry-After per client
-address, 413 over the size limit, an agency token setting agency_id; and ``commande event-request
-submit`` posting to the real endpoint."""
+"""``POST /v1/event-requests`` on the real stack: 202 and the queued submission (from the public:
+waiting for the requester's confirmation), 422 for the contract and for the rules (still
+recorded), 429 with Retry-After per client address, 413 over the size limit, an agency token
+setting agency_id; and ``commande event-request submit`` posting to the real endpoint.
+
+The client buckets are in PostgreSQL and outlive the run: each run asks from its own addresses
+(IPv6 documentation prefix, tagged with the run)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typer.testing import CliRunner
 from schemas.envelope import from_record
 from schemas.event_requests import (
     EventRequestAcknowledged,
+    EventRequestConfirmationRequested,
     EventRequestRejected,
     EventRequestSubmitted,
 )
@@ -68,7 +72,11 @@ class Http:
         self.app = asgi_app([svc])
 
     def client(self, address: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.app, client=(address, 40000))
+        """A client asking from ``address`` (``198.51.100.1`` becomes this run's own
+        ``2001:db8:<run>::c633:6401``: the buckets of earlier runs are still in the database)."""
+        tail = "".join(f"{int(b):02x}" for b in address.split("."))
+        own = f"2001:db8:{RUN[:4]}:{RUN[4:]}::{tail[:4]}:{tail[4:]}"
+        transport = httpx.ASGITransport(app=self.app, client=(own, 40000))
         return httpx.AsyncClient(transport=transport, base_url="http://intake")
 
     async def submission(self, request_id: str) -> EventRequestSubmitted:
@@ -99,7 +107,9 @@ class Http:
 async def http(settings: Settings) -> AsyncIterator[Http]:
     own = IntakeSettings(**{**settings.model_dump(), "intake_event_rate_burst": 3,
                             "intake_event_rate_per_minute": 1.0,
-                            "intake_event_http_max_bytes": 4096})
+                            "intake_event_http_max_bytes": 4096,
+                            # one address for the whole module: not the limit under test here
+                            "intake_event_confirmations_per_day": 1000})
     since = await end_offsets(settings, EVENT_REQUEST_SUBMISSIONS.name)
     svc = main.build(own, clock=ManualClock(NOW))
     await svc.faststream.start()
@@ -121,24 +131,26 @@ def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, An
     return problem
 
 
-async def test_a_public_request_is_queued_with_a_minted_id_and_acknowledged(http: Http) -> None:
+async def test_a_public_request_is_queued_with_a_minted_id_and_waits_for_confirmation(
+        http: Http) -> None:
     async with http.client("198.51.100.1") as client:
         resp = await client.post("/v1/event-requests", json=body(
             request_id=str(uuid.uuid4()), submitted_at="2020-01-01T00:00:00Z"))
     assert resp.status_code == 202, resp.text
     answer = resp.json()
-    assert answer["status"] == "received"
+    assert answer["status"] == "awaiting_confirmation"
     assert answer["district"] == "district_2"
-    assert "e-mail" in answer["answer"]
+    assert "confirm your e-mail address" in answer["answer"]
+    assert answer["confirm_by"] == (NOW + timedelta(hours=48)).isoformat()
     request_id = answer["request_id"]
     assert UUID(request_id).version == 7
     sent = await http.submission(request_id)
     assert sent.submitted_at == NOW  # the receipt time, never the body's
     assert sent.agency_id is None
-    ack = await http.fact(request_id)
-    assert isinstance(ack, EventRequestAcknowledged)
-    assert ack.district == "district_2"
-    assert ack.organization_request is False
+    asked = await http.fact(request_id)  # the only fact until the requester confirms
+    assert isinstance(asked, EventRequestConfirmationRequested)
+    assert asked.district == "district_2"
+    assert asked.expires_at == NOW + timedelta(hours=48)
 
 
 async def test_an_agency_token_sets_agency_id(http: Http) -> None:
@@ -146,8 +158,12 @@ async def test_an_agency_token_sets_agency_id(http: Http) -> None:
         resp = await client.post("/v1/event-requests", json=body(),
                                  headers={"Authorization": f"Bearer {http.token}"})
         assert resp.status_code == 202, resp.text
+        assert resp.json()["status"] == "received"
         sent = await http.submission(resp.json()["request_id"])
         assert sent.agency_id == AGENCY
+        ack = await http.fact(resp.json()["request_id"])  # an organization is answered at once
+        assert isinstance(ack, EventRequestAcknowledged)
+        assert ack.organization_request is True
         foreign = await client.post("/v1/event-requests", json=body(agency_id="someone-else"),
                                     headers={"Authorization": f"Bearer {http.token}"})
         assert_problem(foreign, 403, "wrong_agency")
@@ -178,9 +194,11 @@ async def test_a_body_off_the_contract_is_a_422_with_every_field_and_nothing_que
 
 
 async def test_a_rule_rejection_is_a_422_with_reasons_and_still_recorded(http: Http) -> None:
+    short = body(days_ahead=29, location={"municipality": "Hamilton", "address_or_venue": "Hall"})
     async with http.client("198.51.100.4") as client:
-        resp = await client.post("/v1/event-requests", json=body(
-            days_ahead=29, location={"municipality": "Hamilton", "address_or_venue": "Hall"}))
+        resp = await client.post("/v1/event-requests", json=short,
+                                 headers={"Authorization": f"Bearer {http.token}"})
+        public = await client.post("/v1/event-requests", json=short)
     problem = assert_problem(resp, 422, "event_request_rejected")
     assert [(r["code"], r["field"]) for r in problem["reasons"]] == [
         ("notice_too_short", "windows.0.date"),
@@ -192,6 +210,14 @@ async def test_a_rule_rejection_is_a_422_with_reasons_and_still_recorded(http: H
     assert rejected.earliest_acceptable_date == earliest
     assert [r.code for r in rejected.reasons] == ["notice_too_short",
                                                  "municipality_outside_halton"]
+    # From the public, the same answer at once; the rejection is recorded, and e-mailed only
+    # once the requester confirms the address (until then: the confirmation request only).
+    told = assert_problem(public, 422, "event_request_rejected")
+    assert told["reasons"] == problem["reasons"]
+    assert "once confirmed" in told["detail"]
+    asked = await http.fact(told["request_id"])
+    assert isinstance(asked, EventRequestConfirmationRequested)
+    assert asked.district is None
 
 
 async def test_a_client_over_its_bucket_gets_429_with_retry_after(http: Http) -> None:
@@ -201,7 +227,7 @@ async def test_a_client_over_its_bucket_gets_429_with_retry_after(http: Http) ->
         assert codes == [202, 202, 202, 429]
         resp = await client.post("/v1/event-requests", json=body())
         assert_problem(resp, 429, "too_many_requests")
-        assert int(resp.headers["retry-after"]) == 60
+        assert 58 <= int(resp.headers["retry-after"]) <= 60  # PostgreSQL's clock: real time
     async with http.client("203.0.113.10") as other:
         assert (await other.post("/v1/event-requests", json=body())).status_code == 202
 

@@ -34,7 +34,7 @@ without waiting for an e-mail:
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,7 +45,6 @@ from uuid6 import uuid7
 
 from schemas.envelope import to_record
 from schemas.event_requests import EventRequestSubmitted
-from schemas.reference.calendar import ZONE
 from services.intake.event_requests.decide import confirmation_address
 from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import SharedLimits
@@ -76,7 +75,7 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         now = requests.clock.now()
         client = request.client.host if request.client is not None else "unknown"
         async with svc.pool.acquire() as conn:
-            wait = await limits.take(conn, client, now)
+            wait = await limits.take(conn, client)
         if wait is not None:
             response = problem(429, "too_many_requests", "Too many requests",
                                f"Too many requests from your address; try again in {int(wait)} "
@@ -117,8 +116,9 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
         confirm = address is not None
         rec = to_record(event, source=SOURCE, time=now)
         async with svc.pool.acquire() as conn, conn.transaction():
-            if address is not None and not await limits.count_confirmation(conn, address, now):
-                return _too_many_confirmations(limits, now)
+            if address is not None and (
+                    tomorrow := await limits.count_confirmation(conn, address)) is not None:
+                return _too_many_confirmations(limits, tomorrow)
             await outbox.add(conn, svc.name, [events.out_record(rec)])
         request_id = str(event.request_id)
         deadline = now + timedelta(hours=requests.config.confirm_hours)
@@ -161,13 +161,9 @@ def _hours(hours: int) -> str:
     return f"{hours} hours" if hours != 1 else "1 hour"
 
 
-def _too_many_confirmations(limits: SharedLimits, now: datetime) -> Response:
+def _too_many_confirmations(limits: SharedLimits, wait: int) -> Response:
     """429: the address given was sent its daily number of confirmation e-mails; try tomorrow
-    (Halton time). Nothing is recorded."""
-    local = now.astimezone(ZONE)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
-                                tzinfo=ZONE)
-    wait = max(1, int((midnight - now).total_seconds()))
+    (Halton time, in ``wait`` seconds). Nothing is recorded."""
     response = problem(
         429, "too_many_confirmations", "Too many confirmation requests for this address",
         f"The e-mail address you gave was already sent {limits.config.confirmations_per_day} "

@@ -15,8 +15,9 @@ trying every IPv4 address or a list of e-mail addresses without that key. Rotati
 starts every count afresh. A bucket idle long enough to be full again is the same as no row, and
 is pruned (:data:`PRUNE_BUCKETS`), like the counts of past days (:data:`PRUNE_COUNTS`).
 
-The time is the service's clock (passed in), not the database's: tests move it, and the buckets
-follow.
+The time is PostgreSQL's (``now()``), not the service's clock: one clock for every instance (no
+skew between their clocks adds or withholds tokens), and the limits are about real traffic, which
+the business clock the demo and tests move (days or years ahead) must not refill or freeze.
 """
 
 from __future__ import annotations
@@ -24,34 +25,43 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from schemas.reference.calendar import local_date
 from services.runtime.db import Connection
 
 TAKE_FROM_BUCKET = """
 INSERT INTO event_rate_buckets AS b (client_key, tokens, allowed, seen_at)
-VALUES ($1, $2::float8 - 1, true, $4)
+VALUES ($1, $2::float8 - 1, true, now())
 ON CONFLICT (client_key) DO UPDATE SET
-    tokens = event_bucket_level(b.tokens, b.seen_at, $4, $2, $3)
-             - (event_bucket_level(b.tokens, b.seen_at, $4, $2, $3) >= 1)::int,
-    allowed = event_bucket_level(b.tokens, b.seen_at, $4, $2, $3) >= 1,
-    seen_at = GREATEST(b.seen_at, $4)
+    tokens = event_bucket_level(b.tokens, b.seen_at, now(), $2, $3)
+             - (event_bucket_level(b.tokens, b.seen_at, now(), $2, $3) >= 1)::int,
+    allowed = event_bucket_level(b.tokens, b.seen_at, now(), $2, $3) >= 1,
+    seen_at = now()
 RETURNING allowed, tokens
 """
-"""Refill the bucket of ``$1`` (burst ``$2``, ``$3`` tokens per second) up to ``$4`` and take a
+"""Refill the bucket of ``$1`` (burst ``$2``, ``$3`` tokens per second) up to now and take a
 token when there is one; returns whether it was taken and what is left. ``SET`` reads the old
 row, and the upsert holds the row's lock: concurrent requests from any instance queue on it
 (``event_bucket_level`` is in ``sql/020_event_request_confirmation.sql``)."""
 COUNT_CONFIRMATION = """
-INSERT INTO event_confirmation_counts AS c (recipient_key, day, sent) VALUES ($1, $2, 1)
-ON CONFLICT (recipient_key, day) DO UPDATE SET sent = c.sent + 1 WHERE c.sent < $3
+INSERT INTO event_confirmation_counts AS c (recipient_key, day, sent)
+VALUES ($1, (now() AT TIME ZONE 'America/Toronto')::date, 1)
+ON CONFLICT (recipient_key, day) DO UPDATE SET sent = c.sent + 1 WHERE c.sent < $2
 RETURNING sent
 """
-"""Count one confirmation e-mail to ``$1`` on day ``$2`` unless ``$3`` were already counted
+"""Count one confirmation e-mail to ``$1`` today (Halton) unless ``$2`` were already counted
 (no row returned: over the limit)."""
-PRUNE_BUCKETS = "DELETE FROM event_rate_buckets WHERE seen_at < $1"
-PRUNE_COUNTS = "DELETE FROM event_confirmation_counts WHERE day < $1"
+PRUNE_BUCKETS = "DELETE FROM event_rate_buckets WHERE seen_at < now() - make_interval(secs => $1)"
+"""Buckets idle for ``$1`` seconds or more: full again, the same as no row."""
+PRUNE_COUNTS = """
+DELETE FROM event_confirmation_counts WHERE day < (now() AT TIME ZONE 'America/Toronto')::date
+"""
+"""The counts of past days."""
+UNTIL_TOMORROW = """
+SELECT EXTRACT(EPOCH FROM (date_trunc('day', now() AT TIME ZONE 'America/Toronto')
+                           + interval '1 day') - (now() AT TIME ZONE 'America/Toronto'))::float8
+"""
+"""Seconds until midnight in Halton, when the daily counts start again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,28 +126,32 @@ class SharedLimits:
         """The row key of an e-mail address (normalised: :func:`normalized_email`)."""
         return self._hash(b"event-request-recipient\x00" + normalized_email(email).encode())
 
-    async def take(self, conn: Connection, client: str, now: datetime) -> int | None:
-        """Take a token for ``client`` at ``now``: ``None`` if allowed, else the whole seconds
-        to wait before a token is back (for ``Retry-After``)."""
-        row = await conn.fetchrow(TAKE_FROM_BUCKET, self.client_key(client), float(self.config.burst),
-                                  self.config.per_second, now)
+    async def take(self, conn: Connection, client: str) -> int | None:
+        """Take a token for ``client``: ``None`` if allowed, else the whole seconds to wait
+        before a token is back (for ``Retry-After``)."""
+        row = await conn.fetchrow(TAKE_FROM_BUCKET, self.client_key(client),
+                                  float(self.config.burst), self.config.per_second)
         assert row is not None  # an upsert always returns its row
         if row["allowed"]:
             return None
         return retry_after(float(row["tokens"]), self.config.per_second)
 
-    async def count_confirmation(self, conn: Connection, email: str, now: datetime) -> bool:
-        """Count a confirmation e-mail to ``email`` today (Halton time); ``False`` when that
-        address was already sent ``confirmations_per_day`` today (nothing is counted then)."""
+    async def count_confirmation(self, conn: Connection, email: str) -> int | None:
+        """Count a confirmation e-mail to ``email`` today (Halton time): ``None`` if counted,
+        else (that address was already sent ``confirmations_per_day`` today, and nothing is
+        counted) the whole seconds until tomorrow (for ``Retry-After``)."""
         sent = await conn.fetchval(COUNT_CONFIRMATION, self.recipient_key(email),
-                                   local_date(now), self.config.confirmations_per_day)
-        return sent is not None
+                                   self.config.confirmations_per_day)
+        if sent is not None:
+            return None
+        seconds = float(await conn.fetchval(UNTIL_TOMORROW))
+        return max(1, math.ceil(seconds))
 
-    async def prune(self, conn: Connection, now: datetime) -> tuple[int, int]:
+    async def prune(self, conn: Connection) -> tuple[int, int]:
         """Delete buckets idle long enough to be full again and the counts of past days;
         returns how many of each."""
-        buckets = await conn.execute(PRUNE_BUCKETS, now - self.config.refill)
-        counts = await conn.execute(PRUNE_COUNTS, local_date(now))
+        buckets = await conn.execute(PRUNE_BUCKETS, self.config.refill.total_seconds())
+        counts = await conn.execute(PRUNE_COUNTS)
         return _deleted(buckets), _deleted(counts)
 
 

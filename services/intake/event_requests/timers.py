@@ -80,10 +80,10 @@ async def purge_contacts(pool: Pool, schema: str, now: datetime) -> int:
             return total
 
 
-async def prune_limits(pool: Pool, now: datetime, limits: SharedLimits) -> tuple[int, int]:
+async def prune_limits(pool: Pool, limits: SharedLimits) -> tuple[int, int]:
     """Delete the idle rate-limit buckets and past days' confirmation counts."""
     async with pool.acquire() as conn:
-        return await limits.prune(conn, now)
+        return await limits.prune(conn)
 
 
 def timer_loop(clock: Clock, config: EventConfig, interval: float,
@@ -97,7 +97,7 @@ def timer_loop(clock: Clock, config: EventConfig, interval: float,
                 await fire_reminders(service.pool, service.name, now, config)
                 await purge_contacts(service.pool, service.name, now)
                 if limits is not None:
-                    await prune_limits(service.pool, now, limits)
+                    await prune_limits(service.pool, limits)
             except DB_UNAVAILABLE as exc:  # retried at the next tick
                 log.warning("event request timers waiting for PostgreSQL",
                             error=type(exc).__name__)

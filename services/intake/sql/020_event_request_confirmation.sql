@@ -36,7 +36,7 @@ CREATE TABLE event_confirmation_counts (
 CREATE INDEX event_confirmation_counts_day ON event_confirmation_counts (day);
 
 -- A bucket's level at `level_at`: what it held, plus `per_second` for each second since it was
--- last seen (never less: a clock behind another instance's adds nothing), at most `burst`.
+-- last seen, at most `burst`.
 CREATE FUNCTION event_bucket_level(tokens double precision, seen_at timestamptz,
                                    level_at timestamptz, burst double precision,
                                    per_second double precision)
