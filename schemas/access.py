@@ -147,9 +147,11 @@ SERVICES: tuple[Access, ...] = (
         group_prefix="notifier",
     ),
     Access(
+        # DISCLOSURES: the console hands each sealed package to its recipient agency's signed-in
+        # contact, whose browser opens it (the gateway holds ciphertext it cannot open).
         "gateway", "the gateway: the only writer of people's commands, with the verified actor",
         writes=(TABLE_ACTIONS, EVENT_REQUEST_SUBMISSIONS, DLQ),
-        reads=(SITUATIONS, MEETINGS, EVENT_REQUESTS, NOTICES),
+        reads=(SITUATIONS, MEETINGS, EVENT_REQUESTS, NOTICES, DISCLOSURES),
         group_prefix="gateway",
     ),
     Access(

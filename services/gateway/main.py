@@ -4,11 +4,13 @@ Wires, on a runtime :class:`~services.runtime.service.Service` named ``gateway``
 principal and its PostgreSQL schema too):
 
 * the token verifier for the configured OpenID Connect issuer and audience;
-* the consumer (group ``gateway``) of the situations, meetings and event-requests topics that
-  keeps the outcomes of its commands and the read model (:mod:`.readmodel`);
+* the consumer (group ``gateway``) of the situations, meetings, event-requests, notices and
+  disclosures topics that keeps the outcomes of its commands and the read model (:mod:`.readmodel`);
 * the outcome listener (:mod:`.waiting`);
 * the HTTP API of :data:`services.gateway.api.OPERATIONS` (:mod:`.routes`), whose commands go to
-  ``commande.table-actions.v1`` and ``commande.event-request-submissions.v1`` through the outbox.
+  ``commande.table-actions.v1`` and ``commande.event-request-submissions.v1`` through the outbox;
+* the table console under ``/console/`` (:mod:`.console`), signed in with the same issuer and
+  acting through the same commands.
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from schemas.reference import reference
-from schemas.topics import EVENT_REQUESTS, MEETINGS, SITUATIONS
+from schemas.topics import DISCLOSURES, EVENT_REQUESTS, MEETINGS, NOTICES, SITUATIONS
 from services.directory import DirectoryHolder, reference_codes
+from services.gateway.console import store as console_store
+from services.gateway.console.actions import Actions
+from services.gateway.console.app import Console
+from services.gateway.console.oidc import Provider
+from services.gateway.console.pages import Pages
+from services.gateway.console.sessions import PRUNES as SESSION_PRUNES
 from services.gateway.readmodel import ReadModel
 from services.gateway.routes import Gateway
 from services.gateway.settings import GatewaySettings
@@ -46,6 +54,11 @@ def production_refusals(settings: GatewaySettings) -> list[str]:
                    "would travel in clear")
     if settings.oidc_jwks_url is not None and not settings.oidc_jwks_url.startswith("https://"):
         out.append(f"COMMANDE_OIDC_JWKS_URL={settings.oidc_jwks_url} is not https")
+    if settings.public_url is None:
+        out.append("COMMANDE_PUBLIC_URL is not set: give the console's public https:// address "
+                   "(the identity provider sends people back to it)")
+    else:
+        out.extend(production.public_url_refusals("COMMANDE_PUBLIC_URL", settings.public_url))
     return out
 
 
@@ -76,13 +89,19 @@ def build(settings: Settings | None = None, clock: Clock | None = None,
                                          leeway=settings.oidc_leeway_seconds)
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     read_model = ReadModel(clock)
-    topics = [SITUATIONS.name, MEETINGS.name, EVENT_REQUESTS.name]
+    topics = [SITUATIONS.name, MEETINGS.name, EVENT_REQUESTS.name, NOTICES.name, DISCLOSURES.name]
     svc.consume(topics, group=settings.gateway_group, name="gateway-read-model",
                 decode=events.decode, handle=read_model.handle)
     waiters = Waiters()
     svc.background(waiters.listen)
     gateway = Gateway(svc, settings, clock, directory, verifier, waiters)
     svc.routes.extend(gateway.routes())
+    console = Console(gateway, Provider(verifier, settings.oidc_client_id,
+                                        settings.oidc_groups_claim))
+    svc.routes.extend(console.routes([*Pages(console).routes(), *Actions(console).routes()]))
+    for name, sql, days in SESSION_PRUNES:
+        svc.prune(name, sql, days)
+    svc.prune("console_disclosures", console_store.PRUNE_DISCLOSURES, settings.console_package_days)
     return svc
 
 

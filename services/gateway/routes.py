@@ -14,7 +14,7 @@ command reaches convening or intake, which decide, so a refusal of authority is 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -72,17 +72,42 @@ class Draft:
     target_id: UUID
 
 
-Build = Callable[[Connection, Identity, Any, UUID, datetime], Awaitable[Draft | Response]]
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A command stopped by the gateway before it was published (or a dependency down): the
+    API answers it as a problem, the console in words."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        """The problem details answer."""
+        return problem(self.status, self.code, self.title, self.detail, **self.extra)
 
 
-def _no_agency(refusal: NoAgency) -> Response:
-    return problem(403, refusal.code, "No agency to act for", refusal.message)
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A command published through the outbox, and its outcome if it came within the wait."""
+
+    command: Command
+    command_id: UUID
+    outcome: Outcome | None
 
 
-def _need(what: str, field: str) -> Response:
-    return problem(422, "default_unknown", "A value is needed",
-                   f"The gateway does not know this {what} yet: give {field}.",
-                   errors=[{"field": field, "message": "required here"}])
+Build = Callable[[Connection, Identity, Any, UUID, datetime], Awaitable[Draft | Refusal]]
+
+
+def _no_agency(refusal: NoAgency) -> Refusal:
+    return Refusal(403, refusal.code, "No agency to act for", refusal.message)
+
+
+def _need(what: str, field_name: str) -> Refusal:
+    return Refusal(422, "default_unknown", "A value is needed",
+                   f"The gateway does not know this {what} yet: give {field_name}.",
+                   {"errors": [{"field": field_name, "message": "required here"}]})
 
 
 class Gateway:
@@ -138,27 +163,48 @@ class Gateway:
             except ValueError:
                 return problem(404, "not_found", "Not found", f"{target_param} is not a UUID.")
             wait = _wait_seconds(request, self.settings.gateway_answer_seconds)
-            now = self.clock.now()
-            try:
-                async with self.svc.pool.acquire() as conn:
-                    draft = await build(conn, identity, body, target, now)
-                    if isinstance(draft, Response):
-                        return draft
-                    found = identifying_text(draft.command)
-                    if found:  # never published: the table-actions topic keeps it a year
-                        return problem(422, "identifying_text", "The text identifies someone",
-                                       "Reword every listed field; nothing was sent.",
-                                       reasons=[r.model_dump(mode="json") for r in found])
-                    command_id = await self._publish(conn, draft, now)
-            except ValidationError as exc:
-                return problem(422, "contract_violation", "The command breaks its contract",
-                               "Fix every listed field.", errors=field_errors(exc))
-            except DB_UNAVAILABLE:
-                return problem(503, "unavailable", "Try again shortly",
-                               "The gateway's database is unavailable.")
-            return await self._answer(draft.command, command_id, wait)
+            issued = await self.issue(identity, build, body, target, wait)
+            if isinstance(issued, Refusal):
+                return issued.response()
+            return self._answer(issued, wait)
 
         return Route(op.path, endpoint, methods=[op.method], name=op.operation_id)
+
+    async def issue(self, identity: Identity, build: Build, body: Any, target: UUID,
+                    wait: float) -> Issued | Refusal:
+        """Build the command (the verified actor, the read model's defaults), refuse identifying
+        text before anything is published, publish it through the outbox and wait up to
+        ``wait`` seconds for its outcome. The API and the console both act through here."""
+        now = self.clock.now()
+        try:
+            async with self.svc.pool.acquire() as conn:
+                draft = await build(conn, identity, body, target, now)
+                if isinstance(draft, Refusal):
+                    return draft
+                found = identifying_text(draft.command)
+                if found:  # never published: the table-actions topic keeps it a year
+                    return Refusal(422, "identifying_text", "The text identifies someone",
+                                   "Reword every listed field; nothing was sent.",
+                                   {"reasons": [r.model_dump(mode="json") for r in found]})
+                command_id = await self._publish(conn, draft, now)
+        except ValidationError as exc:
+            return Refusal(422, "contract_violation", "The command breaks its contract",
+                           "Fix every listed field.", {"errors": field_errors(exc)})
+        except DB_UNAVAILABLE:
+            return Refusal(503, "unavailable", "Try again shortly",
+                           "The gateway's database is unavailable.")
+        outcome = None
+        if wait > 0:
+            outcome = await self.waiters.wait(self.svc.pool, command_id, draft.command.ce_type, wait)
+        if outcome is None:
+            if wait > 0:
+                log.info("no outcome in time", command_type=draft.command.ce_type,
+                         command_id=str(command_id))
+        else:
+            log.info("command settled", command_type=draft.command.ce_type,
+                     command_id=str(command_id),
+                     outcome="accepted" if isinstance(outcome, Accepted) else "rejected")
+        return Issued(draft.command, command_id, outcome)
 
     async def _publish(self, conn: Connection, draft: Draft, now: datetime) -> UUID:
         record = emit(draft.command, source=SOURCE, time=now)
@@ -172,28 +218,23 @@ class Gateway:
                  command_id=str(command_id), agency_id=actor.agency_id, role=actor.role)
         return command_id
 
-    async def _answer(self, command: Command, command_id: UUID, wait: float) -> Response:
+    def _answer(self, issued: Issued, wait: float) -> Response:
+        command, command_id, outcome = issued.command, issued.command_id, issued.outcome
         status_url = f"/v1/commands/{command_id}"
-        outcome = None
-        if wait > 0:
-            outcome = await self.waiters.wait(self.svc.pool, command_id, command.ce_type, wait)
         if outcome is None:
             if wait <= 0:
                 return _outcome_response(command_id, command.ce_type, command.actor, None,
                                          headers={"Location": status_url})
-            log.info("no outcome in time", command_type=command.ce_type, command_id=str(command_id))
             return problem(504, "no_outcome_yet", "No outcome in time",
                            f"The command was published but not settled within {wait:g}s; "
                            "ask status_url later.", command_id=str(command_id),
                            status_url=status_url)
-        log.info("command settled", command_type=command.ce_type, command_id=str(command_id),
-                 outcome="accepted" if isinstance(outcome, Accepted) else "rejected")
         return _outcome_response(command_id, command.ce_type, command.actor, outcome)
 
     # -- the builders: body + identity + read model → command ------------------------------
 
     async def decide(self, conn: Connection, who: Identity, body: api.DecisionBody,
-                     sid: UUID, now: datetime) -> Draft | Response:
+                     sid: UUID, now: datetime) -> Draft | Refusal:
         """``RecordAerDecision`` by the situation's chair."""
         known = await store.situation(conn, sid)
         actor = chair_actor(who, known.district if known else None)
@@ -206,7 +247,7 @@ class Gateway:
                                        note=body.note, actor=actor, issued_at=now), sid)
 
     async def assign(self, conn: Connection, who: Identity, body: api.AssignmentBody,
-                     sid: UUID, now: datetime) -> Draft | Response:
+                     sid: UUID, now: datetime) -> Draft | Refusal:
         """``AssignAgencies``: identity release from the table's setting unless given."""
         known = await store.situation(conn, sid)
         actor = chair_actor(who, known.district if known else None)
@@ -226,7 +267,7 @@ class Gateway:
                                     actor=actor, issued_at=now), sid)
 
     async def respond(self, conn: Connection, who: Identity, body: api.ResponseBody,
-                      sid: UUID, now: datetime) -> Draft | Response:
+                      sid: UUID, now: datetime) -> Draft | Refusal:
         """``RespondToAssignment`` for the caller's own agency."""
         actor = agency_actor(who, await store.tasks_of_situation(conn, sid))
         if isinstance(actor, NoAgency):
@@ -236,7 +277,7 @@ class Gateway:
                                          issued_at=now), sid)
 
     async def intervene(self, conn: Connection, who: Identity, body: api.InterventionBody,
-                        sid: UUID, now: datetime) -> Draft | Response:
+                        sid: UUID, now: datetime) -> Draft | Refusal:
         """``RecordIntervention`` for the caller's own agency."""
         actor = agency_actor(who, await store.tasks_of_situation(conn, sid))
         if isinstance(actor, NoAgency):
@@ -247,7 +288,7 @@ class Gateway:
                                         issued_at=now), sid)
 
     async def conclude(self, conn: Connection, who: Identity, body: api.ConclusionBody,
-                       sid: UUID, now: datetime) -> Draft | Response:
+                       sid: UUID, now: datetime) -> Draft | Refusal:
         """``ConcludeSituation`` by the situation's chair."""
         known = await store.situation(conn, sid)
         actor = chair_actor(who, known.district if known else None)
@@ -257,7 +298,7 @@ class Gateway:
                                        meeting_id=body.meeting_id, actor=actor, issued_at=now), sid)
 
     async def reopen(self, conn: Connection, who: Identity, body: api.ReopeningBody,
-                     sid: UUID, now: datetime) -> Draft | Response:
+                     sid: UUID, now: datetime) -> Draft | Refusal:
         """``ReopenSituation`` by the situation's chair."""
         known = await store.situation(conn, sid)
         actor = chair_actor(who, known.district if known else None)
@@ -266,34 +307,34 @@ class Gateway:
         return Draft(ReopenSituation(situation_id=sid, reason=body.reason, actor=actor,
                                      issued_at=now), sid)
 
-    async def _cmb(self, conn: Connection, who: Identity, rid: UUID) -> Actor | Response:
+    async def _cmb(self, conn: Connection, who: Identity, rid: UUID) -> Actor | Refusal:
         actor = cmb_actor(who, await store.event_request_district(conn, rid))
         return _no_agency(actor) if isinstance(actor, NoAgency) else actor
 
     async def schedule(self, conn: Connection, who: Identity, body: api.ScheduleBody,
-                       rid: UUID, now: datetime) -> Draft | Response:
+                       rid: UUID, now: datetime) -> Draft | Refusal:
         """``ScheduleEventRequest`` by the district's CMB."""
         actor = await self._cmb(conn, who, rid)
-        if isinstance(actor, Response):
+        if isinstance(actor, Refusal):
             return actor
         return Draft(ScheduleEventRequest(request_id=rid, date=body.date, start=body.start,
                                           officer_role=body.officer_role, notes=body.notes,
                                           actor=actor, issued_at=now), rid)
 
     async def decline(self, conn: Connection, who: Identity, body: api.DeclineBody,
-                      rid: UUID, now: datetime) -> Draft | Response:
+                      rid: UUID, now: datetime) -> Draft | Refusal:
         """``DeclineEventRequest`` by the district's CMB."""
         actor = await self._cmb(conn, who, rid)
-        if isinstance(actor, Response):
+        if isinstance(actor, Refusal):
             return actor
         return Draft(DeclineEventRequest(request_id=rid, reason=body.reason, note=body.note,
                                          actor=actor, issued_at=now), rid)
 
     async def withdraw(self, conn: Connection, who: Identity, body: api.WithdrawalBody,
-                       rid: UUID, now: datetime) -> Draft | Response:
+                       rid: UUID, now: datetime) -> Draft | Refusal:
         """``WithdrawEventRequest`` by the district's CMB."""
         actor = await self._cmb(conn, who, rid)
-        if isinstance(actor, Response):
+        if isinstance(actor, Refusal):
             return actor
         return Draft(WithdrawEventRequest(request_id=rid, reason=body.reason, actor=actor,
                                           issued_at=now), rid)
@@ -402,16 +443,20 @@ class Gateway:
         actor = Actor.model_validate({"agency_id": row.agency_id, "role": row.role})
         return _outcome_response(command_id, row.command_type, actor, outcome, query=True)
 
+    def builders(self) -> dict[str, Build]:
+        """The command builders by operation id (the console issues the same commands)."""
+        return {
+            "decide": self.decide, "assign": self.assign, "respond": self.respond,
+            "intervene": self.intervene, "conclude": self.conclude, "reopen": self.reopen,
+            "schedule_event_request": self.schedule, "decline_event_request": self.decline,
+            "withdraw_event_request": self.withdraw}
+
     def routes(self) -> list[BaseRoute]:
         """Every operation of :data:`api.OPERATIONS`, in its order."""
         handlers: dict[str, Callable[[Request], Awaitable[Response]]] = {
             "command_status": self.command_status, "me": self.me, "tables": self.tables,
             "agenda": self.agenda, "timeline": self.timeline, "assignments": self.assignments}
-        builders: dict[str, Build] = {
-            "decide": self.decide, "assign": self.assign, "respond": self.respond,
-            "intervene": self.intervene, "conclude": self.conclude, "reopen": self.reopen,
-            "schedule_event_request": self.schedule, "decline_event_request": self.decline,
-            "withdraw_event_request": self.withdraw}
+        builders = self.builders()
         out: list[BaseRoute] = []
         for op in api.OPERATIONS:
             if op.body is not None:

@@ -37,6 +37,13 @@ class GatewaySettings(Settings):
         gateway_max_bytes: the largest command body read (413 above).
         gateway_group: the consumer group of the gateway's read model.
         token_file: where ``commande login`` keeps tokens (one per issuer), mode 0600.
+        console_idle_minutes: a console session unused this long ends (sign in again).
+        console_lifetime_hours: a console session ends this long after signing in, used or not.
+        console_package_days: a sealed disclosure package stays in the console this many days
+            (it is also attached to its e-mail); intake's identity purge removes it earlier.
+        sla_warning_hours, sla_breach_hours, lead_acceptance_overdue_hours: the 24/48-hour
+            windows the console's clocks show: the same settings (and environment variables)
+            convening's timers read.
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -51,6 +58,12 @@ class GatewaySettings(Settings):
     gateway_max_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     gateway_group: str = "gateway"
     token_file: Path = Field(default_factory=lambda: Path.home() / ".config" / "commande" / "tokens.json")
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_lifetime_hours: int = Field(default=10, ge=1, le=7 * 24)
+    console_package_days: int = Field(default=30, ge=1, le=400)
+    sla_warning_hours: float = Field(default=24.0, gt=0)
+    sla_breach_hours: float = Field(default=48.0, gt=0)
+    lead_acceptance_overdue_hours: float = Field(default=12.0, gt=0)
 
     @property
     def issuer(self) -> str:

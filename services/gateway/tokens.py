@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import hmac
 import json
 import re
 import time
@@ -109,6 +110,36 @@ class TokenVerifier:
                                   "The token was not issued by this gateway's identity provider.") from None
         except jwt.PyJWTError:
             raise Unauthenticated("invalid_token", "The token's signature or claims are not valid.") from None
+
+    async def verify_id_token(self, token: str, client_id: str, nonce: str) -> dict[str, Any]:
+        """The claims of an OpenID Connect ID token issued to ``client_id`` for the sign-in that
+        sent ``nonce`` (the console's code flow): RS256, this issuer, audience the client,
+        not expired, the nonce matching.
+
+        Raises:
+            Unauthenticated: any check fails (``code`` says which).
+            TransientError: the identity provider's keys cannot be fetched now.
+        """
+        header, unverified = _peek(token)
+        if header.get("alg") not in ALGORITHMS:
+            raise Unauthenticated("invalid_token", "The ID token is not signed with RS256.")
+        if unverified.get("iss") != self.issuer:
+            raise Unauthenticated("wrong_issuer",
+                                  "The ID token was not issued by this gateway's identity provider.")
+        key = await self._signing_key(token, header.get("kid"))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=ALGORITHMS, audience=client_id, issuer=self.issuer,
+                leeway=self._leeway, options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token_expired", "The ID token has expired; sign in again.") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid_token",
+                                  "The ID token's signature or claims are not valid.") from None
+        if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(
+                claims["nonce"].encode(), nonce.encode()):
+            raise Unauthenticated("invalid_token", "The ID token is not for this sign-in (nonce).")
+        return claims
 
     async def _signing_key(self, token: str, kid: object) -> Any:
         """The key that signed ``token``: from memory while it is fresh (no thread hop: a check

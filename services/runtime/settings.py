@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     """The embedded stack's Keycloak (identity provider) on 127.0.0.1; in development the
     gateway's issuer is ``http://127.0.0.1:<port>/realms/commande``."""
     keycloak_version: str = "26.5.6"
+    public_url: str | None = None
+    """The table console's public address (``COMMANDE_PUBLIC_URL``, https in production): e-mails
+    link to its pages, and the identity provider sends people back to it after signing in. In
+    development it defaults to ``http://<http_host>:<http_port>``."""
+
+    @property
+    def console_base(self) -> str:
+        """The console's public address without a trailing slash (``public_url``; in
+        development the gateway's own HTTP address when unset)."""
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     @property
     def kafka_port(self) -> int:

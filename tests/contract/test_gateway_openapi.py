@@ -23,8 +23,10 @@ def test_the_committed_document_is_the_generated_one() -> None:
 def test_every_route_is_documented_and_every_documented_operation_served() -> None:
     settings = GatewaySettings(env="development", kafka_security_protocol="PLAINTEXT")
     svc = build(settings)
+    # the table console's pages (/console/...) are HTML for browsers, not the API
     served = {(route.path, method) for route in svc.routes  # type: ignore[attr-defined]
-              for method in route.methods - {"HEAD"}}  # type: ignore[attr-defined]
+              for method in route.methods - {"HEAD"}  # type: ignore[attr-defined]
+              if not route.path.startswith("/console/")}  # type: ignore[attr-defined]
     document: dict[str, Any] = openapi.document()
     documented = {(path, method.upper()) for path, item in document["paths"].items()
                   for method in item}

@@ -36,7 +36,7 @@ from schemas.meetings import CommandRejected
 from schemas.referrals import SituationSummary
 from schemas.samples import sample, summary
 from schemas.situations import SituationOpened
-from schemas.topics import EVENT_REQUESTS, MEETINGS, SITUATIONS, TABLE_ACTIONS
+from schemas.topics import DISCLOSURES, EVENT_REQUESTS, MEETINGS, NOTICES, SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build as build_convening
 from services.convening.settings import ConveningSettings
 from services.gateway.main import build as build_gateway
@@ -105,7 +105,8 @@ async def running(settings: Settings, keycloak: str) -> AsyncIterator[Running]:
     gateway_group = f"gateway-test-{tag}"
     await _groups_at_end(settings, {groups["situations_group"]: [SITUATIONS.name],
                                     groups["commands_group"]: [TABLE_ACTIONS.name],
-                                    gateway_group: [SITUATIONS.name, MEETINGS.name, EVENT_REQUESTS.name]})
+                                    gateway_group: [SITUATIONS.name, MEETINGS.name, EVENT_REQUESTS.name,
+                                                    NOTICES.name, DISCLOSURES.name]})
     clock = _clock()
     base = settings.model_dump()
     convening = build_convening(ConveningSettings(**{**base, **groups, "timer_poll_seconds": 0.2}),

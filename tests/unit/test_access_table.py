@@ -42,7 +42,8 @@ def test_analytics_reads_no_restricted_topic_and_writes_nothing() -> None:
 
 
 def test_a_restricted_topic_is_read_by_its_consumers_only() -> None:
-    assert readers("commande.disclosures.v1") == {"notifier"}
+    # the gateway hands each sealed package to its recipient's browser (it cannot open it)
+    assert readers("commande.disclosures.v1") == {"notifier", "gateway"}
     assert readers("commande.referrals.v1") == {"intake"}
     assert readers("commande.dlq.v1") == {"operator"}
 

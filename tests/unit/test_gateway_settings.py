@@ -37,3 +37,16 @@ def test_production_refuses_no_issuer_plain_http_and_the_sample_directory() -> N
     assert any("COMMANDE_DIRECTORY_PATH" in ln and "sample directory" in ln for ln in lines)
     with pytest.raises(ProductionRefused, match="COMMANDE_OIDC_ISSUER is not set"):
         build(GatewaySettings(env="production", kafka_password=SecretStr("from-a-secret-store")))
+
+
+def test_production_refuses_a_console_without_a_public_https_address() -> None:
+    """The identity provider sends people back to COMMANDE_PUBLIC_URL, and e-mails link to it."""
+    base = {"env": "production", "oidc_issuer": "https://sso.example.org/realms/halton",
+            "kafka_password": SecretStr("from-a-secret-store")}
+    for public_url, words in [(None, "COMMANDE_PUBLIC_URL is not set"),
+                              ("http://console.example.org", "is not https"),
+                              ("https://127.0.0.1:8443", "is on loopback")]:
+        with pytest.raises(ProductionRefused) as refused:
+            build(GatewaySettings(**base, public_url=public_url))
+        assert any(ln.strip().startswith("- COMMANDE_PUBLIC_URL") and words in ln
+                   for ln in str(refused.value).splitlines()), str(refused.value)
