@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.services import ServiceProcess
+from deploy.local.services import ServiceProcess, free_port
 from services.runtime.settings import Settings
 
 
@@ -32,8 +32,9 @@ class Pipeline:
 @contextmanager
 def running_pipeline(settings: Settings, logs: Path, extra_env: dict[str, str] | None = None,
                      services: tuple[str, ...] = ("intake", "convening", "notifier", "gateway"),
-                     ) -> Iterator[Pipeline]:
+                     ports: dict[str, int] | None = None) -> Iterator[Pipeline]:
     """Start ``services`` (sharing an offset clock in ``logs``); SIGTERM them at the end.
+    ``ports`` fixes a service's HTTP port (another one's settings may name it: a link to it).
 
     The clock starts a random whole number of weeks ahead (20 to 2,000 years, as
     ``bench/pipeline.py`` does), so the tables' calendar is empty even on a stack that has kept
@@ -47,7 +48,8 @@ def running_pipeline(settings: Settings, logs: Path, extra_env: dict[str, str] |
     procs: dict[str, ServiceProcess] = {}
     try:
         for which in services:
-            procs[which] = ServiceProcess(which, settings, logs, extra_env=env).start()
+            port = (ports or {}).get(which) or free_port()
+            procs[which] = ServiceProcess(which, settings, logs, extra_env=env, port=port).start()
         yield Pipeline(settings, clock_file, procs)
     finally:
         codes = {name: proc.terminate() for name, proc in procs.items() if proc.proc is not None}

@@ -1,11 +1,16 @@
 """Community event requests across the services as processes: the public endpoint, intake's checks,
-the district CMB manager's notice, the requester's e-mails, reminders when nobody acts, and the
-manager's schedule and decline through the CLI."""
+the confirmation of the requester's address (the link e-mailed to it, opened and its button
+pressed, before anything else is sent), the district CMB manager's notice, the requester's
+e-mails, reminders when nobody acts, and the manager's schedule and decline through the CLI.
+
+The module asks from a loopback address of its own (``127.x.y.z``): the rate limits are in
+PostgreSQL and outlive the run (``commande`` commands ask from 127.0.0.1)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,9 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy.local.services import free_port
 from deploy.local.smtp_sink import read_messages
 from schemas.event_requests import (
     EventRequestAcknowledged,
+    EventRequestConfirmationRequested,
+    EventRequestConfirmed,
     EventRequestDeclined,
     EventRequestRejected,
     EventRequestReminderDue,
@@ -43,6 +51,9 @@ DIRECTORY = load_directory(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
 REMINDER_DAYS, ESCALATION_DAYS, BURST = 3, 2, 12
 MUNICIPALITIES = {"Milton": "district_1", "Georgetown": "district_1", "Acton": "district_1",
                   "Oakville": "district_2", "Burlington": "district_3"}
+LOCAL = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+"""This run's own client address (its own rate-limit bucket)."""
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/v1/event-requests/confirm/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +64,15 @@ def pipeline(settings: Settings, keycloak: str,
            "COMMANDE_INTAKE_EVENT_ESCALATION_BUSINESS_DAYS": str(ESCALATION_DAYS),
            "COMMANDE_INTAKE_EVENT_RATE_BURST": str(BURST),
            "COMMANDE_INTAKE_EVENT_RATE_PER_MINUTE": "1"}
+    # notifier mails the link that confirms a requester's address: to intake's own port
+    intake_port = free_port()
+    env["COMMANDE_INTAKE_PUBLIC_URL"] = f"http://127.0.0.1:{intake_port}"
     # Event requests need intake, notifier and the gateway (the CMB's follow-ups). Convening
     # stays out: this module moves the shared clock days ahead, and a convening on that clock
     # would fire the real tables' timers.
     with running_pipeline(settings, tmp_path_factory.mktemp("e2e-event-requests"), env,
-                          services=("intake", "notifier", "gateway")) as running:
+                          services=("intake", "notifier", "gateway"),
+                          ports={"intake": intake_port}) as running:
         yield running
 
 
@@ -80,11 +95,31 @@ def request_body(pipeline: Pipeline, municipality: str, *, days_ahead: int = 45,
     return data
 
 
+def browser() -> httpx.Client:
+    """A client asking from this run's own loopback address."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=LOCAL), timeout=10)
+
+
 def post(pipeline: Pipeline, body: dict[str, Any] | bytes) -> httpx.Response:
     url = f"http://127.0.0.1:{pipeline.procs['intake'].port}/v1/event-requests"
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(url, content=content, headers={"content-type": "application/json"},
-                      timeout=10)
+    with browser() as client:
+        return client.post(url, content=content, headers={"content-type": "application/json"})
+
+
+async def confirm(settings: Settings, requester: str, request_id: str) -> None:
+    """What the requester does: open the link e-mailed to them (a GET: it confirms nothing), then
+    press the button (a POST on the same link)."""
+    message = await mail(settings, requester, request_id, kind="event_request_confirmation")
+    found = LINK.search(body_of(message))
+    assert found is not None, body_of(message)
+    with browser() as client:
+        shown = client.get(found.group(0))
+        assert shown.status_code == 200, shown.text
+        assert "Confirm my e-mail address" in shown.text
+        pressed = client.post(found.group(0))
+    assert pressed.status_code == 200, pressed.text
+    assert "your e-mail address is confirmed" in pressed.text
 
 
 def submit(pipeline: Pipeline, settings: Settings, body: dict[str, Any], folder: Path) -> str:
@@ -112,9 +147,12 @@ async def answer_for(settings: Settings, request_id: str, kind: type) -> Any:
     return await wait_for(find, timeout=60)
 
 
-async def mail(settings: Settings, address: str, text: str) -> EmailMessage:
+async def mail(settings: Settings, address: str, text: str,
+               kind: str | None = None) -> EmailMessage:
+    """The first e-mail to ``address`` mentioning ``text`` (of notice ``kind``, when given)."""
     async def find() -> EmailMessage | None:
-        hits = mails_to(settings, address, text)
+        hits = [m for m in mails_to(settings, address, text)
+                if kind is None or m["X-Commande-Notice-Kind"] == kind]
         return hits[0] if hits else None
 
     found: EmailMessage = await wait_for(find, timeout=60)
@@ -136,10 +174,22 @@ async def test_a_request_in_each_municipality_reaches_its_district_manager_and_t
         answer = post(pipeline, body)
         assert answer.status_code == 202, answer.text
         assert answer.json()["district"] == district
+        assert answer.json()["status"] == "awaiting_confirmation"
         sent[answer.json()["request_id"]] = (municipality, district, body["requester"]["email"])
 
     districts = {d.code: d.name for d in reference().districts}
+    for request_id, (_, district, requester) in sent.items():
+        asked = await answer_for(settings, request_id, EventRequestConfirmationRequested)
+        assert asked.district == district
+        only = await mail(settings, requester, request_id)  # the confirmation, and nothing else
+        assert only["X-Commande-Notice-Kind"] == "event_request_confirmation"
+        assert len(mails_to(settings, requester, request_id)) == 1
+        assert "Sample Seniors Club" not in body_of(only)
+        assert not mails_to(settings, role_address(district, ContactRole.CMB_MANAGER), request_id)
+    for request_id, (_, _, requester) in sent.items():
+        await confirm(settings, requester, request_id)
     for request_id, (municipality, district, requester) in sent.items():
+        await answer_for(settings, request_id, EventRequestConfirmed)
         ack = await answer_for(settings, request_id, EventRequestAcknowledged)
         assert ack.district == district
         manager = await mail(settings, role_address(district, ContactRole.CMB_MANAGER), request_id)
@@ -149,7 +199,8 @@ async def test_a_request_in_each_municipality_reaches_its_district_manager_and_t
         assert "905 555 0140" in text
         assert "Sample Seniors Club Coordinator" in text
         assert municipality in text
-        receipt = body_of(await mail(settings, requester, request_id))
+        receipt = body_of(await mail(settings, requester, request_id,
+                                     kind="event_request_acknowledgement"))
         assert districts[district] in receipt
     # The requester's details are in the e-mails only: not on the de-identified topic.
     facts = await events_of(settings, EVENT_REQUESTS.name,
@@ -176,21 +227,26 @@ async def test_29_days_out_is_rejected_with_the_earliest_acceptable_date(
     today = local_date(OffsetFileClock(pipeline.clock_file).now())
     earliest = date.fromisoformat(problem["earliest_acceptable_date"])
     assert earliest == today + timedelta(days=30)
+    # e-mailed only once the requester confirms the address (it might be a stranger's)
+    await confirm(settings, body["requester"]["email"], problem["request_id"])
     rejected = await answer_for(settings, problem["request_id"], EventRequestRejected)
     assert rejected.earliest_acceptable_date == earliest
     assert {r.field for r in rejected.reasons} == {"windows.0.date", "windows.1.date"}
-    told = body_of(await mail(settings, body["requester"]["email"], problem["request_id"]))
+    told = body_of(await mail(settings, body["requester"]["email"], problem["request_id"],
+                              kind="event_request_outcome"))
     assert str(earliest.year) in told
     assert "earliest" in told
 
 
 async def test_missing_details_are_all_named_at_once(pipeline: Pipeline, settings: Settings) -> None:
-    answer = post(pipeline, {"requester": {"email": "missing-details@example.org"}})
+    email = f"missing-details-{uuid.uuid4().hex[:10]}@example.org"
+    answer = post(pipeline, {"requester": {"email": email}})
     assert answer.status_code == 422, answer.text
     fields = {r["field"] for r in answer.json()["reasons"]}
     assert fields == {"kind", "windows", "location.municipality", "location.address_or_venue",
                       "topics", "expected_attendees", "requester.name",
                       "requester.mailing_address", "requester.daytime_phone"}
+    await confirm(settings, email, answer.json()["request_id"])
     rejected = await answer_for(settings, answer.json()["request_id"], EventRequestRejected)
     assert {r.field for r in rejected.reasons} == fields
 
@@ -200,7 +256,8 @@ async def test_the_manager_schedules_or_declines_and_the_requester_is_told(
     first = request_body(pipeline, "Burlington")
     second = request_body(pipeline, "Acton")
     ids = [submit(pipeline, settings, body, tmp_path) for body in (first, second)]
-    for request_id in ids:
+    for request_id, body in zip(ids, (first, second), strict=True):
+        await confirm(settings, body["requester"]["email"], request_id)
         await answer_for(settings, request_id, EventRequestAcknowledged)
 
     day = first["windows"][0]["date"]
@@ -228,6 +285,7 @@ async def test_when_the_manager_does_nothing_the_manager_then_the_staff_sergeant
     ahead."""
     body = request_body(pipeline, "Georgetown", days_ahead=60)
     request_id = submit(pipeline, settings, body, tmp_path)
+    await confirm(settings, body["requester"]["email"], request_id)
     ack = await answer_for(settings, request_id, EventRequestAcknowledged)
     holidays = reference().holiday_dates
     manager = role_address("district_1", ContactRole.CMB_MANAGER)
@@ -256,8 +314,8 @@ async def test_when_the_manager_does_nothing_the_manager_then_the_staff_sergeant
 
 
 def test_the_public_endpoint_limits_size_and_rate(pipeline: Pipeline) -> None:
-    """After the others: ``commande event-request submit`` goes through the same endpoint, whose
-    bucket for this address this test empties."""
+    """After the others, which also took tokens from this run's address (not
+    ``commande event-request submit``'s: it asks from 127.0.0.1)."""
     too_big = post(pipeline, b'{"topics_other": "' + b"x" * 20_000 + b'"}')
     assert too_big.status_code == 413
     codes = [post(pipeline, b"not json").status_code for _ in range(BURST + 1)]
