@@ -110,12 +110,25 @@ def password_of(settings: Settings, user: str) -> str:
     return path.read_text().strip()
 
 
-def server_properties(settings: Settings) -> dict[str, str]:
+def listener_ports(settings: Settings) -> list[int]:
+    """The client port of each node of the embedded stack: one per server of
+    ``COMMANDE_KAFKA_BOOTSTRAP`` (its controller listens on the port after it)."""
+    servers = [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()]
+    try:
+        return [int(s.rsplit(":", 1)[1]) for s in servers]
+    except (IndexError, ValueError):
+        raise ConfigurationError(
+            f"COMMANDE_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} is not a list of host:port "
+            "servers") from None
+
+
+def server_properties(settings: Settings, port: int | None = None) -> dict[str, str]:
     """The broker settings for SASL_SSL clients and a SASL controller listener (see
-    stack-notes: the controller listener needs an authenticated super user too)."""
+    stack-notes: the controller listener needs an authenticated super user too), for the node
+    listening on ``port`` (the first server's by default)."""
     admin = password_of(settings, SUPER_USER)
     controller = password_of(settings, CONTROLLER_USER)
-    port = settings.kafka_port
+    port = settings.kafka_port if port is None else port
     cport = port + 1
     return {
         "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
@@ -190,7 +203,7 @@ def apply(settings: Settings, java: str, libs: Path) -> str | None:
 def admin_client(settings: Settings) -> dict[str, str]:
     """Java client properties of the super user (for the broker's own tools)."""
     return {
-        "bootstrap.servers": f"127.0.0.1:{settings.kafka_port}",
+        "bootstrap.servers": ",".join(f"127.0.0.1:{p}" for p in listener_ports(settings)),
         "security.protocol": "SASL_SSL",
         "sasl.mechanism": "SCRAM-SHA-512",
         "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "

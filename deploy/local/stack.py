@@ -66,12 +66,20 @@ def up(settings: Settings, *, identity_provider: bool = True) -> list[str]:
 
 
 def preflight(settings: Settings, *, identity_provider: bool = True) -> None:
-    """Fail with the fix if a port we would start on is taken by something else."""
+    """Fail with the fix if a port we would start on is taken by something else, or a cluster
+    of N Kafka nodes is asked for more replicas than N."""
+    nodes = kafka.cluster(settings)
+    if len(nodes) > 1 and settings.replication_factor > len(nodes):
+        raise ConfigurationError(
+            f"COMMANDE_KAFKA_REPLICATION_FACTOR is {settings.replication_factor} but the embedded "
+            f"cluster runs {len(nodes)} Kafka nodes, one per server of COMMANDE_KAFKA_BOOTSTRAP: "
+            "lower the setting or list as many servers as replicas")
     if not postgres.running(settings):
         procs.require_free(settings.database_port, "PostgreSQL", "COMMANDE_DATABASE_URL")
-    if procs.read_pid(kafka.paths(settings).pid) is None:
-        procs.require_free(settings.kafka_port, "Kafka", "COMMANDE_KAFKA_BOOTSTRAP")
-        procs.require_free(settings.kafka_port + 1, "Kafka's controller", "COMMANDE_KAFKA_BOOTSTRAP")
+    for node in nodes:
+        if procs.read_pid(node.paths.pid) is None:
+            procs.require_free(node.port, "Kafka", "COMMANDE_KAFKA_BOOTSTRAP")
+            procs.require_free(node.controller_port, "Kafka's controller", "COMMANDE_KAFKA_BOOTSTRAP")
     if procs.read_pid(_smtp_pid(settings)) is None:
         procs.require_free(settings.smtp_port, "the SMTP sink", "COMMANDE_SMTP_PORT")
     if identity_provider and procs.read_pid(keycloak.paths(settings).pid) is None:

@@ -65,10 +65,16 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+def bootstrap_servers(settings: Settings) -> list[str]:
+    """``COMMANDE_KAFKA_BOOTSTRAP`` as a list of ``host:port`` (a comma-separated string there:
+    FastStream would pass it to aiokafka as one server)."""
+    return [server.strip() for server in settings.kafka_bootstrap.split(",") if server.strip()]
+
+
 def connection(settings: Settings, principal: str) -> dict[str, Any]:
     """aiokafka keyword arguments for ``principal``: servers, protocol, TLS and SASL."""
     protocol = settings.kafka_security_protocol
-    opts: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
+    opts: dict[str, Any] = {"bootstrap_servers": bootstrap_servers(settings),
                             "security_protocol": protocol}
     if protocol == "PLAINTEXT":
         if not settings.development:

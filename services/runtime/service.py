@@ -56,7 +56,7 @@ class Service:
         self.principal = principal or name
         """The Kafka principal it connects as (``COMMANDE_KAFKA_USERNAME`` overrides it)."""
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap,
+            kafka_client.bootstrap_servers(settings),
             security=kafka_client.broker_security(settings, self.principal),
             client_id=f"commande-{name}",
             allow_auto_create_topics=False,

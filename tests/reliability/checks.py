@@ -43,6 +43,7 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from nacl.public import PublicKey
 
 from schemas.base import Message
@@ -272,6 +273,31 @@ async def resumed_after(settings: Settings, healed_at: float, *, timeout: float 
 
     await wait_for(scheduled, timeout=timeout, every=0.25)
     return time.monotonic() - healed_at
+
+
+async def scheduled_after(settings: Settings, traffic: Traffic, offered: int, since: Offsets,
+                          started: float, *, timeout: float = 60.0) -> float:
+    """Seconds from ``started`` (``time.monotonic()``) until a referral offered after the first
+    ``offered`` ones of ``traffic`` is scheduled (its ``ReferralAccepted`` and its situation's
+    ``SituationScheduled`` read from ``since``, a snapshot taken before the fault): new work
+    flows end to end again, not only the partitions the fault did not touch."""
+
+    async def scheduled() -> bool:
+        later = set(list(traffic.sample_of)[offered:])
+        try:
+            opened = {str(env.event.situation_id)  # type: ignore[attr-defined]
+                      for _rec, env in await decoded(settings, REFERRAL_STATUS.name, since)
+                      if isinstance(getattr(env, "event", None), ReferralAccepted)
+                      and env.event.referral_ref in later}  # type: ignore[attr-defined]
+            return bool(opened) and any(
+                isinstance(event := getattr(env, "event", None), SituationScheduled)
+                and str(event.situation_id) in opened
+                for _rec, env in await decoded(settings, SITUATIONS.name, since))
+        except (KafkaError, TransientError, TimeoutError):  # a leader still moving: read again
+            return False
+
+    await wait_for(scheduled, timeout=timeout, every=0.25)
+    return time.monotonic() - started
 
 
 @dataclass

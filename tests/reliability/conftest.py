@@ -107,14 +107,15 @@ class PrivateStack:
 
     settings: Settings
 
-    def stop_broker(self, *, kill: bool) -> None:
-        """SIGTERM (a clean broker shutdown) or SIGKILL (a crash) of the broker's process group."""
+    def stop_broker(self, *, kill: bool, node: int = 1) -> None:
+        """SIGTERM (a clean broker shutdown) or SIGKILL (a crash) of a broker's process group
+        (``node``: its id, for a cluster)."""
+        pid_file = kafka.cluster(self.settings)[node - 1].paths.pid
         if not kill:
-            kafka.stop(self.settings)
+            procs.stop_pid(pid_file, timeout=30)
             return
-        pid_file = kafka.paths(self.settings).pid
         pid = procs.read_pid(pid_file)
-        assert pid is not None, "the private broker is not running"
+        assert pid is not None, f"the private broker (node {node}) is not running"
         os.killpg(pid, signal.SIGKILL)
         deadline = time.monotonic() + 20
         while procs.pid_alive(pid) and time.monotonic() < deadline:
@@ -124,6 +125,7 @@ class PrivateStack:
         pid_file.unlink(missing_ok=True)
 
     def start_broker(self) -> None:
+        """Start the broker (a cluster: every node that does not run)."""
         with _detached():
             kafka.start(self.settings)
 
@@ -160,7 +162,7 @@ def _free_ports(count: int, *, consecutive: int = 1) -> list[int]:
     while len(found) < count:
         port = rng.randrange(20000, _ephemeral_floor() - consecutive)
         span = range(port, port + consecutive)
-        if any(p in found for p in span) or not all(_bindable(p) for p in span):
+        if any(abs(p - port) < consecutive for p in found) or not all(_bindable(p) for p in span):
             continue
         found.append(port)
     return found
@@ -178,15 +180,28 @@ def _bindable(port: int) -> bool:
 @pytest.fixture(scope="module")
 def private_stack() -> Iterator[PrivateStack]:
     """Kafka, PostgreSQL and an SMTP sink of this module's own, on free ports."""
+    yield from _private(brokers=1)
+
+
+@pytest.fixture(scope="module")
+def private_cluster() -> Iterator[PrivateStack]:
+    """The same with three Kafka nodes (broker and controller each, a three-voter quorum),
+    every topic replicated three times with ``min.insync.replicas`` 2; clients bootstrap from
+    all three."""
+    yield from _private(brokers=3, replicas=3, min_insync=2)
+
+
+def _private(brokers: int, replicas: int | None = None, min_insync: int | None = None
+             ) -> Iterator[PrivateStack]:
     # Not under pytest's temporary folder: pytest keeps that private to root, and PostgreSQL
     # runs as its own user.
     state = Path(tempfile.mkdtemp(prefix="commande-reliability-"))
-    broker, = _free_ports(1, consecutive=2)
-    database, smtp = _free_ports(2)
+    *nodes, database, smtp = _free_ports(brokers + 2, consecutive=2)  # none a controller's port
     settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{broker}",
-        database_url=f"postgresql://commande@127.0.0.1:{database}/commande",  # type: ignore[arg-type]
-        smtp_port=smtp, state_dir=state)
+        kafka_bootstrap=",".join(f"127.0.0.1:{port}" for port in nodes),
+        database_url=f"postgresql://commande@127.0.0.1:{database}/commande",
+        smtp_port=smtp, state_dir=state, kafka_replication_factor=replicas,
+        kafka_min_insync_replicas=min_insync)
     try:
         with _detached():
             # No Keycloak: the faults are Kafka's and PostgreSQL's, and its port is the test stack's.
