@@ -12,8 +12,11 @@
    situation is refused, and the refusal names them); the lead and the assisting agency each
    open the disclosure package e-mailed to them (``commande intake disclosure open``) and show
    the fields they received;
-5. submits two community event requests (a seniors' talk in Milton, scheduled by the 1 District
-   CMB manager; a short-notice one, refused with the earliest acceptable date);
+5. submits two community event requests as the public does: a seniors' talk in Milton, whose
+   requester confirms their address from the link e-mailed to them (the only e-mail until then;
+   opening the link confirms nothing, its button does), then the CMB manager's notice and the
+   acknowledgement go out and the 1 District CMB manager schedules it; a short-notice one,
+   refused at once with the earliest acceptable date and never mailed to its unconfirmed address;
 6. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
    timers, event requests) and where to read the e-mails; then stops the services (the stack keeps
    running).
@@ -22,7 +25,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import subprocess
 import sys
 import time
@@ -36,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from deploy.keycloak.realm import LOCAL_PASSWORD
-from deploy.local.services import ServiceProcess
+from deploy.local.services import ServiceProcess, free_port
 from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.envelope import Envelope
@@ -62,6 +68,7 @@ from services.runtime.settings import PROJECT_ROOT, Settings
 
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
 EVENT_SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
+DIRECTORY = load_directory(PROJECT_ROOT / "deploy" / "directory" / "halton.yaml")
 CHAIRS = {"district_1": "d1-chair", "district_2": "d2-chair", "district_3": "d3-chair"}
 """The tables' chairs: synthetic people of the stack's Keycloak realm (deploy/keycloak)."""
 
@@ -267,9 +274,8 @@ async def open_disclosures(demo: Demo, situation: str, roles: dict[str, str]) ->
         key.write_text(private_key_to_b64(development_private_key(agency)) + "\n")
         key.chmod(0o600)
         say(f"  {agency} ({role} agency), from its e-mail to {', '.join(sorted(box))}:")
-        opened = commande("intake", "disclosure", "open", "--key",
-                          str(key.relative_to(PROJECT_ROOT)),
-                          str(package.relative_to(PROJECT_ROOT)), env=demo.env, quiet=True)
+        opened = commande("intake", "disclosure", "open", "--key", _shown(key), _shown(package),
+                          env=demo.env, quiet=True)
         if opened.returncode != 0:
             raise SystemExit(f"demo: {agency} could not open its disclosure")
         subject = json.loads(opened.stdout)["subject"]
@@ -277,20 +283,64 @@ async def open_disclosures(demo: Demo, situation: str, roles: dict[str, str]) ->
         say(f"    received: {', '.join(fields)}")
 
 
+def _shown(path: Path) -> str:
+    """``path`` as a person would type it: relative to the project when it is inside (the state
+    directory may be elsewhere, COMMANDE_STATE_DIR)."""
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def event_requests(demo: Demo) -> None:
-    """The public asks the CMB for a speaker; a short-notice request is refused with the date."""
+    """The public asks the CMB for a speaker and confirms their address from the e-mailed link; a
+    short-notice request is refused at once with the date, and never mailed to an unconfirmed
+    address."""
     say("\n== 8. Community event requests: a seniors' club asks 1 District for a speaker")
-    talk = EVENT_SAMPLES / "milton-seniors-talk.json"
-    done = commande("event-request", "submit", str(talk.relative_to(PROJECT_ROOT)), env=demo.env)
+    say("  (the samples' requester addresses are tagged with this run: one address is sent at most "
+        "COMMANDE_INTAKE_EVENT_CONFIRMATIONS_PER_DAY confirmation e-mails a day)")
+    talk = _tagged_sample(demo, "milton-seniors-talk.json")
+    done = commande("event-request", "submit", _shown(talk), env=demo.env)
     if done.returncode != 0:
-        raise SystemExit("demo: the seniors' talk request was not acknowledged")
+        raise SystemExit("demo: the seniors' talk request was not received")
     request_id = done.stdout.split("(request ")[1].split(")")[0]
     demo.event_requests.append(request_id)
-    short = EVENT_SAMPLES / "halton-hills-short-notice.json"
-    refused = commande("event-request", "submit", str(short.relative_to(PROJECT_ROOT)), env=demo.env)
+    requester = json.loads(talk.read_text())["requester"]["email"]
+    manager = DIRECTORY.cmb("district_1", local_date(OffsetFileClock(demo.clock_file).now()))
+    assert manager is not None
+    manager_address = manager.contacts_for(ContactRole.CMB_MANAGER)[0].address
+    say("  a member of the public's address is confirmed before anything else is sent to it; the "
+        "only e-mail so far, in the sink:")
+    mail = _await_mail(demo, request_id, "event_request_confirmation")
+    say(f"    to {mail['X-Envelope-To']}: {str(mail['Subject']).strip()}")
+    link = _confirmation_link(mail)
+    say(f"    link: {link}")
+    time.sleep(2)
+    about = _mails_about(demo, request_id)
+    to_manager = [m for m in about if str(m["X-Envelope-To"]) == manager_address]
+    say(f"    e-mails about the request: {len(about)}; to the CMB manager: {len(to_manager)} "
+        "(nothing the requester wrote has gone anywhere yet)")
+    if len(about) != 1 or to_manager:
+        raise SystemExit("demo: something other than the confirmation was sent before it")
+    say("  the requester opens the link (a GET, as a mail scanner would: it confirms nothing):")
+    shown = httpx.get(link, timeout=10)
+    for paragraph in _paragraphs(shown.text):
+        say(f"    {paragraph}")
+    say("  and presses the button (a POST on the same link):")
+    pressed = httpx.post(link, timeout=10)
+    for paragraph in _paragraphs(pressed.text):
+        say(f"    {paragraph}")
+    if pressed.status_code != 200:
+        raise SystemExit(f"demo: the confirmation was refused ({pressed.status_code})")
+    notice = _await_mail(demo, request_id, "event_request", to=manager_address)
+    receipt = _await_mail(demo, request_id, "event_request_acknowledgement", to=requester)
+    say(f"  now the CMB manager has the request with everything needed to call back: "
+        f"{str(notice['Subject']).strip()}")
+    say(f"  and the requester its acknowledgement: {str(receipt['Subject']).strip()}")
+    short = _tagged_sample(demo, "halton-hills-short-notice.json")
+    refused = commande("event-request", "submit", _shown(short), env=demo.env)
     if refused.returncode != 1:
         raise SystemExit("demo: the short-notice request was not refused")
     demo.event_requests.append(refused.stdout.split("(request ")[1].split(")")[0])
+    say("  (refused at once with every reason; its requester confirms nothing here, so the reasons "
+        "are not e-mailed to an address nobody confirmed, and the request expires unconfirmed)")
     say("  the CMB manager calls the club back and schedules the talk on its first preferred date:")
     day = json.loads(talk.read_text())["windows"][0]["days_ahead"]
     when = local_date(OffsetFileClock(demo.clock_file).now()) + timedelta(days=day)
@@ -299,6 +349,43 @@ def event_requests(demo: Demo) -> None:
                 "14:00", "--officer-role", "community_safety_officer",
                 "--notes", "Handouts on phone scams will be brought.", env=env).returncode != 0:
         raise SystemExit("demo: scheduling the talk was refused")
+
+
+def _tagged_sample(demo: Demo, name: str) -> Path:
+    """A copy of an event-request sample whose requester's address carries the run id."""
+    data = json.loads((EVENT_SAMPLES / name).read_text())
+    local, domain = data["requester"]["email"].split("@")
+    data["requester"]["email"] = f"{local}-{demo.run_id.lower()}@{domain}"
+    copy = demo.clock_file.parent / name
+    copy.write_text(json.dumps(data, indent=2))
+    return copy
+
+
+def _mails_about(demo: Demo, request_id: str) -> list[EmailMessage]:
+    return [m for m in read_messages(demo.settings.mail_dir) if request_id in _text(m)]
+
+
+def _await_mail(demo: Demo, request_id: str, kind: str, to: str | None = None,
+                timeout: float = 60) -> EmailMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for m in _mails_about(demo, request_id):
+            if m["X-Commande-Notice-Kind"] == kind and (to is None or m["X-Envelope-To"] == to):
+                return m
+        time.sleep(0.5)
+    raise SystemExit(f"demo: no {kind} e-mail about event request {request_id} arrived")
+
+
+def _confirmation_link(mail: EmailMessage) -> str:
+    found = re.search(r"https?://\S+/v1/event-requests/confirm/\S+", _text(mail))
+    if found is None:
+        raise SystemExit("demo: the confirmation e-mail has no link")
+    return found.group(0)
+
+
+def _paragraphs(page: str) -> list[str]:
+    return [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", page)] + (
+        ["[button: Confirm my e-mail address]"] if "<form" in page else [])
 
 
 async def summary(demo: Demo) -> None:
@@ -331,8 +418,9 @@ async def summary(demo: Demo) -> None:
         say(f"    {n:3}  {rcpt}")
     asked = [m for m in read_messages(demo.settings.mail_dir)
              if any(i in _text(m) for i in demo.event_requests)]
-    say(f"  community event requests: {len(demo.event_requests)} (1 scheduled, 1 refused for short "
-        f"notice); e-mails about them: {len(asked)}")
+    say(f"  community event requests: {len(demo.event_requests)} (1 confirmed by its requester and "
+        f"scheduled, 1 refused for short notice and left unconfirmed); e-mails about them: "
+        f"{len(asked)}")
     for rcpt, n in sorted(Counter(str(m["X-Envelope-To"]) for m in asked).items()):
         say(f"    {n:3}  {rcpt}")
     say("\n  Read them: `.venv/bin/commande stack mail` (list), `.venv/bin/commande stack mail N` (one),")
@@ -350,7 +438,11 @@ def main() -> None:
     state = settings.state_dir / "demo"
     state.mkdir(parents=True, exist_ok=True)
     clock_file = state / "clock-offset"
-    proc = ServiceProcess("all", settings, state, extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)})
+    port = free_port()
+    proc = ServiceProcess("all", settings, state, port=port, extra_env={
+        "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file),
+        # the link that confirms an event requester's address leads to this process
+        "COMMANDE_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     env = {**proc.env(), "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), "COMMANDE_LOG_FORMAT": "json",
            "COMMANDE_INTAKE_URL": f"http://127.0.0.1:{proc.port}",  # event-request submit posts there
            "COMMANDE_GATEWAY_URL": f"http://127.0.0.1:{proc.port}",  # the table's commands go there

@@ -121,7 +121,7 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
                 return _too_many_confirmations(limits, tomorrow)
             await outbox.add(conn, svc.name, [events.out_record(rec)])
         request_id = str(event.request_id)
-        deadline = now + timedelta(hours=requests.config.confirm_hours)
+        deadline = now.replace(microsecond=0) + timedelta(hours=requests.config.confirm_hours)
         if not checked.ok:
             log.info("http event request rejected", request_id=request_id,
                      codes=sorted({r.code for r in checked.reasons}), confirm=confirm)
