@@ -36,9 +36,10 @@ JAVA_TOOL = Path(__file__).with_name("KafkaSecurity.java")
 CERT_DAYS = 825
 
 
-def ensure_tls(settings: Settings) -> None:
-    """Make the stack's CA and its server certificate (EC P-256, SAN localhost and 127.0.0.1),
-    which the broker and the SMTP sink present, once."""
+def ensure_tls(settings: Settings, hosts: tuple[str, ...] = ()) -> None:
+    """Make the stack's CA and its server certificate (EC P-256, SAN localhost, 127.0.0.1 and
+    the DNS names ``hosts``: compose's service names), which the broker and the SMTP sink
+    present, once."""
     folder = stack_tls_dir(settings)
     older = folder / "broker.pem"  # its name before the SMTP sink presented it too
     if older.exists() and not stack_server_pem(settings).exists():
@@ -69,7 +70,8 @@ def ensure_tls(settings: Settings) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now).not_valid_after(now + timedelta(days=CERT_DAYS))
         .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            *(x509.DNSName(host) for host in hosts)]),
             critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                               ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)

@@ -1,8 +1,10 @@
-"""The local SMTP sink: accepts every message on 127.0.0.1 and keeps it in a Maildir.
+"""The local SMTP sink: accepts every message (on 127.0.0.1 unless ``--host``) and keeps it in a
+Maildir.
 
 Run by ``commande stack up`` as ``python -m deploy.local.smtp_sink --port P --maildir DIR
 --tls-pem PEM``: it offers STARTTLS with the stack's server certificate and refuses mail before
-it, as a real relay should.
+it, as a real relay should. In ``deploy/compose.yaml`` it listens on ``--host 0.0.0.0``, where the
+services' container reaches it.
 Each stored message gets ``X-Envelope-From`` and ``X-Envelope-To`` headers with the SMTP envelope,
 so tests and people can see who it was really delivered to (``commande stack mail``).
 """
@@ -50,23 +52,30 @@ def read_messages(maildir: Path) -> list[EmailMessage]:
     return out
 
 
-def main() -> None:
-    """Serve until SIGTERM or SIGINT."""
+def arguments() -> argparse.ArgumentParser:
+    """The sink's command line."""
     parser = argparse.ArgumentParser(description="Local SMTP sink that keeps every message.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (0.0.0.0 in a container other containers reach)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
     parser.add_argument("--tls-pem", type=Path,
                         help="key and certificate (PEM): offer STARTTLS and require it")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    """Serve until SIGTERM or SIGINT."""
+    args = arguments().parse_args()
     tls: dict[str, Any] = {}
     if args.tls_pem is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(args.tls_pem))
         tls = {"tls_context": context, "require_starttls": True}
-    controller = Controller(MaildirHandler(args.maildir), hostname="127.0.0.1", port=args.port,
+    controller = Controller(MaildirHandler(args.maildir), hostname=args.host, port=args.port,
                             data_size_limit=33554432, **tls)
     controller.start()
-    print(f"smtp sink listening on 127.0.0.1:{args.port}, keeping mail in {args.maildir}", flush=True)
+    print(f"smtp sink listening on {args.host}:{args.port}, keeping mail in {args.maildir}", flush=True)
 
     async def wait() -> None:
         stop = asyncio.Event()
