@@ -5,12 +5,20 @@ Same shape as the referral side, one module per role:
 
 * :mod:`.rules` (pure): every check at once, each reason naming its field;
 * :mod:`.calendar` (pure): business days in America/Toronto, minus Ontario statutory holidays;
-* :mod:`.decide` (pure): state + submission or command + now -> new state and events; reminders
-  and contact purges as pure functions of the state and ``now``;
-* :mod:`.store`: named SQL on intake's schema (tables in ``sql/010_event_requests.sql``);
-* :mod:`.handlers`: the consumer on ``commande.event-request-submissions.v1``;
-* :mod:`.timers`: the durable reminder and purge loop;
-* :mod:`.rate_limit` (pure) and :mod:`.ingress`: ``POST /v1/event-requests``.
+* :mod:`.decide` (pure): state + submission, confirmation or command + now -> new state and
+  events; reminders, contact purges and the expiry of unconfirmed requests as pure functions of
+  the state and ``now``;
+* :mod:`.store`: named SQL on intake's schema (tables in ``sql/010_event_requests.sql`` and
+  ``sql/020_event_request_confirmation.sql``);
+* :mod:`.handlers`: the consumer on ``commande.event-request-submissions.v1``, and the
+  confirmation;
+* :mod:`.timers`: the durable reminder, expiry and purge loop;
+* :mod:`.rate_limit`: the client and recipient limits, in PostgreSQL (shared by every instance);
+* :mod:`.ingress`: ``POST /v1/event-requests``; :mod:`.confirm`: the page of the link that
+  confirms a requester's address (``GET`` shows, ``POST`` confirms).
+
+A request from the public (no agency token) is acted on only once its requester confirms the
+address they gave: until then the only e-mail is the fixed-text link (nothing they wrote).
 
 Privacy: the requester's contact details (and the free-text venue and topics) are kept only
 encrypted in intake's store (``event_request_contacts``), are never logged, never put in a key

@@ -130,9 +130,9 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
                 "reasons": [r.model_dump(mode="json") for r in checked.reasons]}
             if checked.earliest_acceptable_date is not None:
                 extra["earliest_acceptable_date"] = checked.earliest_acceptable_date.isoformat()
-            then = (f" A link to confirm your e-mail address was sent to it: once confirmed "
-                    f"(by {_hours(requests.config.confirm_hours)}), these reasons are e-mailed "
-                    "to you as well." if confirm else "")
+            then = (" A link to confirm your e-mail address was sent to it: once confirmed "
+                    f"(within {_hours(requests.config.confirm_hours)}), these reasons are "
+                    "e-mailed to you as well." if confirm else "")
             return problem(422, "event_request_rejected", "The event request cannot be accepted",
                            "Fix every reason and submit a new request; this one is recorded as "
                            f"rejected.{then}", **extra)
