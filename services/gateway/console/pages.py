@@ -51,7 +51,8 @@ class Pages:
                 if who.answers else []
             packages = await store.disclosures_of(conn, agencies) if who.answers else []
             notices = await store.notices_of(conn, agencies, 50)
-            alerts = await store.sla_alerts(conn, who.oversees, now - RECENT) if who.oversees else []
+            alerts = await store.sla_alerts(conn, who.oversees, now - RECENT, now) \
+                if who.oversees else []
             requests = await store.event_requests_waiting(conn, who.oversees) if who.oversees else []
         return self.c.render(
             "home.html.j2", who, meetings=[_meeting(m) for m in meetings],
@@ -139,8 +140,8 @@ class Pages:
                                       "meeting or assigned to it, and analysts see a situation. "
                                       "There is nothing you can do on it.")
             entries = await gateway_store.timeline(conn, sid)
-            items = (await store.agenda_items(conn, row["meeting_id"], who.agencies)
-                     if row["meeting_id"] else {})
+            summary = (await store.summary(conn, row["meeting_id"], sid)
+                       if row["meeting_id"] else None)
             packages = [p for p in await store.disclosures_of(conn, who.agencies)
                         if p["situation_id"] == sid]
         now = self.gw.clock.now()
@@ -154,7 +155,7 @@ class Pages:
                    if o.agency_type is not AgencyType.POLICE_CMB]
         return self.c.render(
             "situation.html.j2", who, s=row, sid=sid, stage=stage,
-            stage_words=views.STAGE_WORDS[stage], summary=(items.get(str(sid)) or {}).get("summary"),
+            stage_words=views.STAGE_WORDS[stage], summary=summary,
             clocks=self._clocks(row, entries, now, tasks), tasks=tasks, entries=entries,
             offer=offer, members=members, table=table, packages=packages,
             conclusions=views.conclusions(self.c.ref, stage), sectors=self.c.ref.sectors,
@@ -194,7 +195,7 @@ class Pages:
                                   "community event requests; your sign-in is not at a CMB.")
         now = self.gw.clock.now()
         async with self.gw.svc.pool.acquire() as conn:
-            alerts = await store.sla_alerts(conn, who.oversees, now - RECENT)
+            alerts = await store.sla_alerts(conn, who.oversees, now - RECENT, now)
             requests = await store.event_requests_waiting(conn, who.oversees)
         return self.c.render("oversight.html.j2", who, alerts=alerts, requests=requests, now=now,
                              days=RECENT.days)

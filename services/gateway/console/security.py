@@ -158,7 +158,9 @@ def page_headers(*, wasm: bool = False, secure: bool = False,
     headers = {
         "Content-Security-Policy": content_security_policy(wasm=wasm, form_targets=form_targets),
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # Our URLs carry opaque ids only; same-origin keeps even those from other sites, and
+        # lets the browser send a real Origin on our own form posts (no-referrer makes it "null").
+        "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Resource-Policy": "same-origin",

@@ -92,8 +92,16 @@ WHERE recipient_agency = ANY($1::text[]) ORDER BY sealed_at DESC LIMIT 100
 """
 GET_DISCLOSURE = "SELECT recipient_agency, situation_id, package FROM disclosures WHERE disclosure_id = $1"
 SLA_ALERTS_OF = """
-SELECT situation_id, district, kind, sla, agency_id, started_at, due_at, at FROM sla_alerts
-WHERE district = ANY($1::text[]) AND at >= $2 ORDER BY at DESC LIMIT 200
+SELECT a.situation_id, a.district, a.kind, a.sla, a.agency_id, a.started_at, a.due_at, a.at,
+       s.conclusion
+FROM sla_alerts a LEFT JOIN situations s USING (situation_id)
+WHERE a.district = ANY($1::text[]) AND a.at >= $2 AND a.at <= $3
+ORDER BY a.at DESC LIMIT 200
+"""
+SUMMARY_OF = """
+SELECT item FROM agendas, jsonb_array_elements(body -> 'items') AS item
+WHERE meeting_id = $1 AND item ->> 'situation_id' = $2
+LIMIT 1
 """
 EVENT_REQUESTS_WAITING = """
 SELECT request_id, district, municipality, kind, windows, expected_attendees, acknowledged_at,
@@ -229,9 +237,20 @@ async def disclosure(conn: Connection, disclosure_id: UUID) -> dict[str, Any] | 
     return None if row is None else dict(row)
 
 
-async def sla_alerts(conn: Connection, districts: Sequence[str], since: datetime) -> list[dict[str, Any]]:
-    """Warnings and breaches in ``districts`` since ``since``, newest first."""
-    return [dict(r) for r in await conn.fetch(SLA_ALERTS_OF, list(districts), since)]
+async def sla_alerts(conn: Connection, districts: Sequence[str], since: datetime,
+                     now: datetime) -> list[dict[str, Any]]:
+    """Warnings and breaches in ``districts`` from ``since`` to ``now``, newest first, with the
+    situation's conclusion if it has one."""
+    return [dict(r) for r in await conn.fetch(SLA_ALERTS_OF, list(districts), since, now)]
+
+
+async def summary(conn: Connection, meeting_id: UUID, sid: UUID) -> dict[str, Any] | None:
+    """A situation's de-identified summary from any agenda of its meeting (for an agency assigned
+    to it that was not invited, or not yet, to that meeting)."""
+    item = await conn.fetchval(SUMMARY_OF, meeting_id, str(sid))
+    item = json.loads(item) if isinstance(item, str) else item
+    found = item.get("summary") if isinstance(item, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 async def event_requests_waiting(conn: Connection, districts: Sequence[str]) -> list[dict[str, Any]]:

@@ -48,7 +48,8 @@
     if (value === null || value === undefined || value === "") { return; }
     if (Array.isArray(value) && value.length && typeof value[0] === "object") {
       value.forEach(function (item, i) {
-        Object.keys(item).forEach(function (k) { show(list, label(name) + " " + (i + 1) + ", " + k.replace(/_/g, " "), item[k]); });
+        var who = name === "people" ? "Person" : label(name);
+        Object.keys(item).forEach(function (k) { show(list, who + " " + (i + 1) + ", " + k.replace(/_/g, " "), item[k]); });
       });
       return;
     }
@@ -97,17 +98,23 @@
           }
           if (secret.length !== 32) { throw new Error("This file is not a private key (base64 of 32 bytes)."); }
           var publicKey = sodium.crypto_scalarmult_base(secret);
-          if (hex(sodium.crypto_hash_sha256(publicKey)).slice(0, 32) !== pkg.recipient_key_id) {
-            sodium.memzero(secret);
-            throw new Error("This key is not the one the package was sealed for (key " + pkg.recipient_key_id + "). Use the private key file of " + pkg.recipient_agency + ".");
-          }
-          var plain;
-          try {
-            plain = sodium.crypto_box_seal_open(sodium.from_base64(pkg.ciphertext, b64), publicKey, secret);
-          } finally {
-            sodium.memzero(secret);
-            input.value = "";
-          }
+          // the key id is the first 16 bytes of the public key's SHA-256, in hex
+          return window.crypto.subtle.digest("SHA-256", publicKey).then(function (digest) {
+            if (hex(new Uint8Array(digest)).slice(0, 32) !== pkg.recipient_key_id) {
+              sodium.memzero(secret);
+              input.value = "";
+              throw new Error("This key is not the one the package was sealed for (key " + pkg.recipient_key_id + "). Use the private key file of " + pkg.recipient_agency + ".");
+            }
+            var plain;
+            try {
+              plain = sodium.crypto_box_seal_open(sodium.from_base64(pkg.ciphertext, b64), publicKey, secret);
+            } finally {
+              sodium.memzero(secret);
+              input.value = "";
+            }
+            return plain;
+          });
+        }).then(function (plain) {
           var inside = JSON.parse(sodium.to_string(plain));
           ["situation_id", "disclosure_id", "recipient_agency"].forEach(function (id) {
             if (String(inside[id]) !== String(pkg[id])) { throw new Error("The sealed contents do not belong to this package: they are not shown."); }
