@@ -54,11 +54,7 @@ def production_refusals(settings: GatewaySettings) -> list[str]:
                    "would travel in clear")
     if settings.oidc_jwks_url is not None and not settings.oidc_jwks_url.startswith("https://"):
         out.append(f"COMMANDE_OIDC_JWKS_URL={settings.oidc_jwks_url} is not https")
-    if settings.public_url is None:
-        out.append("COMMANDE_PUBLIC_URL is not set: give the console's public https:// address "
-                   "(the identity provider sends people back to it)")
-    else:
-        out.extend(production.public_url_refusals("COMMANDE_PUBLIC_URL", settings.public_url))
+    out.extend(production.console_url_refusals(settings))
     return out
 
 

@@ -30,6 +30,7 @@ from schemas.situations import (
 from services.directory import DirectoryHolder
 from services.notifier import recipients, render, store, tokens
 from services.notifier.contacts import ContactBox
+from services.notifier.links import console_link
 from services.notifier.model import MeetingInfo, Planned, notice_id
 from services.notifier.request_handlers import EventRequestHandlers
 from services.notifier.settings import NotifierSettings
@@ -124,6 +125,7 @@ class Handlers:
             ack_expires_at=expires, meeting=meeting, actor=actor,
             response_hours=self._s.notifier_response_hours,
             first_contact_hours=self._s.notifier_first_contact_hours,
+            console_url=console_link(self._s.console_base, event, p.recipient.agency_id),
         )
         out = render.render(p, event, ctx, self._ref, self._directory.current())
         payload = {

@@ -92,7 +92,8 @@ def production_refusals(settings: NotifierSettings) -> list[str]:
     out = [*production.runtime_refusals(settings),
            *production.directory_refusals("COMMANDE_NOTIFIER_DIRECTORY", settings.notifier_directory),
            *production.public_url_refusals("COMMANDE_NOTIFIER_PUBLIC_URL",
-                                           settings.notifier_public_url)]
+                                           settings.notifier_public_url),
+           *production.console_url_refusals(settings)]
     if settings.smtp_tls == "none":
         out.append("COMMANDE_SMTP_TLS=none: notices would cross the network in clear; use "
                    "starttls (the default) or implicit")

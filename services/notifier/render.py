@@ -48,6 +48,8 @@ class Context:
     actor: Actor | None = None
     response_hours: int = 24
     first_contact_hours: int = 48
+    console_url: str | None = None
+    """The table console's page where the reader acts on it (:mod:`services.notifier.links`)."""
 
 
 @cache
@@ -181,7 +183,7 @@ def render(planned: Planned, event: Message, ctx: Context, ref: Reference,
         "notice_id": str(ctx.notice_id), "kind": planned.kind, "privacy": planned.privacy.value,
         "recipient_agency": planned.recipient.agency_id, "subject": title, "text": text,
         "ack_url": ctx.ack_url, "ack_expires_at": ctx.ack_expires_at.isoformat(),
-        "event_type": event.ce_type, "event": event.model_dump(mode="json"),
+        "console_url": ctx.console_url, "event_type": event.ce_type, "event": event.model_dump(mode="json"),
     }
     if ctx.meeting is not None:
         body["meeting"] = {"district": ctx.meeting.district, "kind": ctx.meeting.kind,

@@ -32,6 +32,7 @@ from schemas.registry import model_for
 from services.directory import DirectoryHolder
 from services.notifier import event_requests, render, request_store, tokens
 from services.notifier.contacts import ContactBox
+from services.notifier.links import console_link
 from services.notifier.model import Planned, notice_id
 from services.notifier.request_store import Waiting
 from services.notifier.settings import NotifierSettings
@@ -154,7 +155,8 @@ class EventRequestHandlers:
         ctx = render.Context(
             notice_id=nid, ack_expires_at=expires,
             ack_url=f"{self._s.notifier_public_url.rstrip('/')}/ack/"
-                    f"{tokens.sign(self._secret, nid, expires)}")
+                    f"{tokens.sign(self._secret, nid, expires)}",
+            console_url=console_link(self._s.console_base, event, p.recipient.agency_id))
         if isinstance(event, EventRequestConfirmationRequested):
             out = event_requests.render_confirmation(p, event, ctx, self.confirmation_link(event),
                                                      self._ref)

@@ -65,6 +65,15 @@ def public_url_refusals(setting: str, url: str) -> list[str]:
     return []
 
 
+def console_url_refusals(settings: Settings) -> list[str]:
+    """The table console's public address (``COMMANDE_PUBLIC_URL``): the identity provider sends
+    people back to it and e-mails link to it, so it must be set, https and not loopback."""
+    if settings.public_url is None:
+        return ["COMMANDE_PUBLIC_URL is not set: give the table console's public https:// "
+                "address (sign-in returns there, e-mails link there)"]
+    return public_url_refusals("COMMANDE_PUBLIC_URL", settings.public_url)
+
+
 def directory_refusals(setting: str, path: Path) -> list[str]:
     """The sample directory, or any directory key derived from a development seed."""
     if path.resolve() == SAMPLE_DIRECTORY.resolve():

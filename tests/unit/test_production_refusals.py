@@ -65,6 +65,7 @@ NOTIFIER_SECRETS: dict[str, Any] = {
     "notifier_public_url": "https://commande.halton-police.example.org",
     "intake_public_url": "https://events.halton-police.example.org",
     "event_confirm_secret": SecretStr("a-long-enough-confirmation-secret"),
+    "public_url": "https://commande.halton-police.example.org",
 }
 
 
@@ -132,6 +133,8 @@ def test_intake_refuses_a_development_key_or_plaintext(tmp_path: Path, setting: 
      "COMMANDE_INTAKE_PUBLIC_URL=http://127.0.0.1:8080 is on loopback"),
     ("event_confirm_secret", None, "COMMANDE_EVENT_CONFIRM_SECRET is not set"),
     ("event_confirm_secret", SecretStr("short"), "COMMANDE_EVENT_CONFIRM_SECRET is shorter"),
+    ("public_url", None, "COMMANDE_PUBLIC_URL is not set"),
+    ("public_url", "https://127.0.0.1:8443", "COMMANDE_PUBLIC_URL=https://127.0.0.1:8443 is on loopback"),
 ])
 def test_notifier_refuses(tmp_path: Path, setting: str, value: Any, named: str) -> None:
     settings = NotifierSettings(env="production", notifier_directory=own_directory(tmp_path),
