@@ -19,7 +19,8 @@
    refused at once with the earliest acceptable date and never mailed to its unconfirmed address;
 6. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
    timers, event requests) and where to read the e-mails; then stops the services (the stack keeps
-   running).
+   running) and ends with the table console's address and the synthetic sign-ins of a chair and
+   an agency contact (the e-mails link to the console's pages there).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import asyncio
 import html
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -433,16 +435,43 @@ def _text(msg: EmailMessage) -> str:
     return f"{msg['Subject']}\n{body.get_content() if body is not None else ''}"
 
 
+def console(url: str, port: int, settings: Settings, clock_file: Path) -> None:
+    """The last lines: where the table console is and who can sign in to it."""
+    run = ".venv/bin/commande run all" + ("" if port == settings.http_port else f" --port {port}")
+    say(f"\n== The table console: {url}/console/")
+    say(f"  Start the services again to use it: `{run}` (add "
+        f"COMMANDE_CLOCK_OFFSET_FILE={_shown(clock_file)} to see the tables at the demo's time),")
+    say("  open the address in a browser and sign in on the stack's Keycloak page as")
+    say(f"    d1-chair               the 1 District table's chair (password {LOCAL_PASSWORD})")
+    say(f"    public-health-contact  Public Health's contact at the tables (password {LOCAL_PASSWORD})")
+    say("  (also d1-staff-sergeant for the SLA warnings and event requests; every synthetic sign-in is")
+    say("  in the README). The e-mails in the sink link to its pages.")
+
+
+def _demo_port(settings: Settings) -> int:
+    """The configured HTTP port when free (the e-mails' console links then work with a plain
+    `commande run all` afterwards), else any free one."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((settings.http_host, settings.http_port))
+        except OSError:
+            return free_port()
+    return settings.http_port
+
+
 def main() -> None:
     settings = Settings()
     state = settings.state_dir / "demo"
     state.mkdir(parents=True, exist_ok=True)
     clock_file = state / "clock-offset"
-    port = free_port()
+    port = _demo_port(settings)
+    url = settings.public_url.rstrip("/") if settings.public_url else f"http://127.0.0.1:{port}"
     proc = ServiceProcess("all", settings, state, port=port, extra_env={
         "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file),
         # the link that confirms an event requester's address leads to this process
-        "COMMANDE_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+        "COMMANDE_INTAKE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # e-mails link to the table console and to acknowledgements here
+        "COMMANDE_PUBLIC_URL": url, "COMMANDE_NOTIFIER_PUBLIC_URL": url})
     env = {**proc.env(), "COMMANDE_CLOCK_OFFSET_FILE": str(clock_file), "COMMANDE_LOG_FORMAT": "json",
            "COMMANDE_INTAKE_URL": f"http://127.0.0.1:{proc.port}",  # event-request submit posts there
            "COMMANDE_GATEWAY_URL": f"http://127.0.0.1:{proc.port}",  # the table's commands go there
@@ -458,6 +487,7 @@ def main() -> None:
     finally:
         code = proc.terminate()
         say(f"\n  services stopped (exit {code}).")
+    console(url, port, settings, clock_file)
 
 
 if __name__ == "__main__":
