@@ -204,8 +204,9 @@ def _check_mode(settings: Settings) -> None:
             "COMMANDE_ENV=development, or COMMANDE_KAFKA_SECURITY_PROTOCOL=SASL_SSL")
 
 
-def start(settings: Settings) -> str:
-    """Start every node that does not run; returns a line for the status report."""
+def start(settings: Settings, *, wait: float = 60.0) -> str:
+    """Start every node that does not run, waiting up to ``wait`` seconds for each; returns a
+    line for the status report."""
     nodes = cluster(settings)
     _check_mode(settings)
     down = [n for n in nodes if procs.read_pid(n.paths.pid) is None]
@@ -232,7 +233,7 @@ def start(settings: Settings) -> str:
         n.paths.log.write_text("")
         procs.spawn(argv, n.paths.log, n.paths.pid)
     for n in down:
-        _wait_started(n)
+        _wait_started(n, wait)
     started = where if len(down) == len(nodes) else ", ".join(
         f"node {n.node_id} (127.0.0.1:{n.port})" for n in down)
     return (f"kafka {settings.kafka_version} started on {started} "
@@ -255,6 +256,9 @@ def _prepare(settings: Settings, node: Node, nodes: list[Node], java: str, libs:
         note = f" (its data was reset: it had been formatted for another listener than {protocol})"
     _write_config(settings, node, nodes)
     if not (kp.data / "meta.properties").exists():
+        # New storage holds no principals or ACLs yet (one node's, or another layout's in the
+        # same state folder): apply the table again, whatever the marker says.
+        (settings.kafka_state / "security.applied").unlink(missing_ok=True)
         scram = kafka_security.format_args(settings) if protocol == "SASL_SSL" else []
         # One node: a dynamic quorum of itself (--standalone). Several: the static voters of
         # controller.quorum.voters, the same SCRAM bootstrap records on each.

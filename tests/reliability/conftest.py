@@ -125,9 +125,10 @@ class PrivateStack:
         pid_file.unlink(missing_ok=True)
 
     def start_broker(self) -> None:
-        """Start the broker (a cluster: every node that does not run)."""
+        """Start the broker (a cluster: every node that does not run). A node restarted after a
+        crash recovers its logs first; on a busy 2-core machine that took up to a minute."""
         with _detached():
-            kafka.start(self.settings)
+            kafka.start(self.settings, wait=120)
 
     def stop_database(self, mode: str) -> None:
         postgres.stop(self.settings, mode)  # type: ignore[arg-type]

@@ -44,16 +44,24 @@ DOWN_FOR = 15.0
 """The broker stays away at least this long after the kill (traffic keeps coming)."""
 
 
-async def _replicas(settings: Settings) -> dict[tuple[str, int], tuple[int, list[int], list[int]]]:
-    """``{(topic, partition): (leader, replicas, isr)}`` of every registry topic."""
-    admin = kafka_client.admin(settings, SUPER_USER, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        return {(d["topic"], p["partition"]): (p["leader"], list(p["replicas"]), list(p["isr"]))
-                for d in await admin.describe_topics([t.name for t in TOPICS])
-                for p in d["partitions"]}
-    finally:
-        await admin.close()
+async def _replicas(settings: Settings, *, tries: int = 20
+                    ) -> dict[tuple[str, int], tuple[int, list[int], list[int]]]:
+    """``{(topic, partition): (leader, replicas, isr)}`` of every registry topic (asked again
+    while the admin client picks a broker that is down or starting)."""
+    for attempt in range(tries):
+        admin = kafka_client.admin(settings, SUPER_USER, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            return {(d["topic"], p["partition"]): (p["leader"], list(p["replicas"]), list(p["isr"]))
+                    for d in await admin.describe_topics([t.name for t in TOPICS])
+                    for p in d["partitions"]}
+        except KafkaError:
+            if attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+    raise AssertionError("unreachable")
 
 
 async def _seconds_until_isr_full(settings: Settings, started: float) -> float:
@@ -61,10 +69,7 @@ async def _seconds_until_isr_full(settings: Settings, started: float) -> float:
     replicas in sync."""
 
     async def full() -> bool:
-        try:
-            return all(len(isr) == 3 for _, _, isr in (await _replicas(settings)).values())
-        except KafkaError:  # the admin client may still meet the broker starting
-            return False
+        return all(len(isr) == 3 for _, _, isr in (await _replicas(settings)).values())
 
     await wait_for(full, timeout=60, every=0.5)
     return time.monotonic() - started
