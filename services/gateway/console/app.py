@@ -290,7 +290,13 @@ class Console:
             Route("/console/signed-out", self.signed_out, methods=["GET"]),
             Route("/console/static/{path:path}", self.static_file, methods=["GET"]),
             *pages,
+            Route("/console/{rest:path}", self.not_found, methods=["GET", "POST"]),
         ]
+
+    async def not_found(self, request: Request) -> Response:
+        """Any other console address: a page (with the security headers) saying so."""
+        return self.message(None, 404, "There is no such page",
+                            "The address may be mistyped or out of date.")
 
 
 MAX_FORM_BYTES = 16 * 1024

@@ -34,6 +34,7 @@ from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.browser.browser import Browser, Report, chrome
 from tests.browser.conftest import Console
+from tests.browser.signin import Visitor
 from tests.e2e.helpers import events_of
 from tests.kafkautil import end_offsets, read_all, wait_for
 
@@ -296,3 +297,67 @@ def json_of(requests: list[dict[str, Any]]) -> str:
     import json
 
     return json.dumps(requests)
+
+
+# -- what a browser hides: cookies, headers, the sign-in's state, the session row ----------------
+
+
+def _secure_headers(answer: Any) -> None:
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+async def test_cookies_headers_and_the_session_row(console: Console, admin_db: Any) -> None:
+    visitor = Visitor(console.base)
+    try:
+        # a return address elsewhere is not followed: the console's home instead
+        landed = visitor.sign_in("d1-chair", "https://elsewhere.example.org/console/")
+        assert str(landed.url) == f"{console.base}/console/"
+        assert landed.status_code == 200
+        [session] = [c for c in visitor.set_cookies if c.startswith("commande_session=") and
+                     "Max-Age=0" not in c]
+        assert "; HttpOnly" in session
+        assert "; SameSite=Lax" in session
+        assert "; Path=/console/" in session
+        assert "Secure" not in session  # http://127.0.0.1: a browser would not send it back
+        cookie = visitor.jars["console"]["commande_session"]
+        for path in ("/console/", "/console/meetings", "/console/static/console.css",
+                     "/console/no-such-page", "/console/signed-in?state=x&code=y"):
+            _secure_headers(visitor.request("GET", path, follow=False))
+        # the row keeps the groups and the expiry; not the cookie's id, not a readable token
+        row = await admin_db.fetchrow(
+            "SELECT * FROM gateway.console_sessions WHERE session_hash = sha256($1::bytea)",
+            cookie.encode())
+        assert row is not None
+        assert list(row["groups"]) == ["/agencies/hrps-cmb-d1/community_engagement_team"]
+        assert cookie.encode() not in bytes(row["id_token_sealed"])
+        assert b"eyJ" not in bytes(row["id_token_sealed"])
+        # idle past the timeout: the session ends, the page says so, nothing is shown
+        await admin_db.execute(
+            "UPDATE gateway.console_sessions SET idle_until = now() - interval '1 second' "
+            "WHERE session_hash = sha256($1::bytea)", cookie.encode())
+        ended = visitor.request("GET", "/console/meetings", follow=False)
+        assert ended.status_code == 401
+        assert "Your session has ended" in ended.text
+        assert await admin_db.fetchval(
+            "SELECT count(*) FROM gateway.console_sessions WHERE session_hash = sha256($1::bytea)",
+            cookie.encode()) == 0
+    finally:
+        visitor.close()
+
+
+async def test_a_sign_in_answer_with_another_state_is_refused(console: Console) -> None:
+    visitor = Visitor(console.base)
+    try:
+        visitor.request("GET", "/console/sign-in", follow=False)  # begun: its login cookie is set
+        answer = visitor.request("GET", "/console/signed-in?state=not-the-one&code=anything",
+                                 follow=False)
+        assert answer.status_code == 400
+        assert "cannot be completed" in answer.text
+        assert "commande_session" not in visitor.jars.get("console", {})
+    finally:
+        visitor.close()
