@@ -17,8 +17,10 @@ NAME = re.compile(r"COMMANDE_[A-Z0-9_]*[A-Z0-9]\b(?!\*)")
 SETTINGS_MODULES = ("services.intake.settings", "services.convening.settings",
                     "services.notifier.settings", "services.gateway.settings")
 READ_DIRECTLY = re.compile(r"""(?:environ(?:\.get)?\(|environ\[|envvar=)\s*["'](COMMANDE_[A-Z0-9_]+)""")
-TEST_ONLY = {"COMMANDE_TEST_STACK_UP"}
-"""Read by tests/conftest.py only (a switch of the test harness, not of the product)."""
+TEST_ONLY = {"COMMANDE_TEST_STACK_UP", "COMMANDE_CHROMIUM", "COMMANDE_CHROMEDRIVER",
+             "COMMANDE_BROWSER_OUTPUT"}
+"""Read by the test harness only, not the product: tests/conftest.py (the stack), tests/browser
+(where chromium and its driver are, where screenshots go)."""
 
 
 def _files() -> list[Path]:
