@@ -54,6 +54,9 @@ def production_refusals(settings: GatewaySettings) -> list[str]:
                    "would travel in clear")
     if settings.oidc_jwks_url is not None and not settings.oidc_jwks_url.startswith("https://"):
         out.append(f"COMMANDE_OIDC_JWKS_URL={settings.oidc_jwks_url} is not https")
+    if settings.oidc_internal_url is not None and not settings.oidc_internal_url.startswith("https://"):
+        out.append(f"COMMANDE_OIDC_INTERNAL_URL={settings.oidc_internal_url} is not https: sign-in "
+                   "codes and tokens would travel in clear")
     out.extend(production.console_url_refusals(settings))
     return out
 
@@ -93,7 +96,8 @@ def build(settings: Settings | None = None, clock: Clock | None = None,
     gateway = Gateway(svc, settings, clock, directory, verifier, waiters)
     svc.routes.extend(gateway.routes())
     console = Console(gateway, Provider(verifier, settings.oidc_client_id,
-                                        settings.oidc_groups_claim))
+                                        settings.oidc_groups_claim,
+                                        internal_url=settings.oidc_internal_url))
     svc.routes.extend(console.routes([*Pages(console).routes(), *Actions(console).routes()]))
     for name, sql, days in SESSION_PRUNES:
         svc.prune(name, sql, days)

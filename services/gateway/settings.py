@@ -30,7 +30,10 @@ class GatewaySettings(Settings):
             unset (``COMMANDE_OIDC_JWKS_URL``).
         oidc_groups_claim: the claim that lists the person's groups (``/agencies/<agency>/<role>``).
         oidc_leeway_seconds: clock skew tolerated on ``exp`` and ``iat``.
-        oidc_client_id: the public client ``commande login`` signs in with.
+        oidc_client_id: the public client ``commande login`` and the console sign in with.
+        oidc_internal_url: where the gateway itself reaches the issuer when the issuer's public
+            address does not resolve from the gateway's network (Docker compose): the console's
+            discovery and code exchange go there; browsers still go to the public address.
         gateway_url: where the CLI finds the gateway (default ``http://<http_host>:<http_port>``).
         gateway_answer_seconds: how long a command waits for convening's or intake's outcome
             before the gateway answers 504 with where to look later.
@@ -53,6 +56,7 @@ class GatewaySettings(Settings):
     oidc_groups_claim: str = "groups"
     oidc_leeway_seconds: float = Field(default=5.0, ge=0, le=300)
     oidc_client_id: str = "commande-people"
+    oidc_internal_url: str | None = None
     gateway_url: str | None = None
     gateway_answer_seconds: float = Field(default=10.0, gt=0, le=120)
     gateway_max_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)

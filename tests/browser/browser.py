@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ class Browser:
         self.report = report
         self._axe = axe
 
-    def wait(self, seconds: float = 20) -> WebDriverWait[webdriver.Chrome]:
+    def wait(self, seconds: float = 30) -> WebDriverWait[webdriver.Chrome]:
         return WebDriverWait(self.driver, seconds)
 
     def go(self, path: str) -> None:
@@ -198,5 +198,12 @@ def chrome(base: str, report: Report, axe: str, *, width: int = 1280,
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         yield Browser(driver, base, report, axe)
+    except BaseException:
+        # what the browser showed when it went wrong, for whoever reads the failure
+        with suppress(WebDriverException):
+            stamp = time.strftime("%H%M%S")
+            driver.save_screenshot(str(report.output / f"failure-{stamp}.png"))
+            (report.output / f"failure-{stamp}.html").write_text(driver.page_source)
+        raise
     finally:
         driver.quit()

@@ -269,3 +269,18 @@ def test_nothing_sent_is_said_so() -> None:
 def test_the_vendored_libsodium_files_are_the_pinned_ones() -> None:
     assert vendor.mismatches() == []
     assert {f.version for f in vendor.FILES} == {"0.8.4"}
+
+
+def test_the_gateway_reaches_the_issuer_inside_its_network_when_told() -> None:
+    """Docker compose: browsers use the public issuer, the gateway its internal address."""
+    from services.gateway.tokens import TokenVerifier
+
+    verifier = TokenVerifier("http://127.0.0.1:18180/realms/commande", "commande-gateway")
+    inside = oidc.Provider(verifier, "commande-people", "groups",
+                           internal_url="http://keycloak:8080/realms/commande/")
+    assert inside._server_side("http://127.0.0.1:18180/realms/commande/protocol/openid-connect/token") \
+        == "http://keycloak:8080/realms/commande/protocol/openid-connect/token"
+    assert inside._server_side("https://elsewhere.example.org/token") == "https://elsewhere.example.org/token"
+    plain = oidc.Provider(verifier, "commande-people", "groups")
+    assert plain._server_side("http://127.0.0.1:18180/realms/commande/x") == \
+        "http://127.0.0.1:18180/realms/commande/x"

@@ -66,13 +66,20 @@ class Provider:
     """The issuer's endpoints, discovered once, and the code exchange."""
 
     def __init__(self, verifier: TokenVerifier, client_id: str, groups_claim: str,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, internal_url: str | None = None) -> None:
         self.verifier = verifier
         self.client_id = client_id
         self._groups_claim = groups_claim
         self._timeout = timeout
+        self._internal = internal_url.rstrip("/") if internal_url else None
         self._endpoints: Endpoints | None = None
         self._lock = asyncio.Lock()
+
+    def _server_side(self, url: str) -> str:
+        """``url`` as the gateway reaches it (the internal address in place of the public one)."""
+        if self._internal and url.startswith(self.issuer):
+            return self._internal + url[len(self.issuer):]
+        return url
 
     @property
     def issuer(self) -> str:
@@ -87,7 +94,8 @@ class Provider:
         """
         async with self._lock:
             if self._endpoints is None:
-                document = await self._get(f"{self.issuer}/.well-known/openid-configuration")
+                document = await self._get(
+                    self._server_side(f"{self.issuer}/.well-known/openid-configuration"))
                 if document.get("issuer") != self.issuer:
                     raise TransientError("the identity provider's discovery document names "
                                          "another issuer: check COMMANDE_OIDC_ISSUER")
@@ -112,7 +120,7 @@ class Provider:
                 "client_id": self.client_id, "code_verifier": verifier}
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as http:
-                answer = await http.post(endpoints.token, data=form)
+                answer = await http.post(self._server_side(endpoints.token), data=form)
         except httpx.HTTPError as exc:
             raise TransientError(f"the identity provider does not answer: {type(exc).__name__}") from None
         if answer.status_code >= 500:
