@@ -24,10 +24,10 @@ from aiokafka.errors import KafkaError
 from schemas.errors import ConfigurationError, TransientError
 from schemas.topics import TOPICS, TopicSpec
 from services.runtime import kafka_client
-from services.runtime.kafka import partitions_of
 from services.runtime.settings import Settings
 
 TOPIC_ALREADY_EXISTS = 36
+TOPIC_AUTHORIZATION_FAILED = 29
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +152,17 @@ async def require_topics(settings: Settings, principal: str, names: list[str]) -
     """Fail clearly unless every topic of ``names`` exists. Services never create topics (they
     have no CREATE right): the stack does, or a cluster's admin from the registry."""
     async with _admin(settings, principal) as admin:
-        found = await partitions_of(admin, names)
-    missing = sorted(set(names) - set(found))
+        described = await admin.describe_topics(list(names))
+    refused = sorted(d["topic"] for d in described
+                     if d.get("error_code") == TOPIC_AUTHORIZATION_FAILED)
+    if refused:
+        raise ConfigurationError(
+            f"principal {kafka_client.username(settings, principal)!r} may not use "
+            f"{', '.join(refused)} on {settings.kafka_bootstrap}: the broker holds an older ACL "
+            "table. `commande stack up` applies the current one on the embedded stack; on a "
+            "cluster, its admin applies `commande stack acls` (docs/operations.md, 'Principals')")
+    found = {d["topic"] for d in described if d.get("error_code", 0) == 0}
+    missing = sorted(set(names) - found)
     if missing:
         raise ConfigurationError(
             f"topics missing on {settings.kafka_bootstrap}: {', '.join(missing)}. `commande stack "

@@ -18,9 +18,11 @@ from aiokafka.errors import (
 from pydantic import SecretStr
 
 from schemas.access import SERVICES, partner
+from schemas.errors import ConfigurationError
 from schemas.topics import DLQ, SITUATIONS, TABLE_ACTIONS, TOPICS
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
+from services.runtime.topics import require_topics
 from tests.kafkautil import HARNESS
 
 pytestmark = pytest.mark.integration
@@ -129,3 +131,14 @@ async def test_analytics_cannot_read_a_restricted_topic(settings: Settings) -> N
     tp = TopicPartition(DLQ.name, meta.partition)
     assert marker in await _read_partition(settings, HARNESS, tp, meta.offset)
     assert await _read_partition(settings, "analytics", tp, meta.offset) == []
+
+
+async def test_a_service_without_the_right_to_a_topic_is_told_so_not_that_it_is_missing(
+        settings: Settings) -> None:
+    """An older ACL table on a cluster looks, to a metadata request, like a missing topic: the
+    start says which it is, and what to apply."""
+    _secured(settings)
+    with pytest.raises(ConfigurationError, match=r"may not use commande\.disclosures\.v1"):
+        await require_topics(settings, "analytics", ["commande.disclosures.v1"])
+    with pytest.raises(ConfigurationError, match="topics missing on"):
+        await require_topics(settings, HARNESS, ["commande.no-such-topic.v1"])
