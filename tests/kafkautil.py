@@ -71,3 +71,16 @@ async def wait_for(predicate, *, timeout: float = 30.0, every: float = 0.2):  # 
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"condition not met within {timeout}s (last value {value!r})")
         await asyncio.sleep(every)
+
+
+async def group_at_end(settings: Settings, group: str, topics: list[str]) -> None:
+    """Commit ``group``'s offsets at the ends of ``topics`` now: a service started with it
+    handles only what is published from here on, not what earlier tests left on the stack."""
+    consumer = kafka_client.consumer(settings, HARNESS, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions(settings, HARNESS, t)]
+        consumer.assign(tps)
+        await consumer.commit(dict(await consumer.end_offsets(tps)))
+    finally:
+        await consumer.stop()

@@ -55,7 +55,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.kafkautil import end_offsets, group_at_end, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -162,8 +162,10 @@ async def stack(settings: Settings, admin_db: asyncpg.Pool) -> AsyncIterator[Sta
         **settings.model_dump(), "intake_event_timer_interval_seconds": 0.2,
         "intake_event_rate_burst": 3, "intake_event_rate_per_minute": 1.0,
         "intake_event_confirmations_per_day": 2, "event_confirm_secret": secret})
+    group = f"notifier-confirmation-{RUN}"  # only what this module publishes, not the backlog
+    await group_at_end(settings, group, [t.name for t in notifier_main.TOPICS])
     own_notifier = NotifierSettings(**{
-        **settings.model_dump(), "event_confirm_secret": secret,
+        **settings.model_dump(), "event_confirm_secret": secret, "notifier_group": group,
         "intake_public_url": "http://intake.test", "notifier_poll_interval": 0.1,
         "notifier_backoff_base": 0.05, "notifier_backoff_cap": 0.2})
     clock = ManualClock(START)
