@@ -7,7 +7,6 @@ an opaque id. No identifying data and no risk detail ever goes into a subject.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -22,6 +21,7 @@ from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.reference import Reference
+from schemas.reference.labels import reference_names
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
     AgenciesAssigned,
@@ -81,20 +81,7 @@ class Labels:
     """Display names from reference data (codes shown as-is when unknown)."""
 
     def __init__(self, ref: Reference) -> None:
-        self._names: dict[str, Mapping[str, str]] = {
-            "district": {d.code: d.name for d in ref.districts},
-            "municipality": {m.code: m.name for d in ref.districts for m in d.municipalities},
-            "age_group": {a.code: a.name for a in ref.age_groups},
-            "gender": {g.code: g.name for g in ref.genders},
-            "conclusion": {c.code: c.name for c in ref.conclusions},
-            "legal_basis": {b.code: b.name for b in ref.legal_bases},
-            "protective": {p.code: p.name for p in ref.protective_factors},
-        }
-        categories = {c.code: c.name for c in ref.risk_categories}
-        self._names["risk"] = {
-            code: f"{categories.get(code.split('.', 1)[0], code)}: {f.name}"
-            for code, f in ref.risk_factors.items()
-        }
+        self._names = reference_names(ref)
 
     def __call__(self, kind: str, code: str) -> str:
         return self._names[kind].get(code, code)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from schemas.reference import Reference
+from schemas.reference.labels import reference_names
 from services.directory import Directory
 
 DECISIONS: Mapping[str, str] = {
@@ -62,20 +63,8 @@ class Labels:
 
     def __init__(self, ref: Reference, directory: Directory) -> None:
         self.directory = directory
-        categories = {c.code: c.name for c in ref.risk_categories}
         self._names: dict[str, Mapping[str, str]] = {
-            "district": {d.code: d.name for d in ref.districts},
-            "municipality": {m.code: m.name for d in ref.districts for m in d.municipalities},
-            "age_group": {a.code: a.name for a in ref.age_groups},
-            "gender": {g.code: g.name for g in ref.genders},
-            "conclusion": {c.code: c.name for c in ref.conclusions},
-            "legal_basis": {b.code: b.name for b in ref.legal_bases},
-            "protective": {p.code: p.name for p in ref.protective_factors},
-            "sector": {s.code: s.name for s in ref.sectors},
-            "task": {s.code: s.name for s in ref.task_states.states},
-            "officer_role": {t.code: t.name for t in ref.event_officer_roles},
-            "risk": {code: f"{categories.get(code.split('.', 1)[0], code)}: {f.name}"
-                     for code, f in ref.risk_factors.items()},
+            **reference_names(ref),
             "decision": DECISIONS, "answer": ANSWERS, "outcome": OUTCOMES, "role": ROLES,
             "actor_role": ACTOR_ROLES, "event": EVENTS, "notice": NOTICE_KINDS, "sla": SLA,
             "reopen": REOPEN_REASONS,
