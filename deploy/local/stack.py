@@ -67,7 +67,14 @@ def up(settings: Settings, *, identity_provider: bool = True) -> list[str]:
 
 def preflight(settings: Settings, *, identity_provider: bool = True) -> None:
     """Fail with the fix if a port we would start on is taken by something else, or a cluster
-    of N Kafka nodes is asked for more replicas than N."""
+    of N Kafka nodes is asked for more replicas than N; refuse outside development (its
+    passwords, CA and sign-ins are local throwaways)."""
+    if not settings.development:
+        raise ConfigurationError(
+            "the embedded stack is for development, the demo and the tests, and COMMANDE_ENV is "
+            "not 'development': run it as `COMMANDE_ENV=development commande stack up` (make "
+            "stack, make demo and make test set it); production connects to its own Kafka, "
+            "PostgreSQL, SMTP relay and identity provider (docs/operations.md)")
     nodes = kafka.cluster(settings)
     if len(nodes) > 1 and settings.replication_factor > len(nodes):
         raise ConfigurationError(

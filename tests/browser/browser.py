@@ -129,9 +129,14 @@ class Browser:
 
     def submit(self, form: WebElement) -> None:
         """Press a form's submit button and wait for the answer page."""
-        old = self.find("html")
+        # The page being left carries a mark; the answer page does not. (Selenium's staleness_of
+        # asks about the old <html> node, which chromium may answer with an inspector error while
+        # the navigation is under way: "Node with given id does not belong to the document".)
+        self.driver.execute_script("window.__commandeLeaving = true;")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self.wait(60).until(ec.staleness_of(old))
+        WebDriverWait(self.driver, 60, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return !window.__commandeLeaving && document.readyState === 'complete'"))
         self.find("h1")
 
     def look(self, name: str) -> list[dict[str, Any]]:

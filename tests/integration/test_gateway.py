@@ -160,8 +160,10 @@ async def _situation(run: Running, municipality: str, district: str) -> tuple[UU
         if answer.status_code != 200 or answer.json()["meeting_id"] is None:
             return None
         tables = (await _get(run, "/v1/tables", chair)).json()["tables"]
-        return next(m for t in tables for m in t["meetings"]
-                    if m["meeting_id"] == answer.json()["meeting_id"])
+        # The timeline (situations) and the tables (meetings) are read from two topics: the
+        # meeting's row may arrive a moment after the situation names it.
+        return next((m for t in tables for m in t["meetings"]
+                     if m["meeting_id"] == answer.json()["meeting_id"]), None)
 
     meeting = await wait_for(scheduled, timeout=60)
     return sid, datetime.fromisoformat(meeting["starts_at"])

@@ -73,3 +73,9 @@ def test_clients_get_every_bootstrap_server_as_a_list() -> None:
     servers = ["127.0.0.1:31000", "127.0.0.1:31010", "127.0.0.1:31020"]
     assert kafka_client.bootstrap_servers(settings) == servers
     assert kafka_client.connection(settings, "intake")["bootstrap_servers"] == servers
+
+
+def test_the_embedded_stack_refuses_to_start_in_production_naming_the_setting() -> None:
+    settings = Settings(env="production", state_dir=STATE)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="COMMANDE_ENV=development commande stack up"):
+        stack.preflight(settings, identity_provider=False)
