@@ -20,6 +20,8 @@ from schemas.reference.models import (
     Frozen,
     LegalBasisTerm,
     Municipality,
+    ProtectiveCategory,
+    ProtectiveFactor,
     RiskCategory,
     RiskFactor,
     TaskStates,
@@ -48,7 +50,9 @@ class Reference(Frozen):
     legal_bases: tuple[LegalBasisTerm, ...]
     task_states: TaskStates
     study_flags: tuple[Term, ...]
-    protective_factors: tuple[Term, ...]
+    protective_categories: tuple[ProtectiveCategory, ...]
+    protective_factors: tuple[ProtectiveFactor, ...]
+    """Every protective factor of every category, each with its ``category``."""
     event_topics: tuple[Term, ...]
     event_decline_reasons: tuple[Term, ...]
     event_withdrawal_reasons: tuple[Term, ...]
@@ -98,7 +102,8 @@ class Reference(Frozen):
 
     def codes(self, kind: str) -> frozenset[str]:
         """The codes of a term list: ``sectors``, ``conclusions``, ``age_groups``, ``genders``,
-        ``legal_bases``, ``study_flags``, ``protective_factors``, ``districts``,
+        ``legal_bases``, ``study_flags``, ``protective_factors``, ``protective_categories``,
+        ``districts``,
         ``municipalities``, ``risk_factors``, ``risk_categories``, ``task_states``,
         ``event_topics``, ``event_decline_reasons``, ``event_withdrawal_reasons`` or
         ``event_officer_roles``."""
@@ -155,7 +160,7 @@ def load(directory: Path = HERE) -> Reference:
         "genders": ("genders", Term),
         "legal_bases": ("legal_bases", LegalBasisTerm),
         "study_flags": ("study_flags", Term),
-        "protective_factors": ("protective_factors", Term),
+        "protective_factors": ("categories", ProtectiveCategory),
         "event_topics": ("event_topics", Term),
         "event_decline_reasons": ("event_decline_reasons", Term),
         "event_withdrawal_reasons": ("event_withdrawal_reasons", Term),
@@ -182,7 +187,10 @@ def load(directory: Path = HERE) -> Reference:
             "age_groups": loaded["age_groups"], "genders": loaded["genders"],
             "legal_bases": loaded["legal_bases"], "task_states": tasks,
             "study_flags": loaded["study_flags"],
-            "protective_factors": loaded["protective_factors"],
+            "protective_categories": loaded["protective_factors"],
+            "protective_factors": tuple(
+                f.model_copy(update={"category": c.code})
+                for c in loaded["protective_factors"] for f in c.factors),
             "event_topics": loaded["event_topics"],
             "event_decline_reasons": loaded["event_decline_reasons"],
             "event_withdrawal_reasons": loaded["event_withdrawal_reasons"],
@@ -198,7 +206,8 @@ def load(directory: Path = HERE) -> Reference:
 
 def _cross_check(ref: Reference) -> Iterable[str]:
     for kind in ("districts", "sectors", "conclusions", "age_groups", "genders", "legal_bases",
-                 "study_flags", "protective_factors", "risk_categories", "event_topics",
+                 "study_flags", "protective_factors", "protective_categories",
+                 "risk_categories", "event_topics",
                  "event_decline_reasons", "event_withdrawal_reasons", "event_officer_roles"):
         items: tuple[Any, ...] = getattr(ref, kind)
         if len({i.code for i in items}) != len(items):
@@ -206,6 +215,11 @@ def _cross_check(ref: Reference) -> Iterable[str]:
     towns = [m.code for d in ref.districts for m in d.municipalities]
     if len(set(towns)) != len(towns):
         yield "a municipality belongs to two districts"
+    for group in ref.protective_categories:
+        for protective in group.factors:
+            if group.provisional and not protective.provisional:
+                yield (f"protective factor {protective.code} is marked verified in provisional "
+                       f"category {group.code}")
     sectors = ref.codes("sectors")
     factors = [f for c in ref.risk_categories for f in c.factors]
     if len({f.code for f in factors}) != len(factors):

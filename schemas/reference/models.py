@@ -67,6 +67,21 @@ class RiskCategory(Frozen):
     factors: tuple[RiskFactor, ...] = Field(min_length=1)
 
 
+class ProtectiveFactor(Term):
+    """A protective factor; ``category`` is filled in from the category it is listed under."""
+
+    category: Slug | None = None
+
+
+class ProtectiveCategory(Frozen):
+    """A protective-factor category (Appendix F groups them) and its factors."""
+
+    code: Slug
+    name: Label
+    provisional: bool
+    factors: tuple[ProtectiveFactor, ...] = Field(min_length=1)
+
+
 class AgeGroup(Term):
     """An age group; ``max_age`` ``None`` is open-ended, both ``None`` is unknown."""
 

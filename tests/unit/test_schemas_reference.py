@@ -60,8 +60,54 @@ def test_risk_taxonomy_size_and_shape() -> None:
     assert 90 <= len(ref.risk_factors) <= 110
     verified = {c.code for c in ref.risk_categories if not c.provisional}
     assert {"mental_health", "housing", "drugs", "alcohol", "elder_abuse"} <= verified
-    assert all(f.provisional for f in ref.risk_factors.values())
+    # Only factors checked against the booklet lose the mark, and only in verified categories.
+    checked = {code for code, f in ref.risk_factors.items() if not f.provisional}
+    assert checked == {"antisocial_behaviour.person", "antisocial_behaviour.household",
+                       "basic_needs.unmet_care", "basic_needs.neglecting_others"}
+    assert {code.split(".", 1)[0] for code in checked} <= verified
     assert all(f.definition for f in ref.risk_factors.values())
+
+
+def test_neglecting_others_has_the_booklets_definition_not_the_web_copys() -> None:
+    ref = reference()
+    neglect = ref.risk_factors["basic_needs.neglecting_others"]
+    own = ref.risk_factors["basic_needs.unmet_care"]
+    assert "others under their care" in neglect.definition
+    assert neglect.definition != own.definition
+    assert "own" not in neglect.definition
+
+
+def test_protective_factors_are_grouped_by_appendix_f_category() -> None:
+    ref = reference()
+    groups = {c.code: c for c in ref.protective_categories}
+    verified = {code for code, c in groups.items() if not c.provisional}
+    assert verified == {"employment_financial", "housing_neighbourhood", "mental_health"}
+    assert {f.code for f in groups["employment_financial"].factors} == {
+        "positive_work_environment", "stable_employment", "temporary_financial_support",
+        "work_life_balance"}
+    assert len(groups["housing_neighbourhood"].factors) == 6
+    assert len(groups["mental_health"].factors) == 6
+    # Every factor knows its category; a factor is verified exactly when its category is.
+    for factor in ref.protective_factors:
+        assert factor.category in groups
+        assert factor in [f.model_copy(update={"category": factor.category})
+                          for f in groups[factor.category].factors]
+        assert factor.provisional == groups[factor.category].provisional
+    assert ref.codes("protective_factors") == {f.code for f in ref.protective_factors}
+    assert "stable_housing" not in ref.codes("protective_factors")  # retired in version 2
+
+
+def test_a_verified_protective_factor_in_a_provisional_category_fails_the_load(
+        tmp_path: Path) -> None:
+    for source in HERE.glob("*.yaml"):
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    path = tmp_path / "protective_factors.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{code: family_support, name: Supportive family, provisional: true",
+                                 "{code: family_support, name: Supportive family, provisional: false"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="family_support is marked verified"):
+        load(tmp_path)
 
 
 def test_sectors_acting_on_factors() -> None:
