@@ -52,7 +52,7 @@ def _docker_answers() -> bool:
 
 def _ping_docker() -> bool:
     try:
-        import docker
+        import docker  # type: ignore[import-untyped]
 
         client = docker.from_env(timeout=2)
     except Exception:

@@ -161,10 +161,14 @@ class Browser:
                                    "load_ms": load, "axe": violations}
         return [v for v in violations if v["impact"] in SERIOUS]
 
+    def _performance_log(self) -> list[dict[str, Any]]:
+        log: list[dict[str, Any]] = self.driver.get_log("performance")  # type: ignore[no-untyped-call]
+        return log
+
     def requests(self) -> list[dict[str, Any]]:
         """Every request the browser sent since the last call (Chrome's performance log)."""
         out = []
-        for entry in self.driver.get_log("performance"):
+        for entry in self._performance_log():
             message = json.loads(entry["message"])["message"]
             if message.get("method") == "Network.requestWillBeSent":
                 out.append(message["params"]["request"])
@@ -173,7 +177,7 @@ class Browser:
     def status_of(self, path: str) -> int | None:
         """The HTTP status of the last response for ``path`` (the performance log)."""
         found = None
-        for entry in self.driver.get_log("performance"):
+        for entry in self._performance_log():
             message = json.loads(entry["message"])["message"]
             if message.get("method") == "Network.responseReceived":
                 response = message["params"]["response"]

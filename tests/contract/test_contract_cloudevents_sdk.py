@@ -34,8 +34,9 @@ def test_our_records_are_valid_cloudevents_for_the_sdk(event: Message) -> None:
     assert parsed.get_source() == SOURCE
     assert parsed.get_type() == event.ce_type
     assert parsed.get_datacontenttype() == "application/json"
-    assert parsed.get_time() is not None
-    assert parsed.get_time().tzinfo is not None
+    parsed_time = parsed.get_time()
+    assert parsed_time is not None
+    assert parsed_time.tzinfo is not None
     assert parsed.get_extension("correlationid") == headers["ce_correlationid"].decode()
     assert parsed.get_extension("partitionkey") == event.key()
     subject = event.subject_id()

@@ -10,7 +10,7 @@ from typing import Literal
 import pytest
 
 import schemas.snapshots as snapshots
-from schemas.base import Code, Event, ReferralKeyed, ShortText, UtcDatetime, Uuid7
+from schemas.base import Code, Event, Message, ReferralKeyed, ShortText, UtcDatetime, Uuid7
 from schemas.compat import incompatibilities
 from schemas.json_schemas import json_schema
 from schemas.referrals import ReferralAccepted, ReferralWithdrawn
@@ -79,7 +79,7 @@ def test_snapshots_match_the_code() -> None:
 
 
 @pytest.mark.parametrize("model", MESSAGES, ids=lambda m: m.ce_type)
-def test_published_types_stay_compatible(model: type) -> None:
+def test_published_types_stay_compatible(model: type[Message]) -> None:
     assert incompatibilities(_committed(model.ce_type), json_schema(model)) == []
 
 

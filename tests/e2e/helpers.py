@@ -70,7 +70,7 @@ def command(*args: str, settings: Settings, pipeline: Pipeline, person: str | No
 
 
 async def after(settings: Settings, topic: str, match: Callable[[Envelope[Message]], bool],
-                action: Callable[[], None]) -> Message:
+                action: Callable[[], object]) -> Message:
     async with Watch(settings, HARNESS, topic) as watch:
         action()
         found = await watch.first(match, 60)

@@ -95,9 +95,9 @@ async def test_a_referral_becomes_invitations_to_exactly_its_districts_participa
     agencies = {e.agency_id for e in invited}  # type: ignore[attr-defined]
     members = {o.agency_id for o in DIRECTORY.members("district_1", datetime.now(UTC).date())}
     assert {"hrps-cmb-d1", "housing-services"} <= agencies <= members
-    assert {e.agency_id for e in issued} == agencies  # type: ignore[attr-defined]
+    assert {e.agency_id for e in issued} == agencies
 
-    expected = {p.recipient.address for e in issued for p in for_agenda(e, DIRECTORY)}  # type: ignore[arg-type]
+    expected = {p.recipient.address for e in issued for p in for_agenda(e, DIRECTORY)}
 
     async def delivered() -> set[str] | None:
         got = {str(m["X-Envelope-To"]) for m in mails_mentioning(settings, sid)
@@ -217,6 +217,6 @@ async def test_sigterm_in_the_middle_of_traffic_loses_nothing(
     got = await wait_for(answered, timeout=120)
     by_ref: dict[str, set[str]] = {}
     for e in got:
-        by_ref.setdefault(e.referral_ref, set()).add(str(e.situation_id))  # type: ignore[attr-defined]
+        by_ref.setdefault(e.referral_ref, set()).add(str(e.situation_id))
     assert set(by_ref) == refs
     assert all(len(ids) == 1 for ids in by_ref.values()), "a referral got two situations"

@@ -140,6 +140,14 @@ class Tail:
             await asyncio.sleep(0.1)
 
 
+def _command_is(command_id: UUID) -> Callable[[CommandRejected], bool]:
+    return lambda e: e.command_id == command_id
+
+
+def _meeting_is(meeting_id: UUID) -> Callable[[ParticipantInvited | AgendaIssued], bool]:
+    return lambda e: e.meeting_id == meeting_id
+
+
 def new_clock(weekday: int | None = None) -> ManualClock:
     """A clock at a random instant years ahead: this test's meetings are its own.
 
@@ -494,7 +502,7 @@ async def test_commands_from_anyone_but_the_districts_chair_are_rejected(
             RecordAerDecision, situation_id=sid, meeting_id=scheduled.meeting_id,
             actor=Actor(agency_id=LEAD, role="member"), issued_at=clock.now()))
         for command_id in (other_chair, member):
-            [rejected] = await tail.wait(CommandRejected, lambda e, c=command_id: e.command_id == c)
+            [rejected] = await tail.wait(CommandRejected, _command_is(command_id))
             assert rejected.target == "situation"
             assert rejected.target_id == sid
             assert rejected.command_type == RecordAerDecision.ce_type
@@ -573,9 +581,10 @@ async def test_sla_timers_fire_once_as_the_clock_moves(
         await tail.wait(SlaBreached, lambda e: e.situation_id == sid and e.sla == "first_contact")
         clock.advance(timedelta(days=3))
         await asyncio.sleep(1.0)
-        assert Counter((e.sla, type(e).__name__) for e in [
+        timed: list[SlaWarning | SlaBreached] = [
             *tail.of(SlaWarning, lambda e: e.situation_id == sid),
-            *tail.of(SlaBreached, lambda e: e.situation_id == sid)]) == {
+            *tail.of(SlaBreached, lambda e: e.situation_id == sid)]
+        assert Counter((e.sla, type(e).__name__) for e in timed) == {
             ("lead_acceptance", "SlaBreached"): 1, ("first_contact", "SlaWarning"): 1,
             ("first_contact", "SlaBreached"): 1}
         assert await timer_states(admin_db, sid) == {
@@ -671,10 +680,8 @@ async def test_two_instances_with_a_rebalance_publish_each_event_once_and_fire_e
         # Each meeting's agendas at its lead time, with both instances' timer loops competing.
         for meeting_id in sorted(meetings, key=starts.__getitem__):
             clock.set(starts[meeting_id] - timedelta(hours=1))
-            invited = {e.agency_id for e in tail.of(ParticipantInvited,
-                                                    lambda e, m=meeting_id: e.meeting_id == m)}
-            await tail.wait(AgendaIssued, lambda e, m=meeting_id: e.meeting_id == m,
-                            count=len(invited))
+            invited = {e.agency_id for e in tail.of(ParticipantInvited, _meeting_is(meeting_id))}
+            await tail.wait(AgendaIssued, _meeting_is(meeting_id), count=len(invited))
 
         # The chair of district 1 confirms its situations; the first instance leaves in the
         # middle (another rebalance), a third joins before the SLA timers are due.

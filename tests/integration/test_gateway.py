@@ -304,8 +304,9 @@ async def test_a_2_district_chair_on_a_3_district_situation_is_403_and_named(run
     [refusal] = refusals
     assert refusal.source == "/commande/convening"
     assert refusal.causationid == body["command_id"]
-    assert refusal.event.actor is not None  # type: ignore[union-attr]
-    assert refusal.event.actor.model_dump() == {"agency_id": "hrps-cmb-d2", "role": "table_chair"}  # type: ignore[union-attr]
+    assert isinstance(refusal.event, CommandRejected)
+    assert refusal.event.actor is not None
+    assert refusal.event.actor.model_dump() == {"agency_id": "hrps-cmb-d2", "role": "table_chair"}
     # The command itself came from the gateway, with that actor stamped.
     commands = await read_all(running.settings, TABLE_ACTIONS.name, since=since_commands)
     [command] = [from_record(r.headers, r.value, topic=r.topic) for r in commands

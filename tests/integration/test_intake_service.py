@@ -22,9 +22,8 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from click.testing import Result
 from nacl.signing import SigningKey
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed

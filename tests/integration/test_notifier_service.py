@@ -384,7 +384,9 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
             [att] = list(msg.iter_attachments())
             assert att.get_content_type() == "application/json"
             # the whole package as intake published it (its signature travels with it)
-            package = DisclosureSealed.model_validate_json(att.get_payload(decode=True))
+            payload = att.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            package = DisclosureSealed.model_validate_json(payload)
             sent = sample(DisclosureSealed, situation_id=situation, disclosure_id=package.disclosure_id,
                           recipient_agency="public-health", disclosing_agency="addiction-services")
             assert package == sent

@@ -25,7 +25,7 @@ def _free_port_pair() -> int:
     for _ in range(50):
         with socket.socket() as a:
             a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
+            port: int = a.getsockname()[1]
         if port < 60000 and all(_free(p) for p in (port, port + 1)):
             return port
     raise RuntimeError("no free ports")

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -67,6 +68,8 @@ from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+
+M = TypeVar("M", bound=Message)
 
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
 MIX = (("milton-individual", 4), ("burlington-not-aer", 3), ("oakville-family-urgent", 2),
@@ -505,9 +508,9 @@ async def _notices_due(settings: Settings, since: Offsets, situations: set[str],
     return list(due.values()), keys
 
 
-async def _notice_events(settings: Settings, since: Offsets, kind: type[Message]) -> list[Message]:
-    return [env.event for _rec, env in await decoded(settings, NOTICES.name, since)  # type: ignore[attr-defined]
-            if isinstance(getattr(env, "event", None), kind)]
+async def _notice_events(settings: Settings, since: Offsets, kind: type[M]) -> list[M]:
+    found = (getattr(env, "event", None) for _rec, env in await decoded(settings, NOTICES.name, since))
+    return [event for event in found if isinstance(event, kind)]
 
 
 async def settled(settings: Settings, groups: dict[str, tuple[str, ...]] = PIPELINE_GROUPS,

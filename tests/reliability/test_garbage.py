@@ -78,8 +78,8 @@ async def test_garbage_interleaved_with_referrals(intake: ServiceProcess, settin
 
     refs = {r.referral_ref for r in good}
 
-    async def answered() -> dict[str, object] | None:
-        got = {}
+    async def answered() -> dict[str, ReferralAccepted | ReferralRejected] | None:
+        got: dict[str, ReferralAccepted | ReferralRejected] = {}
         for rec in await read_all(settings, REFERRAL_STATUS.name,
                                   since=since[REFERRAL_STATUS.name]):
             event = decode(rec).event

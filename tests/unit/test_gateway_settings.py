@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import SecretStr
 
@@ -41,7 +43,7 @@ def test_production_refuses_no_issuer_plain_http_and_the_sample_directory() -> N
 
 def test_production_refuses_a_console_without_a_public_https_address() -> None:
     """The identity provider sends people back to COMMANDE_PUBLIC_URL, and e-mails link to it."""
-    base = {"env": "production", "oidc_issuer": "https://sso.example.org/realms/halton",
+    base: dict[str, Any] = {"env": "production", "oidc_issuer": "https://sso.example.org/realms/halton",
             "kafka_password": SecretStr("from-a-secret-store")}
     for public_url, words in [(None, "COMMANDE_PUBLIC_URL is not set"),
                               ("http://console.example.org", "is not https"),

@@ -8,9 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from nacl.signing import SigningKey
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from schemas.disclosures import DisclosureSealed
 from schemas.samples import sample

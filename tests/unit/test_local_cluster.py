@@ -76,6 +76,6 @@ def test_clients_get_every_bootstrap_server_as_a_list() -> None:
 
 
 def test_the_embedded_stack_refuses_to_start_in_production_naming_the_setting() -> None:
-    settings = Settings(env="production", state_dir=STATE)  # type: ignore[arg-type]
+    settings = Settings(env="production", state_dir=STATE)
     with pytest.raises(ConfigurationError, match="COMMANDE_ENV=development commande stack up"):
         stack.preflight(settings, identity_provider=False)

@@ -111,8 +111,8 @@ def test_referral_needs_exactly_one_subject_block() -> None:
 def test_task_reason_is_required_for_some_states() -> None:
     for state in TASK_STATES_NEEDING_REASON:
         with pytest.raises(ValidationError, match="reason"):
-            AgencyTask(agency_id="sample-lead-agency", state=state)  # type: ignore[arg-type]
-        AgencyTask(agency_id="sample-lead-agency", state=state, reason="Synthetic.")  # type: ignore[arg-type]
+            AgencyTask(agency_id="sample-lead-agency", state=state)
+        AgencyTask(agency_id="sample-lead-agency", state=state, reason="Synthetic.")
     with pytest.raises(ValidationError, match="reason"):
         sample(RespondToAssignment, answer="rejected")
 

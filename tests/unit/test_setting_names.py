@@ -49,7 +49,7 @@ def defined() -> set[str]:
 
 def test_every_commande_name_mentioned_exists() -> None:
     known = defined() | TEST_ONLY
-    unknown = {}
+    unknown: dict[str, str] = {}
     for path in _files():
         for name in NAME.findall(path.read_text(errors="replace")):
             if name not in known:
@@ -70,8 +70,11 @@ def test_an_unknown_key_id_names_the_setting_that_exists(make: str) -> None:
     old = Sealed("k-old", bytes(12), b"x" * 32)
     box = ContactBox.from_settings("k-new", base64.b64encode(bytes(32)).decode())
     vault = Vault("k-new", {"k-new": bytes(32)})
-    opening = ((lambda: box.open(uuid.uuid4(), old)) if make == "contact_box"
-               else (lambda: vault.decrypt_record(b"c", uuid.uuid4(), old)))
+    def opening() -> object:
+        if make == "contact_box":
+            return box.open(uuid.uuid4(), old)
+        return vault.decrypt_record(b"c", uuid.uuid4(), old)
+
     with pytest.raises(CipherError) as caught:
         opening()
     named = set(NAME.findall(str(caught.value)))
