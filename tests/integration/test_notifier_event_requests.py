@@ -95,9 +95,25 @@ async def stack(settings: Settings, admin_db: asyncpg.Pool,
     await svc.faststream.start()
     try:
         yield Stack(ns, svc, producer, admin_db)
+        await _purge_this_runs_contacts(Stack(ns, svc, producer, admin_db))
     finally:
         await svc.faststream.stop()
         await producer.stop()
+
+
+async def _purge_this_runs_contacts(stack: Stack) -> None:
+    """Leave nothing sealed to this run's throwaway key on the shared stack: purge each contact
+    it kept the way intake does, so a later run or `make demo` (another key, the clock moved on)
+    ends its notices as `contact_purged` instead of dead-lettering them (CipherError)."""
+    key_id = stack.settings.notifier_contact_key_id
+    kept = "SELECT request_id FROM notifier.event_request_contacts WHERE key_id = $1"
+    requests = [r["request_id"] for r in await stack.admin.fetch(kept, key_id)]
+    await send(stack, *(sample(EventRequestContactPurged, request_id=rid) for rid in requests))
+
+    async def gone() -> bool | None:
+        return not await stack.admin.fetch(kept, key_id) or None
+
+    await wait_for(gone, timeout=60)
 
 
 # -- helpers ------------------------------------------------------------------------------------
