@@ -84,7 +84,8 @@ ReferralRef = Annotated[
 ]
 """The agency's own reference for a referral: an opaque token, never a name or a birth date."""
 
-Code = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+Code = Annotated[str, StringConstraints(strict=True, pattern=CODE_PATTERN)]
 """A snake_case code from reference data (municipality, age group, conclusion, sector...)."""
 
 RiskFactorCode = Annotated[

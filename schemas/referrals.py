@@ -7,11 +7,21 @@ on the restricted ``commande.referrals.v1`` topic. Everything that leaves intake
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from schemas.base import (
+    CODE_PATTERN,
     Base64,
     Code,
     Contract,
@@ -37,6 +47,41 @@ LanguageTag = Annotated[
     str, StringConstraints(strict=True, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 ]
 
+PLACE_NAME_MAX = 100
+NO_CONTROL_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]+$"
+"""One or more characters, none a control character (Unicode category Cc)."""
+
+
+def _place_name(value: str) -> str:
+    if not 1 <= len(value) <= PLACE_NAME_MAX or any(
+            unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError(f"write the municipality's name as text of 1 to {PLACE_NAME_MAX} "
+                         "characters, without control characters")
+    return value
+
+
+MunicipalityAsWritten = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_place_name),
+    WithJsonSchema({
+        "description": "The municipality or community as the agency writes it (Acton, Halton "
+                       "Hills, Glen Williams...) or its code (halton_hills); intake's Filter 1 "
+                       "maps it to a Halton municipality code (schemas/reference/districts.yaml).",
+        "anyOf": [
+            {"type": "string", "pattern": CODE_PATTERN,
+             "description": "a municipality code (milton, halton_hills)"},
+            {"type": "string", "minLength": 1, "maxLength": PLACE_NAME_MAX,
+             "pattern": NO_CONTROL_PATTERN,
+             "description": "a name as written: any case, accents, spaces or hyphens; no "
+                            "control characters"},
+        ],
+    }),
+]
+"""A municipality as a referral may give it: its code or a name as people write it. One of the
+two alternatives of the schema is the code, so every referral valid before stays valid (and the
+compatibility gate can see that: :mod:`schemas.compat`)."""
+
 
 class PersonConcerned(Contract):
     """One person concerned by a situation, de-identified: only age group and gender leave Filter 1.
@@ -50,8 +95,42 @@ class PersonConcerned(Contract):
     gender: Code
 
 
-class SituationSummary(Contract):
+class ReferralSummary(Contract):
+    """The de-identified block of a referral, as the agency writes it.
+
+    Attributes:
+        situation_type: individual, family, group or location.
+        municipality: the municipality or community as written (``Acton``, ``Halton Hills``,
+            `` burlington ``) or its code (``halton_hills``); Filter 1 maps it to the code.
+        persons: age group and gender of each person concerned.
+        risk_factors: ``category.factor`` codes from the risk taxonomy.
+        protective_factors: protective-factor codes.
+        study_flags: study-flag codes.
+        narrative: short de-identified narrative.
+    """
+
+    # A SituationSummary given here becomes a ReferralSummary (equal to the one parsed back).
+    model_config = ConfigDict(revalidate_instances="subclass-instances")
+
+    situation_type: SituationType
+    municipality: MunicipalityAsWritten
+    persons: tuple[PersonConcerned, ...] = Field(min_length=1, max_length=20)
+    risk_factors: tuple[RiskFactorCode, ...] = Field(min_length=1, max_length=40)
+    protective_factors: tuple[Code, ...] = Field(default=(), max_length=40)
+    study_flags: tuple[Code, ...] = Field(default=(), max_length=20)
+    narrative: Narrative
+
+    def situation_summary(self, municipality: str) -> SituationSummary:
+        """This block as the situation carries it, with ``municipality`` the code Filter 1
+        found."""
+        fields = {name: getattr(self, name) for name in SituationSummary.model_fields}
+        return SituationSummary(**{**fields, "municipality": municipality})
+
+
+class SituationSummary(ReferralSummary):
     """The de-identified picture of a situation that the table discusses at Filter 2.
+
+    What leaves intake: the referral's summary with the municipality as its code.
 
     Attributes:
         situation_type: individual, family, group or location.
@@ -63,13 +142,7 @@ class SituationSummary(Contract):
         narrative: short de-identified narrative.
     """
 
-    situation_type: SituationType
     municipality: Code
-    persons: tuple[PersonConcerned, ...] = Field(min_length=1, max_length=20)
-    risk_factors: tuple[RiskFactorCode, ...] = Field(min_length=1, max_length=40)
-    protective_factors: tuple[Code, ...] = Field(default=(), max_length=40)
-    study_flags: tuple[Code, ...] = Field(default=(), max_length=20)
-    narrative: Narrative
 
 
 class AerAttestation(Contract):
@@ -156,7 +229,7 @@ class ReferralSubmitted(ReferralKeyed, Event):
 
     submitted_at: UtcDatetime
     priority: Priority
-    summary: SituationSummary
+    summary: ReferralSummary
     aer: AerAttestation
     subject: Subject | None = None
     sealed_subject: Base64 | None = None
@@ -245,5 +318,6 @@ class ReferralRejected(ReferralKeyed, Event):
 
 __all__ = [
     "AerAttestation", "IdentifiedPerson", "PersonConcerned", "Reason", "ReferralAccepted",
-    "ReferralRejected", "ReferralSubmitted", "ReferralWithdrawn", "SituationSummary", "Subject",
+    "ReferralRejected", "ReferralSubmitted", "ReferralSummary", "ReferralWithdrawn",
+    "SituationSummary", "Subject",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from functools import cache, cached_property
 from pathlib import Path
@@ -20,6 +19,7 @@ from schemas.reference.models import (
     Frozen,
     LegalBasisTerm,
     Municipality,
+    OutsidePlace,
     ProtectiveCategory,
     ProtectiveFactor,
     RiskCategory,
@@ -27,6 +27,7 @@ from schemas.reference.models import (
     TaskStates,
     Term,
 )
+from schemas.reference.places import Place, collisions, index, spelling
 
 HERE = Path(__file__).parent
 T = TypeVar("T", bound=BaseModel)
@@ -57,22 +58,31 @@ class Reference(Frozen):
     event_decline_reasons: tuple[Term, ...]
     event_withdrawal_reasons: tuple[Term, ...]
     event_officer_roles: tuple[Term, ...]
+    outside_halton: tuple[OutsidePlace, ...] = ()
+    """Places outside Halton that people name (``outside_halton`` in ``districts.yaml``)."""
 
     @property
     def holiday_dates(self) -> OntarioHolidays:
         """Ontario's statutory holidays as observed (business days and meetings skip them)."""
         return STATUTORY_HOLIDAYS
 
+    def place(self, written: str) -> Place | None:
+        """The place a name as people write it names: a Halton :class:`Municipality` (code,
+        name, alias or community), a known :class:`OutsidePlace`, or ``None`` (unknown). Case,
+        accents, spacing, hyphens, ``Town of`` and ``, ON`` are ignored
+        (:func:`schemas.reference.places.spelling`). The one place-name lookup of the services.
+        """
+        return self._places.get(spelling(written))
+
     def municipality(self, name_or_code: str) -> Municipality | None:
-        """The municipality for a code, name or alias (case and spacing ignored), or ``None``."""
-        return self._municipalities.get(_normalise(name_or_code))
+        """The Halton municipality a name as written names (see :meth:`place`), or ``None``."""
+        found = self.place(name_or_code)
+        return found if isinstance(found, Municipality) else None
 
     @cached_property
-    def _municipalities(self) -> Mapping[str, Municipality]:
-        """Every normalised code, name and alias -> its municipality (built once)."""
-        return {_normalise(name): town for district in self.districts
-                for town in district.municipalities
-                for name in (town.code, town.name, *town.aliases)}
+    def _places(self) -> Mapping[str, Place]:
+        """Every spelling key of every place -> the place (built once)."""
+        return index(self.districts, self.outside_halton)
 
     def district_for(self, name_or_code: str) -> District | None:
         """The district covering a municipality (code, name or alias); ``None``: not Halton's."""
@@ -115,10 +125,6 @@ class Reference(Frozen):
             return frozenset(s.code for s in self.task_states.states)
         items: tuple[Any, ...] = getattr(self, kind)
         return frozenset(item.code for item in items)
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
 
 
 def _read(directory: Path, stem: str) -> dict[str, Any]:
@@ -175,6 +181,8 @@ def load(directory: Path = HERE) -> Reference:
         if data.get("provisional"):
             provisional.add(stem)
         loaded[stem] = _terms(model, data.get(key), f"{stem}.{key}")
+    outside = _terms(OutsidePlace, _read(directory, "districts").get("outside_halton", []),
+                     "districts.outside_halton")
     tasks = _read(directory, "task_states")
     versions["task_states"] = tasks.pop("version")
     tasks.pop("provisional", None)
@@ -195,6 +203,7 @@ def load(directory: Path = HERE) -> Reference:
             "event_decline_reasons": loaded["event_decline_reasons"],
             "event_withdrawal_reasons": loaded["event_withdrawal_reasons"],
             "event_officer_roles": loaded["event_officer_roles"],
+            "outside_halton": outside,
         },
         "Reference",
     )
@@ -215,6 +224,7 @@ def _cross_check(ref: Reference) -> Iterable[str]:
     towns = [m.code for d in ref.districts for m in d.municipalities]
     if len(set(towns)) != len(towns):
         yield "a municipality belongs to two districts"
+    yield from collisions(ref.districts, ref.outside_halton)
     for group in ref.protective_categories:
         for protective in group.factors:
             if group.provisional and not protective.provisional:

@@ -29,12 +29,31 @@ class Term(Frozen):
 
 
 class Municipality(Frozen):
-    """A municipality or community a district covers (``division`` is the HRPS division)."""
+    """A municipality or community a district covers (``division`` is the HRPS division).
+
+    ``aliases`` are other ways of writing its name (``Town of Milton``); ``communities`` are
+    hamlets and villages within it that people name instead (``Glen Williams``). Both are looked
+    up like the name (:mod:`schemas.reference.places`).
+    """
 
     code: Slug
     name: Label
     town: Label
     division: int | None
+    aliases: tuple[Label, ...] = ()
+    communities: tuple[Label, ...] = ()
+
+
+class OutsidePlace(Frozen):
+    """A place outside Halton that people refer from (Hamilton, Mississauga...): recognised, so
+    that the answer says it is outside Halton rather than that the name is unknown.
+
+    ``region`` is the municipality or region it belongs to (``Region of Peel``).
+    """
+
+    code: Slug
+    name: Label
+    region: Label
     aliases: tuple[Label, ...] = ()
 
 

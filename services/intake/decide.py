@@ -119,12 +119,13 @@ def decide_submission(state: ReferralState | None, event: ReferralSubmitted, che
             code="duplicate_ref_conflict", field="referral_ref", message=CONFLICT_MESSAGE),)),))
     if state is not None and state.fingerprint == fingerprint and state.reasons:
         return Duplicate(events=(_rejected(event, now, state.reasons),))
-    if not checked.ok or checked.district is None:
+    if not checked.ok or checked.district is None or checked.municipality is None:
         return Reject(reasons=checked.reasons, events=(_rejected(event, now, checked.reasons),))
-    opened = SituationOpened(
+    opened = SituationOpened(  # the municipality as Filter 1 found it: its code
         situation_id=new_situation_id, originating_agency=event.agency_id,
         referral_ref=event.referral_ref, district=checked.district, priority=event.priority,
-        opened_at=now, summary=event.summary, aer=event.aer,
+        opened_at=now, summary=event.summary.situation_summary(checked.municipality),
+        aer=event.aer,
     )
     accepted = ReferralAccepted(
         agency_id=event.agency_id, referral_ref=event.referral_ref,

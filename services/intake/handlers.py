@@ -16,7 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, cast
 from uuid import UUID
@@ -239,7 +239,7 @@ class Intake:
         checked = rules.check(event, subject, reference=self.reference,
                               directory=self.directory.current(),
                               today=now.astimezone(_ZONE).date(), config=self.config)
-        return subject, rules.Checked(checked.district, (*reasons, *checked.reasons))
+        return subject, replace(checked, reasons=(*reasons, *checked.reasons))
 
     def _open_subject(self, event: ReferralSubmitted) -> tuple[Subject | None, tuple[Reason, ...]]:
         if event.subject is not None:

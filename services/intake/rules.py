@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from schemas.reference import Reference
+from schemas.reference.models import Municipality
+from schemas.reference.places import towns, written_names
 from schemas.referrals import Reason, ReferralSubmitted, Subject
 from services.directory import Directory
 from services.intake.deidentify import check_narrative, check_reference
@@ -33,10 +35,12 @@ class RuleConfig:
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """The outcome of :func:`check`: the district (when the municipality is Halton's) and reasons."""
+    """The outcome of :func:`check`: the district and the municipality code (when the
+    municipality as written is Halton's), and every reason to reject."""
 
     district: str | None
     reasons: tuple[Reason, ...]
+    municipality: str | None
 
     @property
     def ok(self) -> bool:
@@ -62,7 +66,7 @@ def check(event: ReferralSubmitted, subject: Subject | None, *, reference: Refer
         config: thresholds.
     """
     reasons: list[Reason] = []
-    district = _municipality(event, reference, reasons)
+    municipality, district = _municipality(event, reference, reasons)
     _membership(event, district, directory, today, reasons)
     _risk(event, reference, config, reasons)
     _aer(event, reasons)
@@ -73,19 +77,36 @@ def check(event: ReferralSubmitted, subject: Subject | None, *, reference: Refer
     reasons.extend(check_reference(event.referral_ref, names))
     if subject is not None:
         _identified(event, subject, reasons)
-    return Checked(district=district, reasons=tuple(reasons))
+    return Checked(district=district, reasons=tuple(reasons), municipality=municipality)
 
 
-def _municipality(event: ReferralSubmitted, reference: Reference, out: list[Reason]) -> str | None:
-    district = reference.district_for(event.summary.municipality)
-    if district is None:
-        known = ", ".join(sorted(reference.codes("municipalities")))
+def _municipality(event: ReferralSubmitted, reference: Reference,
+                  out: list[Reason]) -> tuple[str | None, str | None]:
+    """The municipality code and district of the municipality as written (the one lookup,
+    :meth:`Reference.place`); a place outside Halton or an unknown name is a reason, whose
+    message names places from the reference data, never what the agency typed."""
+    place = reference.place(event.summary.municipality)
+    if isinstance(place, Municipality):
+        district = reference.district_for(place.code)
+        assert district is not None  # every Halton municipality is in a district
+        return place.code, district.code
+    if place is not None:
         out.append(_reason(
             "municipality_outside_halton", "summary.municipality",
-            f"The municipality is not one Halton's tables cover ({known}); refer the situation "
-            "to the table of its own region."))
-        return None
-    return district.code
+            f"{place.name} ({place.region}) is outside Halton Region; Halton's tables cover "
+            f"{_and(towns(reference.districts))}. Refer the situation to the situation table "
+            "of its own area."))
+    else:
+        out.append(_reason(
+            "municipality_unknown", "summary.municipality",
+            "The municipality is not one we recognise; write a Halton municipality or "
+            f"community: {', '.join(written_names(reference.districts))} (any case, accents, "
+            "spaces or hyphens), or its code."))
+    return None, None
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _membership(event: ReferralSubmitted, district: str | None, directory: Directory,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 
 from schemas.base import Message
 from schemas.json_schemas import json_schema
@@ -136,3 +137,46 @@ def test_nested_summary_samples_agree(summary_changes: dict[str, Any], valid: bo
 def test_task_reason_rule_agrees(lead: dict[str, Any], valid: bool) -> None:
     body = {**_body(sample(AgenciesAssigned)), "lead": lead}
     assert _verdicts(AgenciesAssigned, body) == (valid, valid)
+
+
+@pytest.mark.parametrize(
+    ("municipality", "valid"),
+    [
+        ("milton", True),
+        ("Acton", True),
+        (" burlington ", True),
+        ("Halton Hills", True),
+        ("Géorgetown", True),
+        ("Springfield", True),   # a name is the contract's; whether Halton's is Filter 1's
+        ("x" * 100, True),
+        ("x" * 101, False),
+        ("", False),
+        ("Ac\nton", False),     # (not a trailing newline: Python's re lets "$" match before it)
+        ("\tActon", False),
+        ("Ac\u0000ton", False),
+        ("Ac\u0085ton", False),  # C1 control
+        (12, False),
+    ],
+)
+def test_a_referral_municipality_as_written_agrees(municipality: Any, valid: bool) -> None:
+    body = _body(sample(ReferralSubmitted))
+    body["summary"] = {**body["summary"], "municipality": municipality}
+    assert _verdicts(ReferralSubmitted, body) == (valid, valid)
+
+
+def test_a_bad_municipality_is_explained_without_a_regular_expression() -> None:
+    body = _body(sample(ReferralSubmitted))
+    body["summary"] = {**body["summary"], "municipality": "x" * 101}
+    with pytest.raises(ValidationError) as caught:
+        ReferralSubmitted.model_validate_json(json.dumps(body))
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("summary", "municipality")
+    assert "municipality's name as text of 1 to 100 characters" in error["msg"]
+    assert "pattern" not in error["msg"]
+    assert "^" not in error["msg"]
+
+
+def test_the_situation_keeps_the_code_only() -> None:
+    body = _body(sample(SituationOpened))
+    body["summary"] = {**body["summary"], "municipality": "Acton"}
+    assert _verdicts(SituationOpened, body) == (False, False)

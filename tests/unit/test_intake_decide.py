@@ -13,7 +13,9 @@ from schemas.referrals import (
     ReferralAccepted,
     ReferralRejected,
     ReferralSubmitted,
+    ReferralSummary,
     ReferralWithdrawn,
+    SituationSummary,
     withheld_ref,
 )
 from schemas.samples import NOW, sample
@@ -36,9 +38,10 @@ pytestmark = pytest.mark.unit
 SID = UUID("0194a1b2-0000-7000-8000-0000000000aa")
 OTHER = UUID("0194a1b2-0000-7000-8000-0000000000bb")
 EVENT = sample(ReferralSubmitted)
-OK = Checked(district="district_1", reasons=())
+OK = Checked(district="district_1", reasons=(), municipality="milton")
 BAD = Checked(district=None, reasons=(Reason(code="municipality_outside_halton",
-                                             field="summary.municipality", message="Fix it."),))
+                                             field="summary.municipality", message="Fix it."),),
+              municipality=None)
 LATER = NOW + timedelta(hours=3)
 
 
@@ -57,11 +60,26 @@ def test_a_new_good_referral_opens_a_deidentified_situation() -> None:
     assert isinstance(accepted, ReferralAccepted)
     assert opened.situation_id == accepted.situation_id == SID
     assert opened.district == accepted.district == "district_1"
-    assert opened.summary == EVENT.summary
+    assert opened.summary.model_dump() == EVENT.summary.model_dump()  # milton is a code already
     assert opened.aer == EVENT.aer
     assert "subject" not in opened.model_dump()
     assert accepted.duplicate is False
     assert accepted.key() == f"{EVENT.agency_id}/{EVENT.referral_ref}"
+
+
+def test_the_situation_carries_the_municipality_code_not_the_name_as_written() -> None:
+    event = EVENT.model_copy(update={"summary": ReferralSummary(
+        **{**EVENT.summary.model_dump(), "municipality": " Glen Williams "})})
+    checked = Checked(district="district_1", reasons=(), municipality="halton_hills")
+    decision = decide_submission(None, event, checked, b"fp", NOW, SID)
+    assert isinstance(decision, Accept)
+    opened = decision.events[0]
+    assert isinstance(opened, SituationOpened)
+    assert type(opened.summary) is SituationSummary
+    assert opened.summary.municipality == "halton_hills"
+    assert opened.summary.model_dump(exclude={"municipality"}) == event.summary.model_dump(
+        exclude={"municipality"})
+    assert "Glen Williams" not in opened.model_dump_json()
 
 
 def test_a_bad_referral_is_rejected_with_every_reason() -> None:
@@ -76,7 +94,8 @@ def test_a_reference_that_identifies_someone_is_not_repeated_in_the_answer() -> 
     """The answer's key and e-mail subject would carry it, on a topic kept a year."""
     event = EVENT.model_copy(update={"referral_ref": "AVERY-9055550101"})
     bad_ref = Checked(district="district_1", reasons=(Reason(
-        code="referral_ref_contains_phone", field="referral_ref", message="Fix it."),))
+        code="referral_ref_contains_phone", field="referral_ref", message="Fix it."),),
+        municipality="milton")
     decision = decide_submission(None, event, bad_ref, b"fp", NOW, SID)
     assert isinstance(decision, Reject)
     (rejected,) = decision.events

@@ -62,9 +62,30 @@ def test_each_halton_municipality_gives_its_district(typed: str, municipality: s
     assert (checked.municipality, checked.district) == (municipality, district)
 
 
+@pytest.mark.parametrize(("typed", "municipality"), [
+    (" glen-williams ", "halton_hills"), ("Limehouse", "halton_hills"),
+    ("ACTON, ON", "acton"), ("Géorgetown", "georgetown"), ("Aldershot", "burlington"),
+])
+def test_communities_and_spellings_give_their_municipality(typed: str, municipality: str) -> None:
+    checked = check(request(location=EventLocation(municipality=typed, address_or_venue="Hall")),
+                    reference=reference())
+    assert checked.ok, checked.reasons
+    assert checked.municipality == municipality
+
+
 def test_a_municipality_outside_halton_is_refused() -> None:
     event = request(location=EventLocation(municipality="Hamilton", address_or_venue="Hall"))
     assert codes(event) == [("municipality_outside_halton", "location.municipality")]
+    (reason,) = check(event, reference=reference()).reasons
+    assert reason.message.startswith("Hamilton is outside Halton")
+
+
+def test_an_unknown_municipality_is_refused_naming_the_accepted_spellings() -> None:
+    event = request(location=EventLocation(municipality="Springfield", address_or_venue="Hall"))
+    assert codes(event) == [("municipality_unknown", "location.municipality")]
+    (reason,) = check(event, reference=reference()).reasons
+    assert "Springfield" not in reason.message
+    assert all(name in reason.message for name in ("Acton", "Glen Williams", "Oakville"))
 
 
 def test_29_days_is_short_notice_with_the_earliest_acceptable_date() -> None:

@@ -13,6 +13,7 @@ from schemas.referrals import (
     IdentifiedPerson,
     PersonConcerned,
     ReferralSubmitted,
+    ReferralSummary,
     SituationSummary,
     Subject,
 )
@@ -36,6 +37,11 @@ def summary(**overrides: Any) -> SituationSummary:
         "narrative": NARRATIVE,
     }
     return SituationSummary(**{**fields, **overrides})
+
+
+def written(municipality: str) -> ReferralSummary:
+    """The summary with the municipality as an agency writes it (not a code)."""
+    return ReferralSummary(**{**summary().model_dump(), "municipality": municipality})
 
 
 def referral(**overrides: Any) -> ReferralSubmitted:
@@ -65,11 +71,54 @@ def test_each_halton_municipality_routes_to_its_district(town: str, district: st
     assert run(referral(summary=summary(municipality=town))).district == district
 
 
-def test_a_municipality_outside_halton_is_rejected() -> None:
-    result = run(referral(summary=summary(municipality="hamilton")))
-    assert result.district is None
+@pytest.mark.parametrize(("typed", "municipality", "district"), [
+    ("Acton", "acton", "district_1"), ("Georgetown", "georgetown", "district_1"),
+    (" burlington ", "burlington", "district_3"), ("Halton Hills", "halton_hills", "district_1"),
+    ("HALTON-HILLS", "halton_hills", "district_1"), ("Glen Williams", "halton_hills", "district_1"),
+    ("Terra Cotta, ON", "halton_hills", "district_1"), ("Géorgetown", "georgetown", "district_1"),
+    ("Town of Oakville", "oakville", "district_2"), ("milton", "milton", "district_1"),
+])
+def test_a_municipality_as_written_gets_its_code_and_district(typed: str, municipality: str,
+                                                              district: str) -> None:
+    result = run(referral(summary=written(typed)))
+    assert result.ok, codes(result)
+    assert (result.municipality, result.district) == (municipality, district)
+
+
+@pytest.mark.parametrize("typed", ["hamilton", "Hamilton", " WATERDOWN ", "Mississauga",
+                                   "Toronto"])
+def test_a_municipality_outside_halton_is_rejected(typed: str) -> None:
+    result = run(referral(summary=written(typed)))
+    assert (result.district, result.municipality) == (None, None)
     assert codes(result) == [("municipality_outside_halton", "summary.municipality")]
-    assert "milton" in result.reasons[0].message
+    message = result.reasons[0].message
+    assert "is outside Halton Region" in message
+    assert "Town of Milton" in message
+    assert "City of Burlington" in message
+    assert "^" not in message
+    assert "[a-z" not in message  # names, never the contract's regex
+
+
+def test_the_outside_reason_names_the_place_from_the_reference_data_not_as_typed() -> None:
+    result = run(referral(summary=written("  stoney-CREEK ")))
+    assert codes(result) == [("municipality_outside_halton", "summary.municipality")]
+    assert result.reasons[0].message.startswith("Hamilton (City of Hamilton) is outside")
+    assert "stoney" not in result.reasons[0].message.casefold()
+
+
+@pytest.mark.parametrize("typed", ["Springfield", "Halton", "Miltn", "12 Main Street", "  "])
+def test_an_unknown_municipality_is_rejected_naming_the_accepted_spellings(typed: str) -> None:
+    result = run(referral(summary=written(typed)))
+    assert (result.district, result.municipality) == (None, None)
+    assert codes(result) == [("municipality_unknown", "summary.municipality")]
+    message = result.reasons[0].message
+    for name in ("Acton", "Burlington", "Georgetown", "Glen Williams", "Halton Hills",
+                 "Limehouse", "Milton", "Oakville", "Terra Cotta"):
+        assert name in message
+    for typed_word in ("Springfield", "Miltn", "Main Street"):  # never what the agency typed
+        assert typed_word not in message
+    assert "^" not in message
+    assert "[a-z" not in message
 
 
 def test_an_agency_not_in_the_directory_is_rejected() -> None:

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from schemas.event_requests import EventRequestSubmitted, Requester, well_formed_email
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
+from schemas.reference.models import Municipality
+from schemas.reference.places import towns, written_names
 from schemas.referrals import Reason
 
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
@@ -138,17 +140,22 @@ def _location(event: EventRequestSubmitted, reference: Reference,
             "Give the municipality where the event takes place."))
     else:
         assert name is not None
-        town = reference.municipality(name)
-        found = reference.district_for(name)
-        if town is None or found is None:
-            known = ", ".join(sorted(m.name for d in reference.districts
-                                     for m in d.municipalities))
+        place = reference.place(name)  # the one place-name lookup, as for referrals
+        found = reference.district_for(place.code) if isinstance(place, Municipality) else None
+        if place is not None and found is not None:
+            municipality, district = place.code, found.code
+        elif place is not None:
             out.append(_reason(
                 "municipality_outside_halton", "location.municipality",
-                f"Halton Regional Police serve {known}; for an event elsewhere, ask the police "
+                f"{place.name} is outside Halton; Halton Regional Police serve "
+                f"{', '.join(towns(reference.districts))}. For an event there, ask the police "
                 "service of that area."))
         else:
-            municipality, district = town.code, found.code
+            out.append(_reason(
+                "municipality_unknown", "location.municipality",
+                "We do not recognise the municipality; write a Halton municipality or "
+                f"community: {', '.join(written_names(reference.districts))} (any case, accents, "
+                "spaces or hyphens)."))
     if _blank(venue):
         out.append(_reason(
             "address_or_venue_missing", "location.address_or_venue",
