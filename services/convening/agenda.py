@@ -2,8 +2,11 @@
 
 People expect one agenda before a regular meeting, not a notice per situation: a regular meeting's
 agendas are issued ``agenda_lead_time_hours`` before it (at once if it was scheduled later than
-that), an ad-hoc urgent meeting's at once; a situation that joins after issue sends an update
-(a higher revision) to the participants whose agenda grew.
+that), an ad-hoc urgent meeting's at once. A situation that joins after issue changes the agenda of
+the participants invited for it; those changes are **coalesced** (docs/agendas.md): a participant
+gets an update at most once per update window (``COMMANDE_AGENDA_UPDATE_WINDOW_SECONDS``) after the
+agenda it last received, carrying every change of that window, and at once when the window would
+end after the meeting starts. A revision later replaced is never issued, so never rendered.
 """
 
 from __future__ import annotations
@@ -55,6 +58,17 @@ def agenda_due_at(meeting: MeetingSlot, table: TableSettings) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Issued:
+    """What a participant last received: ``revision`` at ``issued_at``, the situations on it,
+    and whether its agenda changed since (``pending``: an update waits for the window)."""
+
+    revision: int
+    issued_at: datetime
+    items: frozenset[UUID] = frozenset()
+    pending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AgendaIssue:
     """Issue ``revision`` of ``agency_id``'s agenda now; ``revision > 1`` is an update."""
 
@@ -67,28 +81,54 @@ class AgendaIssue:
         return self.revision > 1
 
 
+@dataclass(frozen=True, slots=True)
+class AgendaPlan:
+    """What to do at ``now``: ``issues`` go out; ``deferred`` participants have a change that
+    waits for their window, the earliest of which ends at ``wake_at`` (the agenda timer's time)."""
+
+    issues: tuple[AgendaIssue, ...] = ()
+    deferred: tuple[str, ...] = ()
+    wake_at: datetime | None = None
+
+
 def agendas_to_issue(
     meeting: MeetingSlot,
     table: TableSettings,
     invitations: MeetingInvitations,
-    issued: Mapping[str, int],
+    issued: Mapping[str, Issued],
     changed: Iterable[str],
     now: datetime,
-) -> tuple[AgendaIssue, ...]:
-    """The agendas to issue at ``now``.
+    window: timedelta = timedelta(0),
+) -> AgendaPlan:
+    """The agendas to issue at ``now``, and the updates that wait.
 
     Args:
-        issued: the last revision issued to each participant (absent: never issued).
-        changed: participants whose agenda changed since their last issue.
+        issued: what each participant last received (absent: never issued).
+        changed: participants whose agenda changed just now.
         now: the current instant. Before the due time nothing is issued (the agenda timer will
             call again at :func:`agenda_due_at`); once the meeting has started, nothing either.
+        window: the update window. A participant's first agenda goes out at once; a change after
+            it goes out once ``window`` has passed since the last one it received (folded with
+            every other change meanwhile), or at once if that would be after the meeting starts.
     """
     if now < agenda_due_at(meeting, table) or now >= meeting.starts_at:
-        return ()
+        return AgendaPlan()
     changed_set = set(changed)
-    out: list[AgendaIssue] = []
+    issues: list[AgendaIssue] = []
+    deferred: list[str] = []
+    wake: datetime | None = None
     for invitation in invitations.invitations:
-        last = issued.get(invitation.agency_id, 0)
-        if last == 0 or invitation.agency_id in changed_set:
-            out.append(AgendaIssue(invitation.agency_id, last + 1))
-    return tuple(out)
+        agency = invitation.agency_id
+        last = issued.get(agency)
+        if last is None:
+            issues.append(AgendaIssue(agency, 1))
+            continue
+        if agency not in changed_set and not last.pending:
+            continue
+        opens = last.issued_at + window
+        if now >= opens or opens >= meeting.starts_at:
+            issues.append(AgendaIssue(agency, last.revision + 1))
+        else:
+            deferred.append(agency)
+            wake = opens if wake is None else min(wake, opens)
+    return AgendaPlan(tuple(issues), tuple(deferred), wake)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
@@ -42,6 +42,7 @@ from services.convening import store
 from services.convening.agenda import (
     AgendaEntry,
     AgendaIssue,
+    Issued,
     agenda_due_at,
     agenda_for,
     agendas_to_issue,
@@ -132,24 +133,29 @@ def table_context(directory: Directory, reference: Reference, district: str,
 
 
 async def issue_agendas(conn: Connection, meeting: MeetingSlot, table: TableSettings,
-                        changed: Iterable[str], now: datetime) -> list[AgendaIssued]:
-    """Issue the agendas due at ``now`` (first issues and updates) and remember their revisions.
+                        window: timedelta, now: datetime) -> tuple[list[AgendaIssued], datetime | None]:
+    """Issue the agendas due at ``now`` (first issues, and the updates whose window has ended);
+    returns them and when the agenda timer must look again (``None``: nothing waits).
 
     Hold the placement lock: invitations must not grow meanwhile.
     """
     if now < agenda_due_at(meeting, table) or now >= meeting.starts_at:
-        return []  # what agendas_to_issue would say, without reading the whole meeting
+        return [], None  # what agendas_to_issue would say, without reading the whole meeting
     invitations = await store.load_invitations(conn, meeting.meeting_id)
-    issued = await store.issued_revisions(conn, meeting.meeting_id)
-    issues = agendas_to_issue(meeting, table, invitations, issued, changed, now)
-    if not issues:
-        return []
+    issued = (await store.issued_of(conn, [meeting.meeting_id]))[meeting.meeting_id]
+    plan = agendas_to_issue(meeting, table, invitations, issued, (), now, window)
+    if not plan.issues:
+        return [], plan.wake_at
     wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
     rows = {r.situation_id: r for r in await store.agenda_rows(conn, sorted(wanted, key=str))}
-    out = agendas(meeting, issues, invitations, rows, now)
-    for issue in issues:
-        await store.record_issued(conn, meeting.meeting_id, issue.agency_id, issue.revision, now)
-    return out
+    out = agendas(meeting, plan.issues, invitations, rows, now)
+    await store.record_issued_many(conn, {(meeting.meeting_id, e.agency_id): (e.revision, _ids(e))
+                                          for e in out}, now)
+    return out, plan.wake_at
+
+
+def _ids(agenda: AgendaIssued) -> tuple[UUID, ...]:
+    return tuple(i.situation_id for i in agenda.items)
 
 
 def agendas(meeting: MeetingSlot, issues: Iterable[AgendaIssue], invitations: MeetingInvitations,
@@ -290,12 +296,13 @@ class Handlers:
             p.meeting.meeting_id for p in placed
             if agenda_due_at(p.meeting, tables[p.meeting.district]) <= now < p.meeting.starts_at))
         invitations = await store.load_invitations_of(conn, due) if due else {}
-        issued = await store.issued_revisions_of(conn, due) if due else {}
+        issued = await store.issued_of(conn, due) if due else {}
+        window = deps.settings.agenda_update_window
         rows = {r.situation_id: r for r in await store.agenda_rows_of(conn, due)} if due else {}
         situations: list[store.NewSituation] = []
         meetings: list[store.NewMeeting] = []
         timers: list[Timer] = []
-        revisions: dict[tuple[UUID, str], int] = {}
+        revisions: dict[tuple[UUID, str], tuple[int, tuple[UUID, ...]]] = {}
         out: list[OutRecord] = []
         for (env, event), p in zip(todo, placed, strict=True):
             meeting, table, sid = p.meeting, tables[p.meeting.district], event.situation_id
@@ -327,11 +334,15 @@ class Handlers:
                 rows[sid] = store.AgendaRow(sid, event.priority, state.opened_at, summary_json)
                 mid = meeting.meeting_id
                 invitations[mid] = invite(invitations[mid], sid, p.participants, now).invitations
-                issues = agendas_to_issue(meeting, table, invitations[mid], issued[mid],
-                                          p.joining.changed, now)
-                events.extend(agendas(meeting, issues, invitations[mid], rows, now))
-                for issue in issues:
-                    issued[mid][issue.agency_id] = revisions[mid, issue.agency_id] = issue.revision
+                plan = agendas_to_issue(meeting, table, invitations[mid], issued[mid],
+                                        p.joining.changed, now, window)
+                fresh = agendas(meeting, plan.issues, invitations[mid], rows, now)
+                events.extend(fresh)
+                for agenda in fresh:
+                    revisions[mid, agenda.agency_id] = (agenda.revision, _ids(agenda))
+                    issued[mid][agenda.agency_id] = Issued(agenda.revision, now, frozenset(_ids(agenda)))
+                for agency in plan.deferred:
+                    issued[mid][agency] = replace(issued[mid][agency], pending=True)
             log.info("situation scheduled", situation_id=str(sid),
                      meeting_id=str(meeting.meeting_id), new_meeting=p.created,
                      invited=len(p.joining.new), events=len(events))
@@ -342,6 +353,12 @@ class Handlers:
         await store.add_situations(conn, [(p.meeting.meeting_id, p.situation_id, p.joining)
                                           for p in placed])
         await store.record_issued_many(conn, revisions, now)
+        waiting = [(mid, agency) for mid, by_agency in issued.items()
+                   for agency, last in by_agency.items() if last.pending]
+        await store.mark_pending(conn, waiting, now)
+        for mid in dict.fromkeys(mid for mid, _ in waiting):
+            wake = min(last.issued_at for last in issued[mid].values() if last.pending) + window
+            await store.arm_agenda_timer(conn, mid, wake, now)
         return out
 
     async def _concluded_elsewhere(self, conn: Connection, event: SituationConcluded) -> None:

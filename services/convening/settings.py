@@ -20,7 +20,7 @@ class ConveningSettings(Settings):
     Env: ``COMMANDE_DIRECTORY_PATH``, ``COMMANDE_MEETING_LENGTH_HOURS``, ``COMMANDE_MEETING_CAPACITY``,
     ``COMMANDE_LEAD_ACCEPTANCE_OVERDUE_HOURS``, ``COMMANDE_SLA_WARNING_HOURS``,
     ``COMMANDE_SLA_BREACH_HOURS``, ``COMMANDE_SITUATIONS_GROUP``, ``COMMANDE_COMMANDS_GROUP``,
-    ``COMMANDE_TIMER_POLL_SECONDS``.
+    ``COMMANDE_TIMER_POLL_SECONDS``, ``COMMANDE_AGENDA_UPDATE_WINDOW_SECONDS``.
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -42,6 +42,15 @@ class ConveningSettings(Settings):
     """Consumer group on ``commande.table-actions.v1``."""
     timer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often the timer loop looks for due timers."""
+    agenda_update_window_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    """A participant gets at most one agenda update per window after the agenda it last
+    received; the changes of the window go out together at its end (at once if the meeting
+    starts first). ``0``: every change at once (docs/agendas.md)."""
+
+    @property
+    def agenda_update_window(self) -> timedelta:
+        """The agenda update window."""
+        return timedelta(seconds=self.agenda_update_window_seconds)
 
     @property
     def meeting_length(self) -> timedelta:

@@ -16,11 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from schemas.errors import StaleState
+from services.convening.agenda import Issued
 from services.convening.invitations import Invitation, InvitedFor, Joining, MeetingInvitations
 from services.convening.model import MeetingSlot
 from services.convening.placement import Booked
 from services.convening.situation import SituationState
-from services.convening.timers import Timer
+from services.convening.timers import Timer, agenda_timer
 from services.runtime.db import Connection
 
 LOCK_PLACEMENT = "SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement'))"
@@ -74,18 +75,25 @@ FROM invitations i JOIN invited_for f USING (meeting_id, agency_id)
 WHERE i.meeting_id = ANY($1::uuid[])
 ORDER BY i.meeting_id, i.seq, f.seq
 """
-ISSUED_REVISIONS_MANY = """
-SELECT meeting_id, agency_id, revision FROM agendas_issued WHERE meeting_id = ANY($1::uuid[])
+ISSUED_MANY = """
+SELECT meeting_id, agency_id, revision, issued_at, items, pending_since IS NOT NULL AS pending
+FROM agendas_issued WHERE meeting_id = ANY($1::uuid[])
 """
 AGENDA_ROWS_OF_MEETINGS = """
 SELECT situation_id, priority, opened_at, summary FROM situations
 WHERE situation_id IN (SELECT situation_id FROM invited_for WHERE meeting_id = ANY($1::uuid[]))
 """
 RECORD_ISSUED_MANY = """
-INSERT INTO agendas_issued (meeting_id, agency_id, revision, issued_at)
-SELECT m, a, r, $4 FROM unnest($1::uuid[], $2::text[], $3::int[]) AS t(m, a, r)
+INSERT INTO agendas_issued (meeting_id, agency_id, revision, issued_at, items)
+SELECT m, a, r, $5, string_to_array(i, ',')::uuid[]
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[]) AS t(m, a, r, i)
 ON CONFLICT (meeting_id, agency_id) DO UPDATE SET revision = EXCLUDED.revision,
-                                                  issued_at = EXCLUDED.issued_at
+    issued_at = EXCLUDED.issued_at, items = EXCLUDED.items, pending_since = NULL
+"""
+MARK_PENDING = """
+UPDATE agendas_issued SET pending_since = COALESCE(pending_since, $3)
+FROM unnest($1::uuid[], $2::text[]) AS t(m, a)
+WHERE meeting_id = t.m AND agency_id = t.a
 """
 
 LOCK_SITUATION = "SELECT state FROM situations WHERE situation_id = $1 FOR UPDATE"
@@ -109,12 +117,6 @@ INVITATION = """
 SELECT m.starts_at, i.agency_id
 FROM meetings m LEFT JOIN invitations i ON i.meeting_id = m.meeting_id AND i.invitation_id = $2
 WHERE m.meeting_id = $1
-"""
-ISSUED_REVISIONS = "SELECT agency_id, revision FROM agendas_issued WHERE meeting_id = $1"
-RECORD_ISSUED = """
-INSERT INTO agendas_issued (meeting_id, agency_id, revision, issued_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (meeting_id, agency_id) DO UPDATE SET revision = EXCLUDED.revision,
-                                                  issued_at = EXCLUDED.issued_at
 """
 RECORD_ANSWER = """
 INSERT INTO invitation_answers (invitation_id, meeting_id, agency_id, answer, attendance, answered_at)
@@ -146,6 +148,15 @@ SETTLE_TIMERS = """
 UPDATE timers SET state = $2, settled_at = $3 WHERE timer_key = ANY($1::text[]) AND state = 'pending'
 """
 RESCHEDULE_TIMER = "UPDATE timers SET due_at = $2 WHERE timer_key = $1 AND state = 'pending'"
+ARM_TIMER = """
+INSERT INTO timers (timer_key, kind, aggregate_id, due_at, created_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (timer_key) DO UPDATE SET
+    due_at = CASE WHEN timers.state = 'pending' THEN LEAST(timers.due_at, EXCLUDED.due_at)
+                  ELSE EXCLUDED.due_at END,
+    state = 'pending', settled_at = NULL
+WHERE timers.state <> 'parked'
+"""
 TIMER_FAILED = """
 UPDATE timers SET failures = failures + 1, last_error = $2,
                   state = CASE WHEN failures + 1 >= $3 THEN 'parked' ELSE state END,
@@ -220,18 +231,6 @@ async def invitation(conn: Connection, meeting_id: UUID,
     """``(meeting start, invited agency or None)``, or ``None`` when there is no such meeting."""
     row = await conn.fetchrow(INVITATION, meeting_id, invitation_id)
     return None if row is None else (row["starts_at"], row["agency_id"])
-
-
-async def issued_revisions(conn: Connection, meeting_id: UUID) -> dict[str, int]:
-    """The last agenda revision issued to each participant of the meeting."""
-    rows = await conn.fetch(ISSUED_REVISIONS, meeting_id)
-    return {r["agency_id"]: int(r["revision"]) for r in rows}
-
-
-async def record_issued(conn: Connection, meeting_id: UUID, agency_id: str, revision: int,
-                        now: datetime) -> None:
-    """Remember that ``revision`` of the participant's agenda went out."""
-    await conn.execute(RECORD_ISSUED, meeting_id, agency_id, revision, now)
 
 
 async def record_answer(conn: Connection, invitation_id: UUID, meeting_id: UUID, agency_id: str,
@@ -379,12 +378,12 @@ async def load_invitations_of(conn: Connection,
     return {mid: _invitations(mid, rs) for mid, rs in by_meeting.items()}
 
 
-async def issued_revisions_of(conn: Connection,
-                              meeting_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:
-    """:func:`issued_revisions` of several meetings at once (every id has an entry)."""
-    out: dict[UUID, dict[str, int]] = {mid: {} for mid in meeting_ids}
-    for r in await conn.fetch(ISSUED_REVISIONS_MANY, list(meeting_ids)):
-        out[r["meeting_id"]][r["agency_id"]] = int(r["revision"])
+async def issued_of(conn: Connection, meeting_ids: Sequence[UUID]) -> dict[UUID, dict[str, Issued]]:
+    """What each participant of the meetings last received (every id has an entry)."""
+    out: dict[UUID, dict[str, Issued]] = {mid: {} for mid in meeting_ids}
+    for r in await conn.fetch(ISSUED_MANY, list(meeting_ids)):
+        out[r["meeting_id"]][r["agency_id"]] = Issued(
+            int(r["revision"]), r["issued_at"], frozenset(r["items"]), bool(r["pending"]))
     return out
 
 
@@ -394,10 +393,27 @@ async def agenda_rows_of(conn: Connection, meeting_ids: Sequence[UUID]) -> list[
     return [AgendaRow(r["situation_id"], r["priority"], r["opened_at"], r["summary"]) for r in rows]
 
 
-async def record_issued_many(conn: Connection, issued: Mapping[tuple[UUID, str], int],
+async def record_issued_many(conn: Connection,
+                             issued: Mapping[tuple[UUID, str], tuple[int, Sequence[UUID]]],
                              now: datetime) -> None:
-    """Remember the last revision issued per ``(meeting_id, agency_id)``."""
+    """Remember the revision and situations last issued per ``(meeting_id, agency_id)``; any
+    change that waited is now issued."""
     if issued:
         keys = list(issued)
         await conn.execute(RECORD_ISSUED_MANY, [m for m, _ in keys], [a for _, a in keys],
-                           [issued[k] for k in keys], now)
+                           [issued[k][0] for k in keys],
+                           [",".join(str(s) for s in issued[k][1]) for k in keys], now)
+
+
+async def mark_pending(conn: Connection, waiting: Sequence[tuple[UUID, str]], now: datetime) -> None:
+    """Note that these participants' agendas changed and their update waits for the window."""
+    if waiting:
+        await conn.execute(MARK_PENDING, [m for m, _ in waiting], [a for _, a in waiting], now)
+
+
+async def arm_agenda_timer(conn: Connection, meeting_id: UUID, due_at: datetime,
+                           now: datetime) -> None:
+    """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
+    a parked timer stays parked."""
+    timer = agenda_timer(meeting_id, due_at)
+    await conn.execute(ARM_TIMER, timer.key, timer.kind, meeting_id, due_at, now)

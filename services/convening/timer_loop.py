@@ -70,13 +70,17 @@ async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
                     return fired
                 key = timer.key
                 try:
-                    events = await _fire(deps, conn, timer, now)
+                    events, again = await _fire(deps, conn, timer, now)
                 except _Later:
                     skip.append(key)
                     continue
                 await outbox.add(conn, schema, [emit(e, source=SOURCE, time=now) for e in events])
-                await store.settle_timers(conn, [key], "fired" if events or timer.kind == "agenda"
-                                          else "cancelled", now)
+                if again is not None:  # an agenda update waits for its window: look again then
+                    await store.reschedule_timer(conn, key, again)
+                    skip.append(key)
+                else:
+                    await store.settle_timers(conn, [key], "fired" if events or timer.kind == "agenda"
+                                              else "cancelled", now)
             if events:
                 fired += 1
                 log.info("timer fired", kind=timer.kind, events=len(events),
@@ -114,31 +118,36 @@ async def _failed(pool: Pool, key: str, exc: Exception, now: datetime) -> None:
                     failures=failures, error=error)
 
 
-async def _fire(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
+async def _fire(deps: Deps, conn: Connection, timer: Timer,
+                now: datetime) -> tuple[list[Message], datetime | None]:
+    """What firing ``timer`` emits, and when it must fire again (``None``: it is done)."""
     if timer.kind == "agenda":
         return await _agenda(deps, conn, timer, now)
     state = await store.lock_situation(conn, timer.aggregate_id, nowait=True)
     if state is None:
-        return []
+        return [], None
     event = fire(timer, state, now)
     if event is None:
-        return []
+        return [], None
     await store.save_situation(conn, evolve(state, event), state.version, now)
-    return [event]
+    return [event], None
 
 
-async def _agenda(deps: Deps, conn: Connection, timer: Timer, now: datetime) -> list[Message]:
+async def _agenda(deps: Deps, conn: Connection, timer: Timer,
+                  now: datetime) -> tuple[list[Message], datetime | None]:
     # Wait for placement (it writes invitations under this lock): placement never waits for an
     # existing agenda timer's row, so this cannot deadlock; a try-lock would starve under load.
     await store.lock_placement(conn)
     meeting = await store.read_meeting(conn, timer.aggregate_id)
     if meeting is None:
-        return []
+        return [], None
     table = deps.directory.current().table(meeting.district)
     if table is None:
-        return []
+        return [], None
     due = agenda_due_at(meeting, table)
     if now < due:  # the table's lead time changed since the timer was set
         await store.reschedule_timer(conn, timer.key, due)
         raise _Later
-    return [*await issue_agendas(conn, meeting, table, (), now)]
+    issued, again = await issue_agendas(conn, meeting, table, deps.settings.agenda_update_window,
+                                        now)
+    return [*issued], again

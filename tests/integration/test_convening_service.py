@@ -299,17 +299,26 @@ async def test_opened_situation_is_scheduled_with_its_districts_participants(
             AgendaIssued, lambda e: e.meeting_id == meeting_id and e.revision == 1)).most_common(
             1)[0][1] == 1, "one first agenda per participant"
 
-        # An urgent situation joining the same meeting later: updates to those whose agenda grew.
+        # An urgent situation joining the same meeting later: a newcomer's first agenda at once;
+        # the updates of those whose agenda grew wait for the update window (coalesced).
         late = opened(clock, municipality="oakville", district="district_2", priority="urgent",
                       risk_factors=("housing.eviction_risk", "drugs.substance_misuse"))
         await send(producer, late)
         [joined] = await tail.wait(SituationScheduled, lambda e: e.situation_id == late.situation_id)
         assert joined.meeting_id == meeting_id
-        updates = await tail.wait(AgendaIssued, lambda e: e.meeting_id == meeting_id
-                                  and late.situation_id in {i.situation_id for i in e.items})
+
+        def listing_late(e: AgendaIssued) -> bool:
+            return e.meeting_id == meeting_id and late.situation_id in {i.situation_id for i in e.items}
+
+        await tail.wait(AgendaIssued, lambda e: listing_late(e) and e.agency_id == "addiction-services")
         await asyncio.sleep(0.5)
-        updates = tail.of(AgendaIssued, lambda e: e.meeting_id == meeting_id
-                          and late.situation_id in {i.situation_id for i in e.items})
+        at_once = tail.of(AgendaIssued, listing_late)
+        assert {a.kind for a in at_once} == {"first"}, "only newcomers' first agendas at once"
+        assert "housing-services" not in {a.agency_id for a in at_once}
+        clock.advance(timedelta(seconds=60))
+        await tail.wait(AgendaIssued, lambda e: listing_late(e) and e.agency_id == "housing-services")
+        await asyncio.sleep(0.5)
+        updates = tail.of(AgendaIssued, listing_late)
         housing = next(a for a in updates if a.agency_id == "housing-services")
         assert housing.kind == "update"
         assert housing.revision >= 2
@@ -394,11 +403,19 @@ async def test_situations_arriving_together_fill_a_meeting_in_turn_and_grow_its_
         meetings = await tail.wait(MeetingScheduled, lambda e: e.meeting_id in (adhoc, regular),
                                    count=2)
         assert sorted(m.kind for m in meetings) == ["ad_hoc", "regular"]
+        # The chair's first agenda goes out at once; the two that joined in the same moment
+        # are folded into one update at the end of the update window.
+        await tail.wait(AgendaIssued, lambda e: e.meeting_id == adhoc
+                        and e.agency_id == "hrps-cmb-d3")
+        await asyncio.sleep(0.5)
+        assert len(tail.of(AgendaIssued, lambda e: e.meeting_id == adhoc
+                           and e.agency_id == "hrps-cmb-d3")) == 1
+        clock.advance(timedelta(seconds=60))
         chair = await tail.wait(AgendaIssued, lambda e: e.meeting_id == adhoc
-                                and e.agency_id == "hrps-cmb-d3", count=3)
+                                and e.agency_id == "hrps-cmb-d3", count=2)
         chair.sort(key=lambda a: a.revision)
         assert [(a.kind, a.revision, len(a.items)) for a in chair] == [
-            ("first", 1, 1), ("update", 2, 2), ("update", 3, 3)]
+            ("first", 1, 1), ("update", 2, 3)]
         on_adhoc = {e.situation_id for e in found if e.meeting_id == adhoc}
         assert {i.situation_id for i in chair[-1].items} == on_adhoc
         assert [i.position for i in chair[-1].items] == [1, 2, 3]
