@@ -1,23 +1,240 @@
-"""Small-cell suppression: no count under 5 leaves analytics, in any export or chart."""
+"""Statistical disclosure control: what a release may show so that no small count can be read
+or worked out from it.
+
+A release is a set of counts, each under a :data:`Key`, and the linear relations between them
+(:class:`Line`: a margin equals the sum of its cells). The same quantity published in several
+places (the number of situations as a measure and as the total of every table that adds up to
+it) is one key, so every table that shares a margin is protected together.
+
+Two methods, the analyst's choice (``commande replay --protection``):
+
+* ``suppress`` (the default). **Primary** suppression: a count under 5 is shown as ``<5``.
+  **Complementary** suppression: while a line (a margin and its cells) has exactly one
+  suppressed member, the smallest other member is suppressed too (shown as ``x``), across rows,
+  columns and tables until nothing changes; then an audit bounds every suppressed cell as an
+  attacker would (a ``<5`` is 0 to 4, an ``x`` is 5 or more; each line's equation narrows the
+  others, repeated until stable) and, while a cell comes back to a single value, suppresses the
+  next-smallest member of one of its lines and starts again.
+* ``round5``: every count rounded to the nearest multiple of 5 (0-2 down, 3-4 up, independently,
+  margins included), so no count under 5 appears; the same audit runs with each count known to
+  within 2, and a count it pins down is suppressed (``x``).
+
+Rates, medians and percentiles are shown only on a base of at least 5 that is itself shown; a
+rate also publishes its complement (base minus numerator), which is protected as a cell of the
+line ``base = numerator + complement``.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
 SMALL_CELL = 5
 SUPPRESSED = "<5"
+"""A count under 5 (primary suppression)."""
+COMPLEMENTARY = "x"
+"""A count of 5 or more suppressed so that a small one cannot be worked out (complementary)."""
 SUPPRESSED_MEASURE = "suppressed"
-"""What a rate, median or percentile shows when it rests on a small count."""
+"""What a rate, median or percentile shows when it rests on a small or suppressed count."""
+ROUNDING_BASE = 5
+
+Key = tuple[str, ...]
+"""One published quantity: ``("situations",)``, ``("district", "district_1")``, ..."""
+
+
+class Method(StrEnum):
+    """How counts are protected (the analyst's choice)."""
+
+    SUPPRESS = "suppress"
+    ROUND5 = "round5"
+
+
+class Mark(StrEnum):
+    """Why a count is not shown."""
+
+    SMALL = "small_cell"
+    COMPLEMENTARY = "complementary"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """``total = sum(parts)``: a margin and the cells it adds up (a row, a column, a table)."""
+
+    total: Key
+    parts: tuple[Key, ...]
+
+    @property
+    def members(self) -> tuple[Key, ...]:
+        """The total and its parts."""
+        return (self.total, *self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Protected:
+    """A protected release: what each key shows."""
+
+    method: Method
+    values: Mapping[Key, int]
+    """The value shown for each key (rounded under ``round5``); meaningless where marked."""
+    marks: Mapping[Key, Mark] = field(default_factory=dict)
+
+    def shown(self, key: Key) -> int | None:
+        """The count as published, ``None`` when suppressed."""
+        return None if key in self.marks else self.values[key]
+
+    def mark(self, key: Key) -> Mark | None:
+        """Why ``key`` is suppressed, or ``None``."""
+        return self.marks.get(key)
+
+    def text(self, key: Key) -> str:
+        """The count as a person reads it: ``12``, ``<5`` or ``x``."""
+        mark = self.marks.get(key)
+        if mark is Mark.SMALL:
+            return SUPPRESSED
+        if mark is Mark.COMPLEMENTARY:
+            return COMPLEMENTARY
+        return str(self.values[key])
 
 
 def cell(count: int) -> str:
-    """A count as exported: ``<5`` under the threshold, else the number."""
+    """A count alone (no margins): ``<5`` under the threshold, else the number."""
     return SUPPRESSED if count < SMALL_CELL else str(count)
 
 
 def shown(count: int) -> int | None:
-    """A count for a chart: ``None`` (drawn as suppressed) under the threshold."""
+    """A count alone for a chart: ``None`` (drawn as suppressed) under the threshold."""
     return None if count < SMALL_CELL else count
 
 
 def rate_allowed(numerator: int, denominator: int) -> bool:
     """Whether a rate may be shown: neither it, its basis nor its complement rests on < 5."""
     return min(numerator, denominator, denominator - numerator) >= SMALL_CELL
+
+
+def round5(count: int) -> int:
+    """``count`` rounded to the nearest multiple of 5 (0-2 down, 3-4 up)."""
+    return ROUNDING_BASE * ((count + ROUNDING_BASE // 2) // ROUNDING_BASE)
+
+
+def primary_only(counts: Mapping[Key, int]) -> Protected:
+    """Primary suppression alone (the rule before complementary suppression; kept to show, in
+    the tests, that it can be undone by subtraction)."""
+    return Protected(Method.SUPPRESS, dict(counts),
+                     {k: Mark.SMALL for k, v in counts.items() if v < SMALL_CELL})
+
+
+def protect(counts: Mapping[Key, int], lines: Sequence[Line],
+            method: Method = Method.SUPPRESS) -> Protected:
+    """Protect ``counts`` whose relations are ``lines`` (every key of a line must be counted).
+
+    Raises:
+        ValueError: a line does not add up (a bug in the release that builds it).
+    """
+    for line in lines:
+        if counts[line.total] != sum(counts[p] for p in line.parts):
+            raise ValueError(f"{line.total} is not the sum of its parts")
+    if method is Method.ROUND5:
+        return _rounded(counts, lines)
+    marks = {k: Mark.SMALL for k, v in counts.items() if v < SMALL_CELL}
+    by_key = _lines_by_key(lines)
+    while True:
+        changed = False
+        for line in lines:
+            if sum(1 for m in line.members if m in marks) == 1:
+                changed |= _suppress_next(line, counts, marks)
+        if changed:
+            continue
+        released = Protected(Method.SUPPRESS, counts, marks)
+        for key in sorted(disclosed(released, lines)):
+            if any(_suppress_next(line, counts, marks) for line in by_key.get(key, ())):
+                changed = True
+                break
+        if not changed:
+            return Protected(Method.SUPPRESS, dict(counts), dict(marks))
+
+
+def _rounded(counts: Mapping[Key, int], lines: Sequence[Line]) -> Protected:
+    values = {k: round5(v) for k, v in counts.items()}
+    marks: dict[Key, Mark] = {}
+    by_key = _lines_by_key(lines)
+    while True:
+        pinned = sorted(disclosed(Protected(Method.ROUND5, values, marks), lines))
+        fresh = [k for k in pinned if k not in marks]
+        if fresh:
+            marks.update((k, Mark.COMPLEMENTARY) for k in fresh)
+            continue
+        if not any(_suppress_next(line, values, marks) for k in pinned for line in by_key.get(k, ())):
+            return Protected(Method.ROUND5, values, marks)
+
+
+def _lines_by_key(lines: Iterable[Line]) -> dict[Key, list[Line]]:
+    by_key: dict[Key, list[Line]] = {}
+    for line in lines:
+        for member in line.members:
+            by_key.setdefault(member, []).append(line)
+    return by_key
+
+
+def _suppress_next(line: Line, counts: Mapping[Key, int], marks: dict[Key, Mark]) -> bool:
+    """Suppress the smallest shown member of ``line`` (a cell before its total); False if none."""
+    shown_members = [m for m in line.members if m not in marks]
+    if not shown_members:
+        return False
+    smallest = min(shown_members, key=lambda m: (counts[m], m == line.total, m))
+    marks[smallest] = Mark.COMPLEMENTARY
+    return True
+
+
+Bounds = dict[Key, tuple[float, float]]
+
+
+def known_bounds(release: Protected) -> Bounds:
+    """What a reader knows of each count before using any relation."""
+    bounds: Bounds = {}
+    for key, value in release.values.items():
+        mark = release.marks.get(key)
+        if mark is Mark.SMALL:
+            bounds[key] = (0, SMALL_CELL - 1)
+        elif mark is Mark.COMPLEMENTARY:
+            bounds[key] = (SMALL_CELL, math.inf) if release.method is Method.SUPPRESS \
+                else (0, math.inf)
+        elif release.method is Method.ROUND5:
+            half = ROUNDING_BASE // 2
+            bounds[key] = (max(0, value - half), value + half)
+        else:
+            bounds[key] = (value, value)
+    return bounds
+
+
+def propagate(bounds: Bounds, lines: Sequence[Line]) -> Bounds:
+    """Narrow ``bounds`` with every line's equation until nothing changes (interval reasoning:
+    a part is at least the total's lower bound minus the others' upper bounds, and so on)."""
+    b = dict(bounds)
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            parts = [b[p] for p in line.parts]
+            t_lo, t_hi = b[line.total]
+            total = (max(t_lo, sum(lo for lo, _ in parts)), min(t_hi, sum(hi for _, hi in parts)))
+            if total != b[line.total]:
+                b[line.total], changed = total, True
+            for i, p in enumerate(line.parts):
+                others_lo = sum(lo for j, (lo, _) in enumerate(parts) if j != i)
+                others_hi = sum(hi for j, (_, hi) in enumerate(parts) if j != i)
+                lo = max(parts[i][0], total[0] - others_hi)
+                hi = min(parts[i][1], total[1] - others_lo)
+                if (lo, hi) != parts[i]:
+                    b[p] = parts[i] = (lo, hi)
+                    changed = True
+    return b
+
+
+def disclosed(release: Protected, lines: Sequence[Line]) -> set[Key]:
+    """Hidden counts (suppressed; under ``round5`` every count) that interval reasoning brings
+    to a single value."""
+    bounds = propagate(known_bounds(release), lines)
+    hidden = release.values.keys() if release.method is Method.ROUND5 else release.marks.keys()
+    return {k for k in hidden if bounds[k][0] == bounds[k][1]}

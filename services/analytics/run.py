@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.errors import ConfigurationError
 from schemas.topics import EVENT_REQUESTS, SITUATIONS
+from services.analytics.privacy import Method
 from services.analytics.projections import FACTS, PROJECTIONS, TIMELINE, Keyed
 from services.analytics.projections import event_requests as requests
 from services.analytics.projections.facts import SituationFacts
@@ -52,11 +53,17 @@ class Outcome:
 
 async def run(settings: Settings, projection: str, sources: Sequence[Source], out: Path, *,
               start: datetime | None, end: datetime | None, types: Mapping[str, str],
-              progress: Progress | None = None) -> Outcome:
-    """Replay ``sources`` into ``projection`` and write its exports under ``out``."""
-    # pyarrow and matplotlib (~75 MB) load only when exports are written: the ``commande`` CLI
-    # registers this command, and ``commande run <service>`` must not carry them.
-    from services.analytics import exports, report
+              progress: Progress | None = None, protection: Method = Method.SUPPRESS,
+              generated_at: datetime | None = None) -> Outcome:
+    """Replay ``sources`` into ``projection`` and write its exports under ``out``.
+
+    ``protection`` is how counts are protected (complementary suppression, or rounding to base
+    5: the analyst's choice); ``generated_at`` (default: now) goes in the report's title only,
+    so every other file stays byte-identical for the same input.
+    """
+    # pyarrow, matplotlib and XlsxWriter (~75 MB) load only when exports are written: the
+    # ``commande`` CLI registers this command, and ``commande run <service>`` must not carry them.
+    from services.analytics import exports, release, report, workbook
     if projection not in PROJECTIONS:
         raise ConfigurationError(
             f"unknown projection {projection!r}; use one of {', '.join(PROJECTIONS)}")
@@ -77,13 +84,18 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
         if projection == "provincial":
             files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
         else:
-            stats = summarize(facts.states())
+            stats = summarize(facts.states(), types)
             asked = requests.summarize(by_request.states())
-            files = exports.write(out, [*exports.statistics_datasets(stats),
-                                        exports.event_request_dataset(asked)])
+            rel = release.build(stats, asked, protection)
+            files = exports.write(out, [*exports.statistics_datasets(rel),
+                                        exports.event_request_dataset(rel)])
+            files.append(workbook.write_workbook(out / "statistics.xlsx", rel,
+                                                 period=report.period(rel, start, end)))
+            when = generated_at or datetime.now(UTC)
             files.append(report.write_report(
-                out / "report.html", stats, title="COMMANDE Tables: replayed statistics",
-                context=_context(sources, start, end, read), requests=asked))
+                out / "report.html", rel, title=report.title_of(rel, when, start, end),
+                context=[*_context(sources, start, end, read),
+                         ("protection", protection.value)]))
     files.append(exports.write_json(out / "replay.json", {
         "projection": projection,
         "topics": [s.name for s in sources],

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as Bar
 
+from services.analytics.privacy import Method
 from services.analytics.projections import PROJECTIONS
 from services.analytics.replay import DEFAULT_TOPICS, Progress, Source, parse_time, resolve
 from services.analytics.run import DIRECTORY, Outcome, agency_types, default_topics, run
@@ -56,6 +57,10 @@ def replay(
         "commande.event-requests.v1).")] = None,
     directory: Annotated[Path, typer.Option(
         help="Directory file giving each agency's type.")] = DIRECTORY,
+    protection: Annotated[Method, typer.Option(
+        help="How counts are protected: 'suppress' (under 5 shown <5, and the cells that would "
+        "give them away hidden, x) or 'round5' (every count rounded to base 5).")
+    ] = Method.SUPPRESS,
 ) -> None:
     """Replay with its own partition assignment: no consumer group, no commit, nothing produced.
 
@@ -70,10 +75,11 @@ def replay(
     types = agency_types(directory)
     if sys.stderr.isatty():
         outcome = _with_progress_bar(settings, projection, sources, out, start,
-                                     end, types)
+                                     end, types, protection)
     else:
         outcome = asyncio.run(run(settings, projection, sources, out, start=start,
-                                  end=end, types=types, progress=_log_progress()))
+                                  end=end, types=types, progress=_log_progress(),
+                                  protection=protection))
     read = outcome.report
     log.info("replay done", events=read.events, records=read.records,
              undecodable=sum(read.undecodable.values()), seconds=round(read.seconds, 2))
@@ -85,7 +91,7 @@ def replay(
 
 def _with_progress_bar(settings: Settings, projection: str, sources: list[Source], out: Path,
                        start: datetime | None, end: datetime | None,
-                       types: dict[str, str]) -> Outcome:
+                       types: dict[str, str], protection: Method) -> Outcome:
     """Run with a progress bar on the terminal: events, rate, ETA."""
     columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} events/s"), TimeRemainingColumn())
@@ -98,7 +104,7 @@ def _with_progress_bar(settings: Settings, projection: str, sources: list[Source
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
         return asyncio.run(run(settings, projection, sources, out, start=start, end=end,
-                               types=types, progress=update))
+                               types=types, progress=update, protection=protection))
 
 
 def _log_progress(every: float = 5.0) -> Progress:

@@ -2,7 +2,10 @@
 
 A partner validating with the published schema and intake validating with the model must agree.
 Known, documented gaps where only the model is stricter (not sampled here): agencies repeated
-between lead and assisting, and a meeting that ends before it starts.
+between lead and assisting, a meeting that ends before it starts, and a local time with an offset
+or out of range (the v1 schemas' pattern checks only that it starts ``HH:MM``; a tighter one would
+be a narrowing the compatibility check refuses). Formats are checked in
+``test_contract_formats.py``.
 """
 
 from __future__ import annotations

@@ -51,17 +51,18 @@ async def test_statistics_replay_counts_event_requests(
     assert outcome.report.events == len(events())
     assert not outcome.report.undecodable
     with (tmp_path / "event_requests.csv").open() as fh:
-        rows = {(r["table"], r["key"], r["key_2"]): r["count"] for r in csv.DictReader(fh)}
-    assert rows[("total", "requests", "")] == "6"
-    assert rows[("answer", "acknowledged", "")] == "<5"
-    assert rows[("topic", "seniors_safety", "")] == "<5"
-    assert rows[("month", "2026-01", "")] == "<5"
+        rows = {(r["table"], r["key"], r["key_2"]): (r["count"], r["suppression"])
+                for r in csv.DictReader(fh)}
+    assert rows[("total", "requests", "")] == ("6", "")
+    assert rows[("answer", "acknowledged", "")] == ("", "small_cell")
+    assert rows[("topic", "seniors_safety", "")] == ("", "small_cell")
+    assert rows[("month", "2026-01", "")] == ("", "small_cell")
     assert ("outcome", "pending", "") in rows
     page = (tmp_path / "report.html").read_text()
-    assert "Community event requests" in page
+    assert "<h2>Community event requests</h2>" in page
     with (tmp_path / "measures.csv").open() as fh:
-        measures = {r["measure"]: r["value"] for r in csv.DictReader(fh)}
-    assert measures["situations"] == "<5"  # the one SituationOpened of the sample
+        measures = {r["measure"]: (r["count"], r["suppression"]) for r in csv.DictReader(fh)}
+    assert measures["situations"] == ("", "small_cell")  # the one SituationOpened of the sample
 
 
 def test_the_restricted_submissions_topic_is_refused() -> None:

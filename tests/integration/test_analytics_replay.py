@@ -31,7 +31,7 @@ from services.cli import analytics_cmd
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 from tests.kafkautil import HARNESS, read_all
-from tests.unit.test_analytics_exports import MEASURES_CSV, ROW_1, ROW_5, STATISTICS_CSV
+from tests.unit.test_analytics_exports import GENERATED, MEASURES_CSV, ROW_1, ROW_2, STATISTICS_ROWS
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ async def prefix(settings: Settings) -> AsyncIterator[str]:
 async def _replay(settings: Settings, prefix: str, projection: str, out: Path,
                   start: datetime | None = None, end: datetime | None = None) -> ReplayReport:
     outcome = await run(settings, projection, resolve([prefix + SITUATIONS]), out,
-                        start=start, end=end, types=agency_types())
+                        start=start, end=end, types=agency_types(), generated_at=GENERATED)
     return outcome.report
 
 
@@ -81,13 +81,14 @@ async def test_replay_equals_hand_computed_expectations(
     read = await _replay(settings, prefix, "statistics", tmp_path)
     assert (read.records, read.events) == (69, 68)
     assert dict(read.undecodable) == {"MissingHeader": 1}
-    assert (tmp_path / "statistics.csv").read_text() == STATISTICS_CSV
+    assert (tmp_path / "statistics.csv").read_text().startswith(
+        "table,key,key_2,label,label_2,count,suppression\n" + STATISTICS_ROWS)
     assert (tmp_path / "measures.csv").read_text() == MEASURES_CSV
 
     await _replay(settings, prefix, "provincial", tmp_path / "rows")
-    lines = (tmp_path / "rows" / "provincial_rows.csv").read_text().splitlines()
+    lines = (tmp_path / "rows" / "provincial_rows_restricted.csv").read_text().splitlines()
     assert len(lines) == 9
-    assert (lines[1], lines[5]) == (ROW_1, ROW_5)
+    assert (lines[1], lines[2]) == (ROW_1, ROW_2)
 
 
 async def test_replay_from_and_to_times(settings: Settings, prefix: str, tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ async def test_replay_from_and_to_times(settings: Settings, prefix: str, tmp_pat
     assert read.events == len(in_range) == 29
     assert not read.undecodable
     with (tmp_path / "measures.csv").open() as fh:
-        values = {row["measure"]: row["value"] for row in csv.DictReader(fh)}
+        values = {row["measure"]: row["count"] for row in csv.DictReader(fh)}
     # February: S10 opens (03:00Z on the 1st), S7-S9 open, S1-S4 are concluded on the 10th.
     assert values["situations"] == "8"
 
@@ -112,7 +113,9 @@ async def test_two_replays_are_byte_identical(
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert files == sorted(
         p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
-    assert len(files) == 10 + 5 + 5  # statistics also writes event_requests.csv/.parquet
+    # statistics: 3 datasets x (CSV, Parquet), 2 dictionaries, workbook, report, replay.json;
+    # provincial and timeline: 1 dataset each (restricted), 2 dictionaries, replay.json
+    assert len(files) == 11 + 5 + 5
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
@@ -169,8 +172,10 @@ async def test_report_renders_with_images(settings: Settings, prefix: str, tmp_p
     await _replay(settings, prefix, "statistics", tmp_path)
     html = (tmp_path / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>")
-    assert html.count('src="data:image/png;base64,iVBORw0KGgo') == 4
+    images = html.count('src="data:image/png;base64,iVBORw0KGgo')
+    assert images == html.count("<img ") >= 20  # a chart per table
     assert "<td class=\"count\">&lt;5</td>" in html
+    assert "(generated 2026-12-02 01:00 UTC)</h1>" in html
 
 
 @pytest.fixture
@@ -217,7 +222,7 @@ async def test_cli_simulate_then_replay(settings: Settings, tmp_path: Path, cli_
             "--out", str(tmp_path), "--topic", name + SITUATIONS], env=env)
         assert result.exit_code == 0, result.output
         assert f"replayed {len(expected)} events (0 undecodable records skipped)" in result.output
-        assert (tmp_path / "provincial_rows.parquet").exists()
+        assert (tmp_path / "provincial_rows_restricted.parquet").exists()
 
         refused = await asyncio.to_thread(runner.invoke, _cli(), [
             "replay", "--from", "beginning", "--projection", "provincial",

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from uuid import UUID
 
+import pyarrow.parquet as pq
 import pytest
 
 from schemas.base import Message
@@ -29,7 +30,7 @@ from schemas.event_requests import (
 from schemas.referrals import Reason
 from schemas.samples import sample
 from schemas.situations import SituationOpened
-from services.analytics import exports, report
+from services.analytics import exports, release, report
 from services.analytics.projections import event_requests as er
 from services.analytics.projections.statistics import summarize as summarize_situations
 from services.analytics.simulate import Plan, generate
@@ -170,29 +171,42 @@ def test_order_of_requests_does_not_matter() -> None:
     assert er.summarize(store.states()) == er.summarize(forward.states())
 
 
+def _release() -> release.Release:
+    return release.build(summarize_situations([]), stats())
+
+
 def test_export_suppresses_small_cells_and_the_dictionary_defines_every_table(
         tmp_path: Path) -> None:
-    exports.write(tmp_path, [exports.event_request_dataset(stats())])
+    exports.write(tmp_path, [exports.event_request_dataset(_release())])
     with (tmp_path / "event_requests.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert rows[0] == {"table": "total", "key": "requests", "key_2": "", "count": "6"}
-    assert {"table": "answer", "key": "acknowledged", "key_2": "", "count": "<5"} in rows
-    assert all(r["count"] == "<5" for r in rows[1:])  # every cell of this small sample
+    assert rows[0] == {"table": "total", "key": "requests", "key_2": "", "label": "Requests",
+                       "label_2": "", "count": "6", "suppression": ""}
+    assert {"table": "answer", "key": "acknowledged", "key_2": "", "label": "Acknowledged",
+            "label_2": "", "count": "", "suppression": "small_cell"} in rows
+    # every cell of this small sample is under 5
+    assert all(r["count"] == "" and r["suppression"] == "small_cell"
+               for r in rows[1:] if r["key"] != "total")
+    totals = {r["table"]: r["count"] for r in rows if r["key"] == "total"}
+    # 6 requests in all; the outcomes add up to the acknowledged ones, under 5: hidden
+    assert totals == {"answer": "6", "district": "6", "kind": "6", "month": "6", "outcome": ""}
     with (tmp_path / "data_dictionary.csv").open() as fh:
         entries = {(r["file"], r["column"]) for r in csv.DictReader(fh)}
     for name, _ in er.TABLES:
         assert ("event_requests", name) in entries
-    assert (tmp_path / "event_requests.parquet").exists()
+    table = pq.read_table(tmp_path / "event_requests.parquet")
+    assert str(table.schema.field("count").type) == "int64"
+    assert table.to_pylist()[0]["count"] == 6
 
 
 def test_the_report_has_an_event_requests_section() -> None:
-    page = report.render(summarize_situations([]), title="t", context=[], requests=stats())
-    assert "Community event requests" in page
-    assert "Event requests by topic" in page
-    assert ">6<" in page  # the total
-    assert "seniors_safety" in page
+    page = report.render(_release(), title="t", context=[])
+    assert "<h2>Community event requests</h2>" in page
+    assert "Acknowledged requests by topic" in page
+    assert '<td class="count">6</td>' in page  # the total
+    assert "Seniors" in page  # topics by their reference names
     assert "Community event requests" not in report.render(
-        summarize_situations([]), title="t", context=[])
+        release.build(summarize_situations([])), title="t", context=[])
 
 
 def test_the_simulator_adds_requests_without_changing_the_situations() -> None:

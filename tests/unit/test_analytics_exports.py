@@ -5,14 +5,18 @@ from __future__ import annotations
 import base64
 import csv
 import re
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow.parquet as pq
 import pytest
 
 from schemas.envelope import from_record
-from services.analytics import exports, report
-from services.analytics.privacy import cell, rate_allowed
+from schemas.reference import reference
+from services.analytics import exports, release, report, workbook
+from services.analytics.privacy import Mark, Method, cell, rate_allowed
 from services.analytics.projections import FACTS, TIMELINE, Keyed
 from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
@@ -22,65 +26,67 @@ from services.analytics.samples import AGENCY_TYPES, fixed_stream
 
 pytestmark = pytest.mark.unit
 
-STATISTICS_CSV = """\
-table,key,key_2,count
-district,district_1,,6
-district,district_2,,<5
-district,district_3,,<5
-month,2026-01,,7
-month,2026-02,,<5
-month_district,2026-01,district_1,6
-month_district,2026-01,district_3,<5
-month_district,2026-02,district_2,<5
-decision,confirmed,,7
-decision,pending,,<5
-decision,rejected,,<5
-decision,returned,,<5
-conclusion,rejected_not_aer,,<5
-conclusion,returned_to_originator,,<5
-conclusion,risk_lowered_connected_to_services,,<5
-conclusion,risk_lowered_informed_of_services,,<5
-conclusion,risk_lowered_other,,<5
-conclusion,still_aer_refused_services,,<5
-risk_category,alcohol,,<5
-risk_category,antisocial_behaviour,,<5
-risk_category,basic_needs,,<5
-risk_category,drugs,,<5
-risk_category,elder_abuse,,<5
-risk_category,housing,,<5
-risk_category,mental_health,,9
-age_group,age_18_24,,<5
-age_group,age_25_29,,5
-age_group,age_30_39,,<5
-age_group,age_40_59,,<5
-age_group,age_60_plus,,<5
-age_group,age_6_11,,<5
+# The fixed stream (samples.py) by hand: districts 6 / 3 / 1 of 10; January 7 (S1-S6, and S10
+# opened on 31 January in Halton), February 3. February < 5 leaves January alone in the month
+# line: it goes too (complementary); in month x district, district 1's column (6 = 6 + 0) would
+# give its January cell away once February's 0 is hidden, so that cell goes too.
+STATISTICS_ROWS = """\
+district,district_1,,1 District,,6,
+district,district_2,,2 District,,,small_cell
+district,district_3,,3 District,,,small_cell
+district,total,,Total,,10,
+month,2026-01,,January 2026,,,complementary
+month,2026-02,,February 2026,,,small_cell
+month,total,,Total,,10,
+month_district,2026-01,district_1,January 2026,1 District,,complementary
+month_district,2026-01,district_2,January 2026,2 District,,small_cell
+month_district,2026-01,district_3,January 2026,3 District,,small_cell
+month_district,2026-02,district_1,February 2026,1 District,,small_cell
+month_district,2026-02,district_2,February 2026,2 District,,small_cell
+month_district,2026-02,district_3,February 2026,3 District,,small_cell
+decision,confirmed,,AER confirmed,,7,
+decision,rejected,,Rejected (not AER),,,small_cell
+decision,returned,,Returned to the originator,,,small_cell
+decision,pending,,Not yet decided,,,small_cell
+decision,total,,Total,,10,
 """
 
-# 3 breaches of 7 and 8 accepted of 10 rest on small counts (3; the complement 2): suppressed.
+# 3 breaches of 7 rest on small counts; 8 accepted of 10 answered would give away the 2 not
+# accepted, so the 8 is hidden (complementary) and so is the rate. Times: S1-S9 decided (median
+# 168 h), six first contacts (mobilization 6, 12, 24, 48, 53, 60 h), seven concluded.
 MEASURES_CSV = """\
-measure,value
-situations,10
-mobilization_situations,6
-mobilization_median_hours,36.0
-mobilization_p90_hours,60.0
-aer_confirmed,7
-sla_breached_situations,<5
-sla_breached_first_contact,<5
-sla_breached_lead_acceptance,<5
-sla_breach_rate,suppressed
-assignments,11
-assignments_answered,10
-assignments_accepted,8
-assignment_acceptance_rate,suppressed
+measure,label,unit,count,value,suppression
+situations,Situations,count,10,,
+persons,Persons concerned (situations not rejected),count,10,,
+aer_confirmed,Situations confirmed as AER,count,7,,
+closed,Situations closed,count,8,,
+decision_median_hours,Median time from opening to the Filter 2 decision,hours,,168.0,
+mobilization_situations,Situations with AER confirmed and a first contact,count,6,,
+mobilization_median_hours,Median service mobilization time (AER confirmed to first contact),hours,,36.0,
+mobilization_p90_hours,90th percentile of service mobilization time,hours,,60.0,
+contacted,Situations with a first contact,count,6,,
+contact_median_hours,Median time from opening to first contact,hours,,204.0,
+concluded,Situations concluded,count,7,,
+conclusion_median_days,Median time from opening to conclusion,days,,35.0,
+sla_warned_situations,AER situations with an SLA warning,count,,,small_cell
+sla_breached_situations,AER situations with an SLA breach,count,,,small_cell
+sla_breached_first_contact,Situations breaching the 48 h first contact,count,,,small_cell
+sla_breached_lead_acceptance,Situations whose lead acceptance was overdue,count,,,small_cell
+sla_breach_rate,Share of AER situations with an SLA breach,percent,,,suppressed
+assignments,Agency assignments (lead or assisting),count,11,,
+assignments_answered,Assignments answered,count,10,,
+assignments_accepted,Assignments accepted at first answer,count,,,complementary
+assignment_acceptance_rate,Share of answered assignments accepted,percent,,,suppressed
 """
 
-ROW_1 = ("1,district_1,1 District,individual,routine,2026-01-05,2026-01-13,2026-02-10,confirmed,"
-         "police_cmb,mental_health,housing,age_25_29,woman,"
-         "housing.eviction_risk;mental_health.crisis_calls,housing;mental_health,family_support,,"
-         "housing;mental_health,12.0,risk_lowered_connected_to_services,risk_lowered,false")
-ROW_5 = ("5,district_1,1 District,individual,routine,2026-01-09,2026-01-13,2026-01-13,rejected,"
+# Month-level dates; rows numbered after sorting on the exported columns (S4, the family, first).
+ROW_1 = ("1,district_1,1 District,family,routine,2026-01,2026-01,2026-02,confirmed,police_cmb,"
+         "child_welfare,,age_25_29;age_6_11,man;woman,basic_needs.food_insecurity;"
+         "mental_health.household,basic_needs;mental_health,,domestic_violence,child_welfare,6.0,"
+         "risk_lowered_connected_to_services,risk_lowered,false")
+ROW_2 = ("2,district_1,1 District,individual,routine,2026-01,2026-01,2026-01,rejected,"
          "child_youth_mental_health,,,,,,,,,,,rejected_not_aer,rejected,true")
+GENERATED = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
 
 
 def _facts() -> list[SituationFacts]:
@@ -91,77 +97,144 @@ def _facts() -> list[SituationFacts]:
 
 
 def _stats() -> Statistics:
-    return summarize(_facts())
+    return summarize(_facts(), AGENCY_TYPES)
+
+
+def _release() -> release.Release:
+    return release.build(_stats())
 
 
 def _write_all(out: Path) -> None:
     keyed: Keyed[Timeline] = Keyed(TIMELINE.fold)
     for r in fixed_stream():
         keyed.apply(from_record(r.record.headers, r.record.value, topic=r.record.topic))
-    stats = _stats()
-    exports.write(out, [*exports.statistics_datasets(stats),
+    rel = _release()
+    exports.write(out, [*exports.statistics_datasets(rel),
                         exports.provincial_dataset(rows(_facts(), AGENCY_TYPES)),
                         exports.timeline_dataset(keyed.states())])
-    report.write_report(out / "report.html", stats, title="t", context=[("from", "beginning")])
+    workbook.write_workbook(out / "statistics.xlsx", rel, period=report.period(rel))
+    report.write_report(out / "report.html", rel, title=report.title_of(rel, GENERATED),
+                        context=[("from", "beginning")])
 
 
 def test_statistics_and_measures_csv_equal_hand_computed(tmp_path: Path) -> None:
     _write_all(tmp_path)
-    assert (tmp_path / "statistics.csv").read_text() == STATISTICS_CSV
+    text = (tmp_path / "statistics.csv").read_text()
+    assert text.startswith("table,key,key_2,label,label_2,count,suppression\n" + STATISTICS_ROWS)
     assert (tmp_path / "measures.csv").read_text() == MEASURES_CSV
 
 
-def test_provincial_csv_and_parquet(tmp_path: Path) -> None:
+def test_counts_are_integers_in_parquet_and_suppressed_ones_null_with_their_reason(
+        tmp_path: Path) -> None:
     _write_all(tmp_path)
-    lines = (tmp_path / "provincial_rows.csv").read_text().splitlines()
+    table = pq.read_table(tmp_path / "statistics.parquet")
+    assert str(table.schema.field("count").type) == "int64"
+    got = table.to_pylist()
+    assert got[0] == {"table": "district", "key": "district_1", "key_2": "",
+                      "label": "1 District", "label_2": "", "count": 6, "suppression": ""}
+    assert got[1]["count"] is None
+    assert got[1]["suppression"] == "small_cell"
+    measures = pq.read_table(tmp_path / "measures.parquet").to_pylist()
+    assert measures[0]["count"] == 10
+    assert {m["measure"]: m["value"] for m in measures}["mobilization_median_hours"] == 36.0
+
+
+def test_provincial_rows_are_restricted_month_level_microdata(tmp_path: Path) -> None:
+    _write_all(tmp_path)
+    assert not (tmp_path / "provincial_rows.csv").exists()
+    lines = (tmp_path / "provincial_rows_restricted.csv").read_text().splitlines()
     assert len(lines) == 9
     assert lines[1] == ROW_1
-    assert lines[5] == ROW_5
-    table = pq.read_table(tmp_path / "provincial_rows.parquet").to_pylist()
+    assert lines[2] == ROW_2
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", "\n".join(lines))  # no day anywhere
+    path = tmp_path / "provincial_rows_restricted.parquet"
+    assert pq.read_metadata(path).metadata[b"commande.use"].startswith(b"RESTRICTED USE")
+    table = pq.read_table(path).to_pylist()
     assert [r["row_number"] for r in table] == list(range(1, 9))
-    assert table[4]["redacted"] is True
-    assert table[4]["risk_factors"] is None
-    assert table[4]["age_groups"] is None
-    assert table[0]["risk_factors"] == ["housing.eviction_risk", "mental_health.crisis_calls"]
-    assert table[0]["study_flags"] == []
+    assert table[1]["redacted"] is True
+    assert table[1]["risk_factors"] is None
+    assert table[1]["age_groups"] is None
+    assert table[0]["risk_factors"] == ["basic_needs.food_insecurity", "mental_health.household"]
+    assert table[0]["protective_factors"] == []
+    assert "RESTRICTED USE" in (tmp_path / "data_dictionary.md").read_text()
 
 
-def test_every_count_in_every_export_is_suppressed_under_five(tmp_path: Path) -> None:
+def test_the_timeline_is_restricted_without_ids_or_times(tmp_path: Path) -> None:
     _write_all(tmp_path)
+    text = (tmp_path / "timeline_restricted.csv").read_text()
+    lines = text.splitlines()
+    assert lines[0] == "situation,seq,month,event,detail"
+    assert len(lines) == 69
+    ids = {str(f.situation_id) for f in _facts()}
+    assert not any(i in text or i.replace("-", "") in text for i in ids)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|T\d{2}:", text)
+    assert {line.split(",")[0] for line in lines[1:]} == {str(n) for n in range(1, 11)}
+    meta = pq.read_metadata(tmp_path / "timeline_restricted.parquet").metadata
+    assert meta[b"commande.use"].startswith(b"RESTRICTED USE")
+
+
+def test_every_count_in_every_export_is_protected(tmp_path: Path) -> None:
+    _write_all(tmp_path)
+    rel = _release()
     with (tmp_path / "statistics.csv").open() as fh:
-        counts = [row["count"] for row in csv.DictReader(fh)]
-    with (tmp_path / "measures.csv").open() as fh:
-        counts += [row["value"] for row in csv.DictReader(fh)
-                   if not row["measure"].endswith(("_hours", "_rate"))]
-    assert "<5" in counts
-    assert all(c == "<5" or int(c) >= 5 for c in counts), counts
-    assert all(c["count"] == "<5" or int(c["count"]) >= 5
-               for c in pq.read_table(tmp_path / "statistics.parquet").to_pylist())
+        got = list(csv.DictReader(fh))
+    assert {r["suppression"] for r in got} == {"", "small_cell", "complementary"}
+    for r in got:
+        assert (r["count"] == "") == (r["suppression"] != ""), r
+        assert r["count"] == "" or int(r["count"]) >= 5, r
+    by_key = {r.key: r for t in rel.tables for r in t.rows}
+    for key, row in by_key.items():  # the mark says the truth about the hidden count
+        mark = rel.protected.mark(key)
+        assert (mark is Mark.SMALL) == (rel.counts[key] < 5), (key, row)
     html = (tmp_path / "report.html").read_text()
     numbers = re.findall(r'<td class="count">([^<]*)</td>', html)
-    assert len(numbers) == 31 + 9  # every count table row, and the measures that are counts
     assert "&lt;5" in numbers
-    assert all(n == "&lt;5" or int(n) >= 5 for n in numbers), numbers
+    assert "x" in numbers
+    assert all(n in ("&lt;5", "x") or int(n) >= 5 for n in numbers), numbers
 
 
-def test_charts_draw_no_count_under_five() -> None:
-    charts = report.chart_data(_stats())
-    values = [v for series in charts.values() for points in series.values() for _, v in points]
-    assert None in values
-    assert all(v is None or v >= 5 for v in values)
-    by_month = charts["situations_per_month_by_district"]
-    assert by_month["district_1"] == [("2026-01", 6), ("2026-02", None)]
-    assert charts["risk_categories"]["situations"][-1] == ("mental_health", 9)
-    # 6, 12 | 24 | 48, 53, 60: every bin under 5
-    assert charts["mobilization_time"]["situations"] == [
-        ("0-12 h", None), ("12-24 h", None), ("24-48 h", None), ("48-72 h", None), ("72 h +", None)]
+def test_charts_draw_no_count_under_five_and_say_what_is_hidden() -> None:
+    charts = report.chart_data(_release())
+    values = [(v, text) for series in charts.values() for points in series.values()
+              for _, v, text in points]
+    assert all(v is None or v >= 5 for v, _ in values)
+    assert {text for v, text in values if v is None} == {"<5", "x"}
+    assert charts["district"]["Situations by district"] == [
+        ("1 District", 6, "6"), ("2 District", None, "<5"), ("3 District", None, "<5")]
+    assert charts["month_district"]["1 District"] == [("Jan 2026", None, "x"),
+                                                      ("Feb 2026", None, "<5")]
+    risk = charts["risk_category"]["Risk categories"]
+    assert ("Mental health", 9, "9") in risk
+    assert [label for label, _, _ in risk] == [c.name for c in reference().risk_categories]
+
+
+def test_report_title_names_the_period_and_generation_time_and_headings_are_words(
+        tmp_path: Path) -> None:
+    _write_all(tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    title = ("COMMANDE Tables: situations and community event requests, January 2026 to "
+             "February 2026 (generated 2026-12-02 01:00 UTC)")
+    assert f"<title>{title}</title>" in html
+    assert f"<h1>{title}</h1>" in html
+    headings = re.findall(r"<h2>([^<]*)</h2>", html)
+    assert headings[:4] == ["Key figures", "Situations by district", "Situations by month",
+                            "Situations by month and district"]
+    assert not any("_" in h for h in headings), headings
+    for words in ("Filter 2 outcomes", "Originating sector", "Lead sector", "Assisting sectors",
+                  "Persons concerned by gender", "Number of risk factors per situation",
+                  "Protective factors", "Study flags", "Services mobilized",
+                  "SLA breaches by district", "Conclusions"):
+        assert words in headings, words
+    assert "<td>Median service mobilization time (AER confirmed to first contact)</td>" \
+           '<td class="measure">36.0 hours</td>' in html
+    assert "district_1" not in html
 
 
 def test_report_embeds_png_charts_without_metadata(tmp_path: Path) -> None:
     _write_all(tmp_path)
     html = (tmp_path / "report.html").read_text()
     images = re.findall(r'<img alt="[^"]+" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', html)
-    assert len(images) == 4
+    assert len(images) == len([t for t in _release().tables if t.rows])
     for data in images:
         png = base64.b64decode(data)
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -169,12 +242,62 @@ def test_report_embeds_png_charts_without_metadata(tmp_path: Path) -> None:
         assert b"tIME" not in png
 
 
+def _xml(data: bytes) -> ElementTree.Element:
+    return ElementTree.fromstring(data)  # noqa: S314 - the workbook this test just wrote
+
+
+def _sheets(path: Path) -> dict[str, list[list[tuple[str | None, str]]]]:
+    """Each sheet's written rows (empty ones skipped) as (cell type, text): type None is a
+    number, 's' a shared string."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    with zipfile.ZipFile(path) as z:
+        strings = [si.findtext("m:t", namespaces=ns) or "" for si in
+                   _xml(z.read("xl/sharedStrings.xml")).findall("m:si", ns)]
+        book = _xml(z.read("xl/workbook.xml"))
+        links = _xml(z.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target") for r in links}
+        out = {}
+        for sheet in book.find("m:sheets", ns) or []:
+            xml = _xml(z.read("xl/" + str(targets[sheet.get(rel_ns)])))
+            rows = []
+            for row in xml.iter(f"{{{ns['m']}}}row"):
+                cells = []
+                for c in row.findall("m:c", ns):
+                    v = c.findtext("m:v", namespaces=ns) or ""
+                    cells.append((c.get("t"), strings[int(v)] if c.get("t") == "s" else v))
+                rows.append(cells)
+            out[str(sheet.get("name"))] = rows
+    return out
+
+
+def test_the_workbook_has_a_sheet_per_table_with_numbers_as_numbers(tmp_path: Path) -> None:
+    _write_all(tmp_path)
+    sheets = _sheets(tmp_path / "statistics.xlsx")
+    rel = _release()
+    assert list(sheets) == ["Read me", "Key figures", *(workbook.sheet_name(t) for t in rel.tables)]
+    district = sheets["district"]
+    assert district[0] == [("s", "Situations by district")]
+    assert district[2] == [("s", "District"), ("s", "Count")]
+    assert district[3:] == [[("s", "1 District"), (None, "6")], [("s", "2 District"), ("s", "<5")],
+                            [("s", "3 District"), ("s", "<5")], [("s", "Total"), (None, "10")]]
+    grid = sheets["month_district"]
+    assert grid[2] == [("s", "Month"), ("s", "1 District"), ("s", "2 District"),
+                       ("s", "3 District"), ("s", "Total")]
+    assert grid[3] == [("s", "January 2026"), ("s", "x"), ("s", "<5"), ("s", "<5"), ("s", "x")]
+    assert grid[5] == [("s", "Total"), (None, "6"), ("s", "<5"), ("s", "<5"), (None, "10")]
+    key = {row[0][1]: row[1] for row in sheets["Key figures"][1:]}
+    assert key["Situations"] == (None, "10")
+    assert key["Median service mobilization time (AER confirmed to first contact)"] == (None, "36")
+    assert key["Share of AER situations with an SLA breach"] == ("s", "suppressed")
+
+
 def test_exports_are_byte_identical_across_runs(tmp_path: Path) -> None:
     _write_all(tmp_path / "a")
     _write_all(tmp_path / "b")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
-    assert len(names) == 11  # 4 datasets x (CSV, Parquet), 2 dictionaries, the report
+    assert len(names) == 12  # 4 datasets x (CSV, Parquet), 2 dictionaries, workbook, report
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
@@ -183,11 +306,27 @@ def test_data_dictionary_lists_every_column(tmp_path: Path) -> None:
     _write_all(tmp_path)
     with (tmp_path / "data_dictionary.csv").open() as fh:
         entries = {(r["file"], r["column"]) for r in csv.DictReader(fh)}
-    for stem in ("statistics", "measures", "provincial_rows", "timeline"):
+    for stem in ("statistics", "measures", "provincial_rows_restricted", "timeline_restricted"):
         header = (tmp_path / f"{stem}.csv").read_text().splitlines()[0].split(",")
         assert {(stem, c) for c in header} <= entries
     assert ("measures", "sla_breach_rate") in entries
-    assert "| redacted | bool |" in (tmp_path / "data_dictionary.md").read_text()
+    assert ("statistics", "month_district") in entries
+    text = (tmp_path / "data_dictionary.md").read_text()
+    assert "| redacted | bool |" in text
+    assert "| count | int64 |" in text
+    assert "complementary" in text
+
+
+def test_rounding_to_base_five_is_the_analysts_choice() -> None:
+    rel = release.build(_stats(), method=Method.ROUND5)
+    p = rel.protected
+    assert p.method is Method.ROUND5
+    assert p.text(("situations",)) == "10"
+    assert p.text(("district", "district_2")) == "5"  # 3
+    assert p.text(("district", "district_3")) == "0"  # 1
+    assert all(v % 5 == 0 for v in p.values.values())
+    page = report.render(rel, title="t", context=[])
+    assert "rounded to base 5" in page
 
 
 def test_suppression_rules() -> None:

@@ -15,7 +15,17 @@ the data dictionary):
 * SLA breach rate = AER-confirmed situations with at least one ``SlaBreached`` / AER-confirmed
   situations;
 * assignment acceptance rate = assignments whose first answer was ``accepted`` / assignments
-  answered (an assignment still ``requested`` is not answered yet).
+  answered (an assignment still ``requested`` is not answered yet);
+* situation type, originating sector (the originating agency's type in the directory) and lead
+  sector (the latest lead's type; ``none`` before one is named) count **situations seen**;
+* assisting sectors, protective factors, study flags and services mobilized count situations
+  *not* rejected naming each (one situation may count under several), gender counts **persons
+  concerned** like age group, and the numbers of risk factors and of risk categories count
+  situations not rejected by how many they name;
+* SLA warnings and breaches by district count situations with at least one warning / breach;
+* times from opening to the Filter 2 decision, to the first contact and to the conclusion are in
+  hours, over the situations that reached that step (decision: the current one, after a
+  reopening).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import statistics as pystats
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import HALTON, UNKNOWN
@@ -37,6 +48,18 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("conclusion", ("conclusion",)),
     ("risk_category", ("risk_category",)),
     ("age_group", ("age_group",)),
+    ("gender", ("gender",)),
+    ("situation_type", ("situation_type",)),
+    ("originating_sector", ("originating_sector",)),
+    ("lead_sector", ("lead_sector",)),
+    ("assisting_sector", ("assisting_sector",)),
+    ("risk_factor_count", ("risk_factor_count",)),
+    ("risk_category_count", ("risk_category_count",)),
+    ("protective_factor", ("protective_factor",)),
+    ("study_flag", ("study_flag",)),
+    ("service_mobilized", ("service_mobilized",)),
+    ("sla_warning_district", ("district",)),
+    ("sla_breach_district", ("district",)),
 )
 """Every count table: its name and the names of its key columns."""
 
@@ -55,6 +78,20 @@ class Statistics:
     assignments: int = 0
     assignments_answered: int = 0
     assignments_accepted: int = 0
+    not_rejected: int = 0
+    """Situations not rejected as not AER (the base of the risk and person tables)."""
+    persons: int = 0
+    """Persons concerned in situations not rejected."""
+    closed: int = 0
+    """Situations with a conclusion (concluded, rejected or returned)."""
+    sla_warned: int = 0
+    """AER-confirmed situations with at least one SLA warning."""
+    decision_hours: tuple[float, ...] = ()
+    """Opening to the Filter 2 decision, hours, sorted."""
+    contact_hours: tuple[float, ...] = ()
+    """Opening to the first contact, hours, sorted."""
+    conclusion_hours: tuple[float, ...] = ()
+    """Opening to the conclusion, hours, sorted."""
 
     @property
     def mobilization_median(self) -> float | None:
@@ -96,11 +133,37 @@ def month_of(f: SituationFacts) -> str:
     return f.opened_at.astimezone(HALTON).strftime("%Y-%m")
 
 
-def summarize(facts: Iterable[SituationFacts]) -> Statistics:
-    """The statistics of ``facts`` (every situation seen in the range)."""
+NO_LEAD = "none"
+COUNT_BINS: tuple[str, ...] = ("0-1", "2", "3", "4", "5+")
+"""How situations are grouped by their number of risk factors or categories."""
+
+
+def count_bin(n: int) -> str:
+    """The :data:`COUNT_BINS` label of ``n``."""
+    return "0-1" if n <= 1 else "5+" if n >= 5 else str(n)
+
+
+def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds() / 3600.0
+
+
+def summarize(facts: Iterable[SituationFacts],
+              agency_types: Mapping[str, str] | None = None) -> Statistics:
+    """The statistics of ``facts`` (every situation seen in the range).
+
+    Args:
+        facts: the folded facts of every situation seen.
+        agency_types: agency slug → agency type (the directory); unknown slugs count as
+            ``unknown``.
+    """
+    types = agency_types or {}
     counts: dict[str, Counter[tuple[str, ...]]] = {name: Counter() for name, _ in TABLES}
     hours: list[float] = []
+    steps: dict[str, list[float]] = {"decision": [], "contact": [], "conclusion": []}
     total = confirmed = breached = assignments = answered = accepted = 0
+    not_rejected = persons = closed = warned = 0
     by_kind: Counter[str] = Counter()
     for f in facts:
         total += 1
@@ -113,17 +176,44 @@ def summarize(facts: Iterable[SituationFacts]) -> Statistics:
         conclusion = f.final_conclusion
         if conclusion is not None:
             counts["conclusion"][(conclusion,)] += 1
+            closed += 1
+        counts["situation_type"][(f.situation_type or UNKNOWN,)] += 1
+        counts["originating_sector"][(types.get(f.originating_agency or "", UNKNOWN),)] += 1
+        lead = NO_LEAD if f.lead_agency is None else types.get(f.lead_agency, UNKNOWN)
+        counts["lead_sector"][(lead,)] += 1
         if not f.rejected:
-            for category in sorted({code.split(".", 1)[0] for code in f.risk_factors}):
+            not_rejected += 1
+            categories = sorted({code.split(".", 1)[0] for code in f.risk_factors})
+            for category in categories:
                 counts["risk_category"][(category,)] += 1
-            for age_group, _gender in f.persons:
+            counts["risk_factor_count"][(count_bin(len(set(f.risk_factors))),)] += 1
+            counts["risk_category_count"][(count_bin(len(categories)),)] += 1
+            for age_group, gender in f.persons:
                 counts["age_group"][(age_group,)] += 1
+                counts["gender"][(gender,)] += 1
+                persons += 1
+            for sector in sorted({types.get(a, UNKNOWN) for a in f.assisting_agencies}):
+                counts["assisting_sector"][(sector,)] += 1
+            for code in sorted(set(f.protective_factors)):
+                counts["protective_factor"][(code,)] += 1
+            for code in sorted(set(f.study_flags)):
+                counts["study_flag"][(code,)] += 1
+            for code in sorted(set(f.services_mobilized)):
+                counts["service_mobilized"][(code,)] += 1
         if f.confirmed_at is not None:
             confirmed += 1
+            if f.sla_warnings:
+                warned += 1
+                counts["sla_warning_district"][(district,)] += 1
             if f.sla_breaches:
                 breached += 1
+                counts["sla_breach_district"][(district,)] += 1
                 for kind in set(f.sla_breaches):
                     by_kind[kind] += 1
+        for step, end in (("decision", f.decided_at), ("contact", f.first_contact_at),
+                          ("conclusion", f.concluded_at)):
+            if (h := _hours(f.opened_at, end)) is not None:
+                steps[step].append(h)
         mobilization = f.mobilization_hours
         if mobilization is not None:
             hours.append(mobilization)
@@ -137,4 +227,8 @@ def summarize(facts: Iterable[SituationFacts]) -> Statistics:
         aer_confirmed=confirmed, sla_breached=breached,
         sla_breached_by_kind=dict(sorted(by_kind.items())),
         assignments=assignments, assignments_answered=answered, assignments_accepted=accepted,
+        not_rejected=not_rejected, persons=persons, closed=closed, sla_warned=warned,
+        decision_hours=tuple(sorted(steps["decision"])),
+        contact_hours=tuple(sorted(steps["contact"])),
+        conclusion_hours=tuple(sorted(steps["conclusion"])),
     )
