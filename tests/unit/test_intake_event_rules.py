@@ -8,18 +8,23 @@ from typing import Any
 
 import pytest
 
-from schemas.event_requests import EventLocation, EventRequestSubmitted, Requester, TimeWindow
+from schemas.event_requests import (
+    EventLocation,
+    EventRequestSubmitted,
+    Requester,
+    TimeWindow,
+    well_formed_email,
+)
 from schemas.reference import reference
+from schemas.reference.calendar import ZONE
 from schemas.samples import NOW, sample
 from services.intake.event_requests.calendar import (
-    ZONE,
     add_business_days,
     business_deadline,
 )
 from services.intake.event_requests.rules import (
     EventRuleConfig,
     check,
-    well_formed_email,
     well_formed_phone,
 )
 
