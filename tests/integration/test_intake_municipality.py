@@ -16,7 +16,9 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from schemas.base import Message
@@ -34,12 +36,14 @@ from schemas.referrals import (
 from schemas.signing import sign_record
 from schemas.situations import SituationOpened
 from schemas.topics import DLQ, REFERRAL_STATUS, SITUATIONS
-from services.intake import main, sealing
+from services.intake import main, sealing, store
+from services.intake.ingress import new_token, token_hash
 from services.intake.provenance import partner_source
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key
 from services.runtime.clock import ManualClock
 from services.runtime.events import out_record
+from services.runtime.http import asgi_app
 from services.runtime.kafka import Producer
 from services.runtime.settings import Settings
 from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
@@ -49,6 +53,10 @@ pytestmark = pytest.mark.integration
 RUN = uuid.uuid4().hex[:8]
 AGENCY = "mental-health-assoc"  # a member of all three district tables
 START = datetime.now(UTC).replace(microsecond=0)
+SUBJECT = Subject(
+    people=(IdentifiedPerson(given_name="Synthetic", family_name=f"Person{RUN}",
+                             phone="+1 905 555 0100"),),
+    address="1 Example Street, Halton, ON", legal_basis="phipa_40_1")
 
 
 def referral(name: str, municipality: str) -> ReferralSubmitted:
@@ -58,26 +66,36 @@ def referral(name: str, municipality: str) -> ReferralSubmitted:
         persons=(PersonConcerned(age_group="age_25_29", gender="woman"),),
         risk_factors=("mental_health.diagnosed_not_treated", "housing.eviction_risk"),
         narrative="Repeated crisis contacts this month; eviction notice served.")
-    subject = Subject(
-        people=(IdentifiedPerson(given_name="Synthetic", family_name=f"Person{RUN}",
-                                 phone="+1 905 555 0100"),),
-        address="1 Example Street, Halton, ON", legal_basis="phipa_40_1")
     return ReferralSubmitted(
         agency_id=AGENCY, referral_ref=f"M{RUN}-{name}", submitted_at=START, priority="routine",
         summary=summary,
         aer=AerAttestation(significant_interest=True, probable_harm=True, severe_harm=True,
                            multi_disciplinary=True, attested_at=START - timedelta(hours=1)),
         sealed_subject=sealing.seal_subject(
-            subject, sealing.development_private_key("intake").public_key))
+            SUBJECT, sealing.development_private_key("intake").public_key))
 
 
 class Partner:
     """Publishes signed referrals as the agency would and reads intake's answers back."""
 
-    def __init__(self, settings: Settings, producer: Producer, dlq_start: dict[int, int]) -> None:
+    def __init__(self, settings: Settings, producer: Producer, dlq_start: dict[int, int],
+                 http: httpx.AsyncClient, token: str) -> None:
         self.settings = settings
         self.producer = producer
         self.dlq_start = dlq_start
+        self.http = http
+        self.token = token
+
+    async def post(self, event: ReferralSubmitted, *, municipality: str | None = None
+                   ) -> httpx.Response:
+        """Submit ``event`` over the HTTP ingress with the agency's token (subject in clear:
+        the ingress seals it; ``municipality`` written into the JSON instead, when given)."""
+        body = json.loads(event.model_dump_json())
+        body.update(sealed_subject=None, subject=json.loads(SUBJECT.model_dump_json()))
+        if municipality is not None:
+            body["summary"]["municipality"] = municipality
+        return await self.http.post("/v1/referrals", json=body,
+                                    headers={"Authorization": f"Bearer {self.token}"})
 
     async def refer(self, event: ReferralSubmitted, *, municipality: str | None = None) -> Message:
         """Publish ``event`` signed by its agency (with ``municipality`` written into its JSON
@@ -126,8 +144,13 @@ async def partner(settings: Settings) -> AsyncIterator[Partner]:
     dlq_start = await end_offsets(settings, DLQ.name)
     await svc.faststream.start()
     await producer.start()
+    token = new_token()
+    async with svc.pool.acquire() as conn:
+        await store.add_token(conn, token_hash(token), AGENCY, START, START + timedelta(days=30))
+    transport = httpx.ASGITransport(app=asgi_app([svc]))
     try:
-        yield Partner(settings, producer, dlq_start)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            yield Partner(settings, producer, dlq_start, http, token)
     finally:
         await producer.stop()
         await svc.faststream.stop()
@@ -169,6 +192,31 @@ async def test_an_unknown_name_is_a_filter_1_rejection_naming_the_accepted_ones(
     assert all(name in reason.message for name in ("Acton", "Georgetown", "Halton Hills",
                                                    "Burlington", "Milton", "Oakville"))
     assert "Springfeld" not in reason.message
+
+
+async def test_over_http_a_name_is_accepted_and_hamilton_refused_by_filter_1(
+        partner: Partner) -> None:
+    accepted = await partner.post(referral("http-georgetown", "  georgetown"))
+    assert accepted.status_code == 202, accepted.text
+    url = accepted.json()["status_url"]
+
+    async def answered() -> dict[str, Any] | None:
+        got: dict[str, Any] = (await partner.http.get(
+            url, headers={"Authorization": f"Bearer {partner.token}"})).json()
+        return got if got["status"] != "pending" else None
+
+    status = await wait_for(answered)
+    assert (status["status"], status["district"]) == ("accepted", "district_1")
+    refused = await partner.post(referral("http-hamilton", "Hamilton"))
+    assert refused.status_code == 400, refused.text
+    assert [(r["code"], r["field"]) for r in refused.json()["reasons"]] == [
+        ("municipality_outside_halton", "summary.municipality")]
+    broken = await partner.post(referral("http-control", "Acton"), municipality="Acton\u0007")
+    assert broken.status_code == 422, broken.text
+    assert broken.json()["errors"] == [{
+        "field": "summary.municipality",
+        "message": "Value error, write the municipality's name as text of 1 to 100 characters, "
+                   "without control characters"}]
 
 
 async def test_only_a_name_the_contract_refuses_goes_to_the_dead_letter_topic(
