@@ -275,6 +275,10 @@ class ReferralAccepted(ReferralKeyed, Event):
     duplicate: Annotated[bool, Strict()] = False
 
 
+REASON_MESSAGE_MAX = 500
+"""The longest message a :class:`Reason` carries."""
+
+
 class Reason(Contract):
     """One reason for a refusal, machine-readable and actionable by a person.
 
@@ -286,7 +290,8 @@ class Reason(Contract):
 
     code: Code
     field: FieldPath | None = None
-    message: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)]
+    message: Annotated[str, StringConstraints(strict=True, min_length=1,
+                                              max_length=REASON_MESSAGE_MAX)]
 
 
 WITHHELD_PREFIX = "withheld-"

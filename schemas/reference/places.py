@@ -84,6 +84,18 @@ def written_names(districts: Iterable[District]) -> tuple[str, ...]:
                          for name in (m.name, *m.communities)}))
 
 
+def accepted_spellings(districts: Iterable[District], room: int) -> str:
+    """The accepted names for a reason's message, in at most ``room`` characters: every name
+    and community (:func:`written_names`), or, should a longer list of communities not fit, the
+    municipalities' names and where the communities are listed."""
+    every = tuple(districts)
+    full = ", ".join(written_names(every))
+    if len(full) <= room:
+        return full
+    short = ", ".join(sorted({m.name for d in every for m in d.municipalities}))
+    return (short + " or one of their communities (schemas/reference/districts.yaml)")[:room]
+
+
 def towns(districts: Iterable[District]) -> tuple[str, ...]:
     """The municipalities (towns and city) Halton's districts cover, sorted by name."""
     return tuple(sorted({m.town for d in districts for m in d.municipalities},

@@ -12,8 +12,8 @@ from datetime import date
 
 from schemas.reference import Reference
 from schemas.reference.models import Municipality
-from schemas.reference.places import towns, written_names
-from schemas.referrals import Reason, ReferralSubmitted, Subject
+from schemas.reference.places import accepted_spellings, towns
+from schemas.referrals import REASON_MESSAGE_MAX, Reason, ReferralSubmitted, Subject
 from services.directory import Directory
 from services.intake.deidentify import check_narrative, check_reference
 
@@ -97,11 +97,12 @@ def _municipality(event: ReferralSubmitted, reference: Reference,
             f"{_and(towns(reference.districts))}. Refer the situation to the situation table "
             "of its own area."))
     else:
-        out.append(_reason(
-            "municipality_unknown", "summary.municipality",
-            "The municipality is not one we recognise; write a Halton municipality or "
-            f"community: {', '.join(written_names(reference.districts))} (any case, accents, "
-            "spaces or hyphens), or its code."))
+        before = ("The municipality is not one we recognise; write a Halton municipality or "
+                  "community: ")
+        after = " (any case, accents, spaces or hyphens), or its code."
+        room = REASON_MESSAGE_MAX - len(before) - len(after)
+        out.append(_reason("municipality_unknown", "summary.municipality",
+                           before + accepted_spellings(reference.districts, room) + after))
     return None, None
 
 

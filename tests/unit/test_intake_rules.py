@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from schemas.reference import reference
+from schemas.reference import load, reference
+from schemas.reference.loader import HERE as REFERENCE_DIR
 from schemas.referrals import (
     AerAttestation,
     IdentifiedPerson,
@@ -119,6 +122,22 @@ def test_an_unknown_municipality_is_rejected_naming_the_accepted_spellings(typed
         assert typed_word not in message
     assert "^" not in message
     assert "[a-z" not in message
+
+
+def test_the_unknown_reason_fits_however_many_communities_the_data_lists(tmp_path: Path) -> None:
+    folder = tmp_path / "reference"
+    shutil.copytree(REFERENCE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "districts.yaml"
+    many = ", ".join(f"Hamlet Number {n}" for n in range(60))
+    path.write_text(path.read_text("utf-8").replace(
+        "communities: [Campbellville, Moffat]", f"communities: [Campbellville, Moffat, {many}]"),
+        "utf-8")
+    event = referral(summary=written("Springfield"))
+    result = check(event, event.subject, reference=load(folder), directory=DIRECTORY, today=TODAY)
+    (reason,) = result.reasons
+    assert reason.code == "municipality_unknown"
+    assert len(reason.message) <= 500
+    assert "Halton Hills, Milton, Oakville or one of their communities" in reason.message
 
 
 def test_an_agency_not_in_the_directory_is_rejected() -> None:

@@ -12,7 +12,7 @@ from schemas.errors import ConfigurationError
 from schemas.reference import load, reference
 from schemas.reference.loader import HERE
 from schemas.reference.models import Municipality, OutsidePlace
-from schemas.reference.places import spelling, towns, written_names
+from schemas.reference.places import accepted_spellings, spelling, towns, written_names
 
 pytestmark = pytest.mark.unit
 
@@ -113,6 +113,23 @@ def test_the_accepted_spellings_listed_to_people() -> None:
     assert not any("Town of" in n or "Hamilton" in n for n in names)
     assert towns(reference().districts) == ("City of Burlington", "Town of Halton Hills",
                                             "Town of Milton", "Town of Oakville")
+
+
+def test_the_accepted_spellings_fit_a_reason_however_many_communities_are_listed(
+        tmp_path: Path) -> None:
+    districts = reference().districts
+    assert accepted_spellings(districts, 380) == ", ".join(written_names(districts))
+    folder = _copy(tmp_path)
+    path = folder / "districts.yaml"
+    many = ", ".join(f"Hamlet Number {n}" for n in range(60))
+    path.write_text(path.read_text("utf-8").replace(
+        "communities: [Campbellville, Moffat]", f"communities: [Campbellville, Moffat, {many}]"),
+        "utf-8")
+    crowded = load(folder).districts
+    assert len(", ".join(written_names(crowded))) > 380
+    hint = accepted_spellings(crowded, 380)
+    assert hint == ("Acton, Burlington, Georgetown, Halton Hills, Milton, Oakville or one of "
+                    "their communities (schemas/reference/districts.yaml)")
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -17,8 +17,8 @@ from schemas.event_requests import EventRequestSubmitted, Requester, well_formed
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.reference.models import Municipality
-from schemas.reference.places import towns, written_names
-from schemas.referrals import Reason
+from schemas.reference.places import accepted_spellings, towns
+from schemas.referrals import REASON_MESSAGE_MAX, Reason
 
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,25}$")
 _EXTENSION = re.compile(r"\s*(?:ext\.?|x|#)\s*[0-9]{1,6}$", re.IGNORECASE)
@@ -151,11 +151,12 @@ def _location(event: EventRequestSubmitted, reference: Reference,
                 f"{', '.join(towns(reference.districts))}. For an event there, ask the police "
                 "service of that area."))
         else:
-            out.append(_reason(
-                "municipality_unknown", "location.municipality",
-                "We do not recognise the municipality; write a Halton municipality or "
-                f"community: {', '.join(written_names(reference.districts))} (any case, accents, "
-                "spaces or hyphens)."))
+            before = ("We do not recognise the municipality; write a Halton municipality or "
+                      "community: ")
+            after = " (any case, accents, spaces or hyphens)."
+            room = REASON_MESSAGE_MAX - len(before) - len(after)
+            out.append(_reason("municipality_unknown", "location.municipality",
+                               before + accepted_spellings(reference.districts, room) + after))
     if _blank(venue):
         out.append(_reason(
             "address_or_venue_missing", "location.address_or_venue",
