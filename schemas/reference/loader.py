@@ -85,7 +85,8 @@ class Reference(Frozen):
         return index(self.districts, self.outside_halton)
 
     def district_for(self, name_or_code: str) -> District | None:
-        """The district covering a municipality (code, name or alias); ``None``: not Halton's."""
+        """The district covering a municipality as written (code, name, alias or community:
+        :meth:`place`); ``None``: not Halton's, or unknown."""
         town = self.municipality(name_or_code)
         if town is None:
             return None
