@@ -19,8 +19,10 @@
    refused at once with the earliest acceptable date and never mailed to its unconfirmed address;
 6. prints a summary (situations, reasons, meetings, notices per recipient, disclosures, SLA
    timers, event requests) and where to read the e-mails; then stops the services (the stack keeps
-   running) and ends with the table console's address and the synthetic sign-ins of a chair and
-   an agency contact (the e-mails link to the console's pages there).
+   running) and gives the table console's address and the synthetic sign-ins of a chair and
+   an agency contact (the e-mails link to the console's pages there);
+7. ends with an analyst's replay of the streams (``commande replay --projection statistics``)
+   into the report, the workbook, CSV and Parquet, and prints where the report is.
 """
 
 from __future__ import annotations
@@ -448,6 +450,24 @@ def console(url: str, port: int, settings: Settings, clock_file: Path) -> None:
     say("  in the README). The e-mails in the sink link to its pages.")
 
 
+def analytics(env: dict[str, str], out: Path) -> None:
+    """The last step: an analyst replays the streams into the statistics and the report."""
+    say("\n== The analyst's report: a replay of the situations and event requests into "
+        "statistics (no side effects: no consumer group, nothing produced)")
+    done = commande("replay", "--from", "beginning", "--projection", "statistics", "--out",
+                    _shown(out), env={**env, "COMMANDE_LOG_LEVEL": "WARNING"})
+    if done.returncode != 0:
+        say("  the replay failed (above); the demo itself is done.")
+        return
+    say(f"\n  The report: {_shown(out / 'report.html')} (open it in a browser); the workbook "
+        f"{_shown(out / 'statistics.xlsx')}, CSV, Parquet and data_dictionary.md beside it.")
+    say("  On a fresh stack the demo's few situations give mostly '<5' and 'x' (small counts and "
+        "the ones that would give them away); for a fuller report: `commande simulate events "
+        "--situations 240 --months 12 --start 2025-01-01 --event-requests 60 --topic-prefix sandbox.year.` then `commande "
+        "replay --from beginning --projection statistics --out out/year --topic "
+        "sandbox.year.commande.situations.v1 --topic sandbox.year.commande.event-requests.v1`.")
+
+
 def _demo_port(settings: Settings) -> int:
     """The configured HTTP port when free (the e-mails' console links then work with a plain
     `commande run all` afterwards), else any free one."""
@@ -488,6 +508,7 @@ def main() -> None:
         code = proc.terminate()
         say(f"\n  services stopped (exit {code}).")
     console(url, port, settings, clock_file)
+    analytics(env, state / "report")
 
 
 if __name__ == "__main__":

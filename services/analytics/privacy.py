@@ -217,18 +217,22 @@ def propagate(bounds: Bounds, lines: Sequence[Line]) -> Bounds:
         changed = False
         for line in lines:
             parts = [b[p] for p in line.parts]
+            lo_sum = sum(lo for lo, _ in parts)
+            finite_hi = sum(hi for _, hi in parts if hi != math.inf)
+            unbounded = sum(1 for _, hi in parts if hi == math.inf)
             t_lo, t_hi = b[line.total]
-            total = (max(t_lo, sum(lo for lo, _ in parts)), min(t_hi, sum(hi for _, hi in parts)))
+            total = (max(t_lo, lo_sum), min(t_hi, math.inf if unbounded else finite_hi))
             if total != b[line.total]:
                 b[line.total], changed = total, True
-            for i, p in enumerate(line.parts):
-                others_lo = sum(lo for j, (lo, _) in enumerate(parts) if j != i)
-                others_hi = sum(hi for j, (_, hi) in enumerate(parts) if j != i)
-                lo = max(parts[i][0], total[0] - others_hi)
-                hi = min(parts[i][1], total[1] - others_lo)
-                if (lo, hi) != parts[i]:
-                    b[p] = parts[i] = (lo, hi)
-                    changed = True
+            for p, (p_lo, p_hi) in zip(line.parts, parts, strict=True):
+                if p_hi == math.inf:
+                    others_hi = math.inf if unbounded > 1 else finite_hi
+                else:
+                    others_hi = math.inf if unbounded else finite_hi - p_hi
+                lo = max(p_lo, total[0] - others_hi)
+                hi = min(p_hi, total[1] - (lo_sum - p_lo))
+                if (lo, hi) != (p_lo, p_hi):
+                    b[p], changed = (lo, hi), True
     return b
 
 

@@ -185,16 +185,26 @@ def month_name(month: str) -> str:
     return f"{MONTH_NAMES[int(number) - 1]} {year}"
 
 
+MAX_MONTHS = 60
+"""A range of more months than this (stray test data years apart) lists only the months seen."""
+
+
 def months_between(months: Iterable[str]) -> tuple[str, ...]:
-    """Every ``YYYY-MM`` from the first to the last of ``months`` (``unknown`` last, if any)."""
-    known = sorted(m for m in months if m != UNKNOWN)
+    """Every ``YYYY-MM`` from the first to the last of ``months`` (``unknown`` last, if any), so
+    that an empty month is a cell like the others; over :data:`MAX_MONTHS`, the months seen."""
+    seen = set(months)
+    known = sorted(m for m in seen if m != UNKNOWN)
     out: list[str] = []
-    if known:
+    span = (int(known[-1][:4]) - int(known[0][:4])) * 12 + int(known[-1][5:]) - int(
+        known[0][5:]) + 1 if known else 0
+    if span > MAX_MONTHS:
+        out = known
+    elif known:
         year, month = (int(x) for x in known[0].split("-"))
         while f"{year:04d}-{month:02d}" <= known[-1]:
             out.append(f"{year:04d}-{month:02d}")
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return (*out, *([UNKNOWN] if UNKNOWN in months else []))
+    return (*out, *([UNKNOWN] if UNKNOWN in seen else []))
 
 
 def _namer(names: Mapping[str, str]) -> Callable[[str], str]:

@@ -65,10 +65,18 @@ def title_of(rel: Release, generated_at: datetime, start: datetime | None = None
             f" (generated {generated_at:%Y-%m-%d %H:%M} UTC)")
 
 
+CHART_LABEL = 40
+"""Longer names are cut (with an ellipsis) on the charts; the tables give them in full."""
+
+
+def _label(name: str) -> str:
+    return name if len(name) <= CHART_LABEL else name[:CHART_LABEL - 1].rstrip() + "…"
+
+
 def points(rel: Release, table: Table) -> list[Point]:
     """What a one-way table's chart draws, already protected."""
     p = rel.protected
-    return [(row.labels[0], p.shown(row.key), p.text(row.key)) for row in table.rows]
+    return [(_label(row.labels[0]), p.shown(row.key), p.text(row.key)) for row in table.rows]
 
 
 def chart_data(rel: Release) -> dict[str, dict[str, list[Point]]]:
@@ -96,12 +104,13 @@ def _short(label: str) -> str:
     return f"{name[:3]} {year}" if name in MONTH_NAMES else label
 
 
-def png(title: str, series: Mapping[str, Sequence[Point]], *, horizontal: bool = False) -> bytes:
+def png(title: str, series: Mapping[str, Sequence[Point]], *, horizontal: bool = False,
+        wide: bool = False) -> bytes:
     """One bar chart (grouped when several series) with its values, as PNG bytes."""
     with matplotlib.rc_context(RC):
         labels = [label for label, _, _ in next(iter(series.values()), [])]
-        height = max(3.0, 0.28 * len(labels) + 1.2) if horizontal else 3.6
-        fig = Figure(figsize=(9.0, height))
+        height = max(2.6, 0.24 * len(labels) + 1.0) if horizontal else 3.2
+        fig = Figure(figsize=(9.0 if wide else 6.2, height))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         width = 0.8 / max(len(series), 1)
@@ -185,12 +194,13 @@ def _two_way(rel: Release, t: Table) -> str:
 
 def _section(rel: Release, t: Table, level: int, charts: Mapping[str, Mapping[str, Sequence[Point]]]
              ) -> list[str]:
-    parts = [f"<h{level}>{html.escape(t.title)}</h{level}>", f"<p>{html.escape(t.note)}</p>"]
+    grid = t.name in GRIDS
+    parts = [f"<h{level}>{html.escape(t.title)}</h{level}>", f"<p>{html.escape(t.note)}</p>",
+             '<div class="stack">' if grid else '<div class="pair">']
     if t.rows:
-        parts.append(_img(t.title, png(t.title, charts[t.name],
-                                       horizontal=len(t.rows) >= HORIZONTAL_FROM
-                                       and t.name not in GRIDS)))
-    parts.append(_two_way(rel, t) if t.name in GRIDS else _one_way(rel, t))
+        parts.append(_img(t.title, png(t.title, charts[t.name], wide=grid,
+                                       horizontal=len(t.rows) >= HORIZONTAL_FROM and not grid)))
+    parts += [_two_way(rel, t) if grid else _one_way(rel, t), "</div>"]
     return parts
 
 
@@ -204,11 +214,13 @@ def render(rel: Release, *, title: str, context: Sequence[tuple[str, str]]) -> s
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:'DejaVu Sans',sans-serif;max-width:62em;margin:2em auto;"
+        "<style>body{font-family:'DejaVu Sans',sans-serif;max-width:70em;margin:2em auto;"
         "color:#222}h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccc}"
         "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #bbb;"
         "padding:2px 8px;text-align:left}td.count,td.measure{text-align:right}"
         "tr.total th,tr.total td{font-weight:bold;background:#f3f3f3}img{max-width:100%}"
+        ".pair{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}"
+        ".pair img{max-width:62%}"
         ".legend{background:#f6f6f0;padding:.5em 1em;border-left:4px solid #999}</style>",
         "</head>", "<body>", f"<h1>{html.escape(title)}</h1>",
         '<p class="legend">Synthetic or de-identified data only. '

@@ -335,3 +335,11 @@ def test_suppression_rules() -> None:
     assert not rate_allowed(4, 10)
     assert not rate_allowed(8, 10)  # the complement, 2, would be disclosed
     assert not rate_allowed(4, 4)
+
+
+def test_months_fill_the_gaps_of_a_period_but_not_across_centuries() -> None:
+    assert release.months_between(["2026-03", "2026-01"]) == ("2026-01", "2026-02", "2026-03")
+    assert release.months_between(["2026-12", "unknown", "2026-11", "2027-01"]) == (
+        "2026-11", "2026-12", "2027-01", "unknown")
+    # stray data (a test's far year) lists the months seen, not 22,000 empty ones
+    assert release.months_between(["2026-01", "3833-03"]) == ("2026-01", "3833-03")
