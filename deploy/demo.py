@@ -463,9 +463,10 @@ def analytics(env: dict[str, str], out: Path) -> None:
         f"{_shown(out / 'statistics.xlsx')}, CSV, Parquet and data_dictionary.md beside it.")
     say("  On a fresh stack the demo's few situations give mostly '<5' and 'x' (small counts and "
         "the ones that would give them away); for a fuller report: `commande simulate events "
-        "--situations 240 --months 12 --start 2025-01-01 --event-requests 60 --topic-prefix sandbox.year.` then `commande "
-        "replay --from beginning --projection statistics --out out/year --topic "
-        "sandbox.year.commande.situations.v1 --topic sandbox.year.commande.event-requests.v1`.")
+        "--situations 240 --months 12 --start 2025-01-01 --event-requests 60 --topic-prefix "
+        "sandbox.year.` then `commande replay --from beginning --projection statistics --out "
+        "out/year --topic sandbox.year.commande.situations.v1 --topic "
+        "sandbox.year.commande.event-requests.v1`.")
 
 
 def _demo_port(settings: Settings) -> int:
