@@ -224,6 +224,16 @@ async def test_cli_simulate_then_replay(settings: Settings, tmp_path: Path, cli_
         assert f"replayed {len(expected)} events (0 undecodable records skipped)" in result.output
         assert (tmp_path / "provincial_rows_restricted.parquet").exists()
 
+        result = await asyncio.to_thread(runner.invoke, _cli(), [
+            "replay", "--from", "beginning", "--projection", "statistics", "--protection",
+            "round5", "--out", str(tmp_path / "rounded"), "--topic", name + SITUATIONS], env=env)
+        assert result.exit_code == 0, result.output
+        with (tmp_path / "rounded" / "statistics.csv").open() as fh:
+            counts = [r["count"] for r in csv.DictReader(fh)]
+        assert any(int(c) >= 5 for c in counts if c)
+        assert all(int(c) % 5 == 0 for c in counts if c)
+        assert "rounded to base 5" in (tmp_path / "rounded" / "report.html").read_text()
+
         refused = await asyncio.to_thread(runner.invoke, _cli(), [
             "replay", "--from", "beginning", "--projection", "provincial",
             "--out", str(tmp_path / "no"), "--topic", "commande.disclosures.v1"], env=env)
