@@ -168,7 +168,8 @@ class _Builder:
     def line(self, total: Key, parts: tuple[Key, ...], *, if_exact: bool = False) -> None:
         """Declare ``total = sum(parts)``; with ``if_exact``, only when the data agree (a
         relation that holds in practice, e.g. AER confirmed and the decision table)."""
-        if if_exact and self.counts[total] != sum(self.counts[p] for p in parts):
+        if if_exact and (any(k not in self.counts for k in (total, *parts))
+                         or self.counts[total] != sum(self.counts[p] for p in parts)):
             return
         self.lines.append(Line(total, parts))
 
@@ -264,7 +265,7 @@ def build(stats: Statistics, requests: RequestStatistics | None = None,
     b.table("risk_category", "Risk categories", "Situations not rejected with at least one "
             "factor in the category (a situation may count under several).", ("Risk category",),
             c["risk_category"], [r.code for r in ref.risk_categories],
-            _namer({r.code: r.name for r in ref.risk_categories}), None)
+            _namer(names["risk_category"]), None)
     b.table("protective_factor", "Protective factors", "Situations not rejected naming the "
             "factor.", ("Protective factor",), c["protective_factor"],
             [p.code for p in ref.protective_factors], _namer(names["protective"]), None)
@@ -287,7 +288,11 @@ def build(stats: Statistics, requests: RequestStatistics | None = None,
             district, sla_breached)
     b.line(situations, (not_rejected, ("decision", "rejected")), if_exact=True)
     confirmed = b.count(("aer_confirmed",), stats.aer_confirmed)
+    # Relations that hold unless a situation was reopened: a reader may assume them, so they
+    # are protected whenever the data agree.
     b.line(confirmed, (("decision", "confirmed"),), if_exact=True)
+    b.line(("conclusion", "rejected_not_aer"), (("decision", "rejected"),), if_exact=True)
+    b.line(("conclusion", "returned_to_originator"), (("decision", "returned"),), if_exact=True)
     measures = _measures(b, stats, situations, persons, closed, confirmed, sla_warned,
                          sla_breached)
     if requests is not None:
