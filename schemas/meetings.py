@@ -108,6 +108,25 @@ class AgendaItem(Contract):
     summary: SituationSummary
 
 
+class AgendaMeeting(Contract):
+    """The meeting an agenda is for, as its participant needs it (the facts of its
+    ``MeetingScheduled``, so a reader of the agenda needs no other event).
+
+    Attributes:
+        district: the district table.
+        kind: ``regular`` or ``ad_hoc``.
+        starts_at: start.
+        ends_at: planned end.
+        venue: a label for the venue (a station, "remote"); never a private address.
+    """
+
+    district: Code
+    kind: Literal["regular", "ad_hoc"]
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
+    venue: ShortText
+
+
 _FIRST_IS_REVISION_ONE: JsonDict = {
     "if": {"properties": {"kind": {"const": "first"}}, "required": ["kind"]},
     "then": {"properties": {"revision": {"const": 1}}},
@@ -124,6 +143,9 @@ class AgendaIssued(MeetingEvent):
         revision: monotonically increasing per meeting and participant.
         items: the situations it is there for.
         issued_at: when.
+        meeting: the meeting's time and place (absent on agendas issued before it was added).
+        added: on an update, the situations that were not on the revision the participant had
+            (updates are coalesced: one revision may add several; docs/agendas.md).
     """
 
     ce_type = "ca.halton.commande.meeting.agenda_issued.v1"
@@ -134,6 +156,8 @@ class AgendaIssued(MeetingEvent):
     revision: Annotated[int, Strict(), Field(ge=1)]
     items: tuple[AgendaItem, ...] = Field(default=(), max_length=100)
     issued_at: UtcDatetime
+    meeting: AgendaMeeting | None = None
+    added: tuple[Uuid7, ...] = Field(default=(), max_length=100)
 
     @model_validator(mode="after")
     def _kind_matches_revision(self) -> AgendaIssued:

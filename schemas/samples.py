@@ -49,6 +49,7 @@ from schemas.event_requests import (
 from schemas.meetings import (
     AgendaIssued,
     AgendaItem,
+    AgendaMeeting,
     CommandRejected,
     MeetingScheduled,
     ParticipantInvited,
@@ -250,6 +251,9 @@ def _defaults() -> dict[type[Message], dict[str, Any]]:
                 ),
             ),
             "issued_at": NOW,
+            "meeting": AgendaMeeting(
+                district="district_1", kind="regular", starts_at=NOW + timedelta(days=3),
+                ends_at=NOW + timedelta(days=3, hours=2), venue="Sample station, meeting room A"),
         },
         CommandRejected: {
             "command_id": EVENT_ID, "command_type": AssignAgencies.ce_type,

@@ -33,7 +33,14 @@ from schemas.commands import (
 )
 from schemas.envelope import Envelope
 from schemas.errors import RuleViolation
-from schemas.meetings import AgendaIssued, AgendaItem, InvitationReason, MeetingScheduled, ParticipantInvited
+from schemas.meetings import (
+    AgendaIssued,
+    AgendaItem,
+    AgendaMeeting,
+    InvitationReason,
+    MeetingScheduled,
+    ParticipantInvited,
+)
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.referrals import SituationSummary
@@ -148,7 +155,8 @@ async def issue_agendas(conn: Connection, meeting: MeetingSlot, table: TableSett
         return [], plan.wake_at
     wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
     rows = {r.situation_id: r for r in await store.agenda_rows(conn, sorted(wanted, key=str))}
-    out = agendas(meeting, plan.issues, invitations, rows, now)
+    ends = await store.meeting_ends(conn, [meeting.meeting_id])
+    out = agendas(meeting, ends[meeting.meeting_id], plan.issues, invitations, issued, rows, now)
     await store.record_issued_many(conn, {(meeting.meeting_id, e.agency_id): (e.revision, _ids(e))
                                           for e in out}, now)
     return out, plan.wake_at
@@ -158,9 +166,15 @@ def _ids(agenda: AgendaIssued) -> tuple[UUID, ...]:
     return tuple(i.situation_id for i in agenda.items)
 
 
-def agendas(meeting: MeetingSlot, issues: Iterable[AgendaIssue], invitations: MeetingInvitations,
+def agendas(meeting: MeetingSlot, ends_at: datetime, issues: Iterable[AgendaIssue],
+            invitations: MeetingInvitations, had: Mapping[str, Issued],
             rows: Mapping[UUID, store.AgendaRow], now: datetime) -> list[AgendaIssued]:
-    """The ``AgendaIssued`` of ``issues``: each participant's ordered agenda (pure)."""
+    """The ``AgendaIssued`` of ``issues``: each participant's ordered agenda, the meeting's time
+    and place, and on an update what it adds to the revision the participant ``had`` (pure)."""
+    facts = AgendaMeeting(
+        district=meeting.district,
+        kind="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
+        starts_at=meeting.starts_at, ends_at=ends_at, venue=meeting.location[:_VENUE_MAX])
     wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
     entries = {sid: AgendaEntry(situation_id=sid, priority=cast(Priority, rows[sid].priority),
                                 arrived_at=rows[sid].opened_at) for sid in wanted if sid in rows}
@@ -171,10 +185,13 @@ def agendas(meeting: MeetingSlot, issues: Iterable[AgendaIssue], invitations: Me
             AgendaItem(position=i, situation_id=e.situation_id, priority=e.priority,
                        summary=SituationSummary.model_validate_json(rows[e.situation_id].summary_json))
             for i, e in enumerate(ordered, 1))
+        before = had[issue.agency_id].items if issue.is_update and issue.agency_id in had else None
         out.append(AgendaIssued(
             meeting_id=meeting.meeting_id, agency_id=issue.agency_id,
             kind="update" if issue.is_update else "first", revision=issue.revision,
-            items=items, issued_at=now))
+            items=items, issued_at=now, meeting=facts,
+            added=() if before is None else tuple(i.situation_id for i in items
+                                                  if i.situation_id not in before)))
     return out
 
 
@@ -297,6 +314,7 @@ class Handlers:
             if agenda_due_at(p.meeting, tables[p.meeting.district]) <= now < p.meeting.starts_at))
         invitations = await store.load_invitations_of(conn, due) if due else {}
         issued = await store.issued_of(conn, due) if due else {}
+        ends = await store.meeting_ends(conn, due) if due else {}
         window = deps.settings.agenda_update_window
         rows = {r.situation_id: r for r in await store.agenda_rows_of(conn, due)} if due else {}
         situations: list[store.NewSituation] = []
@@ -313,7 +331,7 @@ class Handlers:
             situations.append(store.NewSituation(state, summary_json))
             events: list[Message] = [*scheduled]
             if p.created:
-                ends_at = meeting.starts_at + deps.settings.meeting_length
+                ends_at = ends[meeting.meeting_id] = meeting.starts_at + deps.settings.meeting_length
                 meetings.append(store.NewMeeting(meeting, ends_at))
                 timers.append(agenda_timer(meeting.meeting_id, agenda_due_at(meeting, table)))
                 events.append(MeetingScheduled(
@@ -336,7 +354,8 @@ class Handlers:
                 invitations[mid] = invite(invitations[mid], sid, p.participants, now).invitations
                 plan = agendas_to_issue(meeting, table, invitations[mid], issued[mid],
                                         p.joining.changed, now, window)
-                fresh = agendas(meeting, plan.issues, invitations[mid], rows, now)
+                fresh = agendas(meeting, ends[mid], plan.issues, invitations[mid], issued[mid],
+                                rows, now)
                 events.extend(fresh)
                 for agenda in fresh:
                     revisions[mid, agenda.agency_id] = (agenda.revision, _ids(agenda))

@@ -107,6 +107,7 @@ SELECT situation_id, priority, opened_at, summary FROM situations WHERE situatio
 """
 
 READ_MEETING = "SELECT slot FROM meetings WHERE meeting_id = $1"
+MEETING_ENDS = "SELECT meeting_id, ends_at FROM meetings WHERE meeting_id = ANY($1::uuid[])"
 LOAD_INVITATIONS = """
 SELECT i.agency_id, i.invitation_id, i.name, f.situation_id, f.reasons, f.matched_categories, f.why
 FROM invitations i JOIN invited_for f USING (meeting_id, agency_id)
@@ -205,6 +206,11 @@ async def read_meeting(conn: Connection, meeting_id: UUID) -> MeetingSlot | None
     """The meeting, if it exists."""
     raw = await conn.fetchval(READ_MEETING, meeting_id)
     return None if raw is None else MeetingSlot.model_validate_json(raw)
+
+
+async def meeting_ends(conn: Connection, meeting_ids: Sequence[UUID]) -> dict[UUID, datetime]:
+    """When each stored meeting is planned to end (``MeetingScheduled.ends_at``)."""
+    return {r["meeting_id"]: r["ends_at"] for r in await conn.fetch(MEETING_ENDS, list(meeting_ids))}
 
 
 async def load_invitations(conn: Connection, meeting_id: UUID) -> MeetingInvitations:

@@ -93,7 +93,13 @@ class Handlers:
                       actor: Actor | None = None) -> None:
         meeting = originator = None
         if isinstance(event, AgendaIssued):
-            meeting = await store.get_meeting(conn, event.meeting_id)
+            # The agenda carries its meeting's facts; the mirror of MeetingScheduled serves
+            # agendas issued before it did (the meetings topic is kept forever).
+            meeting = (MeetingInfo(event.meeting.district, event.meeting.kind,
+                                   event.meeting.starts_at, event.meeting.ends_at,
+                                   event.meeting.venue)
+                       if event.meeting is not None
+                       else await store.get_meeting(conn, event.meeting_id))
         elif isinstance(event, SituationConcluded):
             originator = await store.get_originator(conn, event.situation_id)
         elif isinstance(event, CommandRejected) and actor is None:

@@ -322,6 +322,11 @@ async def test_opened_situation_is_scheduled_with_its_districts_participants(
         housing = next(a for a in updates if a.agency_id == "housing-services")
         assert housing.kind == "update"
         assert housing.revision >= 2
+        assert housing.added == (late.situation_id,), "the update says what it adds"
+        assert housing.meeting is not None
+        assert (housing.meeting.starts_at, housing.meeting.ends_at, housing.meeting.venue,
+                housing.meeting.district) == (meeting.starts_at, meeting.ends_at, meeting.venue,
+                                              meeting.district)
         order = [i.situation_id for i in housing.items]
         assert order.index(late.situation_id) < order.index(sid), "urgent first"
         assert "youth-mental-health" not in {a.agency_id for a in updates}
@@ -416,6 +421,10 @@ async def test_situations_arriving_together_fill_a_meeting_in_turn_and_grow_its_
         chair.sort(key=lambda a: a.revision)
         assert [(a.kind, a.revision, len(a.items)) for a in chair] == [
             ("first", 1, 1), ("update", 2, 3)]
+        assert set(chair[1].added) == {i.situation_id for i in chair[1].items} - {
+            i.situation_id for i in chair[0].items}
+        assert len(chair[1].added) == 2
+        assert chair[0].added == ()
         on_adhoc = {e.situation_id for e in found if e.meeting_id == adhoc}
         assert {i.situation_id for i in chair[-1].items} == on_adhoc
         assert [i.position for i in chair[-1].items] == [1, 2, 3]

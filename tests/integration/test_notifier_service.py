@@ -49,7 +49,13 @@ from schemas.base import Actor, Message
 from schemas.commands import AssignAgencies
 from schemas.disclosures import DisclosureSealed
 from schemas.errors import ConfigurationError
-from schemas.meetings import AgendaIssued, AgendaItem, CommandRejected, MeetingScheduled
+from schemas.meetings import (
+    AgendaIssued,
+    AgendaItem,
+    AgendaMeeting,
+    CommandRejected,
+    MeetingScheduled,
+)
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed, NoticeKind
 from schemas.referrals import ReferralRejected
 from schemas.samples import sample, summary
@@ -310,17 +316,24 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
     command = sample(AssignAgencies, situation_id=situation,
                      actor=Actor(agency_id="hrps-cmb-d1", role="table_chair"))
     command_id = (await send(stack, command))[0]
+    facts = AgendaMeeting(district="district_1", kind="regular", starts_at=now + dt.timedelta(days=2),
+                          ends_at=now + dt.timedelta(days=2, hours=2),
+                          venue="Synthetic station room 4, as the agenda says")
     causes = await send(
         stack,
         sample(MeetingScheduled, meeting_id=meeting, starts_at=now + dt.timedelta(days=2),
                ends_at=now + dt.timedelta(days=2, hours=2), venue="Synthetic station room 4"),
-        sample(AgendaIssued, meeting_id=meeting, agency_id="housing-services", items=(item,)),
-        sample(AgendaIssued, meeting_id=meeting, agency_id="youth-mental-health", items=(item,)),
+        # First agendas carry their meeting's facts; the updates are as issued before agendas
+        # did (no facts): notifier then takes them from MeetingScheduled.
+        sample(AgendaIssued, meeting_id=meeting, agency_id="housing-services", items=(item,),
+               meeting=facts),
+        sample(AgendaIssued, meeting_id=meeting, agency_id="youth-mental-health", items=(item,),
+               meeting=facts),
         sample(AgendaIssued, meeting_id=meeting, agency_id="housing-services", kind="update",
-               revision=2, items=(item,)),
+               revision=2, items=(item,), meeting=None),
         # town-milton opted out of non-essential notices: no agenda update for it.
         sample(AgendaIssued, meeting_id=meeting, agency_id="town-milton", kind="update",
-               revision=2, items=(item,)),
+               revision=2, items=(item,), meeting=None),
         sample(SituationOpened, situation_id=situation, originating_agency="addiction-services"),
         sample(AgenciesAssigned, situation_id=situation, meeting_id=meeting,
                lead=AgencyTask(agency_id="housing-services"),
@@ -359,6 +372,10 @@ async def test_each_kind_reaches_exactly_its_recipients_at_its_privacy_level(sta
     got = ours(mails(stack, *needles), mine)
     assert Counter((m["X-Commande-Notice-Kind"], m["X-Envelope-To"]) for m in got) == expected
 
+    venues = Counter((msg["X-Commande-Notice-Kind"], "as the agenda says" in text(msg))
+                     for msg in got if msg["X-Commande-Notice-Kind"] in ("invitation", "agenda"))
+    assert venues == {("invitation", True): 2, ("agenda", False): 1}, (
+        "the meeting's facts from the agenda, else from MeetingScheduled")
     for msg in got:
         kind, body = msg["X-Commande-Notice-Kind"], text(msg)
         subject = str(msg["Subject"])

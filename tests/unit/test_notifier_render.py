@@ -276,3 +276,21 @@ def test_retry_policy_backs_off_with_jitter_then_gives_up() -> None:
     assert policy.decide(permanent=True, attempt=1, now=NOW, jitter=0.0) == GiveUp("permanent")
     assert policy.decide(permanent=False, attempt=4, now=NOW, jitter=0.0) == GiveUp(
         "attempts_exhausted")
+
+
+def test_an_update_marks_what_it_adds_to_the_agenda_the_participant_had(
+        directory: Directory) -> None:
+    kept, added = summary(), summary().model_copy(update={"narrative": "Synthetic newcomer."})
+    new_id = UUID("01940000-0000-7000-8000-00000000abcd")
+    event = sample(AgendaIssued, agency_id="housing-services", kind="update", revision=3, items=(
+        {"position": 1, "situation_id": new_id, "priority": "urgent", "summary": added},
+        {"position": 2, "situation_id": MEETING_ID, "priority": "routine", "summary": kept}),
+        added=(new_id,))
+    [planned] = recipients.plan(event, directory, NOW.date())
+    out = _render(planned, event, directory)
+    assert "New since the agenda you had: 1 situation (marked NEW below)." in out.text
+    assert f"1. Situation {new_id} (URGENT) NEW" in out.text
+    assert f"2. Situation {MEETING_ID}\n" in out.text, "only what is new is marked"
+    assert "<strong>NEW</strong>" in out.html
+    first = sample(AgendaIssued, agency_id="housing-services")
+    assert "NEW" not in _render(planned, first, directory).text
