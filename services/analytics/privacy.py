@@ -13,8 +13,9 @@ Two methods, the analyst's choice (``commande replay --protection``):
   suppressed member, the smallest other member is suppressed too (shown as ``x``), across rows,
   columns and tables until nothing changes; then an audit bounds every suppressed cell as an
   attacker would (a ``<5`` is 0 to 4, an ``x`` is 5 or more; each line's equation narrows the
-  others, repeated until stable) and, while a cell comes back to a single value, suppresses the
-  next-smallest member of one of its lines and starts again.
+  others, repeated until stable; then, exactly, the smallest and largest whole value of each
+  hidden cell under all the lines at once, by integer programming) and, while a cell comes back
+  to a single value, suppresses the next-smallest member of one of its lines and starts again.
 * ``round5``: every count rounded to the nearest multiple of 5 (0-2 down, 3-4 up, independently,
   margins included), so no count under 5 appears; the same audit runs with each count known to
   within 2, and a count it pins down is suppressed (``x``).
@@ -147,7 +148,8 @@ def protect(counts: Mapping[Key, int], lines: Sequence[Line],
         if changed:
             continue
         released = Protected(Method.SUPPRESS, counts, marks)
-        for key in sorted(disclosed(released, lines)):
+        pinned = disclosed(released, lines) or exactly_disclosed(released, lines)
+        for key in sorted(pinned):
             if any(_suppress_next(line, counts, marks) for line in by_key.get(key, ())):
                 changed = True
                 break
@@ -160,7 +162,8 @@ def _rounded(counts: Mapping[Key, int], lines: Sequence[Line]) -> Protected:
     marks: dict[Key, Mark] = {}
     by_key = _lines_by_key(lines)
     while True:
-        pinned = sorted(disclosed(Protected(Method.ROUND5, values, marks), lines))
+        shown_now = Protected(Method.ROUND5, values, marks)
+        pinned = sorted(disclosed(shown_now, lines) or exactly_disclosed(shown_now, lines))
         fresh = [k for k in pinned if k not in marks]
         if fresh:
             marks.update((k, Mark.COMPLEMENTARY) for k in fresh)
@@ -242,3 +245,83 @@ def disclosed(release: Protected, lines: Sequence[Line]) -> set[Key]:
     bounds = propagate(known_bounds(release), lines)
     hidden = release.values.keys() if release.method is Method.ROUND5 else release.marks.keys()
     return {k for k in hidden if bounds[k][0] == bounds[k][1]}
+
+
+def exactly_disclosed(release: Protected, lines: Sequence[Line]) -> set[Key]:
+    """Hidden counts that come back to one value when the whole system is solved at once: for
+    each, the smallest and largest whole number it can be given every published count, every
+    bound and every line (mixed-integer programs, scipy's HiGHS). Exact where :func:`disclosed`
+    is not: several lines together can pin a cell that no line pins alone. Counts already known
+    are folded into the equations, and each group of lines sharing an unknown is solved alone.
+    """
+    bounds = propagate(known_bounds(release), lines)
+    hidden = release.values.keys() if release.method is Method.ROUND5 else release.marks.keys()
+    pinned = {k for k in hidden if bounds[k][0] == bounds[k][1]}
+    equations: list[tuple[dict[Key, float], float]] = []
+    for line in lines:
+        terms: dict[Key, float] = {}
+        rhs = 0.0
+        for key, sign in ((line.total, 1.0), *((p, -1.0) for p in line.parts)):
+            lo, hi = bounds[key]
+            if lo == hi:
+                rhs -= sign * lo
+            else:
+                terms[key] = terms.get(key, 0.0) + sign
+        if terms:
+            equations.append((terms, rhs))
+    for group, rows in _components(equations):
+        for key in sorted(k for k in group if k in hidden and k not in pinned):
+            if _solve_ends(key, group, rows, bounds):
+                pinned.add(key)
+    return pinned
+
+
+def _components(equations: list[tuple[dict[Key, float], float]]
+                ) -> list[tuple[list[Key], list[tuple[dict[Key, float], float]]]]:
+    """Groups of unknowns linked by equations, each with its equations."""
+    parent: dict[Key, Key] = {}
+
+    def root(k: Key) -> Key:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for terms, _ in equations:
+        first, *rest = terms
+        for k in rest:
+            parent[root(k)] = root(first)
+    groups: dict[Key, tuple[list[Key], list[tuple[dict[Key, float], float]]]] = {}
+    for terms, rhs in equations:
+        groups.setdefault(root(next(iter(terms))), ([], []))[1].append((terms, rhs))
+    for k in parent:
+        groups[root(k)][0].append(k)
+    return [(sorted(keys), rows) for keys, rows in groups.values()]
+
+
+def _solve_ends(key: Key, group: list[Key], rows: list[tuple[dict[Key, float], float]],
+                bounds: Bounds) -> bool:
+    """Whether ``key``'s smallest and largest whole values, under ``rows``, are equal."""
+    # numpy and scipy load only when a release is protected: the CLI must start light.
+    import numpy as np
+    from scipy.optimize import Bounds as Box  # type: ignore[import-untyped]
+    from scipy.optimize import LinearConstraint, milp
+
+    index = {k: i for i, k in enumerate(group)}
+    matrix = np.zeros((len(rows), len(group)))
+    rhs = np.array([r for _, r in rows])
+    for row, (terms, _) in enumerate(rows):
+        for k, coefficient in terms.items():
+            matrix[row, index[k]] = coefficient
+    box = Box(np.array([bounds[k][0] for k in group], dtype=float),
+              np.array([bounds[k][1] for k in group], dtype=float))
+    ends: list[float] = []
+    for sign in (1.0, -1.0):
+        objective = np.zeros(len(group))
+        objective[index[key]] = sign
+        result = milp(objective, constraints=[LinearConstraint(matrix, rhs, rhs)], bounds=box,
+                      integrality=np.ones(len(group)))
+        if result.status != 0:  # unbounded above: an x that nothing caps
+            return False
+        ends.append(round(sign * result.fun))
+    return ends[0] == ends[1]
