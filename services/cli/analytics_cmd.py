@@ -46,7 +46,9 @@ def replay(
         "--from", help="First event time: 2026-01-01, 2026-01-01T09:00-05:00 (no offset = UTC) "
         "or 'beginning'.")],
     projection: Annotated[str, typer.Option(
-        help=f"One of: {', '.join(PROJECTIONS)}.")],
+        help=f"One of: {', '.join(PROJECTIONS)}. statistics: the protected release (report, "
+        "workbook, CSV, Parquet); timeline and provincial: restricted-use microdata (month-level "
+        "dates, no situation ids).")],
     out: Annotated[Path, typer.Option(help="Directory for the exports (created if needed).")],
     to: Annotated[str | None, typer.Option(
         "--to", help="Stop before this time (default: the end offsets when the replay starts).")
