@@ -46,6 +46,8 @@ AGENCY_TYPE_NAMES: dict[str, str] = {
 }
 """Names of the directory's agency types (``services/directory/model.py``), the sectors of the
 originating, lead and assisting agencies."""
+SECTORS = tuple(code for code in AGENCY_TYPE_NAMES if code != NO_LEAD)
+"""Every sector is a row (an empty one reads <5 like any small count), in the directory's order."""
 DECISIONS = {"confirmed": "AER confirmed", "rejected": "Rejected (not AER)",
              "returned": "Returned to the originator", "pending": "Not yet decided"}
 SITUATION_TYPES = {"individual": "Individual", "family": "Family", "group": "Group",
@@ -244,12 +246,12 @@ def build(stats: Statistics, requests: RequestStatistics | None = None,
             ("Situation type",), c["situation_type"], SITUATION_TYPES, _namer(SITUATION_TYPES),
             situations)
     b.table("originating_sector", "Originating sector", "The type of the agency that referred "
-            "the situation.", ("Sector",), c["originating_sector"], (), agency, situations)
+            "the situation.", ("Sector",), c["originating_sector"], SECTORS, agency, situations)
     b.table("lead_sector", "Lead sector", "The type of the lead agency (the latest named).",
-            ("Sector",), c["lead_sector"], (), agency, situations)
+            ("Sector",), c["lead_sector"], (*SECTORS, NO_LEAD), agency, situations)
     b.table("assisting_sector", "Assisting sectors", "Situations not rejected with at least one "
             "assisting agency of the type (a situation may count under several).", ("Sector",),
-            c["assisting_sector"], (), agency, None)
+            c["assisting_sector"], SECTORS, agency, None)
     b.table("age_group", "Persons concerned by age group", "Persons in situations not "
             "rejected.", ("Age group",), c["age_group"], [a.code for a in ref.age_groups],
             _namer(names["age_group"]), persons)

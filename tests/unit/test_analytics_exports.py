@@ -23,6 +23,7 @@ from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import Statistics, summarize
 from services.analytics.projections.timeline import Timeline
 from services.analytics.samples import AGENCY_TYPES, fixed_stream
+from services.directory.model import AgencyType
 
 pytestmark = pytest.mark.unit
 
@@ -343,3 +344,15 @@ def test_months_fill_the_gaps_of_a_period_but_not_across_centuries() -> None:
         "2026-11", "2026-12", "2027-01", "unknown")
     # stray data (a test's far year) lists the months seen, not 22,000 empty ones
     assert release.months_between(["2026-01", "3833-03"]) == ("2026-01", "3833-03")
+
+
+def test_sector_tables_list_every_agency_type_of_the_directory_by_name() -> None:
+    rel = _release()
+    for name in ("originating_sector", "lead_sector", "assisting_sector"):
+        rows = rel.table(name).rows
+        codes = [r.codes[0] for r in rows]
+        assert codes[:len(AgencyType)] == [a.value for a in AgencyType], name
+        assert all("_" not in r.labels[0] for r in rows), name
+    assert rel.table("lead_sector").rows[-1].labels == ("No lead named",)
+    police = rel.table("originating_sector").rows[0]
+    assert rel.protected.text(police.key) == "5"  # the CMBs referred S1, S4, S7, S9 and S10
