@@ -97,6 +97,7 @@ from schemas.topics import (
     TABLE_ACTIONS,
     TopicSpec,
 )
+from services.convening.settings import ConveningSettings
 from services.runtime import kafka_client
 from services.runtime.kafka import OutRecord, partitions_of
 from services.runtime.settings import Settings
@@ -169,6 +170,8 @@ class Seen:
     """situation id -> record timestamp of its first ``SituationScheduled``."""
     agendas: dict[str, list[str]] = field(default_factory=dict)
     """``AgendaIssued`` ce_id -> the situation ids on it."""
+    agenda_issues: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    """(ce_id, meeting id, participant, meeting kind, record timestamp) of each ``AgendaIssued``."""
     delivered: list[tuple[str, int]] = field(default_factory=list)
     """(cause ce_id, delivered_at ms) of e-mail ``NoticeDelivered``."""
     echoes: dict[bytes, int] = field(default_factory=dict)
@@ -256,6 +259,9 @@ class Watcher:
             if kind == AGENDA:
                 body = json.loads(value)
                 seen.agendas[headers["ce_id"].decode()] = [i["situation_id"] for i in body["items"]]
+                kind = (body.get("meeting") or {}).get("kind", "")
+                seen.agenda_issues.append((headers["ce_id"].decode(), body["meeting_id"],
+                                           body["agency_id"], kind, stamp))
         elif topic == NOTICES.name:
             if kind == DELIVERED:
                 body = json.loads(value)
@@ -347,6 +353,12 @@ class Run:
     cpu: dict[str, float]
     base_rate: float
     base_ms: list[float]
+    agendas: int = 0
+    """``AgendaIssued`` of the run's meetings (every participant's first agenda and updates)."""
+    agenda_mails: int = 0
+    """E-mails delivered for those agendas."""
+    agendas_per_minute: int = 0
+    """The most agendas one participant got for one ad-hoc meeting within any 60 s."""
 
     def p(self, what: str, pct: float) -> float:
         values: list[float] = getattr(self, what)
@@ -429,6 +441,10 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
         print("the deadline passed before every referral was scheduled and every urgent one "
               "mailed: figures cover what arrived", file=sys.stderr)
     mailed = first_mail(seen)
+    ours_sids = {seen.situation_of[r] for r in refs if r in seen.situation_of}
+    our_agendas = {cause for cause, sids in seen.agendas.items() if ours_sids & set(sids)}
+    our_meetings = {m for cause, m, _a, _k, _t in seen.agenda_issues if cause in our_agendas}
+    issues = [(m, a, k, t) for _c, m, a, k, t in seen.agenda_issues if m in our_meetings]
     routine_ms, urgent_sched, urgent_mail = [], [], []
     for ref, key in refs.items():
         sid = seen.situation_of.get(ref)
@@ -447,7 +463,26 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                scheduled=len(ours), throughput=len(ours) / (last - min(sent.values()) / 1000),
                routine_ms=routine_ms, urgent_sched_ms=urgent_sched, urgent_mail_ms=urgent_mail,
                rejected=len(seen.rejected), lag=list(lag.samples), cpu=cpu,
-               base_rate=0.0, base_ms=[])
+               base_rate=0.0, base_ms=[], agendas=len(issues),
+               agenda_mails=sum(1 for cause, _at in seen.delivered if cause in our_agendas),
+               agendas_per_minute=most_in_a_minute(issues))
+
+
+def most_in_a_minute(issues: Sequence[tuple[str, str, str, int]]) -> int:
+    """The most agendas one participant got for one ad-hoc meeting within any 60 s window."""
+    by: dict[tuple[str, str], list[int]] = {}
+    for meeting, agency, kind, stamp in issues:
+        if kind == "ad_hoc":
+            by.setdefault((meeting, agency), []).append(stamp)
+    most = 0
+    for stamps in by.values():
+        stamps.sort()
+        start = 0
+        for end, at in enumerate(stamps):
+            while at - stamps[start] >= 60_000:
+                start += 1
+            most = max(most, end - start + 1)
+    return most
 
 
 # -- the processes -----------------------------------------------------------------------------
@@ -620,6 +655,11 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"- ratios pipeline/baseline: throughput "
         f"{med(runs, lambda r: r.throughput / r.base_rate if r.base_rate else 0):.2f}, "
         f"routine p99 latency {r99 / b99 if b99 else float('nan'):.1f}x",
+        f"- agendas issued for the run's meetings: {med(runs, lambda r: r.agendas):,.0f}, "
+        f"their e-mails delivered: {med(runs, lambda r: r.agenda_mails):,.0f}; the most one "
+        f"participant got for one ad-hoc meeting within a minute: "
+        f"**{med(runs, lambda r: r.agendas_per_minute):.0f}** (update window "
+        f"{ConveningSettings().agenda_update_window_seconds:g} s)",
         "- consumer lag, max records behind: " + ", ".join(
             f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
         "- lag over time (median run; intake/convening/notifier): " + ", ".join(series),
