@@ -39,11 +39,14 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-def read_messages(maildir: Path) -> list[EmailMessage]:
-    """Every message the sink kept, oldest first."""
+def read_messages(maildir: Path, since_ns: int = 0) -> list[EmailMessage]:
+    """Every message the sink kept (or only those it kept from ``since_ns``, nanoseconds since the
+    epoch: a Maildir that tests filled holds tens of thousands), oldest first."""
     if not (maildir / "new").exists():
         return []
-    files = sorted((maildir / "new").iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    stamped = [(path.stat().st_mtime_ns, path) for path in (maildir / "new").iterdir()]
+    files = [path for stamp, path in sorted(stamped, key=lambda sp: (sp[0], sp[1].name))
+             if stamp >= since_ns]
     out: list[EmailMessage] = []
     for path in files:
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
