@@ -171,18 +171,33 @@ class TokenVerifier:
             return self._client
 
     async def _discover(self) -> str:
-        """The issuer's ``jwks_uri`` from its discovery document (which must name the issuer)."""
-        url = f"{self.issuer}/.well-known/openid-configuration"
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
-                answer = await http.get(url)
-        except httpx.HTTPError as exc:
-            raise TransientError(f"the identity provider does not answer: {type(exc).__name__}") from None
-        if answer.status_code != 200:
-            raise TransientError(f"the identity provider's discovery document answered {answer.status_code}")
-        document = answer.json()
-        if document.get("issuer") != self.issuer or not isinstance(document.get("jwks_uri"), str):
-            raise TransientError("the identity provider's discovery document names another issuer "
-                                 "or no jwks_uri: check COMMANDE_OIDC_ISSUER")
-        jwks: str = document["jwks_uri"]
+        """The issuer's ``jwks_uri`` from its discovery document."""
+        document = await discovery_document(f"{self.issuer}/.well-known/openid-configuration",
+                                            self.issuer, self._timeout)
+        jwks = document.get("jwks_uri")
+        if not isinstance(jwks, str):
+            raise TransientError("the identity provider's discovery document has no jwks_uri")
         return jwks
+
+
+async def discovery_document(url: str, issuer: str, timeout: float) -> dict[str, Any]:
+    """An OpenID Connect discovery document fetched from ``url``, which must name ``issuer``.
+
+    Raises:
+        TransientError: the provider does not answer, answers an error, or names another issuer.
+    """
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            answer = await http.get(url)
+    except httpx.HTTPError as exc:
+        raise TransientError(f"the identity provider does not answer: {type(exc).__name__}") from None
+    if answer.status_code != 200:
+        raise TransientError(f"the identity provider's discovery document answered {answer.status_code}")
+    try:
+        document = answer.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or document.get("issuer") != issuer:
+        raise TransientError("the identity provider's discovery document names another issuer: "
+                             "check COMMANDE_OIDC_ISSUER")
+    return document

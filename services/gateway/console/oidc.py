@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from schemas.errors import TransientError, Unauthenticated
-from services.gateway.tokens import TokenVerifier
+from services.gateway.tokens import TokenVerifier, discovery_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +94,9 @@ class Provider:
         """
         async with self._lock:
             if self._endpoints is None:
-                document = await self._get(
-                    self._server_side(f"{self.issuer}/.well-known/openid-configuration"))
-                if document.get("issuer") != self.issuer:
-                    raise TransientError("the identity provider's discovery document names "
-                                         "another issuer: check COMMANDE_OIDC_ISSUER")
+                document = await discovery_document(
+                    self._server_side(f"{self.issuer}/.well-known/openid-configuration"),
+                    self.issuer, self._timeout)
                 auth, token = document.get("authorization_endpoint"), document.get("token_endpoint")
                 if not isinstance(auth, str) or not isinstance(token, str):
                     raise TransientError("the identity provider publishes no authorization or "
@@ -142,17 +140,6 @@ class Provider:
         raw = claims.get(self._groups_claim)
         groups = tuple(g for g in raw if isinstance(g, str)) if isinstance(raw, list) else ()
         return SignedIn(groups=groups, id_token=id_token)
-
-    async def _get(self, url: str) -> dict[str, Any]:
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout) as http:
-                answer = await http.get(url)
-        except httpx.HTTPError as exc:
-            raise TransientError(f"the identity provider does not answer: {type(exc).__name__}") from None
-        if answer.status_code != 200:
-            raise TransientError(f"the identity provider's discovery document answered {answer.status_code}")
-        return _json(answer)
-
 
 def _json(answer: httpx.Response) -> dict[str, Any]:
     try:
