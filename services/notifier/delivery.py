@@ -158,8 +158,8 @@ def delivery_loop(settings: NotifierSettings, clock: Clock,
 
     async def loop(svc: Service, stopping: asyncio.Event) -> None:
         webhook = WebhookChannel(settings)
-        deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook,
-                              box)
+        smtp = SmtpChannel(settings)
+        deliverer = Deliverer(svc.pool, svc.name, settings, clock, smtp, webhook, box)
         wake = asyncio.Event()
 
         def wake_up(*_: object) -> None:
@@ -197,6 +197,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock,
         finally:
             await _release(svc.pool, listener, wake_up)
             await webhook.close()
+            await smtp.close()
 
     return loop
 

@@ -32,6 +32,7 @@ from services.notifier import recipients, render, store, tokens
 from services.notifier.contacts import ContactBox
 from services.notifier.links import console_link
 from services.notifier.model import MeetingInfo, Planned, notice_id
+from services.notifier.priority import priority
 from services.notifier.request_handlers import EventRequestHandlers
 from services.notifier.settings import NotifierSettings
 from services.runtime.clock import Clock
@@ -144,5 +145,5 @@ class Handlers:
             notice_id=nid, cause_id=cause_id, cause_topic=topic, kind=p.kind,
             recipient_agency=p.recipient.agency_id, recipient_key=p.recipient.key,
             channel=p.recipient.channel.value, address=p.recipient.address,
-            privacy=p.privacy.value, payload=payload,
+            privacy=p.privacy.value, payload=payload, priority=priority(p.kind, meeting),
         )

@@ -34,6 +34,7 @@ from services.notifier import event_requests, render, request_store, tokens
 from services.notifier.contacts import ContactBox
 from services.notifier.links import console_link
 from services.notifier.model import Planned, notice_id
+from services.notifier.priority import priority
 from services.notifier.request_store import Waiting
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import NewNotice
@@ -183,7 +184,7 @@ class EventRequestHandlers:
             notice_id=nid, cause_id=cause_id, cause_topic=topic, kind=p.kind,
             recipient_agency=p.recipient.agency_id, recipient_key=p.recipient.key,
             channel=p.recipient.channel.value, address=p.recipient.address,
-            privacy=p.privacy.value, payload=payload)
+            privacy=p.privacy.value, payload=payload, priority=priority(p.kind, None))
 
     async def _fail(self, conn: Connection, cause_id: UUID, topic: str, event: EventRequestEvent,
                     error: str) -> list[OutRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from services.runtime.settings import PROJECT_ROOT, Settings
 
@@ -37,6 +37,11 @@ class NotifierSettings(Settings):
     """A CA bundle to trust for webhooks (a partner's private CA); system roots otherwise."""
     notifier_webhook_timeout: float = 10.0
     notifier_smtp_timeout: float = 30.0
+    notifier_smtp_connections: int = Field(default=4, ge=1)
+    """SMTP connections kept open and used at once (``COMMANDE_NOTIFIER_SMTP_CONNECTIONS``)."""
+    notifier_smtp_idle_seconds: float = Field(default=30.0, gt=0)
+    """An SMTP connection unused this long is closed rather than reused
+    (``COMMANDE_NOTIFIER_SMTP_IDLE_SECONDS``; keep it under the relay's own idle limit)."""
     notifier_max_attempts: int = 8
     notifier_backoff_base: float = 5.0
     notifier_backoff_cap: float = 3600.0

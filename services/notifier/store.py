@@ -14,6 +14,7 @@ from uuid import UUID
 
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
+from services.notifier.priority import Priority
 from services.runtime.db import Connection
 
 WAKE_CHANNEL = "notifier_notices"
@@ -38,8 +39,8 @@ tombstones kept to join later events."""
 
 INSERT_NOTICE = """
 INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, recipient_key,
-                     channel, address, privacy, payload, next_attempt_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $11)
+                     channel, address, privacy, payload, priority, next_attempt_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $12)
 ON CONFLICT DO NOTHING
 RETURNING true
 """
@@ -49,7 +50,7 @@ SELECT notice_id, cause_id, cause_topic, kind, recipient_agency, channel, addres
        attempts
 FROM notices
 WHERE state = 'pending' AND next_attempt_at <= $1
-ORDER BY next_attempt_at
+ORDER BY priority, next_attempt_at
 LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
@@ -123,6 +124,7 @@ class NewNotice:
     address: str
     privacy: str
     payload: dict[str, Any]
+    priority: Priority = Priority.ROUTINE
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,7 @@ async def insert_notices(conn: Connection, notices: Sequence[NewNotice], now: da
     for n in notices:
         if await conn.fetchval(INSERT_NOTICE, n.notice_id, n.cause_id, n.cause_topic, n.kind,
                                n.recipient_agency, n.recipient_key, n.channel, n.address,
-                               n.privacy, json.dumps(n.payload), now):
+                               n.privacy, json.dumps(n.payload), int(n.priority), now):
             added += 1
     if added:
         await conn.execute(WAKE, WAKE_CHANNEL)

@@ -785,6 +785,7 @@ async def test_smtp_channel_tells_permanent_from_transient(settings: Settings) -
         with pytest.raises(DeliveryError) as busy:
             await channel.send(message("busy@example.org"), "busy@example.org")
         assert (busy.value.code, busy.value.permanent) == ("smtp_4xx", False)
+        await channel.close()
     finally:
         controller.stop()
     closed = SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_port": port,
@@ -792,6 +793,51 @@ async def test_smtp_channel_tells_permanent_from_transient(settings: Settings) -
     with pytest.raises(DeliveryError) as down:
         await closed.send(message("ok@example.org"), "ok@example.org")
     assert (down.value.code, down.value.permanent) == ("smtp_unavailable", False)
+
+
+class CountingHandler(RefusingHandler):
+    """Accepts everything and remembers from which connection (client port) each mail came."""
+
+    def __init__(self) -> None:
+        self.peers: list[object] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.peers.append(session.peer)
+        return "250 Accepted"
+
+
+async def test_smtp_connections_are_reused_and_a_dropped_one_is_replaced(
+        settings: Settings) -> None:
+    """Twelve e-mails sent four at a time over at most two connections; once the relay has
+    closed them for idleness (its own limit, one second here) the next send still goes
+    through, on a new connection."""
+    port = _free_port()
+    handler = CountingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port,
+                            tls_context=_relay_tls(settings), require_starttls=True, timeout=1.0)
+    controller.start()
+    channel = SmtpChannel(NotifierSettings(**{**settings.model_dump(), "smtp_port": port,
+                                              "notifier_smtp_timeout": 5.0,
+                                              "notifier_smtp_connections": 2}))
+
+    def message() -> EmailMessage:
+        return build_message(uuid7(), "escalation", "ok@example.org",
+                             Rendered("COMMANDE test", "text", "<p>html</p>", {}),
+                             mail_from="notices@halton-police.example.org",
+                             now=dt.datetime.now(dt.UTC))
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(channel.send(message(), "ok@example.org") for _ in range(4)))
+        assert len(handler.peers) == 12
+        assert len(set(handler.peers)) <= 2
+        await asyncio.sleep(2.0)
+        await channel.send(message(), "ok@example.org")
+        assert len(handler.peers) == 13
+        assert handler.peers[-1] not in handler.peers[:-1]
+    finally:
+        await channel.close()
+        controller.stop()
 
 
 async def test_smtp_requires_tls_and_never_sends_credentials_in_clear(settings: Settings) -> None:
