@@ -185,6 +185,15 @@ def cpu_text(cpu: dict[str, float]) -> str:
     return ", ".join(parts) + f"; machine {cpu.get('machine', 0.0):.0%} busy"
 
 
+def cpu_per_item(cpu: dict[str, float], items: int, names: Sequence[str]) -> str:
+    """``intake 2.1, convening 1.9 ms per referral; together 4.0``: CPU ms per item of work."""
+    if items <= 0:
+        return "no items"
+    each = {n: 1000 * cpu.get(n, 0.0) / items for n in names}
+    return (", ".join(f"{n} {v:.2f}" for n, v in each.items())
+            + f" ms; together {sum(each.values()):.2f} ms")
+
+
 def machine() -> str:
     """CPUs, memory, Python and architecture of this machine."""
     cpuinfo = Path("/proc/cpuinfo").read_text()

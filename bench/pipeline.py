@@ -38,7 +38,13 @@ Figures (each run, then medians over the runs):
   bench's offset (the system clock of this machine), not the Maildir's file time;
 * consumer lag of ``intake``, ``convening`` and ``notifier`` sampled every second (max and a
   series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
-* ratios to the baseline of the same run.
+* ratios to the baseline of the same run;
+* CPU milliseconds per referral of each service's process.
+
+``--backfill N`` then runs a partner's migration per run: N routine referrals produced at once
+while urgent ones keep arriving (``--backfill-urgent``, 5/s) over the expected drain (N / the
+steady throughput just measured); it reports the drain rate against that steady throughput and
+the urgent latencies during the drain.
 
 The bench's own clients (the partner's producer, the watcher, the lag sampler, the relay chain)
 connect as the broker's super user (``bench.common.HARNESS``); the services as their own principals.
@@ -75,6 +81,7 @@ from bench.common import (
     PRODUCER_SETTINGS,
     CpuMeter,
     Referrals,
+    cpu_per_item,
     cpu_text,
     development_stack,
     memory_kb,
@@ -130,6 +137,15 @@ def plan(routine: Sequence[OutRecord], urgent: Sequence[OutRecord], seconds: flo
     """When to produce each record (seconds from the start): each kind evenly spaced over
     ``seconds``, merged in time order."""
     timed = [(seconds * i / len(routine), r) for i, r in enumerate(routine)]
+    timed += [(seconds * (i + 0.5) / len(urgent), r) for i, r in enumerate(urgent)]
+    return sorted(timed, key=lambda t: t[0])
+
+
+def plan_backfill(backlog: Sequence[OutRecord], urgent: Sequence[OutRecord], seconds: float
+                  ) -> list[tuple[float, OutRecord]]:
+    """A partner's migration: the whole ``backlog`` at once, then the urgent ones evenly spaced
+    over ``seconds`` (the expected drain), each behind whatever of the backlog is still there."""
+    timed = [(0.0, r) for r in backlog]
     timed += [(seconds * (i + 0.5) / len(urgent), r) for i, r in enumerate(urgent)]
     return sorted(timed, key=lambda t: t[0])
 
@@ -506,10 +522,13 @@ class Outcome:
     runs: list[Run]
     peak_rss_kb: dict[str, int]
     log_dir: Path
+    backfills: list[Run] = field(default_factory=list)
+    """The backfill scenario's runs (``--backfill``), after the steady ones."""
 
 
 async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
-                profile: Sequence[str]) -> Outcome:
+                profile: Sequence[str], backfill: int = 0, backfill_urgent: float = 5.0
+                ) -> Outcome:
     settings = development_stack(Settings())
     tag = uuid.uuid4().hex[:8]
     log_dir = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{tag}-"))
@@ -570,8 +589,21 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             run.base_rate, run.base_ms = base_rate, base_ms
             out.append(run)
             print(f"run {i + 1}: " + "; ".join(run_lines(run)), flush=True)
+        drains: list[Run] = []
+        if backfill:
+            steady = statistics.median(r.throughput for r in out)
+            drain = backfill / steady
+            for i in range(runs):
+                backlog = routine_maker.make(backfill)
+                urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)))
+                offset += 104 * week
+                run = await pipeline_run(
+                    producer, watcher, lag, meter, plan_backfill(backlog, urgent, drain),
+                    {r.key for r in urgent if r.key is not None}, drain, clock, offset)
+                drains.append(run)
+                print(f"backfill {i + 1}: " + "; ".join(run_lines(run)), flush=True)
         peak = {w: memory_kb(p.proc.pid) for w, p in procs.items() if p.proc is not None}
-        return Outcome(out, peak, log_dir)
+        return Outcome(out, peak, log_dir, drains)
     finally:
         with contextlib.suppress(Exception):
             await producer.stop()
@@ -613,6 +645,7 @@ def run_lines(run: Run) -> list[str]:
         f"baseline chain {run.base_rate:,.0f}/s {_ms(run.base_ms)}",
         "max lag " + ", ".join(f"{g} {run.max_lag(g)}" for g in GROUPS),
         f"cpu {cpu_text(run.cpu)}",
+        f"cpu per referral {cpu_per_item(run.cpu, run.offered, SERVICES)}",
     ]
 
 
@@ -665,6 +698,8 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         "- lag over time (median run; intake/convening/notifier): " + ", ".join(series),
         "- peak RSS (VmHWM): " + ", ".join(f"{w} {mb:,.0f} MB" for w, mb in rss.items()),
         f"- CPU seconds, median run: {cpu_text(median_run.cpu)}",
+        "- CPU per referral (median run, the services' own processes): "
+        + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
     ]
     verdicts = [
         f"{rate:g} routine/s with p99 < {TARGET_ROUTINE_P99_MS:.0f} ms to SituationScheduled: "
@@ -676,7 +711,38 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         + ("**met**" if rss and max(rss.values()) < TARGET_RSS_MB else "**not met**"),
     ]
     lines.append("- targets: " + "; ".join(verdicts))
+    if out.backfills:
+        lines += backfill_report(out.backfills, med(runs, lambda r: r.throughput))
     return lines
+
+
+def backfill_report(runs: Sequence[Run], steady: float) -> list[str]:
+    """The backfill scenario: how fast the backlog drains, and urgent latencies meanwhile."""
+    drain = med(runs, lambda r: r.throughput)
+    sched99 = med(runs, lambda r: r.p("urgent_sched_ms", 99))
+    mail99 = med(runs, lambda r: r.p("urgent_mail_ms", 99))
+    median_run = sorted(runs, key=lambda r: r.throughput)[len(runs) // 2]
+    return [
+        f"- **backfill**: {median_run.offered - median_run.urgent:,} routine referrals at once, "
+        f"urgent ones meanwhile ({median_run.urgent} per run); {len(runs)} run(s), medians",
+        f"  - backlog drained at **{drain:,.0f}/s**, {drain / steady if steady else 0:.2f} of the "
+        f"steady-state throughput above ({steady:,.0f}/s); per run: "
+        + ", ".join(f"{r.throughput:,.0f}" for r in runs),
+        f"  - urgent during the drain, submission -> SituationScheduled: p50 "
+        f"{med(runs, lambda r: r.p('urgent_sched_ms', 50)):,.0f} ms, **p99 {sched99:,.0f} ms**",
+        f"  - urgent during the drain, submission -> first e-mail: p50 "
+        f"{med(runs, lambda r: r.p('urgent_mail_ms', 50)):,.0f} ms, **p99 {mail99:,.0f} ms** "
+        f"({sum(len(r.urgent_mail_ms) for r in runs)} of {sum(r.urgent for r in runs)} mailed)",
+        "  - consumer lag, max records behind: " + ", ".join(
+            f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
+        "  - CPU per referral (median run): "
+        + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
+        "  - targets: urgent p99 < 1 s to SituationScheduled: "
+        + ("**met**" if sched99 < 1000 else "**not met**")
+        + "; < 2 s to the first e-mail: " + ("**met**" if mail99 < 2000 else "**not met**")
+        + "; drain >= 0.8 of steady state: "
+        + ("**met**" if steady and drain >= 0.8 * steady else "**not met**"),
+    ]
 
 
 def show_profile(path: Path) -> None:
@@ -696,17 +762,26 @@ def main() -> None:
                         help="how long the load is offered per run (default 30)")
     parser.add_argument("--runs", type=int, default=1,
                         help="runs (baseline then pipeline each); medians are reported (default 1)")
+    parser.add_argument("--backfill", type=int, default=0, metavar="N",
+                        help="then, per run, N routine referrals produced at once (a partner's "
+                             "migration) while urgent ones keep arriving; reports the drain "
+                             "(issue 18 uses 20000)")
+    parser.add_argument("--backfill-urgent", type=float, default=5.0,
+                        help="urgent referrals per second during the backfill (default 5)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--profile", action="append", default=[], choices=SERVICES,
                         help="run this service under cProfile and print its profile (repeatable)")
     args = parser.parse_args()
     if args.rate <= 0 or args.urgent < 0 or args.seconds <= 0 or args.runs < 1:
         parser.error("--rate and --seconds must be positive, --urgent at least 0, --runs >= 1")
+    if args.backfill < 0 or args.backfill_urgent <= 0:
+        parser.error("--backfill must be at least 0 and --backfill-urgent positive")
     if args.record and args.profile:
         parser.error("a profiled run is slowed by the profiler: it is never recorded")
     command = " ".join([".venv/bin/python -m bench.pipeline", *sys.argv[1:]])
     began = time.monotonic()
-    outcome = asyncio.run(bench(args.rate, args.urgent, args.seconds, args.runs, args.profile))
+    outcome = asyncio.run(bench(args.rate, args.urgent, args.seconds, args.runs, args.profile,
+                                args.backfill, args.backfill_urgent))
     lines = report(outcome, args.rate, args.urgent, args.seconds)
     print()
     print("\n".join(lines))
