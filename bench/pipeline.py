@@ -97,10 +97,13 @@ from schemas.situations import SituationOpened, SituationScheduled
 from schemas.topics import (
     DISCLOSURES,
     MEETINGS,
+    MEETINGS_URGENT,
     NOTICES,
     REFERRAL_STATUS,
     REFERRALS,
+    REFERRALS_URGENT,
     SITUATIONS,
+    SITUATIONS_URGENT,
     TABLE_ACTIONS,
     TopicSpec,
 )
@@ -113,11 +116,14 @@ from services.runtime.topics import ensure_topics
 SERVICES = ("intake", "convening", "notifier")
 GROUPS: dict[str, tuple[str, ...]] = {
     "intake": (REFERRALS.name,),
+    "intake-urgent": (REFERRALS_URGENT.name,),
     "intake-disclosures": (SITUATIONS.name,),
     "convening": (SITUATIONS.name,),
+    "convening-urgent": (SITUATIONS_URGENT.name,),
     "convening-commands": (TABLE_ACTIONS.name,),
     "notifier": (MEETINGS.name, SITUATIONS.name, DISCLOSURES.name, REFERRAL_STATUS.name,
                  TABLE_ACTIONS.name),
+    "notifier-urgent": (MEETINGS_URGENT.name,),
 }
 """The services' consumer groups and their topics (lag is read for these)."""
 WATCHED = (REFERRAL_STATUS.name, SITUATIONS.name, MEETINGS.name, NOTICES.name)
@@ -150,9 +156,10 @@ def plan_backfill(backlog: Sequence[OutRecord], urgent: Sequence[OutRecord], sec
     return sorted(timed, key=lambda t: t[0])
 
 
-async def offer(producer: AIOKafkaProducer, topic: str, timed: Sequence[tuple[float, OutRecord]]
-                ) -> dict[bytes, int]:
-    """Produce each record at its planned instant; ``{key: produce timestamp ms}``."""
+async def offer(producer: AIOKafkaProducer, topic: str | None,
+                timed: Sequence[tuple[float, OutRecord]]) -> dict[bytes, int]:
+    """Produce each record at its planned instant, to ``topic`` or else its own (an urgent
+    referral's is the urgent lane); ``{key: produce timestamp ms}``."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     pending = []
@@ -162,7 +169,7 @@ async def offer(producer: AIOKafkaProducer, topic: str, timed: Sequence[tuple[fl
         while i < len(timed) and timed[i][0] <= now:
             rec = timed[i][1]
             pending.append((rec.key, await producer.send(
-                topic, rec.value, key=rec.key, headers=list(rec.headers))))
+                topic or rec.topic, rec.value, key=rec.key, headers=list(rec.headers))))
             i += 1
         if i < len(timed):
             await asyncio.sleep(max(0.0, timed[i][0] - (loop.time() - start)))
@@ -434,7 +441,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
     sampling = asyncio.create_task(lag.sample(stop))
     meter.start()
     began = time.time()
-    sent = await offer(producer, REFERRALS.name, timed)
+    sent = await offer(producer, None, timed)
     produced = (max(sent.values()) - min(sent.values())) / 1000
     seen = watcher.seen
     refs = {k.decode().partition("/")[2]: k for k in sent}

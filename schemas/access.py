@@ -21,10 +21,13 @@ from schemas.topics import (
     EVENT_REQUEST_SUBMISSIONS,
     EVENT_REQUESTS,
     MEETINGS,
+    MEETINGS_URGENT,
     NOTICES,
     REFERRAL_STATUS,
     REFERRALS,
+    REFERRALS_URGENT,
     SITUATIONS,
+    SITUATIONS_URGENT,
     TABLE_ACTIONS,
     TopicSpec,
 )
@@ -128,22 +131,22 @@ class Access:
 SERVICES: tuple[Access, ...] = (
     Access(
         "intake", "the intake service: Filter 1, the vault, disclosures, event requests",
-        writes=(REFERRALS, REFERRAL_STATUS, SITUATIONS, DISCLOSURES, EVENT_REQUEST_SUBMISSIONS,
-                EVENT_REQUESTS, DLQ),
-        reads=(REFERRALS, SITUATIONS, EVENT_REQUEST_SUBMISSIONS),
+        writes=(REFERRALS, REFERRALS_URGENT, REFERRAL_STATUS, SITUATIONS, SITUATIONS_URGENT,
+                DISCLOSURES, EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS, DLQ),
+        reads=(REFERRALS, REFERRALS_URGENT, SITUATIONS, EVENT_REQUEST_SUBMISSIONS),
         group_prefix="intake",
     ),
     Access(
         "convening", "the convening service: tables, meetings, the Four Filters, timers",
-        writes=(SITUATIONS, MEETINGS, DLQ),
-        reads=(SITUATIONS, TABLE_ACTIONS),
+        writes=(SITUATIONS, MEETINGS, MEETINGS_URGENT, DLQ),
+        reads=(SITUATIONS, SITUATIONS_URGENT, TABLE_ACTIONS),
         group_prefix="convening",
     ),
     Access(
         "notifier", "the notifier service: e-mail and webhooks at each recipient's level",
         writes=(NOTICES, DLQ),
-        reads=(MEETINGS, SITUATIONS, DISCLOSURES, REFERRAL_STATUS, TABLE_ACTIONS,
-               EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS),
+        reads=(MEETINGS, MEETINGS_URGENT, SITUATIONS, DISCLOSURES, REFERRAL_STATUS,
+               TABLE_ACTIONS, EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS),
         group_prefix="notifier",
     ),
     Access(
@@ -173,11 +176,12 @@ SERVICES: tuple[Access, ...] = (
 
 
 def partner(agency_id: str) -> Access:
-    """The row of a partner agency that publishes referrals over Kafka: it writes referrals and
+    """The row of a partner agency that publishes referrals over Kafka: it writes referrals (an
+    urgent one on the urgent lane) and
     reads the answers (every agency's, keyed by opaque references: a topic ACL cannot filter by
     key), and nothing else."""
     return Access(f"{PARTNER_PREFIX}{agency_id}", f"partner agency {agency_id}",
-                  writes=(REFERRALS,), reads=(REFERRAL_STATUS,))
+                  writes=(REFERRALS, REFERRALS_URGENT), reads=(REFERRAL_STATUS,))
 
 
 def table(agency_ids: Iterable[str], *, development: bool) -> tuple[Access, ...]:

@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.base import BASE64_PATTERN, CE_TYPE_PATTERN, RFC3339_PATTERN, UUID7_PATTERN, Message
 from schemas.envelope import CONTENT_TYPE, SPECVERSION
-from schemas.registry import MESSAGES, is_command
+from schemas.registry import MESSAGES, is_command, models_on
 from schemas.signing import H_SIGNATURE
 from schemas.topics import DLQ, REFERRALS, TOPICS, TopicSpec
 
@@ -22,8 +22,9 @@ REF = "#/components/schemas/{model}"
 
 
 def channel_id(spec: TopicSpec) -> str:
-    """The channel id of a topic: ``commande.referral-status.v1`` → ``referralStatus``."""
-    words = spec.name.split(".")[1].split("-")
+    """The channel id of a topic: ``commande.referral-status.v1`` → ``referralStatus``,
+    ``commande.referrals.urgent.v1`` → ``referralsUrgent``."""
+    words = [w for part in spec.name.split(".")[1:-1] for w in part.split("-")]
     return words[0] + "".join(w.capitalize() for w in words[1:])
 
 
@@ -122,7 +123,7 @@ def document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for spec in TOPICS:
-        models = [m for m in MESSAGES if m.topic.name == spec.name]
+        models = list(models_on(spec.name))
         cid = channel_id(spec)
         channels[cid] = _channel(spec, models)
         refs = [{"$ref": f"#/channels/{cid}/messages/{name}"} for name in channels[cid]["messages"]]

@@ -36,7 +36,7 @@ from schemas.errors import (
     UnknownEventType,
     UnsupportedContentType,
 )
-from schemas.registry import _shown, check_topic, model_for
+from schemas.registry import _shown, check_topic, model_for, topic_of
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
@@ -149,7 +149,7 @@ def to_record(
                 raise ValueError(f"{name} must match {_TOKEN.pattern}")
             headers.append((name, token.encode()))
     return Record(
-        topic=event.topic.name,
+        topic=topic_of(event).name,
         key=event.key().encode(),
         headers=headers,
         value=event.model_dump_json().encode(),

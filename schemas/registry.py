@@ -59,7 +59,13 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from schemas.topics import TOPICS
+from schemas.topics import (
+    MEETINGS_URGENT,
+    REFERRALS_URGENT,
+    SITUATIONS_URGENT,
+    TOPICS,
+    TopicSpec,
+)
 
 MESSAGES: tuple[type[Message], ...] = (
     ReferralSubmitted, ReferralWithdrawn, ReferralAccepted, ReferralRejected,
@@ -82,11 +88,42 @@ MESSAGES: tuple[type[Message], ...] = (
 BY_TYPE: Mapping[str, type[Message]] = MappingProxyType({m.ce_type: m for m in MESSAGES})
 """``ce_type`` → model class."""
 
+LANE_TYPES: Mapping[str, tuple[type[Message], ...]] = MappingProxyType({
+    REFERRALS_URGENT.name: (ReferralSubmitted,),
+    SITUATIONS_URGENT.name: (SituationOpened,),
+    MEETINGS_URGENT.name: (AgendaIssued,),
+})
+"""Urgent lane → the types it carries (each also belongs on the lane's main topic)."""
+
+
+def models_on(topic_name: str) -> tuple[type[Message], ...]:
+    """The message classes that may be written to ``topic_name`` (its own, or its lane's)."""
+    if topic_name in LANE_TYPES:
+        return LANE_TYPES[topic_name]
+    return tuple(m for m in MESSAGES if m.topic.name == topic_name)
+
+
+def topic_of(event: Message) -> TopicSpec:
+    """Where a producer publishes ``event``: its topic, or for an urgent referral the referrals'
+    urgent lane (so that no backlog of routine referrals delays it)."""
+    if isinstance(event, ReferralSubmitted) and event.priority == "urgent":
+        return REFERRALS_URGENT
+    return event.topic
+
+
+def lane_copy_of(event: Message) -> TopicSpec | None:
+    """The urgent lane that also gets a copy of ``event`` (the same record: same ``ce_id``), or
+    ``None``: an urgent situation's opening, and an ad-hoc meeting's agendas."""
+    if isinstance(event, SituationOpened) and event.priority == "urgent":
+        return SITUATIONS_URGENT
+    if (isinstance(event, AgendaIssued) and event.meeting is not None
+            and event.meeting.kind == "ad_hoc"):
+        return MEETINGS_URGENT
+    return None
+
+
 TYPES_BY_TOPIC: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        spec.name: frozenset(m.ce_type for m in MESSAGES if m.topic.name == spec.name)
-        for spec in TOPICS
-    }
+    {spec.name: frozenset(m.ce_type for m in models_on(spec.name)) for spec in TOPICS}
 )
 """Topic name → the ``ce_type`` values allowed on it (the DLQ carries anything, so none here)."""
 

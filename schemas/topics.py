@@ -34,6 +34,8 @@ class TopicSpec:
     cleanup: Cleanup = Cleanup.DELETE
     restricted: bool = False
     """Carries identity (sealed or not): never to be read by analytics or shown in logs."""
+    lane_of: str | None = None
+    """An urgent lane: the topic whose urgent records it also carries (``docs/adr/0006``)."""
 
     def config(self) -> dict[str, str]:
         """Topic-level configuration for ``CreateTopics``."""
@@ -75,6 +77,25 @@ EVENT_REQUESTS = TopicSpec(
     "commande.event-requests.v1", "request id", "intake", "notifier, analytics, all",
     retention_ms=-1,
 )
+# Urgent lanes (docs/adr/0006-urgent-lane.md): a backlog on a main topic never delays what an
+# urgent situation needs. Partners put urgent referrals on the referrals lane instead of the main
+# topic; intake and convening publish each urgent SituationOpened and each ad-hoc meeting's
+# AgendaIssued twice, the same record on the main topic (the log everyone reads) and on the lane.
+# The reader consumes both with one inbox, so whichever copy comes first is handled, once.
+REFERRALS_URGENT = TopicSpec(
+    "commande.referrals.urgent.v1", "{agency_id}/{referral_ref}", "partners (urgent referrals)",
+    "intake", retention_ms=30 * DAY_MS, restricted=True, lane_of=REFERRALS.name,
+)
+SITUATIONS_URGENT = TopicSpec(
+    "commande.situations.urgent.v1", "situation id",
+    "intake (a copy of each urgent SituationOpened)", "convening", retention_ms=7 * DAY_MS,
+    lane_of=SITUATIONS.name,
+)
+MEETINGS_URGENT = TopicSpec(
+    "commande.meetings.urgent.v1", "meeting id / situation id",
+    "convening (a copy of each ad-hoc meeting's AgendaIssued)", "notifier",
+    retention_ms=7 * DAY_MS, lane_of=MEETINGS.name,
+)
 DLQ = TopicSpec(
     "commande.dlq.v1", "original key", "any service", "operators",
     retention_ms=365 * DAY_MS, restricted=True,
@@ -82,8 +103,14 @@ DLQ = TopicSpec(
 
 TOPICS: tuple[TopicSpec, ...] = (
     REFERRALS, REFERRAL_STATUS, SITUATIONS, TABLE_ACTIONS, MEETINGS, DISCLOSURES, NOTICES,
-    EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS, DLQ,
+    EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS, REFERRALS_URGENT, SITUATIONS_URGENT,
+    MEETINGS_URGENT, DLQ,
 )
+
+
+def lane(spec: TopicSpec) -> TopicSpec | None:
+    """The urgent lane of ``spec``, if it has one."""
+    return next((t for t in TOPICS if t.lane_of == spec.name), None)
 
 
 def topic(name: str) -> TopicSpec:

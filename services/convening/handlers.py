@@ -76,7 +76,7 @@ from services.directory import DirectoryHolder
 from services.directory.model import Directory, TableSettings
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
-from services.runtime.events import emit
+from services.runtime.events import emit, with_lane
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
 
@@ -203,7 +203,8 @@ class Handlers:
 
     def _emit(self, events: Sequence[Message], cause: Envelope[Message] | None,
               now: datetime) -> list[OutRecord]:
-        return [emit(e, source=SOURCE, cause=cause, time=now) for e in events]
+        return [r for e in events for r in with_lane(e, emit(e, source=SOURCE, cause=cause,
+                                                            time=now))]
 
     # -- commande.situations.v1 ------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.reference import reference
-from schemas.topics import SITUATIONS, TABLE_ACTIONS
+from schemas.topics import SITUATIONS, SITUATIONS_URGENT, TABLE_ACTIONS
 from services.convening.handlers import Deps, Handlers
 from services.convening.settings import ConveningSettings
 from services.convening.timer_loop import run_timers
@@ -54,6 +54,11 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
     handlers = Handlers(deps)
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     svc.consume(SITUATIONS.name, group=settings.situations_group, name="convening-situations",
+                decode=events.decode, handle=handlers.situation_event,
+                handle_batch=handlers.situation_events)
+    # The urgent lane (copies of urgent SituationOpened): its own group member, one inbox.
+    svc.consume(SITUATIONS_URGENT.name, group=f"{settings.situations_group}-urgent",
+                name="convening-situations-urgent", inbox="convening-situations",
                 decode=events.decode, handle=handlers.situation_event,
                 handle_batch=handlers.situation_events)
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",

@@ -48,7 +48,7 @@ from schemas.situations import (
     SituationReopened,
     SituationScheduled,
 )
-from schemas.topics import REFERRALS
+from schemas.topics import REFERRALS, REFERRALS_URGENT
 from services.directory import TIMEZONE, DirectoryHolder
 from services.intake import provenance, retention, rules, sealing, store
 from services.intake.decide import (
@@ -187,7 +187,8 @@ class Intake:
         out: list[OutRecord] = []
         for env, event, found in items:
             decision = self._decide(event, found, now, situations, answers)
-            out.extend(self._emit(e, env, now) for e in decision.events)
+            for e in decision.events:
+                out.extend(events.with_lane(e, self._emit(e, env, now)))
         await store.save_many(conn, situations, answers)
         return out
 
@@ -279,7 +280,7 @@ class Intake:
     async def on_dead_letter(self, conn: Connection, rec: InRecord,
                              error: BaseException) -> Sequence[OutRecord]:
         """A referral record that could not be handled: answer the agency when the key names it."""
-        if rec.topic != REFERRALS.name or rec.key is None:
+        if rec.topic not in (REFERRALS.name, REFERRALS_URGENT.name) or rec.key is None:
             return []
         match = _KEY.match(rec.key.decode("utf-8", "replace"))
         if match is None:

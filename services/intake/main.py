@@ -4,6 +4,8 @@ Consumers:
 
 * group ``intake`` on ``commande.referrals.v1``: Filter 1, vault, de-duplication, withdrawals;
   records that cannot be decoded go to the DLQ and their agency gets a ``ReferralRejected``;
+* group ``intake-urgent`` on ``commande.referrals.urgent.v1``: the same, for urgent referrals,
+  with the same inbox (docs/adr/0006-urgent-lane.md);
 * group ``intake-disclosures`` on ``commande.situations.v1``: sealed Filter 3/4 disclosures on
   assignment, and the retention policy on conclusion.
 * group ``intake-event-requests`` on ``commande.event-request-submissions.v1``: community
@@ -34,7 +36,7 @@ from schemas.situations import (
     SituationConcluded,
     SituationReopened,
 )
-from schemas.topics import REFERRALS, SITUATIONS
+from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
 from services.directory import Directory, DirectoryHolder, reference_codes
 from services.intake import ingress, retention, sealing, signing, store
 from services.intake.event_requests import wiring as event_requests
@@ -170,6 +172,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
                 handle=intake.on_referral, handle_batch=intake.on_referrals,
                 on_dead_letter=intake.on_dead_letter, max_records=settings.intake_max_records)
+    # The urgent lane: its own group member, so a backlog on the main topic never delays it.
+    svc.consume(REFERRALS_URGENT.name, group="intake-urgent", name="intake-referrals-urgent",
+                inbox="intake-referrals", decode=events.decode, handle=intake.on_referral,
+                handle_batch=intake.on_referrals, on_dead_letter=intake.on_dead_letter,
+                max_records=settings.intake_max_records)
     handled = {m.ce_type for m in (AgenciesAssigned, AssignmentResponded, SituationConcluded,
                                     SituationReopened, *ACTIVITY)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",

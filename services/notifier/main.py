@@ -25,6 +25,7 @@ from schemas.topics import (
     EVENT_REQUEST_SUBMISSIONS,
     EVENT_REQUESTS,
     MEETINGS,
+    MEETINGS_URGENT,
     REFERRAL_STATUS,
     SITUATIONS,
     TABLE_ACTIONS,
@@ -130,6 +131,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     handlers = Handlers(settings, clock, holder, ref, secret, box)
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
                 decode=events.decode, handle=handlers.handle, skip_types=SKIPPED)
+    # The urgent lane (copies of ad-hoc meetings' agendas): its own group member, one inbox.
+    svc.consume(MEETINGS_URGENT.name, group=f"{settings.notifier_group}-urgent",
+                name="notifier-urgent", inbox="notifier", decode=events.decode,
+                handle=handlers.handle)
     svc.background(delivery_loop(settings, clock, box))
     for name, sql in store.PRUNES:
         svc.prune(name, sql, settings.notifier_bookkeeping_days)

@@ -84,8 +84,12 @@ class Consumer(Generic[D]):
         skip_types: frozenset[str] = frozenset(),
         handle_batch: HandleBatch[D] | None = None,
         dead_letters: DeadLetters | None = None,
+        inbox_name: str | None = None,
     ) -> None:
         self.name = name
+        self.inbox_name = inbox_name or name
+        """The inbox's ``consumer`` column: consumers that share it handle a record once
+        between them (a topic and its urgent lane)."""
         self._schema = schema
         self._pool = pool
         self._producer = producer
@@ -151,7 +155,7 @@ class Consumer(Generic[D]):
     async def _transaction(self, items: Sequence[tuple[InRecord, D]]) -> None:
         emitted: list[OutRecord] = []
         async with self._pool.acquire() as conn, conn.transaction():
-            new = await inbox.record_many(conn, self.name,
+            new = await inbox.record_many(conn, self.inbox_name,
                                           [(event.source, str(event.id)) for _, event in items])
             fresh: list[tuple[D, InRecord]] = []
             for (rec, event), is_new in zip(items, new, strict=True):
@@ -180,7 +184,7 @@ class Consumer(Generic[D]):
                     async with self._pool.acquire() as conn, conn.transaction():
                         # Once per record, even if the DLQ publish below fails and we retry.
                         where = f"{rec.topic}/{rec.partition}/{rec.offset}"
-                        if await inbox.record_handled(conn, self.name, "dead-letter", where):
+                        if await inbox.record_handled(conn, self.inbox_name, "dead-letter", where):
                             await outbox.add(conn, self._schema,
                                              await self._on_dead_letter(conn, rec, error))
                 await self._producer.send_many([self._dead_letters.record(rec, reason, self.name)])

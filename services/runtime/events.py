@@ -7,6 +7,7 @@ sends the record to the DLQ) and turn the events their core decides into outbox 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from nacl.signing import SigningKey
 
 from schemas.base import Message
 from schemas.envelope import Envelope, Record, from_record, to_record
+from schemas.registry import lane_copy_of
 from schemas.signing import sign_record
 from services.runtime.kafka import InRecord, OutRecord
 
@@ -41,6 +43,14 @@ def emit_signed(event: Message, *, source: str, key: SigningKey,
     """The record for ``event`` from ``source`` with its ``ce_signature`` made with ``key``: a
     partner agency's referral (``source`` ``/partners/<agency_id>``, the agency's signing key)."""
     return out_record(sign_record(to_record(event, source=source, time=time), key))
+
+
+def with_lane(event: Message, record: OutRecord) -> list[OutRecord]:
+    """``record``, and the same record on the urgent lane when ``event`` is urgent (an urgent
+    situation's opening, an ad-hoc meeting's agenda): its reader handles whichever copy comes
+    first, once (docs/adr/0006-urgent-lane.md)."""
+    lane = lane_copy_of(event)
+    return [record] if lane is None else [record, replace(record, topic=lane.name)]
 
 
 def out_record(record: Record) -> OutRecord:

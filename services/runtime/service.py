@@ -99,7 +99,7 @@ class Service:
                 handle: Handle[D],
                 on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
                 skip_types: frozenset[str] = frozenset(),
-                handle_batch: HandleBatch[D] | None = None) -> None:
+                handle_batch: HandleBatch[D] | None = None, inbox: str | None = None) -> None:
         """Consume ``topic`` (one or several) in consumer group ``group`` through a
         :class:`Consumer` named ``name``. Several topics in one consumer means one group member,
         so a start costs one rebalance instead of one per topic.
@@ -109,13 +109,16 @@ class Service:
 
         ``handle_batch``: a batch-level handler, called with all the new records of a
         transaction instead of ``handle`` once per record (see :mod:`services.runtime.consumer`).
+
+        ``inbox``: the inbox name, when it is not ``name``: an urgent lane's consumer shares its
+        main topic's, so a record that comes both ways is handled once (docs/adr/0006).
         """
 
         def make() -> None:
             self._consumers[name] = Consumer(
                 name, self.name, self.pool, self.producer, decode, handle,
                 on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types,
-                handle_batch=handle_batch, dead_letters=self.dead_letters)
+                handle_batch=handle_batch, dead_letters=self.dead_letters, inbox_name=inbox)
 
         self._factories.append(make)
         topics = [topic] if isinstance(topic, str) else list(topic)

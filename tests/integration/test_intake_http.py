@@ -23,7 +23,7 @@ from schemas.referrals import (
     Subject,
 )
 from schemas.signing import record_signing_bytes, signature_header, verifies
-from schemas.topics import REFERRALS
+from schemas.topics import REFERRALS_URGENT
 from services.cli import intake_cmd
 from services.cli.intake_cmd import issue_token
 from services.intake import main, store
@@ -116,8 +116,9 @@ async def test_a_referral_over_http_is_queued_sealed_and_answered(http: Http) ->
     assert status["district"] == "district_2"
     uuid.UUID(status["situation_id"])
     key = f"{AGENCY}/H{RUN}-ok".encode()
+    # an urgent referral travels the urgent lane (docs/adr/0006-urgent-lane.md)
     (record,) = [r for r in await read_all(http.svc.settings,
-                                           REFERRALS.name) if r.key == key]
+                                           REFERRALS_URGENT.name) if r.key == key]
     sent = json.loads(record.value)
     assert sent["subject"] is None
     assert sent["sealed_subject"]

@@ -81,11 +81,14 @@ WATCHED = (REFERRAL_STATUS.name, SITUATIONS.name, MEETINGS.name, NOTICES.name, D
 DEIDENTIFIED = (REFERRAL_STATUS.name, SITUATIONS.name, MEETINGS.name, NOTICES.name)
 PIPELINE_GROUPS: dict[str, tuple[str, ...]] = {
     "intake": ("commande.referrals.v1",),
+    "intake-urgent": ("commande.referrals.urgent.v1",),
     "intake-disclosures": (SITUATIONS.name,),
     "convening": (SITUATIONS.name,),
+    "convening-urgent": ("commande.situations.urgent.v1",),
     "convening-commands": (TABLE_ACTIONS.name,),
     "notifier": (MEETINGS.name, SITUATIONS.name, "commande.disclosures.v1", REFERRAL_STATUS.name,
                  TABLE_ACTIONS.name),
+    "notifier-urgent": ("commande.meetings.urgent.v1",),
 }
 SCHEMAS = ("intake", "convening", "notifier")
 Offsets = dict[str, dict[int, int]]

@@ -50,7 +50,8 @@ def test_a_restricted_topic_is_read_by_its_consumers_only() -> None:
 
 def test_a_partner_writes_referrals_and_reads_the_answers_only() -> None:
     row = partner("hrps-cmb-d1")
-    assert [s.name for s in row.writes] == ["commande.referrals.v1"]
+    assert [s.name for s in row.writes] == ["commande.referrals.v1",
+                                            "commande.referrals.urgent.v1"]
     assert [s.name for s in row.reads] == ["commande.referral-status.v1"]
     assert row.group_prefix is None
 

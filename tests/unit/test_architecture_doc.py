@@ -7,7 +7,7 @@ import re
 import pytest
 
 from schemas.access import PARTNER_PREFIX, SERVICES
-from schemas.topics import DLQ, REFERRAL_STATUS, REFERRALS, TOPICS
+from schemas.topics import DLQ, REFERRAL_STATUS, REFERRALS, REFERRALS_URGENT, TOPICS
 from services.runtime.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit
@@ -26,7 +26,7 @@ def topic_table() -> str:
     for t in TOPICS:
         writers = [a.principal for a in SERVICES if t in a.writes]
         readers = [a.principal for a in SERVICES if t in a.reads]
-        if t is REFERRALS:
+        if t in (REFERRALS, REFERRALS_URGENT):
             writers.append(f"{PARTNER_PREFIX}*")
         if t is REFERRAL_STATUS:
             readers.append(f"{PARTNER_PREFIX}*")
