@@ -19,7 +19,7 @@ from services.cli.wire import Watch
 from services.runtime.clock import OffsetFileClock
 from services.runtime.events import decode
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, read_all
+from tests.support.kafka import HARNESS, read_all
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline

@@ -43,7 +43,7 @@ from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import Pipeline, running_pipeline
 from tests.e2e.helpers import command, events_of, mails_mentioning, move_to
-from tests.kafkautil import wait_for
+from tests.support.kafka import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"

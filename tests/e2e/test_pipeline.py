@@ -38,7 +38,7 @@ from services.runtime.clock import OffsetFileClock
 from services.runtime.events import emit_signed
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.helpers import after, command, events_of, mails_mentioning, move_to
-from tests.kafkautil import HARNESS, wait_for
+from tests.support.kafka import HARNESS, wait_for
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline

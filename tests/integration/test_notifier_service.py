@@ -58,7 +58,6 @@ from schemas.meetings import (
 )
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed, NoticeKind
 from schemas.referrals import ReferralRejected
-from schemas.samples import sample, summary
 from schemas.situations import (
     AgenciesAssigned,
     AgencyTask,
@@ -80,7 +79,8 @@ from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
 from services.runtime.tls import stack_server_pem
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.support.kafka import HARNESS, read_all, wait_for
+from tests.support.samples import sample, summary
 
 pytestmark = pytest.mark.integration
 

@@ -67,7 +67,7 @@ from services.runtime.events import decode, emit_signed
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 M = TypeVar("M", bound=Message)
 

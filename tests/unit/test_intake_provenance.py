@@ -21,7 +21,6 @@ from schemas.event_requests import (
 )
 from schemas.referrals import ReferralSubmitted, ReferralWithdrawn
 from schemas.registry import MESSAGES
-from schemas.samples import sample
 from schemas.signing import H_SIGNATURE, sign_record
 from schemas.situations import (
     AerDecisionRecorded,
@@ -48,6 +47,7 @@ from services.intake.provenance import (
 )
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
 

@@ -20,10 +20,10 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
-from schemas.samples import NOW, sample, subject
 from services.directory import load_directory
 from services.intake.rules import Checked, RuleConfig, check
 from services.runtime.settings import PROJECT_ROOT
+from tests.support.samples import NOW, sample, subject
 
 pytestmark = pytest.mark.unit
 

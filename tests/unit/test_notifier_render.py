@@ -13,7 +13,6 @@ from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.reference import reference
 from schemas.referrals import Reason, ReferralRejected
-from schemas.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
 from schemas.situations import (
     AgenciesAssigned,
     AgencyTask,
@@ -26,6 +25,7 @@ from services.directory import Directory, load_directory
 from services.notifier import recipients, render, tokens
 from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
 from services.notifier.policy import GiveUp, RetryAt, RetryPolicy
+from tests.support.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
 
 pytestmark = pytest.mark.unit
 
