@@ -24,6 +24,7 @@ import pytest
 
 from deploy.local.services import free_port
 from deploy.local.smtp_sink import read_messages
+from directory import ContactRole, load_directory
 from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestConfirmationRequested,
@@ -37,7 +38,6 @@ from schemas.reference import reference
 from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUESTS
 from services.cli.event_request_cmd import resolve_windows
-from services.directory import ContactRole, load_directory
 from services.intake.event_requests.calendar import business_deadline
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings

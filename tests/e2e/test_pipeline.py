@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from directory import load_directory
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
@@ -29,7 +30,6 @@ from schemas.situations import (
 from schemas.topics import DISCLOSURES, MEETINGS, REFERRAL_STATUS, SITUATIONS
 from services.cli.submit_cmd import load_referral, submit_and_wait
 from services.cli.wire import Watch
-from services.directory import load_directory
 from services.intake import sealing
 from services.intake.provenance import partner_source
 from services.intake.signing import development_signing_key

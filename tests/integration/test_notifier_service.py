@@ -45,6 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uuid6 import uuid7
 
+from directory import load_directory
 from schemas.base import Actor, Message
 from schemas.commands import AssignAgencies
 from schemas.disclosures import DisclosureSealed
@@ -67,7 +68,6 @@ from schemas.situations import (
     SlaWarning,
 )
 from schemas.topics import DLQ, NOTICES
-from services.directory import load_directory
 from services.notifier import tokens
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 import pyarrow.parquet as pq
 import pytest
 
+from directory.model import AgencyType
 from schemas.envelope import from_record
 from schemas.reference import reference
 from services.analytics import exports, release, report, workbook
@@ -22,7 +23,6 @@ from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import Statistics, summarize
 from services.analytics.projections.timeline import Timeline
-from services.directory.model import AgencyType
 from tests.support.analytics_samples import AGENCY_TYPES, fixed_stream
 
 pytestmark = pytest.mark.unit

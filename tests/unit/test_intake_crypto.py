@@ -9,9 +9,9 @@ from uuid import UUID
 
 import pytest
 
+from directory import load_directory
 from schemas.errors import ConfigurationError
 from schemas.referrals import IdentifiedPerson, Subject
-from services.directory import load_directory
 from services.intake.retention import immediate_purge_reason
 from services.intake.sealing import (
     SealingError,
@@ -160,9 +160,9 @@ def test_which_conclusions_purge_at_once(conclusion: str, reason: str | None) ->
 def test_intake_may_require_the_sealed_subject() -> None:
     from datetime import timedelta
 
+    from directory import DirectoryHolder
     from schemas.reference import reference
     from schemas.referrals import PersonConcerned, ReferralSubmitted, SituationSummary
-    from services.directory import DirectoryHolder
     from services.intake.handlers import Intake
     from services.intake.rules import RuleConfig
     from services.intake.signing import development_signing_key

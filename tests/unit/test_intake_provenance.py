@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
+from directory import Directory, load_directory
 from schemas.base import Actor, IdentityRelease
 from schemas.envelope import Record, to_record
 from schemas.event_requests import (
@@ -32,7 +33,6 @@ from schemas.situations import (
     SituationReopened,
     SituationScheduled,
 )
-from services.directory import Directory, load_directory
 from services.intake.provenance import (
     CONVENING,
     EXPECTED_PRODUCERS,

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from directory import Directory, load_directory
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
@@ -21,7 +22,6 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from services.directory import Directory, load_directory
 from services.notifier import recipients, render, tokens
 from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
 from services.notifier.policy import GiveUp, RetryAt, RetryPolicy
