@@ -54,6 +54,14 @@ def test_the_directory_is_a_library_the_services_use_not_one_of_them() -> None:
     assert (PROJECT_ROOT / "directory" / "py.typed").exists()
 
 
+def test_deploy_and_the_cli_do_not_import_each_other() -> None:
+    """The CLI starts the embedded stack (``commande stack``: ``deploy.local``); so nothing in
+    ``deploy`` may import the CLI: the demo reads topics through ``services.runtime.wire``."""
+    assert offenders("deploy", ("services.cli",)) == {}
+    assert {path: names for path, names in offenders("services/cli", ("deploy",)).items()
+            if any(n != "deploy.local" and not n.startswith("deploy.local.") for n in names)} == {}
+
+
 def test_the_wheel_ships_no_test_fixture() -> None:
     packages = wheel_packages()
     assert "tests" not in packages
