@@ -14,20 +14,22 @@ export COMMANDE_ENV := development
 help:
 	@echo "make demo         set up, start the embedded stack and the services, walk the main job end to end"
 	@echo "make test         set up, start the embedded stack, run the whole test suite"
-	@echo "make unit         only the pure unit tests (no stack needed)"
-	@echo "make lint         ruff + mypy --strict"
+	@echo "make unit         only the pure unit tests (no stack, no JDK needed)"
+	@echo "make lint         ruff + mypy --strict (no JDK needed)"
 	@echo "make stack        start the embedded stack (Kafka, PostgreSQL, SMTP sink)"
 	@echo "make stack-down   stop it"
 
 prerequisites:
 	@deploy/prerequisites.sh
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# The stack, the demo and the whole suite need the prerequisites (JDK, Maven, PostgreSQL, chromium);
+# the unit tier, lint and the schema export need only the Python venv.
 setup: prerequisites $(STAMP)
 
 stack: setup
@@ -45,14 +47,14 @@ demo: stack
 test: stack
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit: setup
+unit: $(STAMP)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-lint: setup
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-schemas: setup
+schemas: $(STAMP)
 	$(BIN)/commande schemas export
 
 clean:

@@ -24,13 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deploy.local.kafka_security import SUPER_USER
 from schemas.errors import ConfigurationError
 from schemas.referrals import ReferralSubmitted
 from services.intake.provenance import partner_source
 from services.runtime.events import emit_signed
 from services.runtime.kafka import OutRecord
 from services.runtime.settings import PROJECT_ROOT, Settings
+from tests.support.kafka import HARNESS as HARNESS
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
@@ -43,9 +43,6 @@ PRODUCER_SETTINGS: dict[str, Any] = {
 }
 """Those of ``services.runtime.kafka.Producer``, so a baseline publishes as the services do."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-HARNESS = SUPER_USER
-"""The principal of the benches' own clients: the embedded broker's super user (they stand in
-for partners, services and operators at once; only a development stack has its password)."""
 
 
 class Referrals:

@@ -37,7 +37,6 @@ from uuid6 import uuid7
 
 from bench.common import HARNESS, development_stack
 from schemas.referrals import SituationSummary
-from schemas.samples import sample, summary
 from schemas.situations import SituationOpened
 from schemas.topics import SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build
@@ -47,6 +46,8 @@ from services.runtime.clock import ManualClock
 from services.runtime.events import decode, emit
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.settings import Settings
+from tests.support.kafka import group_at_end
+from tests.support.samples import sample, summary
 
 TOWNS = (("milton", "district_1"), ("oakville", "district_2"), ("burlington", "district_3"))
 
@@ -62,20 +63,6 @@ def situations(n: int, base: datetime) -> list[SituationOpened]:
             district=district, opened_at=opened_at,
             summary=SituationSummary(**{**summary().model_dump(), "municipality": town})))
     return out
-
-
-async def commit_ends(settings: Settings, group: str, topic: str) -> None:
-    """Commit ``group``'s offsets on ``topic`` at the current ends."""
-    consumer = kafka_client.consumer(settings, HARNESS, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 async def raw_consumer(settings: Settings, topic: str) -> AIOKafkaConsumer:
@@ -170,7 +157,7 @@ async def main(n: int) -> None:
                                                    commands_group=f"convening-commands-bench-{tag}"))
     for group, topic in ((settings.situations_group, SITUATIONS.name),
                          (settings.commands_group, TABLE_ACTIONS.name)):
-        await commit_ends(settings, group, topic)
+        await group_at_end(settings, group, [topic])
 
     consumer = await raw_consumer(settings, SITUATIONS.name)
     producer = Producer(settings, HARNESS, client_id="bench-convening")

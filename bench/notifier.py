@@ -52,13 +52,13 @@ from uuid6 import uuid7
 from bench.common import HARNESS, development_stack
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
-from schemas.samples import sample
 from schemas.situations import SlaBreached
 from services.notifier.main import build
 from services.notifier.settings import NotifierSettings
 from services.runtime.events import emit
 from services.runtime.kafka import Producer
 from services.runtime.settings import PROJECT_ROOT
+from tests.support.samples import sample
 
 RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 HALTON = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"

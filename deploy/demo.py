@@ -50,6 +50,7 @@ import httpx
 from deploy.keycloak.realm import LOCAL_PASSWORD
 from deploy.local.services import ServiceProcess, free_port
 from deploy.local.smtp_sink import read_messages
+from directory import ContactRole, load_directory
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.meetings import CommandRejected
@@ -63,14 +64,12 @@ from schemas.situations import (
     SituationScheduled,
 )
 from schemas.topics import MEETINGS, SITUATIONS
-from services.cli.situation_cmd import situation_events
-from services.cli.wire import Watch
-from services.directory import ContactRole, load_directory
 from services.gateway.settings import GatewaySettings
 from services.intake.sealing import development_private_key, private_key_to_b64
 from services.runtime.clock import OffsetFileClock
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.wire import Watch, situation_events
 
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"
 EVENT_SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"

@@ -14,7 +14,6 @@ Modules, by role:
 * ``reference`` — versioned reference data (YAML) and ``reference()``.
 * ``json_schemas``, ``asyncapi``, ``compat``, ``snapshots`` — generated contracts under version
   control and the backward-compatibility check.
-* ``samples`` — synthetic instances for tests.
 
 Submodules are imported explicitly (``from schemas.envelope import from_record``); this package
 imports nothing itself so that ``schemas.topics`` and ``schemas.errors`` stay cheap.

@@ -29,8 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schemas.reference import reference
-from services.directory import (
+from directory import (
     AgencyType,
     ContactRole,
     Directory,
@@ -38,6 +37,7 @@ from services.directory import (
     load_directory,
     reference_codes,
 )
+from schemas.reference import reference
 from services.runtime.settings import PROJECT_ROOT
 
 REALM = "commande"

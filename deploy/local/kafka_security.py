@@ -89,7 +89,7 @@ def ensure_tls(settings: Settings, hosts: tuple[str, ...] = ()) -> None:
 
 def agency_ids(settings: Settings) -> list[str]:
     """The agencies of the directory the stack's services read (one partner principal each)."""
-    from services.directory.loader import load_directory
+    from directory.loader import load_directory
 
     path = Path(os.environ.get("COMMANDE_DIRECTORY_PATH")
                 or PROJECT_ROOT / "deploy" / "directory" / "halton.yaml")

@@ -44,7 +44,7 @@ AGENCY_TYPE_NAMES: dict[str, str] = {
     "womens_shelter": "Women's shelter", "developmental_services": "Developmental services",
     "school_board": "School board", "hospital": "Hospital", NO_LEAD: "No lead named",
 }
-"""Names of the directory's agency types (``services/directory/model.py``), the sectors of the
+"""Names of the directory's agency types (``directory/model.py``), the sectors of the
 originating, lead and assisting agencies."""
 SECTORS = tuple(code for code in AGENCY_TYPE_NAMES if code != NO_LEAD)
 """Every sector is a row (an empty one reads <5 like any small count), in the directory's order."""

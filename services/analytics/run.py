@@ -38,7 +38,7 @@ def default_topics(projection: str) -> tuple[str, ...]:
 
 def agency_types(path: Path = DIRECTORY) -> dict[str, str]:
     """Agency slug → agency type, from the directory file."""
-    from services.directory import load_directory
+    from directory import load_directory
 
     return {org.agency_id: org.agency_type.value for org in load_directory(path).organizations}
 

@@ -1,7 +1,7 @@
 """Building synthetic event records: deterministic ids and a small script per situation.
 
-Shared by the fixed sample stream (:mod:`.samples`, hand-computed test expectations) and the
-simulator (:mod:`.simulate`). Everything here is obviously synthetic; no person appears.
+Shared by the fixed sample stream the tests compute by hand (``tests/support/analytics_samples.py``)
+and the simulator (:mod:`.simulate`). Everything here is obviously synthetic; no person appears.
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ import typer
 from pydantic import ValidationError
 from uuid6 import uuid7
 
+from directory import TIMEZONE
 from schemas.errors import ContractError
 from schemas.event_requests import EventRequestSubmitted
 from services.cli.gateway_client import send
-from services.directory import TIMEZONE
 from services.gateway.settings import GatewaySettings
 from services.runtime.clock import clock_for
 from services.runtime.settings import Settings

@@ -146,7 +146,7 @@ def _intake_keys(given: str | None) -> tuple[VerifyKey, ...]:
     """intake's public signing keys: ``given``, or the directory's."""
     if given:
         return (verify_key_from_b64(given, "COMMANDE_INTAKE_SIGNING_PUBLIC_KEY"),)
-    from services.directory import load_directory
+    from directory import load_directory
 
     return intake_verify_keys(load_directory(IntakeSettings().directory_path))
 
@@ -180,7 +180,7 @@ async def _intake_db() -> AsyncIterator[tuple[IntakeSettings, Connection]]:
 
 async def issue_token(agency: str, days: int | None = None) -> tuple[str, datetime]:
     """Issue a bearer token for ``agency`` (stores only its hash); returns it and its expiry."""
-    from services.directory import load_directory
+    from directory import load_directory
     from services.intake import store
     from services.intake.ingress import new_token, token_hash
 

@@ -66,8 +66,8 @@ def acls(
     Example: commande stack acls --directory /etc/commande/directory.yaml
              --bootstrap kafka-1.example.org:9093 --config admin.properties
     """
+    from directory.loader import load_directory
     from schemas.access import acl_commands, table
-    from services.directory.loader import load_directory
 
     agencies = [org.agency_id for org in load_directory(directory).organizations]
     for line in acl_commands(table(agencies, development=False), bootstrap, config):

@@ -31,11 +31,11 @@ from schemas.referrals import (
     withheld_ref,
 )
 from schemas.topics import REFERRAL_STATUS
-from services.cli.wire import Watch, send
 from services.intake.provenance import INTAKE, partner_source
 from services.intake.signing import development_signing_key, signing_key_setting
 from services.runtime.events import emit_signed
 from services.runtime.settings import Settings
+from services.runtime.wire import Watch, send
 
 
 def _intake_public_key_b64() -> str:

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from directory.model import TableSettings
 from schemas.base import Priority, UtcDatetime
 from services.convening.invitations import MeetingInvitations
 from services.convening.model import MeetingKind, MeetingSlot
-from services.directory.model import TableSettings
 
 
 class AgendaEntry(BaseModel):

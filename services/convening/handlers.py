@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
+from directory import DirectoryHolder
+from directory.model import Directory, TableSettings
 from schemas.base import Message, Priority
 from schemas.commands import (
     AssignAgencies,
@@ -72,8 +74,6 @@ from services.convening.situation import (
     fold,
 )
 from services.convening.timers import SlaPolicy, Timer, agenda_timer, applies, timers_to_start
-from services.directory import DirectoryHolder
-from services.directory.model import Directory, TableSettings
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
 from services.runtime.events import emit, with_lane

@@ -10,12 +10,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from directory import DirectoryHolder, category_sectors, reference_codes
 from schemas.reference import reference
 from schemas.topics import SITUATIONS, SITUATIONS_URGENT, TABLE_ACTIONS
 from services.convening.handlers import Deps, Handlers
 from services.convening.settings import ConveningSettings
 from services.convening.timer_loop import run_timers
-from services.directory import DirectoryHolder, category_sectors, reference_codes
 from services.runtime import events, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.service import Service

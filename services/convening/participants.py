@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from directory.model import AgencyType, Directory
 from schemas.errors import ConfigurationError
 from services.convening.model import InviteReason, Participant, SituationBrief
-from services.directory.model import AgencyType, Directory
 
 
 def select_participants(

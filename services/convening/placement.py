@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from directory.model import TableSettings
 from services.convening.invitations import Joining, join
 from services.convening.model import MeetingSlot, Participant, SituationBrief
 from services.convening.scheduling import URGENT_WINDOW, overflow, place
-from services.directory.model import TableSettings
 
 MAX_OVERFLOW = 60
 """Full meetings skipped before giving up (a configuration problem, not a busy table)."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from directory.model import Directory, TableSettings
 from schemas.reference import Reference
-from services.directory.model import Directory, TableSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from directory.model import TIMEZONE, Cadence, TableSettings
 from schemas.errors import ConfigurationError
 from schemas.reference.calendar import STATUTORY_HOLIDAYS, local_date
 from services.convening.model import MeetingKind, MeetingSlot, SituationBrief, deterministic_uuid7
-from services.directory.model import TIMEZONE, Cadence, TableSettings
 
 LOCAL = ZoneInfo(TIMEZONE)
 URGENT_WINDOW = timedelta(hours=24)

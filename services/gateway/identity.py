@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from directory.model import AgencyType, ContactRole, Directory
 from schemas.base import Actor, ActorRole
-from services.directory.model import AgencyType, ContactRole, Directory
 
 AGENCIES_GROUP = "agencies"
 STAFF_GROUP = "commande"

@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from directory import DirectoryHolder, reference_codes
 from schemas.reference import reference
 from schemas.topics import DISCLOSURES, EVENT_REQUESTS, MEETINGS, NOTICES, SITUATIONS
-from services.directory import DirectoryHolder, reference_codes
 from services.gateway.console import store as console_store
 from services.gateway.console.actions import Actions
 from services.gateway.console.app import Console

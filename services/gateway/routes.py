@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from directory import TIMEZONE, DirectoryHolder
 from schemas.base import Actor, Command
 from schemas.commands import (
     AssignAgencies,
@@ -37,7 +38,6 @@ from schemas.commands import (
 )
 from schemas.errors import TransientError, Unauthenticated
 from schemas.event_requests import DeclineEventRequest, ScheduleEventRequest, WithdrawEventRequest
-from services.directory import TIMEZONE, DirectoryHolder
 from services.gateway import access, api, store
 from services.gateway.identity import (
     Identity,

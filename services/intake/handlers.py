@@ -26,6 +26,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from uuid6 import uuid7
 
+from directory import TIMEZONE, DirectoryHolder
 from schemas.base import IdentityRelease, Message, SituationKeyed
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import H_ID, Envelope, to_record
@@ -49,7 +50,6 @@ from schemas.situations import (
     SituationScheduled,
 )
 from schemas.topics import REFERRALS, REFERRALS_URGENT
-from services.directory import TIMEZONE, DirectoryHolder
 from services.intake import provenance, retention, rules, sealing, store
 from services.intake.decide import (
     Accept,

@@ -30,11 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from directory import Directory
 from schemas.envelope import to_record
 from schemas.reference.calendar import local_date
 from schemas.referrals import Reason, ReferralSubmitted
 from schemas.signing import sign_record
-from services.directory import Directory
 from services.intake import sealing, store
 from services.intake.handlers import SOURCE, Intake
 from services.runtime import events, outbox

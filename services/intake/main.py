@@ -25,6 +25,7 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
+from directory import Directory, DirectoryHolder, reference_codes
 from schemas.errors import ConfigurationError
 from schemas.event_requests import CONFIRMATION_PURPOSE
 from schemas.reference import reference
@@ -37,7 +38,6 @@ from schemas.situations import (
     SituationReopened,
 )
 from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
-from services.directory import Directory, DirectoryHolder, reference_codes
 from services.intake import ingress, retention, sealing, signing, store
 from services.intake.event_requests import wiring as event_requests
 from services.intake.handlers import ACTIVITY, SOURCE, Intake

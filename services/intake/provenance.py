@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 from nacl.signing import VerifyKey
 
+from directory import Directory
 from schemas.base import IdentityRelease
 from schemas.event_requests import (
     DeclineEventRequest,
@@ -46,7 +47,6 @@ from schemas.situations import (
     SituationReopened,
     SituationScheduled,
 )
-from services.directory import Directory
 
 INTAKE = "/commande/intake"
 CONVENING = "/commande/convening"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from directory import Directory
 from schemas.reference import Reference
 from schemas.reference.models import Municipality
 from schemas.reference.places import accepted_spellings, towns
 from schemas.referrals import REASON_MESSAGE_MAX, Reason, ReferralSubmitted, Subject
-from services.directory import Directory
 from services.intake.deidentify import check_narrative, check_reference
 
 AER_TESTS: tuple[tuple[str, str], ...] = (

@@ -13,6 +13,7 @@ import hashlib
 
 from nacl.signing import SigningKey, VerifyKey
 
+from directory import Directory
 from schemas.disclosures import DisclosureSealed
 from schemas.errors import ConfigurationError
 from schemas.signing import (
@@ -25,7 +26,6 @@ from schemas.signing import (
     verifies,
     verify_key_from_b64,
 )
-from services.directory import Directory
 
 DEV_SIGNING_SEED_PREFIX = b"commande-synthetic-signing-key/"
 """Test signing keys (deploy/directory/halton.yaml header): seed = sha256(prefix + agency id)."""

@@ -32,6 +32,7 @@ from datetime import date, time
 from typing import Any, Final
 from uuid import UUID
 
+from directory import Channel, ContactRole, Directory
 from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestConfirmationRequested,
@@ -48,7 +49,6 @@ from schemas.event_requests import (
 )
 from schemas.notices import PUBLIC_REQUESTER, NoticeKind
 from schemas.reference import Reference
-from services.directory import Channel, ContactRole, Directory
 from services.notifier.model import Planned, Privacy, Recipient, Rendered
 from services.notifier.render import Context, _env, _labels
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
+from directory import DirectoryHolder
 from schemas.base import Actor, Command, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
@@ -27,7 +28,6 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from services.directory import DirectoryHolder
 from services.notifier import recipients, render, store, tokens
 from services.notifier.contacts import ContactBox
 from services.notifier.links import console_link

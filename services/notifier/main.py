@@ -11,6 +11,7 @@ from typing import Any
 
 from faststream import FastStream
 
+from directory import DirectoryHolder, reference_codes
 from schemas.errors import ConfigurationError
 from schemas.event_requests import (
     CONFIRMATION_PURPOSE,
@@ -30,7 +31,6 @@ from schemas.topics import (
     SITUATIONS,
     TABLE_ACTIONS,
 )
-from services.directory import DirectoryHolder, reference_codes
 from services.notifier import acks, store
 from services.notifier.contacts import DEV_KEY_ID, ContactBox
 from services.notifier.delivery import delivery_loop

@@ -9,8 +9,8 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
+from directory import Channel, ContactRole
 from schemas.notices import NoticeKind
-from services.directory import Channel, ContactRole
 
 
 class Privacy(StrEnum):

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from directory import Channel, ContactRole, Directory, RoleContact
 from schemas.base import Actor
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
@@ -34,7 +35,6 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from services.directory import Channel, ContactRole, Directory, RoleContact
 from services.notifier.model import Planned, Privacy, Recipient
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from directory import TIMEZONE, Directory
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
@@ -30,7 +31,6 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from services.directory import TIMEZONE, Directory
 from services.notifier.model import Attachment, MeetingInfo, Planned, Privacy, Rendered
 
 TEMPLATES = Path(__file__).with_name("templates")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from directory import DirectoryHolder
 from schemas.envelope import Envelope
 from schemas.event_requests import (
     CONFIRMATION_PATH,
@@ -29,7 +30,6 @@ from schemas.notices import PUBLIC_REQUESTER, NoticeFailed
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.registry import model_for
-from services.directory import DirectoryHolder
 from services.notifier import event_requests, render, request_store, tokens
 from services.notifier.contacts import ContactBox
 from services.notifier.links import console_link

@@ -79,8 +79,8 @@ def directory_refusals(setting: str, path: Path) -> list[str]:
     if path.resolve() == SAMPLE_DIRECTORY.resolve():
         return [f"{setting}={path} is the synthetic sample directory (its keys are derivable test "
                 "keys): point it at your region's directory"]
-    from services.directory.dev_keys import derived_keys
-    from services.directory.loader import load_directory
+    from directory.loader import load_directory
+    from services.runtime.dev_keys import derived_keys
 
     return [f"{setting}: {what} is a development test key (derived from a public seed): replace "
             "it with the agency's own" for what in derived_keys(load_directory(path))]

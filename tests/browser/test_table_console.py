@@ -36,7 +36,7 @@ from tests.browser.browser import Browser, Report, chrome
 from tests.browser.conftest import Console
 from tests.browser.signin import Visitor
 from tests.e2e.helpers import events_of
-from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.support.kafka import end_offsets, read_all, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "referrals"

@@ -18,11 +18,11 @@ from referencing.jsonschema import DRAFT202012
 
 from schemas.asyncapi import document
 from schemas.envelope import to_record
-from schemas.samples import SOURCE, all_samples
 from schemas.signing import sign_record
 from schemas.snapshots import ASYNCAPI_FILE, HERE
 from schemas.topics import REFERRALS, REFERRALS_URGENT, TOPICS
 from services.intake.signing import development_signing_key
+from tests.support.samples import SOURCE, all_samples
 
 pytestmark = pytest.mark.unit
 

@@ -3,6 +3,8 @@
 The parser is installed once with ``npm ci`` from the committed lock into the cache folder
 (``~/.cache/commande/asyncapi-parser``), never into the work tree. Node.js and npm are
 prerequisites of this test, like the JDK is of the broker: without them it fails, it does not skip.
+It runs Node.js and npm (and fetches the parser once), so it is no unit test: `make unit` needs
+only the Python venv.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 from services.runtime.settings import PROJECT_ROOT, Settings
 
-pytestmark = [pytest.mark.unit, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 HERE = Path(__file__).with_name("asyncapi")
 SNAPSHOT = PROJECT_ROOT / "schemas" / "snapshots" / "asyncapi.json"
 

@@ -18,7 +18,7 @@ from schemas.base import Message
 from schemas.envelope import from_record, to_record
 from schemas.errors import BadSpecVersion, InvalidBody, UnsupportedContentType
 from schemas.referrals import ReferralSubmitted
-from schemas.samples import NOW, SOURCE, all_samples, sample
+from tests.support.samples import NOW, SOURCE, all_samples, sample
 
 pytestmark = pytest.mark.unit
 

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from schemas.base import Message
 from schemas.event_requests import EventRequestScheduled, TimeWindow
 from schemas.registry import MESSAGES
-from schemas.samples import all_samples, sample
 from tests.contract.formats import FORMATS, committed, formats_used, problems
+from tests.support.samples import all_samples, sample
 
 pytestmark = pytest.mark.unit
 

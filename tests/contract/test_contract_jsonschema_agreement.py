@@ -23,8 +23,8 @@ from schemas.meetings import AgendaIssued
 from schemas.notices import NoticeFailed
 from schemas.referrals import ReferralRejected, ReferralSubmitted
 from schemas.registry import MESSAGES
-from schemas.samples import all_samples, sample
 from schemas.situations import AgenciesAssigned, SituationOpened
+from tests.support.samples import all_samples, sample
 
 pytestmark = pytest.mark.unit
 

@@ -15,11 +15,11 @@ from deploy.keycloak.realm import LOCAL_PASSWORD
 from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.envelope import Envelope
-from services.cli.wire import Watch
 from services.runtime.clock import OffsetFileClock
 from services.runtime.events import decode
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, read_all
+from services.runtime.wire import Watch
+from tests.support.kafka import HARNESS, read_all
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline

@@ -24,6 +24,7 @@ import pytest
 
 from deploy.local.services import free_port
 from deploy.local.smtp_sink import read_messages
+from directory import ContactRole, load_directory
 from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestConfirmationRequested,
@@ -37,13 +38,12 @@ from schemas.reference import reference
 from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUESTS
 from services.cli.event_request_cmd import resolve_windows
-from services.directory import ContactRole, load_directory
 from services.intake.event_requests.calendar import business_deadline
 from services.runtime.clock import OffsetFileClock
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import Pipeline, running_pipeline
 from tests.e2e.helpers import command, events_of, mails_mentioning, move_to
-from tests.kafkautil import wait_for
+from tests.support.kafka import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"

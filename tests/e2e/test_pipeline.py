@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from directory import load_directory
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
@@ -28,8 +29,6 @@ from schemas.situations import (
 )
 from schemas.topics import DISCLOSURES, MEETINGS, REFERRAL_STATUS, SITUATIONS
 from services.cli.submit_cmd import load_referral, submit_and_wait
-from services.cli.wire import Watch
-from services.directory import load_directory
 from services.intake import sealing
 from services.intake.provenance import partner_source
 from services.intake.signing import development_signing_key
@@ -37,8 +36,9 @@ from services.notifier.recipients import for_agenda
 from services.runtime.clock import OffsetFileClock
 from services.runtime.events import emit_signed
 from services.runtime.settings import PROJECT_ROOT, Settings
+from services.runtime.wire import Watch
 from tests.e2e.helpers import after, command, events_of, mails_mentioning, move_to
-from tests.kafkautil import HARNESS, wait_for
+from tests.support.kafka import HARNESS, wait_for
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
@@ -199,7 +199,7 @@ async def test_sigterm_in_the_middle_of_traffic_loses_nothing(
         pipeline: Pipeline, settings: Settings) -> None:
     referrals = [referral("milton-individual") for _ in range(60)]
     refs = {r.referral_ref for r in referrals}
-    from services.cli.wire import send
+    from services.runtime.wire import send
 
     signed = [emit_signed(r, source=partner_source(r.agency_id),
                           key=development_signing_key(r.agency_id)) for r in referrals]

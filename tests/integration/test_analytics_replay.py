@@ -24,13 +24,13 @@ from typer.testing import CliRunner
 from schemas.envelope import Record
 from services.analytics.replay import ReplayReport, resolve
 from services.analytics.run import agency_types, run
-from services.analytics.samples import fixed_stream, horizon
 from services.analytics.simulate import Plan, generate, publish
 from services.analytics.synthetic import TimedRecord, epoch_ms
 from services.cli import analytics_cmd
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, read_all
+from tests.support.analytics_samples import fixed_stream, horizon
+from tests.support.kafka import HARNESS, read_all
 from tests.unit.test_analytics_exports import GENERATED, MEASURES_CSV, ROW_1, ROW_2, STATISTICS_ROWS
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,6 @@ from schemas.event_requests import (
 )
 from schemas.meetings import AgendaIssued, MeetingScheduled, ParticipantInvited
 from schemas.notices import NoticeAcknowledged, NoticeDelivered
-from schemas.samples import NOW, sample
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -46,6 +45,7 @@ from services.runtime.db import Pool
 from services.runtime.kafka import InRecord
 from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import Settings
+from tests.support.samples import NOW, sample
 
 pytestmark = pytest.mark.integration
 

@@ -39,7 +39,6 @@ from schemas.meetings import AgendaIssued
 from schemas.reference.calendar import ZONE
 from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
 from schemas.registry import MESSAGES
-from schemas.samples import sample, subject
 from schemas.signing import sign_record
 from schemas.situations import SituationOpened, SituationScheduled
 from schemas.topics import EVENT_REQUESTS, MEETINGS, REFERRAL_STATUS, SITUATIONS, TABLE_ACTIONS
@@ -55,7 +54,8 @@ from services.runtime.events import out_record
 from services.runtime.kafka import InRecord, Producer
 from services.runtime.settings import Settings
 from tests.contract.formats import committed, problems
-from tests.kafkautil import HARNESS, end_offsets, group_at_end, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, group_at_end, read_all, wait_for
+from tests.support.samples import sample, subject
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,6 @@ from schemas.envelope import Envelope, from_record
 from schemas.errors import ContractError
 from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled, ParticipantInvited
 from schemas.referrals import SituationSummary
-from schemas.samples import sample, summary
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -56,7 +55,8 @@ from services.runtime.events import emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, wait_for
+from tests.support.kafka import HARNESS, wait_for
+from tests.support.samples import sample, summary
 
 pytestmark = pytest.mark.integration
 

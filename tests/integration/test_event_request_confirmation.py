@@ -55,7 +55,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import end_offsets, group_at_end, read_all, wait_for
+from tests.support.kafka import end_offsets, group_at_end, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -34,7 +34,6 @@ from deploy.local import keycloak as embedded
 from schemas.envelope import from_record
 from schemas.meetings import CommandRejected
 from schemas.referrals import SituationSummary
-from schemas.samples import sample, summary
 from schemas.situations import SituationOpened
 from schemas.topics import DISCLOSURES, EVENT_REQUESTS, MEETINGS, NOTICES, SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build as build_convening
@@ -48,7 +47,8 @@ from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from tests import oidc
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
+from tests.support.samples import sample, summary
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ from services.intake.signing import development_signing_key
 from services.runtime.events import emit_signed
 from services.runtime.kafka import Producer
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.support.kafka import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -57,7 +57,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 

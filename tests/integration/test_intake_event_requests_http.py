@@ -39,7 +39,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import end_offsets, read_all, wait_for
+from tests.support.kafka import end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -34,7 +34,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.http import admin_app, asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import read_all, wait_for
+from tests.support.kafka import read_all, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -46,7 +46,7 @@ from services.runtime.events import out_record
 from services.runtime.http import asgi_app
 from services.runtime.kafka import Producer
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 

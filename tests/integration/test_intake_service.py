@@ -39,7 +39,6 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
-from schemas.samples import sample
 from schemas.signing import sign_record
 from schemas.situations import (
     AerDecisionRecorded,
@@ -64,7 +63,8 @@ from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.logging import configure_logging
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.support.kafka import HARNESS, read_all, wait_for
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.integration
 

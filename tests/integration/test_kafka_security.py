@@ -23,7 +23,7 @@ from schemas.topics import DLQ, SITUATIONS, TABLE_ACTIONS, TOPICS
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 from services.runtime.topics import require_topics
-from tests.kafkautil import HARNESS
+from tests.support.kafka import HARNESS
 
 pytestmark = pytest.mark.integration
 

@@ -40,7 +40,6 @@ from schemas.event_requests import (
 )
 from schemas.notices import PUBLIC_REQUESTER, NoticeDelivered, NoticeFailed
 from schemas.referrals import Reason
-from schemas.samples import sample
 from schemas.topics import NOTICES
 from services.notifier.main import build
 from services.notifier.settings import NotifierSettings
@@ -48,7 +47,8 @@ from services.runtime.events import decode, emit
 from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.support.kafka import HARNESS, read_all, wait_for
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.integration
 

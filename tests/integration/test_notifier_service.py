@@ -45,6 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uuid6 import uuid7
 
+from directory import load_directory
 from schemas.base import Actor, Message
 from schemas.commands import AssignAgencies
 from schemas.disclosures import DisclosureSealed
@@ -58,7 +59,6 @@ from schemas.meetings import (
 )
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed, NoticeKind
 from schemas.referrals import ReferralRejected
-from schemas.samples import sample, summary
 from schemas.situations import (
     AgenciesAssigned,
     AgencyTask,
@@ -68,7 +68,6 @@ from schemas.situations import (
     SlaWarning,
 )
 from schemas.topics import DLQ, NOTICES
-from services.directory import load_directory
 from services.notifier import tokens
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message
@@ -80,7 +79,8 @@ from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
 from services.runtime.tls import stack_server_pem
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.support.kafka import HARNESS, read_all, wait_for
+from tests.support.samples import sample, summary
 
 pytestmark = pytest.mark.integration
 

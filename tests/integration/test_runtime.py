@@ -25,7 +25,7 @@ from services.runtime.outbox import OutboxRelay
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.settings import Settings
 from tests.integration.test_runtime import Item, ItemService, decode, record, topics  # noqa: F401
-from tests.kafkautil import read_all
+from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.integration
 

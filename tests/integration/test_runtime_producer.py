@@ -18,7 +18,7 @@ from schemas.topics import TopicSpec
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
-from tests.kafkautil import HARNESS, read_all, wait_for
+from tests.support.kafka import HARNESS, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

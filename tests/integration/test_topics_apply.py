@@ -15,7 +15,7 @@ from services.cli import topics_cmd
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 from services.runtime.topics import reconcile
-from tests.kafkautil import HARNESS, wait_for
+from tests.support.kafka import HARNESS, wait_for
 
 pytestmark = pytest.mark.integration
 

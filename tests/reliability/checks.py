@@ -47,6 +47,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from nacl.public import PublicKey
 
+from directory import load_directory
 from schemas.base import Message
 from schemas.errors import ContractError, TransientError
 from schemas.meetings import AgendaIssued, MeetingScheduled, ParticipantInvited
@@ -55,7 +56,6 @@ from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmit
 from schemas.situations import SituationOpened, SituationScheduled
 from schemas.topics import DLQ, MEETINGS, NOTICES, REFERRAL_STATUS, SITUATIONS, TABLE_ACTIONS
 from services.cli.submit_cmd import load_referral
-from services.directory import load_directory
 from services.intake import sealing
 from services.intake.provenance import partner_source
 from services.intake.signing import development_signing_key
@@ -67,7 +67,7 @@ from services.runtime.events import decode, emit_signed
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 M = TypeVar("M", bound=Message)
 

@@ -20,8 +20,8 @@ from services.intake.signing import development_signing_key
 from services.runtime.events import decode, emit, emit_signed
 from services.runtime.kafka import OutRecord, Producer
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.kafkautil import HARNESS, end_offsets, read_all, wait_for
 from tests.reliability.checks import Counts, settled
+from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
 SAMPLE = PROJECT_ROOT / "deploy" / "samples" / "referrals" / "milton-individual.json"

@@ -27,7 +27,6 @@ from schemas.topics import TOPICS
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 from services.runtime.topics import reconcile
-from tests.kafkautil import wait_for
 from tests.reliability.checks import (
     Counts,
     Traffic,
@@ -37,6 +36,7 @@ from tests.reliability.checks import (
     snapshot,
 )
 from tests.reliability.conftest import PrivateStack, running_services
+from tests.support.kafka import wait_for
 
 pytestmark = [pytest.mark.reliability]
 RECOVERY_BOUND = 30.0

@@ -28,12 +28,12 @@ from schemas.event_requests import (
     TimeWindow,
 )
 from schemas.referrals import Reason
-from schemas.samples import sample
 from schemas.situations import SituationOpened
 from services.analytics import exports, release, report
 from services.analytics.projections import event_requests as er
 from services.analytics.projections.statistics import summarize as summarize_situations
 from services.analytics.simulate import Plan, generate
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
 

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 import pyarrow.parquet as pq
 import pytest
 
+from directory.model import AgencyType
 from schemas.envelope import from_record
 from schemas.reference import reference
 from services.analytics import exports, release, report, workbook
@@ -22,12 +23,11 @@ from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import Statistics, summarize
 from services.analytics.projections.timeline import Timeline
-from services.analytics.samples import AGENCY_TYPES, fixed_stream
-from services.directory.model import AgencyType
+from tests.support.analytics_samples import AGENCY_TYPES, fixed_stream
 
 pytestmark = pytest.mark.unit
 
-# The fixed stream (samples.py) by hand: districts 6 / 3 / 1 of 10; January 7 (S1-S6, and S10
+# The fixed stream (analytics_samples.py) by hand: districts 6 / 3 / 1 of 10; January 7 (S1-S6, and S10
 # opened on 31 January in Halton), February 3. February < 5 leaves January alone in the month
 # line: it goes too (complementary); in month x district, district 1's column (6 = 6 + 0) would
 # give its January cell away once February's 0 is hidden, so that cell goes too.

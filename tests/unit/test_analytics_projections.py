@@ -1,6 +1,6 @@
 """Projections over the fixed synthetic stream, against expectations computed by hand.
 
-See :mod:`services.analytics.samples` for the ten situations; the numbers below are worked out
+See :mod:`tests.support.analytics_samples` for the ten situations; the numbers below are worked out
 from that table, not from the code.
 """
 
@@ -18,7 +18,7 @@ from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import percentile, summarize
 from services.analytics.projections.timeline import Timeline
-from services.analytics.samples import AGENCY_TYPES, fixed_stream, sid
+from tests.support.analytics_samples import AGENCY_TYPES, fixed_stream, sid
 
 pytestmark = pytest.mark.unit
 

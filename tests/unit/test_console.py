@@ -10,10 +10,10 @@ from uuid import UUID
 
 import pytest
 
+from directory import Directory, load_directory, reference_codes
 from schemas.base import Actor
 from schemas.commands import RecordAerDecision
 from schemas.reference import reference
-from services.directory import Directory, load_directory, reference_codes
 from services.gateway import api
 from services.gateway.console import forms, oidc, security, vendor, views
 from services.gateway.console.labels import Labels

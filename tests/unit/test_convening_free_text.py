@@ -11,7 +11,6 @@ import pytest
 
 from schemas.base import Actor
 from schemas.commands import AssignAgencies, RecordAerDecision, RespondToAssignment
-from schemas.samples import sample
 from schemas.situations import AerDecisionRecorded, AssignmentResponded, SituationOpened
 from services.convening.model import MeetingKind, MeetingSlot
 from services.convening.refusals import CommandRefused
@@ -24,6 +23,7 @@ from services.convening.situation import (
     evolve,
     fold,
 )
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
 

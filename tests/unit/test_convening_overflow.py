@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from uuid6 import uuid7
 
+from directory import Cadence, TableSettings
 from services.convening.model import MeetingKind, SituationBrief
 from services.convening.scheduling import adhoc_meeting, overflow, place
-from services.directory import Cadence, TableSettings
 
 pytestmark = pytest.mark.unit
 

@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 from uuid6 import uuid7
 
+from directory import Directory, category_sectors, load_directory
 from schemas.errors import ConfigurationError
 from schemas.reference import reference
 from services.convening.agenda import (
@@ -23,7 +24,6 @@ from services.convening.agenda import (
 from services.convening.invitations import MeetingInvitations, invite
 from services.convening.model import InviteReason, MeetingKind, MeetingSlot, SituationBrief
 from services.convening.participants import select_participants
-from services.directory import Directory, category_sectors, load_directory
 
 pytestmark = pytest.mark.unit
 

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 from uuid6 import uuid7
 
+from directory import Cadence, TableSettings
 from services.convening.model import (
     InviteReason,
     MeetingKind,
@@ -36,7 +37,6 @@ from services.convening.scheduling import (
     regular_meeting,
     regular_starts,
 )
-from services.directory import Cadence, TableSettings
 
 pytestmark = pytest.mark.unit
 

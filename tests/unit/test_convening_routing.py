@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from directory import Directory, load_directory
 from schemas.reference import reference
 from services.convening.routing import Routed, Unroutable, risk_categories, route
-from services.directory import Directory, load_directory
 
 pytestmark = pytest.mark.unit
 

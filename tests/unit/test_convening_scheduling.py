@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from uuid6 import uuid7
 
+from directory import AnnualClosure, Cadence, TableSettings
 from schemas.errors import ConfigurationError
 from schemas.reference.calendar import STATUTORY_HOLIDAYS, local_date
 from services.convening.model import MeetingKind, MeetingSlot, SituationBrief
@@ -21,7 +22,6 @@ from services.convening.scheduling import (
     place,
     place_routine,
 )
-from services.directory import AnnualClosure, Cadence, TableSettings
 
 pytestmark = pytest.mark.unit
 

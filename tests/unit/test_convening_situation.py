@@ -24,7 +24,6 @@ from schemas.commands import (
 )
 from schemas.errors import RuleViolation, StaleState
 from schemas.reference import reference
-from schemas.samples import sample
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -49,6 +48,7 @@ from services.convening.situation import (
     fold,
 )
 from services.convening.tasks import NEEDS_REASON, TRANSITIONS, is_open
+from tests.support.samples import sample
 
 SID = UUID("0194a1b2-0000-7000-8000-0000000000a1")
 MEETING = UUID("0194a1b2-0000-7000-8000-0000000000b1")

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from schemas.base import Actor
-from schemas.samples import ASSISTING, LEAD, NOW, SITUATION_ID, sample
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -24,6 +23,7 @@ from schemas.situations import (
 )
 from services.convening.situation import SituationState, fold
 from services.convening.timers import SlaPolicy, Timer, agenda_timer, applies, fire, timers_to_start
+from tests.support.samples import ASSISTING, LEAD, NOW, SITUATION_ID, sample
 
 pytestmark = pytest.mark.unit
 

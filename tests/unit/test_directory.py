@@ -17,8 +17,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from pydantic import ValidationError
 
-from schemas.errors import ConfigurationError
-from services.directory import (
+from directory import (
     AgencyType,
     Channel,
     ContactRole,
@@ -32,7 +31,8 @@ from services.directory import (
     parse_directory,
     reference_codes,
 )
-from services.directory.model import CMB_ROLES
+from directory.model import CMB_ROLES
+from schemas.errors import ConfigurationError
 
 pytestmark = pytest.mark.unit
 

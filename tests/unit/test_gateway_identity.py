@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from directory import Directory, load_directory, reference_codes
 from schemas.base import Actor
 from schemas.reference import reference
-from services.directory import Directory, load_directory, reference_codes
 from services.gateway.access import may_see_command, may_see_situation, table_districts
 from services.gateway.identity import (
     Identity,

@@ -12,11 +12,11 @@ from nacl.signing import SigningKey
 from typer.testing import CliRunner, Result
 
 from schemas.disclosures import DisclosureSealed
-from schemas.samples import sample
 from schemas.signing import key_id, key_to_b64, signing_key_from_b64
 from services.cli.intake_cmd import app
 from services.intake import sealing
 from services.intake.signing import development_signing_key, sign_disclosure
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
 

@@ -9,10 +9,9 @@ from uuid import UUID
 
 import pytest
 
+from directory import load_directory
 from schemas.errors import ConfigurationError
 from schemas.referrals import IdentifiedPerson, Subject
-from schemas.samples import subject
-from services.directory import load_directory
 from services.intake.retention import immediate_purge_reason
 from services.intake.sealing import (
     SealingError,
@@ -30,6 +29,7 @@ from services.intake.sealing import (
 from services.intake.settings import DEFAULT_DISCLOSURE_FIELDS
 from services.intake.vault import CipherError, Sealed, Vault, decode_key
 from services.runtime.settings import PROJECT_ROOT
+from tests.support.samples import subject
 
 pytestmark = pytest.mark.unit
 
@@ -160,14 +160,14 @@ def test_which_conclusions_purge_at_once(conclusion: str, reason: str | None) ->
 def test_intake_may_require_the_sealed_subject() -> None:
     from datetime import timedelta
 
+    from directory import DirectoryHolder
     from schemas.reference import reference
     from schemas.referrals import PersonConcerned, ReferralSubmitted, SituationSummary
-    from schemas.samples import NOW, sample
-    from services.directory import DirectoryHolder
     from services.intake.handlers import Intake
     from services.intake.rules import RuleConfig
     from services.intake.signing import development_signing_key
     from services.runtime.clock import ManualClock
+    from tests.support.samples import NOW, sample
 
     key = development_private_key("intake")
     intake = Intake(clock=ManualClock(NOW), vault=Vault.development(), intake_key=key,

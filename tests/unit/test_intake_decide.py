@@ -18,7 +18,6 @@ from schemas.referrals import (
     SituationSummary,
     withheld_ref,
 )
-from schemas.samples import NOW, sample
 from schemas.situations import IdentityPurged, SituationConcluded, SituationOpened
 from services.intake.decide import (
     Accept,
@@ -32,6 +31,7 @@ from services.intake.decide import (
     decide_withdrawal,
 )
 from services.intake.rules import Checked
+from tests.support.samples import NOW, sample
 
 pytestmark = pytest.mark.unit
 

@@ -37,7 +37,6 @@ from schemas.event_requests import (
 )
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
-from schemas.samples import EVENT_ID, requester, sample
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
@@ -50,6 +49,7 @@ from services.intake.event_requests.decide import (
     purge_contact,
 )
 from services.intake.event_requests.rules import check
+from tests.support.samples import EVENT_ID, requester, sample
 
 pytestmark = pytest.mark.unit
 

@@ -20,7 +20,6 @@ from schemas.event_requests import (
     ScheduleEventRequest,
 )
 from schemas.reference import reference
-from schemas.samples import EVENT_ID, sample
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
@@ -29,6 +28,7 @@ from services.intake.event_requests.decide import (
     decide_submission,
 )
 from services.intake.event_requests.rules import check
+from tests.support.samples import EVENT_ID, sample
 
 pytestmark = pytest.mark.unit
 

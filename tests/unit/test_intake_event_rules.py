@@ -17,7 +17,6 @@ from schemas.event_requests import (
 )
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
-from schemas.samples import NOW, sample
 from services.intake.event_requests.calendar import (
     add_business_days,
     business_deadline,
@@ -27,6 +26,7 @@ from services.intake.event_requests.rules import (
     check,
     well_formed_phone,
 )
+from tests.support.samples import NOW, sample
 
 pytestmark = pytest.mark.unit
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
+from directory import Directory, load_directory
 from schemas.base import Actor, IdentityRelease
 from schemas.envelope import Record, to_record
 from schemas.event_requests import (
@@ -21,7 +22,6 @@ from schemas.event_requests import (
 )
 from schemas.referrals import ReferralSubmitted, ReferralWithdrawn
 from schemas.registry import MESSAGES
-from schemas.samples import sample
 from schemas.signing import H_SIGNATURE, sign_record
 from schemas.situations import (
     AerDecisionRecorded,
@@ -33,7 +33,6 @@ from schemas.situations import (
     SituationReopened,
     SituationScheduled,
 )
-from services.directory import Directory, load_directory
 from services.intake.provenance import (
     CONVENING,
     EXPECTED_PRODUCERS,
@@ -48,6 +47,7 @@ from services.intake.provenance import (
 )
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from directory import load_directory
 from schemas.reference import load, reference
 from schemas.reference.loader import HERE as REFERENCE_DIR
 from schemas.referrals import (
@@ -20,10 +21,9 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
-from schemas.samples import NOW, sample, subject
-from services.directory import load_directory
 from services.intake.rules import Checked, RuleConfig, check
 from services.runtime.settings import PROJECT_ROOT
+from tests.support.samples import NOW, sample, subject
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from deploy.keycloak import realm
-from services.directory import AgencyType
+from directory import AgencyType
 
 pytestmark = pytest.mark.unit
 

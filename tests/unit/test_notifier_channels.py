@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from schemas.samples import EVENT_ID, NOW
 from services.notifier.channels.smtp import build_message, message_id
 from services.notifier.channels.webhook import classify, encode, signature
 from services.notifier.model import Attachment, Rendered, notice_id
+from tests.support.samples import EVENT_ID, NOW
 
 pytestmark = pytest.mark.unit
 

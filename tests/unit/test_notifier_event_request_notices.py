@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 
+from directory import Directory, load_directory
 from schemas.event_requests import (
     EventRequestAcknowledged,
     EventRequestCommandRefused,
@@ -28,11 +29,10 @@ from schemas.event_requests import (
 from schemas.notices import PUBLIC_REQUESTER
 from schemas.reference import reference
 from schemas.referrals import Reason
-from schemas.samples import NOW, REQUEST_ID, requester, sample
-from services.directory import Directory, load_directory
 from services.notifier import event_requests, render
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Planned, Rendered, notice_id
+from tests.support.samples import NOW, REQUEST_ID, requester, sample
 
 pytestmark = pytest.mark.unit
 

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from directory import Directory, load_directory
 from schemas.disclosures import DisclosureSealed
 from schemas.event_requests import EventRequestAcknowledged
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.notices import PUBLIC_REQUESTER
 from schemas.reference import reference
 from schemas.referrals import ReferralRejected
-from schemas.samples import EVENT_ID, NOW, sample
 from schemas.situations import AgenciesAssigned, AgencyTask, SituationConcluded, SlaWarning
-from services.directory import Directory, load_directory
 from services.notifier import recipients, render
 from services.notifier.links import console_link
 from services.notifier.model import notice_id
+from tests.support.samples import EVENT_ID, NOW, sample
 
 pytestmark = pytest.mark.unit
 

@@ -8,12 +8,12 @@ from uuid import UUID
 
 import pytest
 
+from directory import Directory, load_directory
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import AgendaIssued, CommandRejected
 from schemas.reference import reference
 from schemas.referrals import Reason, ReferralRejected
-from schemas.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
 from schemas.situations import (
     AgenciesAssigned,
     AgencyTask,
@@ -22,10 +22,10 @@ from schemas.situations import (
     SlaBreached,
     SlaWarning,
 )
-from services.directory import Directory, load_directory
 from services.notifier import recipients, render, tokens
 from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
 from services.notifier.policy import GiveUp, RetryAt, RetryPolicy
+from tests.support.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
 
 pytestmark = pytest.mark.unit
 

@@ -21,7 +21,8 @@ from schemas.errors import (
 )
 from schemas.meetings import MeetingScheduled
 from schemas.referrals import ReferralSubmitted
-from schemas.samples import (
+from schemas.situations import SituationOpened
+from tests.support.samples import (
     EVENT_ID,
     NOW,
     SITUATION_ID,
@@ -30,7 +31,6 @@ from schemas.samples import (
     sample,
     sealed_referral,
 )
-from schemas.situations import SituationOpened
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemas.envelope import Envelope, from_record, to_record
 from schemas.errors import ContractError
 from schemas.registry import BY_TYPE
-from schemas.samples import SOURCE, all_samples
+from tests.support.samples import SOURCE, all_samples
 
 pytestmark = pytest.mark.unit
 

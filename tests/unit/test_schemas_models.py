@@ -25,7 +25,9 @@ from schemas.registry import (
     check_topic,
     model_for,
 )
-from schemas.samples import (
+from schemas.situations import AgenciesAssigned, AgencyTask, SituationOpened
+from schemas.topics import DLQ, TOPICS
+from tests.support.samples import (
     NOW,
     SITUATION_ID,
     all_samples,
@@ -33,8 +35,6 @@ from schemas.samples import (
     sample_fields,
     sealed_referral,
 )
-from schemas.situations import AgenciesAssigned, AgencyTask, SituationOpened
-from schemas.topics import DLQ, TOPICS
 
 pytestmark = pytest.mark.unit
 

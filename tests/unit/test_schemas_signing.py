@@ -15,7 +15,6 @@ from nacl.signing import SigningKey
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Record, to_record
 from schemas.referrals import ReferralSubmitted
-from schemas.samples import sample
 from schemas.signing import (
     H_SIGNATURE,
     REFERRAL_TAG,
@@ -34,6 +33,7 @@ from services.intake.signing import (
     sign_disclosure,
     verify_disclosure,
 )
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
 

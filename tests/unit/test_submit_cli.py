@@ -12,11 +12,11 @@ from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.errors import ConfigurationError
 from schemas.referrals import ReferralAccepted, ReferralRejected, ReferralSubmitted
-from schemas.samples import NOW, sample
 from schemas.signing import key_to_b64
 from services.cli.submit_cmd import is_answer, signing_key_for
 from services.intake.signing import development_signing_key
 from services.runtime.settings import Settings
+from tests.support.samples import NOW, sample
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from directory import Directory
 from schemas.reference import Reference
 from schemas.reference.labels import reference_names
-from services.directory import Directory
 
 DECISIONS: Mapping[str, str] = {
     "confirmed": "AER confirmed: the table acts (Filter 3 follows)",

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from services.directory import AgencyType
+from directory import AgencyType
 from services.gateway import access
 from services.gateway import store as gateway_store
 from services.gateway.console import store, views

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from directory import DirectoryHolder
 from schemas.base import Contract, Message
 from schemas.envelope import Envelope
 from schemas.event_requests import (
@@ -31,7 +32,6 @@ from schemas.event_requests import (
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS
-from services.directory import DirectoryHolder
 from services.intake import provenance
 from services.intake.event_requests import rules, store
 from services.intake.event_requests.decide import (

@@ -4,10 +4,10 @@ shared limits), the HTTP route and the confirmation link's page."""
 
 from __future__ import annotations
 
+from directory import DirectoryHolder
 from schemas.event_requests import CONFIRMATION_PURPOSE
 from schemas.reference import Reference
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS
-from services.directory import DirectoryHolder
 from services.intake.event_requests import confirm, ingress, timers
 from services.intake.event_requests.decide import EventConfig
 from services.intake.event_requests.handlers import EventRequests

@@ -7,13 +7,14 @@ import uuid
 
 from aiokafka import TopicPartition
 
+from deploy.local.kafka_security import SUPER_USER
 from services.runtime import kafka_client
 from services.runtime.kafka import InRecord, partitions
 from services.runtime.settings import Settings
 
-HARNESS = "admin"
-"""Test harnesses stand in for every role (partners, services, operators): they connect as the
-embedded broker's super user. The ACL tests connect as the real principals."""
+HARNESS = SUPER_USER
+"""Test and bench harnesses stand in for every role (partners, services, operators): they connect
+as the embedded broker's super user. The ACL tests connect as the real principals."""
 
 
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

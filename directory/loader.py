@@ -16,9 +16,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from directory.model import Directory
 from schemas.errors import ConfigurationError
 from schemas.reference import Reference
-from services.directory.model import Directory
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The directory of partner organizations and district tables, shaped like Open Referral HSDS 3.0.
 
 Pure data: frozen pydantic models and the queries convening, intake and notifier ask of them.
-Reading the file is :mod:`services.directory.loader`'s job; nothing here touches the disk.
+Reading the file is :mod:`directory.loader`'s job; nothing here touches the disk.
 
 Model rules a validator checks (each failure names the path in the file):
 

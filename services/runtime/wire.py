@@ -1,4 +1,5 @@
-"""What the people-facing commands need of Kafka: publish events, and watch a topic for an answer."""
+"""What a client of the topics needs (the people-facing commands, the demo, the e2e tests): publish
+events, watch a topic for an answer, read one situation's events."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from types import TracebackType
+from uuid import UUID
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.base import Message
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, TransientError
+from schemas.topics import SITUATIONS
 from services.runtime import kafka_client
 from services.runtime.events import decode, emit
 from services.runtime.kafka import InRecord, OutRecord, Producer, partitions
@@ -86,3 +90,40 @@ class Watch:
                     if match(env):
                         return env
         return None
+
+
+TIMELINE_PRINCIPAL = "analytics"
+"""A situation's events are de-identified: they are read as the read-only analytics principal."""
+
+
+async def situation_events(settings: Settings, situation_id: UUID) -> list[Envelope[Message]]:
+    """Every decodable event keyed by ``situation_id`` on the situations topic, in order.
+
+    A situation's events share its key, so they live in one partition: only that one is read.
+    """
+    key = str(situation_id).encode()
+    parts = await partitions(settings, TIMELINE_PRINCIPAL, SITUATIONS.name)
+    if not parts:
+        return []
+    partition = DefaultPartitioner()(key, parts, parts)
+    tp = TopicPartition(SITUATIONS.name, partition)
+    consumer = kafka_client.consumer(settings, TIMELINE_PRINCIPAL, group_id=None, enable_auto_commit=False,
+                                     client_id=f"commande-cli-{uuid.uuid4().hex[:8]}")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        found: list[Envelope[Message]] = []
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for rec in batch.get(tp, []):
+                if rec.key != key or rec.offset >= end:
+                    continue
+                try:
+                    found.append(decode(InRecord.from_consumer_record(rec)))
+                except ContractError:
+                    continue
+        return found
+    finally:
+        await consumer.stop()

@@ -4,7 +4,7 @@ Shared by intake, convening and notifier. :mod:`.model` is pure data and queries
 :mod:`.loader` reads and reloads ``deploy/directory/halton.yaml``.
 """
 
-from services.directory.loader import (
+from directory.loader import (
     DirectoryHolder,
     ReferenceCodes,
     category_sectors,
@@ -13,7 +13,7 @@ from services.directory.loader import (
     parse_directory,
     reference_codes,
 )
-from services.directory.model import (
+from directory.model import (
     TIMEZONE,
     AgencyType,
     AnnualClosure,

@@ -4,7 +4,7 @@ compute their private halves. The sample directory is made of them; production r
 
 from __future__ import annotations
 
-from services.directory.model import Directory
+from directory.model import Directory
 
 
 def derived_keys(directory: Directory) -> list[str]:
