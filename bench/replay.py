@@ -92,7 +92,7 @@ async def raw_read(settings: Settings, topic: str) -> tuple[int, float]:
 async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int]:
     keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
     began = time.monotonic()
-    report = await replay(settings, resolve([topic]), keyed.apply)
+    report = await replay(settings, resolve([topic]), keyed.apply, types=FACTS.folds)
     stats = summarize(keyed.states())
     return report.events, time.monotonic() - began, stats.situations
 
