@@ -109,6 +109,7 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
         "records": read.records,
         "events": read.events,
         "undecodable": dict(sorted(read.undecodable.items())),
+        "not_folded": read.skipped,
     }))
     return Outcome(read, tuple(files))
 
