@@ -1,7 +1,7 @@
 """Benchmark: events per second replayed into the statistics projection, against a raw read.
 
-Run: ``.venv/bin/python -m bench.replay [--events N] [--keep PREFIX] [--record]`` with the stack up
-(default N = 1,000,000).
+Run: ``.venv/bin/python -m bench.replay [--events N] [--runs R] [--keep] [--record]`` with the stack
+up (default N = 1,000,000, R = 1).
 
 1. Fills ``sandbox.bench.analytics.<id>.commande.situations.v1`` (a scratch copy, never the live
    topic; the simulator's principal may write only ``sandbox.`` copies) with the first N
@@ -13,7 +13,8 @@ Run: ``.venv/bin/python -m bench.replay [--events N] [--keep PREFIX] [--record]`
    projection (CloudEvents decoding with the contracts, the per-situation fold, then
    :func:`~services.analytics.projections.statistics.summarize`).
 
-Prints both rates and their ratio; ``--record`` appends them to ``bench/RESULTS.md``. The scratch
+Steps 2 and 3 run ``R`` times, alternating, over the same copy; prints each run's rates, the
+medians and their ratio; ``--record`` appends them to ``bench/RESULTS.md``. The scratch
 topics are deleted at the end unless ``--keep`` is given. The fill connects as the simulator's
 principal, the replay as analytics' (read-only), the raw read and the clean-up as the broker's
 super user (``bench.common.HARNESS``).
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import math
 import platform
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime
@@ -89,12 +91,12 @@ async def raw_read(settings: Settings, topic: str) -> tuple[int, float]:
         await consumer.stop()
 
 
-async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int]:
+async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int, int]:
     keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
     began = time.monotonic()
-    report = await replay(settings, resolve([topic]), keyed.apply)
+    report = await replay(settings, resolve([topic]), keyed.apply, types=FACTS.folds)
     stats = summarize(keyed.states())
-    return report.events, time.monotonic() - began, stats.situations
+    return report.events, time.monotonic() - began, stats.situations, report.skipped
 
 
 async def delete(settings: Settings, prefix: str) -> None:
@@ -116,15 +118,25 @@ async def main(args: argparse.Namespace) -> None:
         if not args.reuse:
             fill_s = await fill(settings, prefix, args.events)
             print(f"filled {topic} with {args.events} events in {fill_s:.1f}s")
-        raw_n, raw_s = await raw_read(settings, topic)
-        rep_n, rep_s, situations = await replay_statistics(settings, topic)
-        if raw_n != rep_n:
-            raise SystemExit(f"raw read saw {raw_n} records, replay decoded {rep_n}")
-        raw_rate, rep_rate = raw_n / raw_s, rep_n / rep_s
+        raws: list[float] = []
+        reps: list[float] = []
+        for run in range(args.runs):
+            raw_n, raw_s = await raw_read(settings, topic)
+            rep_n, rep_s, situations, skipped = await replay_statistics(settings, topic)
+            if raw_n != rep_n:
+                raise SystemExit(f"raw read saw {raw_n} records, replay read {rep_n} events")
+            raws.append(raw_n / raw_s)
+            reps.append(rep_n / rep_s)
+            print(f"run {run + 1}: raw {raws[-1]:,.0f}/s ({raw_s:.2f}s), "
+                  f"replay {reps[-1]:,.0f}/s ({rep_s:.2f}s)", flush=True)
+        raw_rate, rep_rate = statistics.median(raws), statistics.median(reps)
         lines = [
-            f"events: {rep_n} ({situations} situations) on {topic}",
-            f"raw aiokafka read: {raw_rate:,.0f} events/s ({raw_s:.2f}s)",
-            f"replay -> statistics: {rep_rate:,.0f} events/s ({rep_s:.2f}s)",
+            f"events: {rep_n} ({situations} situations; {skipped} of types the statistics do not "
+            f"fold, headers checked, bodies not decoded) on {topic}",
+            "per run (events/s, raw / replay): " + "; ".join(
+                f"{a:,.0f} / {b:,.0f}" for a, b in zip(raws, reps, strict=True)),
+            f"raw aiokafka read: {raw_rate:,.0f} events/s (median of {args.runs})",
+            f"replay -> statistics: {rep_rate:,.0f} events/s (median of {args.runs})",
             f"ratio replay/raw: {rep_rate / raw_rate:.2f}",
         ]
         print("\n".join(lines))
@@ -133,7 +145,7 @@ async def main(args: argparse.Namespace) -> None:
                 fh.write(f"\n### analytics replay, {rep_n:,} events ({platform.python_version()}, "
                          f"{platform.machine()})\n\n"
                          f"Command: `.venv/bin/python -m bench.replay --events {args.events} "
-                         "--record`\n\n" + "".join(f"- {line}\n" for line in lines))
+                         f"--runs {args.runs} --record`\n\n" + "".join(f"- {line}\n" for line in lines))
     finally:
         if not args.keep:
             await delete(settings, prefix)
@@ -142,6 +154,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=1, help="raw reads and replays, alternating")
     parser.add_argument("--reuse", help="prefix of a scratch copy filled by an earlier --keep run "
                         f"(starts with {SANDBOX_PREFIX!r})")
     parser.add_argument("--keep", action="store_true", help="keep the scratch topics")

@@ -18,6 +18,7 @@ from schemas.topics import EVENT_REQUESTS, SITUATIONS
 from services.analytics.privacy import Method
 from services.analytics.projections import FACTS, PROJECTIONS, TIMELINE, Keyed
 from services.analytics.projections import event_requests as requests
+from services.analytics.projections import facts as facts_fold
 from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import summarize
@@ -26,6 +27,8 @@ from services.analytics.replay import Progress, ReplayReport, Source, replay
 from services.runtime.settings import PROJECT_ROOT, Settings
 
 DIRECTORY = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
+FOLDED = facts_fold.FOLDED | requests.FOLDED
+"""What the statistics and provincial projections fold (facts and event requests)."""
 
 
 def default_topics(projection: str) -> tuple[str, ...]:
@@ -80,7 +83,8 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
             facts.apply(envelope)
             by_request.apply(envelope)
 
-        read = await replay(settings, sources, sink, start=start, end=end, progress=progress)
+        read = await replay(settings, sources, sink, start=start, end=end, progress=progress,
+                            types=FOLDED)
         if projection == "provincial":
             files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
         else:
@@ -105,6 +109,7 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
         "records": read.records,
         "events": read.events,
         "undecodable": dict(sorted(read.undecodable.items())),
+        "not_folded": read.skipped,
     }))
     return Outcome(read, tuple(files))
 

@@ -28,6 +28,8 @@ class Projection(Generic[S]):
     fold: Callable[[S | None, Envelope[Message]], S | None]
     topics: tuple[TopicSpec, ...]
     description: str
+    folds: frozenset[str] | None = None
+    """The ``ce_type`` values the fold reads (``None``: any); a replay skips the others' bodies."""
 
 
 class Keyed(Generic[S]):
@@ -58,7 +60,7 @@ class Keyed(Generic[S]):
 
 
 FACTS: Projection[facts.SituationFacts] = Projection(
-    "facts", facts.fold, (SITUATIONS,), "de-identified facts per situation")
+    "facts", facts.fold, (SITUATIONS,), "de-identified facts per situation", facts.FOLDED)
 TIMELINE: Projection[timeline.Timeline] = Projection(
     "timeline", timeline.fold, (SITUATIONS,), "per-situation timeline")
 

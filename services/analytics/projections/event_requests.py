@@ -133,6 +133,13 @@ def fold(facts: RequestFacts | None, envelope: Envelope[Message]) -> RequestFact
     return f if facts is not None else None
 
 
+FOLDED: frozenset[str] = frozenset(model.ce_type for model in (
+    EventRequestConfirmationRequested, EventRequestExpired, EventRequestAcknowledged,
+    EventRequestRejected, EventRequestScheduled, EventRequestDeclined, EventRequestWithdrawn,
+    EventRequestReminderDue))
+"""The ``ce_type`` values :func:`fold` reads: every other event leaves the facts as they are."""
+
+
 class ByRequest:
     """The keyed store of a replay: request id -> facts (events of other streams ignored)."""
 

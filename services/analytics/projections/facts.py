@@ -8,8 +8,10 @@ what lets a replay and a live model share this code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 from uuid import UUID
 
 from schemas.base import Message
@@ -118,7 +120,7 @@ def fold(facts: SituationFacts | None, envelope: Envelope[Message]) -> Situation
 def _evolve(f: SituationFacts, event: Message) -> SituationFacts:
     if isinstance(event, SituationOpened):
         s = event.summary
-        return replace(
+        return _replace(
             f, opened_at=event.opened_at, district=event.district,
             originating_agency=event.originating_agency, priority=event.priority,
             situation_type=s.situation_type,
@@ -130,39 +132,56 @@ def _evolve(f: SituationFacts, event: Message) -> SituationFacts:
         confirmed = f.confirmed_at
         if event.decision == "confirmed" and confirmed is None:
             confirmed = event.decided_at
-        return replace(f, decision=event.decision, decided_at=event.decided_at,
+        return _replace(f, decision=event.decision, decided_at=event.decided_at,
                        confirmed_at=confirmed)
     if isinstance(event, AgenciesAssigned):
         agencies = (event.lead.agency_id, *(t.agency_id for t in event.assisting))
         assigned = f.assigned + tuple(a for a in agencies if a not in f.assigned)
-        return replace(f, lead_agency=event.lead.agency_id, assisting_agencies=agencies[1:],
+        return _replace(f, lead_agency=event.lead.agency_id, assisting_agencies=agencies[1:],
                        assigned=assigned)
     if isinstance(event, AssignmentResponded):
         answered = {agency for agency, _ in f.first_answers}
         if event.from_state != "requested" or event.agency_id in answered:
             return f
-        return replace(f, first_answers=(*f.first_answers, (event.agency_id, event.to_state)))
+        return _replace(f, first_answers=(*f.first_answers, (event.agency_id, event.to_state)))
     if isinstance(event, InterventionRecorded):
         first = f.first_contact_at
         if event.first_contact_at is not None and (first is None or event.first_contact_at < first):
             first = event.first_contact_at
         mobilized = f.services_mobilized + tuple(
             s for s in event.services_mobilized if s not in f.services_mobilized)
-        return replace(f, first_contact_at=first, services_mobilized=mobilized,
+        return _replace(f, first_contact_at=first, services_mobilized=mobilized,
                        outcome=event.outcome)
     if isinstance(event, SituationConcluded):
-        return replace(f, conclusion=event.conclusion, concluded_at=event.concluded_at)
+        return _replace(f, conclusion=event.conclusion, concluded_at=event.concluded_at)
     if isinstance(event, SituationReopened):
-        return replace(f, conclusion=None, concluded_at=None, decision=None, decided_at=None,
+        return _replace(f, conclusion=None, concluded_at=None, decision=None, decided_at=None,
                        reopened=f.reopened + 1)
     if isinstance(event, SlaWarning):
-        return replace(f, sla_warnings=(*f.sla_warnings, event.sla))
+        return _replace(f, sla_warnings=(*f.sla_warnings, event.sla))
     if isinstance(event, SlaBreached):
-        return replace(f, sla_breaches=(*f.sla_breaches, event.sla))
+        return _replace(f, sla_breaches=(*f.sla_breaches, event.sla))
     return f  # pragma: no cover - _HANDLED lists exactly the types above
+
+
+_FIELDS = tuple(f.name for f in fields(SituationFacts))
+_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+_values = attrgetter(*_FIELDS)
+
+
+def _replace(f: SituationFacts, **changes: Any) -> SituationFacts:
+    """``dataclasses.replace(f, **changes)`` at half the cost: the fold makes one per event, and
+    ``replace`` spends more on its per-field bookkeeping than on building the new facts."""
+    values = list(_values(f))
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return SituationFacts(*values)
 
 
 _HANDLED = (
     SituationOpened, AerDecisionRecorded, AgenciesAssigned, AssignmentResponded,
     InterventionRecorded, SituationConcluded, SituationReopened, SlaWarning, SlaBreached,
 )
+
+FOLDED: frozenset[str] = frozenset(model.ce_type for model in _HANDLED)
+"""The ``ce_type`` values :func:`fold` reads: every other event leaves the facts as they are."""
