@@ -21,8 +21,8 @@ from schemas.decoder import Decoder
 from schemas.envelope import Envelope, Record, from_record, to_record
 from schemas.errors import ContractError
 from schemas.registry import TYPES_BY_TOPIC
-from schemas.samples import SOURCE, all_samples
 from schemas.situations import SituationOpened, SituationScheduled
+from tests.support.samples import SOURCE, all_samples
 from tests.unit.test_schemas_fuzz import FUZZ, HEADER_NAMES, HEADER_VALUES, JSON, RECORDS, _mutate
 
 pytestmark = pytest.mark.unit
