@@ -15,7 +15,7 @@ import contextlib
 import json
 import random
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.notices import NoticeDelivered, NoticeFailed
@@ -26,12 +26,12 @@ from services.notifier.channels.smtp import SmtpChannel, build_message
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered
-from services.notifier.policy import GiveUp, RetryPolicy
 from services.notifier.settings import NotifierSettings
 from services.runtime import outbox
 from services.runtime.clock import Clock
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.events import emit
+from services.runtime.failure import RECONNECT, DeadLetter, FailurePolicy
 from services.runtime.kafka import OutRecord
 from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
@@ -53,8 +53,9 @@ class Deliverer:
         self._clock = clock
         self._smtp = smtp
         self._webhook = webhook
-        self._policy = RetryPolicy(settings.notifier_max_attempts, settings.notifier_backoff_base,
-                                   settings.notifier_backoff_cap)
+        self._policy = FailurePolicy(base=settings.notifier_backoff_base,
+                                     cap=settings.notifier_backoff_cap,
+                                     attempts=settings.notifier_max_attempts)
 
     async def run_once(self) -> int:
         """Attempt one batch of due notices; returns how many were attempted."""
@@ -110,9 +111,9 @@ class Deliverer:
             log.info("notice delivered", notice_id=str(d.notice_id), kind=d.kind,
                      channel=channel, attempt=attempt)
             return [emit(NoticeDelivered(**common, delivered_at=now), source=SOURCE)]
-        decision = self._policy.decide(permanent=outcome.permanent, attempt=attempt, now=now,
-                                       jitter=random.random())
-        if isinstance(decision, GiveUp):
+        decision = self._policy.decide_outcome(permanent=outcome.permanent, attempt=attempt,
+                                               jitter=random.random())
+        if isinstance(decision, DeadLetter):
             await store.mark_failed(conn, d.notice_id, attempt, outcome.code, now)
             log.warning("notice given up", notice_id=str(d.notice_id), kind=d.kind,
                         channel=channel, attempt=attempt, error=outcome.code,
@@ -120,11 +121,12 @@ class Deliverer:
             failed = NoticeFailed(**common, error=outcome.code, permanent=True, failed_at=now)
             return [emit(failed, source=SOURCE), _dead_letter(d, outcome.code, decision.reason,
                                                               attempt)]
-        await store.mark_retry(conn, d.notice_id, attempt, decision.at, outcome.code)
+        retry_at = now + timedelta(seconds=decision.after)
+        await store.mark_retry(conn, d.notice_id, attempt, retry_at, outcome.code)
         log.info("notice attempt failed", notice_id=str(d.notice_id), kind=d.kind,
                  channel=channel, attempt=attempt, error=outcome.code)
         failed = NoticeFailed(**common, error=outcome.code, permanent=False,
-                              next_attempt_at=decision.at, failed_at=now)
+                              next_attempt_at=retry_at, failed_at=now)
         return [emit(failed, source=SOURCE)]
 
 
@@ -182,7 +184,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock,
                     log.warning("delivery waiting for PostgreSQL", error=type(exc).__name__)
                     await _release(svc.pool, listener, wake_up)
                     listener = None
-                    await _sleep(stopping, min(10.0, 0.2 * 2 ** min(failures, 6)))
+                    await _sleep(stopping, RECONNECT.backoff(failures + 1))
                     continue
                 with contextlib.suppress(TimeoutError):
                     waiter = asyncio.ensure_future(wake.wait())

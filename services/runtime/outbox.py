@@ -27,6 +27,7 @@ from typing import Any
 from schemas.errors import TransientError
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.dead_letters import DeadLetters
+from services.runtime.failure import RECONNECT
 from services.runtime.kafka import InRecord, OutRecord, Producer, UndeliverableRecord
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
@@ -163,7 +164,7 @@ class OutboxRelay:
                 self.leader = False
                 log.warning("outbox relay waiting for its dependencies", schema=self._schema,
                             error=type(exc).__name__, attempt=failures)
-                await _sleep_or_stop(stop, min(10.0, 0.2 * 2 ** min(failures, 6)))
+                await _sleep_or_stop(stop, RECONNECT.backoff(failures + 1))
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn: Connection = await self._pool.acquire()
