@@ -1,10 +1,11 @@
 """The delivery loop: take due notices (``FOR UPDATE SKIP LOCKED``), send, record the outcome.
 
 One transaction per batch: the rows stay locked while their attempts run (concurrently), then
-their new state and the events that say so (``NoticeDelivered`` / ``NoticeFailed``, and a DLQ
-record when notifier gives up) are written together through the outbox. Retries are rows with a
-later ``next_attempt_at``: nothing waits in a consumer, so no partition is ever blocked. A crash
-between a send and its commit repeats that send with the same Message-ID / Idempotency-Key.
+their new state and the events that say so (``NoticeDelivered`` / ``NoticeFailed``, and a dead
+letter when notifier gives up: :func:`given_up`) are written together through the outbox.
+Retries are rows with a later ``next_attempt_at``: nothing waits in a consumer, so no partition
+is ever blocked. A crash between a send and its commit repeats that send with the same
+Message-ID / Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.notices import NoticeDelivered, NoticeFailed
-from schemas.topics import DLQ
 from services.notifier import store
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message
@@ -30,6 +29,7 @@ from services.notifier.settings import NotifierSettings
 from services.runtime import outbox
 from services.runtime.clock import Clock
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.dead_letters import DeadLetters
 from services.runtime.events import emit
 from services.runtime.failure import RECONNECT, DeadLetter, FailurePolicy
 from services.runtime.kafka import OutRecord
@@ -37,6 +37,7 @@ from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
 
 SOURCE = "/commande/notifier"
+DEAD_LETTER_CONSUMER = "notifier-delivery"
 log = get_logger("commande.notifier.delivery")
 
 
@@ -45,8 +46,9 @@ class Deliverer:
 
     def __init__(self, pool: Pool, schema: str, settings: NotifierSettings, clock: Clock,
                  smtp: SmtpChannel, webhook: WebhookChannel,
-                 box: ContactBox | None = None) -> None:
+                 box: ContactBox | None = None, dead_letters: DeadLetters | None = None) -> None:
         self._pool = pool
+        self._dead_letters = dead_letters or DeadLetters()
         self._box = box
         self._schema = schema
         self._s = settings
@@ -118,9 +120,8 @@ class Deliverer:
             log.warning("notice given up", notice_id=str(d.notice_id), kind=d.kind,
                         channel=channel, attempt=attempt, error=outcome.code,
                         reason=decision.reason)
-            failed = NoticeFailed(**common, error=outcome.code, permanent=True, failed_at=now)
-            return [emit(failed, source=SOURCE), _dead_letter(d, outcome.code, decision.reason,
-                                                              attempt)]
+            return list(given_up(self._dead_letters, d, outcome.code, decision.reason, attempt,
+                                 now))
         retry_at = now + timedelta(seconds=decision.after)
         await store.mark_retry(conn, d.notice_id, attempt, retry_at, outcome.code)
         log.info("notice attempt failed", notice_id=str(d.notice_id), kind=d.kind,
@@ -141,17 +142,23 @@ def _rendered(payload: dict[str, object]) -> Rendered:
     )
 
 
-def _dead_letter(d: store.Due, code: str, reason: str, attempts: int) -> OutRecord:
-    """The DLQ record of a notice given up: ids and codes only, never the rendered content."""
-    value = {"notice_id": str(d.notice_id), "cause_id": str(d.cause_id), "kind": d.kind,
-             "recipient_agency": d.recipient_agency, "channel": d.channel,
-             "attempts": attempts, "error": code, "reason": reason}
-    headers = (("error", f"{code} ({reason})".encode()),
-               ("error_consumer", b"notifier-delivery"),
-               ("orig_topic", d.cause_topic.encode()),
-               ("notice_id", str(d.notice_id).encode()))
-    return OutRecord(topic=DLQ.name, key=str(d.notice_id).encode(),
-                     value=json.dumps(value).encode(), headers=headers)
+def given_up(dead_letters: DeadLetters, d: store.Due, error: str, reason: str, attempt: int,
+             now: datetime) -> tuple[OutRecord, OutRecord]:
+    """The last ``NoticeFailed`` (``permanent``) of a notice notifier gives up, and its dead letter.
+
+    The dead letter has the shape of every other (docs/operations.md): a copy of that
+    ``NoticeFailed`` record, value and ``ce_*`` headers, keyed by the notice id, with ``error``
+    (``<code> (permanent|attempts_exhausted)``), ``error_consumer`` and ``orig_*`` headers
+    (``orig_topic`` the notices topic, ``orig_partition`` and ``orig_offset`` -1: it was not yet
+    published). It names the notice, its cause (``cause_id``), agency, kind, channel and the error
+    code: never the address or the rendered content.
+    """
+    channel = "email" if d.channel == "email" else "webhook"
+    failed = emit(NoticeFailed(notice_id=d.notice_id, recipient_agency=d.recipient_agency,
+                               kind=d.kind, cause_id=d.cause_id, channel=channel,
+                               attempt=attempt, error=error, permanent=True, failed_at=now),
+                  source=SOURCE)
+    return failed, dead_letters.unpublished(failed, f"{error} ({reason})", DEAD_LETTER_CONSUMER)
 
 
 def delivery_loop(settings: NotifierSettings, clock: Clock,
@@ -161,7 +168,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock,
     async def loop(svc: Service, stopping: asyncio.Event) -> None:
         webhook = WebhookChannel(settings)
         deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook,
-                              box)
+                              box, svc.dead_letters)
         wake = asyncio.Event()
 
         def wake_up(*_: object) -> None:

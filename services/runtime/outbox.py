@@ -28,7 +28,7 @@ from schemas.errors import TransientError
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.failure import RECONNECT
-from services.runtime.kafka import InRecord, OutRecord, Producer, UndeliverableRecord
+from services.runtime.kafka import OutRecord, Producer, UndeliverableRecord
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
 
@@ -141,10 +141,8 @@ class OutboxRelay:
         seq, rec = rows[bad]
         log.error("outbox row dead-lettered: Kafka cannot take it", schema=self._schema, seq=seq,
                   topic=rec.topic, error=reason)
-        original = InRecord(topic=rec.topic, partition=-1, offset=seq, key=rec.key,
-                            value=rec.value, headers=rec.headers)
         await self._producer.send_many(
-            [self._dead_letters.record(original, reason, f"{self._schema}-outbox")])
+            [self._dead_letters.unpublished(rec, reason, f"{self._schema}-outbox", offset=seq)])
         await self._publish(rows[bad + 1:])
 
     async def backlog(self) -> int:
