@@ -57,7 +57,7 @@ class Waiters:
                 log.warning("outcome listener reconnecting", error=type(exc).__name__,
                             attempt=failures)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), RECONNECT.backoff(failures + 1))
+                    await asyncio.wait_for(stopping.wait(), RECONNECT.backoff(failures))
             finally:
                 self.listening = False
                 if pool is not None:

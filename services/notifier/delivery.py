@@ -191,7 +191,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock,
                     log.warning("delivery waiting for PostgreSQL", error=type(exc).__name__)
                     await _release(svc.pool, listener, wake_up)
                     listener = None
-                    await _sleep(stopping, RECONNECT.backoff(failures + 1))
+                    await _sleep(stopping, RECONNECT.backoff(failures))
                     continue
                 with contextlib.suppress(TimeoutError):
                     waiter = asyncio.ensure_future(wake.wait())

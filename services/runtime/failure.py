@@ -89,9 +89,9 @@ class FailurePolicy:
         return Retry(self.backoff(attempt, jitter))
 
 
-RECONNECT = FailurePolicy()
-"""How long a background loop waits for a dependency after its ``n``-th failure in a row:
-``RECONNECT.backoff(n + 1)``, 0.4 s doubling to 10 s."""
+RECONNECT = FailurePolicy(base=0.4, cap=10.0)
+"""How long a background loop waits after its ``n``-th failure in a row: ``RECONNECT.backoff(n)``,
+0.4 s doubling to 10 s."""
 
 
 def describe(error: BaseException) -> str:

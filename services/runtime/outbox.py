@@ -162,7 +162,7 @@ class OutboxRelay:
                 self.leader = False
                 log.warning("outbox relay waiting for its dependencies", schema=self._schema,
                             error=type(exc).__name__, attempt=failures)
-                await _sleep_or_stop(stop, RECONNECT.backoff(failures + 1))
+                await _sleep_or_stop(stop, RECONNECT.backoff(failures))
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn: Connection = await self._pool.acquire()

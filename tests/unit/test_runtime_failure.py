@@ -66,5 +66,5 @@ def test_deliveries_back_off_with_jitter_then_give_up() -> None:
 
 def test_background_loops_wait_for_a_dependency_with_the_same_expression() -> None:
     """What the relay, delivery and the gateway's listener waited (their own copy) before."""
-    assert [RECONNECT.backoff(failures + 1) for failures in range(1, 10)] == [
+    assert [RECONNECT.backoff(failures) for failures in range(1, 10)] == [
         min(10.0, 0.2 * 2 ** min(failures, 6)) for failures in range(1, 10)]
