@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,12 +25,12 @@ from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered
 from services.notifier.settings import NotifierSettings
-from services.runtime import outbox
+from services.runtime import outbox, worker
 from services.runtime.clock import Clock
-from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.db import Connection, Pool
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.events import emit
-from services.runtime.failure import RECONNECT, DeadLetter, FailurePolicy
+from services.runtime.failure import DeadLetter, FailurePolicy
 from services.runtime.kafka import OutRecord
 from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
@@ -163,66 +162,26 @@ def given_up(dead_letters: DeadLetters, d: store.Due, error: str, reason: str, a
 
 def delivery_loop(settings: NotifierSettings, clock: Clock,
                   box: ContactBox | None = None) -> BackgroundLoop:
-    """The background loop for ``svc.background``."""
+    """The background worker for ``svc.background``: a batch every ``notifier_poll_interval``,
+    at once when a new notice is inserted (``NOTIFY`` on :data:`store.WAKE_CHANNEL`) or a full
+    batch suggests more are due."""
 
     async def loop(svc: Service, stopping: asyncio.Event) -> None:
         webhook = WebhookChannel(settings)
         deliverer = Deliverer(svc.pool, svc.name, settings, clock, SmtpChannel(settings), webhook,
                               box, svc.dead_letters)
-        wake = asyncio.Event()
 
-        def wake_up(*_: object) -> None:
-            wake.set()
+        async def step() -> bool:
+            return await deliverer.run_once() >= settings.notifier_batch
 
-        listener: Connection | None = None
-        failures = 0
         try:
-            while not stopping.is_set():
-                try:
-                    if listener is None or listener.is_closed():
-                        listener = await svc.pool.acquire()
-                        await listener.add_listener(store.WAKE_CHANNEL, wake_up)
-                    wake.clear()
-                    if await deliverer.run_once() >= settings.notifier_batch:
-                        continue
-                    failures = 0
-                except DB_UNAVAILABLE as exc:
-                    failures += 1
-                    log.warning("delivery waiting for PostgreSQL", error=type(exc).__name__)
-                    await _release(svc.pool, listener, wake_up)
-                    listener = None
-                    await _sleep(stopping, RECONNECT.backoff(failures))
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    waiter = asyncio.ensure_future(wake.wait())
-                    stopper = asyncio.ensure_future(stopping.wait())
-                    try:
-                        await asyncio.wait({waiter, stopper},
-                                           timeout=settings.notifier_poll_interval,
-                                           return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        waiter.cancel()
-                        stopper.cancel()
+            await worker.run("notifier-delivery", svc.pool, stopping, step,
+                             interval=settings.notifier_poll_interval,
+                             channel=store.WAKE_CHANNEL)
         finally:
-            await _release(svc.pool, listener, wake_up)
             await webhook.close()
 
     return loop
-
-
-async def _release(pool: Pool, conn: Connection | None,
-                   callback: Callable[..., None]) -> None:
-    """Stop listening and give the connection back."""
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            await conn.remove_listener(store.WAKE_CHANNEL, callback)
-        with contextlib.suppress(Exception):
-            await pool.release(conn, timeout=5)
-
-
-async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
 
 
 __all__: Sequence[str] = ("Deliverer", "delivery_loop")
