@@ -6,7 +6,6 @@ Wires the directory, reference data, clock, the two consumers and the timer loop
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from schemas.reference import reference
 from schemas.topics import SITUATIONS, SITUATIONS_URGENT, TABLE_ACTIONS
 from services.convening.handlers import Deps, Handlers
 from services.convening.settings import ConveningSettings
-from services.convening.timer_loop import run_timers
+from services.convening.timer_loop import timer_worker
 from services.runtime import events, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.service import Service
@@ -64,10 +63,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)
 
-    async def timers(service: Service, stopping: asyncio.Event) -> None:
-        await run_timers(deps, service, stopping)
-
-    svc.background(timers)
+    svc.background(timer_worker(deps))
     return svc
 
 

@@ -13,14 +13,11 @@ placement only ever inserts new agenda timers, never touches a held one.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import datetime
 
 import asyncpg
 
 from schemas.base import Message
-from schemas.errors import TransientError
 from services.convening import store
 from services.convening.agenda import agenda_due_at
 from services.convening.handlers import SOURCE, Deps, issue_agendas
@@ -29,9 +26,10 @@ from services.convening.timers import Timer, fire
 from services.runtime import outbox
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.events import emit, with_lane
-from services.runtime.failure import describe
+from services.runtime.failure import FailurePolicy, describe
 from services.runtime.logging import get_logger
-from services.runtime.service import Service
+from services.runtime.service import BackgroundLoop, Service
+from services.runtime.worker import worker
 
 log = get_logger("commande.convening.timers")
 
@@ -40,20 +38,17 @@ class _Later(Exception):
     """The timer was moved (its due time changed): commit the move, fire nothing."""
 
 
-async def run_timers(deps: Deps, svc: Service, stopping: asyncio.Event) -> None:
-    """Fire due timers until ``stopping`` is set, looking every ``timer_poll_seconds``."""
-    failures = 0
-    while not stopping.is_set():
-        try:
-            await fire_due(deps, svc.pool, svc.name)
-            failures = 0
-        except (TransientError, *DB_UNAVAILABLE) as exc:  # type: ignore[misc]
-            failures += 1
-            log.warning("timers waiting for the database", error=type(exc).__name__,
-                        attempt=failures)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(),
-                                   deps.settings.timer_poll_seconds * min(2 ** failures, 30))
+def timer_worker(deps: Deps) -> BackgroundLoop:
+    """The background worker firing due timers every ``timer_poll_seconds``; after the ``n``-th
+    failure in a row it waits ``timer_poll_seconds * min(2^n, 30)``."""
+    poll = deps.settings.timer_poll_seconds
+
+    async def step(svc: Service) -> bool:
+        await fire_due(deps, svc.pool, svc.name)
+        return False
+
+    return worker("convening-timers", step, interval=poll,
+                  failure=FailurePolicy(base=2 * poll, cap=30 * poll))
 
 
 async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:

@@ -17,6 +17,7 @@ from services.gateway import store
 from services.gateway.outcomes import Outcome, settle
 from services.runtime import db
 from services.runtime.db import DB_UNAVAILABLE, Pool
+from services.runtime.failure import RECONNECT
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 
@@ -56,7 +57,7 @@ class Waiters:
                 log.warning("outcome listener reconnecting", error=type(exc).__name__,
                             attempt=failures)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), min(10.0, 0.2 * 2 ** min(failures, 6)))
+                    await asyncio.wait_for(stopping.wait(), RECONNECT.backoff(failures))
             finally:
                 self.listening = False
                 if pool is not None:

@@ -17,8 +17,6 @@ A background loop purges the identity of concluded situations once their retenti
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import datetime
 from pathlib import Path
 
@@ -46,10 +44,12 @@ from services.intake.settings import IntakeSettings
 from services.intake.vault import DEV_KEY_ID, Vault, decode_key
 from services.runtime import events, links, outbox, production
 from services.runtime.clock import Clock, SystemClock
-from services.runtime.db import DB_UNAVAILABLE, Pool
+from services.runtime.db import Pool
+from services.runtime.failure import FailurePolicy
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.worker import worker
 
 NAME = "intake"
 MIGRATIONS = Path(__file__).with_name("sql")
@@ -183,19 +183,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
                 decode=events.decode, handle=intake.on_situation,
                 skip_types=allowed_types(SITUATIONS.name) - handled)
 
-    async def retention_loop(service: Service, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await purge_due(service.pool, clock.now(),
-                                settings.intake_inactive_retention_days)
-            except DB_UNAVAILABLE as exc:  # retried at the next tick
-                log.warning("retention loop waiting for PostgreSQL", error=type(exc).__name__)
-            except Exception as exc:  # a bug must not stop retention for good: log, try again
-                log.error("retention loop failed; retrying", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), settings.intake_purge_interval_seconds)
+    async def retention_step(service: Service) -> bool:
+        await purge_due(service.pool, clock.now(), settings.intake_inactive_retention_days)
+        return False
 
-    svc.background(retention_loop)
+    every = settings.intake_purge_interval_seconds  # a failed purge is tried again next tick
+    svc.background(worker("intake-retention", retention_step, interval=every,
+                          failure=FailurePolicy(base=every, cap=every)))
     svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
     event_requests.install(svc, settings, clock=clock, vault=intake.vault,
                            directory=intake.directory, reference=ref)

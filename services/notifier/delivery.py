@@ -1,42 +1,42 @@
 """The delivery loop: take due notices (``FOR UPDATE SKIP LOCKED``), send, record the outcome.
 
 One transaction per batch: the rows stay locked while their attempts run (concurrently), then
-their new state and the events that say so (``NoticeDelivered`` / ``NoticeFailed``, and a DLQ
-record when notifier gives up) are written together through the outbox. Retries are rows with a
-later ``next_attempt_at``: nothing waits in a consumer, so no partition is ever blocked. A crash
-between a send and its commit repeats that send with the same Message-ID / Idempotency-Key.
+their new state and the events that say so (``NoticeDelivered`` / ``NoticeFailed``, and a dead
+letter when notifier gives up: :func:`given_up`) are written together through the outbox.
+Retries are rows with a later ``next_attempt_at``: nothing waits in a consumer, so no partition
+is ever blocked. A crash between a send and its commit repeats that send with the same
+Message-ID / Idempotency-Key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
 import random
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.notices import NoticeDelivered, NoticeFailed
-from schemas.topics import DLQ
 from services.notifier import store
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered
-from services.notifier.policy import GiveUp, RetryPolicy
 from services.notifier.settings import NotifierSettings
-from services.runtime import outbox
+from services.runtime import outbox, worker
 from services.runtime.clock import Clock
-from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.db import Connection, Pool
+from services.runtime.dead_letters import DeadLetters
 from services.runtime.events import emit
+from services.runtime.failure import DeadLetter, FailurePolicy
 from services.runtime.kafka import OutRecord
 from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
 
 SOURCE = "/commande/notifier"
+DEAD_LETTER_CONSUMER = "notifier-delivery"
 log = get_logger("commande.notifier.delivery")
 
 
@@ -45,16 +45,18 @@ class Deliverer:
 
     def __init__(self, pool: Pool, schema: str, settings: NotifierSettings, clock: Clock,
                  smtp: SmtpChannel, webhook: WebhookChannel,
-                 box: ContactBox | None = None) -> None:
+                 box: ContactBox | None = None, dead_letters: DeadLetters | None = None) -> None:
         self._pool = pool
+        self._dead_letters = dead_letters or DeadLetters()
         self._box = box
         self._schema = schema
         self._s = settings
         self._clock = clock
         self._smtp = smtp
         self._webhook = webhook
-        self._policy = RetryPolicy(settings.notifier_max_attempts, settings.notifier_backoff_base,
-                                   settings.notifier_backoff_cap)
+        self._policy = FailurePolicy(base=settings.notifier_backoff_base,
+                                     cap=settings.notifier_backoff_cap,
+                                     attempts=settings.notifier_max_attempts)
 
     async def run_once(self) -> int:
         """Attempt one batch of due notices; returns how many were attempted."""
@@ -110,21 +112,21 @@ class Deliverer:
             log.info("notice delivered", notice_id=str(d.notice_id), kind=d.kind,
                      channel=channel, attempt=attempt)
             return [emit(NoticeDelivered(**common, delivered_at=now), source=SOURCE)]
-        decision = self._policy.decide(permanent=outcome.permanent, attempt=attempt, now=now,
-                                       jitter=random.random())
-        if isinstance(decision, GiveUp):
+        decision = self._policy.decide_outcome(permanent=outcome.permanent, attempt=attempt,
+                                               jitter=random.random())
+        if isinstance(decision, DeadLetter):
             await store.mark_failed(conn, d.notice_id, attempt, outcome.code, now)
             log.warning("notice given up", notice_id=str(d.notice_id), kind=d.kind,
                         channel=channel, attempt=attempt, error=outcome.code,
                         reason=decision.reason)
-            failed = NoticeFailed(**common, error=outcome.code, permanent=True, failed_at=now)
-            return [emit(failed, source=SOURCE), _dead_letter(d, outcome.code, decision.reason,
-                                                              attempt)]
-        await store.mark_retry(conn, d.notice_id, attempt, decision.at, outcome.code)
+            return list(given_up(self._dead_letters, d, outcome.code, decision.reason, attempt,
+                                 now))
+        retry_at = now + timedelta(seconds=decision.after)
+        await store.mark_retry(conn, d.notice_id, attempt, retry_at, outcome.code)
         log.info("notice attempt failed", notice_id=str(d.notice_id), kind=d.kind,
                  channel=channel, attempt=attempt, error=outcome.code)
         failed = NoticeFailed(**common, error=outcome.code, permanent=False,
-                              next_attempt_at=decision.at, failed_at=now)
+                              next_attempt_at=retry_at, failed_at=now)
         return [emit(failed, source=SOURCE)]
 
 
@@ -139,82 +141,49 @@ def _rendered(payload: dict[str, object]) -> Rendered:
     )
 
 
-def _dead_letter(d: store.Due, code: str, reason: str, attempts: int) -> OutRecord:
-    """The DLQ record of a notice given up: ids and codes only, never the rendered content."""
-    value = {"notice_id": str(d.notice_id), "cause_id": str(d.cause_id), "kind": d.kind,
-             "recipient_agency": d.recipient_agency, "channel": d.channel,
-             "attempts": attempts, "error": code, "reason": reason}
-    headers = (("error", f"{code} ({reason})".encode()),
-               ("error_consumer", b"notifier-delivery"),
-               ("orig_topic", d.cause_topic.encode()),
-               ("notice_id", str(d.notice_id).encode()))
-    return OutRecord(topic=DLQ.name, key=str(d.notice_id).encode(),
-                     value=json.dumps(value).encode(), headers=headers)
+def given_up(dead_letters: DeadLetters, d: store.Due, error: str, reason: str, attempt: int,
+             now: datetime) -> tuple[OutRecord, OutRecord]:
+    """The last ``NoticeFailed`` (``permanent``) of a notice notifier gives up, and its dead letter.
+
+    The dead letter has the shape of every other (docs/operations.md): a copy of that
+    ``NoticeFailed`` record, value and ``ce_*`` headers, keyed by the notice id, with ``error``
+    (``<code> (permanent|attempts_exhausted)``), ``error_consumer`` and ``orig_*`` headers
+    (``orig_topic`` the notices topic, ``orig_partition`` and ``orig_offset`` -1: it was not yet
+    published). It names the notice, its cause (``cause_id``), agency, kind, channel and the error
+    code: never the address or the rendered content.
+    """
+    channel = "email" if d.channel == "email" else "webhook"
+    failed = emit(NoticeFailed(notice_id=d.notice_id, recipient_agency=d.recipient_agency,
+                               kind=d.kind, cause_id=d.cause_id, channel=channel,
+                               attempt=attempt, error=error, permanent=True, failed_at=now),
+                  source=SOURCE)
+    return failed, dead_letters.unpublished(failed, f"{error} ({reason})", DEAD_LETTER_CONSUMER)
 
 
 def delivery_loop(settings: NotifierSettings, clock: Clock,
                   box: ContactBox | None = None) -> BackgroundLoop:
-    """The background loop for ``svc.background``."""
+    """The background worker for ``svc.background``: a batch every ``notifier_poll_interval``,
+    at once when a new notice is inserted (``NOTIFY`` on :data:`store.WAKE_CHANNEL`) or a full
+    batch suggests more are due."""
 
     async def loop(svc: Service, stopping: asyncio.Event) -> None:
         webhook = WebhookChannel(settings)
         smtp = SmtpChannel(settings)
-        deliverer = Deliverer(svc.pool, svc.name, settings, clock, smtp, webhook, box)
-        wake = asyncio.Event()
+        deliverer = Deliverer(svc.pool, svc.name, settings, clock, smtp, webhook, box,
+                              svc.dead_letters)
 
-        def wake_up(*_: object) -> None:
-            wake.set()
+        async def step() -> bool:
+            return await deliverer.run_once() >= settings.notifier_batch
 
-        listener: Connection | None = None
-        failures = 0
         try:
-            while not stopping.is_set():
-                try:
-                    if listener is None or listener.is_closed():
-                        listener = await svc.pool.acquire()
-                        await listener.add_listener(store.WAKE_CHANNEL, wake_up)
-                    wake.clear()
-                    if await deliverer.run_once() >= settings.notifier_batch:
-                        continue
-                    failures = 0
-                except DB_UNAVAILABLE as exc:
-                    failures += 1
-                    log.warning("delivery waiting for PostgreSQL", error=type(exc).__name__)
-                    await _release(svc.pool, listener, wake_up)
-                    listener = None
-                    await _sleep(stopping, min(10.0, 0.2 * 2 ** min(failures, 6)))
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    waiter = asyncio.ensure_future(wake.wait())
-                    stopper = asyncio.ensure_future(stopping.wait())
-                    try:
-                        await asyncio.wait({waiter, stopper},
-                                           timeout=settings.notifier_poll_interval,
-                                           return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        waiter.cancel()
-                        stopper.cancel()
+            await worker.run("notifier-delivery", svc.pool, stopping, step,
+                             interval=settings.notifier_poll_interval,
+                             channel=store.WAKE_CHANNEL)
         finally:
-            await _release(svc.pool, listener, wake_up)
             await webhook.close()
             await smtp.close()
 
     return loop
-
-
-async def _release(pool: Pool, conn: Connection | None,
-                   callback: Callable[..., None]) -> None:
-    """Stop listening and give the connection back."""
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            await conn.remove_listener(store.WAKE_CHANNEL, callback)
-        with contextlib.suppress(Exception):
-            await pool.release(conn, timeout=5)
-
-
-async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
 
 
 __all__: Sequence[str] = ("Deliverer", "delivery_loop")

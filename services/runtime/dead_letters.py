@@ -14,6 +14,11 @@ A record that could not be handled goes to ``commande.dlq.v1`` with its key and 
   type of the record remain (``ce_id``, ``ce_type``, ``ce_specversion``, ``ce_time``, when they
   are short printable ASCII).
 
+A service's own record that was never published is dead-lettered the same way
+(:meth:`DeadLetters.unpublished`), with ``orig_partition`` -1: an outbox row Kafka cannot take
+(``orig_offset`` its row's ``seq``), and the last ``NoticeFailed`` of a notice notifier gives up
+(``orig_offset`` -1; it is published beside its dead letter, with the same ``ce_id``).
+
 A dead letter that would be over Kafka's record limit (an original of nearly 4 MiB plus our
 headers) becomes a stub too: a dead letter must always be publishable, or the consumer that
 dead-letters it would be stuck.
@@ -76,6 +81,14 @@ class DeadLetters:
             return _stub(rec, kept + ours)
         full = OutRecord(DLQ.name, rec.value, rec.key, rec.headers + ours)
         return full if fits(full) else _stub(rec, kept + ours)
+
+    def unpublished(self, rec: OutRecord, reason: str, consumer: str, *,
+                    offset: int = -1) -> OutRecord:
+        """The DLQ copy of ``rec``, one of the service's own records that was never published:
+        ``orig_partition`` is -1 and ``orig_offset`` is ``offset`` (an outbox row's ``seq``, or
+        -1)."""
+        return self.record(InRecord(topic=rec.topic, partition=-1, offset=offset, key=rec.key,
+                                    value=rec.value, headers=rec.headers), reason, consumer)
 
 
 def original(rec: InRecord) -> bytes:

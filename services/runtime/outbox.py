@@ -27,7 +27,8 @@ from typing import Any
 from schemas.errors import TransientError
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.dead_letters import DeadLetters
-from services.runtime.kafka import InRecord, OutRecord, Producer, UndeliverableRecord
+from services.runtime.failure import RECONNECT
+from services.runtime.kafka import OutRecord, Producer, UndeliverableRecord
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
 
@@ -140,10 +141,8 @@ class OutboxRelay:
         seq, rec = rows[bad]
         log.error("outbox row dead-lettered: Kafka cannot take it", schema=self._schema, seq=seq,
                   topic=rec.topic, error=reason)
-        original = InRecord(topic=rec.topic, partition=-1, offset=seq, key=rec.key,
-                            value=rec.value, headers=rec.headers)
         await self._producer.send_many(
-            [self._dead_letters.record(original, reason, f"{self._schema}-outbox")])
+            [self._dead_letters.unpublished(rec, reason, f"{self._schema}-outbox", offset=seq)])
         await self._publish(rows[bad + 1:])
 
     async def backlog(self) -> int:
@@ -163,7 +162,7 @@ class OutboxRelay:
                 self.leader = False
                 log.warning("outbox relay waiting for its dependencies", schema=self._schema,
                             error=type(exc).__name__, attempt=failures)
-                await _sleep_or_stop(stop, min(10.0, 0.2 * 2 ** min(failures, 6)))
+                await _sleep_or_stop(stop, RECONNECT.backoff(failures))
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn: Connection = await self._pool.acquire()

@@ -528,10 +528,27 @@ async def test_failing_receiver_ends_in_notice_failed_and_dead_letter(
 
     async def dead() -> list[Any]:
         return [r for r in await read_all(stack.settings, DLQ.name)
-                if dict(r.headers).get("notice_id") == str(last.notice_id).encode()]
+                if r.key == str(last.notice_id).encode()]
 
+    # The documented shape (docs/operations.md): a copy of the last NoticeFailed, value and ce_*
+    # headers, with error, error_consumer and orig_* headers; no address, no content.
     [dlq] = await wait_for(dead, timeout=30)
-    assert json.loads(dlq.value)["error"] == error
+    [published] = [r for r in await read_all(stack.settings, NOTICES.name)
+                   if r.key == str(last.notice_id).encode() and decode(r).event == last]
+    headers = dict(dlq.headers)
+    reason = "permanent" if attempts == 1 else "attempts_exhausted"
+    assert headers["error"] == f"{error} ({reason})".encode()
+    assert headers["error_consumer"] == b"notifier-delivery"
+    assert (headers["orig_topic"], headers["orig_partition"], headers["orig_offset"]) == (
+        NOTICES.name.encode(), b"-1", b"-1")
+    assert headers["orig_size"] == str(len(published.value)).encode()
+    assert headers["orig_sha256"] == hashlib.sha256(published.value).hexdigest().encode()
+    assert dlq.value == published.value
+    assert headers["ce_id"] == dict(published.headers)["ce_id"]
+    assert dlq.headers[:len(published.headers)] == published.headers
+    address = await stack.admin.fetchval(
+        "SELECT address FROM notifier.notices WHERE notice_id = $1", last.notice_id)
+    assert address.encode() not in dlq.value + b"".join(headers.values())
     row = await stack.admin.fetchrow(
         "SELECT state, attempts, last_error, payload FROM notifier.notices WHERE notice_id = $1",
         last.notice_id)

@@ -24,7 +24,6 @@ from schemas.situations import (
 )
 from services.notifier import recipients, render, tokens
 from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
-from services.notifier.policy import GiveUp, RetryAt, RetryPolicy
 from tests.support.samples import EVENT_ID, MEETING_ID, NOW, sample, summary
 
 pytestmark = pytest.mark.unit
@@ -263,19 +262,6 @@ def test_ack_token_round_trip_tamper_and_expiry() -> None:
     for bad in (f"{flipped}.{tail}", token + "x", "garbage", f"{head}.", "a.b.c", "%%.%%"):
         with pytest.raises(tokens.TamperedToken):
             tokens.verify(secret, bad, NOW)
-
-
-def test_retry_policy_backs_off_with_jitter_then_gives_up() -> None:
-    policy = RetryPolicy(max_attempts=4, base=2.0, cap=5.0)
-    assert policy.delay(1, 0.0) == 1.0
-    assert policy.delay(1, 0.999) < 2.0
-    assert policy.delay(2, 0.0) == 2.0
-    assert policy.delay(10, 0.0) == 2.5  # capped at 5 s, jitter keeps 50–100 %
-    assert policy.decide(permanent=False, attempt=1, now=NOW, jitter=0.0) == RetryAt(
-        NOW + timedelta(seconds=1))
-    assert policy.decide(permanent=True, attempt=1, now=NOW, jitter=0.0) == GiveUp("permanent")
-    assert policy.decide(permanent=False, attempt=4, now=NOW, jitter=0.0) == GiveUp(
-        "attempts_exhausted")
 
 
 def test_an_update_marks_what_it_adds_to_the_agenda_the_participant_had(

@@ -1,19 +1,26 @@
 """Dead letters: the original bytes of de-identified topics; sealed or a stub for restricted ones;
-always small enough for Kafka."""
+always small enough for Kafka; one shape (docs/operations.md) whoever makes them."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from nacl.public import PrivateKey, SealedBox
 
 from schemas.errors import ConfigurationError, RuleViolation, StaleState
+from schemas.notices import NoticeFailed
+from schemas.topics import DLQ, NOTICES
+from services.notifier import delivery, store
 from services.runtime.dead_letters import DeadLetters
+from services.runtime.events import decode
 from services.runtime.failure import DeadLetter, FailurePolicy
-from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, fits
+from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, fits
+from tests.support.samples import NOW
 
 pytestmark = pytest.mark.unit
 
@@ -26,6 +33,65 @@ HEADERS = (("ce_id", b"01a2336d-8fe5-7f21-97d6-8e95d5fb0f8f"),
 def record(topic: str, value: bytes = IDENTITY) -> InRecord:
     return InRecord(topic=topic, partition=2, offset=41, key=b"agency/ref-1", value=value,
                     headers=HEADERS)
+
+
+DOCUMENTED = ("error", "error_consumer", "orig_topic", "orig_partition", "orig_offset",
+              "orig_size", "orig_sha256")
+
+
+def assert_documented_shape(letter: OutRecord, original: InRecord) -> None:
+    """docs/operations.md, "The dead-letter topic", for a de-identified original."""
+    headers = dict(letter.headers)
+    assert letter.topic == DLQ.name
+    assert letter.key == original.key
+    assert letter.value == original.value
+    assert set(DOCUMENTED) <= set(headers)
+    assert (headers["orig_topic"], headers["orig_partition"], headers["orig_offset"]) == (
+        original.topic.encode(), str(original.partition).encode(), str(original.offset).encode())
+    assert headers["orig_size"] == str(len(original.value)).encode()
+    assert headers["orig_sha256"] == hashlib.sha256(original.value).hexdigest().encode()
+    assert letter.headers[:len(original.headers)] == original.headers  # ce_* and all, to replay
+
+
+def test_a_consumers_dead_letter_has_the_documented_shape() -> None:
+    original = record("commande.situations.v1")
+    letter = DeadLetters().record(original, "InvalidBody: x", "convening-situations")
+    assert_documented_shape(letter, original)
+    assert dict(letter.headers)["error"] == b"InvalidBody: x"
+    assert dict(letter.headers)["error_consumer"] == b"convening-situations"
+
+
+def test_an_unpublished_outbox_row_has_the_documented_shape_with_its_seq() -> None:
+    row = OutRecord("commande.situations.v1", b"{}", b"situation-1", HEADERS[:2])
+    letter = DeadLetters().unpublished(row, "too large", "convening-outbox", offset=77)
+    assert_documented_shape(letter, InRecord("commande.situations.v1", -1, 77, b"situation-1",
+                                             b"{}", HEADERS[:2]))
+
+
+def test_a_notice_given_up_is_dead_lettered_as_its_last_notice_failed_in_the_same_shape() -> None:
+    """Notifier's give-up: the original is the permanent NoticeFailed it publishes beside the
+    dead letter (same ce_id), never the address, the payload or anything rendered."""
+    due = store.Due(notice_id=UUID("01940000-0000-7000-8000-0000000000a1"),
+                    cause_id=UUID("01940000-0000-7000-8000-0000000000c1"),
+                    cause_topic="commande.disclosures.v1", kind="disclosure",
+                    recipient_agency="mental-health-assoc", channel="webhook",
+                    address="https://quillonet.example/hook",
+                    payload={"subject": "Quillonet", "body": {"name": "Quillonet"}}, attempts=4)
+    failed, letter = delivery.given_up(DeadLetters(), due, "webhook_5xx", "attempts_exhausted", 5,
+                                       NOW + timedelta(minutes=1))
+    assert failed.topic == NOTICES.name
+    original = InRecord(NOTICES.name, -1, -1, failed.key, failed.value, failed.headers)
+    assert_documented_shape(letter, original)
+    headers = dict(letter.headers)
+    assert headers["error"] == b"webhook_5xx (attempts_exhausted)"
+    assert headers["error_consumer"] == b"notifier-delivery"
+    assert letter.key == str(due.notice_id).encode()
+    event = decode(original).event
+    assert isinstance(event, NoticeFailed)
+    assert (event.cause_id, event.attempt, event.error, event.permanent) == (
+        due.cause_id, 5, "webhook_5xx", True)
+    everything = letter.value + b"".join(v for _, v in letter.headers) + (letter.key or b"")
+    assert b"quillonet" not in everything.lower()
 
 
 def test_a_de_identified_topic_keeps_the_original_bytes_for_replay() -> None:

@@ -11,8 +11,6 @@ the offset-file clock in the demo).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,10 +20,12 @@ from services.intake.event_requests.rate_limit import SharedLimits
 from services.intake.handlers import SOURCE
 from services.runtime import events, outbox
 from services.runtime.clock import Clock
-from services.runtime.db import DB_UNAVAILABLE, Pool
+from services.runtime.db import Pool
+from services.runtime.failure import FailurePolicy
 from services.runtime.kafka import OutRecord
 from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
+from services.runtime.worker import worker
 
 BATCH = 100
 log = get_logger("commande.intake.event_requests")
@@ -88,22 +88,16 @@ async def prune_limits(pool: Pool, limits: SharedLimits) -> tuple[int, int]:
 
 def timer_loop(clock: Clock, config: EventConfig, interval: float,
                limits: SharedLimits | None = None) -> BackgroundLoop:
-    """The background loop (register with :meth:`Service.background`)."""
+    """The background worker (register with :meth:`Service.background`): a failed pass is tried
+    again at the next tick."""
 
-    async def loop(service: Service, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                now = clock.now()
-                await fire_reminders(service.pool, service.name, now, config)
-                await purge_contacts(service.pool, service.name, now)
-                if limits is not None:
-                    await prune_limits(service.pool, limits)
-            except DB_UNAVAILABLE as exc:  # retried at the next tick
-                log.warning("event request timers waiting for PostgreSQL",
-                            error=type(exc).__name__)
-            except Exception as exc:  # a bug must not stop the timers for good: log, try again
-                log.error("event request timers failed; retrying", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval)
+    async def step(service: Service) -> bool:
+        now = clock.now()
+        await fire_reminders(service.pool, service.name, now, config)
+        await purge_contacts(service.pool, service.name, now)
+        if limits is not None:
+            await prune_limits(service.pool, limits)
+        return False
 
-    return loop
+    return worker("intake-event-request-timers", step, interval=interval,
+                  failure=FailurePolicy(base=interval, cap=interval))
