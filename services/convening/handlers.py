@@ -76,7 +76,7 @@ from services.convening.situation import (
 from services.convening.timers import SlaPolicy, Timer, agenda_timer, applies, timers_to_start
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
-from services.runtime.events import emit, with_lane
+from services.runtime.events import emit_all
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
 
@@ -203,8 +203,7 @@ class Handlers:
 
     def _emit(self, events: Sequence[Message], cause: Envelope[Message] | None,
               now: datetime) -> list[OutRecord]:
-        return [r for e in events for r in with_lane(e, emit(e, source=SOURCE, cause=cause,
-                                                            time=now))]
+        return emit_all(events, source=SOURCE, cause=cause, time=now)
 
     # -- commande.situations.v1 ------------------------------------------------------------
 

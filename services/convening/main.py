@@ -54,12 +54,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     svc.consume(SITUATIONS.name, group=settings.situations_group, name="convening-situations",
                 decode=events.decode, handle=handlers.situation_event,
-                handle_batch=handlers.situation_events)
-    # The urgent lane (copies of urgent SituationOpened): its own group member, one inbox.
-    svc.consume(SITUATIONS_URGENT.name, group=f"{settings.situations_group}-urgent",
-                name="convening-situations-urgent", inbox="convening-situations",
-                decode=events.decode, handle=handlers.situation_event,
-                handle_batch=handlers.situation_events)
+                handle_batch=handlers.situation_events, urgent_lane=SITUATIONS_URGENT.name)
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)
 

@@ -25,7 +25,7 @@ from services.convening.situation import evolve
 from services.convening.timers import Timer, fire
 from services.runtime import outbox
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
-from services.runtime.events import emit, with_lane
+from services.runtime.events import emit_all
 from services.runtime.failure import FailurePolicy, describe
 from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
@@ -69,9 +69,7 @@ async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
                 except _Later:
                     skip.append(key)
                     continue
-                await outbox.add(conn, schema, [r for e in events
-                                                for r in with_lane(e, emit(e, source=SOURCE,
-                                                                           time=now))])
+                await outbox.add(conn, schema, emit_all(events, source=SOURCE, time=now))
                 if again is not None:  # an agenda update waits for its window: look again then
                     await store.reschedule_timer(conn, key, again)
                     skip.append(key)

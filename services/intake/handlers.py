@@ -187,8 +187,7 @@ class Intake:
         out: list[OutRecord] = []
         for env, event, found in items:
             decision = self._decide(event, found, now, situations, answers)
-            for e in decision.events:
-                out.extend(events.with_lane(e, self._emit(e, env, now)))
+            out.extend(events.emit_all(decision.events, source=SOURCE, cause=env, time=now))
         await store.save_many(conn, situations, answers)
         return out
 

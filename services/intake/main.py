@@ -171,12 +171,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc = Service(NAME, settings, MIGRATIONS)
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
                 handle=intake.on_referral, handle_batch=intake.on_referrals,
-                on_dead_letter=intake.on_dead_letter, max_records=settings.intake_max_records)
-    # The urgent lane: its own group member, so a backlog on the main topic never delays it.
-    svc.consume(REFERRALS_URGENT.name, group="intake-urgent", name="intake-referrals-urgent",
-                inbox="intake-referrals", decode=events.decode, handle=intake.on_referral,
-                handle_batch=intake.on_referrals, on_dead_letter=intake.on_dead_letter,
-                max_records=settings.intake_max_records)
+                on_dead_letter=intake.on_dead_letter, max_records=settings.intake_max_records,
+                urgent_lane=REFERRALS_URGENT.name)
     handled = {m.ce_type for m in (AgenciesAssigned, AssignmentResponded, SituationConcluded,
                                     SituationReopened, *ACTIVITY)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",

@@ -130,11 +130,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     box = contact_box(settings)
     handlers = Handlers(settings, clock, holder, ref, secret, box)
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
-                decode=events.decode, handle=handlers.handle, skip_types=SKIPPED)
-    # The urgent lane (copies of ad-hoc meetings' agendas): its own group member, one inbox.
-    svc.consume(MEETINGS_URGENT.name, group=f"{settings.notifier_group}-urgent",
-                name="notifier-urgent", inbox="notifier", decode=events.decode,
-                handle=handlers.handle)
+                decode=events.decode, handle=handlers.handle, skip_types=SKIPPED,
+                urgent_lane=MEETINGS_URGENT.name)
     svc.background(delivery_loop(settings, clock, box))
     for name, sql in store.PRUNES:
         svc.prune(name, sql, settings.notifier_bookkeeping_days)

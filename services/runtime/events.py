@@ -7,6 +7,7 @@ sends the record to the DLQ) and turn the events their core decides into outbox 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
@@ -43,6 +44,14 @@ def emit_signed(event: Message, *, source: str, key: SigningKey,
     """The record for ``event`` from ``source`` with its ``ce_signature`` made with ``key``: a
     partner agency's referral (``source`` ``/partners/<agency_id>``, the agency's signing key)."""
     return out_record(sign_record(to_record(event, source=source, time=time), key))
+
+
+def emit_all(events: Sequence[Message], *, source: str, cause: Envelope[Message] | None = None,
+             time: datetime | None = None) -> list[OutRecord]:
+    """The records of ``events`` (:func:`emit`), each followed by its urgent lane copy when it
+    has one (:func:`with_lane`)."""
+    return [r for e in events
+            for r in with_lane(e, emit(e, source=source, cause=cause, time=time))]
 
 
 def with_lane(event: Message, record: OutRecord) -> list[OutRecord]:

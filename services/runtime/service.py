@@ -19,7 +19,8 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.schemas import Topic
 from starlette.routing import BaseRoute
 
-from schemas.errors import CommandeError, TransientError
+from schemas.errors import CommandeError, ConfigurationError, TransientError
+from schemas.topics import topic as registered
 from services.runtime import db, kafka_client
 from services.runtime.consumer import (
     Consumer,
@@ -99,7 +100,8 @@ class Service:
                 handle: Handle[D],
                 on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
                 skip_types: frozenset[str] = frozenset(),
-                handle_batch: HandleBatch[D] | None = None, inbox: str | None = None) -> None:
+                handle_batch: HandleBatch[D] | None = None, inbox: str | None = None,
+                urgent_lane: str | None = None) -> None:
         """Consume ``topic`` (one or several) in consumer group ``group`` through a
         :class:`Consumer` named ``name``. Several topics in one consumer means one group member,
         so a start costs one rebalance instead of one per topic.
@@ -112,7 +114,21 @@ class Service:
 
         ``inbox``: the inbox name, when it is not ``name``: an urgent lane's consumer shares its
         main topic's, so a record that comes both ways is handled once (docs/adr/0006).
+
+        ``urgent_lane``: also consume this urgent lane of one of ``topic`` (a topic whose
+        ``lane_of`` it is) with the same handlers, as a member of group ``<group>-urgent`` named
+        ``<name>-urgent`` whose inbox is this consumer's: no backlog here delays what the lane
+        carries (docs/adr/0006).
         """
+        topics = [topic] if isinstance(topic, str) else list(topic)
+        if urgent_lane is not None:
+            if registered(urgent_lane).lane_of not in topics:
+                raise ConfigurationError(f"{name}: {urgent_lane} is not the urgent lane of "
+                                         f"{', '.join(topics)}")
+            self.consume(urgent_lane, group=f"{group}-urgent", name=f"{name}-urgent",
+                         decode=decode, handle=handle, on_dead_letter=on_dead_letter,
+                         max_records=max_records, skip_types=skip_types,
+                         handle_batch=handle_batch, inbox=inbox or name)
 
         def make() -> None:
             self._consumers[name] = Consumer(
@@ -121,7 +137,6 @@ class Service:
                 handle_batch=handle_batch, dead_letters=self.dead_letters, inbox_name=inbox)
 
         self._factories.append(make)
-        topics = [topic] if isinstance(topic, str) else list(topic)
         self._subscriptions.extend((group, t) for t in topics)
 
         @self.broker.subscriber(
