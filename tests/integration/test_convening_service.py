@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from uuid6 import uuid7
 
+from directory import load_directory
 from schemas.base import Actor, Message
 from schemas.commands import (
     AssignAgencies,
@@ -48,6 +49,7 @@ from schemas.situations import (
 )
 from schemas.topics import MEETINGS, SITUATIONS, TABLE_ACTIONS
 from services.convening.main import build
+from services.convening.scheduling import regular_starts
 from services.convening.settings import ConveningSettings
 from services.runtime import kafka_client
 from services.runtime.clock import ManualClock
@@ -384,10 +386,14 @@ async def test_a_full_meeting_sends_the_next_situation_to_the_following_one(
         found = await tail.wait(SituationScheduled, lambda e: e.situation_id in ids, count=3)
         starts = sorted(e.meeting_starts_at for e in found)
         assert starts[0] == starts[1]
+        # The table's next regular meeting: a week later at the same local time, unless a
+        # statutory holiday or the table's end-of-year closure falls on that day.
+        [table] = [t for t in load_directory(ConveningSettings().directory_path).tables
+                   if t.district == "district_3"]
+        assert starts[2] == next(regular_starts(table.cadence, starts[0]))
         first, following = (starts[0].astimezone(TORONTO), starts[2].astimezone(TORONTO))
-        # a week later at the same local time (across a DST change the UTC gap is 7 d ± 1 h)
-        assert following.date() - first.date() == timedelta(days=7)
         assert following.time() == first.time()
+        assert (following.date() - first.date()).days % 7 == 0
         assert len({e.meeting_id for e in found}) == 2
 
 
