@@ -7,7 +7,6 @@ Wires the directory, reference data, clock, the two consumers and the timer loop
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from directory import DirectoryHolder, category_sectors, reference_codes
 from schemas.reference import reference
@@ -25,7 +24,7 @@ MIGRATIONS = Path(__file__).with_name("sql")
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> Service:
-    """The convening service, ready for ``svc.faststream.start()`` (or ``faststream run``).
+    """The convening service, ready for ``svc.faststream.start()`` (``commande run`` does it).
 
     Args:
         settings: convening's settings; a plain runtime :class:`Settings` (the test fixture's)
@@ -60,14 +59,3 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
 
     svc.background(timer_worker(deps))
     return svc
-
-
-def __getattr__(name: str) -> Any:
-    """``app`` for ``faststream run services.convening.main:app``, built on first access.
-
-    Built on first access, so importing this module (tests, ``commande run``) reads no
-    directory file and no environment.
-    """
-    if name == "app":
-        return build().faststream
-    raise AttributeError(name)

@@ -16,7 +16,6 @@ principal and its PostgreSQL schema too):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from directory import DirectoryHolder, reference_codes
 from schemas.reference import reference
@@ -103,10 +102,3 @@ def build(settings: Settings | None = None, clock: Clock | None = None,
         svc.prune(name, sql, days)
     svc.prune("console_disclosures", console_store.PRUNE_DISCLOSURES, settings.console_package_days)
     return svc
-
-
-def __getattr__(name: str) -> Any:
-    """``app`` for ``faststream run services.gateway.main:app``, built on first access."""
-    if name == "app":
-        return build().faststream
-    raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""intake's composition root: ``build(settings, clock) -> Service``; ``app`` for ``faststream run``.
+"""intake's composition root: ``build(settings, clock) -> Service`` (``commande run intake`` runs it).
 
 Consumers:
 
@@ -218,21 +218,3 @@ async def _purge(pool: Pool, now: datetime, reason: retention.PurgeReason, until
             log.info("identities purged", reason=reason, count=len(due))
         if len(due) < PURGE_BATCH:
             return total
-
-
-def _app() -> object:
-    from services.runtime.logging import configure_logging
-
-    settings = IntakeSettings()
-    configure_logging(settings.log_level, settings.log_format, service=NAME)
-    return build(settings).faststream
-
-
-def __getattr__(name: str) -> object:
-    # ``faststream run services.intake.main:app`` builds on first access, so importing this
-    # module (tests, mypy) never reads the environment or keys.
-    if name == "app":
-        app = _app()
-        globals()["app"] = app
-        return app
-    raise AttributeError(name)

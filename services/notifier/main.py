@@ -1,15 +1,11 @@
 """Notifier's composition root: ``build(settings, clock)`` wires consumers, delivery and acks.
 
-``faststream run services.notifier.main:app`` builds it from the environment (``app`` is made on
-first access, so importing this module needs no secret).
+``commande run notifier`` builds it from the environment (docs/adr/0007).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from faststream import FastStream
 
 from directory import DirectoryHolder, reference_codes
 from schemas.errors import ConfigurationError
@@ -137,11 +133,3 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         svc.prune(name, sql, settings.notifier_bookkeeping_days)
     svc.routes.extend(acks.routes(svc, secret, clock))
     return svc
-
-
-def __getattr__(name: str) -> Any:
-    if name == "app":
-        app: FastStream = build(NotifierSettings()).faststream
-        globals()["app"] = app
-        return app
-    raise AttributeError(name)

@@ -1,8 +1,8 @@
 """The shell every service shares: broker, pool, producer, outbox relay, consumers, HTTP routes.
 
 A service's composition root (its ``main.build``) creates a :class:`Service`, registers its
-consumers, background loops and routes on it, and returns it. ``faststream run`` and
-``commande run`` then start it; tests call the same ``build`` with their own settings.
+consumers, background loops and routes on it, and returns it. ``commande run`` then starts it
+(docs/adr/0007); tests call the same ``build`` with their own settings.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from services.runtime.consumer import (
 )
 from services.runtime.db import Pool
 from services.runtime.dead_letters import DeadLetters
+from services.runtime.failure import RECONNECT
 from services.runtime.kafka import InRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
@@ -79,6 +80,8 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
         self._lag_read_at = float("-inf")
+        self._failures: dict[str, int] = {}
+        """Batches in a row each consumer could not handle (its redelivery backoff)."""
         self.faststream = FastStream(self.broker, on_startup=[self.start],
                                      on_shutdown=[self.begin_stop], after_shutdown=[self.stop])
 
@@ -154,10 +157,17 @@ class Service:
                 await msg.nack()
                 return
             except Exception:
-                log.exception("batch could not be handled; it will be redelivered", consumer=name)
-                await asyncio.sleep(1.0)
+                # The consumer retried and dead-lettered what it could; what reaches here is the
+                # infrastructure failing under it (a dead-letter publish, say): nothing is
+                # committed, the batch comes again after the runtime's reconnect backoff.
+                self._failures[name] = self._failures.get(name, 0) + 1
+                wait = RECONNECT.backoff(self._failures[name])
+                log.exception("batch could not be handled; it will be redelivered", consumer=name,
+                              attempt=self._failures[name], retry_in=wait)
+                await asyncio.sleep(wait)
                 await msg.nack()
                 return
+            self._failures.pop(name, None)
             await msg.ack()
 
         del on_batch
