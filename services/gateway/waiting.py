@@ -33,8 +33,8 @@ class Waiters:
         self._waiting: dict[str, asyncio.Event] = {}
         self.listening = False
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        event = self._waiting.get(payload)
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        event = self._waiting.get(str(payload))
         if event is not None:
             event.set()
 

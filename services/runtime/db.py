@@ -12,14 +12,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
-from asyncpg import Connection, Pool
 
 from schemas.errors import ConfigurationError, TransientError
 from services.runtime.settings import Settings
 
-__all__ = ["DB_UNAVAILABLE", "Connection", "Pool", "create_pool", "load_migrations", "migrate"]
+if TYPE_CHECKING:  # asyncpg-stubs: what a pool hands out is a proxy of a connection
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    """What stores and handlers are given: a connection, or the pool's proxy of one."""
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    Acquired: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+    """A connection taken with ``await pool.acquire()``, to be given back with ``pool.release``."""
+else:
+    from asyncpg import Connection, Pool
+    from asyncpg.pool import PoolConnectionProxy as Acquired
+
+__all__ = ["DB_UNAVAILABLE", "Acquired", "Connection", "Pool", "create_pool", "load_migrations", "migrate"]
 
 RUNTIME_SQL = Path(__file__).with_name("sql")
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")

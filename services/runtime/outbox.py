@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.errors import TransientError
-from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.db import DB_UNAVAILABLE, Acquired, Connection, Pool
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.failure import RECONNECT
 from services.runtime.kafka import OutRecord, Producer, UndeliverableRecord
@@ -165,7 +165,7 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, RECONNECT.backoff(failures))
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        conn: Connection = await self._pool.acquire()
+        conn: Acquired = await self._pool.acquire()
         try:
             if not await conn.fetchval(TRY_LOCK, self._schema):
                 await _sleep_or_stop(stop, 2.0)

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from schemas.errors import TransientError
-from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.db import DB_UNAVAILABLE, Acquired, Pool
 from services.runtime.failure import RECONNECT, FailurePolicy
 from services.runtime.logging import get_logger
 from services.runtime.service import BackgroundLoop, Service
@@ -50,7 +50,7 @@ async def run(name: str, pool: Pool, stopping: asyncio.Event, step: Step, *, int
     def wake_up(*_: object) -> None:
         wake.set()
 
-    listener: Connection | None = None
+    listener: Acquired | None = None
     failures = 0
     try:
         while not stopping.is_set():
@@ -92,7 +92,7 @@ async def _wait(stopping: asyncio.Event, wake: asyncio.Event | None, seconds: fl
             waiter.cancel()
 
 
-async def _release(pool: Pool, conn: Connection | None, channel: str | None,
+async def _release(pool: Pool, conn: Acquired | None, channel: str | None,
                    callback: Callable[..., None]) -> None:
     """Stop listening and give the connection back."""
     if conn is None or channel is None:

@@ -121,6 +121,7 @@ async def counts(db: asyncpg.Pool) -> tuple[int, int]:
     row = await db.fetchrow(
         "SELECT count(*) AS rows, count(DISTINCT referral_ref) AS refs FROM intake.situations "
         "WHERE agency_id = $1 AND referral_ref LIKE $2", AGENCY, f"K{RUN}-%")
+    assert row is not None
     return int(row["rows"]), int(row["refs"])
 
 

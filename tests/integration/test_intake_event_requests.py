@@ -387,5 +387,6 @@ async def test_the_contact_is_purged_after_the_decision(h: Harness,
     assert await contact_row(admin_db, event.request_id) is None
     row = await admin_db.fetchrow("SELECT * FROM intake.event_requests WHERE request_id = $1",
                                   event.request_id)
+    assert row is not None
     assert row["purged_at"] == declined.declined_at + timedelta(days=30)
     assert row["purge_after"] is None

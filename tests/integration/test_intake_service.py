@@ -236,6 +236,7 @@ async def test_a_good_referral_is_accepted_and_its_situation_opened_deidentified
     assert GIVEN.encode() not in bytes(row["ciphertext"])
     situation = await admin_db.fetchrow("SELECT * FROM intake.situations WHERE situation_id = $1",
                                         answer.situation_id)
+    assert situation is not None
     assert situation["status"] == "open"
 
 
@@ -617,6 +618,7 @@ async def test_conclusions_and_reopenings_from_another_producer_change_nothing(
     await wait_for(handled)
     row = await admin_db.fetchrow("SELECT status, conclusion, purge_after, purged_at "
                                   "FROM intake.situations WHERE situation_id = $1", sid)
+    assert row is not None
     assert (row["status"], row["conclusion"]) == ("concluded", "risk_lowered_connected_to_services")
     assert row["purge_after"] is not None
     assert row["purged_at"] is None

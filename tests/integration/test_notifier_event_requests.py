@@ -326,6 +326,7 @@ async def test_purge_deletes_the_contact_and_fails_what_can_no_longer_be_sent(
     assert await contact_rows(request) == 1
     sealed = await stack.admin.fetchrow(
         "SELECT ciphertext FROM notifier.event_request_contacts WHERE request_id = $1", request)
+    assert sealed is not None
     assert RUN.encode() not in bytes(sealed["ciphertext"])
     waiting = await send(stack, sample(EventRequestDeclined, request_id=never_submitted,
                                        reason="no_capacity"))

@@ -498,6 +498,7 @@ async def test_receiver_failing_three_times_gets_one_delivery(stack: Stack) -> N
     row = await stack.admin.fetchrow(
         "SELECT state, attempts, message_id, payload FROM notifier.notices WHERE notice_id = $1",
         done.notice_id)
+    assert row is not None
     assert dict(row) == {"state": "delivered", "attempts": 4, "message_id": str(done.notice_id),
                          "payload": None}
 
@@ -552,6 +553,7 @@ async def test_failing_receiver_ends_in_notice_failed_and_dead_letter(
     row = await stack.admin.fetchrow(
         "SELECT state, attempts, last_error, payload FROM notifier.notices WHERE notice_id = $1",
         last.notice_id)
+    assert row is not None
     assert dict(row) == {"state": "failed", "attempts": attempts, "last_error": error,
                          "payload": None}
 
