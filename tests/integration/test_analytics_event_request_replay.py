@@ -20,8 +20,8 @@ from services.analytics.simulate import publish
 from services.analytics.synthetic import TimedRecord, epoch_ms
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
+from tests.support.event_request_stream import events
 from tests.support.kafka import HARNESS
-from tests.unit.test_analytics_event_requests import events
 
 pytestmark = pytest.mark.integration
 

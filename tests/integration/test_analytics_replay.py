@@ -29,9 +29,16 @@ from services.analytics.synthetic import TimedRecord, epoch_ms
 from services.cli import analytics_cmd
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
-from tests.support.analytics_samples import fixed_stream, horizon
+from tests.support.analytics_samples import (
+    GENERATED,
+    MEASURES_CSV,
+    ROW_1,
+    ROW_2,
+    STATISTICS_ROWS,
+    fixed_stream,
+    horizon,
+)
 from tests.support.kafka import HARNESS, read_all
-from tests.unit.test_analytics_exports import GENERATED, MEASURES_CSV, ROW_1, ROW_2, STATISTICS_ROWS
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.envelope import from_record, to_record
-from schemas.referrals import ReferralRejected
+from schemas.referrals import ReferralRejected, ReferralSubmitted
 from schemas.topics import DLQ, REFERRAL_STATUS, REFERRALS
 from services.intake import main
 from services.intake.settings import IntakeSettings
@@ -26,6 +26,7 @@ from services.runtime.kafka import MAX_RECORD_BYTES, InRecord
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
+from tests.support.samples import sample
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +97,6 @@ async def test_an_oversize_record_is_dead_lettered_as_a_stub_and_the_consumer_go
     assert RUN.encode() not in b"".join(v for _, v in letter.headers)
 
 
-def _unsigned_referral(ref: str):  # type: ignore[no-untyped-def]
-    from tests.integration.test_intake_service import referral
-
-    made = referral("x")
-    return made.model_copy(update={"referral_ref": ref})
+def _unsigned_referral(ref: str) -> ReferralSubmitted:
+    """A well-formed referral of this test's agency, unsigned: intake answers it with reasons."""
+    return sample(ReferralSubmitted, agency_id=AGENCY, referral_ref=ref)

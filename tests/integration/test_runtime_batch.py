@@ -15,7 +15,7 @@ from services.runtime.consumer import Consumer
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.settings import Settings
-from tests.integration.test_runtime import Item, ItemService, decode, record, topics  # noqa: F401
+from tests.support.items import Item, ItemService, decode, record, scratch_topics
 from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,12 @@ def rec(topic: str, offset: int, n: int, event_id: str) -> InRecord:
 
 
 @pytest.fixture
-async def svc(settings: Settings, tmp_path: Path, topics: tuple[str, str]  # noqa: F811
+async def topics(settings: Settings) -> tuple[str, str]:
+    return await scratch_topics(settings)
+
+
+@pytest.fixture
+async def svc(settings: Settings, tmp_path: Path, topics: tuple[str, str]
               ) -> AsyncIterator[ItemService]:
     service = ItemService(settings, tmp_path, *topics)
     await service.service.faststream.start()
@@ -56,7 +61,7 @@ async def svc(settings: Settings, tmp_path: Path, topics: tuple[str, str]  # noq
 
 
 async def test_one_call_per_batch_with_only_the_new_records(svc: ItemService,
-                                                            topics: tuple[str, str]) -> None:  # noqa: F811
+                                                            topics: tuple[str, str]) -> None:
     batches = Batches(svc)
     consumer = Consumer(f"{svc.schema}-batch", svc.schema, svc.service.pool, svc.service.producer,
                         decode, svc.handle, handle_batch=batches.handle)
@@ -72,7 +77,7 @@ async def test_one_call_per_batch_with_only_the_new_records(svc: ItemService,
 
 
 async def test_a_failing_batch_falls_back_to_one_record_at_a_time_and_dead_letters_the_poison(
-        svc: ItemService, topics: tuple[str, str], settings: Settings) -> None:  # noqa: F811
+        svc: ItemService, topics: tuple[str, str], settings: Settings) -> None:
     batches = Batches(svc)
     consumer = Consumer(f"{svc.schema}-batch", svc.schema, svc.service.pool, svc.service.producer,
                         decode, svc.handle, handle_batch=batches.handle)

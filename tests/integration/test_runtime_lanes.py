@@ -18,7 +18,7 @@ from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.topics import ensure_topics
-from tests.integration.test_runtime import Item, decode, record
+from tests.support.items import Item, decode, record
 from tests.support.kafka import HARNESS, read_all, wait_for
 
 pytestmark = pytest.mark.integration

@@ -181,3 +181,66 @@ def fixed_stream() -> list[TimedRecord]:
 def horizon() -> datetime:
     """An instant after every event of the fixed stream."""
     return t(3, 11, 15, 30) + timedelta(days=1)
+
+
+# The fixed stream (analytics_samples.py) by hand: districts 6 / 3 / 1 of 10; January 7 (S1-S6, and S10
+# opened on 31 January in Halton), February 3. February < 5 leaves January alone in the month
+# line: it goes too (complementary); in month x district, district 1's column (6 = 6 + 0) would
+# give its January cell away once February's 0 is hidden, so that cell goes too.
+STATISTICS_ROWS = """\
+district,district_1,,1 District,,6,
+district,district_2,,2 District,,,small_cell
+district,district_3,,3 District,,,small_cell
+district,total,,Total,,10,
+month,2026-01,,January 2026,,,complementary
+month,2026-02,,February 2026,,,small_cell
+month,total,,Total,,10,
+month_district,2026-01,district_1,January 2026,1 District,,complementary
+month_district,2026-01,district_2,January 2026,2 District,,small_cell
+month_district,2026-01,district_3,January 2026,3 District,,small_cell
+month_district,2026-02,district_1,February 2026,1 District,,small_cell
+month_district,2026-02,district_2,February 2026,2 District,,small_cell
+month_district,2026-02,district_3,February 2026,3 District,,small_cell
+decision,confirmed,,AER confirmed,,7,
+decision,rejected,,Rejected (not AER),,,small_cell
+decision,returned,,Returned to the originator,,,small_cell
+decision,pending,,Not yet decided,,,small_cell
+decision,total,,Total,,10,
+"""
+
+# 3 breaches of 7 rest on small counts; 8 accepted of 10 answered would give away the 2 not
+# accepted, so the 8 is hidden (complementary) and so is the rate. Times: S1-S9 decided (median
+# 168 h), six first contacts (mobilization 6, 12, 24, 48, 53, 60 h), seven concluded.
+MEASURES_CSV = """\
+measure,label,unit,count,value,suppression
+situations,Situations,count,10,,
+persons,Persons concerned (situations not rejected),count,10,,
+aer_confirmed,Situations confirmed as AER,count,7,,
+closed,Situations closed,count,8,,
+decision_median_hours,Median time from opening to the Filter 2 decision,hours,,168.0,
+mobilization_situations,Situations with AER confirmed and a first contact,count,6,,
+mobilization_median_hours,Median service mobilization time (AER confirmed to first contact),hours,,36.0,
+mobilization_p90_hours,90th percentile of service mobilization time,hours,,60.0,
+contacted,Situations with a first contact,count,6,,
+contact_median_hours,Median time from opening to first contact,hours,,204.0,
+concluded,Situations concluded,count,7,,
+conclusion_median_days,Median time from opening to conclusion,days,,35.0,
+sla_warned_situations,AER situations with an SLA warning,count,,,small_cell
+sla_breached_situations,AER situations with an SLA breach,count,,,small_cell
+sla_breached_first_contact,Situations breaching the 48 h first contact,count,,,small_cell
+sla_breached_lead_acceptance,Situations whose lead acceptance was overdue,count,,,small_cell
+sla_breach_rate,Share of AER situations with an SLA breach,percent,,,suppressed
+assignments,Agency assignments (lead or assisting),count,11,,
+assignments_answered,Assignments answered,count,10,,
+assignments_accepted,Assignments accepted at first answer,count,,,complementary
+assignment_acceptance_rate,Share of answered assignments accepted,percent,,,suppressed
+"""
+
+# Month-level dates; rows numbered after sorting on the exported columns (S4, the family, first).
+ROW_1 = ("1,district_1,1 District,family,routine,2026-01,2026-01,2026-02,confirmed,police_cmb,"
+         "child_welfare,,age_25_29;age_6_11,man;woman,basic_needs.food_insecurity;"
+         "mental_health.household,basic_needs;mental_health,,domestic_violence,child_welfare,6.0,"
+         "risk_lowered_connected_to_services,risk_lowered,false")
+ROW_2 = ("2,district_1,1 District,individual,routine,2026-01,2026-01,2026-01,rejected,"
+         "child_youth_mental_health,,,,,,,,,,,rejected_not_aer,rejected,true")
+GENERATED = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from cryptography import x509
 
 from deploy.local import compose, smtp_sink
 from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.unit.test_setting_names import SETTINGS_MODULES, defined
+from tests.support.setting_names import SETTINGS_MODULES, defined
 
 pytestmark = pytest.mark.unit
 DEPLOY = PROJECT_ROOT / "deploy"

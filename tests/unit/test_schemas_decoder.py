@@ -22,8 +22,8 @@ from schemas.envelope import Envelope, Record, from_record, to_record
 from schemas.errors import ContractError
 from schemas.registry import TYPES_BY_TOPIC
 from schemas.situations import SituationOpened, SituationScheduled
+from tests.support.fuzz import FUZZ, HEADER_NAMES, HEADER_VALUES, JSON, RECORDS, mutate
 from tests.support.samples import SOURCE, all_samples
-from tests.unit.test_schemas_fuzz import FUZZ, HEADER_NAMES, HEADER_VALUES, JSON, RECORDS, _mutate
 
 pytestmark = pytest.mark.unit
 
@@ -129,7 +129,7 @@ def test_mutated_bodies_are_refused_as_the_full_path_refuses_them(
     index: int, path: list[int], replacement: Any, extra: bool
 ) -> None:
     record = RECORDS[index]
-    body = _mutate(json.loads(record.value), path, replacement)
+    body = mutate(json.loads(record.value), path, replacement)
     if extra and isinstance(body, dict):
         body["unexpected"] = replacement
     _same(list(record.headers), json.dumps(body).encode(), record.topic)
