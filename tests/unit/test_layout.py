@@ -69,3 +69,13 @@ def test_the_wheel_ships_no_test_fixture() -> None:
     for package in packages:
         assert offenders(package, ("tests", "bench")) == {}
         assert [p.name for p in (PROJECT_ROOT / package).rglob("samples.py")] == []
+
+
+def test_no_test_module_imports_another_and_the_benches_import_no_test() -> None:
+    """What two tests (or a test and a bench) share lives in ``tests/support``: a test module
+    imported by another runs its module-level fixtures twice and hides who owns the helper."""
+    from_tests = {path: [n for n in names if n.rsplit(".", 1)[-1].startswith("test_")]
+                  for path, names in imports("tests").items()}
+    assert {path: names for path, names in from_tests.items() if names} == {}
+    assert offenders("bench", ("tests.unit", "tests.integration", "tests.e2e", "tests.contract",
+                               "tests.reliability", "tests.browser")) == {}
