@@ -106,11 +106,20 @@ def _drop_format(text: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """``text`` as a reader sees it: no format characters, NFKC, one dash, one space, ASCII digits."""
+    """``text`` as a reader sees it: no format characters, NFKC, one dash, one space, ASCII digits.
+
+    ASCII text is already that (no format character, nothing for NFKC to fold, no other dash,
+    space or digit; ``tests/unit/test_free_text.py`` checks it character by character), and most
+    text is ASCII: it is returned as it is, without a pass per character.
+    """
+    if text.isascii():
+        return text
     return "".join(_canonical(ch) for ch in unicodedata.normalize("NFKC", _drop_format(text)))
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():  # no combining mark, nothing to decompose
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if unicodedata.category(ch) not in ("Mn", "Me"))
 
@@ -120,7 +129,8 @@ def skeleton(text: str) -> str:
 
     Case is kept (some patterns need a capital); compare names with ``casefold()``.
     """
-    return _strip_marks(normalise(text)).translate(_LOOKALIKES)
+    plain = _strip_marks(normalise(text))
+    return plain if plain.isascii() else plain.translate(_LOOKALIKES)
 
 
 def words(text: str) -> set[str]:

@@ -256,3 +256,21 @@ def test_a_reason_names_the_field_and_kind_never_the_value(data: st.DataObject) 
         assert reason.code.startswith("note_contains_")
         assert not any(ch.isdigit() for ch in reason.message)
         assert "example" not in reason.message
+
+
+def test_ascii_text_is_its_own_normal_form_and_skeleton_character_by_character() -> None:
+    """The premise of the ASCII fast path in ``normalise``, ``_strip_marks`` and ``skeleton``:
+    every ASCII character survives each step of the full path unchanged."""
+    import unicodedata
+
+    from schemas import free_text
+
+    for ch in map(chr, range(128)):
+        assert unicodedata.category(ch) not in ("Cf", "Mn", "Me"), repr(ch)
+        assert unicodedata.normalize("NFKC", ch) == ch == unicodedata.normalize("NFKD", ch)
+        assert free_text._canonical(ch) == ch, repr(ch)
+        assert ch.translate(free_text._LOOKALIKES) == ch, repr(ch)
+    everything = "".join(map(chr, range(128)))
+    assert free_text.skeleton(everything) == everything
+    # and the slow path still runs for the rest: a full-width digit and a Cyrillic "o"
+    assert free_text.skeleton("Ｒ\u043em 4\u200b0５") == "Rom 405"
