@@ -37,6 +37,7 @@ from schemas.event_requests import (
 )
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
+from schemas.referrals import Reason
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
@@ -45,6 +46,7 @@ from services.intake.event_requests.decide import (
     decide_command,
     decide_confirmation,
     decide_submission,
+    decide_undecodable,
     due_reminder,
     purge_contact,
 )
@@ -124,6 +126,21 @@ def test_a_request_rejected_keeps_every_reason_and_the_earliest_date() -> None:
 
 def test_a_known_request_id_changes_nothing() -> None:
     assert submit(state=acknowledged()) == Unchanged("duplicate_request_id")
+
+
+def test_an_undecodable_submission_with_a_new_id_is_rejected_with_the_contracts_reasons() -> None:
+    reasons = (Reason(code="contract_violation", field="kind", message="Not a kind."),)
+    decided = decide_undecodable(None, EVENT_ID, reasons, ACK_AT)
+    assert isinstance(decided, Decided)
+    (rejected,) = decided.events
+    assert isinstance(rejected, EventRequestRejected)
+    assert (rejected.request_id, rejected.rejected_at, rejected.reasons) == (
+        EVENT_ID, ACK_AT, reasons)
+    assert (rejected.district, rejected.kind) == (None, None)
+    assert decided.state == EventRequestState(request_id=EVENT_ID, status="rejected",
+                                              answered_at=ACK_AT, decided_at=ACK_AT)
+    assert decide_undecodable(decided.state, EVENT_ID, reasons, ACK_AT) == Unchanged(
+        "duplicate_request_id")
 
 
 def test_schedule_decline_withdraw_record_the_fact_and_stop_the_reminders() -> None:

@@ -7,6 +7,8 @@ submission or command and ``now``, and returns the new state with the de-identif
   or a duplicate id (nothing changes, nothing is published); a request from the public with a
   usable address first waits for its requester to confirm that address (the answer is kept,
   de-identified, and given on confirmation);
+* :func:`decide_undecodable`: a keyed submission that does not decode is rejected with the
+  contract's reasons (a known id changes nothing);
 * :func:`decide_confirmation`: the requester confirmed their address: the kept answer is given
   now, or nothing changes (expired, already confirmed, nothing to confirm);
 * :func:`decide_command`: the CMB manager's schedule / decline / withdraw, or a refusal with
@@ -20,7 +22,7 @@ submission or command and ``now``, and returns the new state with the de-identif
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -191,6 +193,26 @@ def decide_submission(state: EventRequestState | None, event: EventRequestSubmit
         return Decided(replace(base, status="awaiting_confirmation", confirm_expires_at=expires,
                                purge_after=expires, pending=answer), (asked,))
     return Decided(_answered(base, answer, now, config), (answer,))
+
+
+def decide_undecodable(state: EventRequestState | None, request_id: UUID,
+                       reasons: Sequence[Reason], now: datetime) -> Decided | Unchanged:
+    """A submission that does not decode, keyed by a new request id, is rejected with the
+    contract's ``reasons`` (so a Kafka submitter and the statistics learn of it); a known id
+    changes nothing.
+
+    Args:
+        state: what is known of ``request_id`` (``None``: new).
+        request_id: the record's key.
+        reasons: why it does not decode (:func:`services.intake.handlers.contract_reasons`).
+        now: the service's clock.
+    """
+    if state is not None:
+        return Unchanged("duplicate_request_id")
+    rejected = EventRequestRejected(request_id=request_id, rejected_at=now,
+                                    reasons=tuple(reasons))
+    return Decided(EventRequestState(request_id=request_id, status="rejected", answered_at=now,
+                                     decided_at=now), (rejected,))
 
 
 def _answer(event: EventRequestSubmitted, checked: EventChecked, now: datetime) -> Answer:
