@@ -45,6 +45,8 @@ from services.intake.event_requests.decide import (
     Unchanged,
     decide_command,
     decide_confirmation,
+    decide_purge,
+    decide_reminder,
     decide_submission,
     decide_undecodable,
     due_reminder,
@@ -230,6 +232,26 @@ def test_no_reminder_once_decided() -> None:
     scheduled = command(ScheduleEventRequest, acknowledged())
     assert isinstance(scheduled, Decided)
     assert due_reminder(scheduled.state, ACK_AT + timedelta(days=60), CONFIG) is None
+
+
+def test_a_reminder_found_due_is_sent_or_none_is_to_come() -> None:
+    state = acknowledged()
+    assert state.next_reminder_at is not None
+    first = decide_reminder(state, state.next_reminder_at, CONFIG)
+    assert first == due_reminder(state, state.next_reminder_at, CONFIG)
+    scheduled = command(ScheduleEventRequest, state)
+    assert isinstance(scheduled, Decided)
+    stale = replace(scheduled.state, next_reminder_at=state.next_reminder_at)
+    assert decide_reminder(stale, state.next_reminder_at, CONFIG) == Decided(
+        replace(stale, next_reminder_at=None), ())
+
+
+def test_a_purge_found_due_is_done_or_none_is_to_come() -> None:
+    state = replace(acknowledged(), purge_after=ACK_AT + timedelta(days=40))
+    due = ACK_AT + timedelta(days=40)
+    assert decide_purge(state, due) == purge_contact(state, due)
+    nothing_held = replace(state, has_contact=False)
+    assert decide_purge(nothing_held, due) == Decided(replace(nothing_held, purge_after=None), ())
 
 
 def test_the_contact_is_purged_once_when_due() -> None:

@@ -17,7 +17,9 @@ submission or command and ``now``, and returns the new state with the de-identif
   a decision, then to the Staff Sergeant ``escalation_business_days`` later (once per level);
 * :func:`purge_contact`: the requester's details deleted once ``contact_retention_days`` passed
   after the event (scheduled), the last preferred date (never decided) or the decision; an
-  unconfirmed request expires at its confirmation deadline and its details go at once.
+  unconfirmed request expires at its confirmation deadline and its details go at once;
+* :func:`decide_reminder`, :func:`decide_purge`: what the timers do with a row found due (the
+  above, or no more reminders / no purge to come).
 """
 
 from __future__ import annotations
@@ -456,3 +458,17 @@ def purge_contact(state: EventRequestState, now: datetime) -> Decided | None:
         return None
     return Decided(replace(state, purged_at=now, purge_after=None),
                    (EventRequestContactPurged(request_id=state.request_id, purged_at=now),))
+
+
+def decide_reminder(state: EventRequestState, now: datetime, config: EventConfig) -> Decided:
+    """What a request the store found with a reminder due by ``now`` becomes: its next reminder
+    (:func:`due_reminder`), or, when none is to come (no longer acknowledged, or both levels
+    sent), no more reminders and nothing to publish."""
+    return due_reminder(state, now, config) or Decided(replace(state, next_reminder_at=None), ())
+
+
+def decide_purge(state: EventRequestState, now: datetime) -> Decided:
+    """What a request the store found with its purge due by ``now`` becomes: its contact
+    deleted, or its expiry (:func:`purge_contact`; the contact goes whenever there are events),
+    or, with nothing (more) to purge, no purge to come and nothing to publish."""
+    return purge_contact(state, now) or Decided(replace(state, purge_after=None), ())

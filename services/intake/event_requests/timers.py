@@ -12,10 +12,9 @@ service's clock (``ManualClock`` in tests, the offset-file clock in the demo).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
-from services.intake.event_requests.decide import EventConfig, due_reminder, purge_contact
+from services.intake.event_requests.decide import EventConfig, decide_purge, decide_reminder
 from services.intake.event_requests.ports import EventRequestStore, EventRequestStores
 from services.intake.event_requests.rate_limit import SharedLimits
 from services.intake.event_requests.store import PgEventRequestStore
@@ -41,14 +40,12 @@ async def remind(store: EventRequestStore, now: datetime, config: EventConfig,
     due = await store.due_reminders(now, limit)
     records: list[OutRecord] = []
     for state in due:
-        decided = due_reminder(state, now, config)
-        if decided is None:  # not acknowledged any more: stop reminding
-            await store.save_request(replace(state, next_reminder_at=None))
-            continue
+        decided = decide_reminder(state, now, config)
         await store.save_request(decided.state)
         records.extend(events.emit(e, source=SOURCE, time=now) for e in decided.events)
-        log.info("event request reminder due", request_id=str(state.request_id),
-                 district=state.district, level=decided.state.reminder_level)
+        if decided.events:
+            log.info("event request reminder due", request_id=str(state.request_id),
+                     district=state.district, level=decided.state.reminder_level)
     return len(due), records
 
 
@@ -60,14 +57,12 @@ async def purge(store: EventRequestStore, now: datetime,
     due = await store.due_purges(now, limit)
     records: list[OutRecord] = []
     for state in due:
-        decided = purge_contact(state, now)
-        if decided is None:
-            await store.save_request(replace(state, purge_after=None))
-            continue
-        await store.delete_contact(state.request_id)
+        decided = decide_purge(state, now)
+        if decided.events:  # purged or expired: the contact goes
+            await store.delete_contact(state.request_id)
         await store.save_request(decided.state)
         records.extend(events.emit(e, source=SOURCE, time=now) for e in decided.events)
-        if decided.state.status == "expired":
+        if decided.events and decided.state.status == "expired":
             log.info("event request expired unconfirmed", request_id=str(state.request_id),
                      district=state.district)
     return len(due), records
