@@ -37,6 +37,7 @@ from schemas.event_requests import (
 )
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
+from schemas.referrals import Reason
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
@@ -44,7 +45,10 @@ from services.intake.event_requests.decide import (
     Unchanged,
     decide_command,
     decide_confirmation,
+    decide_purge,
+    decide_reminder,
     decide_submission,
+    decide_undecodable,
     due_reminder,
     purge_contact,
 )
@@ -124,6 +128,21 @@ def test_a_request_rejected_keeps_every_reason_and_the_earliest_date() -> None:
 
 def test_a_known_request_id_changes_nothing() -> None:
     assert submit(state=acknowledged()) == Unchanged("duplicate_request_id")
+
+
+def test_an_undecodable_submission_with_a_new_id_is_rejected_with_the_contracts_reasons() -> None:
+    reasons = (Reason(code="contract_violation", field="kind", message="Not a kind."),)
+    decided = decide_undecodable(None, EVENT_ID, reasons, ACK_AT)
+    assert isinstance(decided, Decided)
+    (rejected,) = decided.events
+    assert isinstance(rejected, EventRequestRejected)
+    assert (rejected.request_id, rejected.rejected_at, rejected.reasons) == (
+        EVENT_ID, ACK_AT, reasons)
+    assert (rejected.district, rejected.kind) == (None, None)
+    assert decided.state == EventRequestState(request_id=EVENT_ID, status="rejected",
+                                              answered_at=ACK_AT, decided_at=ACK_AT)
+    assert decide_undecodable(decided.state, EVENT_ID, reasons, ACK_AT) == Unchanged(
+        "duplicate_request_id")
 
 
 def test_schedule_decline_withdraw_record_the_fact_and_stop_the_reminders() -> None:
@@ -213,6 +232,26 @@ def test_no_reminder_once_decided() -> None:
     scheduled = command(ScheduleEventRequest, acknowledged())
     assert isinstance(scheduled, Decided)
     assert due_reminder(scheduled.state, ACK_AT + timedelta(days=60), CONFIG) is None
+
+
+def test_a_reminder_found_due_is_sent_or_none_is_to_come() -> None:
+    state = acknowledged()
+    assert state.next_reminder_at is not None
+    first = decide_reminder(state, state.next_reminder_at, CONFIG)
+    assert first == due_reminder(state, state.next_reminder_at, CONFIG)
+    scheduled = command(ScheduleEventRequest, state)
+    assert isinstance(scheduled, Decided)
+    stale = replace(scheduled.state, next_reminder_at=state.next_reminder_at)
+    assert decide_reminder(stale, state.next_reminder_at, CONFIG) == Decided(
+        replace(stale, next_reminder_at=None), ())
+
+
+def test_a_purge_found_due_is_done_or_none_is_to_come() -> None:
+    state = replace(acknowledged(), purge_after=ACK_AT + timedelta(days=40))
+    due = ACK_AT + timedelta(days=40)
+    assert decide_purge(state, due) == purge_contact(state, due)
+    nothing_held = replace(state, has_contact=False)
+    assert decide_purge(nothing_held, due) == Decided(replace(nothing_held, purge_after=None), ())
 
 
 def test_the_contact_is_purged_once_when_due() -> None:

@@ -8,8 +8,9 @@ Same shape as the referral side, one module per role:
 * :mod:`.decide` (pure): state + submission, confirmation or command + now -> new state and
   events; reminders, contact purges and the expiry of unconfirmed requests as pure functions of
   the state and ``now``;
-* :mod:`.store`: named SQL on intake's schema (tables in ``sql/010_event_requests.sql`` and
-  ``sql/020_event_request_confirmation.sql``);
+* :mod:`.ports`: the store the shell needs, a typed ``Protocol`` (``EventRequestStore``);
+* :mod:`.store`: its PostgreSQL implementation, named SQL on intake's schema (tables in
+  ``sql/010_event_requests.sql`` and ``sql/020_event_request_confirmation.sql``);
 * :mod:`.handlers`: the consumer on ``commande.event-request-submissions.v1``, and the
   confirmation;
 * :mod:`.timers`: the durable reminder, expiry and purge loop;

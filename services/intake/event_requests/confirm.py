@@ -31,7 +31,6 @@ from starlette.routing import BaseRoute, Route
 
 from schemas.event_requests import CONFIRMATION_PATH, CONFIRMATION_PURPOSE, EventRequestRejected
 from schemas.reference.calendar import ZONE
-from services.intake.event_requests import store
 from services.intake.event_requests.decide import Decided, EventRequestState
 from services.intake.event_requests.handlers import EventRequests
 from services.runtime import links, outbox, pages
@@ -75,7 +74,7 @@ def routes(svc: Service, requests: EventRequests, secret: bytes) -> list[BaseRou
         if isinstance(rid, Response):
             return rid
         async with svc.pool.acquire() as conn:
-            state = await store.peek_request(conn, rid)
+            state = await requests.stores(conn).peek_request(rid)
         if state is None:
             return _page("This request is unknown.", status=404)
         if state.confirmed_at is not None:

@@ -7,6 +7,8 @@ submission or command and ``now``, and returns the new state with the de-identif
   or a duplicate id (nothing changes, nothing is published); a request from the public with a
   usable address first waits for its requester to confirm that address (the answer is kept,
   de-identified, and given on confirmation);
+* :func:`decide_undecodable`: a keyed submission that does not decode is rejected with the
+  contract's reasons (a known id changes nothing);
 * :func:`decide_confirmation`: the requester confirmed their address: the kept answer is given
   now, or nothing changes (expired, already confirmed, nothing to confirm);
 * :func:`decide_command`: the CMB manager's schedule / decline / withdraw, or a refusal with
@@ -15,12 +17,14 @@ submission or command and ``now``, and returns the new state with the de-identif
   a decision, then to the Staff Sergeant ``escalation_business_days`` later (once per level);
 * :func:`purge_contact`: the requester's details deleted once ``contact_retention_days`` passed
   after the event (scheduled), the last preferred date (never decided) or the decision; an
-  unconfirmed request expires at its confirmation deadline and its details go at once.
+  unconfirmed request expires at its confirmation deadline and its details go at once;
+* :func:`decide_reminder`, :func:`decide_purge`: what the timers do with a row found due (the
+  above, or no more reminders / no purge to come).
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -191,6 +195,26 @@ def decide_submission(state: EventRequestState | None, event: EventRequestSubmit
         return Decided(replace(base, status="awaiting_confirmation", confirm_expires_at=expires,
                                purge_after=expires, pending=answer), (asked,))
     return Decided(_answered(base, answer, now, config), (answer,))
+
+
+def decide_undecodable(state: EventRequestState | None, request_id: UUID,
+                       reasons: Sequence[Reason], now: datetime) -> Decided | Unchanged:
+    """A submission that does not decode, keyed by a new request id, is rejected with the
+    contract's ``reasons`` (so a Kafka submitter and the statistics learn of it); a known id
+    changes nothing.
+
+    Args:
+        state: what is known of ``request_id`` (``None``: new).
+        request_id: the record's key.
+        reasons: why it does not decode (:func:`services.intake.handlers.contract_reasons`).
+        now: the service's clock.
+    """
+    if state is not None:
+        return Unchanged("duplicate_request_id")
+    rejected = EventRequestRejected(request_id=request_id, rejected_at=now,
+                                    reasons=tuple(reasons))
+    return Decided(EventRequestState(request_id=request_id, status="rejected", answered_at=now,
+                                     decided_at=now), (rejected,))
 
 
 def _answer(event: EventRequestSubmitted, checked: EventChecked, now: datetime) -> Answer:
@@ -434,3 +458,17 @@ def purge_contact(state: EventRequestState, now: datetime) -> Decided | None:
         return None
     return Decided(replace(state, purged_at=now, purge_after=None),
                    (EventRequestContactPurged(request_id=state.request_id, purged_at=now),))
+
+
+def decide_reminder(state: EventRequestState, now: datetime, config: EventConfig) -> Decided:
+    """What a request the store found with a reminder due by ``now`` becomes: its next reminder
+    (:func:`due_reminder`), or, when none is to come (no longer acknowledged, or both levels
+    sent), no more reminders and nothing to publish."""
+    return due_reminder(state, now, config) or Decided(replace(state, next_reminder_at=None), ())
+
+
+def decide_purge(state: EventRequestState, now: datetime) -> Decided:
+    """What a request the store found with its purge due by ``now`` becomes: its contact
+    deleted, or its expiry (:func:`purge_contact`; the contact goes whenever there are events),
+    or, with nothing (more) to purge, no purge to come and nothing to publish."""
+    return purge_contact(state, now) or Decided(replace(state, purge_after=None), ())

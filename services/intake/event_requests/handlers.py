@@ -13,7 +13,7 @@ Logs carry the request id, codes and counts only: never a contact detail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -33,7 +33,7 @@ from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS
 from services.intake import provenance
-from services.intake.event_requests import rules, store
+from services.intake.event_requests import rules
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
@@ -42,7 +42,10 @@ from services.intake.event_requests.decide import (
     decide_command,
     decide_confirmation,
     decide_submission,
+    decide_undecodable,
 )
+from services.intake.event_requests.ports import EventRequestStore, EventRequestStores
+from services.intake.event_requests.store import PgEventRequestStore
 from services.intake.handlers import SOURCE, contract_reasons
 from services.intake.vault import CipherError, Vault
 from services.runtime import events
@@ -82,7 +85,12 @@ class StoredContact(Contract):
 
 @dataclass
 class EventRequests:
-    """The event-request handlers and what they need (wired by :func:`services.intake.main.build`)."""
+    """The event-request handlers and what they need (wired by :func:`.wiring.install`).
+
+    Each handler makes the store of its transaction's connection (``stores``) and only loads,
+    asks the pure core (:mod:`.decide`), saves and returns what to emit; ``stores`` is the
+    PostgreSQL store in the service and an in-memory fake in the shell's unit tests.
+    """
 
     clock: Clock
     vault: Vault
@@ -90,6 +98,7 @@ class EventRequests:
     reference: Reference
     rule_config: rules.EventRuleConfig
     config: EventConfig
+    stores: EventRequestStores = field(default=PgEventRequestStore, kw_only=True)
 
     def check(self, event: EventRequestSubmitted) -> rules.EventChecked:
         """Every rule on a submission (also run by the HTTP ingress to answer at once)."""
@@ -113,7 +122,8 @@ class EventRequests:
     async def _submitted(self, conn: Connection, env: Envelope[Message],
                          event: EventRequestSubmitted) -> Sequence[OutRecord]:
         now = self.clock.now()
-        state = await store.get_request(conn, event.request_id)
+        store = self.stores(conn)
+        state = await store.get_request(event.request_id)
         contact = StoredContact.of(event)
         decision = decide_submission(state, event, self.check(event), now, self.config,
                                      has_contact=contact is not None)
@@ -121,11 +131,11 @@ class EventRequests:
             log.info("duplicate event request id; nothing changes",
                      request_id=str(event.request_id))
             return []
-        await store.save_request(conn, decision.state)
+        await store.save_request(decision.state)
         if contact is not None:
             sealed = self.vault.encrypt_record(CONTACT_CONTEXT, event.request_id,
                                                contact.model_dump_json().encode())
-            await store.save_contact(conn, event.request_id, sealed, now)
+            await store.save_contact(event.request_id, sealed, now)
         outcome = decision.events[0]
         if isinstance(outcome, EventRequestRejected):
             log.info("event request rejected", request_id=str(event.request_id),
@@ -145,13 +155,14 @@ class EventRequests:
         transaction, so the expiry timer and a second click wait), save, and return what to put
         in the outbox (``EventRequestConfirmed`` and the answer)."""
         now = self.clock.now()
-        state = await store.get_request(conn, request_id)
+        store = self.stores(conn)
+        state = await store.get_request(request_id)
         decision = decide_confirmation(state, now, self.config)
         if not isinstance(decision, Decided):
             log.info("event request confirmation changed nothing", request_id=str(request_id),
                      code=decision.code)
             return decision, []
-        await store.save_request(conn, decision.state)
+        await store.save_request(decision.state)
         log.info("event request confirmed", request_id=str(request_id),
                  status=decision.state.status, district=decision.state.district)
         return decision, [events.emit(e, source=SOURCE, time=now) for e in decision.events]
@@ -159,27 +170,28 @@ class EventRequests:
     async def _command(self, conn: Connection, env: Envelope[Message],
                        command: EventRequestCommand) -> Sequence[OutRecord]:
         now = self.clock.now()
-        state = await store.get_request(conn, command.request_id)
+        store = self.stores(conn)
+        state = await store.get_request(command.request_id)
         result = decide_command(state, command, env.id, district_cmb=self._district_cmb(state, now),
                                 reference=self.reference, now=now, config=self.config,
-                                names=await self._requester_names(conn, command))
+                                names=await self._requester_names(store, command))
         if isinstance(result, EventRequestCommandRefused):
             log.info("event request command refused", request_id=str(command.request_id),
                      command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
                      codes=sorted({r.code for r in result.reasons}))
             return [self._emit(result, env, now)]
-        await store.save_request(conn, result.state)
+        await store.save_request(result.state)
         log.info("event request followed up", request_id=str(command.request_id),
                  status=result.state.status, district=result.state.district)
         return [self._emit(e, env, now) for e in result.events]
 
-    async def _requester_names(self, conn: Connection,
+    async def _requester_names(self, store: EventRequestStore,
                                command: EventRequestCommand) -> tuple[str, ...]:
         """The requester's name, which a note must not carry: the note is kept forever, the
         name only until the purge. Opened only when the command has a note; ``()`` once purged."""
         note = (command.notes if isinstance(command, ScheduleEventRequest)
                 else command.note if isinstance(command, DeclineEventRequest) else None)
-        sealed = None if note is None else await store.get_contact(conn, command.request_id)
+        sealed = None if note is None else await store.get_contact(command.request_id)
         if sealed is None:
             return ()
         try:
@@ -213,16 +225,19 @@ class EventRequests:
             request_id = UUID(rec.key.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             return []
-        if request_id.version != 7 or await store.get_request(conn, request_id) is not None:
+        if request_id.version != 7:
             return []
         now = self.clock.now()
-        rejected = EventRequestRejected(request_id=request_id, rejected_at=now,
-                                        reasons=contract_reasons(error))
-        await store.save_request(conn, EventRequestState(
-            request_id=request_id, status="rejected", answered_at=now, decided_at=now))
+        store = self.stores(conn)
+        decision = decide_undecodable(await store.get_request(request_id), request_id,
+                                      contract_reasons(error), now)
+        if not isinstance(decision, Decided):
+            return []
+        await store.save_request(decision.state)
         log.info("undecodable event request rejected", request_id=str(request_id),
-                 codes=sorted({r.code for r in rejected.reasons}))
-        return [events.emit(rejected, source=SOURCE, time=now)]
+                 codes=sorted({r.code for e in decision.events
+                               if isinstance(e, EventRequestRejected) for r in e.reasons}))
+        return [events.emit(e, source=SOURCE, time=now) for e in decision.events]
 
     def _emit(self, event: Message, cause: Envelope[Message], now: datetime) -> OutRecord:
         return events.emit(event, source=SOURCE, cause=cause, time=now)

@@ -1,7 +1,8 @@
-"""Community event requests in intake's schema: named SQL and typed reads/writes.
+"""Community event requests in intake's schema: named SQL and :class:`PgEventRequestStore`, the
+PostgreSQL implementation of the port (:class:`~services.intake.event_requests.ports.EventRequestStore`).
 
-Every function takes the caller's connection (the consumer runtime's transaction with the inbox
-and outbox, or a timer loop's). No statement is built from values.
+A store is bound to the caller's connection (the consumer runtime's transaction with the inbox
+and outbox, a timer pass's, or a page's). No statement is built from values.
 """
 
 from __future__ import annotations
@@ -83,54 +84,55 @@ def _state(r: Any) -> EventRequestState:
         confirmed_at=r["confirmed_at"], pending=_pending(r["pending_type"], r["pending_answer"]))
 
 
-async def get_request(conn: Connection, request_id: UUID) -> EventRequestState | None:
-    """A request's state (locked for this transaction), or ``None``."""
-    row = await conn.fetchrow(GET_REQUEST, request_id)
-    return None if row is None else _state(row)
+class PgEventRequestStore:
+    """The requests in intake's schema, over one transaction's connection (the port's
+    semantics: :class:`~services.intake.event_requests.ports.EventRequestStore`)."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-async def peek_request(conn: Connection, request_id: UUID) -> EventRequestState | None:
-    """A request's state without locking it (what a page shows), or ``None``."""
-    row = await conn.fetchrow(PEEK_REQUEST, request_id)
-    return None if row is None else _state(row)
+    async def get_request(self, request_id: UUID) -> EventRequestState | None:
+        """A request's state (locked for this transaction), or ``None``."""
+        row = await self._conn.fetchrow(GET_REQUEST, request_id)
+        return None if row is None else _state(row)
 
+    async def peek_request(self, request_id: UUID) -> EventRequestState | None:
+        """A request's state without locking it (what a page shows), or ``None``."""
+        row = await self._conn.fetchrow(PEEK_REQUEST, request_id)
+        return None if row is None else _state(row)
 
-async def save_request(conn: Connection, state: EventRequestState) -> None:
-    """Insert a request or record its new follow-up state."""
-    pending = state.pending
-    await conn.execute(
-        UPSERT_REQUEST, state.request_id, state.status, state.kind, state.municipality,
-        state.district, state.agency_id, state.last_preferred_date, state.answered_at,
-        state.decided_at, state.scheduled_date, state.reminder_level, state.next_reminder_at,
-        state.has_contact, state.purge_after, state.purged_at, state.confirm_expires_at,
-        state.confirmed_at, None if pending is None else pending.ce_type,
-        None if pending is None else pending.model_dump_json())
+    async def save_request(self, state: EventRequestState) -> None:
+        """Insert a request or record its new follow-up state."""
+        pending = state.pending
+        await self._conn.execute(
+            UPSERT_REQUEST, state.request_id, state.status, state.kind, state.municipality,
+            state.district, state.agency_id, state.last_preferred_date, state.answered_at,
+            state.decided_at, state.scheduled_date, state.reminder_level, state.next_reminder_at,
+            state.has_contact, state.purge_after, state.purged_at, state.confirm_expires_at,
+            state.confirmed_at, None if pending is None else pending.ce_type,
+            None if pending is None else pending.model_dump_json())
 
+    async def save_contact(self, request_id: UUID, sealed: Sealed, now: datetime) -> None:
+        """The encrypted contact details of a request."""
+        await self._conn.execute(INSERT_CONTACT, request_id, sealed.key_id, sealed.nonce,
+                                 sealed.ciphertext, now)
 
-async def save_contact(conn: Connection, request_id: UUID, sealed: Sealed, now: datetime) -> None:
-    """The encrypted contact details of a request."""
-    await conn.execute(INSERT_CONTACT, request_id, sealed.key_id, sealed.nonce, sealed.ciphertext,
-                       now)
+    async def get_contact(self, request_id: UUID) -> Sealed | None:
+        """The encrypted contact details, or ``None`` (never stored, or purged)."""
+        row = await self._conn.fetchrow(GET_CONTACT, request_id)
+        if row is None:
+            return None
+        return Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"]))
 
+    async def delete_contact(self, request_id: UUID) -> None:
+        """Destroy the contact details of a request."""
+        await self._conn.execute(DELETE_CONTACT, request_id)
 
-async def get_contact(conn: Connection, request_id: UUID) -> Sealed | None:
-    """The encrypted contact details, or ``None`` (never stored, or purged)."""
-    row = await conn.fetchrow(GET_CONTACT, request_id)
-    if row is None:
-        return None
-    return Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"]))
+    async def due_reminders(self, now: datetime, limit: int) -> list[EventRequestState]:
+        """Requests whose next reminder fell due (locked; rows another instance holds are
+        skipped)."""
+        return [_state(r) for r in await self._conn.fetch(DUE_REMINDERS, now, limit)]
 
-
-async def delete_contact(conn: Connection, request_id: UUID) -> None:
-    """Destroy the contact details of a request."""
-    await conn.execute(DELETE_CONTACT, request_id)
-
-
-async def due_reminders(conn: Connection, now: datetime, limit: int) -> list[EventRequestState]:
-    """Requests whose next reminder fell due (locked; rows another instance holds are skipped)."""
-    return [_state(r) for r in await conn.fetch(DUE_REMINDERS, now, limit)]
-
-
-async def due_purges(conn: Connection, now: datetime, limit: int) -> list[EventRequestState]:
-    """Requests whose contact details are due for deletion (locked, skipping held rows)."""
-    return [_state(r) for r in await conn.fetch(DUE_PURGES, now, limit)]
+    async def due_purges(self, now: datetime, limit: int) -> list[EventRequestState]:
+        """Requests whose contact details are due for deletion (locked, skipping held rows)."""
+        return [_state(r) for r in await self._conn.fetch(DUE_PURGES, now, limit)]

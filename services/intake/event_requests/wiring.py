@@ -40,7 +40,7 @@ def install(svc: Service, settings: IntakeSettings, *, clock: Clock, vault: Vaul
         burst=settings.intake_event_rate_burst, per_minute=settings.intake_event_rate_per_minute,
         confirmations_per_day=settings.intake_event_confirmations_per_day), vault.fingerprint)
     svc.background(timers.timer_loop(clock, config, settings.intake_event_timer_interval_seconds,
-                                     limits))
+                                     limits, stores=handlers.stores))
     svc.routes.extend(ingress.routes(svc, handlers, max_bytes=settings.intake_event_http_max_bytes,
                                      limits=limits))
     svc.routes.extend(confirm.routes(svc, handlers, confirm_secret(settings)))
