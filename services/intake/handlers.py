@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal, cast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -43,27 +43,27 @@ from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
     AssignmentResponded,
-    IdentityPurged,
     InterventionRecorded,
     SituationConcluded,
     SituationReopened,
     SituationScheduled,
 )
 from schemas.topics import REFERRALS, REFERRALS_URGENT
-from services.intake import provenance, retention, rules, sealing, store
+from services.intake import disclosure, provenance, retention, rules, sealing
 from services.intake.decide import (
     Accept,
     Conflict,
     Duplicate,
-    ReferralState,
     Reject,
     SubmissionDecision,
     Withdraw,
     decide_submission,
     decide_withdrawal,
 )
+from services.intake.ports import Answer, Assignment, Found, IntakeStore, NewSituation
 from services.intake.provenance import Trust
 from services.intake.signing import sign_disclosure
+from services.intake.store import PgIntakeStore
 from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
@@ -81,10 +81,6 @@ _KEY = re.compile(r"^([a-z][a-z0-9-]{1,47})/([A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 _FIELD = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 _UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _ZONE = ZoneInfo(TIMEZONE)
-PURPOSES = {
-    "lead": "Plan and make the intervention as lead agency.",
-    "assisting": "Support the intervention as an assisting agency.",
-}
 
 
 @dataclass
@@ -101,6 +97,8 @@ class Intake:
     require_sealed: bool
     disclosure_fields: dict[str, tuple[str, ...]]
     retention_days: int
+    stores: Callable[[Connection], IntakeStore] = field(default=PgIntakeStore)
+    """The store bound to a handler's transaction (the in-memory fake in shell tests)."""
 
     # -- commande.referrals.v1 ------------------------------------------------------------
 
@@ -165,35 +163,36 @@ class Intake:
 
     async def _submitted(self, conn: Connection, env: Envelope[Message],
                          event: ReferralSubmitted) -> Sequence[OutRecord]:
-        found = await store.get_referral(conn, event.agency_id, event.referral_ref)
-        return await self._answer(conn, [(env, event, found)])
+        store = self.stores(conn)
+        found = await store.get_referral(event.agency_id, event.referral_ref)
+        return await self._answer(store, [(env, event, found)])
 
     async def _submitted_many(self, conn: Connection, envs: Sequence[Envelope[Message]]
                               ) -> Sequence[OutRecord]:
         if not envs:
             return []
         events = [cast(ReferralSubmitted, env.event) for env in envs]
-        found = await store.get_referrals(conn, [(e.agency_id, e.referral_ref) for e in events])
-        return await self._answer(conn, [(env, e, found.get((e.agency_id, e.referral_ref)))
+        store = self.stores(conn)
+        found = await store.get_referrals([(e.agency_id, e.referral_ref) for e in events])
+        return await self._answer(store, [(env, e, found.get((e.agency_id, e.referral_ref)))
                                          for env, e in zip(envs, events, strict=True)])
 
-    async def _answer(self, conn: Connection, items: Sequence[tuple[
-            Envelope[Message], ReferralSubmitted, tuple[ReferralState, str | None] | None]]
+    async def _answer(self, store: IntakeStore,
+                      items: Sequence[tuple[Envelope[Message], ReferralSubmitted, Found | None]]
                       ) -> Sequence[OutRecord]:
         """Decide submissions of distinct references (with their stored state) and save."""
         now = self.clock.now()
-        situations: list[store.NewSituation] = []
-        answers: list[store.Answer] = []
+        situations: list[NewSituation] = []
+        answers: list[Answer] = []
         out: list[OutRecord] = []
         for env, event, found in items:
             decision = self._decide(event, found, now, situations, answers)
             out.extend(events.emit_all(decision.events, source=SOURCE, cause=env, time=now))
-        await store.save_many(conn, situations, answers)
+        await store.save_many(situations, answers)
         return out
 
-    def _decide(self, event: ReferralSubmitted, found: tuple[ReferralState, str | None] | None,
-                now: datetime, situations: list[store.NewSituation], answers: list[store.Answer]
-                ) -> SubmissionDecision:
+    def _decide(self, event: ReferralSubmitted, found: Found | None, now: datetime,
+                situations: list[NewSituation], answers: list[Answer]) -> SubmissionDecision:
         """Filter 1 and the duplicate rules for one submission; what to write is appended."""
         subject, checked = self.check(event, now)
         content = _content(event, subject)
@@ -209,10 +208,10 @@ class Intake:
         decision = decide_submission(state, event, checked, compare, now, situation_id)
         if isinstance(decision, Accept):
             assert subject is not None
-            situations.append(store.NewSituation(
+            situations.append(NewSituation(
                 situation_id, event.agency_id, event.referral_ref, decision.district,
                 self.vault.encrypt(situation_id, subject), now))
-            answers.append(store.Answer(
+            answers.append(Answer(
                 agency_id=event.agency_id, referral_ref=event.referral_ref,
                 fingerprint=current, fingerprint_key=self.vault.current_id, outcome="accepted",
                 situation_id=situation_id, district=decision.district, reasons=(),
@@ -220,7 +219,7 @@ class Intake:
             log.info("referral accepted", agency_id=event.agency_id,
                      situation_id=str(situation_id), district=decision.district)
         elif isinstance(decision, Reject):
-            answers.append(store.Answer(
+            answers.append(Answer(
                 agency_id=event.agency_id, referral_ref=event.referral_ref,
                 fingerprint=current, fingerprint_key=self.vault.current_id, outcome="rejected",
                 situation_id=None, district=None, reasons=decision.reasons, answered_at=now))
@@ -262,17 +261,18 @@ class Intake:
     async def _withdrawn(self, conn: Connection, env: Envelope[Message],
                          event: ReferralWithdrawn) -> Sequence[OutRecord]:
         now = self.clock.now()
-        found = await store.get_referral(conn, event.agency_id, event.referral_ref)
+        store = self.stores(conn)
+        found = await store.get_referral(event.agency_id, event.referral_ref)
         state = found[0] if found else None
         present = 0
         if state is not None and state.situation_id is not None:
-            present = 1 if await store.get_vault(conn, state.situation_id) is not None else 0
+            present = 1 if await store.get_vault(state.situation_id) is not None else 0
         decision = decide_withdrawal(state, event, now, present)
         if not isinstance(decision, Withdraw):
             log.info("withdrawal changes nothing", agency_id=event.agency_id, code=decision.code)
             return []
-        await store.conclude(conn, decision.situation_id, "withdrawn", now, None)
-        await store.purge(conn, decision.situation_id, "withdrawn", now)
+        await store.conclude(decision.situation_id, "withdrawn", now, None)
+        await store.purge(decision.situation_id, "withdrawn", now)
         log.info("referral withdrawn; identity purged", situation_id=str(decision.situation_id))
         return [self._emit(e, env, now) for e in decision.events]
 
@@ -307,115 +307,124 @@ class Intake:
                             event_type=env.type, event_id=str(env.id),
                             situation_id=str(env.subject))
             return []
+        store = self.stores(conn)
         if isinstance(event, SituationKeyed):  # the table worked on it: identity may stay
-            await store.touch(conn, event.situation_id, env.time)
+            await store.touch(event.situation_id, env.time)
         if isinstance(event, AgenciesAssigned):
-            return await self._assigned(conn, env, event)
+            return await self._assigned(store, env, event)
         if isinstance(event, AssignmentResponded) and event.to_state == "accepted":
-            found = await store.get_assignment(conn, event.situation_id, event.agency_id)
-            if found is not None and found[1] == "filter_4":
-                return await self._disclose(conn, env, event.situation_id, event.agency_id,
-                                            found[0], "filter_4")
+            found = await store.get_assignment(event.situation_id, event.agency_id)
+            if found is not None and found.identity_release == "filter_4":
+                return await self._disclose(store, env, event.situation_id, event.agency_id,
+                                            found.role, "filter_4")
             return []
         if isinstance(event, SituationConcluded):
-            return await self._concluded(conn, env, event)
+            return await self._concluded(store, env, event)
         if isinstance(event, SituationReopened):
-            await store.reopen(conn, event.situation_id)
+            await store.reopen(event.situation_id)
         return []
 
-    async def _assigned(self, conn: Connection, env: Envelope[Message],
+    async def _assigned(self, store: IntakeStore, env: Envelope[Message],
                         event: AgenciesAssigned) -> Sequence[OutRecord]:
         """Record who may receive identity, and seal it now when the table releases it at
         Filter 3. An agency that may not receive it (not an active member of the situation's
         table, or a release earlier than the table allows) is neither recorded nor sealed for."""
-        row = await store.get_situation(conn, event.situation_id)
+        row = await store.get_situation(event.situation_id)
         if row is None:
             log.info("assignment of a situation intake did not open; nothing to disclose",
                      situation_id=str(event.situation_id))
             return []
         refusals = provenance.assignment_refusals(event, row.district, self.directory.current(),
-                                                  self.clock.now().astimezone(_ZONE).date())
+                                                  self._today())
         roles = [(event.lead.agency_id, "lead"),
                  *((t.agency_id, "assisting") for t in event.assisting)]
         out: list[OutRecord] = []
         for agency, role in roles:
             code = refusals[agency]
             if code is not None:
-                log.warning("disclosure refused: recipient may not receive identity",
-                            situation_id=str(event.situation_id), recipient_agency=agency,
-                            role=role, code=code, event_id=str(env.id))
+                _log_refused(event.situation_id, agency, role, code, env)
                 continue
-            await store.save_assignment(conn, event.situation_id, agency, role,
-                                        event.identity_release)
+            await store.save_assignment(event.situation_id, agency,
+                                        Assignment(role, event.identity_release))
             if event.identity_release == "filter_3":
-                out.extend(await self._disclose(conn, env, event.situation_id, agency, role,
+                out.extend(await self._disclose(store, env, event.situation_id, agency, role,
                                                 "filter_3"))
         return out
 
-    async def _disclose(self, conn: Connection, env: Envelope[Message], situation_id: UUID,
+    async def _disclose(self, store: IntakeStore, env: Envelope[Message], situation_id: UUID,
                         agency: str, role: str, release: IdentityRelease) -> list[OutRecord]:
-        row = await store.get_situation(conn, situation_id)
-        sealed = await store.get_vault(conn, situation_id) if row is not None else None
+        """Load the situation and its vault row, decide (:mod:`services.intake.disclosure`),
+        seal and sign the package, record it in the audit log and emit it (once per recipient
+        and stage)."""
+        row = await store.get_situation(situation_id)
+        sealed = await store.get_vault(situation_id) if row is not None else None
         if row is None or sealed is None:
             log.info("no identity to disclose", situation_id=str(situation_id))
             return []
-        directory = self.directory.current()
-        code = provenance.disclosure_refusal(agency, role, release, row.district, directory,
-                                             self.clock.now().astimezone(_ZONE).date())
-        if code is not None:
-            log.warning("disclosure refused: recipient may not receive identity",
-                        situation_id=str(situation_id), recipient_agency=agency, role=role,
-                        code=code, event_id=str(env.id))
+        org = disclosure.recipient(agency, role, release, row.district, self.directory.current(),
+                                   self._today())
+        if isinstance(org, disclosure.Withhold):
+            if org.code == disclosure.NOT_IN_DIRECTORY:
+                log.error("disclosure recipient not in the directory; nothing sealed",
+                          situation_id=str(situation_id), recipient_agency=agency)
+            else:
+                _log_refused(situation_id, agency, role, org.code, env)
             return []
-        org = directory.organization(agency)
-        if org is None:
-            log.error("disclosure recipient not in the directory; nothing sealed",
-                      situation_id=str(situation_id), recipient_agency=agency)
-            return []
-        subject = self.vault.decrypt(situation_id, sealed)
-        fields, package = sealing.select_fields(subject, self.disclosure_fields.get(role, ()))
-        if not fields:
+        plan = disclosure.release(self.vault.decrypt(situation_id, sealed), role, release,
+                                  self.disclosure_fields)
+        if isinstance(plan, disclosure.Withhold):
             log.info("no allowed field to disclose", situation_id=str(situation_id), role=role)
             return []
         now = self.clock.now()
         public = sealing.public_key_from_b64(org.public_key)
         disclosure_id = uuid7()
         ciphertext = sealing.seal(sealing.disclosure_package(
-            str(situation_id), str(disclosure_id), agency, role, subject.legal_basis, package),
+            str(situation_id), str(disclosure_id), agency, role, plan.legal_basis, plan.package),
             public)
-        stage: Literal[3, 4] = 3 if release == "filter_3" else 4
         event = sign_disclosure(DisclosureSealed(
             situation_id=situation_id, disclosure_id=disclosure_id, disclosing_agency=row.agency_id,
-            recipient_agency=agency, recipient_key_id=sealing.key_id(public), fields=fields,
-            legal_basis=subject.legal_basis, filter_stage=stage,
-            purpose=PURPOSES[role], ciphertext=ciphertext, sealed_at=now), self.signing_key)
-        if not await store.record_disclosure(conn, event.model_dump(exclude={"ciphertext"})):
+            recipient_agency=agency, recipient_key_id=sealing.key_id(public), fields=plan.fields,
+            legal_basis=plan.legal_basis, filter_stage=plan.stage, purpose=plan.purpose,
+            ciphertext=ciphertext, sealed_at=now), self.signing_key)
+        if not await store.record_disclosure(event):
             return []
         log.info("disclosure sealed", situation_id=str(situation_id), recipient_agency=agency,
-                 role=role, filter_stage=stage, fields=len(fields))
+                 role=role, filter_stage=plan.stage, fields=len(plan.fields))
         return [self._emit(event, env, now)]
 
-    async def _concluded(self, conn: Connection, env: Envelope[Message],
+    async def _concluded(self, store: IntakeStore, env: Envelope[Message],
                          event: SituationConcluded) -> Sequence[OutRecord]:
-        row = await store.get_situation(conn, event.situation_id)
+        row = await store.get_situation(event.situation_id)
         if row is None or row.purged_at is not None:
             return []
-        reason = retention.immediate_purge_reason(event.conclusion, self.reference)
-        if reason is None:
-            due = retention.purge_after(event.concluded_at, self.retention_days)
-            await store.conclude(conn, event.situation_id, event.conclusion, event.concluded_at, due)
+        decision = retention.on_conclusion(event.conclusion, event.concluded_at, self.reference,
+                                           self.retention_days)
+        if isinstance(decision, retention.KeepUntil):
+            await store.conclude(event.situation_id, event.conclusion, event.concluded_at,
+                                 decision.purge_after)
             log.info("situation concluded; identity kept until due", situation_id=str(row.situation_id),
-                     purge_after=due.isoformat())
+                     purge_after=decision.purge_after.isoformat())
             return []
-        await store.conclude(conn, event.situation_id, event.conclusion, event.concluded_at, None)
+        await store.conclude(event.situation_id, event.conclusion, event.concluded_at, None)
         now = self.clock.now()
-        count = await store.purge(conn, event.situation_id, reason, now)
-        log.info("identity purged", situation_id=str(row.situation_id), reason=reason)
-        return [self._emit(IdentityPurged(situation_id=event.situation_id, purged_at=now,
-                                          reason=reason, records_purged=count), env, now)]
+        count = await store.purge(event.situation_id, decision.reason, now)
+        log.info("identity purged", situation_id=str(row.situation_id), reason=decision.reason)
+        return [self._emit(retention.purged(event.situation_id, decision.reason, count, now),
+                           env, now)]
+
+    def _today(self) -> date:
+        """Today at the tables (the directory's memberships are by local date)."""
+        return self.clock.now().astimezone(_ZONE).date()
 
     def _emit(self, event: Message, cause: Envelope[Message], now: datetime) -> OutRecord:
         return events.emit(event, source=SOURCE, cause=cause, time=now)
+
+
+def _log_refused(situation_id: UUID, agency: str, role: str, code: str,
+                 env: Envelope[Message]) -> None:
+    log.warning("disclosure refused: recipient may not receive identity",
+                situation_id=str(situation_id), recipient_agency=agency, role=role, code=code,
+                event_id=str(env.id))
 
 
 def _record_id(rec: InRecord) -> str | None:

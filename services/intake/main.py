@@ -17,7 +17,6 @@ A background loop purges the identity of concluded situations once their retenti
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from nacl.public import PrivateKey
@@ -31,20 +30,19 @@ from schemas.registry import allowed_types
 from schemas.situations import (
     AgenciesAssigned,
     AssignmentResponded,
-    IdentityPurged,
     SituationConcluded,
     SituationReopened,
 )
 from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
-from services.intake import ingress, retention, sealing, signing, store
+from services.intake import ingress, sealing, signing
 from services.intake.event_requests import wiring as event_requests
-from services.intake.handlers import ACTIVITY, SOURCE, Intake
+from services.intake.handlers import ACTIVITY, Intake
+from services.intake.purging import purge_due
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
 from services.intake.vault import DEV_KEY_ID, Vault, decode_key
-from services.runtime import events, links, outbox, production
+from services.runtime import events, links, production
 from services.runtime.clock import Clock, SystemClock
-from services.runtime.db import Pool
 from services.runtime.failure import FailurePolicy
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
@@ -53,7 +51,6 @@ from services.runtime.worker import worker
 
 NAME = "intake"
 MIGRATIONS = Path(__file__).with_name("sql")
-PURGE_BATCH = 100
 log = get_logger("commande.intake")
 
 
@@ -180,7 +177,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
                 skip_types=allowed_types(SITUATIONS.name) - handled)
 
     async def retention_step(service: Service) -> bool:
-        await purge_due(service.pool, clock.now(), settings.intake_inactive_retention_days)
+        await purge_due(service.pool, clock.now(), settings.intake_inactive_retention_days,
+                        schema=NAME)
         return False
 
     every = settings.intake_purge_interval_seconds  # a failed purge is tried again next tick
@@ -190,31 +188,3 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     event_requests.install(svc, settings, clock=clock, vault=intake.vault,
                            directory=intake.directory, reference=ref)
     return svc
-
-
-async def purge_due(pool: Pool, now: datetime, inactive_days: int) -> int:
-    """Purge every concluded situation whose retention period ended by ``now``, and every open
-    one with no activity for ``inactive_days``; returns how many."""
-    return (await _purge(pool, now, "retention_expired", now)
-            + await _purge(pool, now, "inactive", retention.inactive_since(now, inactive_days)))
-
-
-async def _purge(pool: Pool, now: datetime, reason: retention.PurgeReason, until: datetime) -> int:
-    total = 0
-    while True:
-        async with pool.acquire() as conn, conn.transaction():
-            due = (await store.due_for_purge(conn, until, PURGE_BATCH) if reason != "inactive"
-                   else await store.due_inactive(conn, until, PURGE_BATCH))
-            records = []
-            for situation_id in due:
-                row = await store.get_situation(conn, situation_id)
-                count = await store.purge(conn, situation_id, reason, now)
-                records.append(events.emit(IdentityPurged(
-                    situation_id=situation_id, purged_at=now, reason=reason, records_purged=count,
-                    district=row.district if row is not None else None), source=SOURCE, time=now))
-            await outbox.add(conn, NAME, records)
-        total += len(due)
-        if due:
-            log.info("identities purged", reason=reason, count=len(due))
-        if len(due) < PURGE_BATCH:
-            return total

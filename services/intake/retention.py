@@ -9,10 +9,13 @@ as ``inactive``, and the table's chair is told.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+from uuid import UUID
 
 from schemas.reference import Reference
+from schemas.situations import IdentityPurged
 
 PurgeReason = Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn",
                       "inactive"]
@@ -43,3 +46,34 @@ def purge_after(concluded_at: datetime, retention_days: int) -> datetime:
 def inactive_since(now: datetime, inactive_days: int) -> datetime:
     """An open situation whose last activity is at or before this has been inactive too long."""
     return now - timedelta(days=inactive_days)
+
+
+@dataclass(frozen=True, slots=True)
+class KeepUntil:
+    """A concluded situation keeps its identity until ``purge_after``."""
+
+    purge_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeNow:
+    """A concluded situation loses its identity at once, for ``reason``."""
+
+    reason: PurgeReason
+
+
+def on_conclusion(conclusion: str, concluded_at: datetime, reference: Reference,
+                  retention_days: int) -> KeepUntil | PurgeNow:
+    """What a conclusion means for the situation's identity: purged now, or kept until due."""
+    reason = immediate_purge_reason(conclusion, reference)
+    if reason is None:
+        return KeepUntil(purge_after(concluded_at, retention_days))
+    return PurgeNow(reason)
+
+
+def purged(situation_id: UUID, reason: PurgeReason, records_purged: int, now: datetime,
+           district: str | None = None) -> IdentityPurged:
+    """The fact that a situation's identity was destroyed (with its district when the table's
+    chair must be told, as for an ``inactive`` purge)."""
+    return IdentityPurged(situation_id=situation_id, purged_at=now, reason=reason,
+                          records_purged=records_purged, district=district)

@@ -1,7 +1,9 @@
 """intake's PostgreSQL adapter: named SQL statements and typed reads/writes (schema ``intake``).
 
-Every function takes the caller's connection, so it joins the caller's transaction (the consumer
-runtime's, with the inbox and outbox). No statement is built from values.
+:class:`PgIntakeStore` is the shell's :class:`~services.intake.ports.IntakeStore`, bound to the
+caller's connection, so it joins the caller's transaction (the consumer runtime's, with the inbox
+and outbox). The HTTP ingress tokens and submissions (read by the ingress routes and the CLI,
+never by the shell) stay free functions taking the connection. No statement is built from values.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
+from schemas.disclosures import DisclosureSealed
 from schemas.referrals import Reason
 from services.intake.decide import ReferralState
+from services.intake.ports import Answer, Assignment, Found, NewSituation, SituationRow
+from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
 
@@ -103,35 +108,109 @@ RETURNING true
 """
 
 
-@dataclass(frozen=True, slots=True)
-class SituationRow:
-    """What intake keeps of a situation it opened."""
+class PgIntakeStore:
+    """:class:`~services.intake.ports.IntakeStore` on PostgreSQL, bound to the connection of
+    the caller's transaction (the consumer runtime's, with the inbox and outbox)."""
 
-    situation_id: UUID
-    agency_id: str
-    referral_ref: str
-    district: str
-    status: str
-    conclusion: str | None
-    purged_at: datetime | None
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
+        """The state of a reference (locked for this transaction) and its fingerprint key id."""
+        row = await self._conn.fetchrow(GET_REFERRAL, agency_id, referral_ref)
+        return None if row is None else _referral_state(row)
+
+    async def get_referrals(self, keys: Sequence[tuple[str, str]]
+                            ) -> dict[tuple[str, str], Found]:
+        """:meth:`get_referral` for many ``(agency_id, referral_ref)`` in one statement (locked in
+        key order); the keys never answered are absent."""
+        rows = await self._conn.fetch(GET_REFERRALS, [a for a, _ in keys], [r for _, r in keys])
+        return {(row["agency_id"], row["referral_ref"]): _referral_state(row) for row in rows}
+
+    async def save_many(self, situations: Sequence[NewSituation],
+                        answers: Sequence[Answer]) -> None:
+        """The situation and vault rows, and the answers, of a batch (pipelined statements)."""
+        if situations:
+            await self._conn.executemany(INSERT_SITUATION, [
+                (n.situation_id, n.agency_id, n.referral_ref, n.district, n.opened_at)
+                for n in situations])
+            await self._conn.executemany(INSERT_VAULT, [
+                (n.situation_id, n.sealed.key_id, n.sealed.nonce, n.sealed.ciphertext, n.opened_at)
+                for n in situations])
+        if answers:
+            await self._conn.executemany(UPSERT_REFERRAL, [
+                (a.agency_id, a.referral_ref, a.fingerprint, a.fingerprint_key, a.outcome,
+                 a.situation_id, a.district,
+                 json.dumps([r.model_dump(mode="json") for r in a.reasons]), a.answered_at)
+                for a in answers])
+
+    async def get_situation(self, situation_id: UUID) -> SituationRow | None:
+        """A situation intake opened (locked for this transaction), or ``None``."""
+        row = await self._conn.fetchrow(GET_SITUATION, situation_id)
+        if row is None:
+            return None
+        return SituationRow(situation_id=row["situation_id"], agency_id=row["agency_id"],
+                            referral_ref=row["referral_ref"], district=row["district"],
+                            status=row["status"], conclusion=row["conclusion"],
+                            purged_at=row["purged_at"])
+
+    async def get_vault(self, situation_id: UUID) -> Sealed | None:
+        """The encrypted identified block of a situation, or ``None`` once purged."""
+        row = await self._conn.fetchrow(GET_VAULT, situation_id)
+        if row is None:
+            return None
+        return Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"]))
+
+    async def conclude(self, situation_id: UUID, conclusion: str, concluded_at: datetime,
+                       purge_after: datetime | None) -> None:
+        """Mark a situation concluded, with when its identity becomes due for purge."""
+        await self._conn.execute(CONCLUDE, situation_id, conclusion, concluded_at, purge_after)
+
+    async def reopen(self, situation_id: UUID) -> None:
+        """A reopened situation keeps its identity until it concludes again."""
+        await self._conn.execute(REOPEN, situation_id)
+
+    async def purge(self, situation_id: UUID, reason: PurgeReason, now: datetime) -> int:
+        """Destroy a situation's identified data; returns how many vault rows were deleted."""
+        status = cast(str, await self._conn.execute(DELETE_VAULT, situation_id))
+        await self._conn.execute(MARK_PURGED, situation_id, now, reason)
+        await self._conn.execute(FORGET_FINGERPRINT, situation_id)
+        return int(status.rsplit(" ", 1)[1])
+
+    async def touch(self, situation_id: UUID, at: datetime) -> None:
+        """Record activity on a situation at ``at`` (the event's time)."""
+        await self._conn.execute(TOUCH_SITUATION, situation_id, at)
+
+    async def due_inactive(self, since: datetime, limit: int) -> list[UUID]:
+        """Open situations with no activity after ``since`` (locked, skipping held ones)."""
+        return [r["situation_id"] for r in await self._conn.fetch(DUE_INACTIVE, since, limit)]
+
+    async def due_for_purge(self, now: datetime, limit: int) -> list[UUID]:
+        """Situations whose retention period ended (locked, skipping those another instance
+        holds)."""
+        return [r["situation_id"] for r in await self._conn.fetch(DUE_FOR_PURGE, now, limit)]
+
+    async def save_assignment(self, situation_id: UUID, agency_id: str,
+                              assignment: Assignment) -> None:
+        """Remember an agency's role in a situation (for a Filter 4 disclosure later)."""
+        await self._conn.execute(UPSERT_ASSIGNMENT, situation_id, agency_id, assignment.role,
+                                 assignment.identity_release)
+
+    async def get_assignment(self, situation_id: UUID, agency_id: str) -> Assignment | None:
+        """An agency's role in a situation, or ``None``."""
+        row = await self._conn.fetchrow(GET_ASSIGNMENT, situation_id, agency_id)
+        return None if row is None else Assignment(row["role"], row["identity_release"])
+
+    async def record_disclosure(self, disclosure: DisclosureSealed) -> bool:
+        """Append to the audit log; False when this recipient already got this stage's package."""
+        d = disclosure
+        return bool(await self._conn.fetchval(
+            INSERT_DISCLOSURE, d.disclosure_id, d.situation_id, d.disclosing_agency,
+            d.recipient_agency, d.recipient_key_id, list(d.fields), d.legal_basis,
+            d.filter_stage, d.purpose, d.sealed_at))
 
 
-async def get_referral(conn: Connection, agency_id: str, referral_ref: str
-                       ) -> tuple[ReferralState, str | None] | None:
-    """The state of a reference (locked for this transaction) and its fingerprint key id."""
-    row = await conn.fetchrow(GET_REFERRAL, agency_id, referral_ref)
-    return None if row is None else _referral_state(row)
-
-
-async def get_referrals(conn: Connection, keys: Sequence[tuple[str, str]]
-                        ) -> dict[tuple[str, str], tuple[ReferralState, str | None]]:
-    """:func:`get_referral` for many ``(agency_id, referral_ref)`` in one statement (locked in
-    key order); the keys never answered are absent."""
-    rows = await conn.fetch(GET_REFERRALS, [a for a, _ in keys], [r for _, r in keys])
-    return {(row["agency_id"], row["referral_ref"]): _referral_state(row) for row in rows}
-
-
-def _referral_state(row: Any) -> tuple[ReferralState, str | None]:
+def _referral_state(row: Any) -> Found:
     reasons = tuple(Reason.model_validate(r) for r in json.loads(row["reasons"]))
     state = ReferralState(
         agency_id=row["agency_id"], referral_ref=row["referral_ref"],
@@ -140,143 +219,6 @@ def _referral_state(row: Any) -> tuple[ReferralState, str | None]:
         district=row["district"], reasons=reasons, situation_status=row["status"],
     )
     return state, row["fingerprint_key"]
-
-
-async def save_referral(conn: Connection, *, agency_id: str, referral_ref: str,
-                        fingerprint: bytes, fingerprint_key: str, outcome: str,
-                        situation_id: UUID | None, district: str | None,
-                        reasons: Sequence[Reason], answered_at: datetime) -> None:
-    """Record the answer to a reference (a rejected one may be replaced by a later answer)."""
-    await conn.execute(UPSERT_REFERRAL, agency_id, referral_ref, fingerprint, fingerprint_key,
-                       outcome, situation_id, district,
-                       json.dumps([r.model_dump(mode="json") for r in reasons]), answered_at)
-
-
-@dataclass(frozen=True, slots=True)
-class NewSituation:
-    """A situation intake opens, with its sealed identity (for :func:`save_many`)."""
-
-    situation_id: UUID
-    agency_id: str
-    referral_ref: str
-    district: str
-    sealed: Sealed
-    opened_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The answer recorded to a reference (the arguments of :func:`save_referral`)."""
-
-    agency_id: str
-    referral_ref: str
-    fingerprint: bytes
-    fingerprint_key: str
-    outcome: str
-    situation_id: UUID | None
-    district: str | None
-    reasons: Sequence[Reason]
-    answered_at: datetime
-
-
-async def save_many(conn: Connection, situations: Sequence[NewSituation],
-                    answers: Sequence[Answer]) -> None:
-    """:func:`open_situation` and :func:`save_referral` for a batch (pipelined statements)."""
-    if situations:
-        await conn.executemany(INSERT_SITUATION, [
-            (n.situation_id, n.agency_id, n.referral_ref, n.district, n.opened_at)
-            for n in situations])
-        await conn.executemany(INSERT_VAULT, [
-            (n.situation_id, n.sealed.key_id, n.sealed.nonce, n.sealed.ciphertext, n.opened_at)
-            for n in situations])
-    if answers:
-        await conn.executemany(UPSERT_REFERRAL, [
-            (a.agency_id, a.referral_ref, a.fingerprint, a.fingerprint_key, a.outcome,
-             a.situation_id, a.district, json.dumps([r.model_dump(mode="json") for r in a.reasons]),
-             a.answered_at) for a in answers])
-
-
-async def open_situation(conn: Connection, situation_id: UUID, agency_id: str, referral_ref: str,
-                         district: str, sealed: Sealed, now: datetime) -> None:
-    """The situation row and its vault row."""
-    await conn.execute(INSERT_SITUATION, situation_id, agency_id, referral_ref, district, now)
-    await conn.execute(INSERT_VAULT, situation_id, sealed.key_id, sealed.nonce, sealed.ciphertext,
-                       now)
-
-
-async def get_situation(conn: Connection, situation_id: UUID) -> SituationRow | None:
-    """A situation intake opened (locked for this transaction), or ``None``."""
-    row = await conn.fetchrow(GET_SITUATION, situation_id)
-    if row is None:
-        return None
-    return SituationRow(situation_id=row["situation_id"], agency_id=row["agency_id"],
-                        referral_ref=row["referral_ref"], district=row["district"],
-                        status=row["status"], conclusion=row["conclusion"],
-                        purged_at=row["purged_at"])
-
-
-async def get_vault(conn: Connection, situation_id: UUID) -> Sealed | None:
-    """The encrypted identified block of a situation, or ``None`` once purged."""
-    row = await conn.fetchrow(GET_VAULT, situation_id)
-    if row is None:
-        return None
-    return Sealed(row["key_id"], bytes(row["nonce"]), bytes(row["ciphertext"]))
-
-
-async def conclude(conn: Connection, situation_id: UUID, conclusion: str, concluded_at: datetime,
-                   purge_after: datetime | None) -> None:
-    """Mark a situation concluded, with when its identity becomes due for purge."""
-    await conn.execute(CONCLUDE, situation_id, conclusion, concluded_at, purge_after)
-
-
-async def reopen(conn: Connection, situation_id: UUID) -> None:
-    """A reopened situation keeps its identity until it concludes again."""
-    await conn.execute(REOPEN, situation_id)
-
-
-async def purge(conn: Connection, situation_id: UUID, reason: str, now: datetime) -> int:
-    """Destroy a situation's identified data; returns how many vault rows were deleted."""
-    status = cast(str, await conn.execute(DELETE_VAULT, situation_id))
-    await conn.execute(MARK_PURGED, situation_id, now, reason)
-    await conn.execute(FORGET_FINGERPRINT, situation_id)
-    return int(status.rsplit(" ", 1)[1])
-
-
-async def touch(conn: Connection, situation_id: UUID, at: datetime) -> None:
-    """Record activity on a situation at ``at`` (the event's time)."""
-    await conn.execute(TOUCH_SITUATION, situation_id, at)
-
-
-async def due_inactive(conn: Connection, since: datetime, limit: int) -> list[UUID]:
-    """Open situations with no activity after ``since`` (locked, skipping held ones)."""
-    return [r["situation_id"] for r in await conn.fetch(DUE_INACTIVE, since, limit)]
-
-
-async def due_for_purge(conn: Connection, now: datetime, limit: int) -> list[UUID]:
-    """Situations whose retention period ended (locked, skipping those another instance holds)."""
-    return [r["situation_id"] for r in await conn.fetch(DUE_FOR_PURGE, now, limit)]
-
-
-async def save_assignment(conn: Connection, situation_id: UUID, agency_id: str, role: str,
-                          identity_release: str) -> None:
-    """Remember an agency's role in a situation (for a Filter 4 disclosure later)."""
-    await conn.execute(UPSERT_ASSIGNMENT, situation_id, agency_id, role, identity_release)
-
-
-async def get_assignment(conn: Connection, situation_id: UUID, agency_id: str
-                         ) -> tuple[str, str] | None:
-    """``(role, identity_release)`` of an agency in a situation, or ``None``."""
-    row = await conn.fetchrow(GET_ASSIGNMENT, situation_id, agency_id)
-    return None if row is None else (row["role"], row["identity_release"])
-
-
-async def record_disclosure(conn: Connection, values: dict[str, Any]) -> bool:
-    """Append to the audit log; False when this recipient already got this stage's package."""
-    return bool(await conn.fetchval(
-        INSERT_DISCLOSURE, values["disclosure_id"], values["situation_id"],
-        values["disclosing_agency"], values["recipient_agency"], values["recipient_key_id"],
-        list(values["fields"]), values["legal_basis"], values["filter_stage"], values["purpose"],
-        values["sealed_at"]))
 
 
 # -- HTTP ingress -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from schemas.situations import (
 )
 from schemas.topics import DISCLOSURES, DLQ, REFERRAL_STATUS, REFERRALS, SITUATIONS
 from services.cli import intake_cmd
-from services.intake import main, sealing
+from services.intake import main, purging, sealing
 from services.intake.provenance import CONVENING, partner_source
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key, sign_disclosure
@@ -642,7 +642,7 @@ async def test_an_open_situation_inactive_for_too_long_loses_its_identity(
             "SELECT count(*) FROM intake.inbox WHERE event_id = $1", event_id))
 
     await wait_for(touched)
-    await main.purge_due(intake.svc.pool, intake.clock.now() + timedelta(days=181), 180)
+    await purging.purge_due(intake.svc.pool, intake.clock.now() + timedelta(days=181), 180)
     rows = {r["situation_id"]: (r["purged_at"] is not None, r["purge_reason"])
             for r in await admin_db.fetch("SELECT situation_id, purged_at, purge_reason FROM "
                                           "intake.situations WHERE situation_id = ANY($1)",

@@ -1,0 +1,145 @@
+"""intake's port to its state: the :class:`IntakeStore` protocol and the values it carries.
+
+The shell (:mod:`services.intake.handlers`, :mod:`services.intake.purging`) talks to this
+protocol only, so it runs as well on :class:`services.intake.store.PgIntakeStore` (PostgreSQL,
+bound to one transaction's connection) as on the in-memory fake of the tests; both pass one
+contract suite (``tests/support/contracts/intake_store.py``). A store is made per transaction,
+so no method takes a connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from schemas.disclosures import DisclosureSealed
+from schemas.referrals import Reason
+from services.intake.decide import Outcome, ReferralState
+from services.intake.retention import PurgeReason
+from services.intake.vault import Sealed
+
+
+@dataclass(frozen=True, slots=True)
+class SituationRow:
+    """What intake keeps of a situation it opened."""
+
+    situation_id: UUID
+    agency_id: str
+    referral_ref: str
+    district: str
+    status: str
+    conclusion: str | None
+    purged_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSituation:
+    """A situation intake opens, with its sealed identity (for :meth:`IntakeStore.save_many`)."""
+
+    situation_id: UUID
+    agency_id: str
+    referral_ref: str
+    district: str
+    sealed: Sealed
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer recorded to a reference (a rejected one may be replaced by a later answer)."""
+
+    agency_id: str
+    referral_ref: str
+    fingerprint: bytes
+    fingerprint_key: str
+    outcome: Outcome
+    situation_id: UUID | None
+    district: str | None
+    reasons: Sequence[Reason]
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """An agency's role in a situation and the stage the table releases identity at."""
+
+    role: str
+    identity_release: str
+
+
+Found = tuple[ReferralState, str | None]
+"""A reference's state and the vault key id its fingerprint was made with."""
+
+
+class IntakeStore(Protocol):
+    """intake's state, within one transaction. Reads that the shell decides on lock what they
+    read (PostgreSQL: ``FOR UPDATE``) until the transaction ends; a fake may ignore locks."""
+
+    async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
+        """The state of a reference (with its situation's status), or ``None`` if never answered."""
+        ...
+
+    async def get_referrals(self, keys: Sequence[tuple[str, str]]
+                            ) -> dict[tuple[str, str], Found]:
+        """:meth:`get_referral` for many ``(agency_id, referral_ref)``; unanswered keys are absent."""
+        ...
+
+    async def save_many(self, situations: Sequence[NewSituation],
+                        answers: Sequence[Answer]) -> None:
+        """Open situations (each with its vault row, activity at its opening) and record answers.
+        An answer replaces an earlier one only when that one was ``rejected``."""
+        ...
+
+    async def get_situation(self, situation_id: UUID) -> SituationRow | None:
+        """A situation intake opened, or ``None``."""
+        ...
+
+    async def get_vault(self, situation_id: UUID) -> Sealed | None:
+        """The encrypted identified block of a situation, or ``None`` (never stored, or purged)."""
+        ...
+
+    async def conclude(self, situation_id: UUID, conclusion: str, concluded_at: datetime,
+                       purge_after: datetime | None) -> None:
+        """Mark a situation concluded, with when its identity becomes due for purge (``None``:
+        not by date)."""
+        ...
+
+    async def reopen(self, situation_id: UUID) -> None:
+        """Open a concluded situation again (its purge date goes); a purged one stays as it is."""
+        ...
+
+    async def purge(self, situation_id: UUID, reason: PurgeReason, now: datetime) -> int:
+        """Destroy a situation's identified data (its vault row, its reference's fingerprint)
+        and mark it purged; returns how many vault rows were deleted."""
+        ...
+
+    async def touch(self, situation_id: UUID, at: datetime) -> None:
+        """Record activity on a situation at ``at`` (the latest activity is kept)."""
+        ...
+
+    async def due_inactive(self, since: datetime, limit: int) -> list[UUID]:
+        """Open, unpurged situations whose last activity is at or before ``since``, oldest
+        activity first, at most ``limit``."""
+        ...
+
+    async def due_for_purge(self, now: datetime, limit: int) -> list[UUID]:
+        """Unpurged situations whose purge date is at or before ``now``, earliest first, at
+        most ``limit``."""
+        ...
+
+    async def save_assignment(self, situation_id: UUID, agency_id: str,
+                              assignment: Assignment) -> None:
+        """Remember (or replace) an agency's role in a situation."""
+        ...
+
+    async def get_assignment(self, situation_id: UUID, agency_id: str) -> Assignment | None:
+        """An agency's role in a situation, or ``None``."""
+        ...
+
+    async def record_disclosure(self, disclosure: DisclosureSealed) -> bool:
+        """Append a disclosure (without its ciphertext) to the audit log; ``False`` when this
+        recipient already got this stage's package for the situation (nothing recorded)."""
+        ...
