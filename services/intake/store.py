@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from schemas.disclosures import DisclosureSealed
@@ -172,7 +172,7 @@ class PgIntakeStore:
 
     async def purge(self, situation_id: UUID, reason: PurgeReason, now: datetime) -> int:
         """Destroy a situation's identified data; returns how many vault rows were deleted."""
-        status = cast(str, await self._conn.execute(DELETE_VAULT, situation_id))
+        status = await self._conn.execute(DELETE_VAULT, situation_id)
         await self._conn.execute(MARK_PURGED, situation_id, now, reason)
         await self._conn.execute(FORGET_FINGERPRINT, situation_id)
         return int(status.rsplit(" ", 1)[1])
@@ -231,9 +231,6 @@ INSERT INTO api_tokens (token_hash, agency_id, issued_at, expires_at) VALUES ($1
 SELECT_AGENCY_BY_HASH = """
 SELECT agency_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
 """
-REVOKE_TOKENS = """
-UPDATE api_tokens SET revoked_at = $2 WHERE agency_id = $1 AND revoked_at IS NULL
-"""
 REVOKE_BY_ID = """
 UPDATE api_tokens SET revoked_at = $2
 WHERE encode(token_hash, 'hex') LIKE $1 || '%' AND revoked_at IS NULL
@@ -285,11 +282,6 @@ async def revoke_token(conn: Connection, token_id: str, now: datetime) -> str | 
     value = await conn.fetchval(REVOKE_BY_ID, token_id.lower(), now)
     return None if value is None else str(value)
 
-
-async def revoke_tokens(conn: Connection, agency_id: str, now: datetime) -> int:
-    """Revoke every live token of an agency; returns how many."""
-    status = cast(str, await conn.execute(REVOKE_TOKENS, agency_id, now))
-    return int(status.rsplit(" ", 1)[1])
 
 
 async def agency_for_token(conn: Connection, token_hash: bytes, now: datetime) -> str | None:
