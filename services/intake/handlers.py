@@ -4,7 +4,8 @@ Every handler runs inside the consumer runtime's transaction (inbox, our writes,
 Logs carry ids, codes and counts only: never a name, a narrative or a ciphertext.
 
 Provenance (:mod:`services.intake.provenance`) is checked before anything takes effect: a
-referral must carry its agency's signature (or intake's, from the HTTP ingress), or it is
+referral on Kafka must carry its agency's signature (or intake's, on one an earlier version's
+HTTP ingress queued; the ingress now decides in the request, :meth:`Intake.submit_direct`), or it is
 answered with a ``ReferralRejected`` and changes nothing; a situation fact from another producer
 than convening, or an assignment naming an agency that may not receive identity, seals nothing
 and leaves the vault untouched (a warning says so, with ids and codes only).
@@ -145,8 +146,8 @@ class Intake:
         return []
 
     def _unsigned(self, env: Envelope[Message], rec: InRecord) -> OutRecord | None:
-        """The ``ReferralRejected`` for a referral record not signed by its agency (or by intake
-        for its HTTP ingress), or ``None`` when the signature holds."""
+        """The ``ReferralRejected`` for a referral record not signed by its agency (or by intake:
+        one an earlier version's HTTP ingress queued), or ``None`` when the signature holds."""
         event = env.event
         if not isinstance(event, ReferralSubmitted | ReferralWithdrawn):
             return None
@@ -191,10 +192,26 @@ class Intake:
         await store.save_many(situations, answers)
         return out
 
+    async def submit_direct(self, conn: Connection, event: ReferralSubmitted
+                            ) -> tuple[SubmissionDecision, Sequence[OutRecord]]:
+        """Decide a submission that reached intake itself (its HTTP ingress, the token already
+        bound to the agency) in the caller's transaction: the same rules, once, with the subject
+        as received (it never crosses Kafka); returns the decision and what to publish."""
+        now = self.clock.now()
+        store = self.stores(conn)
+        found = await store.get_referral(event.agency_id, event.referral_ref)
+        situations: list[NewSituation] = []
+        answers: list[Answer] = []
+        decision = self._decide(event, found, now, situations, answers, direct=True)
+        await store.save_many(situations, answers)
+        return decision, events.emit_all(decision.events, source=SOURCE, time=now)
+
     def _decide(self, event: ReferralSubmitted, found: Found | None, now: datetime,
-                situations: list[NewSituation], answers: list[Answer]) -> SubmissionDecision:
-        """Filter 1 and the duplicate rules for one submission; what to write is appended."""
-        subject, checked = self.check(event, now)
+                situations: list[NewSituation], answers: list[Answer], *,
+                direct: bool = False) -> SubmissionDecision:
+        """Filter 1 and the duplicate rules for one submission; what to write is appended.
+        ``direct``: received by intake itself, so a subject in clear is expected."""
+        subject, checked = self.check(event, now, direct=direct)
         content = _content(event, subject)
         state = found[0] if found else None
         current = self.vault.fingerprint(content)
@@ -232,17 +249,19 @@ class Intake:
                      codes=["duplicate_ref_conflict"])
         return decision
 
-    def check(self, event: ReferralSubmitted, now: datetime) -> tuple[Subject | None, rules.Checked]:
-        """Open the subject and run every Filter 1 rule (also used by the HTTP ingress)."""
-        subject, reasons = self._open_subject(event)
+    def check(self, event: ReferralSubmitted, now: datetime, *, direct: bool = False
+              ) -> tuple[Subject | None, rules.Checked]:
+        """Open the subject and run every Filter 1 rule."""
+        subject, reasons = self._open_subject(event, direct)
         checked = rules.check(event, subject, reference=self.reference,
                               directory=self.directory.current(),
                               today=now.astimezone(_ZONE).date(), config=self.config)
         return subject, replace(checked, reasons=(*reasons, *checked.reasons))
 
-    def _open_subject(self, event: ReferralSubmitted) -> tuple[Subject | None, tuple[Reason, ...]]:
+    def _open_subject(self, event: ReferralSubmitted, direct: bool
+                      ) -> tuple[Subject | None, tuple[Reason, ...]]:
         if event.subject is not None:
-            if self.require_sealed:
+            if self.require_sealed and not direct:
                 return event.subject, (Reason(
                     code="subject_must_be_sealed", field="subject",
                     message="Send the identified block sealed to intake's public key "

@@ -1,17 +1,17 @@
 """HTTP ingress for partners without a Kafka client (Starlette routes on intake's ASGI app).
 
 ``POST /v1/referrals`` takes the JSON of a ``ReferralSubmitted`` with a per-agency bearer token
-(only SHA-256 hashes of tokens are stored), runs the same Filter 1 checks at once, seals a clear
-subject to intake's own key (identity never crosses Kafka in the clear), and queues the referral
-on ``commande.referrals.v1`` through the outbox, published as intake (``ce_source``
-``/commande/intake``) and signed with intake's signing key (the token bound it to its agency):
-``202`` with a status URL.
-``GET /v1/referrals/{agency}/{ref}`` answers pending, accepted or rejected.
+(only SHA-256 hashes of tokens are stored) and has intake decide it in the request, with the same
+rules and the same code as a referral from Kafka, once (:meth:`Intake.submit_direct`): the
+subject goes from the request to the vault and never crosses Kafka. ``201`` with the situation
+when accepted, ``400`` with every reason when rejected, ``409`` when the reference was used for
+another referral, ``200`` with the first answer when the same referral comes again.
+``GET /v1/referrals/{agency}/{ref}`` answers accepted or rejected (whichever way it came).
 
-Errors are RFC 9457 problem details (``application/problem+json``): 400 with every reason,
-401 without a valid token, 403 for another agency's referral, 404, 413 over the size limit,
-415 for a content type other than JSON, 422 for a contract violation. No problem echoes a value
-from the request.
+Errors are RFC 9457 problem details (``application/problem+json``): 400 with every reason, 409
+for a reference already used, 401 without a valid token, 403 for another agency's referral, 404,
+413 over the size limit, 415 for a content type other than JSON, 422 for a contract violation.
+No problem echoes a value from the request.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -31,13 +30,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from directory import Directory
-from schemas.envelope import to_record
 from schemas.reference.calendar import local_date
 from schemas.referrals import Reason, ReferralSubmitted
-from schemas.signing import sign_record
-from services.intake import sealing, store
-from services.intake.handlers import SOURCE, Intake
-from services.runtime import events, outbox
+from services.intake import store
+from services.intake.decide import CONFLICT_MESSAGE, Accept, Conflict, Reject
+from services.intake.handlers import Intake
+from services.runtime import outbox
 from services.runtime.db import Pool
 from services.runtime.logging import get_logger
 from services.runtime.problems import field_errors, problem, read_json_body
@@ -120,26 +118,35 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
         if event.agency_id != agency:
             return problem(403, "wrong_agency", "Not your agency",
                            "Your token may only submit referrals of your own agency.")
-        if event.subject is not None:
-            sealed = sealing.seal_subject(event.subject, intake.intake_key.public_key)
-            event = event.model_copy(update={"subject": None, "sealed_subject": sealed})
-        now = intake.clock.now()
-        _, checked = intake.check(event, now)
-        if not checked.ok:
-            log.info("http referral refused", agency_id=agency,
-                     codes=sorted({r.code for r in checked.reasons}))
-            return problem(400, "referral_rejected", "The referral does not meet Filter 1",
-                           "Fix every reason and submit again.", reasons=_reasons(checked.reasons))
-        rec = sign_record(to_record(event, source=SOURCE, time=now), intake.signing_key)
-        event_id = dict(rec.headers)["ce_id"].decode()
         async with svc.pool.acquire() as conn, conn.transaction():
-            await store.add_http_submission(conn, agency, event.referral_ref,
-                                            UUID(event_id), now)
-            await outbox.add(conn, svc.name, [events.out_record(rec)])
+            decision, records = await intake.submit_direct(conn, event)
+            await outbox.add(conn, svc.name, records)
         url = f"/v1/referrals/{agency}/{event.referral_ref}"
-        log.info("http referral queued", agency_id=agency, event_id=event_id)
-        return JSONResponse({"status": "pending", "status_url": url, "event_id": event_id},
-                            status_code=202, headers={"Location": url})
+        if isinstance(decision, Accept):
+            return JSONResponse({"status": "accepted", "situation_id": str(decision.situation_id),
+                                 "district": decision.district, "status_url": url},
+                                status_code=201, headers={"Location": url})
+        if isinstance(decision, Reject):
+            return problem(400, "referral_rejected", "The referral does not meet Filter 1",
+                           "Fix every reason and submit again.", reasons=_reasons(decision.reasons))
+        if isinstance(decision, Conflict):
+            return problem(409, "duplicate_ref_conflict", "Reference already used",
+                           CONFLICT_MESSAGE)
+        return await answer(agency, event.referral_ref)  # the same referral again: its answer
+
+    async def answer(agency: str, ref: str) -> Response:
+        """The recorded answer to one of ``agency``'s references."""
+        async with svc.pool.acquire() as conn:
+            found = await store.referral_status(conn, agency, ref)
+        if found is None:
+            return problem(404, "unknown_referral", "Unknown referral",
+                           "No referral with this reference was received from your agency.")
+        if found["outcome"] == "accepted":
+            return JSONResponse({"status": "accepted", "situation_id": str(found["situation_id"]),
+                                 "district": found["district"],
+                                 "answered_at": found["answered_at"].isoformat()})
+        return JSONResponse({"status": "rejected", "reasons": found["reasons"],
+                             "answered_at": found["answered_at"].isoformat()})
 
     async def status(request: Request) -> Response:
         agency = await authenticate(request)
@@ -149,19 +156,7 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
         if wanted != agency:
             return problem(403, "wrong_agency", "Not your agency",
                            "Your token may only read your own agency's referrals.")
-        async with svc.pool.acquire() as conn:
-            answer, last_http = await store.referral_status(conn, agency, ref)
-        if answer is None and last_http is None:
-            return problem(404, "unknown_referral", "Unknown referral",
-                           "No referral with this reference was received from your agency.")
-        if answer is None or (last_http is not None and last_http > answer["answered_at"]):
-            return JSONResponse({"status": "pending"})
-        if answer["outcome"] == "accepted":
-            return JSONResponse({"status": "accepted", "situation_id": str(answer["situation_id"]),
-                                 "district": answer["district"],
-                                 "answered_at": answer["answered_at"].isoformat()})
-        return JSONResponse({"status": "rejected", "reasons": answer["reasons"],
-                             "answered_at": answer["answered_at"].isoformat()})
+        return await answer(agency, ref)
 
     return [Route("/v1/referrals", submit, methods=["POST"]),
             Route("/v1/referrals/{agency}/{ref}", status, methods=["GET"])]

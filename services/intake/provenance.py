@@ -7,7 +7,8 @@ the effect is sensitive intake checks again here, in one place:
   must come from (:func:`trust`);
 * :func:`check_referral`: a referral (or its withdrawal) must carry a valid Ed25519 signature of
   the agency it names (``ce_source`` ``/partners/<agency_id>``), or of intake for a referral
-  intake's HTTP ingress received (``ce_source`` ``/commande/intake``); otherwise the reasons to
+  an earlier version's HTTP ingress queued (``ce_source`` ``/commande/intake``; today's decides
+  in the request); otherwise the reasons to
   send back in a ``ReferralRejected``;
 * :func:`disclosure_refusal`: identity is sealed only for an active member of the situation's
   district table, as lead or assisting agency, and never earlier than the table releases it.

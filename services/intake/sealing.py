@@ -107,7 +107,7 @@ def open_sealed(ciphertext_b64: str, private_key: PrivateKey) -> bytes:
 
 
 def seal_subject(subject: Subject, intake_public_key: PublicKey) -> str:
-    """What a partner (``commande submit``, the HTTP ingress) puts in ``sealed_subject``."""
+    """What a partner (``commande submit``) puts in ``sealed_subject``."""
     return seal(subject.model_dump_json().encode(), intake_public_key)
 
 

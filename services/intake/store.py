@@ -2,7 +2,7 @@
 
 :class:`PgIntakeStore` is the shell's :class:`~services.intake.ports.IntakeStore`, bound to the
 caller's connection, so it joins the caller's transaction (the consumer runtime's, with the inbox
-and outbox). The HTTP ingress tokens and submissions (read by the ingress routes and the CLI,
+and outbox). The HTTP ingress tokens and answers (read by the ingress routes and the CLI,
 never by the shell) stay free functions taking the connection. No statement is built from values.
 """
 
@@ -240,15 +240,9 @@ LIST_TOKENS = """
 SELECT encode(token_hash, 'hex') AS hash, agency_id, issued_at, expires_at, revoked_at
 FROM api_tokens WHERE $1::text IS NULL OR agency_id = $1 ORDER BY issued_at
 """
-INSERT_HTTP_SUBMISSION = """
-INSERT INTO http_submissions (agency_id, referral_ref, event_id, received_at) VALUES ($1, $2, $3, $4)
-"""
 GET_STATUS = """
 SELECT outcome, situation_id, district, reasons, answered_at FROM referrals
 WHERE agency_id = $1 AND referral_ref = $2
-"""
-LAST_HTTP_SUBMISSION = """
-SELECT max(received_at) FROM http_submissions WHERE agency_id = $1 AND referral_ref = $2
 """
 
 
@@ -290,19 +284,12 @@ async def agency_for_token(conn: Connection, token_hash: bytes, now: datetime) -
     return None if value is None else str(value)
 
 
-async def add_http_submission(conn: Connection, agency_id: str, referral_ref: str,
-                              event_id: UUID, now: datetime) -> None:
-    """Remember a submission received over HTTP (it is pending until answered)."""
-    await conn.execute(INSERT_HTTP_SUBMISSION, agency_id, referral_ref, event_id, now)
-
-
 async def referral_status(conn: Connection, agency_id: str, referral_ref: str
-                          ) -> tuple[dict[str, Any] | None, datetime | None]:
-    """The recorded answer to a reference (or ``None``) and its last HTTP submission time."""
+                          ) -> dict[str, Any] | None:
+    """The recorded answer to a reference, or ``None``."""
     row = await conn.fetchrow(GET_STATUS, agency_id, referral_ref)
-    last = await conn.fetchval(LAST_HTTP_SUBMISSION, agency_id, referral_ref)
     if row is None:
-        return None, last
+        return None
     return {"outcome": row["outcome"], "situation_id": row["situation_id"],
             "district": row["district"], "reasons": json.loads(row["reasons"]),
-            "answered_at": row["answered_at"]}, last
+            "answered_at": row["answered_at"]}

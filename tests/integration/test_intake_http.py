@@ -22,19 +22,19 @@ from schemas.referrals import (
     SituationSummary,
     Subject,
 )
-from schemas.signing import record_signing_bytes, signature_header, verifies
-from schemas.topics import REFERRALS_URGENT
+from schemas.situations import SituationOpened
+from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
 from services.cli import intake_cmd
 from services.cli.intake_cmd import issue_token
 from services.intake import main, store
 from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
-from services.intake.signing import development_signing_key
 from services.runtime.clock import ManualClock
 from services.runtime.http import admin_app, asgi_app
+from services.runtime.kafka import InRecord
 from services.runtime.service import Service
 from services.runtime.settings import Settings
-from tests.support.kafka import read_all, wait_for
+from tests.support.kafka import end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -101,34 +101,40 @@ def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, An
     return problem
 
 
-async def test_a_referral_over_http_is_queued_sealed_and_answered(http: Http) -> None:
+async def test_a_referral_over_http_is_decided_in_its_request_once(http: Http) -> None:
+    since = await end_offsets(http.svc.settings, SITUATIONS.name)
     resp = await http.client.post("/v1/referrals", json=body("ok"), headers=http.auth())
-    assert resp.status_code == 202, resp.text
+    assert resp.status_code == 201, resp.text
     url = resp.json()["status_url"]
     assert resp.headers["location"] == url == f"/v1/referrals/{AGENCY}/H{RUN}-ok"
+    answer = resp.json()
+    assert (answer["status"], answer["district"]) == ("accepted", "district_2")
+    situation_id = uuid.UUID(answer["situation_id"])
 
-    async def answered() -> dict[str, Any] | None:
-        got: dict[str, Any] = (await http.client.get(url, headers=http.auth())).json()
-        return got if got["status"] != "pending" else None
+    status = (await http.client.get(url, headers=http.auth())).json()
+    assert (status["status"], status["situation_id"]) == ("accepted", str(situation_id))
+    # the same referral again: its first answer; other content under the reference: a conflict
+    again = await http.client.post("/v1/referrals", json=body("ok"), headers=http.auth())
+    assert (again.status_code, again.json()["situation_id"]) == (200, str(situation_id))
+    other = body("ok")
+    other["summary"]["narrative"] = "Another situation under a reference already used."
+    assert_problem(await http.client.post("/v1/referrals", json=other, headers=http.auth()),
+                   409, "duplicate_ref_conflict")
 
-    status = await wait_for(answered)
-    assert status["status"] == "accepted"
-    assert status["district"] == "district_2"
-    uuid.UUID(status["situation_id"])
+    # one situation opened, published by intake; the subject never crossed Kafka
     key = f"{AGENCY}/H{RUN}-ok".encode()
-    # an urgent referral travels the urgent lane (docs/adr/0006-urgent-lane.md)
-    (record,) = [r for r in await read_all(http.svc.settings,
-                                           REFERRALS_URGENT.name) if r.key == key]
-    sent = json.loads(record.value)
-    assert sent["subject"] is None
-    assert sent["sealed_subject"]
-    assert GIVEN.encode() not in record.value
-    # published as intake and signed with intake's key (the token bound it to its agency)
+    for topic in (REFERRALS.name, REFERRALS_URGENT.name):
+        assert [r for r in await read_all(http.svc.settings, topic) if r.key == key] == []
+
+    async def opened() -> list[InRecord] | None:
+        found = [r for r in await read_all(http.svc.settings, SITUATIONS.name, since=since)
+                 if json.loads(r.value).get("situation_id") == str(situation_id)
+                 and dict(r.headers)["ce_type"] == SituationOpened.ce_type.encode()]
+        return found or None
+
+    (record,) = await wait_for(opened)
     assert dict(record.headers)["ce_source"] == b"/commande/intake"
-    signature = signature_header(record.headers)
-    assert signature is not None
-    assert verifies(record_signing_bytes(record.headers, record.key, record.value), signature,
-                    [development_signing_key("intake").verify_key]) is not None
+    assert GIVEN.encode() not in record.value
 
 
 async def test_every_reason_is_a_400(http: Http) -> None:
