@@ -40,6 +40,7 @@ from schemas.situations import (
 )
 from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, SITUATIONS_URGENT
 from services.intake import purging, sealing
+from services.intake.decide import Accept, Duplicate, Reject
 from services.intake.handlers import Intake
 from services.intake.ports import Assignment
 from services.intake.provenance import CONVENING, partner_source
@@ -190,6 +191,31 @@ async def test_other_content_under_a_used_reference_is_a_conflict(
     assert [r.code for r in answer.reasons] == ["duplicate_ref_conflict"]
     assert list(store.situations) == [sid]
     assert store.referrals[(AGENCY, "R-conflict")][0].outcome == "accepted"
+
+
+async def test_a_referral_received_directly_is_decided_once_with_its_subject_in_clear(
+        intake: Intake, store: InMemoryIntakeStore) -> None:
+    """The HTTP ingress's path: no signature, no sealing, the same rules; a clear subject is
+    accepted even where partners must seal (it never crosses Kafka)."""
+    strict = Intake(**{**vars(intake), "require_sealed": True})
+    event = referral("R-direct", subject=subject(), sealed_subject=None, priority="urgent")
+    decision, out = await strict.submit_direct(CONN, event)
+    assert isinstance(decision, Accept)
+    assert [o.topic for o in out] == [SITUATIONS.name, SITUATIONS_URGENT.name,
+                                      REFERRAL_STATUS.name]
+    answer = decoded(out[2]).event
+    assert isinstance(answer, ReferralAccepted)
+    assert answer.situation_id == decision.situation_id
+    assert strict.vault.decrypt(decision.situation_id, store.vault[decision.situation_id]) == subject()
+    assert b"Sample" not in b"".join(o.value for o in out)
+    again, repeated = await strict.submit_direct(CONN, event)
+    assert isinstance(again, Duplicate)
+    assert list(store.situations) == [decision.situation_id]
+    rejected, _ = await strict.submit_direct(CONN, referral(
+        "R-direct-bad", subject=subject(), sealed_subject=None,
+        summary=summary().model_copy(update={"municipality": "hamilton"})))
+    assert isinstance(rejected, Reject)
+    assert [r.code for r in rejected.reasons] == ["municipality_outside_halton"]
 
 
 async def test_a_rejected_referral_is_answered_again_and_may_be_corrected(
