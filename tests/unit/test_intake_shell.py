@@ -206,10 +206,14 @@ async def test_a_referral_received_directly_is_decided_once_with_its_subject_in_
     answer = decoded(out[2]).event
     assert isinstance(answer, ReferralAccepted)
     assert answer.situation_id == decision.situation_id
-    assert strict.vault.decrypt(decision.situation_id, store.vault[decision.situation_id]) == subject()
+    sealed = store.vault[decision.situation_id]
+    assert strict.vault.decrypt(decision.situation_id, sealed) == subject()
     assert b"Sample" not in b"".join(o.value for o in out)
     again, repeated = await strict.submit_direct(CONN, event)
     assert isinstance(again, Duplicate)
+    (first_answer,) = [decoded(o).event for o in repeated]
+    assert isinstance(first_answer, ReferralAccepted)
+    assert (first_answer.situation_id, first_answer.duplicate) == (decision.situation_id, True)
     assert list(store.situations) == [decision.situation_id]
     rejected, _ = await strict.submit_direct(CONN, referral(
         "R-direct-bad", subject=subject(), sealed_subject=None,
