@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 from schemas.notices import NoticeAcknowledged
 from schemas.reference.calendar import ZONE
-from services.notifier import store, tokens
+from services.notifier import tokens
+from services.notifier.ports import NoticeSummary
+from services.notifier.store import PgNotifierStore
 from services.runtime import outbox, pages
 from services.runtime.clock import Clock
 from services.runtime.db import Pool
@@ -49,9 +51,10 @@ async def acknowledge(pool: Pool, schema: str, secret: bytes, token: str, clock:
     now = clock.now()
     notice = tokens.verify(secret, token, now)
     async with pool.acquire() as conn, conn.transaction():
-        agency = await store.acknowledge(conn, notice, now)
+        store = PgNotifierStore(conn)
+        agency = await store.acknowledge(notice, now)
         if agency is None:
-            known = await store.notice_exists(conn, notice)
+            known = await store.notice_exists(notice)
             return AckOutcome.ALREADY if known else AckOutcome.UNKNOWN
         event = NoticeAcknowledged(notice_id=notice, recipient_agency=agency, via=via,
                                    acknowledged_at=now)
@@ -84,7 +87,7 @@ def page(*paragraphs: str, button: bool = False, status: int = 200) -> HTMLRespo
                       button="Acknowledge this notice" if button else None, status=status)
 
 
-def describe(summary: store.NoticeSummary) -> str:
+def describe(summary: NoticeSummary) -> str:
     """One sentence about a notice, in Toronto time (kind, recipient, when; never content)."""
     sent = summary.sent_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
     what = KIND_WORDS.get(summary.kind, "a notice")
@@ -109,7 +112,7 @@ def routes(svc: Service, secret: bytes, clock: Clock) -> list[Route]:
             return problem
         notice = tokens.verify(secret, str(request.path_params["token"]), clock.now())
         async with svc.pool.acquire() as conn:
-            summary = await store.notice_summary(conn, notice)
+            summary = await PgNotifierStore(conn).notice_summary(notice)
         if summary is None:
             return page(_WORDS[AckOutcome.UNKNOWN], status=404)
         if summary.acknowledged_at is not None:
