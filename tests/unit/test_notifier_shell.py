@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
+from functools import cache
 from typing import Any, cast
 from uuid import UUID
 
@@ -88,10 +89,8 @@ class Shell:
     store: InMemoryNotifierStore = field(default_factory=InMemoryNotifierStore)
 
     def __post_init__(self) -> None:
-        ref = reference()
-        holder = DirectoryHolder(self.settings.notifier_directory, reference_codes(ref))
-        self.handlers = Handlers(self.settings, self.clock, holder, ref, SECRET,
-                                 ContactBox.development(), stores=lambda conn: self.store)
+        self.handlers = Handlers(self.settings, self.clock, sample_directory(), reference(),
+                                 SECRET, ContactBox.development(), stores=lambda conn: self.store)
 
     async def feed(self, *events: Message) -> list[UUID]:
         """Handle each event's record; notifier's consumer emits nothing."""
@@ -108,6 +107,12 @@ class Shell:
     async def pending(self) -> list[Due]:
         """Every notice waiting to be sent, in the order the delivery loop takes them."""
         return await self.store.take_due(FAR, 1000)
+
+
+@cache
+def sample_directory() -> DirectoryHolder:
+    """The sample directory (``deploy/directory/halton.yaml``), read once for the module."""
+    return DirectoryHolder(settings().notifier_directory, reference_codes(reference()))
 
 
 def record(event: Message) -> InRecord:
