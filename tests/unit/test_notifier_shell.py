@@ -1,7 +1,8 @@
 """Notifier's shell on the in-memory store: events in, notices inserted (which kinds, to whom, at
 which privacy, with which facts), repeats ignored, refusals waiting for their command; then the
-delivery loop's batch on the same store (delivered, retried, given up, urgent first) and the
-records it publishes. No Kafka, no PostgreSQL, no network: the channels are scripted.
+delivery loop's batch on the same store (delivered, retried, given up, urgent first), the
+acknowledgements, and the records they publish. No Kafka, no PostgreSQL, no network: the
+channels are scripted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from schemas.meetings import (
     CommandRejected,
     MeetingScheduled,
 )
-from schemas.notices import NoticeDelivered, NoticeFailed
+from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
 from schemas.reference import reference
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
@@ -44,6 +45,7 @@ from schemas.situations import (
 )
 from schemas.topics import DLQ, NOTICES
 from services.notifier import tokens
+from services.notifier.acks import AckOutcome, acknowledged
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel
 from services.notifier.channels.webhook import WebhookChannel
@@ -462,3 +464,30 @@ async def test_a_batch_takes_urgent_notices_first() -> None:
     [(_, first)] = channels.sent
     assert first == notice_id(escalation, "hrps-cmb-d1/staff_sergeant/"
                               "d1-staff-sergeant@police.example.org", "escalation")
+
+
+# -- acknowledgements ---------------------------------------------------------------------------
+
+
+async def test_a_notice_is_acknowledged_once_and_said_so_once() -> None:
+    shell = Shell()
+    await shell.feed(sample(SlaBreached, agency_id="housing-services"))
+    [d] = await shell.pending()
+    later = NOW + timedelta(hours=1)
+    outcome, records = await acknowledged(shell.store, d.notice_id, later, "link")
+    assert outcome == AckOutcome.ACKNOWLEDGED
+    [event] = published(records)
+    assert isinstance(event, NoticeAcknowledged)
+    assert (event.notice_id, event.recipient_agency, event.via, event.acknowledged_at) == (
+        d.notice_id, "hrps-cmb-d1", "link", later)
+    assert [r.topic for r in records] == [NOTICES.name]
+    again = await acknowledged(shell.store, d.notice_id, later + timedelta(minutes=1), "api")
+    assert again == (AckOutcome.ALREADY, [])
+    summary_ = await shell.store.notice_summary(d.notice_id)
+    assert summary_ is not None
+    assert summary_.acknowledged_at == later
+
+
+async def test_an_unknown_notice_is_not_acknowledged() -> None:
+    assert await acknowledged(InMemoryNotifierStore(), uuid7(), NOW, "link") == (
+        AckOutcome.UNKNOWN, [])
