@@ -11,8 +11,10 @@ anything.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -20,11 +22,14 @@ from starlette.routing import Route
 
 from schemas.notices import NoticeAcknowledged
 from schemas.reference.calendar import ZONE
-from services.notifier import store, tokens
+from services.notifier import tokens
+from services.notifier.ports import NoticeSummary, NotifierStore
+from services.notifier.store import PgNotifierStore
 from services.runtime import outbox, pages
 from services.runtime.clock import Clock
 from services.runtime.db import Pool
 from services.runtime.events import emit
+from services.runtime.kafka import OutRecord
 from services.runtime.service import Service
 
 SOURCE = "/commande/notifier"
@@ -38,8 +43,12 @@ class AckOutcome(StrEnum):
     UNKNOWN = "unknown notice"
 
 
+Via = Literal["link", "webhook", "api"]
+"""How the recipient acknowledged (``NoticeAcknowledged.via``)."""
+
+
 async def acknowledge(pool: Pool, schema: str, secret: bytes, token: str, clock: Clock, *,
-                      via: Literal["link", "webhook", "api"] = "link") -> AckOutcome:
+                      via: Via = "link") -> AckOutcome:
     """Verify ``token`` and record the acknowledgement once.
 
     Raises:
@@ -49,14 +58,22 @@ async def acknowledge(pool: Pool, schema: str, secret: bytes, token: str, clock:
     now = clock.now()
     notice = tokens.verify(secret, token, now)
     async with pool.acquire() as conn, conn.transaction():
-        agency = await store.acknowledge(conn, notice, now)
-        if agency is None:
-            known = await store.notice_exists(conn, notice)
-            return AckOutcome.ALREADY if known else AckOutcome.UNKNOWN
-        event = NoticeAcknowledged(notice_id=notice, recipient_agency=agency, via=via,
-                                   acknowledged_at=now)
-        await outbox.add(conn, schema, [emit(event, source=SOURCE)])
-    return AckOutcome.ACKNOWLEDGED
+        outcome, records = await acknowledged(PgNotifierStore(conn), notice, now, via)
+        await outbox.add(conn, schema, records)
+    return outcome
+
+
+async def acknowledged(store: NotifierStore, notice: UUID, now: datetime,
+                       via: Via) -> tuple[AckOutcome, list[OutRecord]]:
+    """Record the acknowledgement of ``notice`` in ``store``; returns what it did and the
+    ``NoticeAcknowledged`` to publish (only the first time) in the same transaction."""
+    agency = await store.acknowledge(notice, now)
+    if agency is None:
+        known = await store.notice_exists(notice)
+        return (AckOutcome.ALREADY if known else AckOutcome.UNKNOWN), []
+    event = NoticeAcknowledged(notice_id=notice, recipient_agency=agency, via=via,
+                               acknowledged_at=now)
+    return AckOutcome.ACKNOWLEDGED, [emit(event, source=SOURCE)]
 
 
 KIND_WORDS = {
@@ -84,7 +101,7 @@ def page(*paragraphs: str, button: bool = False, status: int = 200) -> HTMLRespo
                       button="Acknowledge this notice" if button else None, status=status)
 
 
-def describe(summary: store.NoticeSummary) -> str:
+def describe(summary: NoticeSummary) -> str:
     """One sentence about a notice, in Toronto time (kind, recipient, when; never content)."""
     sent = summary.sent_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
     what = KIND_WORDS.get(summary.kind, "a notice")
@@ -109,7 +126,7 @@ def routes(svc: Service, secret: bytes, clock: Clock) -> list[Route]:
             return problem
         notice = tokens.verify(secret, str(request.path_params["token"]), clock.now())
         async with svc.pool.acquire() as conn:
-            summary = await store.notice_summary(conn, notice)
+            summary = await PgNotifierStore(conn).notice_summary(notice)
         if summary is None:
             return page(_WORDS[AckOutcome.UNKNOWN], status=404)
         if summary.acknowledged_at is not None:

@@ -13,18 +13,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.notices import NoticeDelivered, NoticeFailed
-from services.notifier import store
 from services.notifier.channels import DeliveryError
 from services.notifier.channels.smtp import SmtpChannel, build_message
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered
+from services.notifier.ports import Due, NotifierStore
 from services.notifier.settings import NotifierSettings
+from services.notifier.store import WAKE_CHANNEL, PgNotifierStore
 from services.runtime import outbox, worker
 from services.runtime.clock import Clock
 from services.runtime.db import Connection, Pool
@@ -41,12 +42,15 @@ log = get_logger("commande.notifier.delivery")
 
 
 class Deliverer:
-    """Attempts due notices; :meth:`run_once` handles one batch."""
+    """Attempts due notices; :meth:`run_once` handles one batch in one transaction,
+    :meth:`deliver` is that batch on any :class:`~services.notifier.ports.NotifierStore`."""
 
     def __init__(self, pool: Pool, schema: str, settings: NotifierSettings, clock: Clock,
                  smtp: SmtpChannel, webhook: WebhookChannel,
-                 box: ContactBox | None = None, dead_letters: DeadLetters | None = None) -> None:
+                 box: ContactBox | None = None, dead_letters: DeadLetters | None = None,
+                 stores: Callable[[Connection], NotifierStore] = PgNotifierStore) -> None:
         self._pool = pool
+        self._stores = stores
         self._dead_letters = dead_letters or DeadLetters()
         self._box = box
         self._schema = schema
@@ -61,18 +65,25 @@ class Deliverer:
     async def run_once(self) -> int:
         """Attempt one batch of due notices; returns how many were attempted."""
         async with self._pool.acquire() as conn, conn.transaction():
-            due = await store.take_due(conn, self._clock.now(), self._s.notifier_batch)
-            if not due:
-                return 0
-            outcomes = await asyncio.gather(*(self._attempt(d) for d in due))
-            now = self._clock.now()
-            records: list[OutRecord] = []
-            for d, outcome in zip(due, outcomes, strict=True):
-                records += await self._record(conn, d, outcome, now)
+            attempted, records = await self.deliver(self._stores(conn))
             await outbox.add(conn, self._schema, records)
-        return len(due)
+        return attempted
 
-    async def _attempt(self, d: store.Due) -> str | DeliveryError:
+    async def deliver(self, store: NotifierStore) -> tuple[int, list[OutRecord]]:
+        """Take a batch of due notices from ``store``, attempt them and record each outcome
+        there; returns how many were attempted and the records that say so (for the outbox of
+        the same transaction)."""
+        due = await store.take_due(self._clock.now(), self._s.notifier_batch)
+        if not due:
+            return 0, []
+        outcomes = await asyncio.gather(*(self._attempt(d) for d in due))
+        now = self._clock.now()
+        records: list[OutRecord] = []
+        for d, outcome in zip(due, outcomes, strict=True):
+            records += await self._record(store, d, outcome, now)
+        return len(due), records
+
+    async def _attempt(self, d: Due) -> str | DeliveryError:
         try:
             payload, address = self._open(d)
             if d.channel == "email":
@@ -88,7 +99,7 @@ class Deliverer:
                           error=type(exc).__name__)
             return DeliveryError("internal_error", permanent=False)
 
-    def _open(self, d: store.Due) -> tuple[dict[str, Any], str]:
+    def _open(self, d: Due) -> tuple[dict[str, Any], str]:
         """The payload and address to send to: a sealed payload (a community event request's
         notice) is opened here, and a requester's e-mail is inside it, not in the row."""
         if "sealed" not in d.payload:
@@ -101,28 +112,28 @@ class Deliverer:
             raise DeliveryError("sealed_payload_unreadable", permanent=True) from None
         return payload, str(payload.get("to") or d.address)
 
-    async def _record(self, conn: Connection, d: store.Due, outcome: str | DeliveryError,
+    async def _record(self, store: NotifierStore, d: Due, outcome: str | DeliveryError,
                       now: datetime) -> list[OutRecord]:
         attempt = d.attempts + 1
         channel = "email" if d.channel == "email" else "webhook"
         common = {"notice_id": d.notice_id, "recipient_agency": d.recipient_agency,
                   "kind": d.kind, "cause_id": d.cause_id, "channel": channel, "attempt": attempt}
         if not isinstance(outcome, DeliveryError):
-            await store.mark_delivered(conn, d.notice_id, attempt, outcome, now)
+            await store.mark_delivered(d.notice_id, attempt, outcome, now)
             log.info("notice delivered", notice_id=str(d.notice_id), kind=d.kind,
                      channel=channel, attempt=attempt)
             return [emit(NoticeDelivered(**common, delivered_at=now), source=SOURCE)]
         decision = self._policy.decide_outcome(permanent=outcome.permanent, attempt=attempt,
                                                jitter=random.random())
         if isinstance(decision, DeadLetter):
-            await store.mark_failed(conn, d.notice_id, attempt, outcome.code, now)
+            await store.mark_failed(d.notice_id, attempt, outcome.code, now)
             log.warning("notice given up", notice_id=str(d.notice_id), kind=d.kind,
                         channel=channel, attempt=attempt, error=outcome.code,
                         reason=decision.reason)
             return list(given_up(self._dead_letters, d, outcome.code, decision.reason, attempt,
                                  now))
         retry_at = now + timedelta(seconds=decision.after)
-        await store.mark_retry(conn, d.notice_id, attempt, retry_at, outcome.code)
+        await store.mark_retry(d.notice_id, attempt, retry_at, outcome.code)
         log.info("notice attempt failed", notice_id=str(d.notice_id), kind=d.kind,
                  channel=channel, attempt=attempt, error=outcome.code)
         failed = NoticeFailed(**common, error=outcome.code, permanent=False,
@@ -141,7 +152,7 @@ def _rendered(payload: dict[str, object]) -> Rendered:
     )
 
 
-def given_up(dead_letters: DeadLetters, d: store.Due, error: str, reason: str, attempt: int,
+def given_up(dead_letters: DeadLetters, d: Due, error: str, reason: str, attempt: int,
              now: datetime) -> tuple[OutRecord, OutRecord]:
     """The last ``NoticeFailed`` (``permanent``) of a notice notifier gives up, and its dead letter.
 
@@ -163,8 +174,8 @@ def given_up(dead_letters: DeadLetters, d: store.Due, error: str, reason: str, a
 def delivery_loop(settings: NotifierSettings, clock: Clock,
                   box: ContactBox | None = None) -> BackgroundLoop:
     """The background worker for ``svc.background``: a batch every ``notifier_poll_interval``,
-    at once when a new notice is inserted (``NOTIFY`` on :data:`store.WAKE_CHANNEL`) or a full
-    batch suggests more are due."""
+    at once when a new notice is inserted (``NOTIFY`` on
+    :data:`~services.notifier.store.WAKE_CHANNEL`) or a full batch suggests more are due."""
 
     async def loop(svc: Service, stopping: asyncio.Event) -> None:
         webhook = WebhookChannel(settings)
@@ -178,7 +189,7 @@ def delivery_loop(settings: NotifierSettings, clock: Clock,
         try:
             await worker.run("notifier-delivery", svc.pool, stopping, step,
                              interval=settings.notifier_poll_interval,
-                             channel=store.WAKE_CHANNEL)
+                             channel=WAKE_CHANNEL)
         finally:
             await webhook.close()
             await smtp.close()

@@ -1,20 +1,24 @@
 """Notifier's PostgreSQL state: notices and their delivery, plus the facts later events need.
 
-Every statement is a named constant; values are always parameters.
+:class:`PgNotifierStore` is the :class:`~services.notifier.ports.NotifierStore` port over one
+transaction's connection. Every statement is a named constant; values are always parameters.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
-from services.notifier.priority import Priority
+
+# The port's value types, still importable from here: the event requests' store and shell
+# (services/notifier/request_*.py) import NewNotice from this module.
+from services.notifier.ports import Due as Due
+from services.notifier.ports import NewNotice as NewNotice
+from services.notifier.ports import NoticeSummary as NoticeSummary
 from services.runtime.db import Connection
 
 WAKE_CHANNEL = "notifier_notices"
@@ -100,152 +104,102 @@ ON CONFLICT (command_id) DO NOTHING
 POP_PENDING_REFUSAL = "DELETE FROM pending_refusals WHERE command_id = $1 RETURNING cause_id, event"
 
 
-@dataclass(frozen=True, slots=True)
-class NoticeSummary:
-    """What the acknowledgement page shows: the kind, who it was for and when (no content)."""
+class PgNotifierStore:
+    """The :class:`~services.notifier.ports.NotifierStore` in PostgreSQL, bound to ``conn`` (the
+    caller owns its transaction)."""
 
-    kind: str
-    recipient_agency: str
-    sent_at: datetime
-    acknowledged_at: datetime | None
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
+    async def insert_notices(self, notices: Sequence[NewNotice], now: datetime) -> int:
+        """Insert ``notices`` (a repeat is a no-op) and wake the delivery loop; returns how many."""
+        added = 0
+        for n in notices:
+            if await self._conn.fetchval(
+                    INSERT_NOTICE, n.notice_id, n.cause_id, n.cause_topic, n.kind,
+                    n.recipient_agency, n.recipient_key, n.channel, n.address, n.privacy,
+                    json.dumps(n.payload), int(n.priority), now):
+                added += 1
+        if added:
+            await self._conn.execute(WAKE, WAKE_CHANNEL)
+        return added
 
-@dataclass(frozen=True, slots=True)
-class NewNotice:
-    """A rendered notice to insert."""
+    async def take_due(self, now: datetime, limit: int) -> list[Due]:
+        """Due notices, locked for this transaction; others' locked rows are skipped."""
+        rows = await self._conn.fetch(TAKE_DUE, now, limit)
+        return [Due(notice_id=r["notice_id"], cause_id=r["cause_id"],
+                    cause_topic=r["cause_topic"], kind=r["kind"],
+                    recipient_agency=r["recipient_agency"], channel=r["channel"],
+                    address=r["address"],
+                    payload=json.loads(r["payload"]) if r["payload"] else {},
+                    attempts=r["attempts"]) for r in rows]
 
-    notice_id: UUID
-    cause_id: UUID
-    cause_topic: str
-    kind: str
-    recipient_agency: str
-    recipient_key: str
-    channel: str
-    address: str
-    privacy: str
-    payload: dict[str, Any]
-    priority: Priority = Priority.ROUTINE
+    async def mark_delivered(self, notice: UUID, attempt: int, message_id: str,
+                             now: datetime) -> None:
+        """Delivered: record it and drop the rendered payload."""
+        await self._conn.execute(MARK_DELIVERED, notice, attempt, message_id, now)
 
+    async def mark_retry(self, notice: UUID, attempt: int, at: datetime, error: str) -> None:
+        """Failed for now: try again at ``at``."""
+        await self._conn.execute(MARK_RETRY, notice, attempt, at, error)
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    """A notice taken for an attempt (locked until the taking transaction ends)."""
+    async def mark_failed(self, notice: UUID, attempt: int, error: str, now: datetime) -> None:
+        """Given up: record it and drop the rendered payload."""
+        await self._conn.execute(MARK_FAILED, notice, attempt, error, now)
 
-    notice_id: UUID
-    cause_id: UUID
-    cause_topic: str
-    kind: str
-    recipient_agency: str
-    channel: str
-    address: str
-    payload: dict[str, Any]
-    attempts: int
+    async def acknowledge(self, notice: UUID, now: datetime) -> str | None:
+        """The recipient agency when this is the first acknowledgement; ``None`` otherwise."""
+        agency: str | None = await self._conn.fetchval(ACKNOWLEDGE, notice, now)
+        return agency
 
+    async def notice_exists(self, notice: UUID) -> bool:
+        """Whether notifier knows ``notice``."""
+        return bool(await self._conn.fetchval(NOTICE_EXISTS, notice))
 
-async def insert_notices(conn: Connection, notices: Sequence[NewNotice], now: datetime) -> int:
-    """Insert ``notices`` (a repeat is a no-op) and wake the delivery loop; returns how many."""
-    added = 0
-    for n in notices:
-        if await conn.fetchval(INSERT_NOTICE, n.notice_id, n.cause_id, n.cause_topic, n.kind,
-                               n.recipient_agency, n.recipient_key, n.channel, n.address,
-                               n.privacy, json.dumps(n.payload), int(n.priority), now):
-            added += 1
-    if added:
-        await conn.execute(WAKE, WAKE_CHANNEL)
-    return added
+    async def notice_summary(self, notice: UUID) -> NoticeSummary | None:
+        """What an acknowledgement page shows of ``notice`` (no content), or ``None``."""
+        row = await self._conn.fetchrow(NOTICE_SUMMARY, notice)
+        if row is None:
+            return None
+        return NoticeSummary(kind=row["kind"], recipient_agency=row["recipient_agency"],
+                             sent_at=row["created_at"], acknowledged_at=row["acknowledged_at"])
 
+    async def save_meeting(self, meeting_id: UUID, info: MeetingInfo) -> None:
+        """Remember a meeting's district, time and venue (for its agendas)."""
+        await self._conn.execute(SAVE_MEETING, meeting_id, info.district, info.kind,
+                                 info.starts_at, info.ends_at, info.venue)
 
-async def take_due(conn: Connection, now: datetime, limit: int) -> list[Due]:
-    """Due notices, locked for this transaction; others' locked rows are skipped."""
-    rows = await conn.fetch(TAKE_DUE, now, limit)
-    return [Due(notice_id=r["notice_id"], cause_id=r["cause_id"], cause_topic=r["cause_topic"],
-                kind=r["kind"], recipient_agency=r["recipient_agency"], channel=r["channel"],
-                address=r["address"], payload=json.loads(r["payload"]) if r["payload"] else {},
-                attempts=r["attempts"]) for r in rows]
+    async def get_meeting(self, meeting_id: UUID) -> MeetingInfo | None:
+        """A remembered meeting."""
+        r = await self._conn.fetchrow(GET_MEETING, meeting_id)
+        if r is None:
+            return None
+        return MeetingInfo(r["district"], r["kind"], r["starts_at"], r["ends_at"], r["venue"])
 
+    async def save_situation(self, situation_id: UUID, originator: str, district: str) -> None:
+        """Remember who referred a situation (for its conclusion)."""
+        await self._conn.execute(SAVE_SITUATION, situation_id, originator, district)
 
-async def mark_delivered(conn: Connection, notice: UUID, attempt: int, message_id: str,
-                         now: datetime) -> None:
-    """Delivered: record it and drop the rendered payload."""
-    await conn.execute(MARK_DELIVERED, notice, attempt, message_id, now)
+    async def get_originator(self, situation_id: UUID) -> str | None:
+        """The agency that referred ``situation_id``."""
+        found: str | None = await self._conn.fetchval(GET_ORIGINATOR, situation_id)
+        return found
 
+    async def save_actor(self, command_id: UUID, actor: Actor) -> None:
+        """Remember who issued a command (for its refusal)."""
+        await self._conn.execute(SAVE_ACTOR, command_id, actor.agency_id, actor.role)
 
-async def mark_retry(conn: Connection, notice: UUID, attempt: int, at: datetime,
-                     error: str) -> None:
-    """Failed for now: try again at ``at``."""
-    await conn.execute(MARK_RETRY, notice, attempt, at, error)
+    async def get_actor(self, command_id: UUID) -> Actor | None:
+        """Who issued ``command_id``."""
+        r = await self._conn.fetchrow(GET_ACTOR, command_id)
+        return None if r is None else Actor(agency_id=r["agency_id"], role=r["role"])
 
+    async def save_pending_refusal(self, command_id: UUID, cause_id: UUID,
+                                   event_json: str) -> None:
+        """Keep a refusal whose command notifier has not seen yet."""
+        await self._conn.execute(SAVE_PENDING_REFUSAL, command_id, cause_id, event_json)
 
-async def mark_failed(conn: Connection, notice: UUID, attempt: int, error: str,
-                      now: datetime) -> None:
-    """Given up: record it and drop the rendered payload."""
-    await conn.execute(MARK_FAILED, notice, attempt, error, now)
-
-
-async def acknowledge(conn: Connection, notice: UUID, now: datetime) -> str | None:
-    """The recipient agency when this is the first acknowledgement; ``None`` otherwise."""
-    agency: str | None = await conn.fetchval(ACKNOWLEDGE, notice, now)
-    return agency
-
-
-async def notice_summary(conn: Connection, notice: UUID) -> NoticeSummary | None:
-    """What an acknowledgement page shows of ``notice`` (no content), or ``None``."""
-    row = await conn.fetchrow(NOTICE_SUMMARY, notice)
-    if row is None:
-        return None
-    return NoticeSummary(kind=row["kind"], recipient_agency=row["recipient_agency"],
-                         sent_at=row["created_at"], acknowledged_at=row["acknowledged_at"])
-
-
-async def notice_exists(conn: Connection, notice: UUID) -> bool:
-    """Whether notifier knows ``notice``."""
-    return bool(await conn.fetchval(NOTICE_EXISTS, notice))
-
-
-async def save_meeting(conn: Connection, meeting_id: UUID, info: MeetingInfo) -> None:
-    """Remember a meeting's district, time and venue (for its agendas)."""
-    await conn.execute(SAVE_MEETING, meeting_id, info.district, info.kind, info.starts_at,
-                       info.ends_at, info.venue)
-
-
-async def get_meeting(conn: Connection, meeting_id: UUID) -> MeetingInfo | None:
-    """A remembered meeting."""
-    r = await conn.fetchrow(GET_MEETING, meeting_id)
-    if r is None:
-        return None
-    return MeetingInfo(r["district"], r["kind"], r["starts_at"], r["ends_at"], r["venue"])
-
-
-async def save_situation(conn: Connection, situation_id: UUID, originator: str,
-                         district: str) -> None:
-    """Remember who referred a situation (for its conclusion)."""
-    await conn.execute(SAVE_SITUATION, situation_id, originator, district)
-
-
-async def get_originator(conn: Connection, situation_id: UUID) -> str | None:
-    """The agency that referred ``situation_id``."""
-    found: str | None = await conn.fetchval(GET_ORIGINATOR, situation_id)
-    return found
-
-
-async def save_actor(conn: Connection, command_id: UUID, actor: Actor) -> None:
-    """Remember who issued a command (for its refusal)."""
-    await conn.execute(SAVE_ACTOR, command_id, actor.agency_id, actor.role)
-
-
-async def get_actor(conn: Connection, command_id: UUID) -> Actor | None:
-    """Who issued ``command_id``."""
-    r = await conn.fetchrow(GET_ACTOR, command_id)
-    return None if r is None else Actor(agency_id=r["agency_id"], role=r["role"])
-
-
-async def save_pending_refusal(conn: Connection, command_id: UUID, cause_id: UUID,
-                               event_json: str) -> None:
-    """Keep a refusal whose command notifier has not seen yet."""
-    await conn.execute(SAVE_PENDING_REFUSAL, command_id, cause_id, event_json)
-
-
-async def pop_pending_refusal(conn: Connection, command_id: UUID) -> tuple[UUID, str] | None:
-    """The refusal waiting for ``command_id`` (removed), as (cause id, event JSON)."""
-    r = await conn.fetchrow(POP_PENDING_REFUSAL, command_id)
-    return None if r is None else (r["cause_id"], r["event"])
+    async def pop_pending_refusal(self, command_id: UUID) -> tuple[UUID, str] | None:
+        """The refusal waiting for ``command_id`` (removed), as (cause id, event JSON)."""
+        r = await self._conn.fetchrow(POP_PENDING_REFUSAL, command_id)
+        return None if r is None else (r["cause_id"], r["event"])

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from uuid6 import uuid7
 
-from services.notifier import store
 from services.notifier.main import MIGRATIONS
+from services.notifier.ports import NewNotice
 from services.notifier.priority import Priority
+from services.notifier.store import PgNotifierStore
 from services.runtime import db
 from services.runtime.db import Pool
 from services.runtime.service import RUNTIME_MIGRATIONS
@@ -36,8 +37,8 @@ async def pool(settings: Settings) -> AsyncIterator[Pool]:
         await found.close()
 
 
-def notice(kind: str, priority: Priority) -> store.NewNotice:
-    return store.NewNotice(
+def notice(kind: str, priority: Priority) -> NewNotice:
+    return NewNotice(
         notice_id=uuid7(), cause_id=uuid7(), cause_topic="commande.meetings.v1", kind=kind,
         recipient_agency="halton-police", recipient_key=f"halton-police/table/{uuid7()}",
         channel="email", address="table@halton-police.example.org", privacy="reference",
@@ -47,17 +48,18 @@ def notice(kind: str, priority: Priority) -> store.NewNotice:
 async def test_an_urgent_notice_is_taken_before_a_backlog_of_older_routine_ones(
         pool: Pool) -> None:
     async with pool.acquire() as conn:
+        store = PgNotifierStore(conn)
         backlog = [notice("assignment", Priority.ROUTINE) for _ in range(60)]
-        assert await store.insert_notices(conn, backlog, NOW - timedelta(minutes=10)) == 60
+        assert await store.insert_notices(backlog, NOW - timedelta(minutes=10)) == 60
         urgent = notice("invitation", Priority.URGENT)
-        assert await store.insert_notices(conn, [urgent], NOW) == 1
+        assert await store.insert_notices([urgent], NOW) == 1
         async with conn.transaction():
-            first = await store.take_due(conn, NOW, 10)
+            first = await store.take_due(NOW, 10)
         assert first[0].notice_id == urgent.notice_id
         assert [d.notice_id for d in first[1:]] == [n.notice_id for n in backlog[:9]]
         later = notice("escalation", Priority.URGENT)
-        assert await store.insert_notices(conn, [later], NOW + timedelta(minutes=1)) == 1
+        assert await store.insert_notices([later], NOW + timedelta(minutes=1)) == 1
         async with conn.transaction():
             # not yet due: the routine backlog goes on
-            assert [d.notice_id for d in await store.take_due(conn, NOW, 2)] == [
+            assert [d.notice_id for d in await store.take_due(NOW, 2)] == [
                 urgent.notice_id, backlog[0].notice_id]

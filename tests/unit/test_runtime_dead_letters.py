@@ -15,7 +15,8 @@ from nacl.public import PrivateKey, SealedBox
 from schemas.errors import ConfigurationError, RuleViolation, StaleState
 from schemas.notices import NoticeFailed
 from schemas.topics import DLQ, NOTICES
-from services.notifier import delivery, store
+from services.notifier import delivery
+from services.notifier.ports import Due
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.events import decode
 from services.runtime.failure import DeadLetter, FailurePolicy
@@ -71,12 +72,12 @@ def test_an_unpublished_outbox_row_has_the_documented_shape_with_its_seq() -> No
 def test_a_notice_given_up_is_dead_lettered_as_its_last_notice_failed_in_the_same_shape() -> None:
     """Notifier's give-up: the original is the permanent NoticeFailed it publishes beside the
     dead letter (same ce_id), never the address, the payload or anything rendered."""
-    due = store.Due(notice_id=UUID("01940000-0000-7000-8000-0000000000a1"),
-                    cause_id=UUID("01940000-0000-7000-8000-0000000000c1"),
-                    cause_topic="commande.disclosures.v1", kind="disclosure",
-                    recipient_agency="mental-health-assoc", channel="webhook",
-                    address="https://quillonet.example/hook",
-                    payload={"subject": "Quillonet", "body": {"name": "Quillonet"}}, attempts=4)
+    due = Due(notice_id=UUID("01940000-0000-7000-8000-0000000000a1"),
+              cause_id=UUID("01940000-0000-7000-8000-0000000000c1"),
+              cause_topic="commande.disclosures.v1", kind="disclosure",
+              recipient_agency="mental-health-assoc", channel="webhook",
+              address="https://quillonet.example/hook",
+              payload={"subject": "Quillonet", "body": {"name": "Quillonet"}}, attempts=4)
     failed, letter = delivery.given_up(DeadLetters(), due, "webhook_5xx", "attempts_exhausted", 5,
                                        NOW + timedelta(minutes=1))
     assert failed.topic == NOTICES.name

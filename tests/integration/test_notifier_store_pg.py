@@ -1,0 +1,66 @@
+"""The notifier store contract on PostgreSQL: :class:`PgNotifierStore` in a scratch schema with
+notifier's migrations (no delivery loop competes). ``store`` runs in a transaction rolled back
+after each test; ``transactions`` commit, and the tables are emptied after each test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from services.notifier.main import MIGRATIONS
+from services.notifier.ports import NotifierStore
+from services.notifier.store import PgNotifierStore
+from services.runtime import db
+from services.runtime.db import Pool
+from services.runtime.service import RUNTIME_MIGRATIONS
+from services.runtime.settings import Settings
+from tests.support.contracts.notifier_store import NotifierStoreContract, Transactions
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = f"test_notifier_store_{uuid.uuid4().hex[:8]}"
+TABLES = "notices, meetings, situations, command_actors, pending_refusals"
+
+
+@pytest.fixture(scope="module")
+async def pool(settings: Settings) -> AsyncIterator[Pool]:
+    found = await db.create_pool(settings, SCHEMA)
+    try:
+        await db.migrate(found, SCHEMA, {"runtime": RUNTIME_MIGRATIONS, "notifier": MIGRATIONS})
+        yield found
+    finally:
+        async with found.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
+        await found.close()
+
+
+@pytest.fixture
+async def store(pool: Pool) -> AsyncIterator[NotifierStore]:
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            yield PgNotifierStore(conn)
+        finally:
+            await tx.rollback()
+
+
+@pytest.fixture
+async def transactions(pool: Pool) -> AsyncIterator[Transactions]:
+    @asynccontextmanager
+    async def open_one() -> AsyncIterator[NotifierStore]:
+        async with pool.acquire() as conn, conn.transaction():
+            yield PgNotifierStore(conn)
+
+    try:
+        yield open_one
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute(f"TRUNCATE {TABLES}")
+
+
+class TestPgNotifierStore(NotifierStoreContract):
+    """Every contract test, on :class:`PgNotifierStore`."""
