@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import pytest
@@ -54,7 +54,7 @@ from services.convening.timer_loop import PARK_AFTER, fire_due
 from services.runtime import events as runtime_events
 from services.runtime import outbox
 from services.runtime.clock import ManualClock
-from services.runtime.db import Connection
+from services.runtime.db import Connection, Pool
 from services.runtime.kafka import InRecord, OutRecord
 from tests.support.fakes.convening import InMemoryConveningStore
 from tests.support.samples import sample, summary
@@ -70,7 +70,7 @@ ORIGINATOR = "justice-services"
 """Acts on none of the sample's risk categories: invited only as the originator."""
 START = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
 """A Monday, noon in Halton: district 1's Tuesday meeting is within its cut-off."""
-CONN: Connection = object()
+CONN = cast(Connection, object())
 """The handlers pass the connection only to ``stores``; the fake ignores it."""
 M = TypeVar("M", bound=Message)
 
@@ -137,7 +137,7 @@ class Shell:
     async def fire_timers(self) -> Published:
         """One look of the timer loop (its transactions on the fake store)."""
         before = len(self.published)
-        await fire_due(self.deps, _Pool(self.published), "convening", self.store)
+        await fire_due(self.deps, cast(Pool, _Pool(self.published)), "convening", self.store)
         return Published.of(self.published[before:])
 
 
