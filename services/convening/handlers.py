@@ -46,11 +46,19 @@ from services.convening.answers import answer_refusal
 from services.convening.booking import NOTHING_DUE, DueAgendas, book, due_meetings
 from services.convening.model import MeetingSlot, Participant, SituationBrief
 from services.convening.participants import select_participants
-from services.convening.placement import Calendar, Missing, NoRoom, Participants, Placed, place_all
+from services.convening.placement import (
+    Calendar,
+    Missing,
+    NoRoom,
+    Participants,
+    Placed,
+    place_all,
+    widened,
+    windows_for,
+)
 from services.convening.ports import ConveningStore, Stores
 from services.convening.refusals import CommandRefused, CommandStale, command_rejected
 from services.convening.routing import brief
-from services.convening.scheduling import URGENT_WINDOW, next_regular_meeting
 from services.convening.settings import ConveningSettings
 from services.convening.situation import (
     INITIAL,
@@ -72,8 +80,6 @@ from services.runtime.logging import get_logger
 SOURCE = "/commande/convening"
 SITUATION_COMMANDS = (RecordAerDecision, AssignAgencies, RespondToAssignment, RecordIntervention,
                       ConcludeSituation, ReopenSituation)
-_WIDEN = timedelta(days=28)
-"""How much further the calendar is read when placement needs a meeting beyond it."""
 
 log = get_logger("commande.convening")
 
@@ -198,21 +204,14 @@ class Handlers:
                      briefs: Sequence[SituationBrief], participants: Participants,
                      now: datetime) -> list[Placed]:
         """Read the calendar the briefs need (more if placement asks) and place them."""
-        windows: dict[str, tuple[datetime, datetime]] = {}
-        for b in briefs:
-            table = tables[b.district]
-            last = max(b.arrived_at + URGENT_WINDOW, next_regular_meeting(table, b.arrived_at))
-            lo, hi = windows.get(b.district, (b.arrived_at, last))
-            windows[b.district] = (min(lo, b.arrived_at), max(hi, last))
+        windows = windows_for(tables, briefs)
         while True:
             booked = await store.meetings_in([(d, lo, hi) for d, (lo, hi) in windows.items()])
-            calendar = Calendar(dict(windows), {b.slot.meeting_id: b for b in booked})
+            calendar = Calendar(windows, {b.slot.meeting_id: b for b in booked})
             result = place_all(calendar, tables, briefs, self.deps.settings.meeting_capacity,
                                participants, now)
             if isinstance(result, Missing):  # read a wider window, place again from the start
-                lo, hi = windows[result.district]
-                windows[result.district] = (min(lo, result.at),
-                                            max(hi, result.at) + max(hi - lo, _WIDEN))
+                windows = widened(windows, result)
                 continue
             if isinstance(result, NoRoom):
                 district = next(b.district for b in briefs if b.situation_id == result.situation_id)
