@@ -14,14 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from directory.model import TableSettings
 from schemas.base import Priority, UtcDatetime
+from schemas.meetings import AgendaIssued, AgendaItem, AgendaMeeting
+from schemas.referrals import SituationSummary
 from services.convening.invitations import MeetingInvitations
 from services.convening.model import MeetingKind, MeetingSlot
+
+VENUE_MAX = 280
+"""The longest venue label the contracts carry."""
 
 
 class AgendaEntry(BaseModel):
@@ -132,3 +138,52 @@ def agendas_to_issue(
             deferred.append(agency)
             wake = opens if wake is None else min(wake, opens)
     return AgendaPlan(tuple(issues), tuple(deferred), wake)
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaRow:
+    """What an agenda item needs of a situation (de-identified): the stored row."""
+
+    situation_id: UUID
+    priority: str
+    opened_at: datetime
+    summary_json: str
+
+
+def meeting_facts(meeting: MeetingSlot, ends_at: datetime) -> AgendaMeeting:
+    """The meeting as its ``MeetingScheduled`` and every agenda of it describe it."""
+    return AgendaMeeting(
+        district=meeting.district,
+        kind="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
+        starts_at=meeting.starts_at, ends_at=ends_at, venue=meeting.location[:VENUE_MAX])
+
+
+def issued_ids(agenda: AgendaIssued) -> tuple[UUID, ...]:
+    """The situations on an issued agenda, in its order (what the store remembers of it)."""
+    return tuple(i.situation_id for i in agenda.items)
+
+
+def agendas(meeting: MeetingSlot, ends_at: datetime, issues: Iterable[AgendaIssue],
+            invitations: MeetingInvitations, had: Mapping[str, Issued],
+            rows: Mapping[UUID, AgendaRow], now: datetime) -> list[AgendaIssued]:
+    """The ``AgendaIssued`` of ``issues``: each participant's ordered agenda, the meeting's time
+    and place, and on an update what it adds to the revision the participant ``had``."""
+    facts = meeting_facts(meeting, ends_at)
+    wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
+    entries = {sid: AgendaEntry(situation_id=sid, priority=cast(Priority, rows[sid].priority),
+                                arrived_at=rows[sid].opened_at) for sid in wanted if sid in rows}
+    out: list[AgendaIssued] = []
+    for issue in issues:
+        ordered = agenda_for(invitations, issue.agency_id, entries)
+        items = tuple(
+            AgendaItem(position=i, situation_id=e.situation_id, priority=e.priority,
+                       summary=SituationSummary.model_validate_json(rows[e.situation_id].summary_json))
+            for i, e in enumerate(ordered, 1))
+        before = had[issue.agency_id].items if issue.is_update and issue.agency_id in had else None
+        out.append(AgendaIssued(
+            meeting_id=meeting.meeting_id, agency_id=issue.agency_id,
+            kind="update" if issue.is_update else "first", revision=issue.revision,
+            items=items, issued_at=now, meeting=facts,
+            added=() if before is None else tuple(i.situation_id for i in items
+                                                  if i.situation_id not in before)))
+    return out

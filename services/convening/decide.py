@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from directory.model import Directory
 from schemas.base import Actor, Command, IdentityRelease
 from schemas.commands import (
     NOTE,
@@ -21,6 +22,8 @@ from schemas.commands import (
     RespondToAssignment,
 )
 from schemas.free_text import FreeText, check_text
+from schemas.reference import Reference
+from schemas.reference.calendar import local_date
 from schemas.situations import (
     AerDecisionRecorded,
     AgenciesAssigned,
@@ -56,6 +59,34 @@ class TableContext:
     identity_release: IdentityRelease
     conclusions: frozenset[str]
     """Conclusion codes from reference data."""
+
+
+NO_TABLE = TableContext(district="", chair_agency_id="", members=frozenset(),
+                        identity_release="filter_4", conclusions=frozenset())
+"""The context of a situation convening does not know (its command is refused as stale)."""
+
+
+def table_context(directory: Directory, reference: Reference, district: str,
+                  now: datetime) -> TableContext:
+    """What the state machine needs to know of ``district``'s table at ``now``.
+
+    Raises:
+        CommandRefused: the district has no table or no active CMB (nobody can chair).
+    """
+    on = local_date(now)
+    table = directory.table(district)
+    cmb = directory.cmb(district, on)
+    if table is None or cmb is None:
+        raise CommandRefused(reason(
+            "table_unavailable",
+            f"the {district} table has no active chair in directory version {directory.version}"))
+    return TableContext(
+        district=district,
+        chair_agency_id=cmb.agency_id,
+        members=frozenset(o.agency_id for o in directory.members(district, on)),
+        identity_release=table.identity_release_stage,
+        conclusions=reference.codes("conclusions"),
+    )
 
 
 

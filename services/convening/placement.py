@@ -12,19 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from directory.model import TableSettings
 from services.convening.invitations import Joining, join
 from services.convening.model import MeetingSlot, Participant, SituationBrief
-from services.convening.scheduling import URGENT_WINDOW, overflow, place
+from services.convening.scheduling import URGENT_WINDOW, next_regular_meeting, overflow, place
 
 MAX_OVERFLOW = 60
 """Full meetings skipped before giving up (a configuration problem, not a busy table)."""
 
+WIDEN = timedelta(days=28)
+"""How much further, at least, the calendar is read when placement needs a meeting beyond it."""
+
 Participants = Callable[[SituationBrief, MeetingSlot], Sequence[Participant]]
 """Who a situation needs at a meeting (the directory's answer on the meeting's date)."""
+
+Windows = dict[str, tuple[datetime, datetime]]
+"""Per district, the ``(first, last)`` meeting starts a calendar read covers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,26 @@ class Calendar:
         return sorted((b.slot for b in self.meetings.values()
                        if b.slot.district == district and start <= b.slot.starts_at <= end),
                       key=lambda s: s.starts_at)
+
+
+def windows_for(tables: Mapping[str, TableSettings], briefs: Sequence[SituationBrief]) -> Windows:
+    """The calendar to read first for ``briefs``: per district, from the earliest arrival to the
+    latest of each brief's urgent window and next regular meeting (overflow may ask for more)."""
+    windows: Windows = {}
+    for b in briefs:
+        last = max(b.arrived_at + URGENT_WINDOW, next_regular_meeting(tables[b.district], b.arrived_at))
+        lo, hi = windows.get(b.district, (b.arrived_at, last))
+        windows[b.district] = (min(lo, b.arrived_at), max(hi, last))
+    return windows
+
+
+def widened(windows: Windows, missing: Missing) -> Windows:
+    """``windows`` grown to cover what placement found ``missing``, and beyond it by the
+    window's length (at least :data:`WIDEN`), so a long overflow reads a few times, not once per
+    meeting."""
+    lo, hi = windows[missing.district]
+    return {**windows, missing.district: (min(lo, missing.at),
+                                          max(hi, missing.at) + max(hi - lo, WIDEN))}
 
 
 @dataclass(frozen=True, slots=True)

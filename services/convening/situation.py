@@ -23,10 +23,12 @@ A command that breaks an authorisation or business rule raises :class:`CommandRe
 
 from schemas.commands import ReopenSituation
 from services.convening.decide import (
+    NO_TABLE,
     SituationCommand,
     TableContext,
     decide,
     decide_schedule,
+    table_context,
 )
 from services.convening.evolve import (
     CONTACT_OUTCOMES,
@@ -43,6 +45,7 @@ __all__ = [
     "CONTACT_OUTCOMES",
     "FILTER2_CONCLUSIONS",
     "INITIAL",
+    "NO_TABLE",
     "ReopenSituation",
     "SituationCommand",
     "SituationState",
@@ -53,4 +56,5 @@ __all__ = [
     "decide_schedule",
     "evolve",
     "fold",
+    "table_context",
 ]

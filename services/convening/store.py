@@ -1,22 +1,25 @@
 """convening's tables (schema ``convening``): situations, meetings, agendas issued, timers.
 
-Every statement is a named constant with ``$n`` parameters. Rows that several transactions may
-change are locked explicitly: a situation ``FOR UPDATE`` while a command or a timer decides on
-it; placement (choosing and creating meetings, growing their invitations, issuing agendas) under
-one transaction-scoped advisory lock, so two instances never schedule two meetings for one slot
-nor lose an invitation. Timers are taken ``FOR UPDATE SKIP LOCKED``.
+:class:`PgConveningStore` is the PostgreSQL :class:`~services.convening.ports.ConveningStore`,
+bound to one transaction's connection. Every statement is a named constant with ``$n``
+parameters. Rows that several transactions may change are locked explicitly: a situation
+``FOR UPDATE`` while a command or a timer decides on it; placement (choosing and creating
+meetings, growing their invitations, issuing agendas) under one transaction-scoped advisory
+lock, so two instances never schedule two meetings for one slot nor lose an invitation. Timers
+are taken ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from schemas.errors import StaleState
-from services.convening.agenda import Issued
+from services.convening.agenda import AgendaRow, Issued
+from services.convening.answers import Found
+from services.convening.booking import NewMeeting, NewSituation
 from services.convening.invitations import Invitation, InvitedFor, Joining, MeetingInvitations
 from services.convening.model import MeetingSlot
 from services.convening.placement import Booked
@@ -119,6 +122,7 @@ SELECT m.starts_at, i.agency_id
 FROM meetings m LEFT JOIN invitations i ON i.meeting_id = m.meeting_id AND i.invitation_id = $2
 WHERE m.meeting_id = $1
 """
+RECORDED_ANSWER = "SELECT answer, attendance FROM invitation_answers WHERE invitation_id = $1"
 RECORD_ANSWER = """
 INSERT INTO invitation_answers (invitation_id, meeting_id, agency_id, answer, attendance, answered_at)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -167,55 +171,8 @@ RETURNING state, failures
 """
 
 
-@dataclass(frozen=True, slots=True)
-class AgendaRow:
-    """What an agenda item needs of a situation (de-identified)."""
-
-    situation_id: UUID
-    priority: str
-    opened_at: datetime
-    summary_json: str
-
-
-async def lock_situation(conn: Connection, situation_id: UUID, *,
-                         nowait: bool = False) -> SituationState | None:
-    """The situation's state, locked until the transaction ends; ``None`` if unknown.
-
-    With ``nowait``, raise ``LockNotAvailableError`` instead of waiting for another holder.
-    """
-    raw = await conn.fetchval(LOCK_SITUATION_NOWAIT if nowait else LOCK_SITUATION, situation_id)
-    return None if raw is None else SituationState.model_validate_json(raw)
-
-
-async def save_situation(conn: Connection, state: SituationState, previous_version: int,
-                         now: datetime) -> None:
-    """Store ``state`` over the version it was decided from."""
-    done = await conn.execute(SAVE_SITUATION, state.situation_id, state.model_dump_json(),
-                              state.version, now, previous_version)
-    if done != "UPDATE 1":
-        raise StaleState(f"situation {state.situation_id} changed under us")
-
-
-async def agenda_rows(conn: Connection, situation_ids: Sequence[UUID]) -> list[AgendaRow]:
-    """Agenda data of the given situations (unknown ids are left out)."""
-    rows = await conn.fetch(AGENDA_ROWS, list(situation_ids))
-    return [AgendaRow(r["situation_id"], r["priority"], r["opened_at"], r["summary"]) for r in rows]
-
-
-async def read_meeting(conn: Connection, meeting_id: UUID) -> MeetingSlot | None:
-    """The meeting, if it exists."""
-    raw = await conn.fetchval(READ_MEETING, meeting_id)
-    return None if raw is None else MeetingSlot.model_validate_json(raw)
-
-
-async def meeting_ends(conn: Connection, meeting_ids: Sequence[UUID]) -> dict[UUID, datetime]:
-    """When each stored meeting is planned to end (``MeetingScheduled.ends_at``)."""
-    return {r["meeting_id"]: r["ends_at"] for r in await conn.fetch(MEETING_ENDS, list(meeting_ids))}
-
-
-async def load_invitations(conn: Connection, meeting_id: UUID) -> MeetingInvitations:
-    """Every invitation of the meeting with the situations each participant is invited for."""
-    return _invitations(meeting_id, await conn.fetch(LOAD_INVITATIONS, meeting_id))
+def _agenda_row(row: Any) -> AgendaRow:
+    return AgendaRow(row["situation_id"], row["priority"], row["opened_at"], row["summary"])
 
 
 def _invitations(meeting_id: UUID, rows: Sequence[Any]) -> MeetingInvitations:
@@ -232,194 +189,211 @@ def _invitations(meeting_id: UUID, rows: Sequence[Any]) -> MeetingInvitations:
         for agency, head in heads.items()))
 
 
-async def invitation(conn: Connection, meeting_id: UUID,
-                     invitation_id: UUID) -> tuple[datetime, str | None] | None:
-    """``(meeting start, invited agency or None)``, or ``None`` when there is no such meeting."""
-    row = await conn.fetchrow(INVITATION, meeting_id, invitation_id)
-    return None if row is None else (row["starts_at"], row["agency_id"])
-
-
-async def record_answer(conn: Connection, invitation_id: UUID, meeting_id: UUID, agency_id: str,
-                        answer: str, attendance: str | None, now: datetime) -> None:
-    """Record (or replace) a participant's answer to its invitation."""
-    await conn.execute(RECORD_ANSWER, invitation_id, meeting_id, agency_id, answer, attendance, now)
-
-
-async def insert_timers(conn: Connection, timers: Sequence[Timer], now: datetime) -> None:
-    """Start timers; one already started (same key) is left as it is."""
-    if not timers:
-        return
-    await conn.execute(
-        INSERT_TIMERS, [t.key for t in timers], [t.kind for t in timers],
-        [t.aggregate_id for t in timers], [t.due_at for t in timers],
-        [t.started_at for t in timers], [t.window_due_at for t in timers],
-        [t.agency_id for t in timers], now)
-
-
 def _timer(row: Any) -> Timer:
     return Timer(key=row["timer_key"], kind=row["kind"], aggregate_id=row["aggregate_id"],
                  due_at=row["due_at"], started_at=row["started_at"],
                  window_due_at=row["window_due_at"], agency_id=row["agency_id"])
 
 
-async def pending_timers(conn: Connection, aggregate_id: UUID) -> list[Timer]:
-    """The pending timers of a situation or meeting."""
-    return [_timer(r) for r in await conn.fetch(PENDING_TIMERS, aggregate_id)]
+class PgConveningStore:
+    """The :class:`~services.convening.ports.ConveningStore` on PostgreSQL, in the transaction
+    of ``conn`` (whose ``search_path`` is convening's schema)."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-async def take_due_timer(conn: Connection, now: datetime, skip: Sequence[str]) -> Timer | None:
-    """The earliest due pending timer no other transaction holds, locked; ``None`` if none."""
-    row = await conn.fetchrow(TAKE_DUE_TIMER, now, list(skip))
-    return None if row is None else _timer(row)
+    # -- situations ----------------------------------------------------------------------------
 
+    async def lock_situation(self, situation_id: UUID, *,
+                             nowait: bool = False) -> SituationState | None:
+        """The situation's state, locked until the transaction ends; ``None`` if unknown.
 
-async def settle_timers(conn: Connection, keys: Sequence[str], state: str, now: datetime) -> None:
-    """Mark pending timers ``fired`` or ``cancelled``."""
-    if keys:
-        await conn.execute(SETTLE_TIMERS, list(keys), state, now)
+        With ``nowait``, raise ``LockNotAvailableError`` instead of waiting for another holder.
+        """
+        raw = await self._conn.fetchval(LOCK_SITUATION_NOWAIT if nowait else LOCK_SITUATION,
+                                        situation_id)
+        return None if raw is None else SituationState.model_validate_json(raw)
 
-
-async def timer_failed(conn: Connection, key: str, error: str, park_after: int,
-                       now: datetime) -> tuple[str, int] | None:
-    """Count a failure of a pending timer, parking it at the ``park_after``-th; its state and
-    failures now (``None`` if it was no longer pending)."""
-    row = await conn.fetchrow(TIMER_FAILED, key, error, park_after, now)
-    return None if row is None else (str(row["state"]), int(row["failures"]))
-
-
-async def reschedule_timer(conn: Connection, key: str, due_at: datetime) -> None:
-    """Move a pending timer."""
-    await conn.execute(RESCHEDULE_TIMER, key, due_at)
-
-
-
-# -- a batch of situations placed together (hold :func:`lock_placement` throughout) --------
-
-
-@dataclass(frozen=True, slots=True)
-class NewSituation:
-    """A situation to insert: its state and de-identified summary."""
-
-    state: SituationState
-    summary_json: str
-
-
-@dataclass(frozen=True, slots=True)
-class NewMeeting:
-    """A meeting to insert."""
-
-    slot: MeetingSlot
-    ends_at: datetime
-
-
-async def lock_placement(conn: Connection) -> None:
-    """Serialize placement (meeting choice, creation, invitations, agenda issue) until the
-    transaction ends; the statements after it see every placement committed before."""
-    await conn.execute(LOCK_PLACEMENT)
-
-
-async def known_situations(conn: Connection, situation_ids: Sequence[UUID]) -> set[UUID]:
-    """Which of ``situation_ids`` are already stored."""
-    return {r["situation_id"] for r in await conn.fetch(KNOWN_SITUATIONS, list(situation_ids))}
-
-
-async def meetings_in(conn: Connection,
-                      windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:
-    """The meetings of each ``(district, first, last)`` window (start in the closed interval),
-    with their situation count and invited agencies."""
-    rows = await conn.fetch(MEETINGS_IN_WINDOWS, [w[0] for w in windows],
-                            [w[1] for w in windows], [w[2] for w in windows])
-    return [Booked(MeetingSlot.model_validate_json(r["slot"]), int(r["situation_count"]),
-                   tuple(r["invited"])) for r in rows]
-
-
-async def insert_situations(conn: Connection, situations: Sequence[NewSituation]) -> None:
-    """Record newly opened situations with their states (one statement)."""
-    states = [s.state for s in situations]
-    await conn.execute(
-        INSERT_SITUATIONS, [s.situation_id for s in states], [s.district for s in states],
-        [s.priority for s in states], [s.opened_at for s in states],
-        [s.summary_json for s in situations], [s.model_dump_json() for s in states],
-        [s.version for s in states])
-
-
-async def insert_meetings(conn: Connection, meetings: Sequence[NewMeeting]) -> None:
-    """Create meetings (known not to exist, under the placement lock)."""
-    if not meetings:
-        return
-    slots = [m.slot for m in meetings]
-    await conn.execute(
-        INSERT_MEETINGS, [s.meeting_id for s in slots], [s.district for s in slots],
-        [s.kind.value for s in slots], [s.starts_at for s in slots],
-        [m.ends_at for m in meetings], [s.model_dump_json() for s in slots],
-        [s.scheduled_at for s in slots])
-
-
-async def add_situations(conn: Connection, joined: Sequence[tuple[UUID, UUID, Joining]]) -> None:
-    """Record situations joining meetings, ``(meeting_id, situation_id, joining)`` in order:
-    new invitations, every participant's agenda entry, the meetings' situation counts."""
-    added: dict[UUID, int] = {}
-    for mid, _, _ in joined:
-        added[mid] = added.get(mid, 0) + 1
-    await conn.execute(COUNT_SITUATIONS, list(added), list(added.values()))
-    new = [(mid, i) for mid, _, j in joined for i in j.new]
-    if new:
-        await conn.execute(ADD_INVITATIONS_MANY, [m for m, _ in new], [i.agency_id for _, i in new],
-                           [i.invitation_id for _, i in new], [i.name for _, i in new])
-    entries = [(mid, sid, a, e) for mid, sid, j in joined for a, e in j.entries]
-    if entries:
-        await conn.execute(
-            ADD_INVITED_FOR_MANY, [m for m, _, _, _ in entries], [a for _, _, a, _ in entries],
-            [s for _, s, _, _ in entries], [",".join(e.reasons) for *_, e in entries],
-            [",".join(e.matched_categories) for *_, e in entries], [e.why for *_, e in entries])
-
-
-async def load_invitations_of(conn: Connection,
-                              meeting_ids: Sequence[UUID]) -> dict[UUID, MeetingInvitations]:
-    """:func:`load_invitations` of several meetings at once (every id has an entry)."""
-    rows = await conn.fetch(LOAD_INVITATIONS_MANY, list(meeting_ids))
-    by_meeting: dict[UUID, list[Any]] = {mid: [] for mid in meeting_ids}
-    for r in rows:
-        by_meeting[r["meeting_id"]].append(r)
-    return {mid: _invitations(mid, rs) for mid, rs in by_meeting.items()}
-
-
-async def issued_of(conn: Connection, meeting_ids: Sequence[UUID]) -> dict[UUID, dict[str, Issued]]:
-    """What each participant of the meetings last received (every id has an entry)."""
-    out: dict[UUID, dict[str, Issued]] = {mid: {} for mid in meeting_ids}
-    for r in await conn.fetch(ISSUED_MANY, list(meeting_ids)):
-        out[r["meeting_id"]][r["agency_id"]] = Issued(
-            int(r["revision"]), r["issued_at"], frozenset(r["items"]), bool(r["pending"]))
-    return out
-
-
-async def agenda_rows_of(conn: Connection, meeting_ids: Sequence[UUID]) -> list[AgendaRow]:
-    """Agenda data of every stored situation on the meetings' agendas."""
-    rows = await conn.fetch(AGENDA_ROWS_OF_MEETINGS, list(meeting_ids))
-    return [AgendaRow(r["situation_id"], r["priority"], r["opened_at"], r["summary"]) for r in rows]
-
-
-async def record_issued_many(conn: Connection,
-                             issued: Mapping[tuple[UUID, str], tuple[int, Sequence[UUID]]],
+    async def save_situation(self, state: SituationState, previous_version: int,
                              now: datetime) -> None:
-    """Remember the revision and situations last issued per ``(meeting_id, agency_id)``; any
-    change that waited is now issued."""
-    if issued:
-        keys = list(issued)
-        await conn.execute(RECORD_ISSUED_MANY, [m for m, _ in keys], [a for _, a in keys],
-                           [issued[k][0] for k in keys],
-                           [",".join(str(s) for s in issued[k][1]) for k in keys], now)
+        """Store ``state`` over the version it was decided from."""
+        done = await self._conn.execute(SAVE_SITUATION, state.situation_id, state.model_dump_json(),
+                                        state.version, now, previous_version)
+        if done != "UPDATE 1":
+            raise StaleState(f"situation {state.situation_id} changed under us")
 
+    async def known_situations(self, situation_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of ``situation_ids`` are already stored."""
+        return {r["situation_id"]
+                for r in await self._conn.fetch(KNOWN_SITUATIONS, list(situation_ids))}
 
-async def mark_pending(conn: Connection, waiting: Sequence[tuple[UUID, str]], now: datetime) -> None:
-    """Note that these participants' agendas changed and their update waits for the window."""
-    if waiting:
-        await conn.execute(MARK_PENDING, [m for m, _ in waiting], [a for _, a in waiting], now)
+    async def insert_situations(self, situations: Sequence[NewSituation]) -> None:
+        """Record newly opened situations with their states (one statement)."""
+        states = [s.state for s in situations]
+        await self._conn.execute(
+            INSERT_SITUATIONS, [s.situation_id for s in states], [s.district for s in states],
+            [s.priority for s in states], [s.opened_at for s in states],
+            [s.summary_json for s in situations], [s.model_dump_json() for s in states],
+            [s.version for s in states])
 
+    async def agenda_rows(self, situation_ids: Sequence[UUID]) -> list[AgendaRow]:
+        """Agenda data of the given situations (unknown ids are left out)."""
+        return [_agenda_row(r) for r in await self._conn.fetch(AGENDA_ROWS, list(situation_ids))]
 
-async def arm_agenda_timer(conn: Connection, meeting_id: UUID, due_at: datetime,
-                           now: datetime) -> None:
-    """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
-    a parked timer stays parked."""
-    timer = agenda_timer(meeting_id, due_at)
-    await conn.execute(ARM_TIMER, timer.key, timer.kind, meeting_id, due_at, now)
+    async def agenda_rows_of(self, meeting_ids: Sequence[UUID]) -> list[AgendaRow]:
+        """Agenda data of every stored situation on the meetings' agendas."""
+        return [_agenda_row(r)
+                for r in await self._conn.fetch(AGENDA_ROWS_OF_MEETINGS, list(meeting_ids))]
+
+    # -- meetings and invitations (hold :meth:`lock_placement` throughout) -----------------------
+
+    async def lock_placement(self) -> None:
+        """Serialize placement (meeting choice, creation, invitations, agenda issue) until the
+        transaction ends; the statements after it see every placement committed before."""
+        await self._conn.execute(LOCK_PLACEMENT)
+
+    async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:
+        """The meetings of each ``(district, first, last)`` window (start in the closed
+        interval), with their situation count and invited agencies."""
+        rows = await self._conn.fetch(MEETINGS_IN_WINDOWS, [w[0] for w in windows],
+                                      [w[1] for w in windows], [w[2] for w in windows])
+        return [Booked(MeetingSlot.model_validate_json(r["slot"]), int(r["situation_count"]),
+                       tuple(r["invited"])) for r in rows]
+
+    async def insert_meetings(self, meetings: Sequence[NewMeeting]) -> None:
+        """Create meetings (known not to exist, under the placement lock)."""
+        if not meetings:
+            return
+        slots = [m.slot for m in meetings]
+        await self._conn.execute(
+            INSERT_MEETINGS, [s.meeting_id for s in slots], [s.district for s in slots],
+            [s.kind.value for s in slots], [s.starts_at for s in slots],
+            [m.ends_at for m in meetings], [s.model_dump_json() for s in slots],
+            [s.scheduled_at for s in slots])
+
+    async def read_meeting(self, meeting_id: UUID) -> MeetingSlot | None:
+        """The meeting, if it exists."""
+        raw = await self._conn.fetchval(READ_MEETING, meeting_id)
+        return None if raw is None else MeetingSlot.model_validate_json(raw)
+
+    async def meeting_ends(self, meeting_ids: Sequence[UUID]) -> dict[UUID, datetime]:
+        """When each stored meeting is planned to end (``MeetingScheduled.ends_at``)."""
+        return {r["meeting_id"]: r["ends_at"]
+                for r in await self._conn.fetch(MEETING_ENDS, list(meeting_ids))}
+
+    async def add_situations(self, joined: Sequence[tuple[UUID, UUID, Joining]]) -> None:
+        """Record situations joining meetings, ``(meeting_id, situation_id, joining)`` in order:
+        new invitations, every participant's agenda entry, the meetings' situation counts."""
+        added: dict[UUID, int] = {}
+        for mid, _, _ in joined:
+            added[mid] = added.get(mid, 0) + 1
+        await self._conn.execute(COUNT_SITUATIONS, list(added), list(added.values()))
+        new = [(mid, i) for mid, _, j in joined for i in j.new]
+        if new:
+            await self._conn.execute(
+                ADD_INVITATIONS_MANY, [m for m, _ in new], [i.agency_id for _, i in new],
+                [i.invitation_id for _, i in new], [i.name for _, i in new])
+        entries = [(mid, sid, a, e) for mid, sid, j in joined for a, e in j.entries]
+        if entries:
+            await self._conn.execute(
+                ADD_INVITED_FOR_MANY, [m for m, _, _, _ in entries], [a for _, _, a, _ in entries],
+                [s for _, s, _, _ in entries], [",".join(e.reasons) for *_, e in entries],
+                [",".join(e.matched_categories) for *_, e in entries], [e.why for *_, e in entries])
+
+    async def load_invitations(self, meeting_id: UUID) -> MeetingInvitations:
+        """Every invitation of the meeting with the situations each participant is invited for."""
+        return _invitations(meeting_id, await self._conn.fetch(LOAD_INVITATIONS, meeting_id))
+
+    async def load_invitations_of(self, meeting_ids: Sequence[UUID]) -> dict[UUID, MeetingInvitations]:
+        """:meth:`load_invitations` of several meetings at once (every id has an entry)."""
+        rows = await self._conn.fetch(LOAD_INVITATIONS_MANY, list(meeting_ids))
+        by_meeting: dict[UUID, list[Any]] = {mid: [] for mid in meeting_ids}
+        for r in rows:
+            by_meeting[r["meeting_id"]].append(r)
+        return {mid: _invitations(mid, rs) for mid, rs in by_meeting.items()}
+
+    async def invitation(self, meeting_id: UUID, invitation_id: UUID) -> Found:
+        """``(meeting start, invited agency or None)``, or ``None`` when there is no such meeting."""
+        row = await self._conn.fetchrow(INVITATION, meeting_id, invitation_id)
+        return None if row is None else (row["starts_at"], row["agency_id"])
+
+    async def record_answer(self, invitation_id: UUID, meeting_id: UUID, agency_id: str,
+                            answer: str, attendance: str | None, now: datetime) -> None:
+        """Record (or replace) a participant's answer to its invitation."""
+        await self._conn.execute(RECORD_ANSWER, invitation_id, meeting_id, agency_id, answer,
+                                 attendance, now)
+
+    async def recorded_answer(self, invitation_id: UUID) -> tuple[str, str | None] | None:
+        """The answer and attendance last recorded for the invitation (``None``: none)."""
+        row = await self._conn.fetchrow(RECORDED_ANSWER, invitation_id)
+        return None if row is None else (row["answer"], row["attendance"])
+
+    # -- agendas issued --------------------------------------------------------------------------
+
+    async def issued_of(self, meeting_ids: Sequence[UUID]) -> dict[UUID, dict[str, Issued]]:
+        """What each participant of the meetings last received (every id has an entry)."""
+        out: dict[UUID, dict[str, Issued]] = {mid: {} for mid in meeting_ids}
+        for r in await self._conn.fetch(ISSUED_MANY, list(meeting_ids)):
+            out[r["meeting_id"]][r["agency_id"]] = Issued(
+                int(r["revision"]), r["issued_at"], frozenset(r["items"]), bool(r["pending"]))
+        return out
+
+    async def record_issued_many(self, issued: Mapping[tuple[UUID, str], tuple[int, Sequence[UUID]]],
+                                 now: datetime) -> None:
+        """Remember the revision and situations last issued per ``(meeting_id, agency_id)``; any
+        change that waited is now issued."""
+        if issued:
+            keys = list(issued)
+            await self._conn.execute(
+                RECORD_ISSUED_MANY, [m for m, _ in keys], [a for _, a in keys],
+                [issued[k][0] for k in keys], [",".join(str(s) for s in issued[k][1]) for k in keys],
+                now)
+
+    async def mark_pending(self, waiting: Sequence[tuple[UUID, str]], now: datetime) -> None:
+        """Note that these participants' agendas changed and their update waits for the window."""
+        if waiting:
+            await self._conn.execute(MARK_PENDING, [m for m, _ in waiting],
+                                     [a for _, a in waiting], now)
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    async def insert_timers(self, timers: Sequence[Timer], now: datetime) -> None:
+        """Start timers; one already started (same key) is left as it is."""
+        if not timers:
+            return
+        await self._conn.execute(
+            INSERT_TIMERS, [t.key for t in timers], [t.kind for t in timers],
+            [t.aggregate_id for t in timers], [t.due_at for t in timers],
+            [t.started_at for t in timers], [t.window_due_at for t in timers],
+            [t.agency_id for t in timers], now)
+
+    async def pending_timers(self, aggregate_id: UUID) -> list[Timer]:
+        """The pending timers of a situation or meeting."""
+        return [_timer(r) for r in await self._conn.fetch(PENDING_TIMERS, aggregate_id)]
+
+    async def take_due_timer(self, now: datetime, skip: Sequence[str]) -> Timer | None:
+        """The earliest due pending timer no other transaction holds, locked; ``None`` if none."""
+        row = await self._conn.fetchrow(TAKE_DUE_TIMER, now, list(skip))
+        return None if row is None else _timer(row)
+
+    async def settle_timers(self, keys: Sequence[str], state: str, now: datetime) -> None:
+        """Mark pending timers ``fired`` or ``cancelled``."""
+        if keys:
+            await self._conn.execute(SETTLE_TIMERS, list(keys), state, now)
+
+    async def reschedule_timer(self, key: str, due_at: datetime) -> None:
+        """Move a pending timer."""
+        await self._conn.execute(RESCHEDULE_TIMER, key, due_at)
+
+    async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
+        """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
+        a parked timer stays parked."""
+        timer = agenda_timer(meeting_id, due_at)
+        await self._conn.execute(ARM_TIMER, timer.key, timer.kind, meeting_id, due_at, now)
+
+    async def timer_failed(self, key: str, error: str, park_after: int,
+                           now: datetime) -> tuple[str, int] | None:
+        """Count a failure of a pending timer, parking it at the ``park_after``-th; its state and
+        failures now (``None`` if it was no longer pending)."""
+        row = await self._conn.fetchrow(TIMER_FAILED, key, error, park_after, now)
+        return None if row is None else (str(row["state"]), int(row["failures"]))

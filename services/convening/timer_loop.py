@@ -18,13 +18,14 @@ from datetime import datetime
 import asyncpg
 
 from schemas.base import Message
-from services.convening import store
 from services.convening.agenda import agenda_due_at
 from services.convening.handlers import SOURCE, Deps, issue_agendas
+from services.convening.ports import ConveningStore, Stores
 from services.convening.situation import evolve
+from services.convening.store import PgConveningStore
 from services.convening.timers import Timer, fire
 from services.runtime import outbox
-from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
+from services.runtime.db import DB_UNAVAILABLE, Pool
 from services.runtime.events import emit_all
 from services.runtime.failure import FailurePolicy, describe
 from services.runtime.logging import get_logger
@@ -38,20 +39,20 @@ class _Later(Exception):
     """The timer was moved (its due time changed): commit the move, fire nothing."""
 
 
-def timer_worker(deps: Deps) -> BackgroundLoop:
+def timer_worker(deps: Deps, stores: Stores = PgConveningStore) -> BackgroundLoop:
     """The background worker firing due timers every ``timer_poll_seconds``; after the ``n``-th
     failure in a row it waits ``timer_poll_seconds * min(2^n, 30)``."""
     poll = deps.settings.timer_poll_seconds
 
     async def step(svc: Service) -> bool:
-        await fire_due(deps, svc.pool, svc.name)
+        await fire_due(deps, svc.pool, svc.name, stores)
         return False
 
     return worker("convening-timers", step, interval=poll,
                   failure=FailurePolicy(base=2 * poll, cap=30 * poll))
 
 
-async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
+async def fire_due(deps: Deps, pool: Pool, schema: str, stores: Stores = PgConveningStore) -> int:
     """Fire every timer due now; returns how many fired (cancelled ones are not counted)."""
     fired = 0
     skip: list[str] = []
@@ -60,21 +61,22 @@ async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
         key: str | None = None
         try:
             async with pool.acquire() as conn, conn.transaction():
-                timer = await store.take_due_timer(conn, now, skip)
+                store = stores(conn)
+                timer = await store.take_due_timer(now, skip)
                 if timer is None:
                     return fired
                 key = timer.key
                 try:
-                    events, again = await _fire(deps, conn, timer, now)
+                    events, again = await _fire(deps, store, timer, now)
                 except _Later:
                     skip.append(key)
                     continue
                 await outbox.add(conn, schema, emit_all(events, source=SOURCE, time=now))
                 if again is not None:  # an agenda update waits for its window: look again then
-                    await store.reschedule_timer(conn, key, again)
+                    await store.reschedule_timer(key, again)
                     skip.append(key)
                 else:
-                    await store.settle_timers(conn, [key], "fired" if events or timer.kind == "agenda"
+                    await store.settle_timers([key], "fired" if events or timer.kind == "agenda"
                                               else "cancelled", now)
             if events:
                 fired += 1
@@ -89,19 +91,19 @@ async def fire_due(deps: Deps, pool: Pool, schema: str) -> int:
             if key is None:
                 raise
             skip.append(key)
-            await _failed(pool, key, exc, now)
+            await _failed(pool, stores, key, exc, now)
 
 
 PARK_AFTER = 3
 """Failures (each at a later poll) after which a timer is parked instead of tried again."""
 
 
-async def _failed(pool: Pool, key: str, exc: Exception, now: datetime) -> None:
+async def _failed(pool: Pool, stores: Stores, key: str, exc: Exception, now: datetime) -> None:
     """Count the failure in the timer's row: a warning while it is tried again, one error line
     when it is parked (the same input fails the same way: a bug, not a state of the world)."""
     error = describe(exc)
     async with pool.acquire() as conn:
-        outcome = await store.timer_failed(conn, key, error, PARK_AFTER, now)
+        outcome = await stores(conn).timer_failed(key, error, PARK_AFTER, now)
     if outcome is None:
         return
     state, failures = outcome
@@ -113,27 +115,27 @@ async def _failed(pool: Pool, key: str, exc: Exception, now: datetime) -> None:
                     failures=failures, error=error)
 
 
-async def _fire(deps: Deps, conn: Connection, timer: Timer,
+async def _fire(deps: Deps, store: ConveningStore, timer: Timer,
                 now: datetime) -> tuple[list[Message], datetime | None]:
     """What firing ``timer`` emits, and when it must fire again (``None``: it is done)."""
     if timer.kind == "agenda":
-        return await _agenda(deps, conn, timer, now)
-    state = await store.lock_situation(conn, timer.aggregate_id, nowait=True)
+        return await _agenda(deps, store, timer, now)
+    state = await store.lock_situation(timer.aggregate_id, nowait=True)
     if state is None:
         return [], None
     event = fire(timer, state, now)
     if event is None:
         return [], None
-    await store.save_situation(conn, evolve(state, event), state.version, now)
+    await store.save_situation(evolve(state, event), state.version, now)
     return [event], None
 
 
-async def _agenda(deps: Deps, conn: Connection, timer: Timer,
+async def _agenda(deps: Deps, store: ConveningStore, timer: Timer,
                   now: datetime) -> tuple[list[Message], datetime | None]:
     # Wait for placement (it writes invitations under this lock): placement never waits for an
     # existing agenda timer's row, so this cannot deadlock; a try-lock would starve under load.
-    await store.lock_placement(conn)
-    meeting = await store.read_meeting(conn, timer.aggregate_id)
+    await store.lock_placement()
+    meeting = await store.read_meeting(timer.aggregate_id)
     if meeting is None:
         return [], None
     table = deps.directory.current().table(meeting.district)
@@ -141,8 +143,8 @@ async def _agenda(deps: Deps, conn: Connection, timer: Timer,
         return [], None
     due = agenda_due_at(meeting, table)
     if now < due:  # the table's lead time changed since the timer was set
-        await store.reschedule_timer(conn, timer.key, due)
+        await store.reschedule_timer(timer.key, due)
         raise _Later
-    issued, again = await issue_agendas(conn, meeting, table, deps.settings.agenda_update_window,
+    issued, again = await issue_agendas(store, meeting, table, deps.settings.agenda_update_window,
                                         now)
     return [*issued], again

@@ -23,14 +23,18 @@ from services.convening.model import (
 )
 from services.convening.placement import (
     MAX_OVERFLOW,
+    WIDEN,
     Booked,
     Calendar,
     Missing,
     NoRoom,
     Placed,
     place_all,
+    widened,
+    windows_for,
 )
 from services.convening.scheduling import (
+    URGENT_WINDOW,
     next_regular_meeting,
     overflow,
     place,
@@ -166,3 +170,26 @@ def test_when_every_meeting_in_reach_is_full_the_situation_has_no_room() -> None
     result = place_all(one_less, TABLES, [b], CAPACITY, participants, NOW)
     assert not isinstance(result, Missing | NoRoom)
     assert result[0][0].meeting == slot, "the last meeting in reach with room takes it"
+
+
+def test_the_first_read_covers_each_briefs_urgent_window_and_next_regular_meeting() -> None:
+    batch = briefs(40, seed=11)
+    windows = windows_for(TABLES, batch)
+    assert set(windows) == {b.district for b in batch}
+    for b in batch:
+        lo, hi = windows[b.district]
+        assert lo <= b.arrived_at
+        assert hi >= b.arrived_at + URGENT_WINDOW
+        assert hi >= next_regular_meeting(TABLES[b.district], b.arrived_at)
+
+
+def test_a_missing_meeting_widens_the_read_past_it_by_at_least_four_weeks() -> None:
+    windows = {"district_1": (NOW, NOW + timedelta(days=7)), "district_2": (NOW, NOW)}
+    later = NOW + timedelta(days=10)
+    grown = widened(windows, Missing("district_1", later))
+    assert grown["district_1"] == (NOW, later + WIDEN)
+    assert grown["district_2"] == windows["district_2"]
+    assert windows["district_1"] == (NOW, NOW + timedelta(days=7)), "a new mapping"
+    long = {"district_1": (NOW, NOW + timedelta(days=60))}
+    assert widened(long, Missing("district_1", NOW - timedelta(days=1)))["district_1"] == (
+        NOW - timedelta(days=1), NOW + timedelta(days=120))

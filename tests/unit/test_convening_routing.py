@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from directory import Directory, load_directory
+from schemas.errors import RuleViolation
 from schemas.reference import reference
-from services.convening.routing import Routed, Unroutable, risk_categories, route
+from schemas.situations import SituationOpened
+from services.convening.routing import Routed, Unroutable, brief, risk_categories, route
+from tests.support.samples import NOW, sample, summary
 
 pytestmark = pytest.mark.unit
 
@@ -67,3 +71,21 @@ def test_risk_categories_of_factor_codes() -> None:
         "housing",
         "mental_health",
     )
+
+
+def test_a_brief_places_a_situation_from_when_convening_sees_it(halton: Directory) -> None:
+    event = sample(SituationOpened, district="district_1", opened_at=NOW)
+    table, brief_ = brief(event, reference(), halton, NOW + timedelta(days=3))
+    assert table.district == "district_1"
+    assert brief_.arrived_at == NOW + timedelta(days=3), "never on a meeting already past"
+    assert brief_.risk_categories == ("housing", "mental_health")
+    assert brief(event, reference(), halton, NOW - timedelta(days=1))[1].arrived_at == NOW
+
+
+def test_a_brief_refuses_what_no_table_takes_or_names_the_wrong_district(halton: Directory) -> None:
+    outside = sample(SituationOpened, summary=summary().model_copy(update={"municipality": "toronto"}))
+    with pytest.raises(RuleViolation, match="municipality_outside_halton"):
+        brief(outside, reference(), halton, NOW)
+    wrong = sample(SituationOpened, district="district_2")  # the sample is in Milton (district 1)
+    with pytest.raises(RuleViolation, match="served by district_1"):
+        brief(wrong, reference(), halton, NOW)
