@@ -41,7 +41,8 @@ class IntakeSettings(Settings):
         intake_private_key: base64 X25519 private key for ``sealed_subject``
             (``COMMANDE_INTAKE_PRIVATE_KEY``).
         intake_signing_key: base64 of intake's Ed25519 signing key (its 32-byte seed,
-            ``COMMANDE_INTAKE_SIGNING_KEY``): it signs disclosure packages; its public half is the directory's ``intake.signing_key``.
+            ``COMMANDE_INTAKE_SIGNING_KEY``): it signs disclosure packages; its public half is
+            the directory's ``intake.signing_key``.
         intake_disclosure_fields: role (``lead``/``assisting``) -> allowed dotted field names.
         intake_retention_days: days identified data of a concluded situation is kept.
         intake_purge_interval_seconds: how often the retention loop looks for due purges.
