@@ -43,8 +43,9 @@ RETURNING cause_id, seq, cause_topic, event_type, event
 """
 INSERT_REQUEST_NOTICE = """
 INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, recipient_key,
-                     channel, address, privacy, payload, next_attempt_at, created_at, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $11, $12)
+                     channel, address, privacy, payload, priority, next_attempt_at, created_at,
+                     request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $12, $13)
 ON CONFLICT DO NOTHING
 RETURNING true
 """
@@ -138,7 +139,8 @@ async def insert_notices(conn: Connection, request_id: UUID, notices: list[NewNo
     for n in notices:
         if await conn.fetchval(INSERT_REQUEST_NOTICE, n.notice_id, n.cause_id, n.cause_topic,
                                n.kind, n.recipient_agency, n.recipient_key, n.channel, n.address,
-                               n.privacy, json.dumps(n.payload), now, request_id):
+                               n.privacy, json.dumps(n.payload), int(n.priority), now,
+                               request_id):
             added += 1
     if added:
         await conn.execute(WAKE, WAKE_CHANNEL)

@@ -50,6 +50,7 @@ from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault
 from services.notifier import main as notifier_main
+from services.notifier.priority import Priority
 from services.notifier.settings import NotifierSettings
 from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
@@ -201,6 +202,10 @@ async def test_the_only_mail_before_confirmation_is_the_link_and_get_confirms_no
             assert text not in read, text
         link = link_in(confirmation)
         assert requester not in link
+        # the requester is at their browser: the confirmation is taken before routine notices
+        assert await stack.admin.fetchval(
+            "SELECT priority FROM notifier.notices WHERE request_id = $1 AND kind = $2",
+            UUID(rid), "event_request_confirmation") == int(Priority.URGENT)
         await asyncio.sleep(3)  # notifier polls every 0.1 s: anything else would be out by now
         assert ids(stack.mails(rid)) == ids([confirmation])  # exactly one e-mail, and none to the CMB
         (asked,) = await stack.facts(rid)
