@@ -55,12 +55,11 @@ async def _accepted(settings: Settings, name: str) -> UUID:
 
 async def _scheduled(settings: Settings, sid: UUID) -> SituationScheduled:
     async def find() -> SituationScheduled | None:
-        hits = await events_of(settings, SITUATIONS.name, lambda e: isinstance(
-            e, SituationScheduled) and e.situation_id == sid)
-        return hits[0] if hits else None  # type: ignore[return-value]
+        hits = await events_of(settings, SITUATIONS.name, SituationScheduled,
+                               lambda e: e.situation_id == sid)
+        return hits[0] if hits else None
 
-    found: SituationScheduled = await wait_for(find, timeout=90)
-    return found
+    return await wait_for(find, timeout=90)
 
 
 def _move_to(console: Console, moment: Any) -> None:
@@ -103,8 +102,8 @@ async def story(console: Console) -> dict[str, Any]:
         _move_to(console, sched.meeting_starts_at - timedelta(minutes=30))
 
         async def agenda(sid: UUID = sched.situation_id) -> bool:
-            return bool(await events_of(settings, MEETINGS.name, lambda e: isinstance(
-                e, AgendaIssued) and any(i.situation_id == sid for i in e.items)))
+            return bool(await events_of(settings, MEETINGS.name, AgendaIssued,
+                                        lambda e: any(i.situation_id == sid for i in e.items)))
 
         await wait_for(agenda, timeout=60)
     _move_to(console, max(m.meeting_starts_at for m in meetings.values()) + timedelta(minutes=5))

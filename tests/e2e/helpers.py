@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from deploy.keycloak.realm import LOCAL_PASSWORD
 from deploy.local.smtp_sink import read_messages
@@ -24,16 +24,23 @@ from tests.support.kafka import HARNESS, read_all
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
 
+M = TypeVar("M", bound=Message)
 
-async def events_of(settings: Settings, topic: str,
-                    match: Callable[[Message], bool]) -> list[Message]:
-    found = []
+
+def _any(_: Message) -> bool:
+    return True
+
+
+async def events_of(settings: Settings, topic: str, kind: type[M],
+                    match: Callable[[M], bool] = _any) -> list[M]:
+    """The events of type ``kind`` on ``topic`` (from its beginning) that ``match``."""
+    found: list[M] = []
     for rec in await read_all(settings, topic):
         try:
             event = decode(rec).event
         except Exception:  # noqa: S112 - other tests' garbage may sit on shared topics
             continue
-        if match(event):
+        if isinstance(event, kind) and match(event):
             found.append(event)
     return found
 

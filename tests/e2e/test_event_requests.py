@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -30,6 +30,7 @@ from schemas.event_requests import (
     EventRequestConfirmationRequested,
     EventRequestConfirmed,
     EventRequestDeclined,
+    EventRequestEvent,
     EventRequestRejected,
     EventRequestReminderDue,
     EventRequestScheduled,
@@ -44,6 +45,8 @@ from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import Pipeline, running_pipeline
 from tests.e2e.helpers import command, events_of, mails_mentioning, move_to
 from tests.support.kafka import wait_for
+
+E = TypeVar("E", bound=EventRequestEvent)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
@@ -138,10 +141,10 @@ def mails_to(settings: Settings, address: str, text: str) -> list[EmailMessage]:
     return [m for m in mails_mentioning(settings, text) if str(m["X-Envelope-To"]) == address]
 
 
-async def answer_for(settings: Settings, request_id: str, kind: type) -> Any:
-    async def find() -> Any:
-        hits = await events_of(settings, EVENT_REQUESTS.name, lambda e: isinstance(e, kind)
-                               and str(e.request_id) == request_id)  # type: ignore[attr-defined]
+async def answer_for(settings: Settings, request_id: str, kind: type[E]) -> E:
+    async def find() -> E | None:
+        hits = await events_of(settings, EVENT_REQUESTS.name, kind,
+                               lambda e: str(e.request_id) == request_id)
         return hits[0] if hits else None
 
     return await wait_for(find, timeout=60)
@@ -203,8 +206,8 @@ async def test_a_request_in_each_municipality_reaches_its_district_manager_and_t
                                      kind="event_request_acknowledgement"))
         assert districts[district] in receipt
     # The requester's details are in the e-mails only: not on the de-identified topic.
-    facts = await events_of(settings, EVENT_REQUESTS.name,
-                            lambda e: str(getattr(e, "request_id", "")) in sent)
+    facts = await events_of(settings, EVENT_REQUESTS.name, EventRequestEvent,
+                            lambda e: str(e.request_id) in sent)
     dumped = " ".join(e.model_dump_json() for e in facts)
     assert facts
     assert not any(r in dumped for _, _, r in sent.values())

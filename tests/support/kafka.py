@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiokafka import TopicPartition
 
@@ -11,6 +13,8 @@ from deploy.local.kafka_security import SUPER_USER
 from services.runtime import kafka_client
 from services.runtime.kafka import InRecord, partitions
 from services.runtime.settings import Settings
+
+T = TypeVar("T")
 
 HARNESS = SUPER_USER
 """Test and bench harnesses stand in for every role (partners, services, operators): they connect
@@ -62,7 +66,8 @@ async def read_all(settings: Settings, topic: str, *, timeout: float = 20.0,
         await consumer.stop()
 
 
-async def wait_for(predicate, *, timeout: float = 30.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+async def wait_for(predicate: Callable[[], Awaitable[T | None]], *, timeout: float = 30.0,
+                   every: float = 0.2) -> T:
     """Poll the async ``predicate`` until it returns a truthy value; that value is returned."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
