@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from services.intake.main import MIGRATIONS
@@ -36,8 +35,6 @@ async def pool(settings: Settings) -> AsyncIterator[Pool]:
 
 
 class TestPgIntakeStore(IntakeStoreContract):
-    conflict = asyncpg.UniqueViolationError
-
     @pytest.fixture
     async def store(self, pool: Pool) -> AsyncIterator[IntakeStore]:
         async with pool.acquire() as conn:

@@ -6,14 +6,12 @@ import pytest
 
 from services.intake.ports import IntakeStore
 from tests.support.contracts.intake_store import IntakeStoreContract
-from tests.support.fakes.intake import Conflict, InMemoryIntakeStore
+from tests.support.fakes.intake import InMemoryIntakeStore
 
 pytestmark = pytest.mark.unit
 
 
 class TestInMemoryIntakeStore(IntakeStoreContract):
-    conflict = Conflict
-
     @pytest.fixture
     def store(self) -> IntakeStore:
         return InMemoryIntakeStore()

@@ -2,8 +2,8 @@
 
 Honest to the SQL of :class:`~services.intake.store.PgIntakeStore` (the contract suite in
 ``tests/support/contracts/intake_store.py`` runs against both): the same keys are unique (a
-second situation, vault row or disclosure id raises :class:`Conflict`, where PostgreSQL raises
-``UniqueViolationError``), an answer replaces only a rejected one, a disclosure already made to
+second situation, vault row or disclosure id raises asyncpg's ``UniqueViolationError``, as
+PostgreSQL does), an answer replaces only a rejected one, a disclosure already made to
 a recipient at a stage is not recorded again, purged situations are never due, due lists come
 oldest first. There are no transactions: locks are no-ops and nothing is rolled back.
 
@@ -18,15 +18,13 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+import asyncpg
+
 from schemas.disclosures import DisclosureSealed
 from services.intake.decide import ReferralState
 from services.intake.ports import Answer, Assignment, Found, NewSituation, SituationRow
 from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
-
-
-class Conflict(Exception):
-    """A unique key is taken (PostgreSQL: ``UniqueViolationError``)."""
 
 
 @dataclass
@@ -80,7 +78,7 @@ class InMemoryIntakeStore:
             if n.situation_id in self.situations or any(
                     (s.agency_id, s.referral_ref) == (n.agency_id, n.referral_ref)
                     for s in self.situations.values()):
-                raise Conflict(f"situation {n.situation_id} or its reference exists")
+                raise asyncpg.UniqueViolationError(f"situation {n.situation_id} or its reference exists")
             self.situations[n.situation_id] = SituationRecord(
                 n.situation_id, n.agency_id, n.referral_ref, n.district, n.opened_at, n.opened_at)
         for n in situations:
@@ -151,7 +149,7 @@ class InMemoryIntakeStore:
 
     async def record_disclosure(self, disclosure: DisclosureSealed) -> bool:
         if any(d.disclosure_id == disclosure.disclosure_id for d in self.disclosures):
-            raise Conflict(f"disclosure {disclosure.disclosure_id} exists")
+            raise asyncpg.UniqueViolationError(f"disclosure {disclosure.disclosure_id} exists")
         if any((d.situation_id, d.recipient_agency, d.filter_stage) == (
                 disclosure.situation_id, disclosure.recipient_agency, disclosure.filter_stage)
                for d in self.disclosures):
