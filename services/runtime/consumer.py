@@ -35,6 +35,7 @@ from services.runtime.failure import DeadLetter, FailurePolicy, describe
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
+from services.runtime.pause import pause
 
 log = get_logger("commande.consumer")
 
@@ -197,9 +198,7 @@ class Consumer(Generic[D]):
                 await self._sleep(self._policy.backoff(attempt))
 
     async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
+        if not await pause(seconds, self._stopping):
             return
         raise ShuttingDown("stopping while retrying; the records will be redelivered")
 

@@ -31,6 +31,7 @@ from services.runtime.failure import RECONNECT
 from services.runtime.kafka import OutRecord, Producer, UndeliverableRecord
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
+from services.runtime.pause import pause
 
 INSERT = """
 INSERT INTO outbox (topic, key, headers, value)
@@ -162,13 +163,13 @@ class OutboxRelay:
                 self.leader = False
                 log.warning("outbox relay waiting for its dependencies", schema=self._schema,
                             error=type(exc).__name__, attempt=failures)
-                await _sleep_or_stop(stop, RECONNECT.backoff(failures))
+                await pause(RECONNECT.backoff(failures), stop)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn: Acquired = await self._pool.acquire()
         try:
             if not await conn.fetchval(TRY_LOCK, self._schema):
-                await _sleep_or_stop(stop, 2.0)
+                await pause(2.0, stop)
                 return
             self.leader = True
             await conn.add_listener(channel(self._schema), self._notified)
@@ -185,8 +186,7 @@ class OutboxRelay:
                     housekeeping_at = loop.time() + HOUSEKEEPING_EVERY
                 if conn.is_closed():
                     raise TransientError("the relay's leader connection closed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                await pause(self._poll, self._wake, stop)
         finally:
             self.leader = False
             with contextlib.suppress(*DB_UNAVAILABLE):
@@ -212,8 +212,3 @@ class OutboxRelay:
             if not await conn.fetchval(TRY_LOCK, self._schema):
                 return 0
             return await self.drain()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -23,6 +23,7 @@ from schemas.errors import TransientError
 from services.runtime.db import DB_UNAVAILABLE, Acquired, Pool
 from services.runtime.failure import RECONNECT, FailurePolicy
 from services.runtime.logging import get_logger
+from services.runtime.pause import pause
 from services.runtime.service import BackgroundLoop, Service
 
 Step = Callable[[], Awaitable[bool]]
@@ -73,23 +74,11 @@ async def run(name: str, pool: Pool, stopping: asyncio.Event, step: Step, *, int
                 else:  # a bug must not stop the worker for good: log it, try again later
                     log.exception("worker step failed; retrying", worker=name,
                                   error=type(exc).__name__, attempt=failures)
-                await _wait(stopping, None, failure.backoff(failures))
+                await pause(failure.backoff(failures), stopping)
                 continue
-            await _wait(stopping, wake if channel is not None else None, interval)
+            await pause(interval, stopping, wake)  # wake is set only by a NOTIFY on channel
     finally:
         await _release(pool, listener, channel, wake_up)
-
-
-async def _wait(stopping: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
-    """Until ``seconds`` pass, ``wake`` is set, or ``stopping`` is."""
-    waiters = {asyncio.ensure_future(stopping.wait())}
-    if wake is not None:
-        waiters.add(asyncio.ensure_future(wake.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 async def _release(pool: Pool, conn: Acquired | None, channel: str | None,
