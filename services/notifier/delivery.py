@@ -122,7 +122,8 @@ class Deliverer:
             await store.mark_delivered(d.notice_id, attempt, outcome, now)
             log.info("notice delivered", notice_id=str(d.notice_id), kind=d.kind,
                      channel=channel, attempt=attempt)
-            return [emit(NoticeDelivered(**common, delivered_at=now), source=SOURCE)]
+            return [emit(NoticeDelivered(**common, delivered_at=now), source=SOURCE, time=now,
+                         cause_id=d.cause_id)]
         decision = self._policy.decide_outcome(permanent=outcome.permanent, attempt=attempt,
                                                jitter=random.random())
         if isinstance(decision, DeadLetter):
@@ -138,7 +139,7 @@ class Deliverer:
                  channel=channel, attempt=attempt, error=outcome.code)
         failed = NoticeFailed(**common, error=outcome.code, permanent=False,
                               next_attempt_at=retry_at, failed_at=now)
-        return [emit(failed, source=SOURCE)]
+        return [emit(failed, source=SOURCE, time=now, cause_id=d.cause_id)]
 
 
 def _rendered(payload: dict[str, object]) -> Rendered:
@@ -167,7 +168,7 @@ def given_up(dead_letters: DeadLetters, d: Due, error: str, reason: str, attempt
     failed = emit(NoticeFailed(notice_id=d.notice_id, recipient_agency=d.recipient_agency,
                                kind=d.kind, cause_id=d.cause_id, channel=channel,
                                attempt=attempt, error=error, permanent=True, failed_at=now),
-                  source=SOURCE)
+                  source=SOURCE, time=now, cause_id=d.cause_id)
     return failed, dead_letters.unpublished(failed, f"{error} ({reason})", DEAD_LETTER_CONSUMER)
 
 

@@ -27,10 +27,12 @@ def decode(rec: InRecord) -> Envelope[Message]:
 
 
 def emit(event: Message, *, source: str, cause: Envelope[Message] | None = None,
-         subject: UUID | None = None, time: datetime | None = None) -> OutRecord:
-    """The record for ``event``, published by ``source`` (``/commande/<service>``), caused by ``cause``."""
+         subject: UUID | None = None, time: datetime | None = None,
+         cause_id: UUID | None = None) -> OutRecord:
+    """The record for ``event``, published by ``source`` (``/commande/<service>``), caused by
+    ``cause`` (or by the event whose id is ``cause_id``, when only that id was kept)."""
     correlation = None
-    causation = None
+    causation = None if cause_id is None else str(cause_id)
     if cause is not None:
         correlation = cause.correlationid or str(cause.id)
         causation = str(cause.id)
