@@ -1,5 +1,6 @@
 """The thin shell of consumption: decode → load the facts the event needs → compose its notices
-(pure, :mod:`services.notifier.compose`) → insert them.
+(pure, :mod:`services.notifier.compose`) → insert them. Community event requests take the same
+store to :mod:`services.notifier.request_handlers`.
 
 Handlers never send anything: they insert notices in the consumer's transaction (with its inbox
 row), so a notice exists if and only if its event was handled. The delivery loop sends them.
@@ -62,11 +63,11 @@ class Handlers:
                      rec: InRecord) -> Sequence[OutRecord]:
         """Handle one event of any consumed topic; notifier emits nothing here."""
         event = env.event
-        if isinstance(event, EventRequestSubmitted):
-            return await self._requests.submitted(conn, event)
-        if isinstance(event, EventRequestEvent):
-            return await self._requests.fact(conn, env, rec.topic, event)
         store = self._stores(conn)
+        if isinstance(event, EventRequestSubmitted):
+            return await self._requests.submitted(store, event)
+        if isinstance(event, EventRequestEvent):
+            return await self._requests.fact(store, env, rec.topic, event)
         if isinstance(event, MeetingScheduled):
             await store.save_meeting(event.meeting_id, MeetingInfo(
                 event.district, event.kind, event.starts_at, event.ends_at, event.venue))

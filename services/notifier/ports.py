@@ -1,6 +1,7 @@
-"""What notifier needs of its state, as a typed port: the notices and their delivery, and the
-facts later events need but do not carry (meetings, originators, command actors, refusals that
-wait for their command).
+"""What notifier needs of its state, as a typed port: the notices and their delivery, the facts
+later events need but do not carry (meetings, originators, command actors, refusals that wait for
+their command), and, for community event requests (:class:`EventRequestState`), the sealed
+submission, the facts waiting for it and the purge tombstones.
 
 A store is bound to one transaction (:class:`services.notifier.store.PgNotifierStore` over the
 consumer's or the delivery loop's connection), so no method takes a connection. The in-memory
@@ -20,6 +21,7 @@ from uuid import UUID
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
 from services.notifier.priority import Priority
+from services.runtime.cipher import Sealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,9 @@ class NewNotice:
     privacy: str
     payload: dict[str, Any]
     priority: Priority = Priority.ROUTINE
+    request_id: UUID | None = None
+    """The community event request the notice is about: its unsent notices fail together when
+    the requester's contact is purged (:meth:`EventRequestState.fail_pending`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,78 @@ class NoticeSummary:
     acknowledged_at: datetime | None
 
 
-class NotifierStore(Protocol):
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A de-identified fact that arrived before its request's submission."""
+
+    cause_id: UUID
+    cause_topic: str
+    event_type: str
+    event_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedNotice:
+    """A notice that ended without being sent (its ids and codes only)."""
+
+    notice_id: UUID
+    cause_id: UUID
+    kind: str
+    recipient_agency: str
+    channel: str
+    attempt: int
+
+
+class EventRequestState(Protocol):
+    """What the community event requests' shell keeps beyond notices: a submission and a fact of
+    one request travel on different topics, so either may come first, and a purge may come
+    before both."""
+
+    async def lock_request(self, request_id: UUID) -> None:
+        """Serialize the work on ``request_id`` until the transaction ends (so a submission and
+        a fact handled at the same time cannot both miss each other)."""
+        ...
+
+    async def save_contact(self, request_id: UUID, sealed: Sealed, now: datetime) -> bool:
+        """Keep the sealed submission; ``False`` when one was already kept (the first stays)."""
+        ...
+
+    async def get_contact(self, request_id: UUID) -> Sealed | None:
+        """The sealed submission of ``request_id``, or ``None``."""
+        ...
+
+    async def purge_contact(self, request_id: UUID, now: datetime) -> bool:
+        """Delete the contact and remember the purge for good; ``True`` when a contact was
+        deleted."""
+        ...
+
+    async def is_purged(self, request_id: UUID) -> bool:
+        """Whether the contact of ``request_id`` was purged."""
+        ...
+
+    async def park(self, request_id: UUID, waiting: Waiting, now: datetime) -> None:
+        """Keep a fact until its submission arrives (a fact already parked, by cause id, is
+        left alone)."""
+        ...
+
+    async def pop_waiting(self, request_id: UUID) -> list[Waiting]:
+        """The facts waiting for ``request_id`` (removed), in arrival order."""
+        ...
+
+    async def insert_failed(self, notice: NewNotice, error: str, now: datetime) -> bool:
+        """Record ``notice`` as failed at its first attempt with ``error`` (nothing is kept of
+        its payload; never due); ``False`` when it was already there (by id or by (cause,
+        recipient, kind))."""
+        ...
+
+    async def fail_pending(self, request_id: UUID, error: str,
+                           now: datetime) -> list[FailedNotice]:
+        """End the request's unsent notices as failed with ``error``, one more attempt counted
+        (their payloads are dropped); the ones ended, in no particular order."""
+        ...
+
+
+class NotifierStore(EventRequestState, Protocol):
     """Notifier's state within one transaction."""
 
     async def insert_notices(self, notices: Sequence[NewNotice], now: datetime) -> int:

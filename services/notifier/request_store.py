@@ -1,20 +1,22 @@
 """Notifier's PostgreSQL state for community event requests: the sealed submission, the facts
-waiting for it, the purge tombstones, and the request's notices.
+waiting for it, the purge tombstones, and the request's notices that end unsent.
 
-Every statement is a named constant; values are always parameters. Every change about one request
-runs under a transaction-scoped advisory lock on its id, so a submission and a fact of the same
-request handled at the same time (they travel on different topics) cannot both miss each other.
+:class:`PgEventRequestState` is the :class:`~services.notifier.ports.EventRequestState` part of
+:class:`~services.notifier.store.PgNotifierStore` (a request's notices are inserted by its
+``insert_notices``, with their request id). Every statement is a named constant; values are
+always parameters. The shell takes a transaction-scoped advisory lock on the request's id before
+any change about one request, so a submission and a fact of the same request handled at the same
+time (they travel on different topics) cannot both miss each other.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from services.notifier.contacts import Sealed
-from services.notifier.store import WAKE, WAKE_CHANNEL, NewNotice
+from services.notifier.ports import FailedNotice, NewNotice, Waiting
+from services.runtime.cipher import Sealed
 from services.runtime.db import Connection
 
 LOCK_REQUEST = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1010))"
@@ -41,14 +43,6 @@ POP_WAITING = """
 DELETE FROM event_request_waiting WHERE request_id = $1
 RETURNING cause_id, seq, cause_topic, event_type, event
 """
-INSERT_REQUEST_NOTICE = """
-INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, recipient_key,
-                     channel, address, privacy, payload, priority, next_attempt_at, created_at,
-                     request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $12, $13)
-ON CONFLICT DO NOTHING
-RETURNING true
-"""
 INSERT_FAILED_NOTICE = """
 INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, recipient_key,
                      channel, address, privacy, payload, state, attempts, last_error,
@@ -63,107 +57,63 @@ UPDATE notices SET state = 'failed', attempts = attempts + 1, last_error = $2, f
 WHERE request_id = $1 AND state = 'pending'
 RETURNING notice_id, cause_id, kind, recipient_agency, channel, attempts
 """
-CONTACT_COUNT = "SELECT count(*) FROM event_request_contacts WHERE request_id = $1"
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """A de-identified fact that arrived before its request's submission."""
+class PgEventRequestState:
+    """The :class:`~services.notifier.ports.EventRequestState` in PostgreSQL, bound to ``conn``
+    (the caller owns its transaction)."""
 
-    cause_id: UUID
-    cause_topic: str
-    event_type: str
-    event_json: str
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
+    async def lock_request(self, request_id: UUID) -> None:
+        """Serialize the work on ``request_id`` until the transaction ends."""
+        await self._conn.execute(LOCK_REQUEST, str(request_id))
 
-@dataclass(frozen=True, slots=True)
-class FailedNotice:
-    """A notice that ended without being sent (its ids and codes only)."""
+    async def save_contact(self, request_id: UUID, sealed: Sealed, now: datetime) -> bool:
+        """Keep the sealed submission; ``False`` when it was already kept (a duplicate)."""
+        return bool(await self._conn.fetchval(SAVE_CONTACT, request_id, sealed.key_id,
+                                              sealed.nonce, sealed.ciphertext, now))
 
-    notice_id: UUID
-    cause_id: UUID
-    kind: str
-    recipient_agency: str
-    channel: str
-    attempt: int
+    async def get_contact(self, request_id: UUID) -> Sealed | None:
+        """The sealed submission of ``request_id``, if notifier has it."""
+        r = await self._conn.fetchrow(GET_CONTACT, request_id)
+        return None if r is None else Sealed(r["key_id"], bytes(r["nonce"]),
+                                             bytes(r["ciphertext"]))
 
+    async def purge_contact(self, request_id: UUID, now: datetime) -> bool:
+        """Delete the contact and remember the purge; ``True`` when a contact was deleted."""
+        deleted = bool(await self._conn.fetchval(DELETE_CONTACT, request_id))
+        await self._conn.execute(MARK_PURGED, request_id, now)
+        return deleted
 
-async def lock(conn: Connection, request_id: UUID) -> None:
-    """Serialize the work on ``request_id`` until the transaction ends."""
-    await conn.execute(LOCK_REQUEST, str(request_id))
+    async def is_purged(self, request_id: UUID) -> bool:
+        """Whether the contact of ``request_id`` was purged."""
+        return bool(await self._conn.fetchval(IS_PURGED, request_id))
 
+    async def park(self, request_id: UUID, waiting: Waiting, now: datetime) -> None:
+        """Keep a fact until its submission arrives."""
+        await self._conn.execute(PARK, waiting.cause_id, request_id, waiting.cause_topic,
+                                 waiting.event_type, waiting.event_json, now)
 
-async def save_contact(conn: Connection, request_id: UUID, sealed: Sealed,
-                       now: datetime) -> bool:
-    """Keep the sealed submission; ``False`` when it was already kept (a duplicate)."""
-    return bool(await conn.fetchval(SAVE_CONTACT, request_id, sealed.key_id, sealed.nonce,
-                                    sealed.ciphertext, now))
+    async def pop_waiting(self, request_id: UUID) -> list[Waiting]:
+        """The facts waiting for ``request_id`` (removed), in arrival order."""
+        rows = sorted(await self._conn.fetch(POP_WAITING, request_id), key=lambda r: r["seq"])
+        return [Waiting(r["cause_id"], r["cause_topic"], r["event_type"],
+                        r["event"] if isinstance(r["event"], str) else json.dumps(r["event"]))
+                for r in rows]
 
+    async def insert_failed(self, notice: NewNotice, error: str, now: datetime) -> bool:
+        """Record a notice that cannot be sent at all (no payload kept)."""
+        n = notice
+        return bool(await self._conn.fetchval(
+            INSERT_FAILED_NOTICE, n.notice_id, n.cause_id, n.cause_topic, n.kind,
+            n.recipient_agency, n.recipient_key, n.channel, n.address, n.privacy, error, now,
+            n.request_id))
 
-async def get_contact(conn: Connection, request_id: UUID) -> Sealed | None:
-    """The sealed submission of ``request_id``, if notifier has it."""
-    r = await conn.fetchrow(GET_CONTACT, request_id)
-    return None if r is None else Sealed(r["key_id"], bytes(r["nonce"]), bytes(r["ciphertext"]))
-
-
-async def purge(conn: Connection, request_id: UUID, now: datetime) -> bool:
-    """Delete the contact and remember the purge; ``True`` when a contact was deleted."""
-    deleted = bool(await conn.fetchval(DELETE_CONTACT, request_id))
-    await conn.execute(MARK_PURGED, request_id, now)
-    return deleted
-
-
-async def is_purged(conn: Connection, request_id: UUID) -> bool:
-    """Whether the contact of ``request_id`` was purged."""
-    return bool(await conn.fetchval(IS_PURGED, request_id))
-
-
-async def park(conn: Connection, request_id: UUID, w: Waiting, now: datetime) -> None:
-    """Keep a fact until its submission arrives."""
-    await conn.execute(PARK, w.cause_id, request_id, w.cause_topic, w.event_type, w.event_json,
-                       now)
-
-
-async def pop_waiting(conn: Connection, request_id: UUID) -> list[Waiting]:
-    """The facts waiting for ``request_id`` (removed), in arrival order."""
-    rows = sorted(await conn.fetch(POP_WAITING, request_id), key=lambda r: r["seq"])
-    return [Waiting(r["cause_id"], r["cause_topic"], r["event_type"],
-                    r["event"] if isinstance(r["event"], str) else json.dumps(r["event"]))
-            for r in rows]
-
-
-async def insert_notices(conn: Connection, request_id: UUID, notices: list[NewNotice],
-                         now: datetime) -> int:
-    """Insert a request's notices (a repeat is a no-op) and wake the delivery loop."""
-    added = 0
-    for n in notices:
-        if await conn.fetchval(INSERT_REQUEST_NOTICE, n.notice_id, n.cause_id, n.cause_topic,
-                               n.kind, n.recipient_agency, n.recipient_key, n.channel, n.address,
-                               n.privacy, json.dumps(n.payload), int(n.priority), now,
-                               request_id):
-            added += 1
-    if added:
-        await conn.execute(WAKE, WAKE_CHANNEL)
-    return added
-
-
-async def insert_failed(conn: Connection, request_id: UUID, n: NewNotice, error: str,
-                        now: datetime) -> bool:
-    """Record a notice that cannot be sent at all (no payload kept)."""
-    return bool(await conn.fetchval(INSERT_FAILED_NOTICE, n.notice_id, n.cause_id, n.cause_topic,
-                                    n.kind, n.recipient_agency, n.recipient_key, n.channel,
-                                    n.address, n.privacy, error, now, request_id))
-
-
-async def fail_pending(conn: Connection, request_id: UUID, error: str,
-                       now: datetime) -> list[FailedNotice]:
-    """End the request's unsent notices (their sealed payloads are dropped)."""
-    rows = await conn.fetch(FAIL_PENDING, request_id, error, now)
-    return [FailedNotice(r["notice_id"], r["cause_id"], r["kind"], r["recipient_agency"],
-                         r["channel"], r["attempts"]) for r in rows]
-
-
-async def contact_count(conn: Connection, request_id: UUID) -> int:
-    """How many contact rows ``request_id`` has (0 or 1); for tests and operators."""
-    n: int = await conn.fetchval(CONTACT_COUNT, request_id)
-    return n
+    async def fail_pending(self, request_id: UUID, error: str,
+                           now: datetime) -> list[FailedNotice]:
+        """End the request's unsent notices (their sealed payloads are dropped)."""
+        rows = await self._conn.fetch(FAIL_PENDING, request_id, error, now)
+        return [FailedNotice(r["notice_id"], r["cause_id"], r["kind"], r["recipient_agency"],
+                             r["channel"], r["attempts"]) for r in rows]

@@ -1,7 +1,9 @@
 """Notifier's PostgreSQL state: notices and their delivery, plus the facts later events need.
 
 :class:`PgNotifierStore` is the :class:`~services.notifier.ports.NotifierStore` port over one
-transaction's connection. Every statement is a named constant; values are always parameters.
+transaction's connection; its community event-request part (sealed contacts, waiting facts,
+purges) is :class:`~services.notifier.request_store.PgEventRequestState`. Every statement is a
+named constant; values are always parameters.
 """
 
 from __future__ import annotations
@@ -13,13 +15,8 @@ from uuid import UUID
 
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
-
-# The port's value types, still importable from here: the event requests' store and shell
-# (services/notifier/request_*.py) import NewNotice from this module.
-from services.notifier.ports import Due as Due
-from services.notifier.ports import NewNotice as NewNotice
-from services.notifier.ports import NoticeSummary as NoticeSummary
-from services.runtime.db import Connection
+from services.notifier.ports import Due, NewNotice, NoticeSummary
+from services.notifier.request_store import PgEventRequestState
 
 WAKE_CHANNEL = "notifier_notices"
 
@@ -43,8 +40,9 @@ tombstones kept to join later events."""
 
 INSERT_NOTICE = """
 INSERT INTO notices (notice_id, cause_id, cause_topic, kind, recipient_agency, recipient_key,
-                     channel, address, privacy, payload, priority, next_attempt_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $12)
+                     channel, address, privacy, payload, priority, next_attempt_at, created_at,
+                     request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $12, $13)
 ON CONFLICT DO NOTHING
 RETURNING true
 """
@@ -104,12 +102,9 @@ ON CONFLICT (command_id) DO NOTHING
 POP_PENDING_REFUSAL = "DELETE FROM pending_refusals WHERE command_id = $1 RETURNING cause_id, event"
 
 
-class PgNotifierStore:
+class PgNotifierStore(PgEventRequestState):
     """The :class:`~services.notifier.ports.NotifierStore` in PostgreSQL, bound to ``conn`` (the
     caller owns its transaction)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
 
     async def insert_notices(self, notices: Sequence[NewNotice], now: datetime) -> int:
         """Insert ``notices`` (a repeat is a no-op) and wake the delivery loop; returns how many."""
@@ -118,7 +113,7 @@ class PgNotifierStore:
             if await self._conn.fetchval(
                     INSERT_NOTICE, n.notice_id, n.cause_id, n.cause_topic, n.kind,
                     n.recipient_agency, n.recipient_key, n.channel, n.address, n.privacy,
-                    json.dumps(n.payload), int(n.priority), now):
+                    json.dumps(n.payload), int(n.priority), now, n.request_id):
                 added += 1
         if added:
             await self._conn.execute(WAKE, WAKE_CHANNEL)

@@ -22,7 +22,8 @@ from tests.support.contracts.notifier_store import NotifierStoreContract, Transa
 pytestmark = pytest.mark.integration
 
 SCHEMA = f"test_notifier_store_{uuid.uuid4().hex[:8]}"
-TABLES = "notices, meetings, situations, command_actors, pending_refusals"
+TABLES = ("notices, meetings, situations, command_actors, pending_refusals, "
+          "event_request_contacts, event_request_purged, event_request_waiting")
 
 
 @pytest.fixture(scope="module")

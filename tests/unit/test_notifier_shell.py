@@ -8,20 +8,13 @@ channels are scripted.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
-from functools import cache
-from typing import Any, cast
-from uuid import UUID
+from typing import cast
 
 import pytest
-from pydantic import SecretStr
 from uuid6 import uuid7
 
-from directory import DirectoryHolder, reference_codes
-from schemas.base import Actor, Message
+from schemas.base import Actor
 from schemas.commands import AssignAgencies
 from schemas.disclosures import DisclosureSealed
 from schemas.meetings import (
@@ -32,7 +25,6 @@ from schemas.meetings import (
     MeetingScheduled,
 )
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
-from schemas.reference import reference
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
     AgenciesAssigned,
@@ -47,84 +39,25 @@ from schemas.topics import DLQ, NOTICES
 from services.notifier import tokens
 from services.notifier.acks import AckOutcome, acknowledged
 from services.notifier.channels import DeliveryError
-from services.notifier.channels.smtp import SmtpChannel
-from services.notifier.channels.webhook import WebhookChannel
-from services.notifier.contacts import ContactBox
-from services.notifier.delivery import Deliverer
-from services.notifier.handlers import Handlers
 from services.notifier.model import notice_id
-from services.notifier.ports import Due
-from services.notifier.settings import NotifierSettings
-from services.runtime.clock import ManualClock
-from services.runtime.db import Connection, Pool
-from services.runtime.events import decode, emit
-from services.runtime.kafka import InRecord, OutRecord
+from services.runtime.events import decode
 from tests.support.fakes.notifier import InMemoryNotifierStore
+from tests.support.notifier_shell import (
+    SECRET,
+    Channels,
+    Shell,
+    deliverer,
+    published,
+    record,
+    settings,
+)
 from tests.support.samples import NOW, sample, summary
 
 pytestmark = pytest.mark.unit
 
-SOURCE = "/commande/tests/notifier"
-SECRET = b"synthetic-ack-secret-for-shell-tests"
-FAR = NOW + timedelta(days=3650)
-CONN = cast(Connection, object())
-"""The consumer's connection: the shell only hands it to its store factory (the fake's ignores
-it)."""
 NARRATIVE = summary().narrative
 HOOK = "https://api.mentalhealth.example.org/hooks/commande"
 """mental-health-assoc's webhook in the sample directory (its sealed disclosures go there)."""
-
-
-def settings(**overrides: Any) -> NotifierSettings:
-    return NotifierSettings(**{
-        "env": "development", "notifier_public_url": "http://notifier.test",
-        "event_confirm_secret": SecretStr("synthetic-confirm-secret-0123456789"),
-        "notifier_ack_secret": SecretStr(SECRET.decode()), **overrides})
-
-
-@dataclass
-class Shell:
-    """Notifier's consumer handler over one in-memory store."""
-
-    settings: NotifierSettings = field(default_factory=settings)
-    clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
-    store: InMemoryNotifierStore = field(default_factory=InMemoryNotifierStore)
-
-    def __post_init__(self) -> None:
-        self.handlers = Handlers(self.settings, self.clock, sample_directory(), reference(),
-                                 SECRET, ContactBox.development(), stores=lambda conn: self.store)
-
-    async def feed(self, *events: Message) -> list[UUID]:
-        """Handle each event's record; notifier's consumer emits nothing."""
-        ids = []
-        for event in events:
-            rec = record(event)
-            assert await self.handle(rec) == ()
-            ids.append(decode(rec).id)
-        return ids
-
-    async def handle(self, rec: InRecord) -> Sequence[OutRecord]:
-        return await self.handlers.handle(CONN, decode(rec), rec)
-
-    async def pending(self) -> list[Due]:
-        """Every notice waiting to be sent, in the order the delivery loop takes them."""
-        return await self.store.take_due(FAR, 1000)
-
-
-@cache
-def sample_directory() -> DirectoryHolder:
-    """The sample directory (``deploy/directory/halton.yaml``), read once for the module."""
-    return DirectoryHolder(settings().notifier_directory, reference_codes(reference()))
-
-
-def record(event: Message) -> InRecord:
-    """``event`` as consumed from its topic."""
-    out = emit(event, source=SOURCE)
-    return InRecord(out.topic, 0, 0, out.key, out.value, out.headers)
-
-
-def published(records: Sequence[OutRecord]) -> list[Message]:
-    return [decode(InRecord(r.topic, 0, 0, r.key, r.value, r.headers)).event for r in records]
 
 
 # -- consuming: which notices each event causes ------------------------------------------------
@@ -328,54 +261,6 @@ async def test_a_refusal_naming_its_actor_needs_no_command() -> None:
 
 
 # -- the delivery loop's batch on the same store -----------------------------------------------
-
-
-@dataclass
-class Channels:
-    """Scripted SMTP and webhook channels: each send takes the next outcome scripted for its
-    address (``None`` = accepted), accepted when none is left."""
-
-    script: dict[str, list[DeliveryError | None]] = field(default_factory=dict)
-    sent: list[tuple[str, UUID]] = field(default_factory=list)
-
-    async def send_mail(self, msg: EmailMessage, to: str) -> str:
-        message_id = str(msg["Message-ID"])
-        return self._outcome(to, UUID(message_id.strip("<>").split("@")[0]), message_id)
-
-    async def send_hook(self, url: str, agency_id: str, notice: UUID, body: dict[str, Any],
-                        timestamp: int) -> str:
-        return self._outcome(url, notice, str(notice))
-
-    def _outcome(self, address: str, notice: UUID, ok: str) -> str:
-        self.sent.append((address, notice))
-        plan = self.script.get(address, [])
-        error = plan.pop(0) if plan else None
-        if error is not None:
-            raise error
-        return ok
-
-
-@dataclass
-class _Smtp:
-    channels: Channels
-
-    async def send(self, msg: EmailMessage, to: str) -> str:
-        return await self.channels.send_mail(msg, to)
-
-
-@dataclass
-class _Webhook:
-    channels: Channels
-
-    async def send(self, url: str, agency_id: str, notice: UUID, body: dict[str, Any],
-                   timestamp: int) -> str:
-        return await self.channels.send_hook(url, agency_id, notice, body, timestamp)
-
-
-def deliverer(shell: Shell, channels: Channels) -> Deliverer:
-    return Deliverer(cast(Pool, object()), "notifier", shell.settings, shell.clock,
-                     cast(SmtpChannel, _Smtp(channels)), cast(WebhookChannel, _Webhook(channels)),
-                     ContactBox.development())
 
 
 TRANSIENT = DeliveryError("webhook_5xx", permanent=False)

@@ -5,7 +5,8 @@ store in one open transaction (rolled back, or thrown away, afterwards), and ``t
 :data:`Transactions` opening committed transactions of their own on one shared database (emptied
 afterwards). ``tests/unit/test_notifier_store_fake.py`` runs it on the in-memory fake,
 ``tests/integration/test_notifier_store_pg.py`` on PostgreSQL. The tests assert only what the
-port shows: what is due and in which order, acknowledgements, summaries and the remembered facts.
+port shows: what is due and in which order, acknowledgements, summaries, the remembered facts,
+and community event requests' sealed contacts, purges, waiting facts and notices ended unsent.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from uuid6 import uuid7
 
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
-from services.notifier.ports import NewNotice, NotifierStore
+from services.notifier.ports import FailedNotice, NewNotice, NotifierStore, Waiting
 from services.notifier.priority import Priority
+from services.runtime.cipher import Sealed
 
 Transactions = Callable[[], AbstractAsyncContextManager[NotifierStore]]
 """Opens a transaction of its own (on its own connection), committed when the block ends."""
@@ -39,14 +41,34 @@ MEETING = MeetingInfo("district_1", "regular", T0 + timedelta(days=1),
 def notice(kind: str = "assignment", priority: Priority = Priority.ROUTINE, *,
            cause_id: UUID | None = None, recipient_key: str | None = None,
            notice_id: UUID | None = None, agency: str = "housing-services",
-           channel: str = "email") -> NewNotice:
+           channel: str = "email", request_id: UUID | None = None) -> NewNotice:
     """A synthetic notice (fresh ids unless given)."""
     return NewNotice(
         notice_id=notice_id or uuid7(), cause_id=cause_id or uuid7(),
         cause_topic="commande.situations.v1", kind=kind, recipient_agency=agency,
         recipient_key=recipient_key or f"{agency}/table/table+{uuid7()}@housing.example.org",
         channel=channel, address="table@housing.example.org", privacy="reference",
-        payload=PAYLOAD, priority=priority)
+        payload=PAYLOAD, priority=priority, request_id=request_id)
+
+
+def sealed(tag: str = "first") -> Sealed:
+    """A synthetic sealed submission (opaque bytes, as the store sees it)."""
+    return Sealed(f"key-{tag}", f"nonce-{tag}".encode().ljust(12, b"."),
+                  f"ciphertext of the {tag} submission".encode())
+
+
+def waiting(cause_id: UUID | None = None, n: int = 0) -> Waiting:
+    """A synthetic fact waiting for its submission."""
+    return Waiting(cause_id or uuid7(), "commande.event-requests.v1",
+                   "ca.halton.commande.event_request.acknowledged.v1",
+                   json.dumps({"request_id": str(uuid7()), "n": n, "topics": ["a", "b"]}))
+
+
+def same_fact(got: Waiting, expected: Waiting) -> bool:
+    """Equal up to how jsonb spells the fact's JSON."""
+    return (got.cause_id, got.cause_topic, got.event_type, json.loads(got.event_json)) == (
+        expected.cause_id, expected.cause_topic, expected.event_type,
+        json.loads(expected.event_json))
 
 
 async def due_ids(store: NotifierStore, now: datetime = FAR, limit: int = 100) -> list[UUID]:
@@ -273,3 +295,100 @@ class NotifierStoreContract:
         assert popped[0] == cause
         assert json.loads(popped[1]) == event
         assert await store.pop_pending_refusal(command) is None
+
+    # -- community event requests -----------------------------------------------------------
+
+    async def test_a_request_keeps_its_first_sealed_contact(self, store: NotifierStore) -> None:
+        request = uuid7()
+        await store.lock_request(request)
+        assert await store.get_contact(request) is None
+        assert await store.save_contact(request, sealed("first"), T0)
+        assert not await store.save_contact(request, sealed("second"), T0 + MINUTE)
+        assert await store.get_contact(request) == sealed("first")
+        assert await store.get_contact(uuid7()) is None
+        assert not await store.is_purged(request)
+
+    async def test_a_purge_deletes_the_contact_and_is_remembered(
+            self, store: NotifierStore) -> None:
+        request, other, never_seen = uuid7(), uuid7(), uuid7()
+        await store.save_contact(request, sealed(), T0)
+        await store.save_contact(other, sealed("other"), T0)
+        assert await store.purge_contact(request, T0 + MINUTE)
+        assert await store.get_contact(request) is None
+        assert await store.is_purged(request)
+        assert not await store.purge_contact(request, T0 + 2 * MINUTE)  # nothing left to delete
+        assert await store.is_purged(request)
+        assert not await store.purge_contact(never_seen, T0)
+        assert await store.is_purged(never_seen)
+        assert await store.get_contact(other) == sealed("other")
+        assert not await store.is_purged(other)
+
+    async def test_waiting_facts_are_popped_once_in_arrival_order_per_request(
+            self, store: NotifierStore) -> None:
+        request, other = uuid7(), uuid7()
+        assert await store.pop_waiting(request) == []
+        facts = [waiting(n=i) for i in range(3)]
+        elsewhere = waiting(n=9)
+        await store.park(request, facts[0], T0)
+        await store.park(other, elsewhere, T0)
+        await store.park(request, facts[1], T0 - MINUTE)  # arrival order, not time, rules
+        await store.park(request, facts[2], T0)
+        popped = await store.pop_waiting(request)
+        assert len(popped) == 3
+        assert all(same_fact(g, e) for g, e in zip(popped, facts, strict=True))
+        assert await store.pop_waiting(request) == []
+        [left] = await store.pop_waiting(other)
+        assert same_fact(left, elsewhere)
+
+    async def test_a_fact_parked_again_is_kept_once(self, store: NotifierStore) -> None:
+        request = uuid7()
+        fact = waiting()
+        await store.park(request, fact, T0)
+        await store.park(request, waiting(fact.cause_id, n=1), T0 + MINUTE)
+        [kept] = await store.pop_waiting(request)
+        assert same_fact(kept, fact)
+
+    async def test_a_notice_recorded_failed_is_never_due_and_kept_once(
+            self, store: NotifierStore) -> None:
+        request = uuid7()
+        n = notice("event_request_outcome", request_id=request)
+        assert await store.insert_failed(n, "contact_purged", T0)
+        assert not await store.insert_failed(n, "contact_purged", T0 + MINUTE)
+        twin = notice("event_request_outcome", cause_id=n.cause_id,
+                      recipient_key=n.recipient_key, request_id=request)
+        assert not await store.insert_failed(twin, "contact_purged", T0)
+        assert await store.insert_notices([n, twin], T0) == 0  # failed stays failed
+        assert await store.notice_exists(n.notice_id)
+        assert not await store.notice_exists(twin.notice_id)
+        assert await due_ids(store) == []
+        assert await store.fail_pending(request, "contact_purged", T0) == []
+        summary = await store.notice_summary(n.notice_id)
+        assert summary is not None
+        assert (summary.kind, summary.sent_at) == ("event_request_outcome", T0)
+
+    async def test_an_inserted_notice_is_not_recorded_failed(self, store: NotifierStore) -> None:
+        n = notice("event_request", request_id=uuid7())
+        assert await store.insert_notices([n], T0) == 1
+        assert not await store.insert_failed(n, "requester_address_unusable", T0)
+        assert await due_ids(store) == [n.notice_id]
+
+    async def test_failing_a_request_ends_only_its_pending_notices(
+            self, store: NotifierStore) -> None:
+        request, other = uuid7(), uuid7()
+        fresh = notice("event_request", request_id=request)
+        retried = notice("event_request_acknowledgement", request_id=request)
+        delivered = notice("event_request_outcome", request_id=request)
+        others = notice("event_request", request_id=other)
+        unrelated = notice()
+        await store.insert_notices([fresh, retried, delivered, others, unrelated], T0)
+        await store.mark_retry(retried.notice_id, 1, T0 + MINUTE, "smtp_4xx")
+        await store.mark_delivered(delivered.notice_id, 1, "message-1", T0)
+        ended = await store.fail_pending(request, "contact_purged", T0 + 2 * MINUTE)
+        assert sorted(ended, key=lambda f: f.notice_id) == sorted([
+            FailedNotice(fresh.notice_id, fresh.cause_id, "event_request", fresh.recipient_agency,
+                         "email", 1),
+            FailedNotice(retried.notice_id, retried.cause_id, "event_request_acknowledgement",
+                         retried.recipient_agency, "email", 2)], key=lambda f: f.notice_id)
+        assert sorted(await due_ids(store)) == sorted([others.notice_id, unrelated.notice_id])
+        assert await store.fail_pending(request, "contact_purged", T0 + 3 * MINUTE) == []
+        assert await store.acknowledge(delivered.notice_id, T0 + 3 * MINUTE) is not None

@@ -6,8 +6,12 @@ What it keeps of the SQL: a notice is unique by id and by (cause, recipient, kin
 ignored; due notices are taken by (priority, next attempt), oldest insertion first on a tie, and a
 notice taken by one open transaction is skipped by the others (``FOR UPDATE SKIP LOCKED``); a
 settled notice drops its payload; a meeting is replaced by a later schedule, while an originator,
-a command's actor and a waiting refusal keep the first one seen. What it does not: transactions
-never roll back, and a write to a notice another transaction holds does not wait.
+a command's actor and a waiting refusal keep the first one seen. For community event requests: a
+request keeps its first sealed contact, a purge deletes it and is remembered, a fact is parked once
+(by cause id) and waiting facts are popped in arrival order, a notice recorded failed is unique as
+an inserted one is, and a purge fails only the request's pending notices, one attempt more. What it
+does not: transactions never roll back, a write to a notice another transaction holds does not
+wait, and the request lock is a no-op (one event loop, no concurrent transactions to order).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from uuid import UUID
 
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
-from services.notifier.ports import Due, NewNotice, NoticeSummary
+from services.notifier.ports import Due, FailedNotice, NewNotice, NoticeSummary, Waiting
+from services.runtime.cipher import Sealed
 
 
 @dataclass(slots=True)
@@ -53,6 +58,12 @@ class NotifierTables:
     originators: dict[UUID, str] = field(default_factory=dict)
     actors: dict[UUID, Actor] = field(default_factory=dict)
     pending_refusals: dict[UUID, tuple[UUID, str]] = field(default_factory=dict)
+    contacts: dict[UUID, Sealed] = field(default_factory=dict)
+    """Request id -> its sealed submission."""
+    purged: dict[UUID, datetime] = field(default_factory=dict)
+    """Request id -> when its contact was purged."""
+    waiting: dict[UUID, tuple[UUID, int, Waiting]] = field(default_factory=dict)
+    """Cause id -> (request id, arrival order, the parked fact)."""
     held: dict[UUID, int] = field(default_factory=dict)
     """Notice id -> the transaction holding it (taken and not yet ended)."""
     wakes: int = 0
@@ -88,12 +99,7 @@ class InMemoryNotifierStore:
     async def insert_notices(self, notices: Sequence[NewNotice], now: datetime) -> int:
         added = 0
         for n in notices:
-            if n.channel not in ("email", "webhook"):
-                raise ValueError(f"channel {n.channel!r} violates the notices_channel_check")
-            if n.notice_id in self.tables.notices or any(
-                    (r.notice.cause_id, r.notice.recipient_key, r.notice.kind)
-                    == (n.cause_id, n.recipient_key, n.kind)
-                    for r in self.tables.notices.values()):
+            if self._known(n):
                 continue
             self.tables.notices[n.notice_id] = NoticeRow(
                 notice=n, created_at=now, seq=next(self.tables._seq),
@@ -173,6 +179,64 @@ class InMemoryNotifierStore:
 
     async def pop_pending_refusal(self, command_id: UUID) -> tuple[UUID, str] | None:
         return self.tables.pending_refusals.pop(command_id, None)
+
+    async def lock_request(self, request_id: UUID) -> None:
+        return None  # one event loop: nothing runs between this transaction's awaits to order
+
+    async def save_contact(self, request_id: UUID, sealed: Sealed, now: datetime) -> bool:
+        if request_id in self.tables.contacts:
+            return False
+        self.tables.contacts[request_id] = sealed
+        return True
+
+    async def get_contact(self, request_id: UUID) -> Sealed | None:
+        return self.tables.contacts.get(request_id)
+
+    async def purge_contact(self, request_id: UUID, now: datetime) -> bool:
+        self.tables.purged.setdefault(request_id, now)
+        return self.tables.contacts.pop(request_id, None) is not None
+
+    async def is_purged(self, request_id: UUID) -> bool:
+        return request_id in self.tables.purged
+
+    async def park(self, request_id: UUID, waiting: Waiting, now: datetime) -> None:
+        json.loads(waiting.event_json)  # the column is jsonb
+        self.tables.waiting.setdefault(waiting.cause_id,
+                                       (request_id, next(self.tables._seq), waiting))
+
+    async def pop_waiting(self, request_id: UUID) -> list[Waiting]:
+        mine = sorted((seq, cause) for cause, (rid, seq, _) in self.tables.waiting.items()
+                      if rid == request_id)
+        return [self.tables.waiting.pop(cause)[2] for _, cause in mine]
+
+    async def insert_failed(self, notice: NewNotice, error: str, now: datetime) -> bool:
+        if self._known(notice):
+            return False
+        self.tables.notices[notice.notice_id] = NoticeRow(
+            notice=notice, created_at=now, seq=next(self.tables._seq), payload=None,
+            next_attempt_at=None, state="failed", attempts=1, last_error=error, failed_at=now)
+        return True
+
+    async def fail_pending(self, request_id: UUID, error: str,
+                           now: datetime) -> list[FailedNotice]:
+        ended: list[FailedNotice] = []
+        for r in self.tables.notices.values():
+            if r.notice.request_id == request_id and r.state == "pending":
+                self._update(r.notice.notice_id, state="failed", attempts=r.attempts + 1,
+                             last_error=error, failed_at=now, next_attempt_at=None, payload=None)
+                ended.append(FailedNotice(r.notice.notice_id, r.notice.cause_id, r.notice.kind,
+                                          r.notice.recipient_agency, r.notice.channel,
+                                          r.attempts))
+        return ended
+
+    def _known(self, n: NewNotice) -> bool:
+        """Whether the unique keys of ``notices`` already hold ``n`` (by id, or by cause,
+        recipient and kind); a channel the check constraint refuses raises."""
+        if n.channel not in ("email", "webhook"):
+            raise ValueError(f"channel {n.channel!r} violates the notices_channel_check")
+        return n.notice_id in self.tables.notices or any(
+            (r.notice.cause_id, r.notice.recipient_key, r.notice.kind)
+            == (n.cause_id, n.recipient_key, n.kind) for r in self.tables.notices.values())
 
     def _update(self, notice: UUID, **changes: Any) -> None:
         """An UPDATE by notice id: nothing happens to an unknown notice."""
