@@ -41,6 +41,7 @@ from services.notifier.acks import AckOutcome, acknowledged
 from services.notifier.channels import DeliveryError
 from services.notifier.model import notice_id
 from services.runtime.events import decode
+from services.runtime.kafka import InRecord
 from tests.support.fakes.notifier import InMemoryNotifierStore
 from tests.support.notifier_shell import (
     SECRET,
@@ -282,6 +283,12 @@ async def test_due_notices_are_delivered_once_and_said_so() -> None:
     assert all(isinstance(e, NoticeDelivered) and e.attempt == 1 for e in events)
     assert {cast(NoticeDelivered, e).notice_id for e in events} == {d.notice_id for d in due}
     assert {r.topic for r in records} == {NOTICES.name}
+    # each names the event that caused its notice, and carries notifier's clock
+    for rec in records:
+        env = decode(InRecord(rec.topic, 0, 0, rec.key, rec.value, rec.headers))
+        assert isinstance(env.event, NoticeDelivered)
+        assert env.causationid == str(env.event.cause_id)
+        assert env.time == shell.clock.now()
     assert await shell.pending() == []
     assert await deliverer(shell, channels).deliver(shell.store) == (0, [])
 

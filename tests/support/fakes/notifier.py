@@ -25,6 +25,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
 from services.notifier.ports import Due, FailedNotice, NewNotice, NoticeSummary, Waiting
@@ -233,7 +235,7 @@ class InMemoryNotifierStore:
         """Whether the unique keys of ``notices`` already hold ``n`` (by id, or by cause,
         recipient and kind); a channel the check constraint refuses raises."""
         if n.channel not in ("email", "webhook"):
-            raise ValueError(f"channel {n.channel!r} violates the notices_channel_check")
+            raise asyncpg.CheckViolationError(f"channel {n.channel!r}: notices_channel_check")
         return n.notice_id in self.tables.notices or any(
             (r.notice.cause_id, r.notice.recipient_key, r.notice.kind)
             == (n.cause_id, n.recipient_key, n.kind) for r in self.tables.notices.values())
