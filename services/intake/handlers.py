@@ -182,29 +182,34 @@ class Intake:
                       items: Sequence[tuple[Envelope[Message], ReferralSubmitted, Found | None]]
                       ) -> Sequence[OutRecord]:
         """Decide submissions of distinct references (with their stored state) and save."""
-        now = self.clock.now()
-        situations: list[NewSituation] = []
-        answers: list[Answer] = []
-        out: list[OutRecord] = []
-        for env, event, found in items:
-            decision = self._decide(event, found, now, situations, answers)
-            out.extend(events.emit_all(decision.events, source=SOURCE, cause=env, time=now))
-        await store.save_many(situations, answers)
-        return out
+        return [r for _, records in await self._decide_and_save(store, items) for r in records]
 
     async def submit_direct(self, conn: Connection, event: ReferralSubmitted
                             ) -> tuple[SubmissionDecision, Sequence[OutRecord]]:
         """Decide a submission that reached intake itself (its HTTP ingress, the token already
         bound to the agency) in the caller's transaction: the same rules, once, with the subject
         as received (it never crosses Kafka); returns the decision and what to publish."""
-        now = self.clock.now()
         store = self.stores(conn)
         found = await store.get_referral(event.agency_id, event.referral_ref)
+        [answered] = await self._decide_and_save(store, [(None, event, found)], direct=True)
+        return answered
+
+    async def _decide_and_save(
+            self, store: IntakeStore,
+            items: Sequence[tuple[Envelope[Message] | None, ReferralSubmitted, Found | None]],
+            *, direct: bool = False) -> list[tuple[SubmissionDecision, list[OutRecord]]]:
+        """Each submission's decision and records (caused by its envelope, when it came as a
+        record), then one save of what they wrote."""
+        now = self.clock.now()
         situations: list[NewSituation] = []
         answers: list[Answer] = []
-        decision = self._decide(event, found, now, situations, answers, direct=True)
+        out = []
+        for env, event, found in items:
+            decision = self._decide(event, found, now, situations, answers, direct=direct)
+            out.append((decision, events.emit_all(decision.events, source=SOURCE, cause=env,
+                                                  time=now)))
         await store.save_many(situations, answers)
-        return decision, events.emit_all(decision.events, source=SOURCE, time=now)
+        return out
 
     def _decide(self, event: ReferralSubmitted, found: Found | None, now: datetime,
                 situations: list[NewSituation], answers: list[Answer], *,

@@ -3,7 +3,6 @@ long they have waited (a scratch schema with notifier's migrations: no delivery 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,27 +13,19 @@ from services.notifier.main import MIGRATIONS
 from services.notifier.ports import NewNotice
 from services.notifier.priority import Priority
 from services.notifier.store import PgNotifierStore
-from services.runtime import db
 from services.runtime.db import Pool
-from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import Settings
+from tests.support.scratch import scratch_schema
 
 pytestmark = pytest.mark.integration
 
-SCHEMA = f"test_notifier_priority_{uuid.uuid4().hex[:8]}"
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 async def pool(settings: Settings) -> AsyncIterator[Pool]:
-    found = await db.create_pool(settings, SCHEMA)
-    try:
-        await db.migrate(found, SCHEMA, {"runtime": RUNTIME_MIGRATIONS, "notifier": MIGRATIONS})
+    async with scratch_schema(settings, "notifier", MIGRATIONS) as found:
         yield found
-    finally:
-        async with found.acquire() as conn:
-            await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
-        await found.close()
 
 
 def notice(kind: str, priority: Priority) -> NewNotice:

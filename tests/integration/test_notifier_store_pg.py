@@ -4,7 +4,6 @@ after each test; ``transactions`` commit, and the tables are emptied after each 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,40 +12,27 @@ import pytest
 from services.notifier.main import MIGRATIONS
 from services.notifier.ports import NotifierStore
 from services.notifier.store import PgNotifierStore
-from services.runtime import db
 from services.runtime.db import Pool
-from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import Settings
 from tests.support.contracts.notifier_store import NotifierStoreContract, Transactions
+from tests.support.scratch import rolled_back, scratch_schema
 
 pytestmark = pytest.mark.integration
 
-SCHEMA = f"test_notifier_store_{uuid.uuid4().hex[:8]}"
 TABLES = ("notices, meetings, situations, command_actors, pending_refusals, "
           "event_request_contacts, event_request_purged, event_request_waiting")
 
 
 @pytest.fixture(scope="module")
 async def pool(settings: Settings) -> AsyncIterator[Pool]:
-    found = await db.create_pool(settings, SCHEMA)
-    try:
-        await db.migrate(found, SCHEMA, {"runtime": RUNTIME_MIGRATIONS, "notifier": MIGRATIONS})
+    async with scratch_schema(settings, "notifier", MIGRATIONS) as found:
         yield found
-    finally:
-        async with found.acquire() as conn:
-            await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
-        await found.close()
 
 
 @pytest.fixture
 async def store(pool: Pool) -> AsyncIterator[NotifierStore]:
-    async with pool.acquire() as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            yield PgNotifierStore(conn)
-        finally:
-            await tx.rollback()
+    async with rolled_back(pool) as conn:
+        yield PgNotifierStore(conn)
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
+
+from pydantic.fields import FieldInfo
 
 from services.runtime.settings import PROJECT_ROOT, Settings
 
@@ -26,16 +29,21 @@ def files() -> list[Path]:
     return found
 
 
-def defined() -> set[str]:
-    """Environment names the settings classes read, plus those the CLI reads directly."""
+def settings_fields() -> Iterator[tuple[str, FieldInfo]]:
+    """``(COMMANDE_<NAME>, field)`` of every field of every settings class (repeats included)."""
     for module in SETTINGS_MODULES:
         importlib.import_module(module)
     classes: list[type[Settings]] = [Settings]
-    names: set[str] = set()
     while classes:
         cls = classes.pop()
         classes.extend(cls.__subclasses__())
-        names.update(f"COMMANDE_{field.upper()}" for field in cls.model_fields)
+        for name, field in cls.model_fields.items():
+            yield f"COMMANDE_{name.upper()}", field
+
+
+def defined() -> set[str]:
+    """Environment names the settings classes read, plus those the CLI reads directly."""
+    names = {name for name, _ in settings_fields()}
     for path in files():
         if path.suffix == ".py":
             names.update(READ_DIRECTLY.findall(path.read_text()))

@@ -6,7 +6,6 @@ the containers and the host use, a certificate for the names they connect to."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ import yaml
 from cryptography import x509
 
 from deploy.local import compose, smtp_sink
-from services.runtime.settings import PROJECT_ROOT, Settings
-from tests.support.setting_names import SETTINGS_MODULES, defined
+from services.runtime.settings import PROJECT_ROOT
+from tests.support.setting_names import defined, settings_fields
 
 pytestmark = pytest.mark.unit
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -43,16 +42,7 @@ def _env_file() -> dict[str, tuple[bool, str]]:
 
 def _secrets() -> set[str]:
     """Every setting holding a secret (a SecretStr, alone or in a mapping), in any settings class."""
-    for module in SETTINGS_MODULES:
-        importlib.import_module(module)
-    classes: list[type[Settings]] = [Settings]
-    names: set[str] = set()
-    while classes:
-        cls = classes.pop()
-        classes.extend(cls.__subclasses__())
-        names.update(f"COMMANDE_{name.upper()}" for name, field in cls.model_fields.items()
-                     if "SecretStr" in repr(field.annotation))
-    return names
+    return {name for name, field in settings_fields() if "SecretStr" in repr(field.annotation)}
 
 
 def _strings(node: object) -> list[str]:

@@ -365,6 +365,15 @@ async def scheduled_situation(s: Shell) -> SituationScheduled:
     return (await s.situations(opened(s.clock))).one(SituationScheduled)
 
 
+async def confirmed_situation(s: Shell) -> SituationScheduled:
+    """A situation scheduled, then confirmed by its chair at the start of its meeting."""
+    scheduled = await scheduled_situation(s)
+    s.clock.set(scheduled.meeting_starts_at)
+    await s.command(command(RecordAerDecision, scheduled.situation_id, s.clock, actor=CHAIR_D1,
+                            meeting_id=scheduled.meeting_id))
+    return scheduled
+
+
 async def test_filter_2_runs_to_conclusion_starting_and_settling_its_timers(
         directory: DirectoryHolder) -> None:
     s = shell(directory)
@@ -455,11 +464,8 @@ async def test_a_command_for_a_situation_convening_does_not_know_is_rejected(
 async def test_a_conclusion_from_elsewhere_closes_the_situation_and_cancels_its_timers(
         directory: DirectoryHolder) -> None:
     s = shell(directory)
-    scheduled = await scheduled_situation(s)
+    scheduled = await confirmed_situation(s)
     sid = scheduled.situation_id
-    s.clock.set(scheduled.meeting_starts_at)
-    await s.command(command(RecordAerDecision, sid, s.clock, actor=CHAIR_D1,
-                            meeting_id=scheduled.meeting_id))
     assert s.store.timer_states(sid) == {"sla_warning": "pending", "sla_breach": "pending"}
     withdrawn = sample(SituationConcluded, situation_id=sid, conclusion="withdrawn",
                        concluded_at=s.clock.now(), meeting_id=None)
@@ -525,11 +531,8 @@ async def test_an_invitation_answer_that_breaks_a_rule_is_rejected_for_the_meeti
 
 async def test_sla_timers_fire_once_as_the_clock_moves(directory: DirectoryHolder) -> None:
     s = shell(directory)
-    scheduled = await scheduled_situation(s)
+    scheduled = await confirmed_situation(s)
     sid = scheduled.situation_id
-    s.clock.set(scheduled.meeting_starts_at)
-    await s.command(command(RecordAerDecision, sid, s.clock, actor=CHAIR_D1,
-                            meeting_id=scheduled.meeting_id))
     await s.command(command(AssignAgencies, sid, s.clock, actor=CHAIR_D1,
                             meeting_id=scheduled.meeting_id, lead=LEAD, assisting=(ASSISTING,)))
     confirmed = s.clock.now()
@@ -552,11 +555,8 @@ async def test_sla_timers_fire_once_as_the_clock_moves(directory: DirectoryHolde
 async def test_a_timer_that_no_longer_applies_is_cancelled_when_due(
         directory: DirectoryHolder) -> None:
     s = shell(directory)
-    scheduled = await scheduled_situation(s)
+    scheduled = await confirmed_situation(s)
     sid = scheduled.situation_id
-    s.clock.set(scheduled.meeting_starts_at)
-    await s.command(command(RecordAerDecision, sid, s.clock, actor=CHAIR_D1,
-                            meeting_id=scheduled.meeting_id))
     state = await s.store.lock_situation(sid)
     assert state is not None
     # A conclusion whose cancellation was missed: the timer checks the state when it fires.
@@ -571,11 +571,8 @@ async def test_a_timer_that_no_longer_applies_is_cancelled_when_due(
 async def test_a_timer_that_keeps_failing_is_parked(directory: DirectoryHolder,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     s = shell(directory)
-    scheduled = await scheduled_situation(s)
+    scheduled = await confirmed_situation(s)
     sid = scheduled.situation_id
-    s.clock.set(scheduled.meeting_starts_at)
-    await s.command(command(RecordAerDecision, sid, s.clock, actor=CHAIR_D1,
-                            meeting_id=scheduled.meeting_id))
 
     def broken(*_: object) -> None:
         raise ValueError("a bug, not a state of the world")

@@ -1,0 +1,41 @@
+"""A service's schema of this test's own on the shared PostgreSQL: its migrations applied, dropped
+afterwards; and a transaction rolled back at the end, so each test starts from empty tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from services.runtime import db
+from services.runtime.db import Acquired, Pool
+from services.runtime.service import RUNTIME_MIGRATIONS
+from services.runtime.settings import Settings
+
+
+@asynccontextmanager
+async def scratch_schema(settings: Settings, service: str, migrations: Path) -> AsyncIterator[Pool]:
+    """A pool on a fresh schema ``test_<service>_<random>`` with the runtime's and ``service``'s
+    migrations; the schema is dropped when the block ends."""
+    schema = f"test_{service}_{uuid.uuid4().hex[:8]}"
+    pool = await db.create_pool(settings, schema)
+    try:
+        await db.migrate(pool, schema, {"runtime": RUNTIME_MIGRATIONS, service: migrations})
+        yield pool
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await pool.close()
+
+
+@asynccontextmanager
+async def rolled_back(pool: Pool) -> AsyncIterator[Acquired]:
+    """A connection in a transaction that is rolled back when the block ends."""
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
