@@ -79,7 +79,8 @@ class IntakeStore(Protocol):
     read (PostgreSQL: ``FOR UPDATE``) until the transaction ends; a fake may ignore locks."""
 
     async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
-        """The state of a reference (with its situation's status), or ``None`` if never answered."""
+        """The state of a reference (with its situation's status), or ``None`` if never answered;
+        the reference is locked either way (a second transaction reading it waits for this one)."""
         ...
 
     async def get_referrals(self, keys: Sequence[tuple[str, str]]

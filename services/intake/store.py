@@ -23,6 +23,16 @@ from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
 
+LOCK_REFERENCES = """
+SELECT pg_advisory_xact_lock(h)
+FROM (SELECT DISTINCT hashtextextended(a || '/' || r, 2020) AS h
+      FROM unnest($1::text[], $2::text[]) AS k(a, r)) AS keys
+ORDER BY h
+"""
+"""Lock references whether answered or not (``FOR UPDATE`` only locks rows that exist: two
+transactions reading a new reference would both decide it); in hash order, so two batches never
+wait for each other in a cycle. A statement of its own: the read after it must take a new
+snapshot to see what the transaction it waited for committed."""
 GET_REFERRAL = """
 SELECT r.agency_id, r.referral_ref, r.fingerprint, r.fingerprint_key, r.outcome, r.situation_id,
        r.district, r.reasons, r.answered_at, s.status
@@ -117,6 +127,7 @@ class PgIntakeStore:
 
     async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
         """The state of a reference (locked for this transaction) and its fingerprint key id."""
+        await self._conn.execute(LOCK_REFERENCES, [agency_id], [referral_ref])
         row = await self._conn.fetchrow(GET_REFERRAL, agency_id, referral_ref)
         return None if row is None else _referral_state(row)
 
@@ -124,7 +135,9 @@ class PgIntakeStore:
                             ) -> dict[tuple[str, str], Found]:
         """:meth:`get_referral` for many ``(agency_id, referral_ref)`` in one statement (locked in
         key order); the keys never answered are absent."""
-        rows = await self._conn.fetch(GET_REFERRALS, [a for a, _ in keys], [r for _, r in keys])
+        agencies, refs = [a for a, _ in keys], [r for _, r in keys]
+        await self._conn.execute(LOCK_REFERENCES, agencies, refs)
+        rows = await self._conn.fetch(GET_REFERRALS, agencies, refs)
         return {(row["agency_id"], row["referral_ref"]): _referral_state(row) for row in rows}
 
     async def save_many(self, situations: Sequence[NewSituation],

@@ -137,6 +137,22 @@ async def test_a_referral_over_http_is_decided_in_its_request_once(http: Http) -
     assert GIVEN.encode() not in record.value
 
 
+async def test_the_same_new_referral_posted_twice_at_once_opens_one_situation(http: Http) -> None:
+    # both requests read the reference before either saved it: the second waits for the first
+    # and answers with its situation, instead of failing on the unique key (a 500 before)
+    first, second = await asyncio.gather(*(
+        http.client.post("/v1/referrals", json=body("twice"), headers=http.auth())
+        for _ in range(2)))
+    assert sorted((first.status_code, second.status_code)) == [200, 201], (first.text, second.text)
+    assert first.json()["situation_id"] == second.json()["situation_id"]
+    async with http.svc.pool.acquire() as conn:
+        opened = await conn.fetchval(
+            f"SELECT count(*) FROM {http.svc.name}.situations"
+            " WHERE agency_id = $1 AND referral_ref = $2",
+            AGENCY, f"H{RUN}-twice")
+    assert opened == 1
+
+
 async def test_every_reason_is_a_400(http: Http) -> None:
     data = body("bad")
     data["summary"]["municipality"] = "hamilton"
