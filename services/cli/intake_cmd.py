@@ -181,8 +181,8 @@ async def _intake_db() -> AsyncIterator[tuple[IntakeSettings, Connection]]:
 async def issue_token(agency: str, days: int | None = None) -> tuple[str, datetime]:
     """Issue a bearer token for ``agency`` (stores only its hash); returns it and its expiry."""
     from directory import load_directory
-    from services.intake import store
     from services.intake.ingress import new_token, token_hash
+    from services.intake.store import PgIntakeStore
 
     async with _intake_db() as (settings, conn):
         org = load_directory(settings.directory_path).organization(agency)
@@ -193,7 +193,7 @@ async def issue_token(agency: str, days: int | None = None) -> tuple[str, dateti
                 f"{settings.directory_path}")
         token = new_token()
         expires = now + timedelta(days=days or settings.intake_token_days)
-        await store.add_token(conn, token_hash(token), agency, now, expires)
+        await PgIntakeStore(conn).add_token(token_hash(token), agency, now, expires)
         return token, expires
 
 
@@ -223,11 +223,12 @@ def tokens_list(agency: Annotated[str | None, typer.Option(
 
     Example: commande intake tokens list --agency housing-services
     """
-    from services.intake import store
+    from services.intake.ports import TokenRecord
+    from services.intake.store import PgIntakeStore
 
-    async def listed() -> list[store.TokenRecord]:
+    async def listed() -> list[TokenRecord]:
         async with _intake_db() as (_, conn):
-            return await store.list_tokens(conn, agency)
+            return await PgIntakeStore(conn).list_tokens(agency)
 
     now = datetime.now(UTC)
     for t in asyncio.run(listed()):
@@ -244,14 +245,14 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(
 
     Example: commande intake tokens revoke 3f9a0c1d2e4b
     """
-    from services.intake import store
+    from services.intake.store import PgIntakeStore
 
     if not re.fullmatch(r"[0-9a-fA-F]{12,64}", token_id):
         raise _fail("a token id is at least the 12 hex digits `tokens list` shows")
 
     async def revoked() -> str | None:
         async with _intake_db() as (_, conn):
-            return await store.revoke_token(conn, token_id, datetime.now(UTC))
+            return await PgIntakeStore(conn).revoke_token(token_id, datetime.now(UTC))
 
     agency = asyncio.run(revoked())
     if agency is None:

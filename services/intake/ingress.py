@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +32,11 @@ from starlette.routing import BaseRoute, Route
 from directory import Directory
 from schemas.reference.calendar import local_date
 from schemas.referrals import Reason, ReferralSubmitted
-from services.intake import store
 from services.intake.decide import CONFLICT_MESSAGE, Accept, Conflict, Reject
 from services.intake.handlers import Intake
+from services.intake.ports import IntakeStore
 from services.runtime import outbox
-from services.runtime.db import Pool
+from services.runtime.db import Connection, Pool
 from services.runtime.logging import get_logger
 from services.runtime.problems import field_errors, problem, read_json_body
 from services.runtime.service import Service
@@ -69,8 +69,8 @@ def _with_receipt_time(body: bytes, now: datetime) -> bytes:
     return body
 
 
-async def token_agency(pool: Pool, header: str, now: datetime, directory: Directory, *,
-                       hint: str = "") -> str | Response:
+async def token_agency(pool: Pool, stores: Callable[[Connection], IntakeStore], header: str,
+                       now: datetime, directory: Directory, *, hint: str = "") -> str | Response:
     """The agency of the bearer token in ``header``, or the 401: a malformed header, a token
     that is unknown, revoked or expired, or one whose agency is no longer an active member of
     the directory. ``hint`` ends each problem's detail (what else the caller may do)."""
@@ -79,7 +79,7 @@ async def token_agency(pool: Pool, header: str, now: datetime, directory: Direct
         return problem(401, "unauthenticated", "Authentication required",
                        f"Send 'Authorization: Bearer <token>' with your agency's token{hint}.")
     async with pool.acquire() as conn:
-        agency = await store.agency_for_token(conn, token_hash(match.group(1)), now)
+        agency = await stores(conn).agency_for_token(token_hash(match.group(1)), now)
     if agency is None:
         return problem(401, "invalid_token", "Invalid token",
                        f"The token is unknown, expired or revoked; ask for a new one{hint}.")
@@ -99,7 +99,7 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
     """The ingress routes, bound to a service (its pool exists once it started)."""
 
     async def authenticate(request: Request) -> str | Response:
-        return await token_agency(svc.pool, request.headers.get("authorization", ""),
+        return await token_agency(svc.pool, intake.stores, request.headers.get("authorization", ""),
                                   intake.clock.now(), intake.directory.current())
 
     async def submit(request: Request) -> Response:
@@ -137,16 +137,16 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
     async def answer(agency: str, ref: str) -> Response:
         """The recorded answer to one of ``agency``'s references."""
         async with svc.pool.acquire() as conn:
-            found = await store.referral_status(conn, agency, ref)
+            found = await intake.stores(conn).referral_status(agency, ref)
         if found is None:
             return problem(404, "unknown_referral", "Unknown referral",
                            "No referral with this reference was received from your agency.")
-        if found["outcome"] == "accepted":
-            return JSONResponse({"status": "accepted", "situation_id": str(found["situation_id"]),
-                                 "district": found["district"],
-                                 "answered_at": found["answered_at"].isoformat()})
-        return JSONResponse({"status": "rejected", "reasons": found["reasons"],
-                             "answered_at": found["answered_at"].isoformat()})
+        if found.outcome == "accepted":
+            return JSONResponse({"status": "accepted", "situation_id": str(found.situation_id),
+                                 "district": found.district,
+                                 "answered_at": found.answered_at.isoformat()})
+        return JSONResponse({"status": "rejected", "reasons": found.reasons,
+                             "answered_at": found.answered_at.isoformat()})
 
     async def status(request: Request) -> Response:
         agency = await authenticate(request)

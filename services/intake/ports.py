@@ -1,6 +1,7 @@
 """intake's port to its state: the :class:`IntakeStore` protocol and the values it carries.
 
-The shell (:mod:`services.intake.handlers`, :mod:`services.intake.purging`) talks to this
+The shells (:mod:`services.intake.handlers`, :mod:`services.intake.purging`, the HTTP ingress
+:mod:`services.intake.ingress` and the ``commande intake tokens`` commands) talk to this
 protocol only, so it runs as well on :class:`services.intake.store.PgIntakeStore` (PostgreSQL,
 bound to one transaction's connection) as on the in-memory fake of the tests; both pass one
 contract suite (``tests/support/contracts/intake_store.py``). A store is made per transaction,
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from schemas.disclosures import DisclosureSealed
@@ -60,6 +61,33 @@ class Answer:
     district: str | None
     reasons: Sequence[Reason]
     answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralStatus:
+    """The answer recorded to a reference, as its agency may read it back (``reasons`` as JSON)."""
+
+    outcome: Outcome
+    situation_id: UUID | None
+    district: str | None
+    reasons: list[dict[str, Any]]
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """What is kept of an HTTP ingress token (never the token): a public id (the first
+    ``TOKEN_ID_LENGTH`` hex digits of its hash), whose it is, and its life."""
+
+    token_id: str
+    agency_id: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+TOKEN_ID_LENGTH = 12
+"""Hex digits of a token's hash that name it in ``tokens list`` and ``tokens revoke``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,4 +171,28 @@ class IntakeStore(Protocol):
     async def record_disclosure(self, disclosure: DisclosureSealed) -> bool:
         """Append a disclosure (without its ciphertext) to the audit log; ``False`` when this
         recipient already got this stage's package for the situation (nothing recorded)."""
+        ...
+
+    # -- HTTP ingress: bearer tokens (only their SHA-256 hashes) and answers read back ----------
+
+    async def add_token(self, token_hash: bytes, agency_id: str, now: datetime,
+                        expires_at: datetime) -> None:
+        """Keep the hash of a newly issued bearer token of ``agency_id``."""
+        ...
+
+    async def list_tokens(self, agency_id: str | None) -> list[TokenRecord]:
+        """Every token (of ``agency_id``, or all), oldest first."""
+        ...
+
+    async def revoke_token(self, token_id: str, now: datetime) -> str | None:
+        """Revoke the live token(s) whose hash starts with ``token_id`` (hex, any case); their
+        agency, or ``None`` when no live token has that id."""
+        ...
+
+    async def agency_for_token(self, token_hash: bytes, now: datetime) -> str | None:
+        """The agency of a live (not revoked, not expired at ``now``) token, or ``None``."""
+        ...
+
+    async def referral_status(self, agency_id: str, referral_ref: str) -> ReferralStatus | None:
+        """The recorded answer to a reference, or ``None`` (no lock: a read for the agency)."""
         ...

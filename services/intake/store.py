@@ -2,15 +2,13 @@
 
 :class:`PgIntakeStore` is the shell's :class:`~services.intake.ports.IntakeStore`, bound to the
 caller's connection, so it joins the caller's transaction (the consumer runtime's, with the inbox
-and outbox). The HTTP ingress tokens and answers (read by the ingress routes and the CLI,
-never by the shell) stay free functions taking the connection. No statement is built from values.
+and outbox). No statement is built from values.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +16,16 @@ from uuid import UUID
 from schemas.disclosures import DisclosureSealed
 from schemas.referrals import Reason
 from services.intake.decide import ReferralState
-from services.intake.ports import Answer, Assignment, Found, NewSituation, SituationRow
+from services.intake.ports import (
+    TOKEN_ID_LENGTH,
+    Answer,
+    Assignment,
+    Found,
+    NewSituation,
+    ReferralStatus,
+    SituationRow,
+    TokenRecord,
+)
 from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
@@ -115,6 +122,29 @@ INSERT INTO disclosures (disclosure_id, situation_id, disclosing_agency, recipie
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (situation_id, recipient_agency, filter_stage) DO NOTHING
 RETURNING true
+"""
+
+
+# -- HTTP ingress -----------------------------------------------------------------------------
+
+INSERT_CREDENTIAL = """
+INSERT INTO api_tokens (token_hash, agency_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)
+"""
+SELECT_AGENCY_BY_HASH = """
+SELECT agency_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+"""
+REVOKE_BY_ID = """
+UPDATE api_tokens SET revoked_at = $2
+WHERE encode(token_hash, 'hex') LIKE $1 || '%' AND revoked_at IS NULL
+RETURNING agency_id
+"""
+LIST_TOKENS = """
+SELECT encode(token_hash, 'hex') AS hash, agency_id, issued_at, expires_at, revoked_at
+FROM api_tokens WHERE $1::text IS NULL OR agency_id = $1 ORDER BY issued_at
+"""
+GET_STATUS = """
+SELECT outcome, situation_id, district, reasons, answered_at FROM referrals
+WHERE agency_id = $1 AND referral_ref = $2
 """
 
 
@@ -222,6 +252,32 @@ class PgIntakeStore:
             d.recipient_agency, d.recipient_key_id, list(d.fields), d.legal_basis,
             d.filter_stage, d.purpose, d.sealed_at))
 
+    async def add_token(self, token_hash: bytes, agency_id: str, now: datetime,
+                        expires_at: datetime) -> None:
+        """Keep the hash of a newly issued bearer token."""
+        await self._conn.execute(INSERT_CREDENTIAL, token_hash, agency_id, now, expires_at)
+
+    async def list_tokens(self, agency_id: str | None) -> list[TokenRecord]:
+        """Every token (of ``agency_id``, or all), oldest first."""
+        return [TokenRecord(r["hash"][:TOKEN_ID_LENGTH], r["agency_id"], r["issued_at"],
+                            r["expires_at"], r["revoked_at"])
+                for r in await self._conn.fetch(LIST_TOKENS, agency_id)]
+
+    async def revoke_token(self, token_id: str, now: datetime) -> str | None:
+        """Revoke the live token whose id is ``token_id``; its agency, or ``None`` if none."""
+        value = await self._conn.fetchval(REVOKE_BY_ID, token_id.lower(), now)
+        return None if value is None else str(value)
+
+    async def agency_for_token(self, token_hash: bytes, now: datetime) -> str | None:
+        """The agency a live (not revoked, not expired) token belongs to, or ``None``."""
+        value = await self._conn.fetchval(SELECT_AGENCY_BY_HASH, token_hash, now)
+        return None if value is None else str(value)
+
+    async def referral_status(self, agency_id: str, referral_ref: str) -> ReferralStatus | None:
+        """The recorded answer to a reference, or ``None``."""
+        row = await self._conn.fetchrow(GET_STATUS, agency_id, referral_ref)
+        return None if row is None else _status(row)
+
 
 def _referral_state(row: Any) -> Found:
     reasons = tuple(Reason.model_validate(r) for r in json.loads(row["reasons"]))
@@ -234,75 +290,7 @@ def _referral_state(row: Any) -> Found:
     return state, row["fingerprint_key"]
 
 
-# -- HTTP ingress -----------------------------------------------------------------------------
-
-TOKEN_ID_LENGTH = 12
-"""Hex digits of a token's hash that name it in ``tokens list`` and ``tokens revoke``."""
-INSERT_CREDENTIAL = """
-INSERT INTO api_tokens (token_hash, agency_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)
-"""
-SELECT_AGENCY_BY_HASH = """
-SELECT agency_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
-"""
-REVOKE_BY_ID = """
-UPDATE api_tokens SET revoked_at = $2
-WHERE encode(token_hash, 'hex') LIKE $1 || '%' AND revoked_at IS NULL
-RETURNING agency_id
-"""
-LIST_TOKENS = """
-SELECT encode(token_hash, 'hex') AS hash, agency_id, issued_at, expires_at, revoked_at
-FROM api_tokens WHERE $1::text IS NULL OR agency_id = $1 ORDER BY issued_at
-"""
-GET_STATUS = """
-SELECT outcome, situation_id, district, reasons, answered_at FROM referrals
-WHERE agency_id = $1 AND referral_ref = $2
-"""
-
-
-async def add_token(conn: Connection, token_hash: bytes, agency_id: str, now: datetime,
-                    expires_at: datetime) -> None:
-    """Store the hash of a newly issued bearer token."""
-    await conn.execute(INSERT_CREDENTIAL, token_hash, agency_id, now, expires_at)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    """What is kept of a token (never the token): a public id (the first hex digits of its
-    hash), whose it is, and its life."""
-
-    token_id: str
-    agency_id: str
-    issued_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-
-
-async def list_tokens(conn: Connection, agency_id: str | None) -> list[TokenRecord]:
-    """Every token (of ``agency_id``, or all), oldest first."""
-    return [TokenRecord(r["hash"][:TOKEN_ID_LENGTH], r["agency_id"], r["issued_at"],
-                        r["expires_at"], r["revoked_at"])
-            for r in await conn.fetch(LIST_TOKENS, agency_id)]
-
-
-async def revoke_token(conn: Connection, token_id: str, now: datetime) -> str | None:
-    """Revoke the live token whose id is ``token_id``; its agency, or ``None`` if none."""
-    value = await conn.fetchval(REVOKE_BY_ID, token_id.lower(), now)
-    return None if value is None else str(value)
-
-
-
-async def agency_for_token(conn: Connection, token_hash: bytes, now: datetime) -> str | None:
-    """The agency a live (not revoked, not expired) token belongs to, or ``None``."""
-    value = await conn.fetchval(SELECT_AGENCY_BY_HASH, token_hash, now)
-    return None if value is None else str(value)
-
-
-async def referral_status(conn: Connection, agency_id: str, referral_ref: str
-                          ) -> dict[str, Any] | None:
-    """The recorded answer to a reference, or ``None``."""
-    row = await conn.fetchrow(GET_STATUS, agency_id, referral_ref)
-    if row is None:
-        return None
-    return {"outcome": row["outcome"], "situation_id": row["situation_id"],
-            "district": row["district"], "reasons": json.loads(row["reasons"]),
-            "answered_at": row["answered_at"]}
+def _status(row: Any) -> ReferralStatus:
+    return ReferralStatus(outcome=row["outcome"], situation_id=row["situation_id"],
+                          district=row["district"], reasons=json.loads(row["reasons"]),
+                          answered_at=row["answered_at"])

@@ -44,10 +44,10 @@ from schemas.event_requests import (
 from schemas.reference.calendar import ZONE
 from schemas.topics import EVENT_REQUESTS
 from services.intake import main as intake_main
-from services.intake import store
 from services.intake.event_requests.rate_limit import LimitConfig, SharedLimits
 from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
+from services.intake.store import PgIntakeStore
 from services.intake.vault import Vault
 from services.notifier import main as notifier_main
 from services.notifier.priority import Priority
@@ -177,7 +177,7 @@ async def stack(settings: Settings, admin_db: asyncpg.Pool) -> AsyncIterator[Sta
     await notifier.faststream.start()
     token = new_token()
     async with intake.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(token), AGENCY, START, START + timedelta(days=30))
+        await PgIntakeStore(conn).add_token(token_hash(token), AGENCY, START, START + timedelta(days=30))
     try:
         yield Stack(own_intake, intake, notifier, clock, since, token, admin_db)
     finally:

@@ -32,9 +32,10 @@ from schemas.event_requests import (
 from schemas.reference.calendar import ZONE
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
 from services.cli import event_request_cmd
-from services.intake import main, store
+from services.intake import main
 from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
+from services.intake.store import PgIntakeStore
 from services.runtime.clock import ManualClock
 from services.runtime.http import asgi_app
 from services.runtime.service import Service
@@ -115,7 +116,7 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     await svc.faststream.start()
     token = new_token()
     async with svc.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
+        await PgIntakeStore(conn).add_token(token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
     try:
         yield Http(svc, token, since)
     finally:

@@ -26,9 +26,10 @@ from schemas.situations import SituationOpened
 from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
 from services.cli import intake_cmd
 from services.cli.intake_cmd import issue_token
-from services.intake import main, store
+from services.intake import main
 from services.intake.ingress import new_token, token_hash
 from services.intake.settings import IntakeSettings
+from services.intake.store import PgIntakeStore
 from services.runtime.clock import ManualClock
 from services.runtime.http import admin_app, asgi_app
 from services.runtime.kafka import InRecord
@@ -81,7 +82,7 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     await svc.faststream.start()
     token = new_token()
     async with svc.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
+        await PgIntakeStore(conn).add_token(token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
     transport = httpx.ASGITransport(app=asgi_app([svc]))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
@@ -243,12 +244,13 @@ async def test_a_token_stops_working_when_it_expires_is_revoked_or_its_agency_le
     path = f"/v1/referrals/{AGENCY}/H{RUN}-never"
     expired, revoked, departed = new_token(), new_token(), new_token()
     async with http.svc.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(expired), AGENCY, NOW - timedelta(days=200),
-                              NOW - timedelta(seconds=1))
-        await store.add_token(conn, token_hash(revoked), AGENCY, NOW, NOW + timedelta(days=30))
+        tokens = PgIntakeStore(conn)
+        await tokens.add_token(token_hash(expired), AGENCY, NOW - timedelta(days=200),
+                               NOW - timedelta(seconds=1))
+        await tokens.add_token(token_hash(revoked), AGENCY, NOW, NOW + timedelta(days=30))
         # an agency of the directory whose membership ended (inactive since 2019)
-        await store.add_token(conn, token_hash(departed), "town-oakville-legacy", NOW,
-                              NOW + timedelta(days=30))
+        await tokens.add_token(token_hash(departed), "town-oakville-legacy", NOW,
+                               NOW + timedelta(days=30))
     assert (await http.client.get(path, headers=http.auth(revoked))).status_code == 404
     for token, words in ((expired, "expired"), (departed, "no longer an active member")):
         problem = assert_problem(await http.client.get(path, headers=http.auth(token)), 401,

@@ -35,11 +35,12 @@ from schemas.referrals import (
 from schemas.signing import sign_record
 from schemas.situations import SituationOpened
 from schemas.topics import DLQ, REFERRAL_STATUS, SITUATIONS
-from services.intake import main, sealing, store
+from services.intake import main, sealing
 from services.intake.ingress import new_token, token_hash
 from services.intake.provenance import partner_source
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key
+from services.intake.store import PgIntakeStore
 from services.runtime.clock import ManualClock
 from services.runtime.events import out_record
 from services.runtime.http import asgi_app
@@ -145,7 +146,7 @@ async def partner(settings: Settings) -> AsyncIterator[Partner]:
     await producer.start()
     token = new_token()
     async with svc.pool.acquire() as conn:
-        await store.add_token(conn, token_hash(token), AGENCY, START, START + timedelta(days=30))
+        await PgIntakeStore(conn).add_token(token_hash(token), AGENCY, START, START + timedelta(days=30))
     transport = httpx.ASGITransport(app=asgi_app([svc]))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:

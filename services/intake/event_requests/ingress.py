@@ -34,6 +34,7 @@ without waiting for an e-mail:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +51,10 @@ from services.intake.event_requests.handlers import EventRequests
 from services.intake.event_requests.rate_limit import SharedLimits
 from services.intake.handlers import SOURCE
 from services.intake.ingress import token_agency
+from services.intake.ports import IntakeStore
+from services.intake.store import PgIntakeStore
 from services.runtime import events, outbox
+from services.runtime.db import Connection
 from services.runtime.logging import get_logger
 from services.runtime.problems import field_errors, problem, read_json_body
 from services.runtime.service import Service
@@ -59,16 +63,17 @@ PATH = "/v1/event-requests"
 log = get_logger("commande.intake.http")
 
 
-def routes(svc: Service, requests: EventRequests, *, max_bytes: int,
-           limits: SharedLimits) -> list[BaseRoute]:
-    """The route, bound to a service (its pool exists once it started)."""
+def routes(svc: Service, requests: EventRequests, *, max_bytes: int, limits: SharedLimits,
+           tokens: Callable[[Connection], IntakeStore] = PgIntakeStore) -> list[BaseRoute]:
+    """The route, bound to a service (its pool exists once it started); agency tokens are
+    intake's (``tokens``)."""
 
     async def agency_of(request: Request) -> str | Response | None:
         header = request.headers.get("authorization")
         if header is None:
             return None
         return await token_agency(
-            svc.pool, header, requests.clock.now(), requests.directory.current(),
+            svc.pool, tokens, header, requests.clock.now(), requests.directory.current(),
             hint=", or send no Authorization header to ask as a member of the public")
 
     async def submit(request: Request) -> Response:

@@ -10,6 +10,7 @@ asserted: purge dates and last activity are seen through what becomes due.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -19,7 +20,15 @@ from uuid6 import uuid7
 
 from schemas.disclosures import DisclosureSealed
 from schemas.referrals import Reason
-from services.intake.ports import Answer, Assignment, IntakeStore, NewSituation, SituationRow
+from services.intake.ports import (
+    TOKEN_ID_LENGTH,
+    Answer,
+    Assignment,
+    IntakeStore,
+    NewSituation,
+    ReferralStatus,
+    SituationRow,
+)
 from services.intake.vault import Sealed
 from tests.support.samples import sample
 
@@ -249,3 +258,47 @@ class IntakeStoreContract:
         assert await store.record_disclosure(first) is True
         with pytest.raises(asyncpg.UniqueViolationError):
             await store.record_disclosure(first.model_copy(update={"situation_id": uuid7()}))
+
+    # -- HTTP ingress tokens and answers read back -------------------------------------------
+
+    async def test_a_token_names_its_agency_until_it_expires_or_is_revoked(
+            self, store: IntakeStore) -> None:
+        live, short, other = (hashlib.sha256(n).digest() for n in (b"live", b"short", b"other"))
+        await store.add_token(live, AGENCY, T0, T0 + timedelta(days=30))
+        await store.add_token(short, AGENCY, T0 + timedelta(minutes=1), T0 + timedelta(hours=1))
+        await store.add_token(other, "public-health", T0 + timedelta(minutes=2),
+                              T0 + timedelta(days=30))
+        assert await store.agency_for_token(live, T0) == AGENCY
+        assert await store.agency_for_token(short, T0 + timedelta(minutes=59)) == AGENCY
+        assert await store.agency_for_token(short, T0 + timedelta(hours=1)) is None  # expired
+        assert await store.agency_for_token(hashlib.sha256(b"never").digest(), T0) is None
+
+        assert await store.revoke_token(live.hex()[:12].upper(), T0 + timedelta(days=1)) == AGENCY
+        assert await store.agency_for_token(live, T0 + timedelta(days=1)) is None
+        assert await store.revoke_token(live.hex()[:12], T0 + timedelta(days=2)) is None  # again
+
+        listed = await store.list_tokens(AGENCY)
+        assert [(t.token_id, t.agency_id, t.revoked_at) for t in listed] == [
+            (live.hex()[:TOKEN_ID_LENGTH], AGENCY, T0 + timedelta(days=1)),
+            (short.hex()[:TOKEN_ID_LENGTH], AGENCY, None)]
+        assert [t.token_id for t in await store.list_tokens(None)] == [
+            h.hex()[:TOKEN_ID_LENGTH] for h in (live, short, other)]
+
+    async def test_a_token_hash_is_kept_once(self, store: IntakeStore) -> None:
+        token = hashlib.sha256(b"twice").digest()
+        await store.add_token(token, AGENCY, T0, T0 + timedelta(days=1))
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await store.add_token(token, "public-health", T0, T0 + timedelta(days=1))
+
+    async def test_an_answer_reads_back_as_its_agency_may_see_it(self, store: IntakeStore) -> None:
+        sid = await open_situation(store, "R-status-ok")
+        await store.save_many([], [rejected("R-status-no")])
+        accepted = await store.referral_status(AGENCY, "R-status-ok")
+        assert accepted == ReferralStatus(outcome="accepted", situation_id=sid,
+                                          district="district_1", reasons=[], answered_at=T0)
+        refused = await store.referral_status(AGENCY, "R-status-no")
+        assert refused is not None
+        assert (refused.outcome, refused.situation_id, refused.reasons) == (
+            "rejected", None, [REASON.model_dump(mode="json")])
+        assert await store.referral_status(AGENCY, "R-never") is None
+        assert await store.referral_status("public-health", "R-status-ok") is None

@@ -22,7 +22,16 @@ import asyncpg
 
 from schemas.disclosures import DisclosureSealed
 from services.intake.decide import ReferralState
-from services.intake.ports import Answer, Assignment, Found, NewSituation, SituationRow
+from services.intake.ports import (
+    TOKEN_ID_LENGTH,
+    Answer,
+    Assignment,
+    Found,
+    NewSituation,
+    ReferralStatus,
+    SituationRow,
+    TokenRecord,
+)
 from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
 
@@ -45,6 +54,16 @@ class SituationRecord:
     purge_reason: str | None = None
 
 
+@dataclass
+class TokenRow:
+    """A row of ``intake.api_tokens``."""
+
+    agency_id: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
 class InMemoryIntakeStore:
     """intake's state in dictionaries: one instance stands for the database, shared by every
     "transaction" (``stores=lambda conn: fake``)."""
@@ -57,6 +76,8 @@ class InMemoryIntakeStore:
         self.assignments: dict[tuple[UUID, str], Assignment] = {}
         self.disclosures: list[DisclosureSealed] = []
         """The audit log, in order (the ciphertext is never kept)."""
+        self.tokens: dict[bytes, TokenRow] = {}
+        """HTTP ingress tokens by hash, in the order issued."""
 
     async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
         found = self.referrals.get((agency_id, referral_ref))
@@ -156,3 +177,38 @@ class InMemoryIntakeStore:
             return False
         self.disclosures.append(disclosure.model_copy(update={"ciphertext": ""}))
         return True
+
+    async def add_token(self, token_hash: bytes, agency_id: str, now: datetime,
+                        expires_at: datetime) -> None:
+        if token_hash in self.tokens:
+            raise asyncpg.UniqueViolationError("token hash exists")
+        self.tokens[token_hash] = TokenRow(agency_id, now, expires_at)
+
+    async def list_tokens(self, agency_id: str | None) -> list[TokenRecord]:
+        return sorted((TokenRecord(h.hex()[:TOKEN_ID_LENGTH], t.agency_id, t.issued_at,
+                                   t.expires_at, t.revoked_at)
+                       for h, t in self.tokens.items()
+                       if agency_id is None or t.agency_id == agency_id),
+                      key=lambda t: t.issued_at)
+
+    async def revoke_token(self, token_id: str, now: datetime) -> str | None:
+        revoked = [t for h, t in self.tokens.items()
+                   if h.hex().startswith(token_id.lower()) and t.revoked_at is None]
+        for t in revoked:
+            t.revoked_at = now
+        return revoked[0].agency_id if revoked else None
+
+    async def agency_for_token(self, token_hash: bytes, now: datetime) -> str | None:
+        t = self.tokens.get(token_hash)
+        live = t is not None and t.revoked_at is None and t.expires_at > now
+        return t.agency_id if live and t is not None else None
+
+    async def referral_status(self, agency_id: str, referral_ref: str) -> ReferralStatus | None:
+        found = self.referrals.get((agency_id, referral_ref))
+        if found is None:
+            return None
+        state = found[0]
+        return ReferralStatus(outcome=state.outcome, situation_id=state.situation_id,
+                              district=state.district,
+                              reasons=[r.model_dump(mode="json") for r in state.reasons],
+                              answered_at=state.answered_at)
