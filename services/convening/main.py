@@ -17,13 +17,13 @@ from services.convening.timer_loop import timer_worker
 from services.runtime import events, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.service import Service
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, complete
 
 NAME = "convening"
 MIGRATIONS = Path(__file__).with_name("sql")
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None) -> Service:
+def build(settings: Settings, clock: Clock | None = None) -> Service:
     """The convening service, ready for ``svc.faststream.start()`` (``commande run`` does it).
 
     Args:
@@ -34,10 +34,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Servi
     Raises:
         ConfigurationError: the directory file is missing or invalid.
     """
-    if settings is None:
-        settings = ConveningSettings()
-    elif not isinstance(settings, ConveningSettings):
-        settings = ConveningSettings(**settings.model_dump())
+    settings = complete(settings, ConveningSettings)
     production.enforce(settings, [
         *production.runtime_refusals(settings),
         *production.directory_refusals("COMMANDE_DIRECTORY_PATH", settings.directory_path)])

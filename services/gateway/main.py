@@ -34,7 +34,7 @@ from services.gateway.waiting import Waiters
 from services.runtime import events, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.service import Service
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, complete
 
 NAME = "gateway"
 MIGRATIONS = Path(__file__).with_name("sql")
@@ -60,8 +60,7 @@ def production_refusals(settings: GatewaySettings) -> list[str]:
     return out
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None,
-          verifier: TokenVerifier | None = None) -> Service:
+def build(settings: Settings, clock: Clock | None = None) -> Service:
     """The gateway, ready for ``svc.faststream.start()`` and its routes in an ASGI app.
 
     Args:
@@ -69,22 +68,17 @@ def build(settings: Settings | None = None, clock: Clock | None = None,
             environment.
         clock: the clock commands are stamped with (the demo's offset clock; never used to
             judge a token's expiry, which is real time).
-        verifier: the token verifier (tests give one for another issuer or audience); by
-            default the settings' issuer and audience.
 
     Raises:
         ConfigurationError: production refusals, a missing issuer, an invalid directory.
     """
-    if settings is None:
-        settings = GatewaySettings()
-    elif not isinstance(settings, GatewaySettings):
-        settings = GatewaySettings(**settings.model_dump())
+    settings = complete(settings, GatewaySettings)
     production.enforce(settings, production_refusals(settings))
     clock = clock or SystemClock()
     directory = DirectoryHolder(settings.directory_path, reference_codes(reference()))
-    verifier = verifier or TokenVerifier(settings.issuer, settings.oidc_audience,
-                                         jwks_url=settings.oidc_jwks_url,
-                                         leeway=settings.oidc_leeway_seconds)
+    verifier = TokenVerifier(settings.issuer, settings.oidc_audience,
+                             jwks_url=settings.oidc_jwks_url,
+                             leeway=settings.oidc_leeway_seconds)
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     read_model = ReadModel(clock)
     topics = [SITUATIONS.name, MEETINGS.name, EVENT_REQUESTS.name, NOTICES.name, DISCLOSURES.name]

@@ -46,7 +46,7 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.failure import FailurePolicy
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, complete
 from services.runtime.worker import worker
 
 NAME = "intake"
@@ -143,8 +143,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         clock: the clock (a ``ManualClock`` in tests); the system clock by default.
     """
     clock = clock or SystemClock()
-    if not isinstance(settings, IntakeSettings):
-        settings = IntakeSettings(**settings.model_dump())
+    settings = complete(settings, IntakeSettings)
     production.enforce(settings, production_refusals(settings))
     ref = reference()
     unknown = set(settings.intake_disclosure_fields) - {"lead", "assisting"}

@@ -36,7 +36,7 @@ from services.runtime import events, links, production
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, complete
 
 NAME = "notifier"
 MIGRATIONS = Path(__file__).with_name("sql")
@@ -115,8 +115,7 @@ def production_refusals(settings: NotifierSettings) -> list[str]:
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """The notifier service, ready to start (plain runtime settings are completed from the
     environment with notifier's own)."""
-    if not isinstance(settings, NotifierSettings):
-        settings = NotifierSettings(**settings.model_dump())
+    settings = complete(settings, NotifierSettings)
     production.enforce(settings, production_refusals(settings))
     clock = clock or SystemClock()
     secret = ack_secret(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -144,3 +144,13 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where the local SMTP sink keeps what it receives (a Maildir)."""
         return self.state_dir / "mail"
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def complete(settings: Settings, kind: type[S]) -> S:
+    """A service's own settings (``kind``) from what ``build`` was given: as they are when they
+    are already ``kind``; from plain runtime settings (the test fixture's, ``commande run``'s)
+    with the service's own fields from their defaults and the environment."""
+    return settings if isinstance(settings, kind) else kind(**settings.model_dump())
