@@ -19,7 +19,8 @@ from typing import Any
 
 from schemas.notices import NoticeDelivered, NoticeFailed
 from services.notifier.channels import DeliveryError
-from services.notifier.channels.smtp import SmtpChannel, build_message
+from services.notifier.channels.mime import build_message
+from services.notifier.channels.smtp import SmtpChannel
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered

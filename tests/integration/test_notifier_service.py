@@ -70,7 +70,8 @@ from schemas.situations import (
 from schemas.topics import DLQ, NOTICES
 from services.notifier import tokens
 from services.notifier.channels import DeliveryError
-from services.notifier.channels.smtp import SmtpChannel, build_message
+from services.notifier.channels.mime import Mail, build_message
+from services.notifier.channels.smtp import SmtpChannel
 from services.notifier.main import build
 from services.notifier.model import Rendered, notice_id
 from services.notifier.settings import NotifierSettings
@@ -791,7 +792,7 @@ async def test_smtp_channel_tells_permanent_from_transient(settings: Settings) -
         nid = uuid7()
         rendered = Rendered("COMMANDE test", "text", "<p>html</p>", {})
 
-        def message(to: str) -> EmailMessage:
+        def message(to: str) -> Mail:
             return build_message(nid, "escalation", to, rendered,
                                  mail_from="notices@halton-police.example.org",
                                  now=dt.datetime.now(dt.UTC))
@@ -839,7 +840,7 @@ async def test_smtp_connections_are_reused_and_a_dropped_one_is_replaced(
                                               "notifier_smtp_timeout": 5.0,
                                               "notifier_smtp_connections": 2}))
 
-    def message() -> EmailMessage:
+    def message() -> Mail:
         return build_message(uuid7(), "escalation", "ok@example.org",
                              Rendered("COMMANDE test", "text", "<p>html</p>", {}),
                              mail_from="notices@halton-police.example.org",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.message
 import functools
 import hashlib
 import json
@@ -59,7 +60,7 @@ from services.cli.submit_cmd import load_referral
 from services.intake import sealing
 from services.intake.provenance import partner_source
 from services.intake.signing import development_signing_key
-from services.notifier.channels.smtp import message_id
+from services.notifier.channels.mime import message_id
 from services.notifier.model import notice_id
 from services.notifier.recipients import plan
 from services.notifier.settings import NotifierSettings
@@ -473,7 +474,8 @@ async def check_pipeline(settings: Settings, since: Offsets, traffic: Traffic, *
     body_parser = BytesParser(policy=policy.default)
     for paths in copies.values():
         for path in paths:
-            _no_identity(body_parser.parsebytes(path.read_bytes()).as_string(), f"in e-mail {path.name}")
+            _no_identity(_readable(body_parser.parsebytes(path.read_bytes())),
+                         f"in e-mail {path.name}")
     for log in logs:
         _no_identity(log, "in a service log")
 
@@ -534,6 +536,15 @@ async def settled(settings: Settings, groups: dict[str, tuple[str, ...]] = PIPEL
     finally:
         await conn.close()
     return True
+
+
+def _readable(msg: email.message.Message) -> str:
+    """What a reader of the e-mail sees: every header and every text part decoded (a
+    transfer encoding would hide a name from a search of the raw message)."""
+    texts = [bytes(part.get_payload(decode=True)).decode(part.get_content_charset() or "utf-8",
+                                                          errors="replace")
+             for part in msg.walk() if part.get_content_maintype() == "text"]
+    return "\n".join([*(f"{k}: {v}" for k, v in msg.items()), *texts])
 
 
 def _no_identity(text: str, where: str) -> None:

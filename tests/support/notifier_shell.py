@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from functools import cache
 from typing import Any, cast
@@ -20,6 +21,7 @@ from directory import DirectoryHolder, reference_codes
 from schemas.base import Message
 from schemas.reference import reference
 from services.notifier.channels import DeliveryError
+from services.notifier.channels.mime import Mail
 from services.notifier.channels.smtp import SmtpChannel
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import ContactBox
@@ -102,13 +104,15 @@ class Channels:
     script: dict[str, list[DeliveryError | None]] = field(default_factory=dict)
     sent: list[tuple[str, UUID]] = field(default_factory=list)
     mails: dict[UUID, EmailMessage] = field(default_factory=dict)
-    """Notice id -> the last e-mail sent for it."""
+    """Notice id -> the last e-mail sent for it, as a mail client parses it."""
 
-    async def send_mail(self, msg: EmailMessage, to: str) -> str:
-        message_id = str(msg["Message-ID"])
-        notice = UUID(message_id.strip("<>").split("@")[0])
+    async def send_mail(self, mail: Mail, to: str) -> str:
+        msg = message_from_bytes(mail.data, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        assert msg["Message-ID"] == mail.message_id
+        notice = UUID(mail.message_id.strip("<>").split("@")[0])
         self.mails[notice] = msg
-        return self._outcome(to, notice, message_id)
+        return self._outcome(to, notice, mail.message_id)
 
     async def send_hook(self, url: str, agency_id: str, notice: UUID, body: dict[str, Any],
                         timestamp: int) -> str:
@@ -127,8 +131,8 @@ class Channels:
 class _Smtp:
     channels: Channels
 
-    async def send(self, msg: EmailMessage, to: str) -> str:
-        return await self.channels.send_mail(msg, to)
+    async def send(self, mail: Mail, to: str) -> str:
+        return await self.channels.send_mail(mail, to)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""E-mail through aiosmtplib: plain text + HTML, attachments, ``Message-ID`` from the notice id.
+"""E-mail through aiosmtplib: the bytes :mod:`services.notifier.channels.mime` wrote, sent as they are.
 
 SMTP 5xx is permanent; 4xx, timeouts and connection failures are transient.
 """
@@ -8,42 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
-from uuid import UUID
 
 import aiosmtplib
 
 from schemas.errors import ConfigurationError
 from services.notifier.channels import DeliveryError
-from services.notifier.model import Rendered
+from services.notifier.channels.mime import Mail
 from services.notifier.settings import NotifierSettings
 from services.runtime.tls import client_context
-
-
-def message_id(notice: UUID, mail_from: str) -> str:
-    """``<notice-id@sender-domain>``: the same for every attempt, so a repeat can be dropped."""
-    return f"<{notice}@{mail_from.rsplit('@', 1)[-1]}>"
-
-
-def build_message(notice: UUID, kind: str, to: str, rendered: Rendered, *, mail_from: str,
-                  now: datetime) -> EmailMessage:
-    """The e-mail for one notice. Headers carry only ids and the kind, never content."""
-    msg = EmailMessage()
-    msg["From"] = mail_from
-    msg["To"] = to
-    msg["Subject"] = rendered.subject
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id(notice, mail_from)
-    msg["X-Commande-Notice-Kind"] = kind
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
-    for att in rendered.attachments:
-        maintype, subtype = att.content_type.split("/", 1)
-        msg.add_attachment(att.content, maintype=maintype, subtype=subtype, filename=att.filename)
-    return msg
 
 
 class SmtpChannel:
@@ -70,20 +42,20 @@ class SmtpChannel:
         self._slots = asyncio.Semaphore(settings.notifier_smtp_connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
-    async def send(self, msg: EmailMessage, to: str) -> str:
-        """Send ``msg`` to ``to``; returns the Message-ID. Raises :class:`DeliveryError`."""
+    async def send(self, mail: Mail, to: str) -> str:
+        """Send ``mail`` to ``to``; returns its Message-ID. Raises :class:`DeliveryError`."""
         async with self._slots:
             client = self._reuse()
             try:
                 if client is not None:
                     try:
-                        await self._transact(client, msg, to)
+                        await self._transact(client, mail, to)
                     except aiosmtplib.SMTPServerDisconnected:
                         client.close()
                         client = None
                 if client is None:
                     client = await self._connect()
-                    await self._transact(client, msg, to)
+                    await self._transact(client, mail, to)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._keep(client)
                 codes = [r.code for r in exc.recipients]
@@ -99,7 +71,7 @@ class SmtpChannel:
                 _discard(client)
                 raise DeliveryError("smtp_unavailable", permanent=False) from None
             self._keep(client)
-        return str(msg["Message-ID"])
+        return mail.message_id
 
     async def close(self) -> None:
         """Say goodbye on every idle connection (the delivery loop's end)."""
@@ -123,9 +95,9 @@ class SmtpChannel:
             raise
         return client
 
-    async def _transact(self, client: aiosmtplib.SMTP, msg: EmailMessage, to: str) -> None:
-        await client.send_message(msg, sender=self._s.notifier_mail_from, recipients=[to],
-                                  timeout=self._s.notifier_smtp_timeout)
+    async def _transact(self, client: aiosmtplib.SMTP, mail: Mail, to: str) -> None:
+        await client.sendmail(self._s.notifier_mail_from, [to], mail.data,
+                              timeout=self._s.notifier_smtp_timeout)
 
     def _reuse(self) -> aiosmtplib.SMTP | None:
         """The most recently used idle connection; older ones past the idle limit are closed."""
