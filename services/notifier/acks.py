@@ -23,7 +23,7 @@ from starlette.routing import Route
 from schemas.notices import NoticeAcknowledged
 from schemas.reference.calendar import ZONE
 from services.notifier import tokens
-from services.notifier.ports import NoticeSummary, NotifierStore
+from services.notifier.ports import NoticeSummary, NotifierStore, Stores
 from services.notifier.store import PgNotifierStore
 from services.runtime import outbox, pages
 from services.runtime.clock import Clock
@@ -48,8 +48,8 @@ Via = Literal["link", "webhook", "api"]
 
 
 async def acknowledge(pool: Pool, schema: str, secret: bytes, token: str, clock: Clock, *,
-                      via: Via = "link") -> AckOutcome:
-    """Verify ``token`` and record the acknowledgement once.
+                      via: Via = "link", stores: Stores = PgNotifierStore) -> AckOutcome:
+    """Verify ``token`` and record the acknowledgement once (in ``stores(conn)``).
 
     Raises:
         TamperedToken: the token is malformed or wrongly signed.
@@ -58,7 +58,7 @@ async def acknowledge(pool: Pool, schema: str, secret: bytes, token: str, clock:
     now = clock.now()
     notice = tokens.verify(secret, token, now)
     async with pool.acquire() as conn, conn.transaction():
-        outcome, records = await acknowledged(PgNotifierStore(conn), notice, now, via)
+        outcome, records = await acknowledged(stores(conn), notice, now, via)
         await outbox.add(conn, schema, records)
     return outcome
 
@@ -108,7 +108,8 @@ def describe(summary: NoticeSummary) -> str:
     return f"This link acknowledges {what} sent to {summary.recipient_agency} on {sent} (Toronto)."
 
 
-def routes(svc: Service, secret: bytes, clock: Clock) -> list[Route]:
+def routes(svc: Service, secret: bytes, clock: Clock, *,
+           stores: Stores = PgNotifierStore) -> list[Route]:
     """The acknowledgement routes of notifier's HTTP app: GET shows the notice and a button
     (mail scanners follow links: a GET never records), POST records."""
 
@@ -126,7 +127,7 @@ def routes(svc: Service, secret: bytes, clock: Clock) -> list[Route]:
             return problem
         notice = tokens.verify(secret, str(request.path_params["token"]), clock.now())
         async with svc.pool.acquire() as conn:
-            summary = await PgNotifierStore(conn).notice_summary(notice)
+            summary = await stores(conn).notice_summary(notice)
         if summary is None:
             return page(_WORDS[AckOutcome.UNKNOWN], status=404)
         if summary.acknowledged_at is not None:
@@ -139,7 +140,7 @@ def routes(svc: Service, secret: bytes, clock: Clock) -> list[Route]:
         if (problem := refused(request)) is not None:
             return problem
         outcome = await acknowledge(svc.pool, svc.name, secret, str(request.path_params["token"]),
-                                    clock)
+                                    clock, stores=stores)
         return page(_WORDS[outcome], status=_STATUS[outcome])
 
     return [Route("/ack/{token}", show, methods=["GET"]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +24,12 @@ from services.notifier.channels.smtp import SmtpChannel
 from services.notifier.channels.webhook import WebhookChannel
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Attachment, Rendered
-from services.notifier.ports import Due, NotifierStore
+from services.notifier.ports import Due, NotifierStore, Stores
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import WAKE_CHANNEL, PgNotifierStore
 from services.runtime import outbox, worker
 from services.runtime.clock import Clock
-from services.runtime.db import Connection, Pool
+from services.runtime.db import Pool
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.events import emit
 from services.runtime.failure import DeadLetter, FailurePolicy
@@ -49,7 +49,7 @@ class Deliverer:
     def __init__(self, pool: Pool, schema: str, settings: NotifierSettings, clock: Clock,
                  smtp: SmtpChannel, webhook: WebhookChannel,
                  box: ContactBox | None = None, dead_letters: DeadLetters | None = None,
-                 stores: Callable[[Connection], NotifierStore] = PgNotifierStore) -> None:
+                 stores: Stores = PgNotifierStore) -> None:
         self._pool = pool
         self._stores = stores
         self._dead_letters = dead_letters or DeadLetters()

@@ -8,7 +8,7 @@ row), so a notice exists if and only if its event was handled. The delivery loop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from uuid import UUID
 
 from directory import DirectoryHolder
@@ -30,7 +30,7 @@ from schemas.situations import (
 from services.notifier.compose import Composer, Facts
 from services.notifier.contacts import ContactBox
 from services.notifier.model import MeetingInfo
-from services.notifier.ports import NotifierStore
+from services.notifier.ports import NotifierStore, Stores
 from services.notifier.request_handlers import EventRequestHandlers
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import PgNotifierStore
@@ -52,7 +52,7 @@ class Handlers:
 
     def __init__(self, settings: NotifierSettings, clock: Clock, directory: DirectoryHolder,
                  ref: Reference, ack_secret: bytes, box: ContactBox,
-                 stores: Callable[[Connection], NotifierStore] = PgNotifierStore) -> None:
+                 stores: Stores = PgNotifierStore) -> None:
         self._clock = clock
         self._directory = directory
         self._stores = stores

@@ -12,7 +12,7 @@ delivery loop can be tested on it in milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from schemas.base import Actor
 from services.notifier.model import MeetingInfo
 from services.notifier.priority import Priority
 from services.runtime.cipher import Sealed
+from services.runtime.db import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +212,8 @@ class NotifierStore(EventRequestState, Protocol):
     async def pop_pending_refusal(self, command_id: UUID) -> tuple[UUID, str] | None:
         """The refusal waiting for ``command_id`` (removed), as (cause id, event JSON)."""
         ...
+
+
+Stores = Callable[[Connection], NotifierStore]
+"""A store per transaction: the PostgreSQL one (:class:`~services.notifier.store.PgNotifierStore`)
+or, in the shell's unit tests, ``lambda conn: fake``."""

@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -31,11 +31,9 @@ from services.intake.settings import DEFAULT_DISCLOSURE_FIELDS, IntakeSettings
 from services.intake.signing import development_signing_key
 from services.intake.vault import Vault
 from services.runtime.clock import ManualClock
-from services.runtime.db import Pool
-from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT
 from tests.support.fakes.intake import InMemoryIntakeStore
-from tests.support.fakes.pool import OutboxPool
+from tests.support.fakes.pool import OutboxPool, started
 from tests.support.samples import NOW, sample, subject, summary
 
 pytestmark = pytest.mark.unit
@@ -44,14 +42,6 @@ AGENCY = "mental-health-assoc"
 START = NOW + timedelta(minutes=5)
 PROBLEM = "application/problem+json"
 MAX_BYTES = IntakeSettings().intake_http_max_bytes
-
-
-@dataclass
-class _Started:
-    """What the routes use of their service: its name (the outbox's schema) and its pool."""
-
-    name: str
-    pool: Pool
 
 
 @dataclass
@@ -87,8 +77,7 @@ async def http(directory: DirectoryHolder) -> AsyncIterator[Ingress]:
                     stores=lambda conn: store)
     token = ingress.new_token()
     await store.add_token(ingress.token_hash(token), AGENCY, NOW, NOW + timedelta(days=30))
-    svc = cast(Service, _Started("intake", pool.as_pool()))
-    app = Starlette(routes=ingress.routes(svc, intake, MAX_BYTES))
+    app = Starlette(routes=ingress.routes(started("intake", pool), intake, MAX_BYTES))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://intake") as client:
         yield Ingress(client, store, pool, clock, token)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from services.runtime import outbox
 from services.runtime.db import Pool
 from services.runtime.kafka import OutRecord
+from services.runtime.service import Service
 
 
 class OutboxConnection:
@@ -53,3 +55,15 @@ class OutboxPool:
     def as_pool(self) -> Pool:
         """Typed as the runtime's pool, for the shells' signatures."""
         return cast(Pool, self)
+
+
+@dataclass
+class _Started:
+    name: str
+    pool: Pool
+
+
+def started(name: str, pool: OutboxPool) -> Service:
+    """What HTTP routes use of their started service, its name (the outbox's schema) and its
+    pool, for routes tested on a fake store."""
+    return cast(Service, _Started(name, pool.as_pool()))
