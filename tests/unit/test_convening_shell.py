@@ -9,9 +9,7 @@ The real directory and reference data decide who is invited and who chairs.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -52,11 +50,11 @@ from services.convening.handlers import SOURCE, Deps, Handlers, issue_agendas
 from services.convening.settings import ConveningSettings
 from services.convening.timer_loop import PARK_AFTER, fire_due
 from services.runtime import events as runtime_events
-from services.runtime import outbox
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection, Pool
 from services.runtime.kafka import InRecord, OutRecord
 from tests.support.fakes.convening import InMemoryConveningStore
+from tests.support.outbox_pool import RecordingPool
 from tests.support.samples import sample, summary
 
 pytestmark = pytest.mark.unit
@@ -137,7 +135,8 @@ class Shell:
     async def fire_timers(self) -> Published:
         """One look of the timer loop (its transactions on the fake store)."""
         before = len(self.published)
-        await fire_due(self.deps, cast(Pool, _Pool(self.published)), "convening", self.store)
+        await fire_due(self.deps, cast(Pool, RecordingPool(self.published)), "convening",
+                       self.store)
         return Published.of(self.published[before:])
 
 
@@ -148,36 +147,6 @@ def shell(directory: DirectoryHolder, **settings: Any) -> Shell:
                 reference=ref, category_sectors=category_sectors(ref))
     store = InMemoryConveningStore()
     return Shell(Handlers(deps, stores=store), store, clock, deps)
-
-
-class _Conn:
-    """What the timer loop does with its connection besides the store: a transaction, and the
-    outbox rows (``services.runtime.outbox.add``), kept as records."""
-
-    def __init__(self, published: list[OutRecord]) -> None:
-        self._published = published
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        yield
-
-    async def execute(self, query: str, *args: Any) -> None:
-        if query != outbox.INSERT:
-            return  # the relay's NOTIFY
-        topics, keys, headers, values = args
-        self._published.extend(
-            OutRecord(topic=t, key=k, value=v,
-                      headers=tuple((h, x.encode()) for h, x in json.loads(hs)))
-            for t, k, hs, v in zip(topics, keys, headers, values, strict=True))
-
-
-class _Pool:
-    def __init__(self, published: list[OutRecord]) -> None:
-        self._conn = _Conn(published)
-
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[_Conn]:
-        yield self._conn
 
 
 def opened(clock: ManualClock, *, municipality: str = "milton", district: str = "district_1",
