@@ -1,8 +1,9 @@
 """What convening's shell needs of its storage: the :class:`ConveningStore` port.
 
 One store instance is bound to one transaction (the runtime's, or the timer loop's), so no
-method takes a connection. :class:`~services.convening.store.PgConveningStore` is the real one;
-the tests' ``InMemoryConveningStore`` passes the same contract suite
+method takes a connection; its timers are rows of the runtime's durable timers.
+:class:`~services.convening.store.PgConveningStore` is the real one; the tests'
+``InMemoryConveningStore`` passes the same contract suite
 (``tests/support/contracts/convening_store.py``), so the handlers and the timer loop can be
 unit-tested on it.
 """
@@ -23,6 +24,7 @@ from services.convening.placement import Booked
 from services.convening.situation import SituationState
 from services.convening.timers import Timer
 from services.runtime.db import Connection
+from services.runtime.timers import Settled, TimerStore
 
 __all__ = ["AgendaRow", "ConveningStore", "NewMeeting", "NewSituation", "Stores"]
 
@@ -139,6 +141,14 @@ class ConveningStore(Protocol):
 
     # -- timers ----------------------------------------------------------------------------------
 
+    @property
+    def timer_store(self) -> TimerStore:
+        """The schema's durable timers (the runtime's, :mod:`services.runtime.timers`), in the
+        same transaction: what the runtime's timer loop takes and settles. The methods below are
+        the same rows seen as convening's :class:`~services.convening.timers.Timer`
+        (:class:`~services.convening.store.ConveningTimers`)."""
+        ...
+
     async def insert_timers(self, timers: Sequence[Timer], now: datetime) -> None:
         """Start timers; one already started (same key, whatever its state) is left as it is."""
         ...
@@ -152,7 +162,7 @@ class ConveningStore(Protocol):
         transaction, locked; ``None`` if none."""
         ...
 
-    async def settle_timers(self, keys: Sequence[str], state: str, now: datetime) -> None:
+    async def settle_timers(self, keys: Sequence[str], state: Settled, now: datetime) -> None:
         """Mark pending timers ``fired`` or ``cancelled`` (others are left as they are)."""
         ...
 

@@ -1,4 +1,5 @@
-"""convening's tables (schema ``convening``): situations, meetings, agendas issued, timers.
+"""convening's tables (schema ``convening``): situations, meetings, agendas issued; its timers in
+the runtime's ``durable_timers`` (:mod:`services.runtime.timers`).
 
 :class:`PgConveningStore` is the PostgreSQL :class:`~services.convening.ports.ConveningStore`,
 bound to one transaction's connection. Every statement is a named constant with ``$n``
@@ -6,7 +7,7 @@ parameters. Rows that several transactions may change are locked explicitly: a s
 ``FOR UPDATE`` while a command or a timer decides on it; placement (choosing and creating
 meetings, growing their invitations, issuing agendas) under one transaction-scoped advisory
 lock, so two instances never schedule two meetings for one slot nor lose an invitation. Timers
-are taken ``FOR UPDATE SKIP LOCKED``.
+are taken ``FOR UPDATE SKIP LOCKED`` by the runtime's timer loop.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from services.convening.invitations import Invitation, InvitedFor, Joining, Meet
 from services.convening.model import MeetingSlot
 from services.convening.placement import Booked
 from services.convening.situation import SituationState
-from services.convening.timers import Timer, agenda_timer
+from services.convening.timers import Timer, agenda_timer, as_row, from_row
 from services.runtime.db import Connection
+from services.runtime.timers import PgTimerStore, Settled, TimerStore
 
 LOCK_PLACEMENT = "SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement'))"
 KNOWN_SITUATIONS = "SELECT situation_id FROM situations WHERE situation_id = ANY($1::uuid[])"
@@ -130,47 +132,6 @@ ON CONFLICT (invitation_id) DO UPDATE SET answer = EXCLUDED.answer,
     attendance = EXCLUDED.attendance, answered_at = EXCLUDED.answered_at
 """
 
-INSERT_TIMERS = """
-INSERT INTO timers (timer_key, kind, aggregate_id, due_at, started_at, window_due_at, agency_id,
-                    created_at)
-SELECT k, kd, a, d, s, w, ag, $8
-FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::timestamptz[],
-            $6::timestamptz[], $7::text[]) AS t(k, kd, a, d, s, w, ag)
-ON CONFLICT (timer_key) DO NOTHING
-"""
-_TIMER_COLUMNS = "timer_key, kind, aggregate_id, due_at, started_at, window_due_at, agency_id"
-PENDING_TIMERS = f"""
-SELECT {_TIMER_COLUMNS} FROM timers WHERE aggregate_id = $1 AND state = 'pending'
-"""
-TAKE_DUE_TIMER = f"""
-SELECT {_TIMER_COLUMNS} FROM timers
-WHERE state = 'pending' AND due_at <= $1 AND timer_key <> ALL($2::text[])
-ORDER BY due_at, timer_key
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
-SETTLE_TIMERS = """
-UPDATE timers SET state = $2, settled_at = $3 WHERE timer_key = ANY($1::text[]) AND state = 'pending'
-"""
-RESCHEDULE_TIMER = "UPDATE timers SET due_at = $2 WHERE timer_key = $1 AND state = 'pending'"
-ARM_TIMER = """
-INSERT INTO timers (timer_key, kind, aggregate_id, due_at, created_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (timer_key) DO UPDATE SET
-    due_at = CASE WHEN timers.state = 'pending' THEN LEAST(timers.due_at, EXCLUDED.due_at)
-                  ELSE EXCLUDED.due_at END,
-    state = 'pending', settled_at = NULL
-WHERE timers.state <> 'parked'
-"""
-TIMER_FAILED = """
-UPDATE timers SET failures = failures + 1, last_error = $2,
-                  state = CASE WHEN failures + 1 >= $3 THEN 'parked' ELSE state END,
-                  settled_at = CASE WHEN failures + 1 >= $3 THEN $4 ELSE settled_at END
-WHERE timer_key = $1 AND state = 'pending'
-RETURNING state, failures
-"""
-
-
 def _agenda_row(row: Any) -> AgendaRow:
     return AgendaRow(row["situation_id"], row["priority"], row["opened_at"], row["summary"])
 
@@ -189,18 +150,54 @@ def _invitations(meeting_id: UUID, rows: Sequence[Any]) -> MeetingInvitations:
         for agency, head in heads.items()))
 
 
-def _timer(row: Any) -> Timer:
-    return Timer(key=row["timer_key"], kind=row["kind"], aggregate_id=row["aggregate_id"],
-                 due_at=row["due_at"], started_at=row["started_at"],
-                 window_due_at=row["window_due_at"], agency_id=row["agency_id"])
+class ConveningTimers:
+    """convening's timers (:class:`~services.convening.timers.Timer`) as rows of the runtime's
+    durable timers, through ``timer_store``: the timer half of the
+    :class:`~services.convening.ports.ConveningStore`, shared by every implementation of it."""
+
+    timer_store: TimerStore
+
+    async def insert_timers(self, timers: Sequence[Timer], now: datetime) -> None:
+        """Start timers; one already started (same key) is left as it is."""
+        await self.timer_store.insert([as_row(t) for t in timers], now)
+
+    async def pending_timers(self, aggregate_id: UUID) -> list[Timer]:
+        """The pending timers of a situation or meeting."""
+        return [from_row(t) for t in await self.timer_store.pending(aggregate_id)]
+
+    async def take_due_timer(self, now: datetime, skip: Sequence[str]) -> Timer | None:
+        """The earliest due pending timer no other transaction holds, locked; ``None`` if none."""
+        row = await self.timer_store.take_due(now, skip)
+        return None if row is None else from_row(row)
+
+    async def settle_timers(self, keys: Sequence[str], state: Settled, now: datetime) -> None:
+        """Mark pending timers ``fired`` or ``cancelled``."""
+        await self.timer_store.settle(keys, state, now)
+
+    async def reschedule_timer(self, key: str, due_at: datetime) -> None:
+        """Move a pending timer."""
+        await self.timer_store.reschedule(key, due_at)
+
+    async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
+        """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
+        a parked timer stays parked."""
+        await self.timer_store.arm(as_row(agenda_timer(meeting_id, due_at)), now)
+
+    async def timer_failed(self, key: str, error: str, park_after: int,
+                           now: datetime) -> tuple[str, int] | None:
+        """Count a failure of a pending timer, parking it at the ``park_after``-th; its state and
+        failures now (``None`` if it was no longer pending)."""
+        return await self.timer_store.failed(key, error, park_after, now)
 
 
-class PgConveningStore:
+class PgConveningStore(ConveningTimers):
     """The :class:`~services.convening.ports.ConveningStore` on PostgreSQL, in the transaction
-    of ``conn`` (whose ``search_path`` is convening's schema)."""
+    of ``conn`` (whose ``search_path`` is convening's schema); its timers in the runtime's
+    ``durable_timers`` (:class:`~services.runtime.timers.PgTimerStore`)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.timer_store = PgTimerStore(conn)
 
     # -- situations ----------------------------------------------------------------------------
 
@@ -354,46 +351,3 @@ class PgConveningStore:
         if waiting:
             await self._conn.execute(MARK_PENDING, [m for m, _ in waiting],
                                      [a for _, a in waiting], now)
-
-    # -- timers ----------------------------------------------------------------------------------
-
-    async def insert_timers(self, timers: Sequence[Timer], now: datetime) -> None:
-        """Start timers; one already started (same key) is left as it is."""
-        if not timers:
-            return
-        await self._conn.execute(
-            INSERT_TIMERS, [t.key for t in timers], [t.kind for t in timers],
-            [t.aggregate_id for t in timers], [t.due_at for t in timers],
-            [t.started_at for t in timers], [t.window_due_at for t in timers],
-            [t.agency_id for t in timers], now)
-
-    async def pending_timers(self, aggregate_id: UUID) -> list[Timer]:
-        """The pending timers of a situation or meeting."""
-        return [_timer(r) for r in await self._conn.fetch(PENDING_TIMERS, aggregate_id)]
-
-    async def take_due_timer(self, now: datetime, skip: Sequence[str]) -> Timer | None:
-        """The earliest due pending timer no other transaction holds, locked; ``None`` if none."""
-        row = await self._conn.fetchrow(TAKE_DUE_TIMER, now, list(skip))
-        return None if row is None else _timer(row)
-
-    async def settle_timers(self, keys: Sequence[str], state: str, now: datetime) -> None:
-        """Mark pending timers ``fired`` or ``cancelled``."""
-        if keys:
-            await self._conn.execute(SETTLE_TIMERS, list(keys), state, now)
-
-    async def reschedule_timer(self, key: str, due_at: datetime) -> None:
-        """Move a pending timer."""
-        await self._conn.execute(RESCHEDULE_TIMER, key, due_at)
-
-    async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
-        """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
-        a parked timer stays parked."""
-        timer = agenda_timer(meeting_id, due_at)
-        await self._conn.execute(ARM_TIMER, timer.key, timer.kind, meeting_id, due_at, now)
-
-    async def timer_failed(self, key: str, error: str, park_after: int,
-                           now: datetime) -> tuple[str, int] | None:
-        """Count a failure of a pending timer, parking it at the ``park_after``-th; its state and
-        failures now (``None`` if it was no longer pending)."""
-        row = await self._conn.fetchrow(TIMER_FAILED, key, error, park_after, now)
-        return None if row is None else (str(row["state"]), int(row["failures"]))

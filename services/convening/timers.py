@@ -8,6 +8,9 @@ A timer is keyed so that starting it twice is one timer (the store inserts with 
 NOTHING``); the keys include the confirmation instant, so a reopened and re-confirmed situation
 gets fresh timers. A timer that no longer applies is cancelled; one that fires checks again, so a
 missed cancellation never produces a wrong warning.
+
+They are rows of the runtime's durable timers (:mod:`services.runtime.timers`): :func:`as_row`
+and :func:`from_row` carry the window and the agency in the row's payload.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from schemas.situations import (
     SlaWarning,
 )
 from services.convening.situation import SituationState
+from services.runtime import timers as runtime
 
 TimerKind = Literal["agenda", "lead_acceptance", "sla_warning", "sla_breach"]
 SITUATION_TIMERS: tuple[TimerKind, ...] = ("lead_acceptance", "sla_warning", "sla_breach")
+_KINDS: dict[str, TimerKind] = {k: k for k in ("agenda", *SITUATION_TIMERS)}
 _LIVE = ("confirmed", "assigned", "intervention")
 
 
@@ -62,6 +67,30 @@ class Timer:
     started_at: datetime | None = None
     window_due_at: datetime | None = None
     agency_id: str | None = None
+
+
+def as_row(timer: Timer) -> runtime.Timer:
+    """``timer`` as a runtime timer row: the window and the agency in its payload."""
+    payload = {name: value.isoformat() if isinstance(value, datetime) else value
+               for name, value in (("started_at", timer.started_at),
+                                   ("window_due_at", timer.window_due_at),
+                                   ("agency_id", timer.agency_id)) if value is not None}
+    return runtime.Timer(key=timer.key, kind=timer.kind, aggregate_id=timer.aggregate_id,
+                         due_at=timer.due_at, payload=payload)
+
+
+def from_row(row: runtime.Timer) -> Timer:
+    """The convening timer a runtime timer row holds.
+
+    Raises:
+        KeyError: a kind convening does not know (a row no release wrote).
+    """
+    started, window = row.payload.get("started_at"), row.payload.get("window_due_at")
+    return Timer(key=row.key, kind=_KINDS[row.kind], aggregate_id=row.aggregate_id,
+                 due_at=row.due_at,
+                 started_at=None if started is None else datetime.fromisoformat(started),
+                 window_due_at=None if window is None else datetime.fromisoformat(window),
+                 agency_id=row.payload.get("agency_id"))
 
 
 def agenda_timer(meeting_id: UUID, due_at: datetime) -> Timer:

@@ -1,11 +1,12 @@
 """The one background-worker primitive: a step run every ``interval``, woken early by a
 PostgreSQL ``LISTEN`` channel, backed off after failures, stopped with the service.
 
-A service's timers and schedulers (convening's timers, notifier's delivery, intake's retention
-and event-request timers) are each one :func:`worker`: a ``step`` that does what is due now and
-says whether more is already waiting (then it runs again at once, without sleeping). Between
-steps the worker waits ``interval`` seconds, or less when a ``NOTIFY`` arrives on ``channel``
-(a lost notification only delays the work to the next tick), or until the service stops.
+A service's timers and schedulers (the durable-timer loop of :mod:`services.runtime.timers`,
+notifier's delivery, intake's retention and event-request timers) are each one :func:`worker`:
+a ``step`` that does what is due now and says whether more is already waiting (then it runs
+again at once, without sleeping). Between steps the worker waits ``interval`` seconds, or less
+when a ``NOTIFY`` arrives on ``channel`` (a lost notification only delays the work to the next
+tick), or until the service stops.
 
 A step that fails is not the end of the worker: a dependency away (PostgreSQL, Kafka) is logged
 as a wait, anything else (a bug) as an error, and after the ``n``-th failure in a row the worker

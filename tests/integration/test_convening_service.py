@@ -239,7 +239,7 @@ def opened(clock: ManualClock, *, municipality: str = "milton", district: str = 
 
 async def timer_states(admin_db: asyncpg.Pool, situation_id: UUID) -> dict[str, str]:
     rows = await admin_db.fetch(
-        "SELECT kind, state FROM convening.timers WHERE aggregate_id = $1", situation_id)
+        "SELECT kind, state FROM convening.durable_timers WHERE aggregate_id = $1", situation_id)
     return {r["kind"]: r["state"] for r in rows}
 
 
@@ -655,12 +655,12 @@ async def test_a_timer_that_fails_for_good_is_parked(
             "summary, state, version, updated_at) VALUES ($1, 'district_1', 'routine', $2, '{}', "
             "'{\"not\": \"a situation state\"}', 1, $2)", sid, clock.now())
         await admin_db.execute(
-            "INSERT INTO convening.timers (timer_key, kind, aggregate_id, due_at, created_at) "
+            "INSERT INTO convening.durable_timers (timer_key, kind, aggregate_id, due_at, created_at) "
             "VALUES ($1, 'sla_warning', $2, $3, $3)", key, sid, clock.now() - timedelta(minutes=1))
 
         async def parked() -> asyncpg.Record | None:
             row = await admin_db.fetchrow(
-                "SELECT state, failures, last_error FROM convening.timers WHERE timer_key = $1",
+                "SELECT state, failures, last_error FROM convening.durable_timers WHERE timer_key = $1",
                 key)
             return row if row is not None and row["state"] == "parked" else None
 
@@ -669,7 +669,7 @@ async def test_a_timer_that_fails_for_good_is_parked(
         assert row["last_error"] == "ValidationError"
         await asyncio.sleep(1.0)  # parked: never taken again
         assert (await admin_db.fetchval(
-            "SELECT failures FROM convening.timers WHERE timer_key = $1", key)) == 3
+            "SELECT failures FROM convening.durable_timers WHERE timer_key = $1", key)) == 3
 
 
 # -- two instances, one group, a rebalance in the middle --------------------------------------

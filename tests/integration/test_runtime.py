@@ -55,7 +55,7 @@ async def test_migrations_are_recorded_and_applied_once(running: ItemService,
     rows = await admin_db.fetch(
         f"SELECT source, version, name FROM {running.schema}.schema_migrations ORDER BY source")
     assert {(r["source"], r["version"]) for r in rows} == {
-        ("runtime", 1), ("runtime", 2), (running.schema, 1)}
+        ("runtime", 1), ("runtime", 2), ("runtime", 3), (running.schema, 1)}
     again = await db.migrate(running.service.pool, running.schema, {"runtime": Path(
         "services/runtime/sql")})
     assert again == []

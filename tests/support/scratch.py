@@ -15,13 +15,17 @@ from services.runtime.settings import Settings
 
 
 @asynccontextmanager
-async def scratch_schema(settings: Settings, service: str, migrations: Path) -> AsyncIterator[Pool]:
+async def scratch_schema(settings: Settings, service: str,
+                         migrations: Path | None) -> AsyncIterator[Pool]:
     """A pool on a fresh schema ``test_<service>_<random>`` with the runtime's and ``service``'s
-    migrations; the schema is dropped when the block ends."""
+    migrations (``None``: the runtime's alone); the schema is dropped when the block ends."""
     schema = f"test_{service}_{uuid.uuid4().hex[:8]}"
     pool = await db.create_pool(settings, schema)
     try:
-        await db.migrate(pool, schema, {"runtime": RUNTIME_MIGRATIONS, service: migrations})
+        folders = {"runtime": RUNTIME_MIGRATIONS}
+        if migrations is not None:
+            folders[service] = migrations
+        await db.migrate(pool, schema, folders)
         yield pool
     finally:
         async with pool.acquire() as conn:

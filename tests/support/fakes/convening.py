@@ -9,6 +9,10 @@ unique and a violated key, reference or check raises the asyncpg error PostgreSQ
 invitations and agenda entries keep their insertion order (the ``seq`` columns); ``ON
 CONFLICT`` clauses keep or replace as the SQL says; a stale version raises ``StaleState``.
 
+Its timers are the in-memory ``durable_timers`` (:mod:`tests.support.fakes.timers`, held to the
+runtime's timer store contract), seen as convening's timers through the same
+:class:`~services.convening.store.ConveningTimers` as on PostgreSQL.
+
 Not modelled: locks (one caller at a time; ``nowait`` never fails) and transactions (a failing
 call leaves what it wrote before; every statement checks before it writes, as one statement is
 atomic).
@@ -17,7 +21,7 @@ atomic).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -31,10 +35,10 @@ from services.convening.invitations import Invitation, InvitedFor, Joining, Meet
 from services.convening.model import MeetingSlot
 from services.convening.placement import Booked
 from services.convening.situation import SituationState
-from services.convening.timers import Timer, agenda_timer
+from services.convening.store import ConveningTimers
 from services.runtime.db import Connection
+from tests.support.fakes.timers import InMemoryTimerStore
 
-TIMER_KINDS = frozenset({"agenda", "lead_acceptance", "sla_warning", "sla_breach"})
 ANSWERS = frozenset({"accepted", "declined", "tentative"})
 ATTENDANCE = frozenset({"in_person", "remote"})
 
@@ -82,15 +86,6 @@ class _Issued:
     pending_since: datetime | None = None
 
 
-@dataclass(slots=True)
-class _Timer:
-    timer: Timer
-    state: str = "pending"
-    settled_at: datetime | None = None
-    failures: int = 0
-    last_error: str | None = None
-
-
 def _array(text: str) -> tuple[str, ...]:
     """``string_to_array(text, ',')``: the empty string is the empty array."""
     return tuple(text.split(",")) if text else ()
@@ -106,7 +101,7 @@ def _unique(keys: Iterable[object], existing: Iterable[object], what: str) -> No
 
 
 @dataclass
-class InMemoryConveningStore:
+class InMemoryConveningStore(ConveningTimers):
     """Every table of convening's schema, in memory; one instance is one database."""
 
     situations: dict[UUID, _Situation] = field(default_factory=dict)
@@ -117,7 +112,9 @@ class InMemoryConveningStore:
     """By ``(meeting_id, agency_id)``, then situation, in joining order (``invited_for.seq``)."""
     issued: dict[tuple[UUID, str], _Issued] = field(default_factory=dict)
     answers: dict[UUID, tuple[UUID, str, str, str | None, datetime]] = field(default_factory=dict)
-    timers: dict[str, _Timer] = field(default_factory=dict)
+    timer_store: InMemoryTimerStore = field(default_factory=InMemoryTimerStore)
+    """The schema's ``durable_timers`` (convening's timer methods are
+    :class:`~services.convening.store.ConveningTimers`' over it, as on PostgreSQL)."""
     placement_locks: int = 0
     """How many times placement was locked (the shell must lock before it places)."""
 
@@ -286,59 +283,10 @@ class InMemoryConveningStore:
             if row is not None and row.pending_since is None:
                 row.pending_since = now
 
-    # -- timers --------------------------------------------------------------------------------
-
-    async def insert_timers(self, timers: Sequence[Timer], now: datetime) -> None:
-        for t in timers:
-            if t.kind not in TIMER_KINDS:
-                raise asyncpg.CheckViolationError(f"timers_kind_check: {t.kind}")
-        for t in timers:  # ON CONFLICT (timer_key) DO NOTHING
-            self.timers.setdefault(t.key, _Timer(t))
-
-    async def pending_timers(self, aggregate_id: UUID) -> list[Timer]:
-        return [row.timer for row in self.timers.values()
-                if row.state == "pending" and row.timer.aggregate_id == aggregate_id]
-
-    async def take_due_timer(self, now: datetime, skip: Sequence[str]) -> Timer | None:
-        due = [row.timer for key, row in self.timers.items()
-               if row.state == "pending" and row.timer.due_at <= now and key not in skip]
-        return min(due, key=lambda t: (t.due_at, t.key), default=None)
-
-    async def settle_timers(self, keys: Sequence[str], state: str, now: datetime) -> None:
-        for key in keys:
-            row = self.timers.get(key)
-            if row is not None and row.state == "pending":
-                row.state, row.settled_at = state, now
-
-    async def reschedule_timer(self, key: str, due_at: datetime) -> None:
-        row = self.timers.get(key)
-        if row is not None and row.state == "pending":
-            row.timer = replace(row.timer, due_at=due_at)
-
-    async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
-        timer = agenda_timer(meeting_id, due_at)
-        row = self.timers.get(timer.key)
-        if row is None:
-            self.timers[timer.key] = _Timer(timer)
-        elif row.state != "parked":
-            due = min(row.timer.due_at, due_at) if row.state == "pending" else due_at
-            row.timer, row.state, row.settled_at = replace(row.timer, due_at=due), "pending", None
-
-    async def timer_failed(self, key: str, error: str, park_after: int,
-                           now: datetime) -> tuple[str, int] | None:
-        row = self.timers.get(key)
-        if row is None or row.state != "pending":
-            return None
-        row.failures += 1
-        row.last_error = error
-        if row.failures >= park_after:
-            row.state, row.settled_at = "parked", now
-        return row.state, row.failures
-
     # -- for the tests' eyes -------------------------------------------------------------------
 
     def timer_states(self, aggregate_id: UUID) -> dict[str, str]:
         """``kind -> state`` of the aggregate's timers (what the integration tests query)."""
-        return {row.timer.kind: row.state for row in self.timers.values()
+        return {row.timer.kind: row.state for row in self.timer_store.rows.values()
                 if row.timer.aggregate_id == aggregate_id}
 
