@@ -16,10 +16,12 @@ import functools
 import json
 import os
 import platform
+import statistics
 import sys
 import textwrap
+import timeit
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,6 +99,14 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * pct // 100))
     return ordered[int(rank) - 1]
+
+
+def per_call_us(call: Callable[[], object], *, number: int, repeat: int) -> float:
+    """Microseconds per ``call()``: the median of 3 timings, each the best of ``repeat`` loops
+    of ``number`` calls (pure-CPU benches on a shared, noisy machine)."""
+    timings = [min(timeit.repeat(call, number=number, repeat=repeat)) / number * 1e6
+               for _ in range(3)]
+    return statistics.median(timings)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import timeit
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import partial
 from uuid import UUID
 
 from aiosmtplib.email import flatten_message
 
-from bench.common import record
+from bench.common import per_call_us, record
 from services.notifier.channels.mime import build_message, message_id
 from services.notifier.model import Attachment, Rendered
 
@@ -78,16 +77,6 @@ def written(rendered: Rendered) -> bytes:
                          now=NOW).data
 
 
-def per_mail_us(build: Callable[[Rendered], bytes], rendered: Rendered, repeat: int) -> float:
-    """Microseconds per e-mail: median of 3 timings, each the best loop."""
-    timings = []
-    for _ in range(3):
-        number = 100
-        best = min(timeit.repeat(lambda: build(rendered), number=number, repeat=repeat))
-        timings.append(best / number * 1e6)
-    return statistics.median(timings)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="loops per timing (best kept)")
@@ -97,8 +86,8 @@ def main() -> None:
              "|---|---|---|---|---|"]
     ratios = []
     for name, rendered in shapes():
-        new = per_mail_us(written, rendered, args.repeat)
-        old = per_mail_us(baseline, rendered, args.repeat)
+        new = per_call_us(partial(written, rendered), number=100, repeat=args.repeat)
+        old = per_call_us(partial(baseline, rendered), number=100, repeat=args.repeat)
         ratios.append(new / old)
         lines.append(f"| {name} | {len(written(rendered)):,} | {new:,.0f} | {old:,.0f} | "
                      f"{new / old:.2f} |")

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import timeit
+from functools import partial
 
-from bench.common import SAMPLES, record
+from bench.common import SAMPLES, per_call_us, record
 from schemas.free_text import check_text
 from services.intake.deidentify import NARRATIVE
 
@@ -38,17 +38,6 @@ def texts() -> list[tuple[str, str]]:
     return [*found, ("long-4-sentences", LONG), ("long-x3", " ".join([LONG] * 3))]
 
 
-def per_check_us(text: str, repeat: int) -> float:
-    """Microseconds per ``check_text`` of ``text``: median of 3 timings, each the best loop."""
-    timings = []
-    for _ in range(3):
-        number = 200
-        best = min(timeit.repeat(lambda: check_text(text, NARRATIVE, NAMES), number=number,
-                                 repeat=repeat))
-        timings.append(best / number * 1e6)
-    return statistics.median(timings)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="loops per timing (best kept)")
@@ -59,8 +48,10 @@ def main() -> None:
     ratios = []
     for name, text in texts():
         assert text.isascii(), name
-        fast = per_check_us(text, args.repeat)
-        full = per_check_us(text + " é", args.repeat)
+        fast = per_call_us(partial(check_text, text, NARRATIVE, NAMES), number=200,
+                           repeat=args.repeat)
+        full = per_call_us(partial(check_text, text + " é", NARRATIVE, NAMES), number=200,
+                           repeat=args.repeat)
         ratios.append(fast / full)
         lines.append(f"| {name} | {len(text)} | {fast:,.1f} | {full:,.1f} | {fast / full:.2f} |")
     lines.append(f"- median ratio fast / full: **{statistics.median(ratios):.2f}**")
