@@ -172,7 +172,8 @@ class ConveningStore(Protocol):
 
     async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
         """Make the meeting's agenda timer pending at ``due_at`` (the earlier, if it is pending);
-        a parked timer stays parked."""
+        a parked timer stays parked; one the timer loop is firing right now is left to it (the
+        loop then waits for the placement lock and sees what this placement left waiting)."""
         ...
 
     async def timer_failed(self, key: str, error: str, park_after: int,

@@ -180,8 +180,10 @@ class ConveningTimers:
 
     async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
         """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
-        a parked timer stays parked."""
-        await self.timer_store.arm(as_row(agenda_timer(meeting_id, due_at)), now)
+        a parked timer stays parked; one the loop is firing now is left to it (it waits for the
+        placement lock the caller holds, then issues or waits for what this placement noted)."""
+        await self.timer_store.arm(as_row(agenda_timer(meeting_id, due_at)), now,
+                                   unless_firing=True)
 
     async def timer_failed(self, key: str, error: str, park_after: int,
                            now: datetime) -> tuple[str, int] | None:

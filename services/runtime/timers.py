@@ -107,9 +107,16 @@ class TimerStore(Protocol):
         """Move a pending timer."""
         ...
 
-    async def arm(self, timer: Timer, now: datetime) -> None:
+    async def arm(self, timer: Timer, now: datetime, *, unless_firing: bool = False) -> bool:
         """Make ``timer`` pending at its ``due_at`` (the earlier, if it is pending; again, if it
-        was settled); a parked timer stays parked."""
+        was settled); a parked timer stays parked. Returns ``False`` only with
+        ``unless_firing``, when the loop holds the timer's row right now: then nothing is
+        written and nothing waits. That is for a timer whose ``fire`` reads, after a lock the
+        caller holds, the state the caller is writing (convening's agenda timer: placement
+        holds the placement lock and arms; the loop holds the row and waits for that lock, so
+        waiting for the row here would deadlock, and the firing loop sees what placement left
+        waiting and moves the timer itself). Only valid when no other transaction inserts the
+        same key at the same time."""
         ...
 
     async def failed(self, key: str, error: str, park_after: int,
@@ -159,6 +166,8 @@ ON CONFLICT (timer_key) DO UPDATE SET
     payload = EXCLUDED.payload, state = 'pending', settled_at = NULL
 WHERE t.state <> 'parked'
 """
+HOLD_TIMER = "SELECT timer_key FROM durable_timers WHERE timer_key = $1 FOR UPDATE SKIP LOCKED"
+TIMER_EXISTS = "SELECT EXISTS (SELECT 1 FROM durable_timers WHERE timer_key = $1)"
 TIMER_FAILED = """
 UPDATE durable_timers SET failures = failures + 1, last_error = $2,
                           state = CASE WHEN failures + 1 >= $3 THEN 'parked' ELSE state END,
@@ -212,10 +221,15 @@ class PgTimerStore:
         """Move a pending timer."""
         await self._conn.execute(RESCHEDULE_TIMER, key, due_at)
 
-    async def arm(self, timer: Timer, now: datetime) -> None:
-        """Make ``timer`` pending at its ``due_at`` (the earlier, if pending); parked stays."""
+    async def arm(self, timer: Timer, now: datetime, *, unless_firing: bool = False) -> bool:
+        """Make ``timer`` pending at its ``due_at`` (the earlier, if pending); parked stays;
+        with ``unless_firing``, nothing when another transaction holds its row."""
+        if (unless_firing and await self._conn.fetchval(HOLD_TIMER, timer.key) is None
+                and await self._conn.fetchval(TIMER_EXISTS, timer.key)):
+            return False  # held by the loop firing it (the row exists but was skipped)
         await self._conn.execute(ARM_TIMER, timer.key, timer.kind, timer.aggregate_id,
                                  timer.due_at, _payload(timer), now)
+        return True
 
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:

@@ -7,9 +7,12 @@ transaction rolled back at its end, so every test starts from empty tables.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from uuid6 import uuid7
 
 from services.convening.main import MIGRATIONS
 from services.convening.ports import ConveningStore
@@ -37,3 +40,30 @@ async def store(pool: Pool) -> AsyncIterator[ConveningStore]:
 
 class TestPgConveningStore(ConveningStoreContract):
     """The contract, on PostgreSQL."""
+
+
+async def test_placement_arms_a_meeting_the_timer_loop_is_firing_without_a_deadlock(
+        pool: Pool) -> None:
+    """The loop holds the agenda timer's row and waits for the placement lock; placement holds
+    that lock and arms the same timer. Waiting for the row there deadlocked (PostgreSQL aborted
+    one side; three times in a row parked the timer and the meeting's updates never went out)."""
+    meeting, now = uuid7(), datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
+    async with pool.acquire() as loop_conn, pool.acquire() as placement_conn:
+        await PgConveningStore(loop_conn).arm_agenda_timer(meeting, now, now)
+        try:
+            async with loop_conn.transaction():
+                loop = PgConveningStore(loop_conn)
+                taken = await loop.take_due_timer(now, [])
+                assert taken is not None
+                assert taken.key == f"agenda/{meeting}"
+                async with placement_conn.transaction():
+                    placement = PgConveningStore(placement_conn)
+                    await placement.lock_placement()
+                    waiting = asyncio.create_task(loop.lock_placement())
+                    await asyncio.sleep(0.3)
+                    assert not waiting.done(), "the loop waits for placement"
+                    await asyncio.wait_for(placement.arm_agenda_timer(
+                        meeting, now + timedelta(minutes=1), now), 3)
+                await asyncio.wait_for(waiting, 3)  # placement committed: the loop goes on
+        finally:
+            await loop_conn.execute("DELETE FROM durable_timers WHERE aggregate_id = $1", meeting)

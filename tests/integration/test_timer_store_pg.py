@@ -7,7 +7,9 @@ transaction rolled back at its end, so every test starts from an empty table.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from uuid6 import uuid7
@@ -51,3 +53,22 @@ async def test_a_timer_held_by_one_transaction_is_skipped_by_another(pool: Pool)
                 assert await PgTimerStore(second).take_due(T0, [f"{aid}/b"]) is None
         finally:
             await first.execute("DELETE FROM durable_timers WHERE aggregate_id = $1", aid)
+
+
+async def test_a_timer_the_loop_is_firing_is_left_to_it_without_waiting(pool: Pool) -> None:
+    """``arm(unless_firing=True)`` on a row another transaction holds writes nothing and does not
+    wait for it (waiting is what deadlocked convening's placement with its agenda timer)."""
+    aid = uuid7()
+    due = timer(aid, T0)
+    async with pool.acquire() as loop, pool.acquire() as placement:
+        await PgTimerStore(loop).insert([due], T0)
+        try:
+            async with loop.transaction():
+                assert await PgTimerStore(loop).take_due(T0, []) == due  # the row is held
+                async with placement.transaction():
+                    armed = await asyncio.wait_for(PgTimerStore(placement).arm(
+                        timer(aid, T0 - timedelta(minutes=5)), T0, unless_firing=True), 2)
+                    assert armed is False
+                    assert await PgTimerStore(placement).pending(aid) == [due]  # unchanged
+        finally:
+            await loop.execute("DELETE FROM durable_timers WHERE aggregate_id = $1", aid)

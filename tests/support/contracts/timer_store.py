@@ -101,6 +101,15 @@ class TimerStoreContract:
         await store.arm(timer(aid, t3, note="again"), t2)
         assert await store.pending(aid) == [timer(aid, t3, note="again")], "armed again once fired"
 
+    async def test_a_timer_nobody_is_firing_is_armed_unless_firing_too(
+            self, store: TimerStore) -> None:
+        aid = uuid7()
+        t1, t2 = T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)
+        assert await store.arm(timer(aid, t2), T0, unless_firing=True) is True  # a new one
+        assert await store.arm(timer(aid, t1), T0, unless_firing=True) is True  # an earlier time
+        assert await store.pending(aid) == [timer(aid, t1)]
+        assert await store.arm(timer(aid, t2), T0) is True
+
     async def test_a_failing_timer_is_parked_at_the_last_try_and_stays_parked(
             self, store: TimerStore) -> None:
         aid = uuid7()

@@ -71,7 +71,8 @@ class InMemoryTimerStore:
         if row is not None and row.state == "pending":
             row.timer = replace(row.timer, due_at=due_at)
 
-    async def arm(self, timer: Timer, now: datetime) -> None:
+    async def arm(self, timer: Timer, now: datetime, *, unless_firing: bool = False) -> bool:
+        """No transaction ever holds a row here: always armed."""
         row = self.rows.get(timer.key)
         if row is None:
             self.rows[timer.key] = TimerRow(_stored(timer), now)
@@ -79,6 +80,7 @@ class InMemoryTimerStore:
             due = min(row.timer.due_at, timer.due_at) if row.state == "pending" else timer.due_at
             row.timer = replace(row.timer, due_at=due, payload=_stored(timer).payload)
             row.state, row.settled_at = "pending", None
+        return True
 
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:
