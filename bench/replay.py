@@ -9,9 +9,10 @@ up (default N = 1,000,000, R = 1).
    copy filled by an earlier run.
 2. **Baseline**: a raw aiokafka read of the whole range (assigned partitions, from the beginning
    to the end offsets captured at start, no decoding): the floor of any Kafka read.
-3. **Replay**: :func:`services.analytics.replay.replay` over the same range into the statistics
-   projection (CloudEvents decoding with the contracts, the per-situation fold, then
-   :func:`~services.analytics.projections.statistics.summarize`).
+3. **Replay**: :func:`services.analytics.replay.replay_facts` over the same range into the
+   statistics projection (CloudEvents decoding with the contract checks, the folded types read
+   as their views, the per-situation fold in place, then
+   :func:`~services.analytics.projections.statistics.summarize`), as ``commande replay`` does.
 
 Steps 2 and 3 run ``R`` times, alternating, over the same copy; prints each run's rates, the
 medians and their ratio; ``--record`` appends them to ``bench/RESULTS.md``. The scratch
@@ -38,10 +39,10 @@ from aiokafka import TopicPartition
 from bench.common import HARNESS, development_stack
 from schemas.access import SANDBOX_PREFIX
 from schemas.topics import SITUATIONS
-from services.analytics.projections import FACTS, Keyed
-from services.analytics.projections.facts import SituationFacts
+from services.analytics.projections import FACTS
+from services.analytics.projections.facts import Folder
 from services.analytics.projections.statistics import summarize
-from services.analytics.replay import replay, resolve
+from services.analytics.replay import replay_facts, resolve
 from services.analytics.simulate import Plan, generate, publish
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
@@ -92,10 +93,10 @@ async def raw_read(settings: Settings, topic: str) -> tuple[int, float]:
 
 
 async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int, int]:
-    keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
+    folder = Folder()
     began = time.monotonic()
-    report = await replay(settings, resolve([topic]), keyed.apply, types=FACTS.folds)
-    stats = summarize(keyed.states())
+    report = await replay_facts(settings, resolve([topic]), folder.apply, types=FACTS.folds)
+    stats = summarize(folder.states())
     return report.events, time.monotonic() - began, stats.situations, report.skipped
 
 

@@ -13,14 +13,20 @@ contract model (pydantic's JSON mode): no event is constructed without its contr
 A decoder may also be told which types its reader folds (``wanted``): a record of another type
 allowed on the topic, with well-formed headers, is then *skipped* (``None``) without decoding its
 body, which is most of the cost of a record.
+
+:meth:`Decoder.fact` is the replay's cheaper form: after the same checks it gives only what a fold
+reads (:class:`Fact`: the subject, the type and the event), without building the envelope's id and
+time, and the event of a type with a view (:data:`schemas.views.VIEWS`) is that view, decoded by
+msgspec; a body the view does not accept is validated by its contract model, which accepts it or
+refuses it with its own error.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import UTC, date, datetime
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -43,6 +49,7 @@ from schemas.envelope import (
     from_record,
 )
 from schemas.registry import BY_TYPE, TYPES_BY_TOPIC
+from schemas.views import View, reader
 
 Headers = Iterable[tuple[str, bytes | None]]
 
@@ -57,11 +64,23 @@ _UUID7: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f
 _UUID: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIME: Final = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 """RFC 3339 in UTC as ``format_time`` writes it (a subset of what ``from_record`` accepts)."""
+_STRICT_TIME: Final = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z")
+"""``_TIME`` with hours, minutes and seconds in range: with a valid date, ``datetime.fromisoformat``
+reads it (so :meth:`Decoder.fact` need not)."""
 _SOURCE: Final = re.compile(rb"[\x21-\x7e]{1,256}")
 _TOKEN: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _REMEMBERED: Final = 1 << 20
 """At most this many ``ce_subject`` values are remembered (about 100 MB); then the memory starts
 over (a replay of more situations only decodes their subjects again)."""
+
+
+class Fact(NamedTuple):
+    """What a fold reads of a record: the envelope's subject and type, and the event."""
+
+    subject: UUID | None
+    type: str
+    event: Message | View
 
 
 class Decoder:
@@ -82,8 +101,10 @@ class Decoder:
         self._decoded: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
             t.encode(): (t, BY_TYPE[t].__pydantic_validator__.validate_json) for t in folded}
         self._skipped = frozenset(t.encode() for t in allowed - folded)
+        self._views = {t.encode(): read for t in folded if (read := reader(t)) is not None}
         self._sources: dict[bytes, str] = {}
         self._subjects: dict[bytes, UUID] = {}
+        self._dates: set[bytes] = set()
 
     def decode(self, headers: Headers, value: bytes | None) -> Envelope[Message] | None:
         """The envelope of a record, or ``None`` for a record of a type not ``wanted``.
@@ -106,6 +127,76 @@ class Decoder:
         if self._wanted is not None and envelope.type not in self._wanted:
             return None
         return envelope
+
+    def fact(self, headers: Headers, value: bytes | None) -> Fact | None:
+        """What a fold reads of a record, or ``None`` for a record of a type not ``wanted``.
+
+        Accepts and refuses exactly what :meth:`decode` does; the event is the type's view
+        when it has one and the view accepts the body, else the contract model.
+
+        Raises:
+            ContractError: exactly as :func:`~schemas.envelope.from_record` (it raises them).
+        """
+        pairs = headers if isinstance(headers, (list, tuple)) else list(headers)
+        try:
+            attrs: dict[str, bytes | None] = dict(pairs)
+            fast = len(attrs) == len(pairs) and _REQUIRED <= attrs.keys() <= _KNOWN
+        except (TypeError, ValueError):
+            fast = False
+        if fast:
+            try:
+                return self._fast_fact(attrs, value)
+            except (_Uncommon, AttributeError, TypeError, ValueError, ValidationError):
+                pass  # refused, or not the common shape: the full path decides, and says why
+        envelope = from_record(pairs, value, topic=self._topic)
+        if self._wanted is not None and envelope.type not in self._wanted:
+            return None
+        return Fact(envelope.subject, envelope.type, envelope.event)
+
+    def _fast_fact(self, attrs: dict[str, bytes | None], value: bytes | None) -> Fact | None:
+        """:meth:`_fast`'s checks, without building the id and time; the body read by its view."""
+        raw_type = attrs[H_TYPE]
+        if (raw_type is None or attrs[H_SPECVERSION] != _SPECVERSION
+                or attrs[H_CONTENT_TYPE] != _CONTENT_TYPE):
+            raise _Uncommon
+        raw_id, raw_time = attrs[H_ID], attrs[H_TIME]
+        if (raw_id is None or raw_time is None or _UUID7.fullmatch(raw_id) is None
+                or _STRICT_TIME.fullmatch(raw_time) is None or not self._date(raw_time[:10])
+                or self._source(attrs[H_SOURCE]) is None):
+            raise _Uncommon
+        subject: UUID | None = None
+        if H_SUBJECT in attrs:
+            subject = self._subject(attrs[H_SUBJECT])
+            if subject is None:
+                raise _Uncommon
+        if H_CORRELATION in attrs:
+            _token(attrs[H_CORRELATION])
+        if H_CAUSATION in attrs:
+            _token(attrs[H_CAUSATION])
+        found = self._decoded.get(raw_type)
+        if found is None:
+            if raw_type in self._skipped:
+                return None
+            raise _Uncommon
+        if not value:
+            raise _Uncommon
+        ce_type, validate = found
+        read = self._views.get(raw_type)
+        event = read(value) if read is not None else None
+        return Fact(subject, ce_type, event if event is not None else validate(value))
+
+    def _date(self, raw: bytes) -> bool:
+        """Whether ``YYYY-MM-DD`` (already pattern-checked) is a date (remembered)."""
+        if raw in self._dates:
+            return True
+        try:
+            date.fromisoformat(raw.decode())
+        except ValueError:
+            return False
+        if len(self._dates) >= _REMEMBERED:
+            self._dates.clear()
+        self._dates.add(raw)
+        return True
 
     def _fast(self, attrs: dict[str, bytes | None], value: bytes | None) -> Envelope[Message] | None:
         """The envelope, or ``None`` (skipped); :class:`_Uncommon` when the full path must decide."""
