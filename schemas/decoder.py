@@ -56,6 +56,8 @@ Headers = Iterable[tuple[str, bytes | None]]
 _KNOWN: Final = frozenset((*REQUIRED_HEADERS, H_SUBJECT, H_CORRELATION, H_CAUSATION))
 """The only header names the fast path handles (the shape ``to_record`` writes)."""
 _REQUIRED: Final = frozenset(REQUIRED_HEADERS)
+_LAYOUT: Final = (*REQUIRED_HEADERS, H_SUBJECT)
+"""The headers ``to_record`` writes for an event with a subject and no tracing ids, in order."""
 _SPECVERSION: Final = SPECVERSION.encode()
 _CONTENT_TYPE: Final = CONTENT_TYPE.encode()
 _UUID7: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -139,40 +141,49 @@ class Decoder:
         """
         pairs = headers if isinstance(headers, (list, tuple)) else list(headers)
         try:
+            if len(pairs) == 7:
+                ((n0, spec), (n1, raw_id), (n2, source), (n3, raw_type), (n4, raw_time),
+                 (n5, content), (n6, raw_subject)) = pairs
+                if (n0, n1, n2, n3, n4, n5, n6) == _LAYOUT and raw_subject is not None:
+                    return self._fast_fact(spec, raw_id, source, raw_type, raw_time, content,
+                                           raw_subject, None, None, value)
             attrs: dict[str, bytes | None] = dict(pairs)
-            fast = len(attrs) == len(pairs) and _REQUIRED <= attrs.keys() <= _KNOWN
-        except (TypeError, ValueError):
-            fast = False
-        if fast:
-            try:
-                return self._fast_fact(attrs, value)
-            except (_Uncommon, AttributeError, TypeError, ValueError, ValidationError):
-                pass  # refused, or not the common shape: the full path decides, and says why
+            if (len(attrs) == len(pairs) and _REQUIRED <= attrs.keys() <= _KNOWN
+                    and attrs.get(H_SUBJECT, b"") is not None):
+                return self._fast_fact(
+                    attrs[H_SPECVERSION], attrs[H_ID], attrs[H_SOURCE], attrs[H_TYPE],
+                    attrs[H_TIME], attrs[H_CONTENT_TYPE], attrs.get(H_SUBJECT),
+                    attrs.get(H_CORRELATION), attrs.get(H_CAUSATION), value)
+        except (_Uncommon, AttributeError, TypeError, ValueError, ValidationError):
+            pass  # refused, or not the common shape: the full path decides, and says why
         envelope = from_record(pairs, value, topic=self._topic)
         if self._wanted is not None and envelope.type not in self._wanted:
             return None
         return Fact(envelope.subject, envelope.type, envelope.event)
 
-    def _fast_fact(self, attrs: dict[str, bytes | None], value: bytes | None) -> Fact | None:
-        """:meth:`_fast`'s checks, without building the id and time; the body read by its view."""
-        raw_type = attrs[H_TYPE]
-        if (raw_type is None or attrs[H_SPECVERSION] != _SPECVERSION
-                or attrs[H_CONTENT_TYPE] != _CONTENT_TYPE):
-            raise _Uncommon
-        raw_id, raw_time = attrs[H_ID], attrs[H_TIME]
-        if (raw_id is None or raw_time is None or _UUID7.fullmatch(raw_id) is None
+    def _fast_fact(self, spec: bytes | None, raw_id: bytes | None, raw_source: bytes | None,
+                   raw_type: bytes | None, raw_time: bytes | None, content: bytes | None,
+                   raw_subject: bytes | None, correlation: bytes | None,
+                   causation: bytes | None, value: bytes | None) -> Fact | None:
+        """:meth:`_fast`'s checks, without building the id and time; the body read by its view.
+
+        ``raw_subject`` ``None``: no ``ce_subject``. Raises :class:`_Uncommon` (or the error of
+        a check) when the full path must decide.
+        """
+        if (raw_type is None or spec != _SPECVERSION or content != _CONTENT_TYPE
+                or raw_id is None or raw_time is None or _UUID7.fullmatch(raw_id) is None
                 or _STRICT_TIME.fullmatch(raw_time) is None or not self._date(raw_time[:10])
-                or self._source(attrs[H_SOURCE]) is None):
+                or self._source(raw_source) is None):
             raise _Uncommon
         subject: UUID | None = None
-        if H_SUBJECT in attrs:
-            subject = self._subject(attrs[H_SUBJECT])
+        if raw_subject is not None:
+            subject = self._subject(raw_subject)
             if subject is None:
                 raise _Uncommon
-        if H_CORRELATION in attrs:
-            _token(attrs[H_CORRELATION])
-        if H_CAUSATION in attrs:
-            _token(attrs[H_CAUSATION])
+        if correlation is not None:
+            _token(correlation)
+        if causation is not None:
+            _token(causation)
         found = self._decoded.get(raw_type)
         if found is None:
             if raw_type in self._skipped:
