@@ -66,6 +66,7 @@ class _Pattern:
     """
 
     def __init__(self, pattern: str, max_length: int | None = None) -> None:
+        self.pattern = pattern
         self._match = re.compile(pattern).fullmatch
         self._max = max_length
         self.seen: set[str] = set()
@@ -85,9 +86,13 @@ class _Pattern:
 # The patterns of schemas.base (Code, AgencyId, ReferralRef, RiskFactorCode), without anchors.
 _CODE = _Pattern(r"[a-z][a-z0-9_]{0,63}")
 _AGENCY = _Pattern(r"[a-z][a-z0-9-]{1,47}")
-_REF: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}").fullmatch
-"""Referral references are not remembered: each situation has its own."""
 _RISK = _Pattern(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", max_length=96)
+_REF_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_REF: Final = re.compile(_REF_PATTERN).fullmatch
+"""Referral references are not remembered: each situation has its own."""
+STRING_PATTERNS: Final = frozenset(
+    f"^{p}$" for p in (_CODE.pattern, _AGENCY.pattern, _RISK.pattern, _REF_PATTERN))
+"""The string patterns the views check, as the contracts' JSON Schemas write them."""
 _CODES = _CODE.seen
 _AGENCIES = _AGENCY.seen
 _NEEDS_REASON: Final = frozenset(TASK_STATES_NEEDING_REASON)

@@ -24,12 +24,14 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import schemas.decoder
+from schemas.base import RFC3339_PATTERN, UUID7_PATTERN
 from schemas.decoder import Decoder, Fact
 from schemas.envelope import Envelope, Record, from_record, to_record
 from schemas.errors import ContractError, InvalidBody, InvalidHeader
+from schemas.json_schemas import json_schema
 from schemas.registry import BY_TYPE
 from schemas.topics import EVENT_REQUESTS, SITUATIONS
-from schemas.views import VIEWS, View, reader
+from schemas.views import STRING_PATTERNS, VIEWS, View, reader
 from services.analytics.projections import FACTS, Keyed
 from services.analytics.projections import event_requests as er
 from services.analytics.projections.facts import FOLDED as FACT_TYPES
@@ -105,6 +107,23 @@ def test_each_view_has_its_models_fields_and_type() -> None:
             name for name, f in model.model_fields.items() if f.is_required()}
         assert {f.name: f.default for f in fields if not f.required} == {
             name: f.default for name, f in model.model_fields.items() if not f.is_required()}
+
+
+def test_the_views_check_the_string_patterns_of_their_contracts_json_schemas() -> None:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found.update(v for k, v in node.items() if k == "pattern" and isinstance(v, str))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for ce_type in VIEWS:
+        walk(json_schema(BY_TYPE[ce_type]))
+    assert found - {RFC3339_PATTERN, UUID7_PATTERN} == STRING_PATTERNS
 
 
 @pytest.mark.parametrize("record", SAMPLES, ids=lambda r: dict(r.headers)["ce_type"].decode())
