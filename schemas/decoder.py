@@ -58,6 +58,8 @@ _KNOWN: Final = frozenset((*REQUIRED_HEADERS, H_SUBJECT, H_CORRELATION, H_CAUSAT
 _REQUIRED: Final = frozenset(REQUIRED_HEADERS)
 _LAYOUT: Final = (*REQUIRED_HEADERS, H_SUBJECT)
 """The headers ``to_record`` writes for an event with a subject and no tracing ids, in order."""
+_TRACED: Final = (*_LAYOUT, H_CORRELATION, H_CAUSATION)
+"""... and with both tracing ids, as the services' outboxes write them."""
 _SPECVERSION: Final = SPECVERSION.encode()
 _CONTENT_TYPE: Final = CONTENT_TYPE.encode()
 _UUID7: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -103,7 +105,7 @@ class Decoder:
         self._decoded: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
             t.encode(): (t, BY_TYPE[t].__pydantic_validator__.validate_json) for t in folded}
         self._skipped = frozenset(t.encode() for t in allowed - folded)
-        self._views = {t.encode(): read for t in folded if (read := reader(t)) is not None}
+        self._facts = {raw: (t, validate, reader(t)) for raw, (t, validate) in self._decoded.items()}
         self._sources: dict[bytes, str] = {}
         self._subjects: dict[bytes, UUID] = {}
         self._dates: set[bytes] = set()
@@ -141,60 +143,64 @@ class Decoder:
         """
         pairs = headers if isinstance(headers, (list, tuple)) else list(headers)
         try:
-            if len(pairs) == 7:
-                ((n0, spec), (n1, raw_id), (n2, source), (n3, raw_type), (n4, raw_time),
+            # The layouts to_record writes (7 headers, or 9 with both tracing ids) unpacked in
+            # place; any other shape through a dict, to the same checks.
+            count = len(pairs)
+            correlation = causation = None
+            if count == 7:
+                ((n0, spec), (n1, raw_id), (n2, raw_source), (n3, raw_type), (n4, raw_time),
                  (n5, content), (n6, raw_subject)) = pairs
-                if (n0, n1, n2, n3, n4, n5, n6) == _LAYOUT and raw_subject is not None:
-                    return self._fast_fact(spec, raw_id, source, raw_type, raw_time, content,
-                                           raw_subject, None, None, value)
-            attrs: dict[str, bytes | None] = dict(pairs)
-            if (len(attrs) == len(pairs) and _REQUIRED <= attrs.keys() <= _KNOWN
-                    and attrs.get(H_SUBJECT, b"") is not None):
-                return self._fast_fact(
-                    attrs[H_SPECVERSION], attrs[H_ID], attrs[H_SOURCE], attrs[H_TYPE],
-                    attrs[H_TIME], attrs[H_CONTENT_TYPE], attrs.get(H_SUBJECT),
-                    attrs.get(H_CORRELATION), attrs.get(H_CAUSATION), value)
+                common = (n0, n1, n2, n3, n4, n5, n6) == _LAYOUT and raw_subject is not None
+            elif count == 9:
+                ((n0, spec), (n1, raw_id), (n2, raw_source), (n3, raw_type), (n4, raw_time),
+                 (n5, content), (n6, raw_subject), (n7, correlation), (n8, causation)) = pairs
+                common = ((n0, n1, n2, n3, n4, n5, n6, n7, n8) == _TRACED
+                          and raw_subject is not None and correlation is not None
+                          and causation is not None)
+            else:
+                common = False
+            if not common:
+                attrs: dict[str, bytes | None] = dict(pairs)
+                if not (len(attrs) == count and _REQUIRED <= attrs.keys() <= _KNOWN
+                        and attrs.get(H_SUBJECT, b"") is not None):
+                    raise _Uncommon
+                spec, raw_id, raw_source = attrs[H_SPECVERSION], attrs[H_ID], attrs[H_SOURCE]
+                raw_type, raw_time = attrs[H_TYPE], attrs[H_TIME]
+                content, raw_subject = attrs[H_CONTENT_TYPE], attrs.get(H_SUBJECT)
+                correlation, causation = attrs.get(H_CORRELATION), attrs.get(H_CAUSATION)
+            # The checks of _fast (raw_subject None: no ce_subject), without building the id
+            # and the time; _Uncommon (or a check's error) when the full path must decide.
+            if (raw_type is None or spec != _SPECVERSION or content != _CONTENT_TYPE
+                    or raw_id is None or raw_time is None or _UUID7.fullmatch(raw_id) is None
+                    or _STRICT_TIME.fullmatch(raw_time) is None
+                    or not (raw_time[:10] in self._dates or self._date(raw_time[:10]))
+                    or (raw_source not in self._sources and self._source(raw_source) is None)):
+                raise _Uncommon
+            subject: UUID | None = None
+            if raw_subject is not None:
+                subject = self._subjects.get(raw_subject) or self._subject(raw_subject)
+                if subject is None:
+                    raise _Uncommon
+            if correlation is not None:
+                _token(correlation)
+            if causation is not None:
+                _token(causation)
+            found = self._facts.get(raw_type)
+            if found is None:
+                if raw_type in self._skipped:
+                    return None
+                raise _Uncommon
+            if not value:
+                raise _Uncommon
+            ce_type, validate, read = found
+            event = read(value) if read is not None else None
+            return Fact(subject, ce_type, event if event is not None else validate(value))
         except (_Uncommon, AttributeError, TypeError, ValueError, ValidationError):
             pass  # refused, or not the common shape: the full path decides, and says why
         envelope = from_record(pairs, value, topic=self._topic)
         if self._wanted is not None and envelope.type not in self._wanted:
             return None
         return Fact(envelope.subject, envelope.type, envelope.event)
-
-    def _fast_fact(self, spec: bytes | None, raw_id: bytes | None, raw_source: bytes | None,
-                   raw_type: bytes | None, raw_time: bytes | None, content: bytes | None,
-                   raw_subject: bytes | None, correlation: bytes | None,
-                   causation: bytes | None, value: bytes | None) -> Fact | None:
-        """:meth:`_fast`'s checks, without building the id and time; the body read by its view.
-
-        ``raw_subject`` ``None``: no ``ce_subject``. Raises :class:`_Uncommon` (or the error of
-        a check) when the full path must decide.
-        """
-        if (raw_type is None or spec != _SPECVERSION or content != _CONTENT_TYPE
-                or raw_id is None or raw_time is None or _UUID7.fullmatch(raw_id) is None
-                or _STRICT_TIME.fullmatch(raw_time) is None or not self._date(raw_time[:10])
-                or self._source(raw_source) is None):
-            raise _Uncommon
-        subject: UUID | None = None
-        if raw_subject is not None:
-            subject = self._subject(raw_subject)
-            if subject is None:
-                raise _Uncommon
-        if correlation is not None:
-            _token(correlation)
-        if causation is not None:
-            _token(causation)
-        found = self._decoded.get(raw_type)
-        if found is None:
-            if raw_type in self._skipped:
-                return None
-            raise _Uncommon
-        if not value:
-            raise _Uncommon
-        ce_type, validate = found
-        read = self._views.get(raw_type)
-        event = read(value) if read is not None else None
-        return Fact(subject, ce_type, event if event is not None else validate(value))
 
     def _date(self, raw: bytes) -> bool:
         """Whether ``YYYY-MM-DD`` (already pattern-checked) is a date (remembered)."""
@@ -228,6 +234,9 @@ class Decoder:
                 raise _Uncommon
         correlation = _token(attrs.get(H_CORRELATION))
         causation = _token(attrs.get(H_CAUSATION))
+        # Before a type not wanted is skipped: a date that does not exist (2026-02-30) is
+        # InvalidHeader for every type, as from_record says.
+        moment = datetime.fromisoformat(raw_time.decode()).astimezone(UTC)
         found = self._decoded.get(raw_type) if raw_type is not None else None
         if found is None:
             if raw_type in self._skipped:
@@ -237,7 +246,6 @@ class Decoder:
             raise _Uncommon
         ce_type, validate = found
         event: Message = validate(value)
-        moment = datetime.fromisoformat(raw_time.decode()).astimezone(UTC)
         return Envelope(
             id=UUID(raw_id.decode()), source=source, type=ce_type, time=moment, subject=subject,
             correlationid=correlation, causationid=causation, event=event,

@@ -1,9 +1,10 @@
 """The views and ``Decoder.fact``: what the contract accepts and refuses, read at msgspec's cost.
 
-Every case compares :meth:`Decoder.fact` with the full path (:func:`from_record`) on one record:
-both refuse it with the same error class and message, or both accept it and the fact carries the
-envelope's subject and type and an event equal, field by field, to the contract model's (a view's
-fields are the model's, with equal values). Bodies are the committed samples, the simulator's
+Every case compares :meth:`Decoder.fact` with :meth:`Decoder.decode` (that is :func:`from_record`,
+or a skip for a type not wanted) on one record: both refuse it with the same error class and
+message, or both skip it, or both accept it and the fact carries the envelope's subject and type
+and an event equal, field by field, to the contract model's (a view's fields are the model's, with
+equal values). Bodies are the committed samples, the simulator's
 records, and fuzzed variants of them: any node replaced by arbitrary JSON or by a near miss of
 the contract (a code with a newline, an upper-case letter, a time with seven digits of a second
 or another zone, a UUID of another version, an empty or over-long text...).
@@ -37,7 +38,7 @@ from services.analytics.projections import event_requests as er
 from services.analytics.projections.facts import FOLDED as FACT_TYPES
 from services.analytics.projections.facts import Draft, Folder, SituationFacts
 from services.analytics.simulate import Plan, generate
-from tests.support.fuzz import FUZZ, JSON, NEAR_MISSES, RECORDS, mutate
+from tests.support.fuzz import FUZZ, HEADER_NAMES, HEADER_VALUES, JSON, NEAR_MISSES, RECORDS, mutate
 from tests.support.samples import SOURCE, all_samples
 
 pytestmark = pytest.mark.unit
@@ -81,13 +82,17 @@ def _outcome(call: Any) -> tuple[str, Any]:
 
 def _same(headers: list[tuple[str, bytes | None]], value: bytes | None, topic: str,
           wanted: frozenset[str] | None = None) -> Fact | None:
-    full = _outcome(lambda: from_record(headers, value, topic=topic))
+    """``fact`` against ``decode`` (itself ``from_record``, or ``None`` for a type not wanted,
+    whose body is not decoded): the same refusal, or the same subject, type and event."""
+    expected = _outcome(lambda: Decoder(topic, wanted).decode(headers, value))
+    if wanted is None:
+        assert expected == _outcome(lambda: from_record(headers, value, topic=topic))
     kind, got = _outcome(lambda: Decoder(topic, wanted).fact(headers, value))
-    if full[0] != "ok" or kind != "ok":
-        assert (kind, got) == full
+    if expected[0] != "ok" or kind != "ok":
+        assert (kind, got) == expected
         return None
-    envelope: Envelope[Any] = full[1]
-    if wanted is not None and envelope.type not in wanted:
+    envelope: Envelope[Any] | None = expected[1]
+    if envelope is None:
         assert got is None
         return None
     assert isinstance(got, Fact)
@@ -235,6 +240,75 @@ def test_an_agency_named_twice_is_refused_as_the_contract_refuses_it() -> None:
                       [{"agency_id": "x-1"}, {"agency_id": "x-2"}]):
         _same(list(record.headers), json.dumps({**body, "assisting": assisting}).encode(),
               record.topic)
+
+
+HEADERED = [*SAMPLES, *SIMULATED[:200]]
+
+
+@FUZZ
+@given(
+    index=st.integers(0, len(HEADERED) - 1),
+    header_edits=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=3),
+    drop=st.lists(HEADER_NAMES, max_size=2),
+    swap=st.tuples(st.integers(0, 8), st.integers(0, 8)) | st.none(),
+    wanted=st.sampled_from([None, FACT_TYPES, frozenset()]),
+)
+def test_mutated_headers_give_the_full_paths_outcome(
+    index: int, header_edits: dict[str, bytes | None], drop: list[str],
+    swap: tuple[int, int] | None, wanted: frozenset[str] | None,
+) -> None:
+    record = HEADERED[index]
+    headers: list[tuple[str, bytes | None]] = [
+        (k, header_edits.get(k, v)) for k, v in record.headers if k not in drop]
+    if swap is not None and headers:
+        i, j = swap[0] % len(headers), swap[1] % len(headers)
+        headers[i], headers[j] = headers[j], headers[i]
+    _same(headers, record.value, record.topic, wanted)
+
+
+@FUZZ
+@given(
+    index=st.integers(0, len(HEADERED) - 1),
+    name=st.sampled_from(["ce_id", "ce_subject", "ce_time", "ce_source", "ce_correlationid",
+                          "ce_causationid"]),
+    text=st.sampled_from([
+        "019b77f0-f618-7000-8001-000000000000", "019B77F0-F618-7000-8001-000000000000",
+        "019b77f0-f618-4000-8001-000000000000", "019b77f0-f618-7000-c001-000000000000",
+        "019b77f0f61870008001000000000000", "2026-01-01T05:03:59Z", "2026-01-01T05:03:59.5Z",
+        "2026-02-30T05:03:59Z", "2026-02-29T05:03:59Z", "2024-02-29T05:03:59Z",
+        "2026-01-01T24:00:00Z", "2026-01-01T05:60:00Z", "2026-01-01T05:03:60Z",
+        "0000-01-01T00:00:00Z", "2026-01-01T05:03:59.1234567Z", "9999-12-31T23:59:59-01:00",
+        "2026-01-01t05:03:59z", "/commande/x\n", "a b", "x" * 257, "ok:token.1-2", "",
+    ]),
+    in_place=st.booleans(),
+    wanted=st.sampled_from([None, FACT_TYPES, frozenset()]),
+)
+def test_near_miss_header_values_give_the_full_paths_outcome(
+    index: int, name: str, text: str, in_place: bool, wanted: frozenset[str] | None
+) -> None:
+    record = HEADERED[index]
+    if in_place:  # the layout to_record writes, one value changed (or added at the end)
+        headers: list[tuple[str, bytes | None]] = [
+            (k, text.encode() if k == name else v) for k, v in record.headers]
+        if name not in dict(headers):
+            headers.append((name, text.encode()))
+    else:
+        headers = [(k, v) for k, v in record.headers if k != name]
+        headers.append((name, text.encode()))
+    _same(headers, record.value, record.topic, wanted)
+
+
+def test_a_record_skipped_unread_still_has_its_time_checked() -> None:
+    record = next(r for r in SIMULATED if dict(r.headers)["ce_type"] == b"ca.halton.commande"
+                  b".situation.scheduled.v1")
+    headers: list[tuple[str, bytes | None]] = [
+        (k, b"2026-02-29T05:03:59Z" if k == "ce_time" else v) for k, v in record.headers]
+    decoder = Decoder(record.topic, FACT_TYPES)
+    assert decoder.fact(record.headers, record.value) is None
+    assert decoder.decode(record.headers, record.value) is None
+    for decode in (decoder.fact, decoder.decode):
+        with pytest.raises(InvalidHeader, match="ce_time"):
+            decode(headers, record.value)
 
 
 def test_the_folder_gives_the_folds_facts() -> None:
