@@ -104,7 +104,7 @@ async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float,
     folder = Folder()
     began = time.monotonic()
     report = await replay_facts(settings, resolve([topic]), folder.apply, types=FACTS.folds)
-    stats = summarize(folder.states())
+    stats = summarize(folder.drafts())
     return report.events, time.monotonic() - began, stats.situations, report.skipped
 
 
@@ -142,7 +142,7 @@ def split(events: int, runs: int) -> None:
             gc.collect(0)
             decode, fold = decode + decoded - began, fold + time.process_time() - decoded
         began = time.process_time()
-        summarize(folder.states())
+        summarize(folder.drafts())
         return decode, fold, time.process_time() - began
 
     def envelope_path() -> tuple[float, float, float]:

@@ -86,7 +86,7 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
         if projection == "provincial":
             files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
         else:
-            stats = summarize(facts.states(), types)
+            stats = summarize(facts.drafts(), types)
             asked = requests.summarize(by_request.states())
             rel = release.build(stats, asked, protection)
             files = exports.write(out, [*exports.statistics_datasets(rel),

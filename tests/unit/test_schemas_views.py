@@ -37,6 +37,8 @@ from services.analytics.projections import FACTS, Keyed
 from services.analytics.projections import event_requests as er
 from services.analytics.projections.facts import FOLDED as FACT_TYPES
 from services.analytics.projections.facts import Draft, Folder, SituationFacts
+from services.analytics.projections.statistics import summarize
+from services.analytics.run import agency_types
 from services.analytics.simulate import Plan, generate
 from tests.support.fuzz import FUZZ, HEADER_NAMES, HEADER_VALUES, JSON, NEAR_MISSES, RECORDS, mutate
 from tests.support.samples import SOURCE, all_samples
@@ -333,6 +335,9 @@ def test_the_folder_gives_the_folds_facts() -> None:
     assert list(from_envelopes.states()) == expected
     assert list(from_facts.states()) == expected
     assert list(asked_facts.states()) == list(asked.states())
+    types = agency_types()
+    assert summarize(from_facts.drafts(), types) == summarize(expected, types)
+    assert [d.freeze() for d in from_facts.drafts()] == expected
 
 
 def test_a_folder_keys_by_subject_as_keyed_does() -> None:

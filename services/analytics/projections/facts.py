@@ -51,8 +51,50 @@ CONCLUSION_FOR_DECISION = {"rejected": "rejected_not_aer", "returned": "returned
 """A Filter 2 rejection or return ends a situation even before its ``SituationConcluded``."""
 
 
+class Derived:
+    """What the statistics derive from a situation's facts: of :class:`SituationFacts`, and of a
+    :class:`Draft` alike (``summarize`` reads a replay's drafts without freezing them)."""
+
+    __slots__ = ()
+    decision: str | None
+    decided_at: datetime | None
+    confirmed_at: datetime | None
+    first_contact_at: datetime | None
+    conclusion: str | None
+    concluded_at: datetime | None
+
+    @property
+    def final_conclusion(self) -> str | None:
+        """The conclusion code, or the one a rejection or return implies; ``None`` while open."""
+        if self.conclusion is not None:
+            return self.conclusion
+        if self.decision is not None:
+            return CONCLUSION_FOR_DECISION.get(self.decision)
+        return None
+
+    @property
+    def closed_at(self) -> datetime | None:
+        """When it was concluded, or decided (rejected or returned) when not concluded."""
+        if self.concluded_at is not None:
+            return self.concluded_at
+        return self.decided_at if self.final_conclusion is not None else None
+
+    @property
+    def rejected(self) -> bool:
+        """Rejected as not AER at Filter 2 (its export is redacted, domain.md section 4)."""
+        return self.decision == "rejected" or self.final_conclusion == "rejected_not_aer"
+
+    @property
+    def mobilization_hours(self) -> float | None:
+        """Service mobilization time: AER confirmed to first contact, in hours."""
+        if self.confirmed_at is None or self.first_contact_at is None:
+            return None
+        seconds = (self.first_contact_at - self.confirmed_at).total_seconds()
+        return seconds / 3600.0 if seconds >= 0 else None
+
+
 @dataclass(frozen=True, slots=True)
-class SituationFacts:
+class SituationFacts(Derived):
     """The de-identified facts of one situation that the exports and statistics need.
 
     ``first_answers`` holds, per assigned agency, its first move out of ``requested`` (accepted,
@@ -88,35 +130,6 @@ class SituationFacts:
     sla_breaches: tuple[str, ...] = ()
     reopened: int = 0
 
-    @property
-    def final_conclusion(self) -> str | None:
-        """The conclusion code, or the one a rejection or return implies; ``None`` while open."""
-        if self.conclusion is not None:
-            return self.conclusion
-        if self.decision is not None:
-            return CONCLUSION_FOR_DECISION.get(self.decision)
-        return None
-
-    @property
-    def closed_at(self) -> datetime | None:
-        """When it was concluded, or decided (rejected or returned) when not concluded."""
-        if self.concluded_at is not None:
-            return self.concluded_at
-        return self.decided_at if self.final_conclusion is not None else None
-
-    @property
-    def rejected(self) -> bool:
-        """Rejected as not AER at Filter 2 (its export is redacted, domain.md section 4)."""
-        return self.decision == "rejected" or self.final_conclusion == "rejected_not_aer"
-
-    @property
-    def mobilization_hours(self) -> float | None:
-        """Service mobilization time: AER confirmed to first contact, in hours."""
-        if self.confirmed_at is None or self.first_contact_at is None:
-            return None
-        seconds = (self.first_contact_at - self.confirmed_at).total_seconds()
-        return seconds / 3600.0 if seconds >= 0 else None
-
 
 def fold(facts: SituationFacts | None, envelope: Envelope[Message]) -> SituationFacts | None:
     """The facts after ``envelope``; events of other streams and unknown types change nothing.
@@ -139,7 +152,7 @@ def fold(facts: SituationFacts | None, envelope: Envelope[Message]) -> Situation
 
 
 @dataclass(slots=True)
-class Draft:
+class Draft(Derived):
     """:class:`SituationFacts` while a replay folds them: the same fields, mutable."""
 
     situation_id: UUID
@@ -218,6 +231,13 @@ class Folder:
         """Every situation's facts, in situation-id order (deterministic)."""
         for key in sorted(self._drafts):
             yield self._drafts[key].freeze()
+
+    def drafts(self) -> Iterator[Draft]:
+        """Every situation's draft, in situation-id order, not frozen (for ``summarize``, which
+        reads them as it reads facts: building 25-field facts costs more than summarizing them).
+        """
+        for key in sorted(self._drafts):
+            yield self._drafts[key]
 
     def __len__(self) -> int:
         return len(self._drafts)
