@@ -10,9 +10,9 @@ structure, types, literals, lengths and tuple sizes are checked by msgspec while
 string patterns, UUIDv7 ids, the model validators and the time stamps by :meth:`View.checked`
 (patterns against sets of strings already seen to match, so a vocabulary code costs a set lookup).
 Whatever msgspec refuses, or the contract model might read differently (a fraction of a second with
-more than six digits, a time zone other than UTC), is *not* accepted here: the
-caller (:class:`schemas.decoder.Decoder`) then validates the body with the contract model, which
-accepts it or refuses it with its own error. So no event is folded without its contract checks,
+more than six digits, a time zone other than UTC, an escaped character), is *not* accepted
+here: the caller (:class:`schemas.decoder.Decoder`) then validates the body with the contract
+model, which accepts it or refuses it with its own error. So no event is folded without its contract checks,
 and every refusal is the contract's. Unit tests compare both paths on every sample and on fuzzed
 bodies (``tests/unit/test_schemas_views.py``).
 """
@@ -317,7 +317,8 @@ VIEWS: Final[dict[str, type[View]]] = {view.ce_type: view for view in (
 
 _LONG_FRACTION: Final = re.compile(rb"\.[0-9]{7}")
 """Perhaps a time with more than six digits of a second: msgspec rounds them, the contract
-truncates them (a body with seven digits after any dot goes to the contract model)."""
+truncates them. Such a body goes to the contract model, and so does any body with an escape
+(a backslash): ``\\u002e1234567`` spells one too."""
 
 
 def reader(ce_type: str) -> Callable[[bytes], View | None] | None:
@@ -337,7 +338,7 @@ def reader(ce_type: str) -> Callable[[bytes], View | None] | None:
             decoded = decode(body)
         except msgspec.MsgspecError:
             return None
-        if not decoded.checked() or long_fraction(body) is not None:
+        if not decoded.checked() or long_fraction(body) is not None or b"\\" in body:
             return None
         return decoded
 

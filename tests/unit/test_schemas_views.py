@@ -170,6 +170,12 @@ def test_a_body_the_view_refuses_is_the_contracts_to_decide() -> None:
         fact = _same(list(record.headers), changed.encode(), record.topic)
         assert fact is not None
         assert not isinstance(fact.event, View)
+    for spelled in ("2026-01-05T09:00:00\\u002e1234567Z", "2026-01-05T09:00:00.123456\\u0037Z"):
+        escaped = json.dumps({**body, "concluded_at": "?"}).replace("?", spelled).encode()
+        assert read(escaped) is None
+        fact = _same(list(record.headers), escaped, record.topic)
+        assert fact is not None
+        assert not isinstance(fact.event, View)
     twice = json.dumps(body)[:-1] + ', "conclusion": "withdrawn"}'  # the last one counts
     fact = _same(list(record.headers), twice.encode(), record.topic)
     assert fact is not None
