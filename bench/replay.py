@@ -9,12 +9,19 @@ up (default N = 1,000,000, R = 1).
    copy filled by an earlier run.
 2. **Baseline**: a raw aiokafka read of the whole range (assigned partitions, from the beginning
    to the end offsets captured at start, no decoding): the floor of any Kafka read.
-3. **Replay**: :func:`services.analytics.replay.replay` over the same range into the statistics
-   projection (CloudEvents decoding with the contracts, the per-situation fold, then
-   :func:`~services.analytics.projections.statistics.summarize`).
+3. **Replay**: :func:`services.analytics.replay.replay_facts` over the same range into the
+   statistics projection (CloudEvents decoding with the contract checks, the folded types read
+   as their views, the per-situation fold in place, then
+   :func:`~services.analytics.projections.statistics.summarize`), as ``commande replay`` does.
 
 Steps 2 and 3 run ``R`` times, alternating, over the same copy; prints each run's rates, the
-medians and their ratio; ``--record`` appends them to ``bench/RESULTS.md``. The scratch
+medians and their ratio; ``--record`` appends them to ``bench/RESULTS.md``.
+
+``--split`` needs no stack: it times, in process, the CPU per event of each step over the
+simulator's first N situation records (the minimum of ``R`` runs), for the replay's path
+(:meth:`Decoder.fact`, :class:`Folder`, ``summarize``) and the envelope path before it
+(:meth:`Decoder.decode`, ``Keyed(FACTS.fold)``), both in batches of 20,000 records with the
+cyclic GC as the replay runs it (paused, young generation collected after each batch). The scratch
 topics are deleted at the end unless ``--keep`` is given. The fill connects as the simulator's
 principal, the replay as analytics' (read-only), the raw read and the clean-up as the broker's
 super user (``bench.common.HARNESS``).
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import platform
 import statistics
@@ -37,11 +45,12 @@ from aiokafka import TopicPartition
 
 from bench.common import HARNESS, development_stack
 from schemas.access import SANDBOX_PREFIX
+from schemas.decoder import Decoder
 from schemas.topics import SITUATIONS
 from services.analytics.projections import FACTS, Keyed
-from services.analytics.projections.facts import SituationFacts
+from services.analytics.projections.facts import Folder, SituationFacts
 from services.analytics.projections.statistics import summarize
-from services.analytics.replay import replay, resolve
+from services.analytics.replay import replay_facts, resolve
 from services.analytics.simulate import Plan, generate, publish
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
@@ -92,10 +101,10 @@ async def raw_read(settings: Settings, topic: str) -> tuple[int, float]:
 
 
 async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int, int]:
-    keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
+    folder = Folder()
     began = time.monotonic()
-    report = await replay(settings, resolve([topic]), keyed.apply, types=FACTS.folds)
-    stats = summarize(keyed.states())
+    report = await replay_facts(settings, resolve([topic]), folder.apply, types=FACTS.folds)
+    stats = summarize(folder.drafts())
     return report.events, time.monotonic() - began, stats.situations, report.skipped
 
 
@@ -108,6 +117,60 @@ async def delete(settings: Settings, prefix: str) -> None:
             await admin.delete_topics(mine)
     finally:
         await admin.close()
+
+
+def split(events: int, runs: int) -> None:
+    """CPU per event of decoding, folding and summarizing, in process (no Kafka)."""
+    wanted = (r.record for r in generate(Plan(situations=math.ceil(events / EVENTS_PER_SITUATION),
+                                              seed=1)) if r.record.topic == SITUATIONS.name)
+    records = [(r.headers, r.value) for r in islice(wanted, events)]
+    batches = [records[i:i + 20000] for i in range(0, len(records), 20000)]
+    gc.collect()
+    gc.freeze()  # the input records are not the replay's: its batches come and go
+    gc.disable()
+
+    def fact_path() -> tuple[float, float, float]:
+        decoder, folder, decode, fold = Decoder(SITUATIONS.name, FACTS.folds), Folder(), 0.0, 0.0
+        for batch in batches:
+            began = time.process_time()
+            facts = [decoder.fact(headers, value) for headers, value in batch]
+            decoded = time.process_time()
+            for fact in facts:
+                if fact is not None:
+                    folder.apply(fact)
+            del facts
+            gc.collect(0)
+            decode, fold = decode + decoded - began, fold + time.process_time() - decoded
+        began = time.process_time()
+        summarize(folder.drafts())
+        return decode, fold, time.process_time() - began
+
+    def envelope_path() -> tuple[float, float, float]:
+        decoder, decode, fold = Decoder(SITUATIONS.name, FACTS.folds), 0.0, 0.0
+        keyed: Keyed[SituationFacts] = Keyed(FACTS.fold)
+        for batch in batches:
+            began = time.process_time()
+            envelopes = [decoder.decode(headers, value) for headers, value in batch]
+            decoded = time.process_time()
+            for envelope in envelopes:
+                if envelope is not None:
+                    keyed.apply(envelope)
+            del envelopes
+            gc.collect(0)
+            decode, fold = decode + decoded - began, fold + time.process_time() - decoded
+        began = time.process_time()
+        summarize(keyed.states())
+        return decode, fold, time.process_time() - began
+
+    for name, path in (("envelopes (decode, Keyed fold)", envelope_path),
+                       ("facts (Decoder.fact, Folder)", fact_path)):
+        times = [path() for _ in range(runs)]
+        parts = [min(t[i] for t in times) / len(records) * 1e6 for i in range(3)]
+        print(f"{name}: decode {parts[0]:.2f} us, fold {parts[1]:.2f} us, summarize "
+              f"{parts[2]:.2f} us per event; total {sum(parts):.2f} us "
+              f"({len(records):,} records, minimum of {runs})", flush=True)
+    gc.enable()
+    gc.unfreeze()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -159,4 +222,10 @@ if __name__ == "__main__":
                         f"(starts with {SANDBOX_PREFIX!r})")
     parser.add_argument("--keep", action="store_true", help="keep the scratch topics")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--split", action="store_true",
+                        help="no Kafka: CPU per event of each step, in process")
+    arguments = parser.parse_args()
+    if arguments.split:
+        split(arguments.events, arguments.runs)
+    else:
+        asyncio.run(main(arguments))

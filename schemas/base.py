@@ -42,7 +42,10 @@ BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00: a ValueError is a validation error
+        raise ValueError("must be a time between year 1 and year 9999 in UTC") from None
 
 
 def _is_uuid7(value: UUID) -> UUID:

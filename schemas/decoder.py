@@ -13,14 +13,20 @@ contract model (pydantic's JSON mode): no event is constructed without its contr
 A decoder may also be told which types its reader folds (``wanted``): a record of another type
 allowed on the topic, with well-formed headers, is then *skipped* (``None``) without decoding its
 body, which is most of the cost of a record.
+
+:meth:`Decoder.fact` is the replay's cheaper form: after the same checks it gives only what a fold
+reads (:class:`Fact`: the subject, the type and the event), without building the envelope's id and
+time, and the event of a type with a view (:data:`schemas.views.VIEWS`) is that view, decoded by
+msgspec; a body the view does not accept is validated by its contract model, which accepts it or
+refuses it with its own error.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import UTC, date, datetime
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -43,12 +49,17 @@ from schemas.envelope import (
     from_record,
 )
 from schemas.registry import BY_TYPE, TYPES_BY_TOPIC
+from schemas.views import View, reader
 
 Headers = Iterable[tuple[str, bytes | None]]
 
 _KNOWN: Final = frozenset((*REQUIRED_HEADERS, H_SUBJECT, H_CORRELATION, H_CAUSATION))
 """The only header names the fast path handles (the shape ``to_record`` writes)."""
 _REQUIRED: Final = frozenset(REQUIRED_HEADERS)
+_LAYOUT: Final = (*REQUIRED_HEADERS, H_SUBJECT)
+"""The headers ``to_record`` writes for an event with a subject and no tracing ids, in order."""
+_TRACED: Final = (*_LAYOUT, H_CORRELATION, H_CAUSATION)
+"""... and with both tracing ids, as the services' outboxes write them."""
 _SPECVERSION: Final = SPECVERSION.encode()
 _CONTENT_TYPE: Final = CONTENT_TYPE.encode()
 _UUID7: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -57,11 +68,23 @@ _UUID7: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f
 _UUID: Final = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIME: Final = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 """RFC 3339 in UTC as ``format_time`` writes it (a subset of what ``from_record`` accepts)."""
+_STRICT_TIME: Final = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z")
+"""``_TIME`` with hours, minutes and seconds in range: with a valid date, ``datetime.fromisoformat``
+reads it (so :meth:`Decoder.fact` need not)."""
 _SOURCE: Final = re.compile(rb"[\x21-\x7e]{1,256}")
 _TOKEN: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _REMEMBERED: Final = 1 << 20
 """At most this many ``ce_subject`` values are remembered (about 100 MB); then the memory starts
 over (a replay of more situations only decodes their subjects again)."""
+
+
+class Fact(NamedTuple):
+    """What a fold reads of a record: the envelope's subject and type, and the event."""
+
+    subject: UUID | None
+    type: str
+    event: Message | View
 
 
 class Decoder:
@@ -82,8 +105,10 @@ class Decoder:
         self._decoded: dict[bytes, tuple[str, Callable[[bytes], Any]]] = {
             t.encode(): (t, BY_TYPE[t].__pydantic_validator__.validate_json) for t in folded}
         self._skipped = frozenset(t.encode() for t in allowed - folded)
+        self._facts = {raw: (t, validate, reader(t)) for raw, (t, validate) in self._decoded.items()}
         self._sources: dict[bytes, str] = {}
         self._subjects: dict[bytes, UUID] = {}
+        self._dates: set[bytes] = set()
 
     def decode(self, headers: Headers, value: bytes | None) -> Envelope[Message] | None:
         """The envelope of a record, or ``None`` for a record of a type not ``wanted``.
@@ -107,6 +132,89 @@ class Decoder:
             return None
         return envelope
 
+    def fact(self, headers: Headers, value: bytes | None) -> Fact | None:
+        """What a fold reads of a record, or ``None`` for a record of a type not ``wanted``.
+
+        Accepts and refuses exactly what :meth:`decode` does; the event is the type's view
+        when it has one and the view accepts the body, else the contract model.
+
+        Raises:
+            ContractError: exactly as :func:`~schemas.envelope.from_record` (it raises them).
+        """
+        pairs = headers if isinstance(headers, (list, tuple)) else list(headers)
+        try:
+            # The layouts to_record writes (7 headers, or 9 with both tracing ids) unpacked in
+            # place; any other shape through a dict, to the same checks.
+            count = len(pairs)
+            correlation = causation = None
+            if count == 7:
+                ((n0, spec), (n1, raw_id), (n2, raw_source), (n3, raw_type), (n4, raw_time),
+                 (n5, content), (n6, raw_subject)) = pairs
+                common = (n0, n1, n2, n3, n4, n5, n6) == _LAYOUT and raw_subject is not None
+            elif count == 9:
+                ((n0, spec), (n1, raw_id), (n2, raw_source), (n3, raw_type), (n4, raw_time),
+                 (n5, content), (n6, raw_subject), (n7, correlation), (n8, causation)) = pairs
+                common = ((n0, n1, n2, n3, n4, n5, n6, n7, n8) == _TRACED
+                          and raw_subject is not None and correlation is not None
+                          and causation is not None)
+            else:
+                common = False
+            if not common:
+                attrs: dict[str, bytes | None] = dict(pairs)
+                if not (len(attrs) == count and _REQUIRED <= attrs.keys() <= _KNOWN
+                        and attrs.get(H_SUBJECT, b"") is not None):
+                    raise _Uncommon
+                spec, raw_id, raw_source = attrs[H_SPECVERSION], attrs[H_ID], attrs[H_SOURCE]
+                raw_type, raw_time = attrs[H_TYPE], attrs[H_TIME]
+                content, raw_subject = attrs[H_CONTENT_TYPE], attrs.get(H_SUBJECT)
+                correlation, causation = attrs.get(H_CORRELATION), attrs.get(H_CAUSATION)
+            # The checks of _fast (raw_subject None: no ce_subject), without building the id
+            # and the time; _Uncommon (or a check's error) when the full path must decide.
+            if (raw_type is None or spec != _SPECVERSION or content != _CONTENT_TYPE
+                    or raw_id is None or raw_time is None or _UUID7.fullmatch(raw_id) is None
+                    or _STRICT_TIME.fullmatch(raw_time) is None
+                    or not (raw_time[:10] in self._dates or self._date(raw_time[:10]))
+                    or (raw_source not in self._sources and self._source(raw_source) is None)):
+                raise _Uncommon
+            subject: UUID | None = None
+            if raw_subject is not None:
+                subject = self._subjects.get(raw_subject) or self._subject(raw_subject)
+                if subject is None:
+                    raise _Uncommon
+            if correlation is not None:
+                _token(correlation)
+            if causation is not None:
+                _token(causation)
+            found = self._facts.get(raw_type)
+            if found is None:
+                if raw_type in self._skipped:
+                    return None
+                raise _Uncommon
+            if not value:
+                raise _Uncommon
+            ce_type, validate, read = found
+            event = read(value) if read is not None else None
+            return Fact(subject, ce_type, event if event is not None else validate(value))
+        except (_Uncommon, AttributeError, TypeError, ValueError, ValidationError):
+            pass  # refused, or not the common shape: the full path decides, and says why
+        envelope = from_record(pairs, value, topic=self._topic)
+        if self._wanted is not None and envelope.type not in self._wanted:
+            return None
+        return Fact(envelope.subject, envelope.type, envelope.event)
+
+    def _date(self, raw: bytes) -> bool:
+        """Whether ``YYYY-MM-DD`` (already pattern-checked) is a date (remembered)."""
+        if raw in self._dates:
+            return True
+        try:
+            date.fromisoformat(raw.decode())
+        except ValueError:
+            return False
+        if len(self._dates) >= _REMEMBERED:
+            self._dates.clear()
+        self._dates.add(raw)
+        return True
+
     def _fast(self, attrs: dict[str, bytes | None], value: bytes | None) -> Envelope[Message] | None:
         """The envelope, or ``None`` (skipped); :class:`_Uncommon` when the full path must decide."""
         raw_type = attrs[H_TYPE]
@@ -126,6 +234,9 @@ class Decoder:
                 raise _Uncommon
         correlation = _token(attrs.get(H_CORRELATION))
         causation = _token(attrs.get(H_CAUSATION))
+        # Before a type not wanted is skipped: a date that does not exist (2026-02-30) is
+        # InvalidHeader for every type, as from_record says.
+        moment = datetime.fromisoformat(raw_time.decode()).astimezone(UTC)
         found = self._decoded.get(raw_type) if raw_type is not None else None
         if found is None:
             if raw_type in self._skipped:
@@ -135,7 +246,6 @@ class Decoder:
             raise _Uncommon
         ce_type, validate = found
         event: Message = validate(value)
-        moment = datetime.fromisoformat(raw_time.decode()).astimezone(UTC)
         return Envelope(
             id=UUID(raw_id.decode()), source=source, type=ce_type, time=moment, subject=subject,
             correlationid=correlation, causationid=causation, event=event,

@@ -258,10 +258,9 @@ def _time(text: str) -> datetime:
     if not _TIME.match(text):
         raise InvalidHeader("ce_time must be RFC 3339 with a time zone", header=H_TIME)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59:59-01:00
         raise InvalidHeader("ce_time is not a valid date and time", header=H_TIME) from None
-    return moment.astimezone(UTC)
 
 
 def _token(attrs: dict[str, str], header: str) -> str | None:

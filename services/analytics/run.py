@@ -11,19 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schemas.base import Message
-from schemas.envelope import Envelope
+from schemas.decoder import Fact
 from schemas.errors import ConfigurationError
 from schemas.topics import EVENT_REQUESTS, SITUATIONS
 from services.analytics.privacy import Method
-from services.analytics.projections import FACTS, PROJECTIONS, TIMELINE, Keyed
+from services.analytics.projections import PROJECTIONS, TIMELINE, Keyed
 from services.analytics.projections import event_requests as requests
 from services.analytics.projections import facts as facts_fold
-from services.analytics.projections.facts import SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import summarize
 from services.analytics.projections.timeline import Timeline
-from services.analytics.replay import Progress, ReplayReport, Source, replay
+from services.analytics.replay import Progress, ReplayReport, Source, replay, replay_facts
 from services.runtime.settings import PROJECT_ROOT, Settings
 
 DIRECTORY = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -76,19 +74,19 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
                             progress=progress)
         files = exports.write(out, [exports.timeline_dataset(timelines.states())])
     else:
-        facts: Keyed[SituationFacts] = Keyed(FACTS.fold)
+        facts = facts_fold.Folder()
         by_request = requests.ByRequest()
 
-        def sink(envelope: Envelope[Message]) -> None:
-            facts.apply(envelope)
-            by_request.apply(envelope)
+        def sink(fact: Fact) -> None:
+            facts.apply(fact)
+            by_request.apply(fact)
 
-        read = await replay(settings, sources, sink, start=start, end=end, progress=progress,
-                            types=FOLDED)
+        read = await replay_facts(settings, sources, sink, start=start, end=end,
+                                  progress=progress, types=FOLDED)
         if projection == "provincial":
             files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
         else:
-            stats = summarize(facts.states(), types)
+            stats = summarize(facts.drafts(), types)
             asked = requests.summarize(by_request.states())
             rel = release.build(stats, asked, protection)
             files = exports.write(out, [*exports.statistics_datasets(rel),

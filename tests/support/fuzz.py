@@ -44,3 +44,38 @@ def mutate(body: Any, path: list[int], replacement: Any) -> Any:
     position = path[0] % len(items)
     items[position] = mutate(items[position], path[1:], replacement)
     return items
+
+
+_TIMES = [
+    "2026-01-01T05:03:59Z", "2026-01-01t05:03:59z", "2026-01-01 05:03:59Z", "2026-01-01T05:03:59.5Z",
+    "2026-01-01T05:03:59.123456Z", "2026-01-01T05:03:59.1234567Z", "2026-01-01T05:03:59+01:00",
+    "2026-01-01T05:03:59+0100", "2026-01-01T05:03:59-00:00", "2026-01-01T05:03:59+00:00",
+    "2026-01-01T23:59:60Z", "2026-02-29T05:03:59Z", "2024-02-29T05:03:59Z", "2026-01-01T24:00:00Z",
+    "2026-01-01T05:03Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00",
+    "2026-01-01T05:03:59,5Z", "2026-01-01T05:03:59", "1700000000", "2026-01-01",
+]
+_UUIDS = [
+    "019b77f0-f618-7000-8001-000000000000", "019B77F0-F618-7000-8001-000000000000",
+    "019b77f0f61870008001000000000000", "{019b77f0-f618-7000-8001-000000000000}",
+    "urn:uuid:019b77f0-f618-7000-8001-000000000000", "019b77f0-f618-4000-8001-000000000000",
+    "019b77f0-f618-7000-c001-000000000000", "019b77f0-f618-7000-8001-00000000000",
+]
+_TEXTS = [
+    "withdrawn", "withdrawn\n", "Withdrawn", "", " ", "a", "a" * 64, "a" * 65, "x" * 280, "x" * 281,
+    "x" * 1000, "x" * 1001, "é" * 280, "\U0001f600" * 281, "a.b", "a.b\n", "a." + "b" * 94,
+    "a." + "b" * 95, "hrps-d1", "h", "-abc", "a_b", "SIM-1.x_y", ".SIM", "routine", "urgent",
+    "confirmed", "rejected", "returned", "requested", "accepted", "on-hold", "cancelled",
+    "filter_3", "filter_4", "first_contact", "lead_acceptance", "refused", "member", "table_chair",
+    "individual", "family", "\u0000", "\ud800",
+]
+NEAR_MISSES = st.sampled_from([
+    *_TIMES, *_UUIDS, *_TEXTS, None, True, False, 0, 1, 1.0, -1, [], {}, ["a"], ["a", "a"],
+    ["a.b", "a.b"], [{"age_group": "age_12_17", "gender": "man"}],
+    {"agency_id": "hrps-d1", "role": "member"}, {"agency_id": "hrps-d1", "role": "boss"},
+    {"agency_id": "hrps-d1", "state": "rejected"},
+    {"agency_id": "hrps-d1", "state": "rejected", "reason": "no capacity"},
+    [{"agency_id": "hrps-d1"}, {"agency_id": "hrps-d1"}], [{"agency_id": "hrps-d2"}],
+])
+"""JSON values near the contracts' edges: a code with a newline or a capital, texts at and past
+their lengths, times with seven digits of a second or another zone, UUIDs of another version or
+form, task states that need a reason, repeated agencies."""

@@ -33,6 +33,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from schemas.base import Message
+from schemas.decoder import Fact
 from schemas.envelope import Envelope
 from schemas.event_requests import (
     EventRequestAcknowledged,
@@ -45,6 +46,7 @@ from schemas.event_requests import (
     EventRequestScheduled,
     EventRequestWithdrawn,
 )
+from schemas.views import View
 
 HALTON = ZoneInfo("America/Toronto")
 UNKNOWN = "unknown"
@@ -93,7 +95,10 @@ class RequestFacts:
 
 def fold(facts: RequestFacts | None, envelope: Envelope[Message]) -> RequestFacts | None:
     """The facts after ``envelope``; other events change nothing."""
-    event = envelope.event
+    return _fold(facts, envelope.event)
+
+
+def _fold(facts: RequestFacts | None, event: Message | View) -> RequestFacts | None:
     if not isinstance(event, EventRequestEvent):
         return facts
     f = facts if facts is not None else RequestFacts(request_id=event.request_id)
@@ -146,12 +151,12 @@ class ByRequest:
     def __init__(self) -> None:
         self._states: dict[UUID, RequestFacts] = {}
 
-    def apply(self, envelope: Envelope[Message]) -> None:
-        """Fold one event into its request's facts."""
-        event = envelope.event
+    def apply(self, record: Envelope[Message] | Fact) -> None:
+        """Fold one event (of an envelope, or a decoder's fact) into its request's facts."""
+        event = record.event
         if not isinstance(event, EventRequestEvent):
             return
-        new = fold(self._states.get(event.request_id), envelope)
+        new = _fold(self._states.get(event.request_id), event)
         if new is not None:
             self._states[event.request_id] = new
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.analytics.projections.facts import SituationFacts
+from services.analytics.projections.facts import Draft, SituationFacts
 from services.analytics.projections.provincial import HALTON, UNKNOWN
 
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -126,7 +126,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def month_of(f: SituationFacts) -> str:
+def month_of(f: SituationFacts | Draft) -> str:
     """``YYYY-MM`` of the opening in Halton local time, or ``unknown``."""
     if f.opened_at is None:
         return UNKNOWN
@@ -149,12 +149,12 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds() / 3600.0
 
 
-def summarize(facts: Iterable[SituationFacts],
+def summarize(facts: Iterable[SituationFacts | Draft],
               agency_types: Mapping[str, str] | None = None) -> Statistics:
     """The statistics of ``facts`` (every situation seen in the range).
 
     Args:
-        facts: the folded facts of every situation seen.
+        facts: the folded facts of every situation seen (or a replay's drafts of them).
         agency_types: agency slug → agency type (the directory); unknown slugs count as
             ``unknown``.
     """
@@ -165,55 +165,72 @@ def summarize(facts: Iterable[SituationFacts],
     total = confirmed = breached = assignments = answered = accepted = 0
     not_rejected = persons = closed = warned = 0
     by_kind: Counter[str] = Counter()
+    # The tables and lists as locals, and each UTC hour's month computed once (Halton's offset
+    # and its month change on whole UTC hours): a replay summarizes tens of thousands of these.
+    (by_district, by_month, by_month_district, by_decision, by_conclusion, by_risk_category,
+     by_age_group, by_gender, by_situation_type, by_originating, by_lead, by_assisting,
+     by_risk_factor_count, by_risk_category_count, by_protective, by_study_flag, by_service,
+     by_warning_district, by_breach_district) = (counts[name] for name, _ in TABLES)
+    decision_hours, contact_hours, conclusion_hours = (
+        steps["decision"], steps["contact"], steps["conclusion"])
+    months: dict[float, str] = {}
     for f in facts:
         total += 1
         district = f.district or UNKNOWN
-        month = month_of(f)
-        counts["district"][(district,)] += 1
-        counts["month"][(month,)] += 1
-        counts["month_district"][(month, district)] += 1
-        counts["decision"][(f.decision or "pending",)] += 1
+        opened = f.opened_at
+        if opened is None:
+            month = UNKNOWN
+        else:
+            hour = opened.timestamp() // 3600
+            month = months.get(hour) or months.setdefault(hour, month_of(f))
+        by_district[(district,)] += 1
+        by_month[(month,)] += 1
+        by_month_district[(month, district)] += 1
+        by_decision[(f.decision or "pending",)] += 1
         conclusion = f.final_conclusion
         if conclusion is not None:
-            counts["conclusion"][(conclusion,)] += 1
+            by_conclusion[(conclusion,)] += 1
             closed += 1
-        counts["situation_type"][(f.situation_type or UNKNOWN,)] += 1
-        counts["originating_sector"][(types.get(f.originating_agency or "", UNKNOWN),)] += 1
+        by_situation_type[(f.situation_type or UNKNOWN,)] += 1
+        by_originating[(types.get(f.originating_agency or "", UNKNOWN),)] += 1
         lead = NO_LEAD if f.lead_agency is None else types.get(f.lead_agency, UNKNOWN)
-        counts["lead_sector"][(lead,)] += 1
-        if not f.rejected:
+        by_lead[(lead,)] += 1
+        if not (f.decision == "rejected" or conclusion == "rejected_not_aer"):  # f.rejected
             not_rejected += 1
-            categories = sorted({code.split(".", 1)[0] for code in f.risk_factors})
+            categories = {code.split(".", 1)[0] for code in f.risk_factors}
             for category in categories:
-                counts["risk_category"][(category,)] += 1
-            counts["risk_factor_count"][(count_bin(len(set(f.risk_factors))),)] += 1
-            counts["risk_category_count"][(count_bin(len(categories)),)] += 1
+                by_risk_category[(category,)] += 1
+            by_risk_factor_count[(count_bin(len(set(f.risk_factors))),)] += 1
+            by_risk_category_count[(count_bin(len(categories)),)] += 1
             for age_group, gender in f.persons:
-                counts["age_group"][(age_group,)] += 1
-                counts["gender"][(gender,)] += 1
+                by_age_group[(age_group,)] += 1
+                by_gender[(gender,)] += 1
                 persons += 1
-            for sector in sorted({types.get(a, UNKNOWN) for a in f.assisting_agencies}):
-                counts["assisting_sector"][(sector,)] += 1
-            for code in sorted(set(f.protective_factors)):
-                counts["protective_factor"][(code,)] += 1
-            for code in sorted(set(f.study_flags)):
-                counts["study_flag"][(code,)] += 1
-            for code in sorted(set(f.services_mobilized)):
-                counts["service_mobilized"][(code,)] += 1
+            for sector in {types.get(a, UNKNOWN) for a in f.assisting_agencies}:
+                by_assisting[(sector,)] += 1
+            for code in set(f.protective_factors):
+                by_protective[(code,)] += 1
+            for code in set(f.study_flags):
+                by_study_flag[(code,)] += 1
+            for code in set(f.services_mobilized):
+                by_service[(code,)] += 1
         if f.confirmed_at is not None:
             confirmed += 1
             if f.sla_warnings:
                 warned += 1
-                counts["sla_warning_district"][(district,)] += 1
+                by_warning_district[(district,)] += 1
             if f.sla_breaches:
                 breached += 1
-                counts["sla_breach_district"][(district,)] += 1
+                by_breach_district[(district,)] += 1
                 for kind in set(f.sla_breaches):
                     by_kind[kind] += 1
-        for step, end in (("decision", f.decided_at), ("contact", f.first_contact_at),
-                          ("conclusion", f.concluded_at)):
-            if (h := _hours(f.opened_at, end)) is not None:
-                steps[step].append(h)
+        if opened is not None:
+            if (h := _hours(opened, f.decided_at)) is not None:
+                decision_hours.append(h)
+            if (h := _hours(opened, f.first_contact_at)) is not None:
+                contact_hours.append(h)
+            if (h := _hours(opened, f.concluded_at)) is not None:
+                conclusion_hours.append(h)
         mobilization = f.mobilization_hours
         if mobilization is not None:
             hours.append(mobilization)
