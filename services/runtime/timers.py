@@ -3,9 +3,11 @@ table, the :class:`TimerStore` port over it, and one loop (:func:`timer_worker`)
 is due exactly once, even with several instances.
 
 A service starts timers in the transactions that decide them (:meth:`TimerStore.insert`,
-:meth:`TimerStore.arm`), cancels those that no longer apply (:meth:`TimerStore.settle`), and gives
-the loop one :data:`Fire` function: what a due timer emits now, read from the aggregate's
-current state, and whether it is done, cancelled, or must look again later.
+:meth:`TimerStore.arm`, or :meth:`TimerStore.schedule` for a timer that follows a due time kept
+with the aggregate, moving it later as well as earlier), cancels those that no longer apply
+(:meth:`TimerStore.settle`), and gives the loop one :data:`Fire` function: what a due timer
+emits now, read from the aggregate's current state, and whether it is done, cancelled, or must
+look again later.
 
 The loop takes one timer per transaction: the earliest due pending row ``FOR UPDATE SKIP LOCKED``
 (another instance skips it), calls ``fire``, writes the outbox rows and settles the row (or moves
@@ -112,6 +114,11 @@ class TimerStore(Protocol):
         was settled); a parked timer stays parked."""
         ...
 
+    async def schedule(self, timer: Timer, now: datetime) -> None:
+        """Make ``timer`` pending at exactly its ``due_at`` (moved earlier or later, if it is
+        pending; again, if it was settled); a parked timer stays parked."""
+        ...
+
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:
         """Count a failure of a pending timer, parking it at the ``park_after``-th; its state
@@ -157,6 +164,13 @@ ON CONFLICT (timer_key) DO UPDATE SET
     due_at = CASE WHEN t.state = 'pending' THEN LEAST(t.due_at, EXCLUDED.due_at)
                   ELSE EXCLUDED.due_at END,
     payload = EXCLUDED.payload, state = 'pending', settled_at = NULL
+WHERE t.state <> 'parked'
+"""
+SCHEDULE_TIMER = """
+INSERT INTO durable_timers AS t (timer_key, kind, aggregate_id, due_at, payload, created_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+ON CONFLICT (timer_key) DO UPDATE SET
+    due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, state = 'pending', settled_at = NULL
 WHERE t.state <> 'parked'
 """
 TIMER_FAILED = """
@@ -215,6 +229,11 @@ class PgTimerStore:
     async def arm(self, timer: Timer, now: datetime) -> None:
         """Make ``timer`` pending at its ``due_at`` (the earlier, if pending); parked stays."""
         await self._conn.execute(ARM_TIMER, timer.key, timer.kind, timer.aggregate_id,
+                                 timer.due_at, _payload(timer), now)
+
+    async def schedule(self, timer: Timer, now: datetime) -> None:
+        """Make ``timer`` pending at exactly its ``due_at``; parked stays."""
+        await self._conn.execute(SCHEDULE_TIMER, timer.key, timer.kind, timer.aggregate_id,
                                  timer.due_at, _payload(timer), now)
 
     async def failed(self, key: str, error: str, park_after: int,

@@ -348,7 +348,7 @@ async def test_reminders_fire_at_n_then_n_plus_m_business_days_once_each(h: Harn
     h.clock.set(first_due)
     # a second instance's pass at the same moment, racing the service's own loop
     config = EventConfig(holidays=HOLIDAYS)
-    await asyncio.gather(*(timers.fire_reminders(h.svc.pool, "intake", first_due, config)
+    await asyncio.gather(*(timers.fire_due(h.svc.pool, "intake", h.clock, config)
                            for _ in range(2)))
     (first,) = await wait_for(lambda: reminders(h, waiting.request_id))
     assert (first.escalate_to, first.business_days_waiting, first.district) == (

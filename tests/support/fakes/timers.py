@@ -80,6 +80,14 @@ class InMemoryTimerStore:
             row.timer = replace(row.timer, due_at=due, payload=_stored(timer).payload)
             row.state, row.settled_at = "pending", None
 
+    async def schedule(self, timer: Timer, now: datetime) -> None:
+        row = self.rows.get(timer.key)
+        if row is None:
+            self.rows[timer.key] = TimerRow(_stored(timer), now)
+        elif row.state != "parked":
+            row.timer = replace(row.timer, due_at=timer.due_at, payload=_stored(timer).payload)
+            row.state, row.settled_at = "pending", None
+
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:
         row = self.rows.get(key)
