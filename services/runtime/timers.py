@@ -41,7 +41,7 @@ from services.runtime.service import BackgroundLoop, Service
 from services.runtime.worker import worker
 
 __all__ = ["PARK_AFTER", "Fire", "Fired", "PgTimerStore", "Timer", "TimerStore", "TimerStores",
-           "fire_due", "timer_worker"]
+           "fire_due", "route", "timer_worker"]
 
 log = get_logger("commande.timers")
 
@@ -131,6 +131,20 @@ TimerStores = Callable[[Connection], TimerStore]
 
 Fire = Callable[[Connection, Timer, datetime], Awaitable[Fired]]
 """A service's decision on a due timer, in the timer's transaction: ``fire(conn, timer, now)``."""
+
+
+def route(fires: Mapping[str, Fire]) -> Fire:
+    """One :data:`Fire` for a schema whose timers are of several kinds (a service with more than
+    one aggregate): each timer goes to the fire of its kind; a kind with none fails (and, the
+    same every time, is parked)."""
+
+    async def fire(conn: Connection, timer: Timer, now: datetime) -> Fired:
+        found = fires.get(timer.kind)
+        if found is None:
+            raise ValueError(f"no fire for timer kind {timer.kind!r}")
+        return await found(conn, timer, now)
+
+    return fire
 
 
 INSERT_TIMERS = """

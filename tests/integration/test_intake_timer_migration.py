@@ -1,7 +1,8 @@
-"""Event requests' reminders and purges survive their move to the runtime's ``durable_timers``: a
-schema migrated as the last release left it (runtime 001-003, intake 001-020, the due times only
-in ``event_requests``) is migrated on (intake 021); every reminder and purge to come is a pending
-timer at exactly its time, and the timer loop fires the due ones as the old loop did."""
+"""Event requests' reminders and purges, and situations' retention, survive their move to the
+runtime's ``durable_timers``: a schema migrated as the last release left it (runtime 001-003,
+intake 001-020, the due times only in ``event_requests`` and ``situations``) is migrated on
+(intake 021, 022); every reminder, purge and retention to come is a pending timer, and the timer
+loop fires the due ones as the old loops did."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from schemas.event_requests import (
     EventRequestExpired,
     EventRequestReminderDue,
 )
+from services.intake import retention, timer_loop
 from services.intake.event_requests import timers
 from services.intake.event_requests.decide import EventConfig
 from services.intake.main import MIGRATIONS
@@ -83,7 +85,7 @@ async def test_the_last_releases_reminders_and_purges_fire_from_the_runtimes_tab
                                purge_after, expires)
             await conn.execute(CONTACT, rid, T0)
     applied = await db.migrate(pool, name, {"runtime": RUNTIME_MIGRATIONS, "intake": MIGRATIONS})
-    assert applied == ["intake/021_event_request_timers"]
+    assert applied == ["intake/021_event_request_timers", "intake/022_retention_timers"]
     async with pool.acquire() as conn:
         rows = {r["timer_key"]: (r["kind"], r["aggregate_id"], r["due_at"], r["state"])
                 for r in await conn.fetch("SELECT * FROM durable_timers")}
@@ -96,7 +98,8 @@ async def test_the_last_releases_reminders_and_purges_fire_from_the_runtimes_tab
         timers.timer_key(purge, expiring): (purge, expiring, expires_at, "pending")}
 
     clock = ManualClock(remind_at)  # the expiry and the first reminder are due
-    assert await timers.fire_due(pool, name, clock, EventConfig()) == 2
+    fire = timer_loop.firing(inactive_days=180, event_config=EventConfig())
+    assert await timer_loop.fire_due(pool, name, fire, clock) == 2
     async with pool.acquire() as conn:
         states = {r["request_id"]: (r["status"], r["reminder_level"], r["purge_after"])
                   for r in await conn.fetch("SELECT * FROM event_requests")}
@@ -110,3 +113,55 @@ async def test_the_last_releases_reminders_and_purges_fire_from_the_runtimes_tab
     assert [h["ce_type"] for h in headers] == [
         EventRequestExpired.ce_type, EventRequestContactPurged.ce_type,
         EventRequestReminderDue.ce_type]
+
+
+SITUATION = """
+INSERT INTO situations (situation_id, agency_id, referral_ref, district, status, purge_after,
+                        purged_at, opened_at, last_activity_at)
+VALUES ($1, 'halton-hospital', $2, 'district_2', $3, $4, $5, $6, $7)
+"""
+VAULT = """
+INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at)
+VALUES ($1, 'dev-1', '\\x00', '\\x00', $2)
+"""
+
+
+async def test_the_last_releases_retention_keeps_purging_from_the_runtimes_table(
+        schema: tuple[Pool, str]) -> None:
+    pool, name = schema
+    idle, busy, concluded, kept, purged = (uuid7() for _ in range(5))
+    long_ago = T0 - timedelta(days=200)
+    async with pool.acquire() as conn:
+        for sid, status, purge_after, purged_at, activity in (
+                (idle, "open", None, None, long_ago), (busy, "open", None, None, T0),
+                (concluded, "concluded", T0 - timedelta(days=1), None, long_ago),
+                (kept, "concluded", T0 + timedelta(days=30), None, long_ago),
+                (purged, "concluded", None, long_ago, long_ago)):
+            await conn.execute(SITUATION, sid, str(sid), status, purge_after, purged_at,
+                               long_ago, activity)
+            if purged_at is None:
+                await conn.execute(VAULT, sid, long_ago)
+    await db.migrate(pool, name, {"runtime": RUNTIME_MIGRATIONS, "intake": MIGRATIONS})
+    async with pool.acquire() as conn:
+        rows = {r["timer_key"]: (r["due_at"], r["state"])
+                for r in await conn.fetch("SELECT * FROM durable_timers")}
+    inactive, kept_for = retention.INACTIVE_TIMER, retention.RETENTION_TIMER
+    assert rows == {
+        retention.timer_key(inactive, idle): (long_ago, "pending"),
+        retention.timer_key(inactive, busy): (T0, "pending"),
+        retention.timer_key(kept_for, concluded): (T0 - timedelta(days=1), "pending"),
+        retention.timer_key(kept_for, kept): (T0 + timedelta(days=30), "pending")}
+
+    fire = timer_loop.firing(inactive_days=180, event_config=EventConfig())
+    assert await timer_loop.fire_due(pool, name, fire, ManualClock(T0)) == 2
+    async with pool.acquire() as conn:
+        reasons = {r["situation_id"]: r["purge_reason"]
+                   for r in await conn.fetch("SELECT * FROM situations")}
+        vault = {r["situation_id"] for r in await conn.fetch("SELECT situation_id FROM vault")}
+        timers_now = {r["timer_key"]: (r["due_at"], r["state"])
+                      for r in await conn.fetch("SELECT * FROM durable_timers")}
+    assert reasons == {idle: "inactive", busy: None, concluded: "retention_expired", kept: None,
+                       purged: None}
+    assert vault == {busy, kept}
+    assert timers_now[retention.timer_key(inactive, busy)] == (
+        T0 + timedelta(days=180), "pending"), "moved to its time"

@@ -47,6 +47,7 @@ from schemas.event_requests import (
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
 from schemas.topics import DLQ, EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
+from services.intake import timer_loop
 from services.intake.event_requests import timers
 from services.intake.event_requests.calendar import business_deadline
 from services.intake.event_requests.decide import (
@@ -60,6 +61,7 @@ from services.intake.event_requests.rules import EventRuleConfig
 from services.intake.provenance import GATEWAY, INTAKE
 from services.intake.vault import Sealed, Vault
 from services.runtime import events
+from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
@@ -112,8 +114,9 @@ class Shell:
         """One look of the timer worker at ``at``: how many timers emitted, and what."""
         self.clock.set(at)
         pool = OutboxPool()
-        fired = await timers.fire_due(pool.as_pool(), "intake", self.clock, CONFIG,
-                                      stores=self.store.bound)
+        fire = runtime.route(timers.fires(CONFIG, self.store.bound))
+        fired = await timer_loop.fire_due(pool.as_pool(), "intake", fire, self.clock,
+                                          timer_stores=self.store.timers)
         return fired, pool.published
 
     def timer(self, kind: str, request_id: UUID) -> tuple[str, datetime]:

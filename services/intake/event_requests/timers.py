@@ -6,7 +6,8 @@ A request has at most two timers, one per kind, keyed by kind and request id:
 ``event_reminder`` follows its ``next_reminder_at``, ``event_purge`` its ``purge_after``. Every
 save of a request by the shell (:func:`save`) moves them to exactly those times, or cancels them
 when those are ``None``, in the transaction that saves the request. A due timer is fired by the
-runtime's one loop (:func:`firing`): it locks the request, asks the pure core
+runtime's one loop (:func:`fires`, in intake's one timer worker:
+:mod:`services.intake.timer_loop`): it locks the request, asks the pure core
 (:func:`~services.intake.event_requests.decide.decide_reminder`,
 :func:`~services.intake.event_requests.decide.decide_purge`), saves it and returns the events and
 the next due time of its kind (the second reminder level), in the timer's transaction. A level
@@ -33,9 +34,7 @@ from services.intake.event_requests.decide import (
 from services.intake.event_requests.ports import EventRequestStore, EventRequestStores
 from services.intake.event_requests.rate_limit import SharedLimits
 from services.intake.event_requests.store import PgEventRequestStore
-from services.intake.handlers import SOURCE
 from services.runtime import timers as runtime
-from services.runtime.clock import Clock
 from services.runtime.db import Connection, Pool
 from services.runtime.failure import FailurePolicy
 from services.runtime.logging import get_logger
@@ -45,7 +44,6 @@ from services.runtime.worker import worker
 REMINDER = "event_reminder"
 PURGE = "event_purge"
 KINDS = (REMINDER, PURGE)
-WORKER = "intake-timers"
 PRUNER = "intake-event-limits-pruning"
 log = get_logger("commande.intake.event_requests")
 
@@ -77,12 +75,13 @@ async def save(store: EventRequestStore, state: EventRequestState, now: datetime
     await follow(store.timer_store, state, now)
 
 
-def firing(config: EventConfig, stores: EventRequestStores = PgEventRequestStore) -> runtime.Fire:
-    """What a due timer of an event request does, in the timer's transaction."""
+def fires(config: EventConfig, stores: EventRequestStores = PgEventRequestStore
+          ) -> dict[str, runtime.Fire]:
+    """The fire of each event-request timer kind (for :func:`services.runtime.timers.route`;
+    intake's one timer worker: :mod:`services.intake.timer_loop`), in the timer's
+    transaction."""
 
     async def fire(conn: Connection, timer: runtime.Timer, now: datetime) -> runtime.Fired:
-        if timer.kind not in KINDS:
-            raise ValueError(f"unknown timer kind {timer.kind!r}")
         store = stores(conn)
         state = await store.get_request(timer.aggregate_id, nowait=True)
         due = None if state is None else _due(timer.kind, state)
@@ -106,28 +105,7 @@ def firing(config: EventConfig, stores: EventRequestStores = PgEventRequestStore
         return runtime.Fired(events=decided.events, again=_due(timer.kind, decided.state),
                              cancelled=not decided.events)
 
-    return fire
-
-
-def _timer_stores(stores: EventRequestStores) -> runtime.TimerStores:
-    def of(conn: Connection) -> runtime.TimerStore:
-        return stores(conn).timer_store
-    return of
-
-
-def timer_worker(clock: Clock, config: EventConfig, interval: float, *,
-                 stores: EventRequestStores = PgEventRequestStore) -> BackgroundLoop:
-    """The runtime's timer worker with :func:`firing`, every ``interval`` seconds."""
-    return runtime.timer_worker(WORKER, firing(config, stores), source=SOURCE, clock=clock,
-                                interval=interval, stores=_timer_stores(stores))
-
-
-async def fire_due(pool: Pool, schema: str, clock: Clock, config: EventConfig, *,
-                   stores: EventRequestStores = PgEventRequestStore) -> int:
-    """Fire every event-request timer due now (one look of the worker); returns how many
-    emitted events."""
-    return await runtime.fire_due(pool, schema, firing(config, stores), source=SOURCE,
-                                  clock=clock, stores=_timer_stores(stores), worker=WORKER)
+    return {kind: fire for kind in KINDS}
 
 
 async def prune_limits(pool: Pool, limits: SharedLimits) -> tuple[int, int]:

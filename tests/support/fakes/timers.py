@@ -15,7 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.runtime.db import Connection
-from services.runtime.timers import Settled, Timer
+from services.runtime.timers import Fired, Settled, Timer
 
 
 @dataclass(slots=True)
@@ -98,3 +98,9 @@ class InMemoryTimerStore:
         if row.failures >= park_after:
             row.state, row.settled_at = "parked", now
         return row.state, row.failures
+
+
+async def deferred(conn: Connection, timer: Timer, now: datetime) -> Fired:
+    """A fire that leaves a timer as it is (pending, at its time): for a test that fires only
+    some kinds in a schema other tests share (``route({**fires, **{k: deferred ...}})``)."""
+    return Fired(again=timer.due_at)
