@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -98,6 +98,9 @@ class Intake:
     require_sealed: bool
     disclosure_fields: dict[str, tuple[str, ...]]
     retention_days: int
+    inactive_days: int = 180
+    """Days without activity after which an open situation's identity is purged (its timer is
+    set at its opening; :mod:`services.intake.purging`)."""
     stores: Callable[[Connection], IntakeStore] = field(default=PgIntakeStore)
     """The store bound to a handler's transaction (the in-memory fake in shell tests)."""
 
@@ -209,6 +212,9 @@ class Intake:
             out.append((decision, events.emit_all(decision.events, source=SOURCE, cause=env,
                                                   time=now)))
         await store.save_many(situations, answers)
+        await store.timer_store.insert([
+            retention.inactivity_timer(n.situation_id, n.opened_at + timedelta(
+                days=self.inactive_days)) for n in situations], now)
         return out
 
     def _decide(self, event: ReferralSubmitted, found: Found | None, now: datetime,
@@ -297,6 +303,8 @@ class Intake:
             return []
         await store.conclude(decision.situation_id, "withdrawn", now, None)
         await store.purge(decision.situation_id, "withdrawn", now)
+        await store.timer_store.settle(retention.timer_keys(decision.situation_id), "cancelled",
+                                       now)
         log.info("referral withdrawn; identity purged", situation_id=str(decision.situation_id))
         return [self._emit(e, env, now) for e in decision.events]
 
@@ -346,6 +354,11 @@ class Intake:
             return await self._concluded(store, env, event)
         if isinstance(event, SituationReopened):
             await store.reopen(event.situation_id)
+            now = self.clock.now()  # its purge date goes; its inactivity is looked at now
+            await store.timer_store.settle(
+                [retention.timer_key(retention.RETENTION_TIMER, event.situation_id)],
+                "cancelled", now)
+            await store.timer_store.arm(retention.inactivity_timer(event.situation_id, now), now)
         return []
 
     async def _assigned(self, store: IntakeStore, env: Envelope[Message],
@@ -426,12 +439,16 @@ class Intake:
         if isinstance(decision, retention.KeepUntil):
             await store.conclude(event.situation_id, event.conclusion, event.concluded_at,
                                  decision.purge_after)
+            await store.timer_store.schedule(
+                retention.retention_timer(event.situation_id, decision.purge_after),
+                self.clock.now())
             log.info("situation concluded; identity kept until due", situation_id=str(row.situation_id),
                      purge_after=decision.purge_after.isoformat())
             return []
         await store.conclude(event.situation_id, event.conclusion, event.concluded_at, None)
         now = self.clock.now()
         count = await store.purge(event.situation_id, decision.reason, now)
+        await store.timer_store.settle(retention.timer_keys(event.situation_id), "cancelled", now)
         log.info("identity purged", situation_id=str(row.situation_id), reason=decision.reason)
         return [self._emit(retention.purged(event.situation_id, decision.reason, count, now),
                            env, now)]

@@ -10,9 +10,11 @@ Consumers:
   assignment, and the retention policy on conclusion.
 * group ``intake-event-requests`` on ``commande.event-request-submissions.v1``: community
   event requests and the CMB's follow-up commands (:mod:`services.intake.event_requests`), with
-  their reminder and contact-purge loop and ``POST /v1/event-requests``.
+  ``POST /v1/event-requests`` and the worker pruning their shared rate limits.
 
-A background loop purges the identity of concluded situations once their retention period ends.
+One timer worker (``intake-timers``, :mod:`services.intake.timer_loop`, on the runtime's durable
+timers) purges the identity of concluded situations once their retention period ends and of open
+ones inactive too long, and fires the event requests' reminders, expiries and contact purges.
 """
 
 from __future__ import annotations
@@ -34,20 +36,17 @@ from schemas.situations import (
     SituationReopened,
 )
 from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
-from services.intake import ingress, sealing, signing
+from services.intake import ingress, sealing, signing, timer_loop
 from services.intake.event_requests import wiring as event_requests
 from services.intake.handlers import ACTIVITY, Intake
-from services.intake.purging import purge_due
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
 from services.intake.vault import DEV_KEY_ID, Vault, decode_key
 from services.runtime import events, links, production
 from services.runtime.clock import Clock, SystemClock
-from services.runtime.failure import FailurePolicy
 from services.runtime.logging import get_logger
 from services.runtime.service import Service
 from services.runtime.settings import Settings, complete
-from services.runtime.worker import worker
 
 NAME = "intake"
 MIGRATIONS = Path(__file__).with_name("sql")
@@ -135,7 +134,7 @@ def production_refusals(settings: IntakeSettings) -> list[str]:
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Service:
-    """The intake service, wired: consumers, retention loop and the HTTP ingress routes.
+    """The intake service, wired: consumers, the timer worker and the HTTP ingress routes.
 
     Args:
         settings: :class:`IntakeSettings`; plain runtime :class:`Settings` (``commande run``)
@@ -163,6 +162,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         require_sealed=settings.intake_require_sealed_subject,
         disclosure_fields=dict(settings.intake_disclosure_fields),
         retention_days=settings.intake_retention_days,
+        inactive_days=settings.intake_inactive_retention_days,
     )
     svc = Service(NAME, settings, MIGRATIONS)
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
@@ -174,16 +174,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
                 decode=events.decode, handle=intake.on_situation,
                 skip_types=allowed_types(SITUATIONS.name) - handled)
-
-    async def retention_step(service: Service) -> bool:
-        await purge_due(service.pool, clock.now(), settings.intake_inactive_retention_days,
-                        schema=NAME)
-        return False
-
-    every = settings.intake_purge_interval_seconds  # a failed purge is tried again next tick
-    svc.background(worker("intake-retention", retention_step, interval=every,
-                          failure=FailurePolicy(base=every, cap=every)))
     svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
-    event_requests.install(svc, settings, clock=clock, vault=intake.vault,
-                           directory=intake.directory, reference=ref)
+    requests = event_requests.install(svc, settings, clock=clock, vault=intake.vault,
+                                      directory=intake.directory, reference=ref)
+    fire = timer_loop.firing(inactive_days=settings.intake_inactive_retention_days,
+                             event_config=requests.config, event_stores=requests.stores)
+    svc.background(timer_loop.timer_worker(fire, clock, min(
+        settings.intake_purge_interval_seconds, settings.intake_event_timer_interval_seconds)))
     return svc

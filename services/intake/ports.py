@@ -21,6 +21,7 @@ from schemas.referrals import Reason
 from services.intake.decide import Outcome, ReferralState
 from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
+from services.runtime.timers import TimerStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,18 @@ class SituationRow:
     status: str
     conclusion: str | None
     purged_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionState:
+    """What the retention timers read of a situation (:meth:`IntakeStore.retention_state`)."""
+
+    situation_id: UUID
+    district: str
+    status: str
+    purge_after: datetime | None
+    purged_at: datetime | None
+    last_activity_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +162,18 @@ class IntakeStore(Protocol):
         """Record activity on a situation at ``at`` (the latest activity is kept)."""
         ...
 
-    async def due_inactive(self, since: datetime, limit: int) -> list[UUID]:
-        """Open, unpurged situations whose last activity is at or before ``since``, oldest
-        activity first, at most ``limit``."""
+    async def retention_state(self, situation_id: UUID) -> RetentionState | None:
+        """What the retention timers decide on, the situation locked without waiting
+        (``asyncpg.LockNotAvailableError`` when another transaction holds it: the timer loop,
+        holding the timer's row, never waits for a situation a handler holds while it moves
+        that situation's timers), or ``None``."""
         ...
 
-    async def due_for_purge(self, now: datetime, limit: int) -> list[UUID]:
-        """Unpurged situations whose purge date is at or before ``now``, earliest first, at
-        most ``limit``."""
+    @property
+    def timer_store(self) -> TimerStore:
+        """The schema's durable timers (the runtime's, :mod:`services.runtime.timers`), in the
+        same transaction: a situation's retention and inactivity timers
+        (:mod:`services.intake.purging`)."""
         ...
 
     async def save_assignment(self, situation_id: UUID, agency_id: str,

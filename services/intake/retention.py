@@ -16,6 +16,7 @@ from uuid import UUID
 
 from schemas.reference import Reference
 from schemas.situations import IdentityPurged
+from services.runtime.timers import Timer
 
 PurgeReason = Literal["retention_expired", "rejected_not_aer", "returned", "withdrawn",
                       "inactive"]
@@ -77,3 +78,32 @@ def purged(situation_id: UUID, reason: PurgeReason, records_purged: int, now: da
     chair must be told, as for an ``inactive`` purge)."""
     return IdentityPurged(situation_id=situation_id, purged_at=now, reason=reason,
                           records_purged=records_purged, district=district)
+
+
+RETENTION_TIMER = "identity_retention"
+"""A concluded situation's timer: due at its ``purge_after``."""
+INACTIVE_TIMER = "identity_inactive"
+"""An open situation's timer: due ``inactive_days`` after its last activity (looked at again
+then, when there was activity since it was set)."""
+TIMER_KINDS = (RETENTION_TIMER, INACTIVE_TIMER)
+
+
+def timer_key(kind: str, situation_id: UUID) -> str:
+    """The key of a situation's retention timer of ``kind`` (one per kind and situation)."""
+    return f"{kind}/{situation_id}"
+
+
+def timer_keys(situation_id: UUID) -> list[str]:
+    """The keys of both of a situation's retention timers."""
+    return [timer_key(kind, situation_id) for kind in TIMER_KINDS]
+
+
+def retention_timer(situation_id: UUID, purge_after: datetime) -> Timer:
+    """The timer purging a concluded situation's identity at ``purge_after``."""
+    return Timer(timer_key(RETENTION_TIMER, situation_id), RETENTION_TIMER, situation_id,
+                 purge_after)
+
+
+def inactivity_timer(situation_id: UUID, due_at: datetime) -> Timer:
+    """The timer looking at an open situation's activity at ``due_at``."""
+    return Timer(timer_key(INACTIVE_TIMER, situation_id), INACTIVE_TIMER, situation_id, due_at)

@@ -45,7 +45,8 @@ class IntakeSettings(Settings):
             the directory's ``intake.signing_key``.
         intake_disclosure_fields: role (``lead``/``assisting``) -> allowed dotted field names.
         intake_retention_days: days identified data of a concluded situation is kept.
-        intake_purge_interval_seconds: how often the retention loop looks for due purges.
+        intake_purge_interval_seconds: how often intake's timer worker looks for due purges (it
+            looks at the shorter of this and ``intake_event_timer_interval_seconds``).
         intake_http_max_bytes: the largest referral body the HTTP ingress reads (413 above).
         intake_max_records: referrals handled per consumer batch (one transaction).
         intake_event_min_notice_days: days' notice a community event request needs (every
@@ -56,7 +57,8 @@ class IntakeSettings(Settings):
             Staff Sergeant is.
         intake_event_contact_retention_days: days the requester's details are kept after the
             event (scheduled; the last preferred date if never decided) or the decision.
-        intake_event_timer_interval_seconds: how often the reminder and purge loop looks.
+        intake_event_timer_interval_seconds: how often intake's timer worker looks for due
+            reminders, expiries and contact purges (and the shared limits are pruned).
         intake_event_http_max_bytes: the largest body ``POST /v1/event-requests`` reads (413).
         intake_event_rate_burst: requests a client address may send at once (token bucket).
         intake_event_rate_per_minute: tokens a client address gets back per minute (429 when

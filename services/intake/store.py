@@ -23,12 +23,14 @@ from services.intake.ports import (
     Found,
     NewSituation,
     ReferralStatus,
+    RetentionState,
     SituationRow,
     TokenRecord,
 )
 from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
+from services.runtime.timers import PgTimerStore, TimerStore
 
 LOCK_REFERENCES = """
 SELECT pg_advisory_xact_lock(h)
@@ -73,12 +75,6 @@ VALUES ($1, $2, $3, $4, $5, $5)
 TOUCH_SITUATION = """
 UPDATE situations SET last_activity_at = greatest(last_activity_at, $2) WHERE situation_id = $1
 """
-DUE_INACTIVE = """
-SELECT situation_id FROM situations
-WHERE purged_at IS NULL AND status = 'open' AND last_activity_at <= $1
-ORDER BY last_activity_at LIMIT $2
-FOR UPDATE SKIP LOCKED
-"""
 INSERT_VAULT = """
 INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4, $5)
 """
@@ -102,11 +98,9 @@ UPDATE situations SET purged_at = $2, purge_reason = $3, purge_after = NULL WHER
 FORGET_FINGERPRINT = """
 UPDATE referrals SET fingerprint = NULL, fingerprint_key = NULL WHERE situation_id = $1
 """
-DUE_FOR_PURGE = """
-SELECT situation_id FROM situations
-WHERE purged_at IS NULL AND purge_after IS NOT NULL AND purge_after <= $1
-ORDER BY purge_after LIMIT $2
-FOR UPDATE SKIP LOCKED
+RETENTION_STATE = """
+SELECT situation_id, district, status, purge_after, purged_at, last_activity_at
+FROM situations WHERE situation_id = $1 FOR UPDATE NOWAIT
 """
 UPSERT_ASSIGNMENT = """
 INSERT INTO assignments (situation_id, agency_id, role, identity_release) VALUES ($1, $2, $3, $4)
@@ -154,6 +148,7 @@ class PgIntakeStore:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.timer_store: TimerStore = PgTimerStore(conn)
 
     async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
         """The state of a reference (locked for this transaction) and its fingerprint key id."""
@@ -224,14 +219,13 @@ class PgIntakeStore:
         """Record activity on a situation at ``at`` (the event's time)."""
         await self._conn.execute(TOUCH_SITUATION, situation_id, at)
 
-    async def due_inactive(self, since: datetime, limit: int) -> list[UUID]:
-        """Open situations with no activity after ``since`` (locked, skipping held ones)."""
-        return [r["situation_id"] for r in await self._conn.fetch(DUE_INACTIVE, since, limit)]
-
-    async def due_for_purge(self, now: datetime, limit: int) -> list[UUID]:
-        """Situations whose retention period ended (locked, skipping those another instance
-        holds)."""
-        return [r["situation_id"] for r in await self._conn.fetch(DUE_FOR_PURGE, now, limit)]
+    async def retention_state(self, situation_id: UUID) -> RetentionState | None:
+        """What the retention timers decide on (locked ``NOWAIT``), or ``None``."""
+        r = await self._conn.fetchrow(RETENTION_STATE, situation_id)
+        if r is None:
+            return None
+        return RetentionState(r["situation_id"], r["district"], r["status"], r["purge_after"],
+                              r["purged_at"], r["last_activity_at"])
 
     async def save_assignment(self, situation_id: UUID, agency_id: str,
                               assignment: Assignment) -> None:

@@ -3,9 +3,11 @@ table, the :class:`TimerStore` port over it, and one loop (:func:`timer_worker`)
 is due exactly once, even with several instances.
 
 A service starts timers in the transactions that decide them (:meth:`TimerStore.insert`,
-:meth:`TimerStore.arm`), cancels those that no longer apply (:meth:`TimerStore.settle`), and gives
-the loop one :data:`Fire` function: what a due timer emits now, read from the aggregate's
-current state, and whether it is done, cancelled, or must look again later.
+:meth:`TimerStore.arm`, or :meth:`TimerStore.schedule` for a timer that follows a due time kept
+with the aggregate, moving it later as well as earlier), cancels those that no longer apply
+(:meth:`TimerStore.settle`), and gives the loop one :data:`Fire` function: what a due timer
+emits now, read from the aggregate's current state, and whether it is done, cancelled, or must
+look again later.
 
 The loop takes one timer per transaction: the earliest due pending row ``FOR UPDATE SKIP LOCKED``
 (another instance skips it), calls ``fire``, writes the outbox rows and settles the row (or moves
@@ -39,7 +41,7 @@ from services.runtime.service import BackgroundLoop, Service
 from services.runtime.worker import worker
 
 __all__ = ["PARK_AFTER", "Fire", "Fired", "PgTimerStore", "Timer", "TimerStore", "TimerStores",
-           "fire_due", "timer_worker"]
+           "fire_due", "route", "timer_worker"]
 
 log = get_logger("commande.timers")
 
@@ -119,6 +121,11 @@ class TimerStore(Protocol):
         same key at the same time."""
         ...
 
+    async def schedule(self, timer: Timer, now: datetime) -> None:
+        """Make ``timer`` pending at exactly its ``due_at`` (moved earlier or later, if it is
+        pending; again, if it was settled); a parked timer stays parked."""
+        ...
+
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:
         """Count a failure of a pending timer, parking it at the ``park_after``-th; its state
@@ -131,6 +138,20 @@ TimerStores = Callable[[Connection], TimerStore]
 
 Fire = Callable[[Connection, Timer, datetime], Awaitable[Fired]]
 """A service's decision on a due timer, in the timer's transaction: ``fire(conn, timer, now)``."""
+
+
+def route(fires: Mapping[str, Fire]) -> Fire:
+    """One :data:`Fire` for a schema whose timers are of several kinds (a service with more than
+    one aggregate): each timer goes to the fire of its kind; a kind with none fails (and, the
+    same every time, is parked)."""
+
+    async def fire(conn: Connection, timer: Timer, now: datetime) -> Fired:
+        found = fires.get(timer.kind)
+        if found is None:
+            raise ValueError(f"no fire for timer kind {timer.kind!r}")
+        return await found(conn, timer, now)
+
+    return fire
 
 
 INSERT_TIMERS = """
@@ -168,6 +189,13 @@ WHERE t.state <> 'parked'
 """
 HOLD_TIMER = "SELECT timer_key FROM durable_timers WHERE timer_key = $1 FOR UPDATE SKIP LOCKED"
 TIMER_EXISTS = "SELECT EXISTS (SELECT 1 FROM durable_timers WHERE timer_key = $1)"
+SCHEDULE_TIMER = """
+INSERT INTO durable_timers AS t (timer_key, kind, aggregate_id, due_at, payload, created_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+ON CONFLICT (timer_key) DO UPDATE SET
+    due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, state = 'pending', settled_at = NULL
+WHERE t.state <> 'parked'
+"""
 TIMER_FAILED = """
 UPDATE durable_timers SET failures = failures + 1, last_error = $2,
                           state = CASE WHEN failures + 1 >= $3 THEN 'parked' ELSE state END,
@@ -231,6 +259,11 @@ class PgTimerStore:
                                  timer.due_at, _payload(timer), now)
         return True
 
+    async def schedule(self, timer: Timer, now: datetime) -> None:
+        """Make ``timer`` pending at exactly its ``due_at``; parked stays."""
+        await self._conn.execute(SCHEDULE_TIMER, timer.key, timer.kind, timer.aggregate_id,
+                                 timer.due_at, _payload(timer), now)
+
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:
         """Count a failure of a pending timer, parking it at the ``park_after``-th."""
@@ -285,7 +318,10 @@ async def fire_due(pool: Pool, schema: str, fire: Fire, *, source: str, clock: C
                 fired += 1
                 log.info("timer fired", worker=worker, kind=timer.kind, events=len(done.events),
                          aggregate_id=str(timer.aggregate_id))
-        except asyncpg.LockNotAvailableError:  # fire would not wait for a lock: next round
+        except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):
+            # fire would not wait for a lock, or PostgreSQL broke a cycle of waits with a
+            # command (intake's withdrawal locks the referral, then the situation; retention
+            # the situation, then the referral): contention, not a failure; next round
             if key is not None:
                 skip.append(key)
         except DB_UNAVAILABLE:

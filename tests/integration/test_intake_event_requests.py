@@ -45,18 +45,21 @@ from schemas.event_requests import (
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
 from schemas.topics import DLQ, EVENT_REQUESTS
-from services.intake import main
+from services.intake import main, timer_loop
 from services.intake.event_requests import timers
 from services.intake.event_requests.calendar import business_deadline
 from services.intake.event_requests.decide import EventConfig
 from services.intake.event_requests.handlers import CONTACT_CONTEXT, StoredContact
 from services.intake.provenance import GATEWAY, INTAKE
+from services.intake.retention import TIMER_KINDS
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Sealed, Vault
+from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from tests.support.fakes.timers import deferred
 from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -348,7 +351,9 @@ async def test_reminders_fire_at_n_then_n_plus_m_business_days_once_each(h: Harn
     h.clock.set(first_due)
     # a second instance's pass at the same moment, racing the service's own loop
     config = EventConfig(holidays=HOLIDAYS)
-    await asyncio.gather(*(timers.fire_reminders(h.svc.pool, "intake", first_due, config)
+    fire = runtime.route({**timers.fires(config),  # the schema's other timers stay as they are
+                          **{kind: deferred for kind in TIMER_KINDS}})
+    await asyncio.gather(*(timer_loop.fire_due(h.svc.pool, "intake", fire, h.clock)
                            for _ in range(2)))
     (first,) = await wait_for(lambda: reminders(h, waiting.request_id))
     assert (first.escalate_to, first.business_days_waiting, first.district) == (

@@ -52,17 +52,20 @@ from schemas.situations import (
 )
 from schemas.topics import DISCLOSURES, DLQ, REFERRAL_STATUS, REFERRALS, SITUATIONS
 from services.cli import intake_cmd
-from services.intake import main, purging, sealing
+from services.intake import main, purging, sealing, timer_loop
+from services.intake.event_requests import timers as event_timers
 from services.intake.provenance import CONVENING, partner_source
 from services.intake.settings import IntakeSettings
 from services.intake.signing import development_signing_key, sign_disclosure
 from services.intake.vault import Sealed, Vault
+from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.events import out_record
 from services.runtime.kafka import InRecord, OutRecord, Producer
 from services.runtime.logging import configure_logging
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from tests.support.fakes.timers import deferred
 from tests.support.kafka import HARNESS, read_all, wait_for
 from tests.support.samples import sample
 
@@ -642,7 +645,10 @@ async def test_an_open_situation_inactive_for_too_long_loses_its_identity(
             "SELECT count(*) FROM intake.inbox WHERE event_id = $1", event_id))
 
     await wait_for(touched)
-    await purging.purge_due(intake.svc.pool, intake.clock.now() + timedelta(days=181), 180)
+    fire = runtime.route({**purging.fires(180),  # the schema's other timers stay as they are
+                          **{kind: deferred for kind in event_timers.KINDS}})
+    await timer_loop.fire_due(intake.svc.pool, "intake", fire,
+                              ManualClock(intake.clock.now() + timedelta(days=181)))
     rows = {r["situation_id"]: (r["purged_at"] is not None, r["purge_reason"])
             for r in await admin_db.fetch("SELECT situation_id, purged_at, purge_reason FROM "
                                           "intake.situations WHERE situation_id = ANY($1)",

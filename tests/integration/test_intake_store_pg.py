@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
+from uuid6 import uuid7
 
 from services.intake.main import MIGRATIONS
 from services.intake.ports import IntakeStore
 from services.intake.store import PgIntakeStore
 from services.runtime.db import Pool
 from services.runtime.settings import Settings
-from tests.support.contracts.intake_store import IntakeStoreContract
+from tests.support.contracts.intake_store import T0, IntakeStoreContract, opened
 from tests.support.scratch import rolled_back, scratch_schema
 
 pytestmark = pytest.mark.integration
-
-
 
 @pytest.fixture(scope="module")
 async def pool(settings: Settings) -> AsyncIterator[Pool]:
@@ -30,3 +30,26 @@ class TestPgIntakeStore(IntakeStoreContract):
     async def store(self, pool: Pool) -> AsyncIterator[IntakeStore]:
         async with rolled_back(pool) as conn:
             yield PgIntakeStore(conn)
+
+
+async def test_a_situation_held_by_another_transaction_is_not_waited_for_by_its_timers(
+        pool: Pool) -> None:
+    situation, answer = opened(f"nowait-{uuid7()}")
+    sid = situation.situation_id
+    async with pool.acquire() as conn, conn.transaction():
+        await PgIntakeStore(conn).save_many([situation], [answer])
+    try:
+        async with rolled_back(pool) as holder:
+            await PgIntakeStore(holder).touch(sid, T0)  # a handler holds the situation
+            async with rolled_back(pool) as other:
+                with pytest.raises(asyncpg.LockNotAvailableError):
+                    await PgIntakeStore(other).retention_state(sid)
+        async with rolled_back(pool) as conn:
+            state = await PgIntakeStore(conn).retention_state(sid)
+            assert state is not None
+            assert (state.status, state.last_activity_at) == ("open", T0)
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM vault WHERE situation_id = $1", sid)
+            await conn.execute("DELETE FROM situations WHERE situation_id = $1", sid)
+            await conn.execute("DELETE FROM referrals WHERE situation_id = $1", sid)

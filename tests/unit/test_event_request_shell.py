@@ -4,7 +4,8 @@ save -> emit, what only the integration tests reached before (no Kafka, no Postg
 The submissions consumer (acknowledged, rejected, waiting for the public requester's
 confirmation, duplicates, records from an unexpected producer), the confirmation, the CMB's
 commands and their refusals (the requester's name in a note, read from the sealed contact), the
-dead-letter answer, and one batch of the reminder and purge timers. Every emitted record is
+dead-letter answer, and the reminder and purge timers (the runtime's timer loop on the fake's
+durable timers). Every emitted record is
 decoded with the envelope helpers.
 """
 
@@ -46,6 +47,7 @@ from schemas.event_requests import (
 from schemas.reference import reference
 from schemas.reference.calendar import ZONE
 from schemas.topics import DLQ, EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
+from services.intake import timer_loop
 from services.intake.event_requests import timers
 from services.intake.event_requests.calendar import business_deadline
 from services.intake.event_requests.decide import (
@@ -59,11 +61,13 @@ from services.intake.event_requests.rules import EventRuleConfig
 from services.intake.provenance import GATEWAY, INTAKE
 from services.intake.vault import Sealed, Vault
 from services.runtime import events
+from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.settings import PROJECT_ROOT
 from tests.support.fakes.event_requests import InMemoryEventRequestStore
+from tests.support.fakes.pool import OutboxPool
 
 pytestmark = pytest.mark.unit
 
@@ -105,6 +109,20 @@ class Shell:
     async def answer(self, message: Message) -> Message:
         (found,) = await self.send(message)
         return found.event
+
+    async def fire(self, at: datetime) -> tuple[int, list[OutRecord]]:
+        """One look of the timer worker at ``at``: how many timers emitted, and what."""
+        self.clock.set(at)
+        pool = OutboxPool()
+        fire = runtime.route(timers.fires(CONFIG, self.store.bound))
+        fired = await timer_loop.fire_due(pool.as_pool(), "intake", fire, self.clock,
+                                          timer_stores=self.store.timers)
+        return fired, pool.published
+
+    def timer(self, kind: str, request_id: UUID) -> tuple[str, datetime]:
+        """The state and due time of a request's timer of ``kind``."""
+        row = self.store.timers.rows[timers.timer_key(kind, request_id)]
+        return row.state, row.timer.due_at
 
     def state(self, request_id: UUID) -> EventRequestState:
         return self.store.requests[request_id]
@@ -411,22 +429,41 @@ async def test_reminders_fall_due_at_n_then_n_plus_m_business_days_once_each(
     await shell.answer(schedule(scheduled.request_id, scheduled.windows[0].date))
     first_due = business_deadline(START, 3, REF.holiday_dates)
     second_due = business_deadline(first_due, 2, REF.holiday_dates)
-    assert await timers.remind(shell.store, first_due - timedelta(minutes=1), CONFIG) == (0, [])
+    assert shell.timer(timers.REMINDER, waiting.request_id) == ("pending", first_due)
+    assert shell.timer(timers.REMINDER, scheduled.request_id)[0] == "cancelled"
+    assert await shell.fire(first_due - timedelta(minutes=1)) == (0, [])
 
-    due, records = await timers.remind(shell.store, first_due, CONFIG)
+    due, records = await shell.fire(first_due)
     (first,) = [e.event for e in decoded(records)]
     assert due == 1
     assert isinstance(first, EventRequestReminderDue)
     assert (first.request_id, first.escalate_to, first.business_days_waiting, first.due_at) == (
         waiting.request_id, "cmb_manager", 3, first_due)
-    assert await timers.remind(shell.store, first_due, CONFIG) == (0, [])
+    assert shell.timer(timers.REMINDER, waiting.request_id) == ("pending", second_due)
+    assert await shell.fire(first_due) == (0, [])
 
-    due, records = await timers.remind(shell.store, second_due + timedelta(days=10), CONFIG)
+    due, records = await shell.fire(second_due + timedelta(days=10))
     (second,) = [e.event for e in decoded(records)]
+    assert due == 1
     assert isinstance(second, EventRequestReminderDue)
     assert (second.escalate_to, second.business_days_waiting) == ("staff_sergeant", 5)
     assert shell.state(waiting.request_id).next_reminder_at is None
-    assert await timers.remind(shell.store, second_due + timedelta(days=10), CONFIG) == (0, [])
+    assert shell.timer(timers.REMINDER, waiting.request_id)[0] == "fired"
+    assert await shell.fire(second_due + timedelta(days=10)) == (0, [])
+
+
+async def test_both_levels_due_fire_one_look_apart(shell: Shell) -> None:
+    event = request()
+    await shell.answer(event)
+    late = business_deadline(START, 5, REF.holiday_dates) + timedelta(days=10)
+    levels: list[str] = []
+    for _ in range(2):
+        due, records = await shell.fire(late)
+        assert due == 1
+        levels.extend(cast(EventRequestReminderDue, e.event).escalate_to
+                      for e in decoded(records))
+    assert levels == ["cmb_manager", "staff_sergeant"]
+    assert await shell.fire(late) == (0, [])
 
 
 async def test_a_request_no_longer_acknowledged_stops_reminding(shell: Shell) -> None:
@@ -435,8 +472,9 @@ async def test_a_request_no_longer_acknowledged_stops_reminding(shell: Shell) ->
     state = shell.state(event.request_id)
     shell.store.requests[event.request_id] = replace(state, status="declined")
     assert state.next_reminder_at is not None
-    assert await timers.remind(shell.store, state.next_reminder_at, CONFIG) == (1, [])
+    assert await shell.fire(state.next_reminder_at) == (0, [])
     assert shell.state(event.request_id).next_reminder_at is None
+    assert shell.timer(timers.REMINDER, event.request_id) == ("cancelled", state.next_reminder_at)
 
 
 async def test_the_contact_is_purged_after_the_decision(shell: Shell) -> None:
@@ -445,16 +483,36 @@ async def test_the_contact_is_purged_after_the_decision(shell: Shell) -> None:
     await shell.answer(decline(event.request_id, actor=Actor(agency_id="hrps-cmb-d3",
                                                              role="cmb")))
     due_at = START + timedelta(days=30)
-    assert await timers.purge(shell.store, due_at - timedelta(minutes=1)) == (0, [])
+    assert shell.timer(timers.PURGE, event.request_id) == ("pending", due_at)
+    assert shell.timer(timers.REMINDER, event.request_id)[0] == "cancelled"
+    assert await shell.fire(due_at - timedelta(minutes=1)) == (0, [])
     assert event.request_id in shell.store.contacts
-    due, records = await timers.purge(shell.store, due_at)
+    due, records = await shell.fire(due_at)
     (purged,) = [e.event for e in decoded(records)]
     assert due == 1
     assert isinstance(purged, EventRequestContactPurged)
     assert event.request_id not in shell.store.contacts
     state = shell.state(event.request_id)
     assert (state.purged_at, state.purge_after) == (due_at, None)
-    assert await timers.purge(shell.store, due_at + timedelta(days=400)) == (0, [])
+    assert shell.timer(timers.PURGE, event.request_id) == ("fired", due_at)
+    assert await shell.fire(due_at + timedelta(days=400)) == (0, [])
+
+
+async def test_a_confirmation_moves_the_purge_later_and_starts_the_reminders(
+        shell: Shell) -> None:
+    event = request(agency_id=None)
+    await shell.answer(event)
+    assert shell.timer(timers.PURGE, event.request_id) == ("pending", START + timedelta(hours=48))
+    shell.clock.advance(timedelta(hours=1))
+    await shell.handlers.confirm(CONN, event.request_id)
+    state = shell.state(event.request_id)
+    assert state.purge_after is not None
+    assert state.next_reminder_at is not None
+    assert state.purge_after > START + timedelta(days=30)
+    assert shell.timer(timers.PURGE, event.request_id) == ("pending", state.purge_after)
+    assert shell.timer(timers.REMINDER, event.request_id) == ("pending", state.next_reminder_at)
+    assert await shell.fire(START + timedelta(hours=48)) == (0, []), "no expiry: confirmed"
+    assert shell.state(event.request_id).status == "acknowledged"
 
 
 async def test_an_unconfirmed_request_expires_at_its_deadline_and_its_contact_goes(
@@ -462,7 +520,7 @@ async def test_an_unconfirmed_request_expires_at_its_deadline_and_its_contact_go
     event = request(agency_id=None)
     await shell.answer(event)
     deadline = START + timedelta(hours=48)
-    due, records = await timers.purge(shell.store, deadline)
+    due, records = await shell.fire(deadline)
     expired, purged = [e.event for e in decoded(records)]
     assert due == 1
     assert isinstance(expired, EventRequestExpired)

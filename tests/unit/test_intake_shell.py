@@ -7,7 +7,7 @@ convening) and what the shell returns is decoded with the envelope helpers.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -39,7 +39,7 @@ from schemas.situations import (
     SituationReopened,
 )
 from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, SITUATIONS_URGENT
-from services.intake import purging, sealing
+from services.intake import purging, retention, sealing, timer_loop
 from services.intake.decide import Accept, Duplicate, Reject
 from services.intake.handlers import Intake
 from services.intake.ports import Assignment
@@ -48,11 +48,13 @@ from services.intake.rules import RuleConfig
 from services.intake.settings import DEFAULT_DISCLOSURE_FIELDS
 from services.intake.signing import development_signing_key
 from services.intake.vault import Vault
+from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.settings import PROJECT_ROOT
 from tests.support.fakes.intake import InMemoryIntakeStore
+from tests.support.fakes.pool import OutboxPool
 from tests.support.samples import CHAIR, NOW, sample, subject, summary
 
 pytestmark = pytest.mark.unit
@@ -410,23 +412,86 @@ async def test_the_tables_work_on_a_situation_is_activity(
     assert store.situations[sid].last_activity_at == later
 
 
-async def test_the_retention_loop_purges_what_is_due_with_its_reason(
+async def fire_timers(store: InMemoryIntakeStore, at: datetime) -> tuple[int, list[OutRecord]]:
+    """One look of intake's timer worker at ``at`` (its retention timers, on the fake): how
+    many timers emitted, and what."""
+    pool = OutboxPool()
+    fired = await timer_loop.fire_due(
+        pool.as_pool(), "intake", runtime.route(purging.fires(180, lambda conn: store)),
+        ManualClock(at), timer_stores=store.timers)
+    return fired, pool.published
+
+
+def timer_state(store: InMemoryIntakeStore, kind: str, sid: UUID) -> tuple[str, datetime]:
+    row = store.timers.rows[retention.timer_key(kind, sid)]
+    return row.state, row.timer.due_at
+
+
+async def test_the_retention_timers_purge_what_is_due_with_its_reason(
         intake: Intake, store: InMemoryIntakeStore) -> None:
     due = await accepted(intake, "P-due")
     idle = await accepted(intake, "P-idle")
+    assert timer_state(store, retention.INACTIVE_TIMER, idle) == (
+        "pending", START + timedelta(days=180))
     await on_situation(intake, from_producer(conclusion(due, "risk_lowered_connected_to_services")))
+    assert timer_state(store, retention.RETENTION_TIMER, due) == (
+        "pending", START + timedelta(days=90))
+    assert await fire_timers(store, START + timedelta(days=90) - timedelta(seconds=1)) == (0, [])
     now = START + timedelta(days=91)
-    count, out = await purging.purge_batch(store, now, "retention_expired", now, 10)
+    count, out = await fire_timers(store, now)
     assert count == 1
     (purged,) = (decoded(o).event for o in out)
     assert isinstance(purged, IdentityPurged)
     assert (purged.situation_id, purged.reason, purged.records_purged, purged.district) == (
         due, "retention_expired", 1, "district_1")
-    assert await purging.purge_batch(store, now, "retention_expired", now, 10) == (0, [])
-    count, out = await purging.purge_batch(store, now, "inactive",
-                                           START + timedelta(days=1), 10)
+    assert timer_state(store, retention.INACTIVE_TIMER, due)[0] == "cancelled"
+    assert await fire_timers(store, now) == (0, [])
+    assert idle in store.vault
+    inactive_at = START + timedelta(days=180)
+    count, out = await fire_timers(store, inactive_at)
     assert count == 1
     (inactive,) = (decoded(o).event for o in out)
     assert isinstance(inactive, IdentityPurged)
-    assert (inactive.situation_id, inactive.reason) == (idle, "inactive")
+    assert (inactive.situation_id, inactive.reason, inactive.district) == (
+        idle, "inactive", "district_1")
     assert store.vault == {}
+    assert await fire_timers(store, inactive_at + timedelta(days=400)) == (0, [])
+
+
+async def test_activity_puts_the_inactivity_purge_off_and_a_reopening_looks_again(
+        intake: Intake, store: InMemoryIntakeStore) -> None:
+    busy = await accepted(intake, "P-busy")
+    later = START + timedelta(days=150)
+    await on_situation(intake, consumed(to_record(
+        sample(AerDecisionRecorded, situation_id=busy), source=CONVENING, time=later)))
+    assert await fire_timers(store, START + timedelta(days=180)) == (0, [])
+    assert timer_state(store, retention.INACTIVE_TIMER, busy) == (
+        "pending", later + timedelta(days=180))
+    assert busy in store.vault
+    late = sample(SituationConcluded, situation_id=busy, concluded_by=CHAIR,
+                  conclusion="risk_lowered_connected_to_services", concluded_at=later)
+    await on_situation(intake, from_producer(late))
+    assert timer_state(store, retention.RETENTION_TIMER, busy) == (
+        "pending", later + timedelta(days=90))
+    assert await fire_timers(store, later + timedelta(days=89)) == (0, [])
+    assert timer_state(store, retention.INACTIVE_TIMER, busy)[0] == "pending"
+    await on_situation(intake, from_producer(sample(SituationReopened, situation_id=busy)))
+    assert timer_state(store, retention.RETENTION_TIMER, busy)[0] == "cancelled"
+    assert await fire_timers(store, later + timedelta(days=179)) == (0, [])
+    assert busy in store.vault
+    count, out = await fire_timers(store, later + timedelta(days=180))
+    assert count == 1
+    (inactive,) = (decoded(o).event for o in out)
+    assert isinstance(inactive, IdentityPurged)
+    assert (inactive.situation_id, inactive.reason) == (busy, "inactive")
+
+
+async def test_a_concluded_situation_is_never_purged_as_inactive(
+        intake: Intake, store: InMemoryIntakeStore) -> None:
+    kept = await accepted(intake, "P-kept")
+    await on_situation(intake, from_producer(sample(
+        SituationConcluded, situation_id=kept, conclusion="risk_lowered_connected_to_services",
+        concluded_at=START + timedelta(days=170), concluded_by=CHAIR)))
+    assert await fire_timers(store, START + timedelta(days=200)) == (0, [])
+    assert timer_state(store, retention.INACTIVE_TIMER, kept)[0] == "cancelled"
+    assert kept in store.vault

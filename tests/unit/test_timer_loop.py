@@ -20,7 +20,7 @@ from services.runtime import events as runtime_events
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord, OutRecord
-from services.runtime.timers import PARK_AFTER, Fired, Timer, fire_due
+from services.runtime.timers import PARK_AFTER, Fired, Timer, fire_due, route
 from tests.support.fakes.pool import OutboxPool
 from tests.support.fakes.timers import InMemoryTimerStore
 from tests.support.samples import sample
@@ -152,3 +152,25 @@ async def test_an_outage_is_not_a_failure_of_the_timer() -> None:
     with pytest.raises(ConnectionRefusedError):
         await loop.look()
     assert loop.state("a") == ("pending", 0)
+
+
+async def test_a_routed_fire_gives_each_kind_its_own_and_parks_a_kind_it_does_not_know() -> None:
+    aid = uuid7()
+    store = InMemoryTimerStore()
+    published: list[OutRecord] = []
+
+    async def warn(conn: Connection, timer: Timer, now: datetime) -> Fired:
+        return Fired(events=[warning(aid)])
+
+    async def drop(conn: Connection, timer: Timer, now: datetime) -> Fired:
+        return Fired(cancelled=True)
+
+    fire = route({"warn": warn, "drop": drop})
+    await store.insert([Timer("w", "warn", aid, T0), Timer("d", "drop", aid, T0),
+                        Timer("x", "unknown", aid, T0)], T0)
+    for _ in range(PARK_AFTER):
+        await fire_due(OutboxPool(published).as_pool(), "test", fire, source=SOURCE,
+                       clock=ManualClock(T0), stores=store)
+    assert len(published) == 1
+    assert {k: (r.state, r.last_error) for k, r in store.rows.items()} == {
+        "w": ("fired", None), "d": ("cancelled", None), "x": ("parked", "ValueError")}

@@ -13,7 +13,7 @@ Same shape as the referral side, one module per role:
   ``sql/010_event_requests.sql`` and ``sql/020_event_request_confirmation.sql``);
 * :mod:`.handlers`: the consumer on ``commande.event-request-submissions.v1``, and the
   confirmation;
-* :mod:`.timers`: the durable reminder, expiry and purge loop;
+* :mod:`.timers`: the reminder, expiry and purge timers (the runtime's durable timers);
 * :mod:`.rate_limit`: the client and recipient limits, in PostgreSQL (shared by every instance);
 * :mod:`.ingress`: ``POST /v1/event-requests``; :mod:`.confirm`: the page of the link that
   confirms a requester's address (``GET`` shows, ``POST`` confirms).

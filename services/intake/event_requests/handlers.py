@@ -33,7 +33,7 @@ from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.topics import EVENT_REQUEST_SUBMISSIONS
 from services.intake import provenance
-from services.intake.event_requests import rules
+from services.intake.event_requests import rules, timers
 from services.intake.event_requests.decide import (
     Decided,
     EventConfig,
@@ -131,7 +131,7 @@ class EventRequests:
             log.info("duplicate event request id; nothing changes",
                      request_id=str(event.request_id))
             return []
-        await store.save_request(decision.state)
+        await timers.save(store, decision.state, now)
         if contact is not None:
             sealed = self.vault.encrypt_record(CONTACT_CONTEXT, event.request_id,
                                                contact.model_dump_json().encode())
@@ -152,8 +152,9 @@ class EventRequests:
     async def confirm(self, conn: Connection,
                       request_id: UUID) -> tuple[Decided | Unchanged, list[OutRecord]]:
         """The requester confirmed their address: decide (the row locked for the caller's
-        transaction, so the expiry timer and a second click wait), save, and return what to put
-        in the outbox (``EventRequestConfirmed`` and the answer)."""
+        transaction, so a second click waits and the expiry timer leaves it to us), save (moving
+        the request's timers), and return what to put in the outbox (``EventRequestConfirmed``
+        and the answer)."""
         now = self.clock.now()
         store = self.stores(conn)
         state = await store.get_request(request_id)
@@ -162,7 +163,7 @@ class EventRequests:
             log.info("event request confirmation changed nothing", request_id=str(request_id),
                      code=decision.code)
             return decision, []
-        await store.save_request(decision.state)
+        await timers.save(store, decision.state, now)
         log.info("event request confirmed", request_id=str(request_id),
                  status=decision.state.status, district=decision.state.district)
         return decision, [events.emit(e, source=SOURCE, time=now) for e in decision.events]
@@ -180,7 +181,7 @@ class EventRequests:
                      command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
                      codes=sorted({r.code for r in result.reasons}))
             return [self._emit(result, env, now)]
-        await store.save_request(result.state)
+        await timers.save(store, result.state, now)
         log.info("event request followed up", request_id=str(command.request_id),
                  status=result.state.status, district=result.state.district)
         return [self._emit(e, env, now) for e in result.events]
@@ -233,7 +234,7 @@ class EventRequests:
                                       contract_reasons(error), now)
         if not isinstance(decision, Decided):
             return []
-        await store.save_request(decision.state)
+        await timers.save(store, decision.state, now)
         log.info("undecodable event request rejected", request_id=str(request_id),
                  codes=sorted({r.code for e in decision.events
                                if isinstance(e, EventRequestRejected) for r in e.reasons}))

@@ -21,14 +21,19 @@ from uuid import UUID
 from services.intake.event_requests.decide import EventRequestState
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
+from services.runtime.timers import TimerStore
 
 
 class EventRequestStore(Protocol):
     """The requests' follow-up state and their encrypted contact details."""
 
-    async def get_request(self, request_id: UUID) -> EventRequestState | None:
-        """A request's state, locked until the transaction ends (a second consumer, the
-        confirmation page and the timers wait), or ``None`` when unknown."""
+    async def get_request(self, request_id: UUID, *,
+                          nowait: bool = False) -> EventRequestState | None:
+        """A request's state, locked until the transaction ends (a second consumer and the
+        confirmation page wait), or ``None`` when unknown. ``nowait``: a lock held by another
+        transaction is not waited for (``asyncpg.LockNotAvailableError``): the timer loop,
+        which holds the timer's row, never waits for a request while a handler holding the
+        request moves its timers."""
         ...
 
     async def peek_request(self, request_id: UUID) -> EventRequestState | None:
@@ -54,14 +59,11 @@ class EventRequestStore(Protocol):
         """Destroy the contact details of a request (nothing happens when there are none)."""
         ...
 
-    async def due_reminders(self, now: datetime, limit: int) -> list[EventRequestState]:
-        """At most ``limit`` requests whose next reminder fell due by ``now``, earliest first
-        (locked; rows another transaction holds are skipped)."""
-        ...
-
-    async def due_purges(self, now: datetime, limit: int) -> list[EventRequestState]:
-        """At most ``limit`` requests whose contact details fell due for deletion by ``now``,
-        earliest first (locked, skipping held rows)."""
+    @property
+    def timer_store(self) -> TimerStore:
+        """The schema's durable timers (the runtime's, :mod:`services.runtime.timers`), in the
+        same transaction: a request's reminder and purge timers follow its ``next_reminder_at``
+        and ``purge_after`` (:func:`services.intake.event_requests.timers.save`)."""
         ...
 
 

@@ -2,7 +2,7 @@
 PostgreSQL implementation of the port (:class:`~services.intake.event_requests.ports.EventRequestStore`).
 
 A store is bound to the caller's connection (the consumer runtime's transaction with the inbox
-and outbox, a timer pass's, or a page's). No statement is built from values.
+and outbox, a timer's, or a page's). No statement is built from values.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from schemas.event_requests import EventRequestAcknowledged, EventRequestRejecte
 from services.intake.event_requests.decide import Answer, EventRequestState
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
+from services.runtime.timers import PgTimerStore, TimerStore
 
 _COLUMNS = """request_id, status, kind, municipality, district, agency_id, last_preferred_date,
     answered_at, decided_at, scheduled_date, reminder_level, next_reminder_at, has_contact,
     purge_after, purged_at, confirm_expires_at, confirmed_at, pending_type, pending_answer"""
 """The columns of ``event_requests``, in the order ``UPSERT_REQUEST`` binds them."""
 GET_REQUEST = f"SELECT {_COLUMNS} FROM event_requests WHERE request_id = $1 FOR UPDATE"
+GET_REQUEST_NOWAIT = f"{GET_REQUEST} NOWAIT"
 PEEK_REQUEST = f"SELECT {_COLUMNS} FROM event_requests WHERE request_id = $1"
 UPSERT_REQUEST = f"""
 INSERT INTO event_requests ({_COLUMNS})
@@ -42,21 +44,6 @@ VALUES ($1, $2, $3, $4, $5)
 """
 GET_CONTACT = "SELECT key_id, nonce, ciphertext FROM event_request_contacts WHERE request_id = $1"
 DELETE_CONTACT = "DELETE FROM event_request_contacts WHERE request_id = $1"
-DUE_REMINDERS = f"""
-SELECT {_COLUMNS}
-FROM event_requests
-WHERE next_reminder_at IS NOT NULL AND next_reminder_at <= $1
-ORDER BY next_reminder_at LIMIT $2
-FOR UPDATE SKIP LOCKED
-"""
-DUE_PURGES = f"""
-SELECT {_COLUMNS}
-FROM event_requests
-WHERE purge_after IS NOT NULL AND purge_after <= $1
-ORDER BY purge_after LIMIT $2
-FOR UPDATE SKIP LOCKED
-"""
-
 
 _ANSWERS: dict[str, type[Answer]] = {
     EventRequestAcknowledged.ce_type: EventRequestAcknowledged,
@@ -90,10 +77,13 @@ class PgEventRequestStore:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.timer_store: TimerStore = PgTimerStore(conn)
 
-    async def get_request(self, request_id: UUID) -> EventRequestState | None:
-        """A request's state (locked for this transaction), or ``None``."""
-        row = await self._conn.fetchrow(GET_REQUEST, request_id)
+    async def get_request(self, request_id: UUID, *,
+                          nowait: bool = False) -> EventRequestState | None:
+        """A request's state (locked for this transaction; ``nowait``: or
+        ``asyncpg.LockNotAvailableError``), or ``None``."""
+        row = await self._conn.fetchrow(GET_REQUEST_NOWAIT if nowait else GET_REQUEST, request_id)
         return None if row is None else _state(row)
 
     async def peek_request(self, request_id: UUID) -> EventRequestState | None:
@@ -127,12 +117,3 @@ class PgEventRequestStore:
     async def delete_contact(self, request_id: UUID) -> None:
         """Destroy the contact details of a request."""
         await self._conn.execute(DELETE_CONTACT, request_id)
-
-    async def due_reminders(self, now: datetime, limit: int) -> list[EventRequestState]:
-        """Requests whose next reminder fell due (locked; rows another instance holds are
-        skipped)."""
-        return [_state(r) for r in await self._conn.fetch(DUE_REMINDERS, now, limit)]
-
-    async def due_purges(self, now: datetime, limit: int) -> list[EventRequestState]:
-        """Requests whose contact details are due for deletion (locked, skipping held rows)."""
-        return [_state(r) for r in await self._conn.fetch(DUE_PURGES, now, limit)]

@@ -1,6 +1,7 @@
 """Wires community event requests into intake's service (called by :func:`services.intake.main.build`):
-the consumer on the submissions topic, the reminder, expiry and purge loop (which also prunes the
-shared limits), the HTTP route and the confirmation link's page."""
+the consumer on the submissions topic, the worker pruning the shared limits, the HTTP route and
+the confirmation link's page. Their reminder, expiry and purge timers are fired by intake's one
+timer worker (:mod:`services.intake.timer_loop`, registered by intake's main)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,7 @@ def install(svc: Service, settings: IntakeSettings, *, clock: Clock, vault: Vaul
     limits = SharedLimits(LimitConfig(
         burst=settings.intake_event_rate_burst, per_minute=settings.intake_event_rate_per_minute,
         confirmations_per_day=settings.intake_event_confirmations_per_day), vault.fingerprint)
-    svc.background(timers.timer_loop(clock, config, settings.intake_event_timer_interval_seconds,
-                                     limits, stores=handlers.stores))
+    svc.background(timers.prune_worker(limits, settings.intake_event_timer_interval_seconds))
     svc.routes.extend(ingress.routes(svc, handlers, max_bytes=settings.intake_event_http_max_bytes,
                                      limits=limits))
     svc.routes.extend(confirm.routes(svc, handlers, confirm_secret(settings)))

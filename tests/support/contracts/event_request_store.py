@@ -19,9 +19,11 @@ import pytest
 from uuid6 import uuid7
 
 from schemas.event_requests import EventRequestAcknowledged, EventRequestRejected
+from services.intake.event_requests import timers
 from services.intake.event_requests.decide import EventRequestState
 from services.intake.event_requests.ports import EventRequestStore
 from services.intake.vault import Sealed
+from services.runtime.timers import Timer
 from tests.support.samples import sample
 
 NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -49,6 +51,10 @@ def awaiting(request_id: UUID | None = None) -> EventRequestState:
         municipality="oakville", district="district_2", last_preferred_date=date(2026, 3, 1),
         has_contact=True, purge_after=NOW + timedelta(hours=48),
         confirm_expires_at=NOW + timedelta(hours=48), pending=answer)
+
+
+async def _pending(store: EventRequestStore, request_id: UUID) -> list[Timer]:
+    return sorted(await store.timer_store.pending(request_id), key=lambda t: t.key)
 
 
 class EventRequestStoreContract:
@@ -132,25 +138,26 @@ class EventRequestStoreContract:
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await store.save_contact(uuid7(), SEALED, NOW)
 
-    async def test_due_reminders_earliest_first_up_to_the_limit(
+    async def test_a_saved_requests_timers_follow_its_due_times(
             self, store: EventRequestStore) -> None:
-        at = [NOW + timedelta(hours=h) for h in (3, 1, 2, 5)]
-        states = [acknowledged(next_reminder_at=t) for t in at]
-        for state in [*states, acknowledged(next_reminder_at=None)]:
-            await store.save_request(state)
-        now = NOW + timedelta(hours=3)
-        assert await store.due_reminders(now, 10) == [states[1], states[2], states[0]]
-        assert await store.due_reminders(now, 2) == [states[1], states[2]]
-        assert await store.due_reminders(NOW, 10) == []
-
-    async def test_due_purges_earliest_first_up_to_the_limit(
-            self, store: EventRequestStore) -> None:
-        waiting = awaiting()
-        at = [NOW + timedelta(days=d) for d in (30, 10, 20)]
-        states = [acknowledged(purge_after=t) for t in at]
-        for state in [*states, waiting, acknowledged(purge_after=None)]:
-            await store.save_request(state)
-        now = NOW + timedelta(days=20)
-        assert await store.due_purges(now, 10) == [waiting, states[1], states[2]]
-        assert await store.due_purges(now, 1) == [waiting]
-        assert await store.due_purges(NOW, 10) == []
+        state = acknowledged()
+        await timers.save(store, state, NOW)
+        rid = state.request_id
+        reminder = Timer(timers.timer_key(timers.REMINDER, rid), timers.REMINDER, rid,
+                         NOW + timedelta(days=3))
+        purge = Timer(timers.timer_key(timers.PURGE, rid), timers.PURGE, rid,
+                      NOW + timedelta(days=60))
+        assert await _pending(store, rid) == [purge, reminder]
+        later = replace(state, next_reminder_at=NOW + timedelta(days=5),
+                        purge_after=NOW + timedelta(days=90))
+        await timers.save(store, later, NOW)
+        assert await _pending(store, rid) == [
+            replace(purge, due_at=NOW + timedelta(days=90)),
+            replace(reminder, due_at=NOW + timedelta(days=5))], "moved later"
+        await timers.save(store, replace(later, status="declined", next_reminder_at=None), NOW)
+        assert await _pending(store, rid) == [replace(purge, due_at=NOW + timedelta(days=90))]
+        assert await store.timer_store.take_due(NOW + timedelta(days=89), []) is None
+        await timers.save(store, replace(later, purge_after=None, next_reminder_at=None), NOW)
+        assert await _pending(store, rid) == []
+        assert await store.get_request(rid) == replace(later, purge_after=None,
+                                                       next_reminder_at=None)

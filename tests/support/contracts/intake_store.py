@@ -27,6 +27,7 @@ from services.intake.ports import (
     IntakeStore,
     NewSituation,
     ReferralStatus,
+    RetentionState,
     SituationRow,
 )
 from services.intake.vault import Sealed
@@ -152,11 +153,13 @@ class IntakeStoreContract:
         await store.touch(nobody, T0)
         assert await store.purge(nobody, "withdrawn", T0) == 0
         assert await store.get_situation(nobody) is None
-        assert await store.due_for_purge(T0 + timedelta(days=1), 10) == []
+        assert await store.retention_state(nobody) is None
 
-    async def test_a_concluded_situation_is_due_for_purge_on_its_date_and_not_if_reopened(
+    async def test_a_concluded_situation_keeps_its_purge_date_until_reopened(
             self, store: IntakeStore) -> None:
         sid = await open_situation(store, "conclude")
+        assert await store.retention_state(sid) == RetentionState(
+            sid, "district_1", "open", None, None, T0)
         due = T0 + timedelta(days=90)
         await store.conclude(sid, "risk_lowered_connected_to_services", T0, due)
         row = await store.get_situation(sid)
@@ -165,19 +168,21 @@ class IntakeStoreContract:
         found = await store.get_referral(AGENCY, "conclude")
         assert found is not None
         assert found[0].situation_status == "concluded"
-        assert await store.due_for_purge(due - timedelta(seconds=1), 10) == []
-        assert await store.due_for_purge(due, 10) == [sid]
-        assert await store.due_inactive(due, 10) == []  # concluded: not "inactive"
+        assert await store.retention_state(sid) == RetentionState(
+            sid, "district_1", "concluded", due, None, T0)
         await store.reopen(sid)
         row = await store.get_situation(sid)
         assert row is not None
         assert (row.status, row.conclusion) == ("open", None)
-        assert await store.due_for_purge(due, 10) == []
+        assert await store.retention_state(sid) == RetentionState(
+            sid, "district_1", "open", None, None, T0)
 
-    async def test_a_conclusion_without_a_date_is_never_due(self, store: IntakeStore) -> None:
+    async def test_a_conclusion_without_a_date_has_none(self, store: IntakeStore) -> None:
         sid = await open_situation(store, "no-date")
         await store.conclude(sid, "withdrawn", T0, None)
-        assert await store.due_for_purge(T0 + timedelta(days=3650), 10) == []
+        state = await store.retention_state(sid)
+        assert state is not None
+        assert (state.status, state.purge_after) == ("concluded", None)
 
     async def test_purge_destroys_the_identity_and_forgets_the_fingerprint(
             self, store: IntakeStore) -> None:
@@ -193,42 +198,23 @@ class IntakeStoreContract:
         assert found is not None
         assert (found[0].fingerprint, found[1]) == (None, None)
         assert (found[0].outcome, found[0].situation_id) == ("accepted", sid)
-        assert await store.due_for_purge(T0 + timedelta(days=2), 10) == []
+        state = await store.retention_state(sid)
+        assert state is not None
+        assert (state.purged_at, state.purge_after) == (now, None)
         await store.reopen(sid)  # a purged situation is not reopened
         row = await store.get_situation(sid)
         assert row is not None
         assert row.status == "concluded"
         assert await store.purge(sid, "rejected_not_aer", now) == 0
 
-    async def test_purged_or_concluded_situations_are_never_inactive(
-            self, store: IntakeStore) -> None:
-        purged = await open_situation(store, "inactive-purged")
-        await store.purge(purged, "withdrawn", T0)
-        concluded = await open_situation(store, "inactive-concluded")
-        await store.conclude(concluded, "withdrawn", T0, None)
-        idle = await open_situation(store, "inactive-idle")
-        assert await store.due_inactive(T0 + timedelta(days=200), 10) == [idle]
-
-    async def test_the_least_recently_active_are_due_first_and_activity_only_moves_on(
-            self, store: IntakeStore) -> None:
+    async def test_activity_only_moves_on(self, store: IntakeStore) -> None:
         first = await open_situation(store, "act-1", T0)
         second = await open_situation(store, "act-2", T0 + timedelta(days=1))
-        third = await open_situation(store, "act-3", T0 + timedelta(days=2))
         await store.touch(first, T0 + timedelta(days=3))
         await store.touch(first, T0)  # an older event does not take activity back
-        assert await store.due_inactive(T0 + timedelta(days=2), 10) == [second, third]
-        assert await store.due_inactive(T0 + timedelta(days=2), 1) == [second]
-        assert await store.due_inactive(T0 + timedelta(days=3), 10) == [second, third, first]
-        assert await store.due_inactive(T0 - timedelta(seconds=1), 10) == []
-
-    async def test_those_due_for_purge_come_earliest_date_first_up_to_the_limit(
-            self, store: IntakeStore) -> None:
-        late = await open_situation(store, "due-late")
-        early = await open_situation(store, "due-early")
-        await store.conclude(late, "c", T0, T0 + timedelta(days=2))
-        await store.conclude(early, "c", T0, T0 + timedelta(days=1))
-        assert await store.due_for_purge(T0 + timedelta(days=5), 10) == [early, late]
-        assert await store.due_for_purge(T0 + timedelta(days=5), 1) == [early]
+        states = [await store.retention_state(sid) for sid in (first, second)]
+        assert [s.last_activity_at if s else None for s in states] == [
+            T0 + timedelta(days=3), T0 + timedelta(days=1)]
 
     # -- assignments and disclosures --------------------------------------------------------
 

@@ -110,6 +110,25 @@ class TimerStoreContract:
         assert await store.pending(aid) == [timer(aid, t1)]
         assert await store.arm(timer(aid, t2), T0) is True
 
+    async def test_a_scheduled_timer_moves_to_exactly_its_time_and_is_pending_again(
+            self, store: TimerStore) -> None:
+        aid = uuid7()
+        t1, t2, t3 = (T0 + timedelta(minutes=n) for n in (10, 20, 30))
+        await store.schedule(timer(aid, t2), T0)
+        assert await store.pending(aid) == [timer(aid, t2)]
+        await store.schedule(timer(aid, t3, note="later"), T0)
+        assert await store.pending(aid) == [timer(aid, t3, note="later")], "moved later"
+        assert await store.take_due(t2, []) is None
+        await store.schedule(timer(aid, t1), T0)
+        assert await store.pending(aid) == [timer(aid, t1)], "moved earlier"
+        await store.settle([timer(aid, t1).key], "cancelled", t1)
+        assert await store.pending(aid) == []
+        await store.schedule(timer(aid, t3), t2)
+        assert await store.take_due(t3, []) == timer(aid, t3), "pending again once settled"
+        assert await store.failed(timer(aid, t3).key, "boom", 1, t3) == ("parked", 1)
+        await store.schedule(timer(aid, t1), t3)
+        assert await store.pending(aid) == [], "a parked timer stays parked"
+
     async def test_a_failing_timer_is_parked_at_the_last_try_and_stays_parked(
             self, store: TimerStore) -> None:
         aid = uuid7()

@@ -5,9 +5,10 @@ Honest to the SQL of :mod:`services.intake.event_requests.store`, and held to it
 contract suite (``tests/support/contracts/event_request_store.py``): a save of a known request
 changes its follow-up only (the upsert's ``DO UPDATE SET`` list), the kept answer goes through
 JSON as in the ``jsonb`` column, a contact is one per known request (the primary and foreign
-keys: asyncpg's integrity errors), the reminder level stays within 0..2 (the check), due rows
-come earliest first up to the limit, and an unknown id reads as ``None``. Locks are no-ops: one
-test is one transaction.
+keys: asyncpg's integrity errors), the reminder level stays within 0..2 (the check), and an
+unknown id reads as ``None``. Its timers are an in-memory ``durable_timers``
+(:class:`~tests.support.fakes.timers.InMemoryTimerStore`). Locks are no-ops: one test is one
+transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncpg
 from services.intake.event_requests.decide import Answer, EventRequestState
 from services.intake.vault import Sealed
 from services.runtime.db import Connection
+from tests.support.fakes.timers import InMemoryTimerStore
 
 
 class InMemoryEventRequestStore:
@@ -29,17 +31,25 @@ class InMemoryEventRequestStore:
     Attributes:
         requests: the saved states by request id (what the table holds).
         contacts: the sealed contact details by request id, with when they were stored.
+        timers: the schema's ``durable_timers`` (the request's reminder and purge timers).
     """
 
     def __init__(self) -> None:
         self.requests: dict[UUID, EventRequestState] = {}
         self.contacts: dict[UUID, tuple[Sealed, datetime]] = {}
+        self.timers = InMemoryTimerStore()
+
+    @property
+    def timer_store(self) -> InMemoryTimerStore:
+        """The schema's durable timers, in memory."""
+        return self.timers
 
     def bound(self, conn: Connection) -> InMemoryEventRequestStore:
         """This store, whatever the connection (the shell's ``stores`` in unit tests)."""
         return self
 
-    async def get_request(self, request_id: UUID) -> EventRequestState | None:
+    async def get_request(self, request_id: UUID, *,
+                          nowait: bool = False) -> EventRequestState | None:
         return self.requests.get(request_id)
 
     async def peek_request(self, request_id: UUID) -> EventRequestState | None:
@@ -70,16 +80,6 @@ class InMemoryEventRequestStore:
 
     async def delete_contact(self, request_id: UUID) -> None:
         self.contacts.pop(request_id, None)
-
-    async def due_reminders(self, now: datetime, limit: int) -> list[EventRequestState]:
-        due = [s for s in self.requests.values()
-               if s.next_reminder_at is not None and s.next_reminder_at <= now]
-        return sorted(due, key=lambda s: s.next_reminder_at or now)[:limit]
-
-    async def due_purges(self, now: datetime, limit: int) -> list[EventRequestState]:
-        due = [s for s in self.requests.values()
-               if s.purge_after is not None and s.purge_after <= now]
-        return sorted(due, key=lambda s: s.purge_after or now)[:limit]
 
 
 def _through_json(answer: Answer | None) -> Answer | None:

@@ -4,8 +4,10 @@ Honest to the SQL of :class:`~services.intake.store.PgIntakeStore` (the contract
 ``tests/support/contracts/intake_store.py`` runs against both): the same keys are unique (a
 second situation, vault row or disclosure id raises asyncpg's ``UniqueViolationError``, as
 PostgreSQL does), an answer replaces only a rejected one, a disclosure already made to
-a recipient at a stage is not recorded again, purged situations are never due, due lists come
-oldest first. There are no transactions: locks are no-ops and nothing is rolled back.
+a recipient at a stage is not recorded again, a purged situation is not reopened, activity only
+moves on. Its timers are an in-memory ``durable_timers``
+(:class:`~tests.support.fakes.timers.InMemoryTimerStore`). There are no transactions: locks are
+no-ops and nothing is rolled back.
 
 The tables are public so a test can look at what the shell saved.
 """
@@ -29,11 +31,13 @@ from services.intake.ports import (
     Found,
     NewSituation,
     ReferralStatus,
+    RetentionState,
     SituationRow,
     TokenRecord,
 )
 from services.intake.retention import PurgeReason
 from services.intake.vault import Sealed
+from tests.support.fakes.timers import InMemoryTimerStore
 
 
 @dataclass
@@ -78,6 +82,8 @@ class InMemoryIntakeStore:
         """The audit log, in order (the ciphertext is never kept)."""
         self.tokens: dict[bytes, TokenRow] = {}
         """HTTP ingress tokens by hash, in the order issued."""
+        self.timers = InMemoryTimerStore()
+        """The schema's ``durable_timers``."""
 
     async def get_referral(self, agency_id: str, referral_ref: str) -> Found | None:
         found = self.referrals.get((agency_id, referral_ref))
@@ -151,15 +157,17 @@ class InMemoryIntakeStore:
         if s is not None:
             s.last_activity_at = max(s.last_activity_at, at)
 
-    async def due_inactive(self, since: datetime, limit: int) -> list[UUID]:
-        due = [s for s in self.situations.values()
-               if s.purged_at is None and s.status == "open" and s.last_activity_at <= since]
-        return [s.situation_id for s in sorted(due, key=lambda s: s.last_activity_at)[:limit]]
+    async def retention_state(self, situation_id: UUID) -> RetentionState | None:
+        s = self.situations.get(situation_id)
+        if s is None:
+            return None
+        return RetentionState(s.situation_id, s.district, s.status, s.purge_after, s.purged_at,
+                              s.last_activity_at)
 
-    async def due_for_purge(self, now: datetime, limit: int) -> list[UUID]:
-        due = [(s.purge_after, s.situation_id) for s in self.situations.values()
-               if s.purged_at is None and s.purge_after is not None and s.purge_after <= now]
-        return [sid for _, sid in sorted(due, key=lambda d: d[0])[:limit]]
+    @property
+    def timer_store(self) -> InMemoryTimerStore:
+        """The schema's durable timers, in memory."""
+        return self.timers
 
     async def save_assignment(self, situation_id: UUID, agency_id: str,
                               assignment: Assignment) -> None:

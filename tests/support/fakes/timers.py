@@ -15,7 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.runtime.db import Connection
-from services.runtime.timers import Settled, Timer
+from services.runtime.timers import Fired, Settled, Timer
 
 
 @dataclass(slots=True)
@@ -82,6 +82,14 @@ class InMemoryTimerStore:
             row.state, row.settled_at = "pending", None
         return True
 
+    async def schedule(self, timer: Timer, now: datetime) -> None:
+        row = self.rows.get(timer.key)
+        if row is None:
+            self.rows[timer.key] = TimerRow(_stored(timer), now)
+        elif row.state != "parked":
+            row.timer = replace(row.timer, due_at=timer.due_at, payload=_stored(timer).payload)
+            row.state, row.settled_at = "pending", None
+
     async def failed(self, key: str, error: str, park_after: int,
                      now: datetime) -> tuple[str, int] | None:
         row = self.rows.get(key)
@@ -92,3 +100,9 @@ class InMemoryTimerStore:
         if row.failures >= park_after:
             row.state, row.settled_at = "parked", now
         return row.state, row.failures
+
+
+async def deferred(conn: Connection, timer: Timer, now: datetime) -> Fired:
+    """A fire that leaves a timer as it is (pending, at its time): for a test that fires only
+    some kinds in a schema other tests share (``route({**fires, **{k: deferred ...}})``)."""
+    return Fired(again=timer.due_at)
