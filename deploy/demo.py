@@ -425,7 +425,7 @@ async def summary(demo: Demo) -> None:
     try:
         ids = [*demo.situations.values(), *demo.meetings]
         timers = await conn.fetch(
-            "SELECT kind, state, count(*) AS n FROM convening.timers "
+            "SELECT kind, state, count(*) AS n FROM convening.durable_timers "
             "WHERE aggregate_id::text = ANY($1) GROUP BY kind, state ORDER BY kind, state", ids)
         disclosures = await conn.fetchval(
             "SELECT count(*) FROM intake.disclosures WHERE situation_id::text = ANY($1)", ids)
