@@ -6,6 +6,7 @@ from that table, not from the code.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import date
 
@@ -14,7 +15,7 @@ import pytest
 from schemas.base import Message
 from schemas.envelope import Envelope, from_record
 from services.analytics.projections import FACTS, TIMELINE, Keyed
-from services.analytics.projections.facts import SituationFacts
+from services.analytics.projections.facts import Draft, SituationFacts
 from services.analytics.projections.provincial import rows
 from services.analytics.projections.statistics import percentile, summarize
 from services.analytics.projections.timeline import Timeline
@@ -187,3 +188,12 @@ def test_interleaving_across_situations_does_not_change_the_result() -> None:
             if not queues[key]:
                 del queues[key]
         assert (summarize(folded(shuffled)), rows(folded(shuffled), AGENCY_TYPES)) == expected
+
+
+def test_the_replays_mutable_draft_has_exactly_the_facts_fields_in_their_order() -> None:
+    """``Draft`` is built from and frozen into ``SituationFacts`` positionally: a field added to
+    one and not the other, or in another order, would shift every value after it."""
+    def shape(cls: type[object]) -> list[tuple[str, object, object]]:
+        return [(f.name, f.type, f.default) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+    assert shape(Draft) == shape(SituationFacts)
