@@ -5,7 +5,6 @@ ones are taken and read back as convening's timers, as before."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from services.runtime import db
 from services.runtime.db import Pool
 from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import Settings
-from tests.support.scratch import rolled_back
+from tests.support.scratch import migrations_until, rolled_back
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +32,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
 
-def _until(folder: Path, last: int, into: Path) -> Path:
-    """A copy of ``folder`` with its migrations numbered up to ``last``."""
-    into.mkdir()
-    for path in sorted(folder.glob("*.sql")):
-        if int(path.name[:3]) <= last:
-            shutil.copy(path, into / path.name)
-    return into
-
 
 @pytest.fixture
 async def schema(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Pool, str]]:
@@ -48,8 +39,8 @@ async def schema(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Pool
     pool = await db.create_pool(settings, name)
     try:
         await db.migrate(pool, name, {
-            "runtime": _until(RUNTIME_MIGRATIONS, 2, tmp_path / "runtime"),
-            "convening": _until(MIGRATIONS, 5, tmp_path / "convening")})
+            "runtime": migrations_until(RUNTIME_MIGRATIONS, 2, tmp_path / "runtime"),
+            "convening": migrations_until(MIGRATIONS, 5, tmp_path / "convening")})
         yield pool, name
     finally:
         async with pool.acquire() as conn:

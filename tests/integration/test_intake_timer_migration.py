@@ -7,7 +7,6 @@ loop fires the due ones as the old loops did."""
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +29,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.db import Pool
 from services.runtime.service import RUNTIME_MIGRATIONS
 from services.runtime.settings import Settings
+from tests.support.scratch import migrations_until
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +46,6 @@ VALUES ($1, 'dev-1', '\\x00', '\\x00', $2)
 """
 
 
-def _until(folder: Path, last: int, into: Path) -> Path:
-    """A copy of ``folder`` with its migrations numbered up to ``last``."""
-    into.mkdir()
-    for path in sorted(folder.glob("*.sql")):
-        if int(path.name[:3]) <= last:
-            shutil.copy(path, into / path.name)
-    return into
-
 
 @pytest.fixture
 async def schema(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Pool, str]]:
@@ -61,7 +53,7 @@ async def schema(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Pool
     pool = await db.create_pool(settings, name)
     try:
         await db.migrate(pool, name, {"runtime": RUNTIME_MIGRATIONS,
-                                      "intake": _until(MIGRATIONS, 20, tmp_path / "intake")})
+                                      "intake": migrations_until(MIGRATIONS, 20, tmp_path / "intake")})
         yield pool, name
     finally:
         async with pool.acquire() as conn:

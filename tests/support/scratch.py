@@ -3,6 +3,7 @@ afterwards; and a transaction rolled back at the end, so each test starts from e
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,3 +44,13 @@ async def rolled_back(pool: Pool) -> AsyncIterator[Acquired]:
             yield conn
         finally:
             await transaction.rollback()
+
+
+def migrations_until(folder: Path, last: int, into: Path) -> Path:
+    """A copy of the migrations ``folder`` numbered up to ``last``, in ``into``: a schema as an
+    earlier release left it, for upgrade tests."""
+    into.mkdir()
+    for path in sorted(folder.glob("*.sql")):
+        if int(path.name[:3]) <= last:
+            shutil.copy(path, into / path.name)
+    return into
