@@ -31,11 +31,12 @@ Figures (each run, then medians over the runs):
 * latency submission -> ``SituationScheduled``: the ``SituationScheduled`` record timestamp
   (CreateTime, set by convening's outbox relay when it publishes) - the referral's produce
   timestamp; p50/p95/p99, routine and urgent apart;
-* urgent, submission -> first delivered invitation e-mail: the earliest ``delivered_at`` of a
+* urgent, submission -> first delivered e-mail about it: the earliest ``delivered_at`` of a
   ``NoticeDelivered`` (channel e-mail, the time notifier's SMTP client got the sink's 250) whose
   cause is an ``AgendaIssued`` listing the situation (its invitation, or the agenda update of a
-  meeting it joined) - the produce timestamp. ``delivered_at`` is notifier's clock minus the
-  bench's offset (the system clock of this machine), not the Maildir's file time;
+  meeting it joined) or the chair's ``UrgentSituationAdded`` about it - the produce timestamp.
+  ``delivered_at`` is notifier's clock minus the bench's offset (the system clock of this
+  machine), not the Maildir's file time;
 * consumer lag of ``intake``, ``convening`` and ``notifier`` sampled every second (max and a
   series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
 * ratios to the baseline of the same run;
@@ -90,7 +91,7 @@ from bench.common import (
     start_raw_loop,
 )
 from deploy.local.services import ServiceProcess
-from schemas.meetings import AgendaIssued
+from schemas.meetings import AgendaIssued, UrgentSituationAdded
 from schemas.notices import NoticeDelivered
 from schemas.referrals import ReferralAccepted, ReferralRejected
 from schemas.situations import SituationOpened, SituationScheduled
@@ -131,6 +132,7 @@ WATCHED = (REFERRAL_STATUS.name, SITUATIONS.name, MEETINGS.name, NOTICES.name)
 ACCEPTED, REJECTED = ReferralAccepted.ce_type.encode(), ReferralRejected.ce_type.encode()
 OPENED, SCHEDULED = SituationOpened.ce_type.encode(), SituationScheduled.ce_type.encode()
 AGENDA, DELIVERED = AgendaIssued.ce_type.encode(), NoticeDelivered.ce_type.encode()
+URGENT_ADDED = UrgentSituationAdded.ce_type.encode()
 TARGET_ROUTINE_P99_MS = 500.0
 TARGET_URGENT_P99_MS = 1000.0
 TARGET_RSS_MB = 200.0
@@ -193,7 +195,10 @@ class Seen:
     scheduled: dict[str, int] = field(default_factory=dict)
     """situation id -> record timestamp of its first ``SituationScheduled``."""
     agendas: dict[str, list[str]] = field(default_factory=dict)
-    """``AgendaIssued`` ce_id -> the situation ids on it."""
+    """``AgendaIssued`` ce_id -> the situation ids on it; ``UrgentSituationAdded`` ce_id -> its
+    situation (the chair's notice)."""
+    urgent_notices: int = 0
+    """``UrgentSituationAdded`` seen (the chair told of an urgent situation its agenda waits for)."""
     agenda_issues: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     """(ce_id, meeting id, participant, meeting kind, record timestamp) of each ``AgendaIssued``."""
     delivered: list[tuple[str, int]] = field(default_factory=list)
@@ -286,6 +291,10 @@ class Watcher:
                 kind = (body.get("meeting") or {}).get("kind", "")
                 seen.agenda_issues.append((headers["ce_id"].decode(), body["meeting_id"],
                                            body["agency_id"], kind, stamp))
+            elif kind == URGENT_ADDED:
+                body = json.loads(value)
+                seen.agendas[headers["ce_id"].decode()] = [body["situation_id"]]
+                seen.urgent_notices += 1
         elif topic == NOTICES.name:
             if kind == DELIVERED:
                 body = json.loads(value)
@@ -383,6 +392,8 @@ class Run:
     """E-mails delivered for those agendas."""
     agendas_per_minute: int = 0
     """The most agendas one participant got for one ad-hoc meeting within any 60 s."""
+    urgent_notices: int = 0
+    """The chair's ``UrgentSituationAdded`` notices (not agendas)."""
 
     def p(self, what: str, pct: float) -> float:
         values: list[float] = getattr(self, what)
@@ -491,7 +502,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                rejected=len(seen.rejected), lag=list(lag.samples), cpu=cpu,
                base_rate=0.0, base_ms=[], agendas=len(issues),
                agenda_mails=sum(1 for cause, _at in seen.delivered if cause in our_agendas),
-               agendas_per_minute=most_in_a_minute(issues))
+               agendas_per_minute=most_in_a_minute(issues), urgent_notices=seen.urgent_notices)
 
 
 def most_in_a_minute(issues: Sequence[tuple[str, str, str, int]]) -> int:
@@ -687,7 +698,8 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"p50 {med(runs, lambda r: r.p('urgent_sched_ms', 50)):,.0f} ms, "
         f"p95 {med(runs, lambda r: r.p('urgent_sched_ms', 95)):,.0f} ms, "
         f"p99 {med(runs, lambda r: r.p('urgent_sched_ms', 99)):,.0f} ms",
-        "- urgent, submission -> first invitation/agenda e-mail delivered (NoticeDelivered "
+        "- urgent, submission -> first e-mail about it delivered (invitation, agenda or the "
+        "chair's urgent notice; NoticeDelivered "
         f"delivered_at): p50 {med(runs, lambda r: r.p('urgent_mail_ms', 50)):,.0f} ms, "
         f"p95 {med(runs, lambda r: r.p('urgent_mail_ms', 95)):,.0f} ms, **p99 {u99:,.0f} ms** "
         f"({sum(len(r.urgent_mail_ms) for r in runs)} of {sum(r.urgent for r in runs)} mailed)",
@@ -702,7 +714,8 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"their e-mails delivered: {med(runs, lambda r: r.agenda_mails):,.0f}; the most one "
         f"participant got for one ad-hoc meeting within a minute: "
         f"**{med(runs, lambda r: r.agendas_per_minute):.0f}** (update window "
-        f"{ConveningSettings().agenda_update_window_seconds:g} s)",
+        f"{ConveningSettings().agenda_update_window_seconds:g} s); the chair's urgent-situation "
+        f"notices: {med(runs, lambda r: r.urgent_notices):,.0f}",
         "- consumer lag, max records behind: " + ", ".join(
             f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
         "- lag over time (median run; intake/convening/notifier): " + ", ".join(series),
@@ -806,7 +819,8 @@ def main() -> None:
             "notifier, each its own process (`commande run`), on the stack's Kafka, PostgreSQL "
             "and SMTP sink; latencies from the referral's produce timestamp to the "
             "SituationScheduled record timestamp, and for urgent referrals to the delivered_at of "
-            "the first e-mail NoticeDelivered whose AgendaIssued lists the situation. Baseline: a "
+            "the first e-mail NoticeDelivered whose AgendaIssued lists the situation (or whose "
+            "UrgentSituationAdded, the chair's notice, names it). Baseline: a "
             "raw aiokafka two-hop relay chain (two processes) at the same offered load.",
             command, lines)
         print("recorded in bench/RESULTS.md")

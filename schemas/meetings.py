@@ -166,6 +166,34 @@ class AgendaIssued(MeetingEvent):
         return self
 
 
+class UrgentSituationAdded(MeetingEvent):
+    """An urgent situation joined a meeting whose chair will not see it on an agenda at once:
+    the chair is told now (de-identified), and the participants' agendas list it by
+    ``agendas_by`` (coalesced updates, or the meeting's first agendas; docs/agendas.md).
+
+    Attributes:
+        agency_id: the chair's agency (the district CMB).
+        situation_id: the urgent situation.
+        summary: its de-identified block, as the agendas carry it.
+        meeting: the meeting's time and place.
+        agendas_by: when the participants' agendas list it at the latest.
+        added_at: when it joined the meeting.
+    """
+
+    ce_type = "ca.halton.commande.meeting.urgent_situation_added.v1"
+
+    agency_id: AgencyId
+    situation_id: Uuid7
+    summary: SituationSummary
+    meeting: AgendaMeeting
+    agendas_by: UtcDatetime
+    added_at: UtcDatetime
+
+    def subject_id(self) -> UUID | None:
+        """The situation."""
+        return self.situation_id
+
+
 class CommandRejected(Event):
     """Convening refused a command, with every reason.
 

@@ -19,6 +19,7 @@ NoticeKind = Literal[
     "referral_status", "command_rejected",
     "event_request", "event_request_reminder", "event_request_acknowledgement",
     "event_request_outcome", "identity_purged", "event_request_confirmation",
+    "urgent_situation",
 ]
 """``event_request*``: a community event request (schemas.event_requests). The CMB manager and
 Staff Sergeant are notified as their police district agency; notices to the member of the public

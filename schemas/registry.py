@@ -38,7 +38,13 @@ from schemas.event_requests import (
     ScheduleEventRequest,
     WithdrawEventRequest,
 )
-from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled, ParticipantInvited
+from schemas.meetings import (
+    AgendaIssued,
+    CommandRejected,
+    MeetingScheduled,
+    ParticipantInvited,
+    UrgentSituationAdded,
+)
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
 from schemas.referrals import (
     ReferralAccepted,
@@ -72,7 +78,7 @@ MESSAGES: tuple[type[Message], ...] = (
     SituationOpened, SituationScheduled, AerDecisionRecorded, AgenciesAssigned,
     AssignmentResponded, InterventionRecorded, SituationConcluded, SituationReopened,
     SlaWarning, SlaBreached, IdentityPurged,
-    MeetingScheduled, ParticipantInvited, AgendaIssued, CommandRejected,
+    MeetingScheduled, ParticipantInvited, AgendaIssued, CommandRejected, UrgentSituationAdded,
     RecordAerDecision, AssignAgencies, RespondToAssignment, RecordIntervention,
     ConcludeSituation, ReopenSituation, RespondToInvitation,
     DisclosureSealed,
@@ -91,7 +97,7 @@ BY_TYPE: Mapping[str, type[Message]] = MappingProxyType({m.ce_type: m for m in M
 LANE_TYPES: Mapping[str, tuple[type[Message], ...]] = MappingProxyType({
     REFERRALS_URGENT.name: (ReferralSubmitted,),
     SITUATIONS_URGENT.name: (SituationOpened,),
-    MEETINGS_URGENT.name: (AgendaIssued,),
+    MEETINGS_URGENT.name: (AgendaIssued, UrgentSituationAdded),
 })
 """Urgent lane → the types it carries (each also belongs on the lane's main topic)."""
 
@@ -113,11 +119,12 @@ def topic_of(event: Message) -> TopicSpec:
 
 def lane_copy_of(event: Message) -> TopicSpec | None:
     """The urgent lane that also gets a copy of ``event`` (the same record: same ``ce_id``), or
-    ``None``: an urgent situation's opening, and an ad-hoc meeting's agendas."""
+    ``None``: an urgent situation's opening, an ad-hoc meeting's agendas, and the chair's notice
+    of an urgent situation added to a meeting."""
     if isinstance(event, SituationOpened) and event.priority == "urgent":
         return SITUATIONS_URGENT
     if (isinstance(event, AgendaIssued) and event.meeting is not None
-            and event.meeting.kind == "ad_hoc"):
+            and event.meeting.kind == "ad_hoc") or isinstance(event, UrgentSituationAdded):
         return MEETINGS_URGENT
     return None
 

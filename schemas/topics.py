@@ -79,9 +79,10 @@ EVENT_REQUESTS = TopicSpec(
 )
 # Urgent lanes (docs/adr/0006-urgent-lane.md): a backlog on a main topic never delays what an
 # urgent situation needs. Partners put urgent referrals on the referrals lane instead of the main
-# topic; intake and convening publish each urgent SituationOpened and each ad-hoc meeting's
-# AgendaIssued twice, the same record on the main topic (the log everyone reads) and on the lane.
-# The reader consumes both with one inbox, so whichever copy comes first is handled, once.
+# topic; intake and convening publish each urgent SituationOpened, each ad-hoc meeting's
+# AgendaIssued and each UrgentSituationAdded twice, the same record on the main topic (the log
+# everyone reads) and on the lane. The reader consumes both with one inbox, so whichever copy
+# comes first is handled, once.
 REFERRALS_URGENT = TopicSpec(
     "commande.referrals.urgent.v1", "{agency_id}/{referral_ref}", "partners (urgent referrals)",
     "intake", retention_ms=30 * DAY_MS, restricted=True, lane_of=REFERRALS.name,
@@ -93,7 +94,8 @@ SITUATIONS_URGENT = TopicSpec(
 )
 MEETINGS_URGENT = TopicSpec(
     "commande.meetings.urgent.v1", "meeting id / situation id",
-    "convening (a copy of each ad-hoc meeting's AgendaIssued)", "notifier",
+    "convening (a copy of each ad-hoc meeting's AgendaIssued, and of each UrgentSituationAdded)",
+    "notifier",
     retention_ms=7 * DAY_MS, lane_of=MEETINGS.name,
 )
 DLQ = TopicSpec(

@@ -17,7 +17,14 @@ from uuid import UUID
 
 from directory.model import TableSettings
 from schemas.base import Message
-from schemas.meetings import InvitationReason, MeetingScheduled, ParticipantInvited
+from schemas.meetings import (
+    AgendaIssued,
+    AgendaMeeting,
+    InvitationReason,
+    MeetingScheduled,
+    ParticipantInvited,
+    UrgentSituationAdded,
+)
 from schemas.situations import SituationOpened
 from services.convening.agenda import (
     AgendaRow,
@@ -62,7 +69,8 @@ class NewMeeting:
 class DueAgendas:
     """What is stored of the meetings whose agendas are due (:func:`due_meetings`): their
     invitations and what each participant last received (an entry per meeting), when the stored
-    ones end, and the agenda rows of the situations on them."""
+    ones end (and those of :func:`described_meetings`), and the agenda rows of the situations on
+    them."""
 
     invitations: Mapping[UUID, MeetingInvitations]
     issued: Mapping[UUID, Mapping[str, Issued]]
@@ -106,6 +114,15 @@ def due_meetings(placed: Sequence[Placed], tables: Mapping[str, TableSettings],
         if agenda_due_at(p.meeting, tables[p.meeting.district]) <= now < p.meeting.starts_at))
 
 
+def described_meetings(opened: Sequence[SituationOpened], placed: Sequence[Placed],
+                       due: Sequence[UUID]) -> list[UUID]:
+    """The stored meetings whose end :func:`book` needs: those of ``due``, and those an urgent
+    situation joins (its chair's notice describes the meeting)."""
+    urgent = (p.meeting.meeting_id for e, p in zip(opened, placed, strict=True)
+              if e.priority == "urgent" and not p.created)
+    return list(dict.fromkeys([*due, *urgent]))
+
+
 def meeting_scheduled(meeting: MeetingSlot, ends_at: datetime, now: datetime) -> MeetingScheduled:
     """The ``MeetingScheduled`` of a meeting created at ``now``."""
     facts = meeting_facts(meeting, ends_at)
@@ -122,6 +139,27 @@ def participant_invited(invitation: Invitation, participant: Participant,
         agency_id=invitation.agency_id, reason=INVITATION_REASON[participant.reason],
         situation_ids=invitation.situation_ids(), matched_sectors=participant.matched_sectors,
         invited_at=now)
+
+
+def chair_of(participants: Sequence[Participant]) -> str | None:
+    """The participant that chairs the table (the district CMB), if one is invited."""
+    return next((x.agency_id for x in participants if InviteReason.DISTRICT_CMB in x.reasons),
+                None)
+
+
+def urgent_notice(event: SituationOpened, placed: Placed, meeting: AgendaMeeting,
+                  issued_now: Sequence[AgendaIssued], agendas_by: datetime,
+                  now: datetime) -> tuple[UrgentSituationAdded, ...]:
+    """The chair's notice of an urgent situation that no agenda issued ``now`` shows them (their
+    update waits for its window, or the meeting's agendas are not due yet): an urgent situation
+    reaches its table's chair at once, whatever the agenda rule defers (docs/agendas.md)."""
+    chair = chair_of(placed.participants)
+    if chair is None or any(a.agency_id == chair and event.situation_id in issued_ids(a)
+                            for a in issued_now):
+        return ()
+    return (UrgentSituationAdded(
+        meeting_id=placed.meeting.meeting_id, agency_id=chair, situation_id=event.situation_id,
+        summary=event.summary, meeting=meeting, agendas_by=max(agendas_by, now), added_at=now),)
 
 
 def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
@@ -161,6 +199,8 @@ def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
         by_agency = {x.agency_id: x for x in p.participants}
         events.extend(participant_invited(inv, by_agency[inv.agency_id], now)
                       for inv in p.joining.new)
+        fresh: list[AgendaIssued] = []
+        agendas_by = agenda_due_at(meeting, table)
         if mid in invitations:  # its agendas are due: issue what changed
             assert state.opened_at is not None
             rows[sid] = AgendaRow(sid, event.priority, state.opened_at, summary_json)
@@ -176,6 +216,11 @@ def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
                                                        frozenset(issued_ids(agenda)))
             for agency in plan.deferred:
                 issued[mid][agency] = replace(issued[mid][agency], pending=True)
+            agendas_by = max((min(issued[mid][a].issued_at + window, meeting.starts_at)
+                              for a in plan.deferred), default=now)
+        if event.priority == "urgent":
+            events.extend(urgent_notice(event, p, meeting_facts(meeting, ends[mid]), fresh,
+                                        agendas_by, now))
         out.append(tuple(events))
     waiting = tuple((mid, agency) for mid, by_agency in issued.items()
                     for agency, last in by_agency.items() if last.pending)

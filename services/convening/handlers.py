@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from directory import DirectoryHolder
@@ -43,7 +43,13 @@ from schemas.reference.calendar import local_date
 from schemas.situations import SituationConcluded, SituationEvent, SituationOpened
 from services.convening.agenda import agenda_due_at, agendas, agendas_to_issue, issued_ids
 from services.convening.answers import answer_refusal
-from services.convening.booking import NOTHING_DUE, DueAgendas, book, due_meetings
+from services.convening.booking import (
+    NOTHING_DUE,
+    DueAgendas,
+    book,
+    described_meetings,
+    due_meetings,
+)
 from services.convening.model import MeetingSlot, Participant, SituationBrief
 from services.convening.participants import select_participants
 from services.convening.placement import (
@@ -226,12 +232,15 @@ class Handlers:
         """Load what the due agendas need, book (:func:`book`), write set-wise, and emit per
         situation in order what it decided."""
         settings = self.deps.settings
+        opened = [e for _, e in todo]
         due = due_meetings(placed, tables, now)
+        described = described_meetings(opened, placed, due)
         loaded = NOTHING_DUE if not due else DueAgendas(
             invitations=await store.load_invitations_of(due), issued=await store.issued_of(due),
-            ends=await store.meeting_ends(due),
-            rows={r.situation_id: r for r in await store.agenda_rows_of(due)})
-        booking = book([e for _, e in todo], placed, tables, loaded, settings.meeting_length,
+            ends={}, rows={r.situation_id: r for r in await store.agenda_rows_of(due)})
+        if described:
+            loaded = replace(loaded, ends=await store.meeting_ends(described))
+        booking = book(opened, placed, tables, loaded, settings.meeting_length,
                        settings.agenda_update_window, now)
         await store.insert_situations(booking.situations)
         await store.insert_meetings(booking.meetings)

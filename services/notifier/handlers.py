@@ -16,7 +16,13 @@ from schemas.base import Actor, Command, Message
 from schemas.disclosures import DisclosureSealed
 from schemas.envelope import Envelope
 from schemas.event_requests import EventRequestEvent, EventRequestSubmitted
-from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled
+from schemas.meetings import (
+    AgendaIssued,
+    AgendaMeeting,
+    CommandRejected,
+    MeetingScheduled,
+    UrgentSituationAdded,
+)
 from schemas.reference import Reference
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
@@ -41,7 +47,7 @@ from services.runtime.logging import get_logger
 
 log = get_logger("commande.notifier")
 
-NOTIFIABLE = (AgendaIssued, AgenciesAssigned, DisclosureSealed, SlaWarning, SlaBreached,
+NOTIFIABLE = (AgendaIssued, UrgentSituationAdded, AgenciesAssigned, DisclosureSealed, SlaWarning, SlaBreached,
               SituationConcluded, CommandRejected, ReferralRejected, IdentityPurged)
 """The events that cause notices; notifier ignores the other events of its topics."""
 
@@ -115,9 +121,10 @@ async def _facts(store: NotifierStore, event: Message, actor: Actor | None) -> F
     if isinstance(event, AgendaIssued):
         # The agenda carries its meeting's facts; the mirror of MeetingScheduled serves
         # agendas issued before it did (the meetings topic is kept forever).
-        m = event.meeting
-        return Facts(meeting=MeetingInfo(m.district, m.kind, m.starts_at, m.ends_at, m.venue)
-                     if m is not None else await store.get_meeting(event.meeting_id))
+        return Facts(meeting=_meeting(event.meeting) if event.meeting is not None
+                     else await store.get_meeting(event.meeting_id))
+    if isinstance(event, UrgentSituationAdded):
+        return Facts(meeting=_meeting(event.meeting))
     if isinstance(event, SituationConcluded):
         return Facts(originator=await store.get_originator(event.situation_id))
     if isinstance(event, CommandRejected):
@@ -125,3 +132,8 @@ async def _facts(store: NotifierStore, event: Message, actor: Actor | None) -> F
         actor = actor or event.actor or await store.get_actor(event.command_id)
         return None if actor is None else Facts(actor=actor)
     return Facts(actor=actor)
+
+
+def _meeting(m: AgendaMeeting) -> MeetingInfo:
+    """The meeting facts an event carries, as notifier renders them."""
+    return MeetingInfo(m.district, m.kind, m.starts_at, m.ends_at, m.venue)

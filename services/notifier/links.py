@@ -11,7 +11,7 @@ from __future__ import annotations
 from schemas.base import Message
 from schemas.disclosures import DisclosureSealed
 from schemas.event_requests import EventRequestEvent
-from schemas.meetings import AgendaIssued, CommandRejected
+from schemas.meetings import AgendaIssued, CommandRejected, UrgentSituationAdded
 from schemas.notices import PUBLIC_REQUESTER
 from schemas.situations import SituationEvent
 
@@ -21,7 +21,7 @@ def console_link(base: str, event: Message, recipient_agency: str) -> str | None
     root = f"{base.rstrip('/')}/console"
     if recipient_agency == PUBLIC_REQUESTER:
         return None
-    if isinstance(event, AgendaIssued):
+    if isinstance(event, AgendaIssued | UrgentSituationAdded):
         return f"{root}/meetings/{event.meeting_id}"
     if isinstance(event, DisclosureSealed):
         return f"{root}/disclosures/{event.disclosure_id}"

@@ -4,6 +4,7 @@ A notice is **urgent** when a person is waiting on it now or a deadline of hours
 
 * the invitation or agenda of an *ad-hoc* meeting (an urgent situation: the table meets within
   24 hours);
+* the chair's notice of an urgent situation added to a meeting (docs/agendas.md);
 * an escalation (a Filter's deadline has passed; the Staff Sergeant acts on it);
 * a refused command (the chair or officer who issued it is looking at the console);
 * the e-mail that confirms a member of the public's address (they are at their browser).
@@ -28,7 +29,7 @@ class Priority(IntEnum):
 
 
 URGENT_KINDS: frozenset[NoticeKind] = frozenset(
-    {"escalation", "command_rejected", "event_request_confirmation"})
+    {"escalation", "command_rejected", "event_request_confirmation", "urgent_situation"})
 MEETING_KINDS: frozenset[NoticeKind] = frozenset({"invitation", "agenda"})
 
 

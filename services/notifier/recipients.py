@@ -5,6 +5,8 @@ Rules:
 * agendas (``AgendaIssued``) go to the participant's table representative, de-identified; the
   first issue is the *invitation* (essential), later revisions are *agenda* updates
   (non-essential: an opted-out contact does not get them);
+* an urgent situation added to a meeting (``UrgentSituationAdded``) goes to the chair's agency's
+  Community Engagement Team (else its table representative), de-identified, at once;
 * assignments go to the lead and each assisting agency's table representative;
 * a sealed disclosure goes to the recipient agency's ``disclosures`` contact (else its table
   representative), as the sealed box only;
@@ -25,7 +27,7 @@ from datetime import date
 from directory import Channel, ContactRole, Directory, RoleContact
 from schemas.base import Actor
 from schemas.disclosures import DisclosureSealed
-from schemas.meetings import AgendaIssued, CommandRejected
+from schemas.meetings import AgendaIssued, CommandRejected, UrgentSituationAdded
 from schemas.notices import NoticeKind
 from schemas.referrals import ReferralRejected
 from schemas.situations import (
@@ -65,6 +67,14 @@ def for_agenda(event: AgendaIssued, directory: Directory) -> list[Planned]:
                          ContactRole.COMMUNITY_ENGAGEMENT_TEAM)
     return _plan(event.agency_id, contacts, "invitation" if first else "agenda",
                  Privacy.DEIDENTIFIED, essential=first)
+
+
+def for_urgent_situation(event: UrgentSituationAdded, directory: Directory) -> list[Planned]:
+    """The chair's notice of an urgent situation its agenda does not show yet."""
+    contacts = _contacts(directory, event.agency_id, ContactRole.COMMUNITY_ENGAGEMENT_TEAM,
+                         ContactRole.TABLE_REPRESENTATIVE)
+    return _plan(event.agency_id, contacts, "urgent_situation", Privacy.DEIDENTIFIED,
+                 essential=True)
 
 
 def for_assignment(event: AgenciesAssigned, directory: Directory) -> list[Planned]:
@@ -147,6 +157,8 @@ def plan(event: object, directory: Directory, on: date, *, originating_agency: s
     """
     if isinstance(event, AgendaIssued):
         return for_agenda(event, directory)
+    if isinstance(event, UrgentSituationAdded):
+        return for_urgent_situation(event, directory)
     if isinstance(event, AgenciesAssigned):
         return for_assignment(event, directory)
     if isinstance(event, DisclosureSealed):

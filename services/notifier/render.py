@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from directory import TIMEZONE, Directory
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
-from schemas.meetings import AgendaIssued, CommandRejected
+from schemas.meetings import AgendaIssued, CommandRejected, UrgentSituationAdded
 from schemas.reference import Reference
 from schemas.reference.labels import reference_names
 from schemas.referrals import ReferralRejected
@@ -108,6 +108,10 @@ def subject(planned: Planned, event: Message, ctx: Context, ref: Reference) -> s
         if event.kind == "first":
             return f"COMMANDE Table invitation and agenda: {where}{when}"
         return f"COMMANDE Table agenda update (revision {event.revision}): {where}{when}"
+    if isinstance(event, UrgentSituationAdded):
+        where = label("district", event.meeting.district)
+        return (f"COMMANDE urgent situation added: {where}, meeting of "
+                f"{_local_date(event.meeting.starts_at)}")
     if isinstance(event, AgenciesAssigned):
         return f"COMMANDE assignment ({planned.part} agency): situation {event.situation_id}"
     if isinstance(event, DisclosureSealed):
@@ -130,7 +134,8 @@ def subject(planned: Planned, event: Message, ctx: Context, ref: Reference) -> s
 
 
 _TEMPLATE = {
-    AgendaIssued: "agenda", AgenciesAssigned: "assignment", DisclosureSealed: "disclosure",
+    AgendaIssued: "agenda", UrgentSituationAdded: "urgent_situation",
+    AgenciesAssigned: "assignment", DisclosureSealed: "disclosure",
     SlaWarning: "sla", SlaBreached: "sla", SituationConcluded: "conclusion",
     CommandRejected: "command_rejected", ReferralRejected: "referral_rejected",
     IdentityPurged: "identity_purged",

@@ -53,6 +53,7 @@ from schemas.meetings import (
     CommandRejected,
     MeetingScheduled,
     ParticipantInvited,
+    UrgentSituationAdded,
 )
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
 from schemas.referrals import (
@@ -254,6 +255,14 @@ def _defaults() -> dict[type[Message], dict[str, Any]]:
             "meeting": AgendaMeeting(
                 district="district_1", kind="regular", starts_at=NOW + timedelta(days=3),
                 ends_at=NOW + timedelta(days=3, hours=2), venue="Sample station, meeting room A"),
+        },
+        UrgentSituationAdded: {
+            "meeting_id": MEETING_ID, "agency_id": CHAIR.agency_id, "situation_id": SITUATION_ID,
+            "summary": summary(),
+            "meeting": AgendaMeeting(
+                district="district_1", kind="ad_hoc", starts_at=NOW + timedelta(hours=4),
+                ends_at=NOW + timedelta(hours=6), venue="Sample station, meeting room A"),
+            "agendas_by": NOW + timedelta(seconds=60), "added_at": NOW,
         },
         CommandRejected: {
             "command_id": EVENT_ID, "command_type": AssignAgencies.ce_type,

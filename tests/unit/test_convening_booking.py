@@ -8,10 +8,16 @@ import pytest
 from uuid6 import uuid7
 
 from directory import Cadence, TableSettings
-from schemas.meetings import AgendaIssued, MeetingScheduled, ParticipantInvited
+from schemas.meetings import AgendaIssued, MeetingScheduled, ParticipantInvited, UrgentSituationAdded
 from schemas.situations import SituationOpened, SituationScheduled
 from services.convening.agenda import VENUE_MAX, AgendaRow, Issued, agenda_due_at
-from services.convening.booking import NOTHING_DUE, DueAgendas, book, due_meetings
+from services.convening.booking import (
+    NOTHING_DUE,
+    DueAgendas,
+    book,
+    described_meetings,
+    due_meetings,
+)
 from services.convening.invitations import MeetingInvitations, join
 from services.convening.model import InviteReason, MeetingKind, MeetingSlot, Participant
 from services.convening.placement import Placed
@@ -142,11 +148,97 @@ def test_a_batch_on_one_meeting_books_each_situation_on_what_the_ones_before_lef
     booking = book([a, b], [first, second], TABLES, due, LENGTH, WINDOW, NOW)
 
     assert [type(e).__name__ for e in booking.events[1]] == [
-        "SituationScheduled", "ParticipantInvited", "AgendaIssued"]
+        "SituationScheduled", "ParticipantInvited", "AgendaIssued", "UrgentSituationAdded"], \
+        "the chair's update waits, so the chair is told of the urgent situation at once"
     assert booking.revisions == {(mid, CMB.agency_id): (1, (a.situation_id,)),
                                  (mid, HOUSING.agency_id): (1, (b.situation_id,))}
     assert booking.waiting == ((mid, CMB.agency_id),), "the chair's update waits for the window"
     assert booking.wake == {mid: NOW + WINDOW}
+
+
+def _waiting_chair(priority: str) -> tuple[MeetingSlot, SituationOpened, DueAgendas]:
+    """An ad-hoc meeting whose chair received its agenda 10 s ago, and a situation joining it."""
+    slot = meeting(MeetingKind.ADHOC, timedelta(hours=4))
+    mid = slot.meeting_id
+    first, event = opened("urgent"), opened(priority)
+    on_it = join(mid, (), first.situation_id, (CMB,), NOW).new
+    had = {CMB.agency_id: Issued(1, NOW - timedelta(seconds=10), frozenset({first.situation_id}))}
+    due = DueAgendas({mid: MeetingInvitations(meeting_id=mid, invitations=on_it)}, {mid: had},
+                     {mid: slot.starts_at + LENGTH}, {first.situation_id: _row(first)})
+    return slot, event, due
+
+
+def _notices(booking_events: tuple[object, ...]) -> list[UrgentSituationAdded]:
+    return [e for e in booking_events if isinstance(e, UrgentSituationAdded)]
+
+
+def test_an_urgent_situation_whose_chair_update_waits_is_told_to_the_chair_at_once() -> None:
+    slot, event, due = _waiting_chair("urgent")
+    booking = book([event], [placed(event, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))],
+                   TABLES, due, LENGTH, WINDOW, NOW)
+
+    [notice] = _notices(booking.events[0])
+    assert (notice.meeting_id, notice.agency_id, notice.situation_id) == (
+        slot.meeting_id, CMB.agency_id, event.situation_id)
+    assert notice.summary == event.summary, "the same de-identified block as the agendas"
+    assert (notice.meeting.kind, notice.meeting.starts_at, notice.meeting.ends_at) == (
+        "ad_hoc", slot.starts_at, slot.starts_at + LENGTH)
+    assert notice.agendas_by == NOW - timedelta(seconds=10) + WINDOW, \
+        "when the waiting update goes out"
+    assert notice.added_at == NOW
+    assert booking.waiting == ((slot.meeting_id, CMB.agency_id),), "the agenda rule is unchanged"
+
+
+def test_a_routine_situation_whose_update_waits_tells_nobody_at_once() -> None:
+    slot, event, due = _waiting_chair("routine")
+    booking = book([event], [placed(event, slot, False, CMB, invited=(CMB.agency_id,))],
+                   TABLES, due, LENGTH, WINDOW, NOW)
+
+    assert _notices(booking.events[0]) == []
+    assert booking.waiting == ((slot.meeting_id, CMB.agency_id),)
+
+
+def test_an_urgent_situation_on_a_new_meeting_reaches_the_chair_by_its_agenda_alone() -> None:
+    slot = meeting(MeetingKind.ADHOC, timedelta(hours=4))
+    event = opened("urgent")
+    mid = slot.meeting_id
+    due = DueAgendas({mid: MeetingInvitations(meeting_id=mid)}, {mid: {}}, {}, {})
+    booking = book([event], [placed(event, slot, True, CMB, HOUSING)], TABLES, due, LENGTH,
+                   WINDOW, NOW)
+
+    assert _notices(booking.events[0]) == []
+    assert CMB.agency_id in [e.agency_id for e in booking.events[0] if isinstance(e, AgendaIssued)]
+
+
+def test_an_urgent_situation_on_a_meeting_whose_agendas_are_not_due_is_told_to_the_chair() -> None:
+    regular = meeting(MeetingKind.REGULAR, timedelta(hours=20))
+    late = TableSettings(district="district_1", location="District 1 station (synthetic)",
+                         cadence=TABLE.cadence, agenda_lead_time_hours=12)
+    event = opened("urgent")
+    batch = [placed(event, regular, False, CMB, ORIGIN, invited=(CMB.agency_id,))]
+    tables = {"district_1": late}
+    assert due_meetings(batch, tables, NOW) == []
+    assert described_meetings([event], batch, []) == [regular.meeting_id], \
+        "the shell reads the meeting's end for the notice"
+    ends = regular.starts_at + timedelta(hours=3)
+    booking = book([event], batch, tables, DueAgendas({}, {}, {regular.meeting_id: ends}, {}),
+                   LENGTH, WINDOW, NOW)
+
+    [notice] = _notices(booking.events[0])
+    assert notice.agency_id == CMB.agency_id
+    assert (notice.meeting.kind, notice.meeting.ends_at) == ("regular", ends)
+    assert notice.agendas_by == regular.starts_at - timedelta(hours=12), "the agendas' due time"
+    assert not [e for e in booking.events[0] if isinstance(e, AgendaIssued)]
+
+
+def test_no_notice_without_a_chair_and_none_for_meetings_only_routine_situations_join() -> None:
+    slot, event, due = _waiting_chair("urgent")
+    booking = book([event], [placed(event, slot, False, HOUSING)], TABLES, due, LENGTH, WINDOW,
+                   NOW)
+    assert _notices(booking.events[0]) == [], "nobody chairs: the agendas carry it"
+    routine = opened()
+    regular = meeting(MeetingKind.REGULAR, timedelta(days=3))
+    assert described_meetings([routine], [placed(routine, regular, False, CMB)], []) == []
 
 
 def _row(event: SituationOpened) -> AgendaRow:

@@ -30,7 +30,13 @@ from schemas.commands import (
 )
 from schemas.envelope import Envelope
 from schemas.errors import RuleViolation
-from schemas.meetings import AgendaIssued, CommandRejected, MeetingScheduled, ParticipantInvited
+from schemas.meetings import (
+    AgendaIssued,
+    CommandRejected,
+    MeetingScheduled,
+    ParticipantInvited,
+    UrgentSituationAdded,
+)
 from schemas.reference import reference
 from schemas.referrals import SituationSummary
 from schemas.situations import (
@@ -280,6 +286,13 @@ async def test_a_situation_joining_an_issued_agenda_waits_for_the_update_window(
     assert "hrps-cmb-d3" in waiting
     [timer] = await s.store.pending_timers(meeting_id)
     assert timer.due_at <= START + timedelta(seconds=60)
+    told = out.one(UrgentSituationAdded)
+    assert (told.agency_id, told.situation_id, told.meeting_id) == (
+        "hrps-cmb-d3", late.situation_id, meeting_id), "the waiting chair is told at once"
+    assert told.agendas_by == START + timedelta(seconds=60)
+    assert told.meeting.ends_at == (await s.store.meeting_ends([meeting_id]))[meeting_id]
+    assert any(c.type == UrgentSituationAdded.ce_type for c in out.lane_copies), \
+        "on the urgent lane too"
 
     # Before the window ends, the agenda timer issues nothing and looks again at its end ...
     assert (await s.fire_timers()).events == []

@@ -10,7 +10,7 @@ import pytest
 from directory import Directory, load_directory
 from schemas.disclosures import DisclosureSealed
 from schemas.event_requests import EventRequestAcknowledged
-from schemas.meetings import AgendaIssued, CommandRejected
+from schemas.meetings import AgendaIssued, CommandRejected, UrgentSituationAdded
 from schemas.notices import PUBLIC_REQUESTER
 from schemas.reference import reference
 from schemas.referrals import ReferralRejected
@@ -40,6 +40,8 @@ def test_each_notice_links_to_its_page() -> None:
     assert console_link(BASE, agenda, "housing-services") == f"{root}/meetings/{agenda.meeting_id}"
     assert console_link(BASE, assigned, "housing-services") == \
         f"{root}/situations/{assigned.situation_id}"
+    added = sample(UrgentSituationAdded)
+    assert console_link(BASE, added, "hrps-cmb-d1") == f"{root}/meetings/{added.meeting_id}"
     assert console_link(BASE, sample(SlaWarning), "hrps-cmb-d1") == \
         f"{root}/situations/{sample(SlaWarning).situation_id}"
     assert console_link(BASE, package, "public-health") == \

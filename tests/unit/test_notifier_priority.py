@@ -27,8 +27,8 @@ def test_an_ad_hoc_meetings_invitation_and_agenda_are_urgent_a_regular_ones_are_
         assert priority(kind, None) is Priority.ROUTINE
 
 
-def test_escalations_refusals_and_address_confirmations_are_urgent_the_rest_routine() -> None:
-    urgent = {"escalation", "command_rejected", "event_request_confirmation"}
+def test_escalations_refusals_confirmations_and_urgent_situations_are_urgent_the_rest_not() -> None:
+    urgent = {"escalation", "command_rejected", "event_request_confirmation", "urgent_situation"}
     for kind in get_args(NoticeKind):
         expected = Priority.URGENT if kind in urgent else Priority.ROUTINE
         assert priority(kind, meeting("regular")) is expected, kind

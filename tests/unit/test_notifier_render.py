@@ -11,7 +11,7 @@ import pytest
 from directory import Directory, load_directory
 from schemas.base import Actor, Message
 from schemas.disclosures import DisclosureSealed
-from schemas.meetings import AgendaIssued, CommandRejected
+from schemas.meetings import AgendaIssued, CommandRejected, UrgentSituationAdded
 from schemas.reference import reference
 from schemas.referrals import Reason, ReferralRejected
 from schemas.situations import (
@@ -94,6 +94,28 @@ def test_no_risk_detail_or_identity_in_any_subject(directory: Directory, index: 
         assert len(out.subject) < 120
         for word in (*RISK_WORDS, "Sample Person", "1990", "555", "housing"):
             assert word.lower() not in out.subject.lower(), (word, out.subject)
+
+
+def test_an_urgent_situation_goes_deidentified_to_the_chair_with_its_meeting(
+        directory: Directory) -> None:
+    added = sample(UrgentSituationAdded, agency_id="hrps-cmb-d1")
+    planned = recipients.plan(added, directory, NOW.date())
+    assert [(p.kind, p.recipient.address, p.privacy.value, p.essential) for p in planned] == [
+        ("urgent_situation", "d1-commande-chair@police.example.org", "deidentified", True)]
+    out = _render(planned[0], added, directory)
+    for text in (out.text, out.html):
+        assert str(added.situation_id) in text
+        assert "URGENT" in text
+        assert summary().narrative in text
+        assert "Housing: At risk of eviction" in text
+        assert "Sample station, meeting room A" in text
+        assert render.local_time(added.agendas_by) in text, "when the agendas list it"
+        assert "http://127.0.0.1:8080/ack/TOKEN" in text
+    assert out.subject == "COMMANDE urgent situation added: 1 District, meeting of 5 January 2026"
+    for word in (*RISK_WORDS, "Sample Person", "1990", "555", "housing"):
+        assert word.lower() not in out.subject.lower(), word
+    assert recipients.plan(sample(UrgentSituationAdded, agency_id="unknown-agency"), directory,
+                           NOW.date()) == []
 
 
 def test_reference_level_notices_carry_no_summary(directory: Directory) -> None:

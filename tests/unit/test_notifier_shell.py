@@ -23,6 +23,7 @@ from schemas.meetings import (
     AgendaMeeting,
     CommandRejected,
     MeetingScheduled,
+    UrgentSituationAdded,
 )
 from schemas.notices import NoticeAcknowledged, NoticeDelivered, NoticeFailed
 from schemas.referrals import ReferralRejected
@@ -180,6 +181,21 @@ async def test_an_ad_hoc_meetings_agenda_is_taken_before_routine_notices() -> No
                            ends_at=NOW + timedelta(hours=21), venue="Sample station")
     await shell.feed(sample(AgendaIssued, agency_id="housing-services", meeting=ad_hoc))
     assert [d.kind for d in await shell.pending()] == ["invitation", "assignment"]
+
+
+async def test_an_urgent_situation_goes_to_the_chair_before_routine_notices() -> None:
+    shell = Shell()
+    await shell.feed(sample(AgenciesAssigned, lead=AgencyTask(agency_id="housing-services"),
+                            assisting=()))
+    shell.clock.advance(timedelta(minutes=5))
+    added = sample(UrgentSituationAdded, agency_id="hrps-cmb-d1")
+    await shell.feed(added)
+    first, second = await shell.pending()
+    assert (first.kind, first.recipient_agency, first.address) == (
+        "urgent_situation", "hrps-cmb-d1", "d1-commande-chair@police.example.org")
+    assert second.kind == "assignment"
+    assert "Sample station, meeting room A" in first.payload["text"], \
+        "the meeting's facts come with the event (notifier needs no mirror of it)"
 
 
 async def test_an_agenda_without_facts_for_an_unknown_meeting_still_goes_out() -> None:

@@ -45,7 +45,7 @@ def test_every_message_declares_type_topic_and_docstring() -> None:
         assert model.topic in TOPICS, model
         assert model.topic is not DLQ
         assert (model.__doc__ or "").strip(), model
-    assert len(BY_TYPE) == len(MESSAGES) == 45
+    assert len(BY_TYPE) == len(MESSAGES) == 46
 
 
 def test_registry_maps_types_and_topics_both_ways() -> None:

@@ -53,6 +53,7 @@ NOTICE_KINDS: Mapping[str, str] = {
     "referral_status": "Referral answer", "command_rejected": "Refused command",
     "event_request": "Community event request",
     "event_request_reminder": "Event request reminder", "identity_purged": "Identity purged",
+    "urgent_situation": "Urgent situation added",
 }
 SLA: Mapping[str, str] = {"first_contact": "first contact after AER confirmation",
                           "lead_acceptance": "lead agency's acceptance"}
