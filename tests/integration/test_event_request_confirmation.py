@@ -329,14 +329,15 @@ async def test_idle_buckets_and_past_days_are_pruned(stack: Stack) -> None:
         return n
 
     async with stack.intake.pool.acquire() as conn:
-        assert await limits.take(conn, client) is None
-        assert await limits.take(conn, client) is not None  # burst 1: empty
-        await limits.prune(conn)
+        bound = limits.bound(conn)
+        assert await bound.take(client) is None
+        assert await bound.take(client) is not None  # burst 1: empty
+        await bound.prune()
         assert await buckets() == 1  # not full yet (0.1 s at 10 tokens a second)
         await asyncio.sleep(0.3)
-        await limits.prune(conn)
+        await bound.prune()
         assert await buckets() == 0
-        assert await limits.take(conn, client) is None  # no row is a full bucket
+        assert await bound.take(client) is None  # no row is a full bucket
 
     # yesterday's count (Halton time) goes at the service's next pass
     old = limits.recipient_key(f"old-{RUN}@example.org")

@@ -1,5 +1,6 @@
 """The pure parts of the event-request limits: the buckets' arithmetic and the recipient's key.
-(The shared limits themselves are tested on PostgreSQL in
+(The shared limits themselves: their contract, ``tests/support/contracts/event_limits.py``, on
+the fake and on PostgreSQL, and on the stack in
 ``tests/integration/test_event_request_confirmation.py``.)"""
 
 from __future__ import annotations

@@ -8,13 +8,15 @@ Same shape as the referral side, one module per role:
 * :mod:`.decide` (pure): state + submission, confirmation or command + now -> new state and
   events; reminders, contact purges and the expiry of unconfirmed requests as pure functions of
   the state and ``now``;
-* :mod:`.ports`: the store the shell needs, a typed ``Protocol`` (``EventRequestStore``);
+* :mod:`.ports`: the store the shell needs and the shared limits the route needs, typed
+  ``Protocol`` classes (``EventRequestStore``, ``EventLimits``);
 * :mod:`.store`: its PostgreSQL implementation, named SQL on intake's schema (tables in
   ``sql/010_event_requests.sql`` and ``sql/020_event_request_confirmation.sql``);
 * :mod:`.handlers`: the consumer on ``commande.event-request-submissions.v1``, and the
   confirmation;
 * :mod:`.timers`: the reminder, expiry and purge timers (the runtime's durable timers);
-* :mod:`.rate_limit`: the client and recipient limits, in PostgreSQL (shared by every instance);
+* :mod:`.rate_limit`: the client and recipient limits, in PostgreSQL (shared by every instance;
+  ``SharedLimits.bound`` makes the limits of a connection);
 * :mod:`.ingress`: ``POST /v1/event-requests``; :mod:`.confirm`: the page of the link that
   confirms a requester's address (``GET`` shows, ``POST`` confirms).
 

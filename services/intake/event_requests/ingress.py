@@ -48,7 +48,7 @@ from schemas.envelope import to_record
 from schemas.event_requests import EventRequestSubmitted
 from services.intake.event_requests.decide import confirmation_address
 from services.intake.event_requests.handlers import EventRequests
-from services.intake.event_requests.rate_limit import SharedLimits
+from services.intake.event_requests.ports import EventLimits, EventLimitStores
 from services.intake.handlers import SOURCE
 from services.intake.ingress import token_agency
 from services.intake.ports import IntakeStore
@@ -63,9 +63,10 @@ PATH = "/v1/event-requests"
 log = get_logger("commande.intake.http")
 
 
-def routes(svc: Service, requests: EventRequests, *, max_bytes: int, limits: SharedLimits,
+def routes(svc: Service, requests: EventRequests, *, max_bytes: int, limits: EventLimitStores,
            tokens: Callable[[Connection], IntakeStore] = PgIntakeStore) -> list[BaseRoute]:
-    """The route, bound to a service (its pool exists once it started); agency tokens are
+    """The route, bound to a service (its pool exists once it started); the shared limits of
+    each connection are ``limits`` (``SharedLimits.bound`` in the service), agency tokens are
     intake's (``tokens``)."""
 
     async def agency_of(request: Request) -> str | Response | None:
@@ -80,7 +81,7 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int, limits: Sha
         now = requests.clock.now()
         client = request.client.host if request.client is not None else "unknown"
         async with svc.pool.acquire() as conn:
-            wait = await limits.take(conn, client)
+            wait = await limits(conn).take(client)
         if wait is not None:
             response = problem(429, "too_many_requests", "Too many requests",
                                f"Too many requests from your address; try again in {int(wait)} "
@@ -121,9 +122,10 @@ def routes(svc: Service, requests: EventRequests, *, max_bytes: int, limits: Sha
         confirm = address is not None
         rec = to_record(event, source=SOURCE, time=now)
         async with svc.pool.acquire() as conn, conn.transaction():
+            counted = limits(conn)
             if address is not None and (
-                    tomorrow := await limits.count_confirmation(conn, address)) is not None:
-                return _too_many_confirmations(limits, tomorrow)
+                    tomorrow := await counted.count_confirmation(address)) is not None:
+                return _too_many_confirmations(counted, tomorrow)
             await outbox.add(conn, svc.name, [events.out_record(rec)])
         request_id = str(event.request_id)
         deadline = now.replace(microsecond=0) + timedelta(hours=requests.config.confirm_hours)
@@ -166,7 +168,7 @@ def _hours(hours: int) -> str:
     return f"{hours} hours" if hours != 1 else "1 hour"
 
 
-def _too_many_confirmations(limits: SharedLimits, wait: int) -> Response:
+def _too_many_confirmations(limits: EventLimits, wait: int) -> Response:
     """429: the address given was sent its daily number of confirmation e-mails; try tomorrow
     (Halton time, in ``wait`` seconds). Nothing is recorded."""
     response = problem(

@@ -1,4 +1,5 @@
-"""The limits of ``POST /v1/event-requests``, shared by every intake instance (PostgreSQL).
+"""The limits of ``POST /v1/event-requests``, shared by every intake instance: their PostgreSQL
+implementation (of the port :class:`~services.intake.event_requests.ports.EventLimits`).
 
 * **Per client address**, a token bucket: each address starts with ``burst`` tokens and gets
   ``per_minute`` back per minute, up to ``burst``; a request takes one (429 when none is left).
@@ -18,6 +19,11 @@ is pruned (:data:`PRUNE_BUCKETS`), like the counts of past days (:data:`PRUNE_CO
 The time is PostgreSQL's (``now()``), not the service's clock: one clock for every instance (no
 skew between their clocks adds or withholds tokens), and the limits are about real traffic, which
 the business clock the demo and tests move (days or years ahead) must not refill or freeze.
+
+:class:`SharedLimits` holds the settings and the keyed hash; :meth:`SharedLimits.bound` makes the
+store of one connection (:class:`PgEventLimits`), like the requests' store. Its in-memory twin
+(``tests/support/fakes/event_limits.py``, with a clock of its own) passes the same contract
+suite (``tests/support/contracts/event_limits.py``).
 """
 
 from __future__ import annotations
@@ -107,7 +113,9 @@ def normalized_email(email: str) -> str:
 
 
 class SharedLimits:
-    """The two limits over intake's pool connections (see the module's docstring).
+    """The two limits as intake configures them: their settings and the keyed hash of their row
+    keys; :meth:`bound` makes the PostgreSQL store of one connection (see the module's
+    docstring), the ``limits`` of the HTTP route and of the pruning worker.
 
     Args:
         config: the limits.
@@ -126,32 +134,52 @@ class SharedLimits:
         """The row key of an e-mail address (normalised: :func:`normalized_email`)."""
         return self._hash(b"event-request-recipient\x00" + normalized_email(email).encode())
 
-    async def take(self, conn: Connection, client: str) -> int | None:
+    def bound(self, conn: Connection) -> PgEventLimits:
+        """The limits over ``conn`` (an
+        :data:`~services.intake.event_requests.ports.EventLimitStores`)."""
+        return PgEventLimits(conn, self)
+
+
+class PgEventLimits:
+    """The limits in intake's schema, over one connection (the port's semantics:
+    :class:`~services.intake.event_requests.ports.EventLimits`). Outside a transaction each
+    statement has its own ``now()``; inside one, the transaction's."""
+
+    def __init__(self, conn: Connection, limits: SharedLimits) -> None:
+        self._conn = conn
+        self._limits = limits
+
+    @property
+    def config(self) -> LimitConfig:
+        """The limits' settings."""
+        return self._limits.config
+
+    async def take(self, client: str) -> int | None:
         """Take a token for ``client``: ``None`` if allowed, else the whole seconds to wait
         before a token is back (for ``Retry-After``)."""
-        row = await conn.fetchrow(TAKE_FROM_BUCKET, self.client_key(client),
-                                  float(self.config.burst), self.config.per_second)
+        row = await self._conn.fetchrow(TAKE_FROM_BUCKET, self._limits.client_key(client),
+                                        float(self.config.burst), self.config.per_second)
         assert row is not None  # an upsert always returns its row
         if row["allowed"]:
             return None
         return retry_after(float(row["tokens"]), self.config.per_second)
 
-    async def count_confirmation(self, conn: Connection, email: str) -> int | None:
+    async def count_confirmation(self, email: str) -> int | None:
         """Count a confirmation e-mail to ``email`` today (Halton time): ``None`` if counted,
         else (that address was already sent ``confirmations_per_day`` today, and nothing is
         counted) the whole seconds until tomorrow (for ``Retry-After``)."""
-        sent = await conn.fetchval(COUNT_CONFIRMATION, self.recipient_key(email),
-                                   self.config.confirmations_per_day)
+        sent = await self._conn.fetchval(COUNT_CONFIRMATION, self._limits.recipient_key(email),
+                                         self.config.confirmations_per_day)
         if sent is not None:
             return None
-        seconds = float(await conn.fetchval(UNTIL_TOMORROW))
+        seconds = float(await self._conn.fetchval(UNTIL_TOMORROW))
         return max(1, math.ceil(seconds))
 
-    async def prune(self, conn: Connection) -> tuple[int, int]:
+    async def prune(self) -> tuple[int, int]:
         """Delete buckets idle long enough to be full again and the counts of past days;
         returns how many of each."""
-        buckets = await conn.execute(PRUNE_BUCKETS, self.config.refill.total_seconds())
-        counts = await conn.execute(PRUNE_COUNTS)
+        buckets = await self._conn.execute(PRUNE_BUCKETS, self.config.refill.total_seconds())
+        counts = await self._conn.execute(PRUNE_COUNTS)
         return _deleted(buckets), _deleted(counts)
 
 

@@ -31,8 +31,11 @@ from services.intake.event_requests.decide import (
     decide_purge,
     decide_reminder,
 )
-from services.intake.event_requests.ports import EventRequestStore, EventRequestStores
-from services.intake.event_requests.rate_limit import SharedLimits
+from services.intake.event_requests.ports import (
+    EventLimitStores,
+    EventRequestStore,
+    EventRequestStores,
+)
 from services.intake.event_requests.store import PgEventRequestStore
 from services.runtime import timers as runtime
 from services.runtime.db import Connection, Pool
@@ -108,13 +111,13 @@ def fires(config: EventConfig, stores: EventRequestStores = PgEventRequestStore
     return {kind: fire for kind in KINDS}
 
 
-async def prune_limits(pool: Pool, limits: SharedLimits) -> tuple[int, int]:
+async def prune_limits(pool: Pool, limits: EventLimitStores) -> tuple[int, int]:
     """Delete the idle rate-limit buckets and past days' confirmation counts."""
     async with pool.acquire() as conn:
-        return await limits.prune(conn)
+        return await limits(conn).prune()
 
 
-def prune_worker(limits: SharedLimits, interval: float) -> BackgroundLoop:
+def prune_worker(limits: EventLimitStores, interval: float) -> BackgroundLoop:
     """The background worker pruning the shared limits every ``interval`` seconds (a failed
     pass is tried again at the next tick)."""
 

@@ -40,9 +40,10 @@ def install(svc: Service, settings: IntakeSettings, *, clock: Clock, vault: Vaul
     limits = SharedLimits(LimitConfig(
         burst=settings.intake_event_rate_burst, per_minute=settings.intake_event_rate_per_minute,
         confirmations_per_day=settings.intake_event_confirmations_per_day), vault.fingerprint)
-    svc.background(timers.prune_worker(limits, settings.intake_event_timer_interval_seconds))
+    svc.background(timers.prune_worker(limits.bound,
+                                       settings.intake_event_timer_interval_seconds))
     svc.routes.extend(ingress.routes(svc, handlers, max_bytes=settings.intake_event_http_max_bytes,
-                                     limits=limits))
+                                     limits=limits.bound))
     svc.routes.extend(confirm.routes(svc, handlers, confirm_secret(settings)))
     return handlers
 
