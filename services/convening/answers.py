@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.convening.refusals import CommandRefused, CommandStale, reason
+from services.convening.refusals import reason
+from services.runtime.decision import CommandRefused, CommandStale
 
 Found = tuple[datetime, str | None] | None
 """``(meeting start, invited agency or None when the meeting has no such invitation)``, or

@@ -38,7 +38,7 @@ from services.convening.agenda import (
 from services.convening.invitations import Invitation, Joining, MeetingInvitations, invite
 from services.convening.model import InviteReason, MeetingSlot, Participant
 from services.convening.placement import Placed
-from services.convening.situation import INITIAL, SituationState, decide_schedule, evolve, fold
+from services.convening.situation import INITIAL, SituationState, decide_schedule, evolve
 from services.convening.timers import Timer, agenda_timer
 
 INVITATION_REASON: Mapping[InviteReason, InvitationReason] = {
@@ -185,12 +185,11 @@ def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
     for event, p in zip(opened, placed, strict=True):
         meeting, table, sid = p.meeting, tables[p.meeting.district], event.situation_id
         mid = meeting.meeting_id
-        state = evolve(INITIAL, event)
-        scheduled = decide_schedule(state, meeting, now)
-        state = fold(scheduled, state)
+        scheduled = decide_schedule(evolve(INITIAL, event), meeting, now)
+        state = scheduled.state
         summary_json = event.summary.model_dump_json()
         situations.append(NewSituation(state, summary_json))
-        events: list[Message] = [*scheduled]
+        events: list[Message] = [*scheduled.events]
         if p.created:
             ends_at = ends[mid] = meeting.starts_at + meeting_length
             meetings.append(NewMeeting(meeting, ends_at))

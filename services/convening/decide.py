@@ -1,7 +1,9 @@
-"""What a command produces (pure): ``decide(state, command, now, table) -> events``.
+"""What a command produces (pure): ``decide(state, command, now, table) -> Decided``.
 
 See :mod:`services.convening.situation` for the state machine and who may do what; the state and
-how events change it live in :mod:`services.convening.evolve`.
+how events change it live in :mod:`services.convening.evolve`. A decision is the runtime's one
+shape (ADR 0012): :class:`~services.runtime.decision.Decided` (the state after the events, folded
+with :func:`~services.convening.evolve.fold`, and the events), or a refusal raised.
 """
 
 from __future__ import annotations
@@ -41,10 +43,12 @@ from services.convening.evolve import (
     SituationState,
     Status,
     Task,
+    fold,
 )
 from services.convening.model import MeetingKind, MeetingSlot
-from services.convening.refusals import CommandRefused, CommandStale, reason
+from services.convening.refusals import reason
 from services.convening.tasks import WORKING, can_move, is_open
+from services.runtime.decision import CommandRefused, CommandStale, Decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,8 @@ SituationCommand = (
 # -- scheduling ------------------------------------------------------------------------------
 
 
-def decide_schedule(state: SituationState, meeting: MeetingSlot, now: datetime) -> list[SituationEvent]:
+def decide_schedule(state: SituationState, meeting: MeetingSlot,
+                    now: datetime) -> Decided[SituationState, SituationEvent]:
     """Place an opened situation (or move a scheduled one) on ``meeting``.
 
     Raises:
@@ -115,7 +120,7 @@ def decide_schedule(state: SituationState, meeting: MeetingSlot, now: datetime) 
             reason("not_schedulable", f"a situation that is {state.status} cannot be scheduled")
         )
     assert state.situation_id is not None
-    return [
+    return _decided(state, [
         SituationScheduled(
             situation_id=state.situation_id,
             meeting_id=meeting.meeting_id,
@@ -124,7 +129,7 @@ def decide_schedule(state: SituationState, meeting: MeetingSlot, now: datetime) 
             slot="ad_hoc" if meeting.kind is MeetingKind.ADHOC else "regular",
             scheduled_at=now,
         )
-    ]
+    ])
 
 
 # -- decide ----------------------------------------------------------------------------------
@@ -132,13 +137,24 @@ def decide_schedule(state: SituationState, meeting: MeetingSlot, now: datetime) 
 
 def decide(
     state: SituationState, command: SituationCommand, now: datetime, table: TableContext
-) -> list[SituationEvent]:
-    """The events ``command`` produces from ``state`` at ``now``.
+) -> Decided[SituationState, SituationEvent]:
+    """The events ``command`` produces from ``state`` at ``now``, and the state after them.
 
     Raises:
         CommandRefused: the actor may not do this, or a business rule forbids it.
         CommandStale: the command does not fit the situation's current state.
     """
+    return _decided(state, _events(state, command, now, table))
+
+
+def _decided(state: SituationState,
+             events: list[SituationEvent]) -> Decided[SituationState, SituationEvent]:
+    return Decided(fold(events, state), tuple(events))
+
+
+def _events(
+    state: SituationState, command: SituationCommand, now: datetime, table: TableContext
+) -> list[SituationEvent]:
     if state.status is None or state.situation_id != command.situation_id:
         raise CommandStale(reason("unknown_situation", "no open situation has this id", "situation_id"))
     if state.status in ("concluded", "rejected", "returned") and not isinstance(command, ReopenSituation):

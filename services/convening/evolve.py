@@ -24,8 +24,9 @@ from schemas.situations import (
     SituationReopened,
     SituationScheduled,
 )
-from services.convening.refusals import CommandStale, reason
+from services.convening.refusals import reason
 from services.convening.tasks import can_move, is_open
+from services.runtime.decision import CommandStale
 
 Status = Literal[
     "opened",

@@ -63,7 +63,7 @@ from services.convening.placement import (
     windows_for,
 )
 from services.convening.ports import ConveningStore, Stores
-from services.convening.refusals import CommandRefused, CommandStale, command_rejected
+from services.convening.refusals import command_rejected
 from services.convening.routing import brief
 from services.convening.settings import ConveningSettings
 from services.convening.situation import (
@@ -72,13 +72,13 @@ from services.convening.situation import (
     SituationState,
     decide,
     evolve,
-    fold,
     table_context,
 )
 from services.convening.store import PgConveningStore
 from services.convening.timers import SlaPolicy, applies, timers_to_start
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
+from services.runtime.decision import CommandRefused, CommandStale
 from services.runtime.events import emit_all
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
@@ -287,19 +287,18 @@ class Handlers:
         try:
             table = NO_TABLE if state.district is None else table_context(
                 self.deps.directory.current(), self.deps.reference, state.district, now)
-            events = decide(state, cmd, now, table)
+            decided = decide(state, cmd, now, table)
         except (CommandRefused, CommandStale) as refused:
             log.info("command rejected", command_type=env.type, situation_id=str(cmd.situation_id),
                      reasons=[r.code for r in refused.reasons])
             return self._emit([command_rejected(
                 refused, command_id=env.id, command_type=env.type, target="situation",
                 target_id=cmd.situation_id, now=now, actor=cmd.actor)], env, now)
-        after = fold(events, state)
-        await store.save_situation(after, state.version, now)
-        await self._settle_timers(store, events, after, now)
+        await store.save_situation(decided.state, state.version, now)
+        await self._settle_timers(store, decided.events, decided.state, now)
         log.info("command applied", command_type=env.type, situation_id=str(cmd.situation_id),
-                 status=after.status, events=len(events))
-        return self._emit(events, env, now)
+                 status=decided.state.status, events=len(decided.events))
+        return self._emit(decided.events, env, now)
 
     async def _settle_timers(self, store: ConveningStore, events: Sequence[SituationEvent],
                              state: SituationState, now: datetime) -> None:

@@ -1,4 +1,6 @@
-"""Refused commands: the errors the state machine raises and the CommandRejected they become."""
+"""Refused commands: the ``CommandRejected`` that the refusals the state machine raises
+(:class:`~services.runtime.decision.CommandRefused`, :class:`~services.runtime.decision.CommandStale`)
+become."""
 
 from __future__ import annotations
 
@@ -7,30 +9,14 @@ from typing import Literal
 from uuid import UUID
 
 from schemas.base import Actor
-from schemas.errors import RuleViolation, StaleState
 from schemas.meetings import CommandRejected
 from schemas.referrals import Reason
+from services.runtime.decision import CommandRefused, CommandStale
 
 
 def reason(code: str, message: str, field: str | None = None) -> Reason:
     """One reason, machine code plus a sentence a person can act on."""
     return Reason(code=code, field=field, message=message)
-
-
-class CommandRefused(RuleViolation):
-    """The actor may not do this, or a business rule forbids it."""
-
-    def __init__(self, *reasons: Reason) -> None:
-        super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
-        self.reasons: tuple[Reason, ...] = reasons
-
-
-class CommandStale(StaleState):
-    """The command (or event) does not fit the aggregate's current state."""
-
-    def __init__(self, *reasons: Reason) -> None:
-        super().__init__("; ".join(f"{r.code}: {r.message}" for r in reasons))
-        self.reasons: tuple[Reason, ...] = reasons
 
 
 def command_rejected(

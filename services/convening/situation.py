@@ -1,4 +1,4 @@
-"""The situation state machine (pure): ``decide(state, command, now, table) -> events``, ``evolve``.
+"""The situation state machine (pure): ``decide(state, command, now, table) -> Decided``, ``evolve``.
 
 ::
 

@@ -1,12 +1,19 @@
 """What intake answers to a referral, given what it already knows of that reference (pure).
 
-State is per ``(agency_id, referral_ref)``. ``decide_submission`` returns one of:
+State is per ``(agency_id, referral_ref)``. Decisions are the runtime's one shape (ADR 0012);
+``decide_submission`` returns one of:
 
-* :class:`Accept`: open a situation (``SituationOpened`` de-identified, ``ReferralAccepted``);
-* :class:`Reject`: ``ReferralRejected`` with every reason;
-* :class:`Duplicate`: the same content again: the same answer re-published, nothing opened;
-* :class:`Conflict`: different content under a reference that opened a situation (or whose
-  identity was purged): ``ReferralRejected`` ``duplicate_ref_conflict``.
+* :class:`Decided` with an ``accepted`` state: open its situation (``SituationOpened``
+  de-identified, ``ReferralAccepted``);
+* :class:`Decided` with a ``rejected`` state: ``ReferralRejected`` with every reason (kept, so the
+  same content again gets the same answer);
+* :class:`Unchanged` ``duplicate_referral``: the same content again: the same answer
+  re-published, nothing opened;
+* :class:`Unchanged` ``duplicate_ref_conflict``: different content under a reference that opened
+  a situation (or whose identity was purged): ``ReferralRejected`` ``duplicate_ref_conflict``.
+
+``decide_withdrawal`` concludes and purges an open situation (:class:`Decided`) or changes
+nothing (:class:`Unchanged`, its code says why).
 
 A reference that was *rejected* opened nothing, so a corrected referral under the same reference
 is checked afresh (the agency fixes what the reasons said and sends again).
@@ -14,7 +21,7 @@ is checked afresh (the agency fixes what the reasons said and sends again).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -30,6 +37,7 @@ from schemas.referrals import (
 )
 from schemas.situations import IdentityPurged, SituationConcluded, SituationOpened
 from services.intake.rules import Checked
+from services.runtime.decision import Decided, Unchanged
 
 Outcome = Literal["accepted", "rejected"]
 
@@ -53,54 +61,13 @@ class ReferralState:
     situation_status: Literal["open", "concluded"] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Accept:
-    """Open ``situation_id`` for ``district``; ``events`` = SituationOpened, ReferralAccepted."""
+ReferralDecision = Decided[ReferralState, Message]
+"""A reference's new state and the events to publish (the runtime's :class:`Decided`)."""
 
-    situation_id: UUID
-    district: str
-    events: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """Refuse with every reason; ``events`` = ReferralRejected."""
-
-    reasons: tuple[Reason, ...]
-    events: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Duplicate:
-    """Same content again: re-publish the same answer; nothing changes."""
-
-    events: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """Other content under a used reference: ``duplicate_ref_conflict``; nothing changes."""
-
-    events: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Withdraw:
-    """Conclude ``situation_id`` as withdrawn and purge its identity."""
-
-    situation_id: UUID
-    events: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Ignore:
-    """Nothing to do; ``code`` says why (for the log)."""
-
-    code: str
-
-
-SubmissionDecision = Accept | Reject | Duplicate | Conflict
-WithdrawalDecision = Withdraw | Ignore
+DUPLICATE = "duplicate_referral"
+""":class:`Unchanged` code: the same content again; the first answer is published again."""
+CONFLICT = "duplicate_ref_conflict"
+""":class:`Unchanged` code: other content under a used reference; ``ReferralRejected`` with it."""
 
 CONFLICT_MESSAGE = (
     "This referral_ref was already used for a different referral; submit the new referral "
@@ -110,17 +77,23 @@ CONFLICT_MESSAGE = (
 
 def decide_submission(state: ReferralState | None, event: ReferralSubmitted, checked: Checked,
                       fingerprint: bytes, now: datetime, new_situation_id: UUID
-                      ) -> SubmissionDecision:
-    """Intake's answer to ``event`` (already checked by :func:`services.intake.rules.check`)."""
+                      ) -> ReferralDecision | Unchanged:
+    """Intake's answer to ``event`` (already checked by :func:`services.intake.rules.check`).
+
+    ``fingerprint`` is the content's, made with the key of ``state``'s (the new state carries
+    it; the shell stores the one made with the vault's current key)."""
     if state is not None and state.outcome == "accepted":
         if state.fingerprint is not None and state.fingerprint == fingerprint:
-            return Duplicate(events=(_accepted(state, now, duplicate=True),))
-        return Conflict(events=(_rejected(event, now, (Reason(
-            code="duplicate_ref_conflict", field="referral_ref", message=CONFLICT_MESSAGE),)),))
+            return Unchanged(DUPLICATE, (_accepted(state, now, duplicate=True),))
+        return Unchanged(CONFLICT, (_rejected(event, now, (Reason(
+            code=CONFLICT, field="referral_ref", message=CONFLICT_MESSAGE),)),))
     if state is not None and state.fingerprint == fingerprint and state.reasons:
-        return Duplicate(events=(_rejected(event, now, state.reasons),))
+        return Unchanged(DUPLICATE, (_rejected(event, now, state.reasons),))
+    answered = ReferralState(agency_id=event.agency_id, referral_ref=event.referral_ref,
+                             fingerprint=fingerprint, outcome="rejected", answered_at=now)
     if not checked.ok or checked.district is None or checked.municipality is None:
-        return Reject(reasons=checked.reasons, events=(_rejected(event, now, checked.reasons),))
+        return Decided(replace(answered, reasons=checked.reasons),
+                       (_rejected(event, now, checked.reasons),))
     opened = SituationOpened(  # the municipality as Filter 1 found it: its code
         situation_id=new_situation_id, originating_agency=event.agency_id,
         referral_ref=event.referral_ref, district=checked.district, priority=event.priority,
@@ -131,20 +104,22 @@ def decide_submission(state: ReferralState | None, event: ReferralSubmitted, che
         agency_id=event.agency_id, referral_ref=event.referral_ref,
         situation_id=new_situation_id, district=checked.district, accepted_at=now,
     )
-    return Accept(situation_id=new_situation_id, district=checked.district,
-                  events=(opened, accepted))
+    return Decided(replace(answered, outcome="accepted", situation_id=new_situation_id,
+                           district=checked.district, situation_status="open"),
+                   (opened, accepted))
 
 
 def decide_withdrawal(state: ReferralState | None, event: ReferralWithdrawn, now: datetime,
-                      records_purged: int) -> WithdrawalDecision:
-    """Withdrawing an open situation concludes it as ``withdrawn`` and purges its identity."""
+                      records_purged: int) -> ReferralDecision | Unchanged:
+    """Withdrawing an open situation concludes it as ``withdrawn`` and purges its identity (the
+    new state: concluded, no fingerprint)."""
     if state is None:
-        return Ignore("withdrawal_of_unknown_referral")
+        return Unchanged("withdrawal_of_unknown_referral")
     if state.outcome != "accepted" or state.situation_id is None:
-        return Ignore("withdrawal_of_rejected_referral")
+        return Unchanged("withdrawal_of_rejected_referral")
     if state.situation_status != "open":
-        return Ignore("withdrawal_after_conclusion")
-    return Withdraw(situation_id=state.situation_id, events=(
+        return Unchanged("withdrawal_after_conclusion")
+    return Decided(replace(state, fingerprint=None, situation_status="concluded"), (
         SituationConcluded(situation_id=state.situation_id, conclusion="withdrawn",
                            concluded_at=now, concluded_by=None),
         IdentityPurged(situation_id=state.situation_id, purged_at=now, reason="withdrawn",

@@ -51,16 +51,7 @@ from schemas.situations import (
 )
 from schemas.topics import REFERRALS, REFERRALS_URGENT
 from services.intake import disclosure, provenance, retention, rules, sealing
-from services.intake.decide import (
-    Accept,
-    Conflict,
-    Duplicate,
-    Reject,
-    SubmissionDecision,
-    Withdraw,
-    decide_submission,
-    decide_withdrawal,
-)
+from services.intake.decide import ReferralDecision, decide_submission, decide_withdrawal
 from services.intake.ports import Answer, Assignment, Found, IntakeStore, NewSituation
 from services.intake.provenance import Trust
 from services.intake.signing import sign_disclosure
@@ -69,6 +60,7 @@ from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
+from services.runtime.decision import Unchanged
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
 
@@ -188,7 +180,7 @@ class Intake:
         return [r for _, records in await self._decide_and_save(store, items) for r in records]
 
     async def submit_direct(self, conn: Connection, event: ReferralSubmitted
-                            ) -> tuple[SubmissionDecision, Sequence[OutRecord]]:
+                            ) -> tuple[ReferralDecision | Unchanged, Sequence[OutRecord]]:
         """Decide a submission that reached intake itself (its HTTP ingress, the token already
         bound to the agency) in the caller's transaction: the same rules, once, with the subject
         as received (it never crosses Kafka); returns the decision and what to publish."""
@@ -200,7 +192,8 @@ class Intake:
     async def _decide_and_save(
             self, store: IntakeStore,
             items: Sequence[tuple[Envelope[Message] | None, ReferralSubmitted, Found | None]],
-            *, direct: bool = False) -> list[tuple[SubmissionDecision, list[OutRecord]]]:
+            *, direct: bool = False
+    ) -> list[tuple[ReferralDecision | Unchanged, list[OutRecord]]]:
         """Each submission's decision and records (caused by its envelope, when it came as a
         record), then one save of what they wrote."""
         now = self.clock.now()
@@ -219,7 +212,7 @@ class Intake:
 
     def _decide(self, event: ReferralSubmitted, found: Found | None, now: datetime,
                 situations: list[NewSituation], answers: list[Answer], *,
-                direct: bool = False) -> SubmissionDecision:
+                direct: bool = False) -> ReferralDecision | Unchanged:
         """Filter 1 and the duplicate rules for one submission; what to write is appended.
         ``direct``: received by intake itself, so a subject in clear is expected."""
         subject, checked = self.check(event, now, direct=direct)
@@ -234,30 +227,27 @@ class Intake:
                 compare = b""
         situation_id = uuid7()
         decision = decide_submission(state, event, checked, compare, now, situation_id)
-        if isinstance(decision, Accept):
-            assert subject is not None
-            situations.append(NewSituation(
-                situation_id, event.agency_id, event.referral_ref, decision.district,
-                self.vault.encrypt(situation_id, subject), now))
-            answers.append(Answer(
-                agency_id=event.agency_id, referral_ref=event.referral_ref,
-                fingerprint=current, fingerprint_key=self.vault.current_id, outcome="accepted",
-                situation_id=situation_id, district=decision.district, reasons=(),
-                answered_at=now))
-            log.info("referral accepted", agency_id=event.agency_id,
-                     situation_id=str(situation_id), district=decision.district)
-        elif isinstance(decision, Reject):
-            answers.append(Answer(
-                agency_id=event.agency_id, referral_ref=event.referral_ref,
-                fingerprint=current, fingerprint_key=self.vault.current_id, outcome="rejected",
-                situation_id=None, district=None, reasons=decision.reasons, answered_at=now))
+        if isinstance(decision, Unchanged):
+            log.info("referral answered again; nothing changes", agency_id=event.agency_id,
+                     code=decision.code)
+            return decision
+        new = decision.state
+        answers.append(Answer(  # fingerprinted with the vault's current key
+            agency_id=new.agency_id, referral_ref=new.referral_ref, fingerprint=current,
+            fingerprint_key=self.vault.current_id, outcome=new.outcome,
+            situation_id=new.situation_id, district=new.district, reasons=new.reasons,
+            answered_at=new.answered_at))
+        if new.situation_id is None:
             log.info("referral rejected", agency_id=event.agency_id,
-                     codes=sorted({r.code for r in decision.reasons}))
-        elif isinstance(decision, Duplicate):
-            log.info("duplicate referral answered again", agency_id=event.agency_id)
-        elif isinstance(decision, Conflict):
-            log.info("referral ref reused with other content", agency_id=event.agency_id,
-                     codes=["duplicate_ref_conflict"])
+                     codes=sorted({r.code for r in new.reasons}))
+            return decision
+        assert subject is not None
+        assert new.district is not None
+        situations.append(NewSituation(
+            new.situation_id, event.agency_id, event.referral_ref, new.district,
+            self.vault.encrypt(new.situation_id, subject), now))
+        log.info("referral accepted", agency_id=event.agency_id,
+                 situation_id=str(new.situation_id), district=new.district)
         return decision
 
     def check(self, event: ReferralSubmitted, now: datetime, *, direct: bool = False
@@ -298,14 +288,15 @@ class Intake:
         if state is not None and state.situation_id is not None:
             present = 1 if await store.get_vault(state.situation_id) is not None else 0
         decision = decide_withdrawal(state, event, now, present)
-        if not isinstance(decision, Withdraw):
+        if isinstance(decision, Unchanged):
             log.info("withdrawal changes nothing", agency_id=event.agency_id, code=decision.code)
-            return []
-        await store.conclude(decision.situation_id, "withdrawn", now, None)
-        await store.purge(decision.situation_id, "withdrawn", now)
-        await store.timer_store.settle(retention.timer_keys(decision.situation_id), "cancelled",
-                                       now)
-        log.info("referral withdrawn; identity purged", situation_id=str(decision.situation_id))
+            return [self._emit(e, env, now) for e in decision.events]
+        situation_id = decision.state.situation_id
+        assert situation_id is not None
+        await store.conclude(situation_id, "withdrawn", now, None)
+        await store.purge(situation_id, "withdrawn", now)
+        await store.timer_store.settle(retention.timer_keys(situation_id), "cancelled", now)
+        log.info("referral withdrawn; identity purged", situation_id=str(situation_id))
         return [self._emit(e, env, now) for e in decision.events]
 
     async def on_dead_letter(self, conn: Connection, rec: InRecord,

@@ -32,11 +32,12 @@ from starlette.routing import BaseRoute, Route
 from directory import Directory
 from schemas.reference.calendar import local_date
 from schemas.referrals import Reason, ReferralSubmitted
-from services.intake.decide import CONFLICT_MESSAGE, Accept, Conflict, Reject
+from services.intake.decide import CONFLICT, CONFLICT_MESSAGE
 from services.intake.handlers import Intake
 from services.intake.ports import IntakeStore
 from services.runtime import outbox
 from services.runtime.db import Connection, Pool
+from services.runtime.decision import Unchanged
 from services.runtime.logging import get_logger
 from services.runtime.problems import field_errors, problem, read_json_body
 from services.runtime.service import Service
@@ -122,17 +123,18 @@ def routes(svc: Service, intake: Intake, max_bytes: int) -> list[BaseRoute]:
             decision, records = await intake.submit_direct(conn, event)
             await outbox.add(conn, svc.name, records)
         url = f"/v1/referrals/{agency}/{event.referral_ref}"
-        if isinstance(decision, Accept):
-            return JSONResponse({"status": "accepted", "situation_id": str(decision.situation_id),
-                                 "district": decision.district, "status_url": url},
+        if isinstance(decision, Unchanged):
+            if decision.code == CONFLICT:
+                return problem(409, "duplicate_ref_conflict", "Reference already used",
+                               CONFLICT_MESSAGE)
+            return await answer(agency, event.referral_ref)  # the same referral again: its answer
+        new = decision.state
+        if new.outcome == "accepted":
+            return JSONResponse({"status": "accepted", "situation_id": str(new.situation_id),
+                                 "district": new.district, "status_url": url},
                                 status_code=201, headers={"Location": url})
-        if isinstance(decision, Reject):
-            return problem(400, "referral_rejected", "The referral does not meet Filter 1",
-                           "Fix every reason and submit again.", reasons=_reasons(decision.reasons))
-        if isinstance(decision, Conflict):
-            return problem(409, "duplicate_ref_conflict", "Reference already used",
-                           CONFLICT_MESSAGE)
-        return await answer(agency, event.referral_ref)  # the same referral again: its answer
+        return problem(400, "referral_rejected", "The referral does not meet Filter 1",
+                       "Fix every reason and submit again.", reasons=_reasons(new.reasons))
 
     async def answer(agency: str, ref: str) -> Response:
         """The recorded answer to one of ``agency``'s references."""

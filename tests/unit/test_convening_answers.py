@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.convening.answers import Found, answer_refusal
-from services.convening.refusals import CommandRefused, CommandStale
+from services.runtime.decision import CommandRefused, CommandStale
 from tests.support.samples import NOW
 
 pytestmark = pytest.mark.unit

@@ -13,7 +13,6 @@ from schemas.base import Actor
 from schemas.commands import AssignAgencies, RecordAerDecision, RespondToAssignment
 from schemas.situations import AerDecisionRecorded, AssignmentResponded, SituationOpened
 from services.convening.model import MeetingKind, MeetingSlot
-from services.convening.refusals import CommandRefused
 from services.convening.situation import (
     INITIAL,
     SituationState,
@@ -21,8 +20,8 @@ from services.convening.situation import (
     decide,
     decide_schedule,
     evolve,
-    fold,
 )
+from services.runtime.decision import CommandRefused
 from tests.support.samples import sample
 
 pytestmark = pytest.mark.unit
@@ -45,7 +44,7 @@ def scheduled() -> SituationState:
                                    originating_agency="public-health", opened_at=T0))
     slot = MeetingSlot(meeting_id=MEETING, district="district_1", kind=MeetingKind.REGULAR,
                        starts_at=STARTS, location="Station (synthetic)", scheduled_at=T0)
-    return fold(decide_schedule(state, slot, T0), state)
+    return decide_schedule(state, slot, T0).state
 
 
 def decision(**fields: Any) -> RecordAerDecision:
@@ -54,10 +53,10 @@ def decision(**fields: Any) -> RecordAerDecision:
 
 
 def assigned() -> SituationState:
-    confirmed = fold(decide(scheduled(), decision(), STARTS, TABLE), scheduled())
+    confirmed = decide(scheduled(), decision(), STARTS, TABLE).state
     assign = AssignAgencies(situation_id=SID, actor=CHAIR, issued_at=STARTS, meeting_id=MEETING,
                             lead=LEAD, identity_release="filter_3")
-    return fold(decide(confirmed, assign, STARTS, TABLE), confirmed)
+    return decide(confirmed, assign, STARTS, TABLE).state
 
 
 def respond(reason: str) -> RespondToAssignment:
@@ -94,8 +93,8 @@ def test_an_assignment_reason_that_identifies_is_refused(reason: str, kind: str)
 
 def test_ordinary_notes_and_reasons_go_through() -> None:
     (recorded,) = decide(scheduled(), decision(note="AER confirmed; 2 sectors; act within 48 hours."),
-                         STARTS, TABLE)
+                         STARTS, TABLE).events
     assert isinstance(recorded, AerDecisionRecorded)
     (responded,) = decide(assigned(), respond("No capacity this week, 3/4 of staff away; "
-                                              "refer to the assisting agency."), STARTS, TABLE)
+                                              "refer to the assisting agency."), STARTS, TABLE).events
     assert isinstance(responded, AssignmentResponded)

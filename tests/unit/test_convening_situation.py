@@ -35,7 +35,7 @@ from schemas.situations import (
     SlaWarning,
 )
 from services.convening.model import MeetingKind, MeetingSlot
-from services.convening.refusals import CommandRefused, CommandStale, command_rejected
+from services.convening.refusals import command_rejected
 from services.convening.situation import (
     INITIAL,
     ReopenSituation,
@@ -48,6 +48,7 @@ from services.convening.situation import (
     fold,
 )
 from services.convening.tasks import NEEDS_REASON, TRANSITIONS, is_open
+from services.runtime.decision import CommandRefused, CommandStale
 from tests.support.samples import sample
 
 SID = UUID("0194a1b2-0000-7000-8000-0000000000a1")
@@ -114,12 +115,12 @@ def opened() -> SituationState:
 
 
 def run(state: SituationState, command: SituationCommand, now: datetime) -> SituationState:
-    return fold(decide(state, command, now, TABLE), state)
+    return decide(state, command, now, TABLE).state
 
 
 def scheduled() -> SituationState:
     state = opened()
-    return fold(decide_schedule(state, meeting(), T0), state)
+    return decide_schedule(state, meeting(), T0).state
 
 
 def decision(value: str = "confirmed", actor: Actor = CHAIR, **kw: Any) -> RecordAerDecision:
@@ -213,15 +214,15 @@ def test_opened_then_scheduled() -> None:
     state = scheduled()
     assert (state.status, state.meeting_id, state.meeting_starts_at) == ("scheduled", MEETING, STARTS)
     assert state.version == 2
-    events = decide_schedule(opened(), meeting(), T0)
+    events = decide_schedule(opened(), meeting(), T0).events
     assert isinstance(events[0], SituationScheduled)
     assert events[0].slot == "regular"
     adhoc = meeting().model_copy(update={"kind": MeetingKind.ADHOC})
-    assert decide_schedule(opened(), adhoc, T0)[0].slot == "ad_hoc"  # type: ignore[attr-defined]
+    assert decide_schedule(opened(), adhoc, T0).events[0].slot == "ad_hoc"  # type: ignore[attr-defined]
 
 
 def test_a_scheduled_situation_may_move_to_another_meeting_but_not_the_same() -> None:
-    moved = fold(decide_schedule(scheduled(), meeting(OTHER_MEETING), T0), scheduled())
+    moved = decide_schedule(scheduled(), meeting(OTHER_MEETING), T0).state
     assert moved.meeting_id == OTHER_MEETING
     with pytest.raises(CommandStale):
         decide_schedule(scheduled(), meeting(), T0)
@@ -235,7 +236,7 @@ def test_the_whole_road_to_conclusion() -> None:
     state = run(state, intervention(), STARTS + timedelta(hours=3))
     assert state.status == "intervention"
     assert state.first_contact_at == STARTS
-    events = decide(state, conclude(), STARTS + timedelta(days=7), TABLE)
+    events = decide(state, conclude(), STARTS + timedelta(days=7), TABLE).events
     assert [type(e).__name__ for e in events] == [
         "AssignmentResponded",
         "AssignmentResponded",
@@ -257,7 +258,7 @@ def test_confirmation_records_the_decision_time() -> None:
     [("rejected", "rejected_not_aer"), ("returned", "returned_to_originator")],
 )
 def test_rejected_or_returned_is_concluded_at_once(value: str, conclusion: str) -> None:
-    events = decide(scheduled(), decision(value), STARTS, TABLE)
+    events = decide(scheduled(), decision(value), STARTS, TABLE).events
     assert [type(e) for e in events] == [AerDecisionRecorded, SituationConcluded]
     assert events[1].conclusion == conclusion  # type: ignore[attr-defined]
     after_decision = evolve(scheduled(), events[0])
@@ -271,7 +272,7 @@ def test_reopening_starts_over() -> None:
     state = run(state, reopen(), STARTS + timedelta(days=1))
     assert state.status == "opened"
     assert (state.meeting_id, state.aer_decision, state.conclusion, state.tasks) == (None, None, None, ())
-    state = fold(decide_schedule(state, meeting(OTHER_MEETING), STARTS), state)
+    state = decide_schedule(state, meeting(OTHER_MEETING), STARTS).state
     assert state.status == "scheduled"
 
 
@@ -287,14 +288,14 @@ def test_a_withdrawn_situation_is_not_reopened() -> None:
 def test_reassigning_cancels_dropped_open_tasks_and_keeps_retained_ones() -> None:
     state = run(accepted(), respond(ASSIST, "accepted"), STARTS)
     state = run(state, respond(LEAD, "failed", "could not reach"), STARTS)
-    events = decide(state, assign(lead=OTHER, assisting=(ASSIST,)), STARTS, TABLE)
+    events = decide(state, assign(lead=OTHER, assisting=(ASSIST,)), STARTS, TABLE).events
     assert [type(e) for e in events] == [AgenciesAssigned]  # the failed lead needs no cancel
     state = fold(events, state)
     assert [(t.agency_id, t.role, t.state) for t in state.tasks] == [
         (OTHER, "lead", "requested"),
         (ASSIST, "assisting", "accepted"),
     ]
-    events = decide(state, assign(lead=OTHER, assisting=()), STARTS, TABLE)
+    events = decide(state, assign(lead=OTHER, assisting=()), STARTS, TABLE).events
     assert isinstance(events[0], AssignmentResponded)
     assert (events[0].agency_id, events[0].to_state) == (ASSIST, "cancelled")
     assert fold(events, state).tasks == (state.tasks[0],)
@@ -532,11 +533,11 @@ def test_evolve_refuses_events_that_do_not_fit() -> None:
     with pytest.raises(CommandStale):
         evolve(opened(), open_event)
     with pytest.raises(CommandStale):
-        evolve(INITIAL, decide_schedule(opened(), meeting(), T0)[0])
+        evolve(INITIAL, decide_schedule(opened(), meeting(), T0).events[0])
     foreign = sample(SituationScheduled, district="district_1")
     with pytest.raises(CommandStale):
         evolve(opened(), foreign)
-    response = decide(assigned(), respond(LEAD, "accepted"), STARTS, TABLE)[0]
+    response = decide(assigned(), respond(LEAD, "accepted"), STARTS, TABLE).events[0]
     with pytest.raises(CommandStale):
         evolve(accepted(), response)  # the task is no longer requested
     assert evolve(assigned(), sample(SlaWarning, situation_id=SID)).status == "assigned"
@@ -579,12 +580,13 @@ class SituationMachine(RuleBasedStateMachine):
     def _try(self, command: SituationCommand) -> None:
         before = self.state
         try:
-            events = decide(self.state, command, self.now, TABLE)
+            decided = decide(self.state, command, self.now, TABLE)
         except (CommandRefused, CommandStale) as refused:
             reasons = refused.reasons
         else:
-            assert events
-            self._apply(events)
+            assert decided.events
+            self._apply(list(decided.events))
+            assert self.state == decided.state
             return
         assert reasons
         assert self.state == before
@@ -647,11 +649,12 @@ class SituationMachine(RuleBasedStateMachine):
         self.meetings.append(slot_id)
         slot = meeting(slot_id, self.now + timedelta(hours=hours))
         try:
-            events = decide_schedule(self.state, slot, self.now)
+            decided = decide_schedule(self.state, slot, self.now)
         except CommandStale:
             assert self.state.status not in ("opened", "scheduled")
             return
-        self._apply(list(events))
+        self._apply(list(decided.events))
+        assert self.state == decided.state
 
     @rule(actor=actors, value=st.sampled_from(["confirmed", "rejected", "returned"]), current=st.booleans())
     def record_decision(self, actor: Actor, value: str, current: bool) -> None:

@@ -50,12 +50,7 @@ from schemas.topics import DLQ, EVENT_REQUEST_SUBMISSIONS, EVENT_REQUESTS
 from services.intake import timer_loop
 from services.intake.event_requests import timers
 from services.intake.event_requests.calendar import business_deadline
-from services.intake.event_requests.decide import (
-    Decided,
-    EventConfig,
-    EventRequestState,
-    Unchanged,
-)
+from services.intake.event_requests.decide import EventConfig, EventRequestState
 from services.intake.event_requests.handlers import CONTACT_CONTEXT, EventRequests, StoredContact
 from services.intake.event_requests.rules import EventRuleConfig
 from services.intake.provenance import GATEWAY, INTAKE
@@ -64,6 +59,7 @@ from services.runtime import events
 from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
+from services.runtime.decision import Decided, Unchanged
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.settings import PROJECT_ROOT
 from tests.support.fakes.event_requests import InMemoryEventRequestStore

@@ -20,17 +20,14 @@ from schemas.referrals import (
 )
 from schemas.situations import IdentityPurged, SituationConcluded, SituationOpened
 from services.intake.decide import (
-    Accept,
-    Conflict,
-    Duplicate,
-    Ignore,
+    CONFLICT,
+    DUPLICATE,
     ReferralState,
-    Reject,
-    Withdraw,
     decide_submission,
     decide_withdrawal,
 )
 from services.intake.rules import Checked
+from services.runtime.decision import Decided, Unchanged
 from tests.support.samples import NOW, sample
 
 pytestmark = pytest.mark.unit
@@ -54,7 +51,8 @@ def accepted_state(fingerprint: bytes | None = b"fp", status: str = "open") -> R
 
 def test_a_new_good_referral_opens_a_deidentified_situation() -> None:
     decision = decide_submission(None, EVENT, OK, b"fp", NOW, SID)
-    assert isinstance(decision, Accept)
+    assert isinstance(decision, Decided)
+    assert decision.state.outcome == "accepted"
     opened, accepted = decision.events
     assert isinstance(opened, SituationOpened)
     assert isinstance(accepted, ReferralAccepted)
@@ -72,7 +70,8 @@ def test_the_situation_carries_the_municipality_code_not_the_name_as_written() -
         **{**EVENT.summary.model_dump(), "municipality": " Glen Williams "})})
     checked = Checked(district="district_1", reasons=(), municipality="halton_hills")
     decision = decide_submission(None, event, checked, b"fp", NOW, SID)
-    assert isinstance(decision, Accept)
+    assert isinstance(decision, Decided)
+    assert decision.state.outcome == "accepted"
     opened = decision.events[0]
     assert isinstance(opened, SituationOpened)
     assert type(opened.summary) is SituationSummary
@@ -84,7 +83,8 @@ def test_the_situation_carries_the_municipality_code_not_the_name_as_written() -
 
 def test_a_bad_referral_is_rejected_with_every_reason() -> None:
     decision = decide_submission(None, EVENT, BAD, b"fp", NOW, SID)
-    assert isinstance(decision, Reject)
+    assert isinstance(decision, Decided)
+    assert decision.state.outcome == "rejected"
     (rejected,) = decision.events
     assert isinstance(rejected, ReferralRejected)
     assert rejected.reasons == BAD.reasons
@@ -97,7 +97,8 @@ def test_a_reference_that_identifies_someone_is_not_repeated_in_the_answer() -> 
         code="referral_ref_contains_phone", field="referral_ref", message="Fix it."),),
         municipality="milton")
     decision = decide_submission(None, event, bad_ref, b"fp", NOW, SID)
-    assert isinstance(decision, Reject)
+    assert isinstance(decision, Decided)
+    assert decision.state.outcome == "rejected"
     (rejected,) = decision.events
     assert isinstance(rejected, ReferralRejected)
     assert rejected.referral_ref == withheld_ref(event.agency_id, "AVERY-9055550101")
@@ -107,7 +108,8 @@ def test_a_reference_that_identifies_someone_is_not_repeated_in_the_answer() -> 
 
 def test_the_same_content_again_republishes_the_same_acceptance() -> None:
     decision = decide_submission(accepted_state(), EVENT, OK, b"fp", LATER, OTHER)
-    assert isinstance(decision, Duplicate)
+    assert isinstance(decision, Unchanged)
+    assert decision.code == DUPLICATE
     (again,) = decision.events
     assert isinstance(again, ReferralAccepted)
     assert again.situation_id == SID
@@ -117,7 +119,8 @@ def test_the_same_content_again_republishes_the_same_acceptance() -> None:
 
 def test_other_content_under_an_accepted_reference_is_a_conflict() -> None:
     decision = decide_submission(accepted_state(), EVENT, OK, b"other", LATER, OTHER)
-    assert isinstance(decision, Conflict)
+    assert isinstance(decision, Unchanged)
+    assert decision.code == CONFLICT
     (rejected,) = decision.events
     assert isinstance(rejected, ReferralRejected)
     assert [(r.code, r.field) for r in rejected.reasons] == [("duplicate_ref_conflict",
@@ -126,7 +129,8 @@ def test_other_content_under_an_accepted_reference_is_a_conflict() -> None:
 
 def test_any_content_under_a_purged_reference_is_a_conflict() -> None:
     decision = decide_submission(accepted_state(fingerprint=None), EVENT, OK, b"fp", LATER, OTHER)
-    assert isinstance(decision, Conflict)
+    assert isinstance(decision, Unchanged)
+    assert decision.code == CONFLICT
 
 
 def test_the_same_rejected_content_again_gets_the_same_reasons() -> None:
@@ -134,7 +138,8 @@ def test_the_same_rejected_content_again_gets_the_same_reasons() -> None:
                           fingerprint=b"fp", outcome="rejected", answered_at=NOW,
                           reasons=BAD.reasons)
     decision = decide_submission(state, EVENT, OK, b"fp", LATER, OTHER)
-    assert isinstance(decision, Duplicate)
+    assert isinstance(decision, Unchanged)
+    assert decision.code == DUPLICATE
     (again,) = decision.events
     assert isinstance(again, ReferralRejected)
     assert again.reasons == BAD.reasons
@@ -144,13 +149,16 @@ def test_a_corrected_referral_after_a_rejection_is_checked_afresh() -> None:
     state = ReferralState(agency_id=EVENT.agency_id, referral_ref=EVENT.referral_ref,
                           fingerprint=b"fp", outcome="rejected", answered_at=NOW,
                           reasons=BAD.reasons)
-    assert isinstance(decide_submission(state, EVENT, OK, b"fixed", LATER, SID), Accept)
+    decision = decide_submission(state, EVENT, OK, b"fixed", LATER, SID)
+    assert isinstance(decision, Decided)
+    assert decision.state.outcome == "accepted"
 
 
 def test_withdrawing_an_open_situation_concludes_and_purges() -> None:
     decision = decide_withdrawal(accepted_state(), sample(ReferralWithdrawn), LATER, 1)
-    assert isinstance(decision, Withdraw)
-    assert decision.situation_id == SID
+    assert isinstance(decision, Decided)
+    assert decision.state.situation_id == SID
+    assert (decision.state.situation_status, decision.state.fingerprint) == ("concluded", None)
     concluded, purged = decision.events
     assert isinstance(concluded, SituationConcluded)
     assert concluded.conclusion == "withdrawn"
@@ -167,4 +175,4 @@ def test_withdrawing_an_open_situation_concludes_and_purges() -> None:
     (accepted_state(status="concluded"), "withdrawal_after_conclusion"),
 ])
 def test_withdrawals_that_change_nothing(state: ReferralState | None, code: str) -> None:
-    assert decide_withdrawal(state, sample(ReferralWithdrawn), LATER, 0) == Ignore(code)
+    assert decide_withdrawal(state, sample(ReferralWithdrawn), LATER, 0) == Unchanged(code)

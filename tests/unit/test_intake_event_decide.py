@@ -39,10 +39,9 @@ from schemas.reference import reference
 from schemas.reference.calendar import ZONE
 from schemas.referrals import Reason
 from services.intake.event_requests.decide import (
-    Decided,
+    Decision,
     EventConfig,
     EventRequestState,
-    Unchanged,
     decide_command,
     decide_confirmation,
     decide_purge,
@@ -51,8 +50,10 @@ from services.intake.event_requests.decide import (
     decide_undecodable,
     due_reminder,
     purge_contact,
+    refusal,
 )
 from services.intake.event_requests.rules import check
+from services.runtime.decision import CommandRefused, Decided, Unchanged
 from tests.support.samples import EVENT_ID, requester, sample
 
 pytestmark = pytest.mark.unit
@@ -65,7 +66,7 @@ ORG = "community-living"
 
 
 def submit(event: EventRequestSubmitted | None = None, state: EventRequestState | None = None,
-           now: datetime = ACK_AT, *, public: bool = False) -> Decided | Unchanged:
+           now: datetime = ACK_AT, *, public: bool = False) -> Decision | Unchanged:
     event = event or sample(EventRequestSubmitted)
     if not public:
         event = event.model_copy(update={"agency_id": ORG})
@@ -81,13 +82,21 @@ def acknowledged() -> EventRequestState:
 
 def command(cls: type[EventRequestCommand], state: EventRequestState | None,
             now: datetime = ACK_AT + timedelta(days=1), district_cmb: str | None = "hrps-cmb-d1",
-            **fields: Any) -> Decided | EventRequestCommandRefused:
-    return decide_command(state, sample(cls, actor=D1_CMB, **fields), EVENT_ID,
-                          district_cmb=district_cmb, reference=reference(), now=now,
-                          config=CONFIG)
+            **fields: Any) -> Decision | EventRequestCommandRefused:
+    return outcome(state, sample(cls, actor=D1_CMB, **fields), now, district_cmb)
 
 
-def refusal_codes(result: Decided | EventRequestCommandRefused) -> list[tuple[str, str | None]]:
+def outcome(state: EventRequestState | None, cmd: EventRequestCommand, now: datetime,
+            district_cmb: str | None) -> Decision | EventRequestCommandRefused:
+    """The decision, or the refusal event the shell publishes for the command (``EVENT_ID``)."""
+    try:
+        return decide_command(state, cmd, district_cmb=district_cmb, reference=reference(),
+                              now=now, config=CONFIG)
+    except CommandRefused as refused:
+        return refusal(refused, cmd, EVENT_ID, now)
+
+
+def refusal_codes(result: Decision | EventRequestCommandRefused) -> list[tuple[str, str | None]]:
     assert isinstance(result, EventRequestCommandRefused), result
     assert result.command_id == EVENT_ID
     return [(r.code, r.field) for r in result.reasons]
@@ -185,9 +194,8 @@ def test_refusals_name_every_reason() -> None:
         ("request_already_decided", "request_id")]
     assert refusal_codes(command(WithdrawEventRequest, decided.state, reason="whim")) == [
         ("request_already_decided", "request_id"), ("withdrawal_reason_unknown", "reason")]
-    chair = decide_command(state, sample(DeclineEventRequest, actor=Actor(
-        agency_id="hrps-cmb-d1", role="table_chair")), EVENT_ID, district_cmb="hrps-cmb-d1",
-        reference=reference(), now=ACK_AT, config=CONFIG)
+    chair = outcome(state, sample(DeclineEventRequest, actor=Actor(
+        agency_id="hrps-cmb-d1", role="table_chair")), ACK_AT, "hrps-cmb-d1")
     assert refusal_codes(chair) == [("actor_not_cmb", "actor.role")]
 
 
@@ -272,7 +280,7 @@ def test_the_contact_is_purged_once_when_due() -> None:
 DEADLINE = ACK_AT + timedelta(hours=48)
 
 
-def awaiting(event: EventRequestSubmitted | None = None) -> Decided:
+def awaiting(event: EventRequestSubmitted | None = None) -> Decision:
     decided = submit(event, public=True)
     assert isinstance(decided, Decided)
     return decided

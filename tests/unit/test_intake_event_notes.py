@@ -21,13 +21,15 @@ from schemas.event_requests import (
 )
 from schemas.reference import reference
 from services.intake.event_requests.decide import (
-    Decided,
+    Decision,
     EventConfig,
     EventRequestState,
     decide_command,
     decide_submission,
+    refusal,
 )
 from services.intake.event_requests.rules import check
+from services.runtime.decision import CommandRefused, Decided
 from tests.support.samples import EVENT_ID, sample
 
 pytestmark = pytest.mark.unit
@@ -46,13 +48,18 @@ def acknowledged() -> EventRequestState:
     return decided.state
 
 
-def command(cls: type[EventRequestCommand], **fields: Any) -> Decided | EventRequestCommandRefused:
-    return decide_command(acknowledged(), sample(cls, actor=D1_CMB, **fields), EVENT_ID,
-                          district_cmb="hrps-cmb-d1", reference=reference(),
-                          now=ACK_AT + timedelta(days=1), config=CONFIG, names=REQUESTER)
+def command(cls: type[EventRequestCommand],
+            **fields: Any) -> Decision | EventRequestCommandRefused:
+    """The decision, or the refusal event the shell publishes for the command."""
+    cmd, now = sample(cls, actor=D1_CMB, **fields), ACK_AT + timedelta(days=1)
+    try:
+        return decide_command(acknowledged(), cmd, district_cmb="hrps-cmb-d1",
+                              reference=reference(), now=now, config=CONFIG, names=REQUESTER)
+    except CommandRefused as refused:
+        return refusal(refused, cmd, EVENT_ID, now)
 
 
-def codes(result: Decided | EventRequestCommandRefused) -> list[tuple[str, str | None]]:
+def codes(result: Decision | EventRequestCommandRefused) -> list[tuple[str, str | None]]:
     assert isinstance(result, EventRequestCommandRefused), result
     return [(r.code, r.field) for r in result.reasons]
 

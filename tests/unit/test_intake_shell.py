@@ -40,7 +40,7 @@ from schemas.situations import (
 )
 from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, SITUATIONS_URGENT
 from services.intake import purging, retention, sealing, timer_loop
-from services.intake.decide import Accept, Duplicate, Reject
+from services.intake.decide import DUPLICATE
 from services.intake.handlers import Intake
 from services.intake.ports import Assignment
 from services.intake.provenance import CONVENING, partner_source
@@ -51,6 +51,7 @@ from services.intake.vault import Vault
 from services.runtime import timers as runtime
 from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
+from services.runtime.decision import Decided, Unchanged
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.settings import PROJECT_ROOT
 from tests.support.fakes.intake import InMemoryIntakeStore
@@ -202,26 +203,31 @@ async def test_a_referral_received_directly_is_decided_once_with_its_subject_in_
     strict = Intake(**{**vars(intake), "require_sealed": True})
     event = referral("R-direct", subject=subject(), sealed_subject=None, priority="urgent")
     decision, out = await strict.submit_direct(CONN, event)
-    assert isinstance(decision, Accept)
+    assert isinstance(decision, Decided)
+    assert decision.state.outcome == "accepted"
+    situation_id = decision.state.situation_id
+    assert situation_id is not None
     assert [o.topic for o in out] == [SITUATIONS.name, SITUATIONS_URGENT.name,
                                       REFERRAL_STATUS.name]
     answer = decoded(out[2]).event
     assert isinstance(answer, ReferralAccepted)
-    assert answer.situation_id == decision.situation_id
-    sealed = store.vault[decision.situation_id]
-    assert strict.vault.decrypt(decision.situation_id, sealed) == subject()
+    assert answer.situation_id == situation_id
+    sealed = store.vault[situation_id]
+    assert strict.vault.decrypt(situation_id, sealed) == subject()
     assert b"Sample" not in b"".join(o.value for o in out)
     again, repeated = await strict.submit_direct(CONN, event)
-    assert isinstance(again, Duplicate)
+    assert isinstance(again, Unchanged)
+    assert again.code == DUPLICATE
     (first_answer,) = [decoded(o).event for o in repeated]
     assert isinstance(first_answer, ReferralAccepted)
-    assert (first_answer.situation_id, first_answer.duplicate) == (decision.situation_id, True)
-    assert list(store.situations) == [decision.situation_id]
+    assert (first_answer.situation_id, first_answer.duplicate) == (situation_id, True)
+    assert list(store.situations) == [situation_id]
     rejected, _ = await strict.submit_direct(CONN, referral(
         "R-direct-bad", subject=subject(), sealed_subject=None,
         summary=summary().model_copy(update={"municipality": "hamilton"})))
-    assert isinstance(rejected, Reject)
-    assert [r.code for r in rejected.reasons] == ["municipality_outside_halton"]
+    assert isinstance(rejected, Decided)
+    assert rejected.state.outcome == "rejected"
+    assert [r.code for r in rejected.state.reasons] == ["municipality_outside_halton"]
 
 
 async def test_a_rejected_referral_is_answered_again_and_may_be_corrected(

@@ -31,9 +31,10 @@ from starlette.routing import BaseRoute, Route
 
 from schemas.event_requests import CONFIRMATION_PATH, CONFIRMATION_PURPOSE, EventRequestRejected
 from schemas.reference.calendar import ZONE
-from services.intake.event_requests.decide import Decided, EventRequestState
+from services.intake.event_requests.decide import EventRequestState
 from services.intake.event_requests.handlers import EventRequests
 from services.runtime import links, outbox, pages
+from services.runtime.decision import Decided
 from services.runtime.service import Service
 
 TITLE = "Halton Regional Police: confirm your community event request"

@@ -1,7 +1,10 @@
 """What intake answers about a community event request, given what it knows of it (pure).
 
 State is per request id (:class:`EventRequestState`). Every function takes the state, the
-submission or command and ``now``, and returns the new state with the de-identified events:
+submission or command and ``now``, and returns the runtime's one shape (ADR 0012):
+:class:`~services.runtime.decision.Decided` (the new state with the de-identified events) or
+:class:`~services.runtime.decision.Unchanged`; a command is refused by raising
+:class:`~services.runtime.decision.CommandRefused`:
 
 * :func:`decide_submission`: acknowledged (the district follows up), rejected with every reason,
   or a duplicate id (nothing changes, nothing is published); a request from the public with a
@@ -12,7 +15,7 @@ submission or command and ``now``, and returns the new state with the de-identif
 * :func:`decide_confirmation`: the requester confirmed their address: the kept answer is given
   now, or nothing changes (expired, already confirmed, nothing to confirm);
 * :func:`decide_command`: the CMB manager's schedule / decline / withdraw, or a refusal with
-  every reason;
+  every reason (raised; :func:`refusal` is the event it becomes);
 * :func:`due_reminder`: the reminder to the CMB manager after ``reminder_business_days`` without
   a decision, then to the Staff Sergeant ``escalation_business_days`` later (once per level);
 * :func:`purge_contact`: the requester's details deleted once ``contact_retention_days`` passed
@@ -58,6 +61,7 @@ from schemas.reference.calendar import STATUTORY_HOLIDAYS, ZONE, local_date
 from schemas.referrals import Reason
 from services.intake.event_requests.calendar import business_deadline, end_of_local_day
 from services.intake.event_requests.rules import EventChecked
+from services.runtime.decision import CommandRefused, Decided, Unchanged
 
 Status = Literal["awaiting_confirmation", "acknowledged", "rejected", "scheduled", "declined",
                  "withdrawn", "expired"]
@@ -131,19 +135,8 @@ class EventRequestState:
     pending: Answer | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """A new state to save and the events to publish."""
-
-    state: EventRequestState
-    events: tuple[Message, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Unchanged:
-    """Nothing to save or publish; ``code`` says why (for the log)."""
-
-    code: str
+Decision = Decided[EventRequestState, Message]
+"""A request's new state and the events to publish (the runtime's :class:`Decided`)."""
 
 
 def _retained(moment: datetime, config: EventConfig) -> datetime:
@@ -167,7 +160,7 @@ def needs_confirmation(event: EventRequestSubmitted) -> bool:
 
 def decide_submission(state: EventRequestState | None, event: EventRequestSubmitted,
                       checked: EventChecked, now: datetime, config: EventConfig,
-                      *, has_contact: bool) -> Decided | Unchanged:
+                      *, has_contact: bool) -> Decision | Unchanged:
     """Acknowledge or reject a submission, or ask its requester to confirm their address first;
     a known request id changes nothing.
 
@@ -198,7 +191,7 @@ def decide_submission(state: EventRequestState | None, event: EventRequestSubmit
 
 
 def decide_undecodable(state: EventRequestState | None, request_id: UUID,
-                       reasons: Sequence[Reason], now: datetime) -> Decided | Unchanged:
+                       reasons: Sequence[Reason], now: datetime) -> Decision | Unchanged:
     """A submission that does not decode, keyed by a new request id, is rejected with the
     contract's ``reasons`` (so a Kafka submitter and the statistics learn of it); a known id
     changes nothing.
@@ -251,7 +244,7 @@ def _answered(state: EventRequestState, answer: Answer, now: datetime,
 
 
 def decide_confirmation(state: EventRequestState | None, now: datetime,
-                        config: EventConfig) -> Decided | Unchanged:
+                        config: EventConfig) -> Decision | Unchanged:
     """The requester confirmed their address (a ``POST`` on the link mailed to it).
 
     A request awaiting confirmation before its deadline is confirmed and answered now: the kept
@@ -283,22 +276,23 @@ def decide_confirmation(state: EventRequestState | None, now: datetime,
     return Decided(new, (confirmed, answer))
 
 
-def decide_command(state: EventRequestState | None, command: EventRequestCommand,
-                   command_id: UUID, *, district_cmb: str | None, reference: Reference,
-                   now: datetime, config: EventConfig,
-                   names: Iterable[str] = ()) -> Decided | EventRequestCommandRefused:
+def decide_command(state: EventRequestState | None, command: EventRequestCommand, *,
+                   district_cmb: str | None, reference: Reference, now: datetime,
+                   config: EventConfig, names: Iterable[str] = ()) -> Decision:
     """Apply a CMB follow-up command, or refuse it with every reason.
 
     Args:
         state: the request (``None``: unknown id).
         command: schedule, decline or withdraw.
-        command_id: the command's ``ce_id`` (named in a refusal).
         district_cmb: the agency id of the police CMB of the request's district (from the
             directory, today), or ``None``.
         reference: officer roles and reason codes.
         now: the service's clock.
         config: retention settings.
         names: the requester's name, which a note must not carry (it outlives the purge).
+
+    Raises:
+        CommandRefused: with every reason (the shell publishes it as :func:`refusal`).
     """
     reasons: list[Reason] = []
     if command.actor.role != CMB_ROLE:
@@ -308,13 +302,9 @@ def decide_command(state: EventRequestState | None, command: EventRequestCommand
     reasons.extend(_state_reasons(state, command, district_cmb))
     reasons.extend(_command_reasons(command, reference, now))
     reasons.extend(_note_reasons(command, names))
-    if reasons or state is None:
-        return EventRequestCommandRefused(
-            request_id=command.request_id, command_id=command_id,
-            command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
-            refused_at=now, reasons=tuple(reasons[:100]) or (Reason(
-                code="request_unknown", field="request_id",
-                message="No community event request has this id."),))
+    if reasons:
+        raise CommandRefused(*reasons)
+    assert state is not None  # an unknown id is refused (request_unknown)
     assert state.district is not None
     event: Message
     if isinstance(command, ScheduleEventRequest):
@@ -341,6 +331,15 @@ def decide_command(state: EventRequestState | None, command: EventRequestCommand
         new = replace(state, status="withdrawn", decided_at=now, next_reminder_at=None,
                       purge_after=_retained(now, config) if _keeps(state) else None)
     return Decided(new, (event,))
+
+
+def refusal(error: CommandRefused, command: EventRequestCommand, command_id: UUID,
+            now: datetime) -> EventRequestCommandRefused:
+    """The ``EventRequestCommandRefused`` for a refused command (``command_id`` is its
+    ``ce_id``), naming the agency refused and every reason (at most 100)."""
+    return EventRequestCommandRefused(
+        request_id=command.request_id, command_id=command_id, command_type=command.ce_type,
+        actor_agency_id=command.actor.agency_id, refused_at=now, reasons=error.reasons[:100])
 
 
 def _keeps(state: EventRequestState) -> bool:
@@ -421,7 +420,7 @@ def _naive(moment: time) -> time:
 
 
 def due_reminder(state: EventRequestState, now: datetime,
-                 config: EventConfig) -> Decided | None:
+                 config: EventConfig) -> Decision | None:
     """The next reminder if it fell due by ``now`` (at most one level per call), else ``None``."""
     due = state.next_reminder_at
     if state.status != "acknowledged" or due is None or due > now or state.reminder_level >= 2:
@@ -438,7 +437,7 @@ def due_reminder(state: EventRequestState, now: datetime,
     return Decided(replace(state, reminder_level=level, next_reminder_at=following), (reminder,))
 
 
-def purge_contact(state: EventRequestState, now: datetime) -> Decided | None:
+def purge_contact(state: EventRequestState, now: datetime) -> Decision | None:
     """Delete the contact details once due; ``None`` when not due or nothing is held.
 
     A request still awaiting its requester's confirmation at its deadline expires: it is never
@@ -460,14 +459,14 @@ def purge_contact(state: EventRequestState, now: datetime) -> Decided | None:
                    (EventRequestContactPurged(request_id=state.request_id, purged_at=now),))
 
 
-def decide_reminder(state: EventRequestState, now: datetime, config: EventConfig) -> Decided:
+def decide_reminder(state: EventRequestState, now: datetime, config: EventConfig) -> Decision:
     """What a request the store found with a reminder due by ``now`` becomes: its next reminder
     (:func:`due_reminder`), or, when none is to come (no longer acknowledged, or both levels
     sent), no more reminders and nothing to publish."""
     return due_reminder(state, now, config) or Decided(replace(state, next_reminder_at=None), ())
 
 
-def decide_purge(state: EventRequestState, now: datetime) -> Decided:
+def decide_purge(state: EventRequestState, now: datetime) -> Decision:
     """What a request the store found with its purge due by ``now`` becomes: its contact
     deleted, or its expiry (:func:`purge_contact`; the contact goes whenever there are events),
     or, with nothing (more) to purge, no purge to come and nothing to publish."""

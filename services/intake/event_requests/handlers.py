@@ -23,7 +23,6 @@ from schemas.envelope import Envelope
 from schemas.event_requests import (
     DeclineEventRequest,
     EventRequestCommand,
-    EventRequestCommandRefused,
     EventRequestRejected,
     EventRequestSubmitted,
     Requester,
@@ -35,14 +34,14 @@ from schemas.topics import EVENT_REQUEST_SUBMISSIONS
 from services.intake import provenance
 from services.intake.event_requests import rules, timers
 from services.intake.event_requests.decide import (
-    Decided,
+    Decision,
     EventConfig,
     EventRequestState,
-    Unchanged,
     decide_command,
     decide_confirmation,
     decide_submission,
     decide_undecodable,
+    refusal,
 )
 from services.intake.event_requests.ports import EventRequestStore, EventRequestStores
 from services.intake.event_requests.store import PgEventRequestStore
@@ -51,6 +50,7 @@ from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
 from services.runtime.db import Connection
+from services.runtime.decision import CommandRefused, Unchanged
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
 
@@ -127,10 +127,10 @@ class EventRequests:
         contact = StoredContact.of(event)
         decision = decide_submission(state, event, self.check(event), now, self.config,
                                      has_contact=contact is not None)
-        if not isinstance(decision, Decided):
+        if isinstance(decision, Unchanged):
             log.info("duplicate event request id; nothing changes",
-                     request_id=str(event.request_id))
-            return []
+                     request_id=str(event.request_id), code=decision.code)
+            return [self._emit(e, env, now) for e in decision.events]
         await timers.save(store, decision.state, now)
         if contact is not None:
             sealed = self.vault.encrypt_record(CONTACT_CONTEXT, event.request_id,
@@ -150,7 +150,7 @@ class EventRequests:
         return [self._emit(e, env, now) for e in decision.events]
 
     async def confirm(self, conn: Connection,
-                      request_id: UUID) -> tuple[Decided | Unchanged, list[OutRecord]]:
+                      request_id: UUID) -> tuple[Decision | Unchanged, list[OutRecord]]:
         """The requester confirmed their address: decide (the row locked for the caller's
         transaction, so a second click waits and the expiry timer leaves it to us), save (moving
         the request's timers), and return what to put in the outbox (``EventRequestConfirmed``
@@ -159,10 +159,10 @@ class EventRequests:
         store = self.stores(conn)
         state = await store.get_request(request_id)
         decision = decide_confirmation(state, now, self.config)
-        if not isinstance(decision, Decided):
+        if isinstance(decision, Unchanged):
             log.info("event request confirmation changed nothing", request_id=str(request_id),
                      code=decision.code)
-            return decision, []
+            return decision, [events.emit(e, source=SOURCE, time=now) for e in decision.events]
         await timers.save(store, decision.state, now)
         log.info("event request confirmed", request_id=str(request_id),
                  status=decision.state.status, district=decision.state.district)
@@ -173,18 +173,19 @@ class EventRequests:
         now = self.clock.now()
         store = self.stores(conn)
         state = await store.get_request(command.request_id)
-        result = decide_command(state, command, env.id, district_cmb=self._district_cmb(state, now),
-                                reference=self.reference, now=now, config=self.config,
-                                names=await self._requester_names(store, command))
-        if isinstance(result, EventRequestCommandRefused):
+        try:
+            decided = decide_command(state, command, district_cmb=self._district_cmb(state, now),
+                                     reference=self.reference, now=now, config=self.config,
+                                     names=await self._requester_names(store, command))
+        except CommandRefused as refused:
             log.info("event request command refused", request_id=str(command.request_id),
                      command_type=command.ce_type, actor_agency_id=command.actor.agency_id,
-                     codes=sorted({r.code for r in result.reasons}))
-            return [self._emit(result, env, now)]
-        await timers.save(store, result.state, now)
+                     codes=sorted({r.code for r in refused.reasons}))
+            return [self._emit(refusal(refused, command, env.id, now), env, now)]
+        await timers.save(store, decided.state, now)
         log.info("event request followed up", request_id=str(command.request_id),
-                 status=result.state.status, district=result.state.district)
-        return [self._emit(e, env, now) for e in result.events]
+                 status=decided.state.status, district=decided.state.district)
+        return [self._emit(e, env, now) for e in decided.events]
 
     async def _requester_names(self, store: EventRequestStore,
                                command: EventRequestCommand) -> tuple[str, ...]:
@@ -232,8 +233,8 @@ class EventRequests:
         store = self.stores(conn)
         decision = decide_undecodable(await store.get_request(request_id), request_id,
                                       contract_reasons(error), now)
-        if not isinstance(decision, Decided):
-            return []
+        if isinstance(decision, Unchanged):
+            return [events.emit(e, source=SOURCE, time=now) for e in decision.events]
         await timers.save(store, decision.state, now)
         log.info("undecodable event request rejected", request_id=str(request_id),
                  codes=sorted({r.code for e in decision.events
