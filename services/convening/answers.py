@@ -1,8 +1,8 @@
 """Who may answer an invitation, and until when (pure): the rules of ``RespondToInvitation``.
 
-The store says what it knows of the meeting and the invitation (:data:`Found`); these rules say
-whether the answer is recorded or refused, with the reason a ``CommandRejected`` (target
-``meeting``) carries.
+The store says what it knows of the meeting and the invitation (:data:`Found`); these rules
+raise the refusal, with the reason a ``CommandRejected`` (target ``meeting``) carries, as every
+core refuses a command (ADR 0012).
 """
 
 from __future__ import annotations
@@ -17,23 +17,26 @@ Found = tuple[datetime, str | None] | None
 ``None`` when there is no such meeting (:meth:`ConveningStore.invitation`)."""
 
 
-def answer_refusal(found: Found, agency_id: str, now: datetime) -> CommandRefused | CommandStale | None:
-    """Why ``agency_id`` may not answer the invitation at ``now`` (``None``: it may).
+def check_answer(found: Found, agency_id: str, now: datetime) -> None:
+    """Return if ``agency_id`` may answer the invitation at ``now``.
 
     Only the invited agency answers its own invitation, and only before the meeting starts
     (after that, it tells the chair).
+
+    Raises:
+        CommandRefused: the invitation is another agency's.
+        CommandStale: no such meeting or invitation, or the meeting has started.
     """
     if found is None:
-        return CommandStale(reason("unknown_meeting", "no meeting has this id", "meeting_id"))
+        raise CommandStale(reason("unknown_meeting", "no meeting has this id", "meeting_id"))
     starts_at, invited_agency = found
     if invited_agency is None:
-        return CommandStale(reason("unknown_invitation",
-                                   "this meeting has no invitation with this id",
-                                   "invitation_id"))
+        raise CommandStale(reason("unknown_invitation",
+                                  "this meeting has no invitation with this id",
+                                  "invitation_id"))
     if invited_agency != agency_id:
-        return CommandRefused(reason("not_own_invitation",
-                                     "an agency may answer only its own invitation", "actor"))
+        raise CommandRefused(reason("not_own_invitation",
+                                    "an agency may answer only its own invitation", "actor"))
     if now >= starts_at:
-        return CommandStale(reason("meeting_started",
-                                   "the meeting has started; tell the chair instead"))
-    return None
+        raise CommandStale(reason("meeting_started",
+                                  "the meeting has started; tell the chair instead"))

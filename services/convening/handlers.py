@@ -42,7 +42,7 @@ from schemas.reference import Reference
 from schemas.reference.calendar import local_date
 from schemas.situations import SituationConcluded, SituationEvent, SituationOpened
 from services.convening.agenda import agenda_due_at, agendas, agendas_to_issue, issued_ids
-from services.convening.answers import answer_refusal
+from services.convening.answers import check_answer
 from services.convening.booking import (
     NOTHING_DUE,
     DueAgendas,
@@ -312,11 +312,12 @@ class Handlers:
     async def _answer(self, store: ConveningStore, env: Envelope[Message],
                       cmd: RespondToInvitation, now: datetime) -> list[OutRecord]:
         """Record an invited agency's answer (no event: the contracts have none for it)."""
-        found = await store.invitation(cmd.meeting_id, cmd.invitation_id)
-        problem = answer_refusal(found, cmd.actor.agency_id, now)
-        if problem is not None:
+        try:
+            check_answer(await store.invitation(cmd.meeting_id, cmd.invitation_id),
+                         cmd.actor.agency_id, now)
+        except (CommandRefused, CommandStale) as refused:
             return self._emit([command_rejected(
-                problem, command_id=env.id, command_type=env.type, target="meeting",
+                refused, command_id=env.id, command_type=env.type, target="meeting",
                 target_id=cmd.meeting_id, now=now, actor=cmd.actor)], env, now)
         await store.record_answer(cmd.invitation_id, cmd.meeting_id, cmd.actor.agency_id,
                                   cmd.answer, cmd.attendance, now)

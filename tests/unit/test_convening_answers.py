@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.convening.answers import Found, answer_refusal
+from services.convening.answers import Found, check_answer
 from services.runtime.decision import CommandRefused, CommandStale
 from tests.support.samples import NOW
 
@@ -16,9 +16,9 @@ STARTS = NOW + timedelta(days=1)
 
 
 def test_the_invited_agency_answers_before_the_meeting_starts() -> None:
-    assert answer_refusal((STARTS, "housing-services"), "housing-services", NOW) is None
-    assert answer_refusal((STARTS, "housing-services"), "housing-services",
-                          STARTS - timedelta(microseconds=1)) is None
+    check_answer((STARTS, "housing-services"), "housing-services", NOW)
+    check_answer((STARTS, "housing-services"), "housing-services",
+                 STARTS - timedelta(microseconds=1))
 
 
 @pytest.mark.parametrize(("found", "agency", "at", "kind", "code", "field"), [
@@ -32,13 +32,14 @@ def test_the_invited_agency_answers_before_the_meeting_starts() -> None:
 def test_an_answer_is_refused_with_its_reason(found: Found, agency: str, at: datetime,
                                               kind: type[Exception], code: str,
                                               field: str | None) -> None:
-    refusal = answer_refusal(found, agency, at)
-    assert isinstance(refusal, kind)
+    with pytest.raises(kind) as raised:
+        check_answer(found, agency, at)
+    refusal = raised.value
     assert isinstance(refusal, CommandRefused | CommandStale)
     assert [(r.code, r.field) for r in refusal.reasons] == [(code, field)]
 
 
 def test_someone_elses_invitation_is_refused_even_after_the_start() -> None:
-    refusal = answer_refusal((STARTS, "housing-services"), "justice-services", STARTS)
-    assert isinstance(refusal, CommandRefused)
-    assert [r.code for r in refusal.reasons] == ["not_own_invitation"]
+    with pytest.raises(CommandRefused) as raised:
+        check_answer((STARTS, "housing-services"), "justice-services", STARTS)
+    assert [r.code for r in raised.value.reasons] == ["not_own_invitation"]
