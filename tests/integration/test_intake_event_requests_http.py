@@ -41,13 +41,13 @@ from services.runtime.http import asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.support.kafka import end_offsets, read_all, wait_for
+from tests.support.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
 NOW = datetime.now(UTC).replace(microsecond=0)
 AGENCY = "community-living"  # a member of the directory: tokens are issued to members only
-PROBLEM = "application/problem+json"
 SAMPLES = PROJECT_ROOT / "deploy" / "samples" / "event-requests"
 
 
@@ -122,14 +122,6 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     finally:
         await svc.faststream.stop()
 
-
-def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith(PROBLEM)
-    problem: dict[str, Any] = resp.json()
-    assert problem["type"] == f"urn:commande:problem:{code}"
-    assert problem["status"] == status
-    return problem
 
 
 async def test_a_public_request_is_queued_with_a_minted_id_and_waits_for_confirmation(

@@ -36,6 +36,7 @@ from services.runtime.kafka import InRecord
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from tests.support.kafka import end_offsets, read_all, wait_for
+from tests.support.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,6 @@ RUN = uuid.uuid4().hex[:8]
 AGENCY = "youth-mental-health"
 GIVEN = f"Verbanek{RUN}"
 NOW = datetime.now(UTC).replace(microsecond=0)
-PROBLEM = "application/problem+json"
 
 
 def body(name: str, **overrides: Any) -> dict[str, Any]:
@@ -90,16 +90,6 @@ async def http(settings: Settings) -> AsyncIterator[Http]:
     finally:
         await svc.faststream.stop()
 
-
-def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith(PROBLEM)
-    problem: dict[str, Any] = resp.json()
-    assert problem["type"] == f"urn:commande:problem:{code}"
-    assert problem["status"] == status
-    assert problem["title"]
-    assert problem["detail"]
-    return problem
 
 
 async def test_a_referral_over_http_is_decided_in_its_request_once(http: Http) -> None:

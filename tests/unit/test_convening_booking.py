@@ -115,6 +115,7 @@ def test_a_new_ad_hoc_meetings_agendas_go_out_at_once() -> None:
     assert booking.revisions == {(mid, CMB.agency_id): (1, (event.situation_id,)),
                                  (mid, HOUSING.agency_id): (1, (event.situation_id,))}
     assert (booking.waiting, booking.wake) == ((), {})
+    assert _notices(booking.events[0]) == [], "the chair's first agenda told them: no notice"
 
 
 def test_changes_after_an_issue_wait_for_the_window_and_newcomers_get_theirs_at_once() -> None:
@@ -196,18 +197,6 @@ def test_a_routine_situation_whose_update_waits_tells_nobody_at_once() -> None:
 
     assert _notices(booking.events[0]) == []
     assert booking.waiting == ((slot.meeting_id, CMB.agency_id),)
-
-
-def test_an_urgent_situation_on_a_new_meeting_reaches_the_chair_by_its_agenda_alone() -> None:
-    slot = meeting(MeetingKind.ADHOC, timedelta(hours=4))
-    event = opened("urgent")
-    mid = slot.meeting_id
-    due = DueAgendas({mid: MeetingInvitations(meeting_id=mid)}, {mid: {}}, {}, {})
-    booking = book([event], [placed(event, slot, True, CMB, HOUSING)], TABLES, due, LENGTH,
-                   WINDOW, NOW)
-
-    assert _notices(booking.events[0]) == []
-    assert CMB.agency_id in [e.agency_id for e in booking.events[0] if isinstance(e, AgendaIssued)]
 
 
 def test_an_urgent_situation_on_a_meeting_whose_agendas_are_not_due_is_told_to_the_chair() -> None:

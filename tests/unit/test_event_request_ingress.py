@@ -54,6 +54,7 @@ from services.runtime.clock import ManualClock
 from services.runtime.db import Connection
 from services.runtime.kafka import InRecord
 from services.runtime.settings import PROJECT_ROOT
+from tests.support import problems
 from tests.support.fakes.event_limits import InMemoryEventLimits
 from tests.support.fakes.event_requests import InMemoryEventRequestStore
 from tests.support.fakes.intake import InMemoryIntakeStore
@@ -67,7 +68,6 @@ LIMITS_START = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 ORG = "community-living"
 CLIENT = "198.51.100.7"
 PATH = ingress.PATH
-PROBLEM = "application/problem+json"
 MAX_BYTES = IntakeSettings().intake_event_http_max_bytes
 SECRET = b"synthetic-confirm-secret-for-unit-tests"
 LIMITS = LimitConfig(burst=3, per_minute=2, confirmations_per_day=2)  # a token every 30 s
@@ -179,15 +179,7 @@ async def http() -> Http:
 
 
 def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith(PROBLEM)
-    problem: dict[str, Any] = resp.json()
-    assert (problem["type"], problem["status"]) == (f"urn:commande:problem:{code}", status)
-    assert problem["title"]
-    assert problem["detail"]
-    for text in WRITTEN:
-        assert text not in resp.text
-    return problem
+    return problems.assert_problem(resp, status, code, never=WRITTEN)
 
 
 def link(request_id: str | UUID, expires_at: datetime, secret: bytes = SECRET,

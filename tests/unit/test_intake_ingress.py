@@ -34,13 +34,13 @@ from services.runtime.clock import ManualClock
 from services.runtime.settings import PROJECT_ROOT
 from tests.support.fakes.intake import InMemoryIntakeStore
 from tests.support.fakes.pool import OutboxPool, started
+from tests.support.problems import assert_problem
 from tests.support.samples import NOW, sample, subject, summary
 
 pytestmark = pytest.mark.unit
 
 AGENCY = "mental-health-assoc"
 START = NOW + timedelta(minutes=5)
-PROBLEM = "application/problem+json"
 MAX_BYTES = IntakeSettings().intake_http_max_bytes
 
 
@@ -91,15 +91,6 @@ def body(ref: str, **overrides: Any) -> dict[str, Any]:
     data.update(overrides)
     return data
 
-
-def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith(PROBLEM)
-    problem: dict[str, Any] = resp.json()
-    assert (problem["type"], problem["status"]) == (f"urn:commande:problem:{code}", status)
-    assert problem["title"]
-    assert problem["detail"]
-    return problem
 
 
 async def test_an_accepted_referral_opens_its_situation_in_the_request(http: Ingress) -> None:
