@@ -10,8 +10,11 @@ system clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets
 each run (a random number of weeks, 20 to 2,000 years, then two more years per run), so every run
 places its situations on an empty calendar: on a stack that keeps its database, the meetings
 ahead of the real date fill up after a few runs (60 meetings of 100 per table) and placement then
-dead-letters instead of scheduling. Kafka record timestamps stay real time; ``delivered_at`` is
-taken back by the offset. Each run:
+dead-letters instead of scheduling. Moving the clock makes the earlier runs' situations years
+old: their retention and SLA timers fall due, and the notices they cause. The bench waits until
+the services have done all that (``durable_timers`` and ``notices`` due at their clock, then the
+consumers caught up) before each run, so a run measures its own referrals, not the catching up.
+Kafka record timestamps stay real time; ``delivered_at`` is taken back by the offset. Each run:
 
 1. **baseline** (same offered load, same records): a raw aiokafka relay chain of two processes,
    ``scratch.in -> scratch.mid -> scratch.out``, each consuming in its own group and producing one
@@ -72,9 +75,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from bench.common import (
@@ -442,14 +446,55 @@ async def baseline(producer: AIOKafkaProducer, watcher: Watcher, topic: str,
     return len(seen.echoes) / (last - began), latencies
 
 
+DUE_AT = """
+SELECT (SELECT count(*) FROM intake.durable_timers WHERE state = 'pending' AND due_at <= $1)
+     + (SELECT count(*) FROM convening.durable_timers WHERE state = 'pending' AND due_at <= $1)
+     + (SELECT count(*) FROM notifier.notices WHERE state = 'pending' AND next_attempt_at <= $1)
+"""
+"""What the services have due at their clock ``$1``: timers, and notices to send."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServicesClock:
+    """The services' clock offset file, and the database that says what falls due when it moves."""
+
+    path: Path
+    pool: asyncpg.Pool
+
+    async def move(self, offset: float, lag: LagSampler, timeout: float = 900.0) -> tuple[int, float]:
+        """Set the services' clock ``offset`` s ahead, then wait until they have done what that
+        made due (the earlier runs' situations: intake's retention timers, convening's SLA and
+        agenda timers, and the notices those cause) and their consumers have caught up, so that
+        a run measures its own referrals, not years of catching up; returns the most that was
+        due and the seconds waited."""
+        await asyncio.to_thread(self.path.write_text, f"{offset:.0f}")
+        await asyncio.sleep(0.2)  # the services read the file on their next clock reading
+        began, most = time.monotonic(), 0
+        while time.monotonic() - began < timeout:
+            due = int(await self.pool.fetchval(DUE_AT, datetime.now(UTC) + timedelta(seconds=offset)))
+            most = max(most, due)
+            if due == 0:
+                break
+            await asyncio.sleep(1.0)
+        else:
+            print(f"after {timeout:.0f} s the services still have work due at their clock",
+                  file=sys.stderr)
+        await lag.caught_up()
+        return most, time.monotonic() - began
+
+
 async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSampler,
                        meter: CpuMeter, timed: Sequence[tuple[float, OutRecord]],
-                       urgent_keys: set[bytes], seconds: float, clock: Path, offset: float) -> Run:
-    """Offer the load to the pipeline (its clock ``offset`` seconds ahead) and wait for it."""
+                       urgent_keys: set[bytes], seconds: float, clock: ServicesClock,
+                       offset: float) -> Run:
+    """Offer the load to the pipeline (its clock ``offset`` seconds ahead, once what that made
+    due is done) and wait for it."""
     await lag.caught_up()
-    await asyncio.to_thread(clock.write_text, f"{offset:.0f}")
+    due, waited = await clock.move(offset, lag)
+    if due:
+        print(f"the clock's move made {due} timers and notices of earlier runs due: done in "
+              f"{waited:.0f} s, before the run", flush=True)
     watcher.offset_ms = int(offset * 1000)
-    await asyncio.sleep(0.2)  # the services read the file on their next clock reading
     await watcher.pin()
     stop = asyncio.Event()
     sampling = asyncio.create_task(lag.sample(stop))
@@ -569,7 +614,9 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
     watcher = Watcher(settings, WATCHED, routine_maker.tag)
     echo = Watcher(settings, [chain[2].name], routine_maker.tag)
     lag = LagSampler(settings)
-    clock = log_dir / "clock-offset"
+    clock_file = log_dir / "clock-offset"
+    clock = ServicesClock(clock_file, await asyncpg.create_pool(
+        settings.database_url.get_secret_value(), min_size=1, max_size=1))
     week = 7 * 24 * 3600.0
     offset = week * random.randint(20 * 52, 2000 * 52)
     out: list[Run] = []
@@ -580,7 +627,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 args = ("-m", "cProfile", "-o", str(log_dir / f"{which}.prof"))
             procs[which] = await asyncio.to_thread(
                 ServiceProcess(which, settings, log_dir, python_args=args,
-                               extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock)}).start,
+                               extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)}).start,
                 ready_within=120)
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
             relays.append(await start_raw_loop(settings, src.name, dst.name,
@@ -628,6 +675,8 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
     finally:
         with contextlib.suppress(Exception):
             await producer.stop()
+        with contextlib.suppress(Exception):
+            await clock.pool.close()
         for reader in (watcher, echo, lag):
             with contextlib.suppress(Exception):
                 await reader.stop()
