@@ -321,18 +321,40 @@ class Intake:
 
     async def on_situation(self, conn: Connection, env: Envelope[Message],
                            rec: InRecord) -> Sequence[OutRecord]:
-        """Assignments (disclosures), conclusions and reopenings (retention), from convening only."""
-        event = env.event
-        trusted = provenance.trust(env.type, env.source)
-        if trusted is not Trust.TRUSTED:
-            if trusted is Trust.UNTRUSTED:
-                log.warning("situation fact from an unexpected producer ignored",
-                            event_type=env.type, event_id=str(env.id),
-                            situation_id=str(env.subject))
-            return []
+        """One situation fact (the consumer's retry of a record alone)."""
+        return await self.on_situations(conn, [(env, rec)])
+
+    async def on_situations(self, conn: Connection,
+                            items: Sequence[tuple[Envelope[Message], InRecord]]
+                            ) -> Sequence[OutRecord]:
+        """Assignments (disclosures), conclusions and reopenings (retention), from convening
+        only, in order. Every fact about a situation is activity (the table worked on it:
+        identity may stay); the activity of consecutive facts is recorded in one statement,
+        before the next fact that does more than that is handled."""
         store = self.stores(conn)
-        if isinstance(event, SituationKeyed):  # the table worked on it: identity may stay
-            await store.touch(event.situation_id, env.time)
+        out: list[OutRecord] = []
+        activity: list[tuple[UUID, datetime]] = []
+        for env, _ in items:
+            event = env.event
+            trusted = provenance.trust(env.type, env.source)
+            if trusted is not Trust.TRUSTED:
+                if trusted is Trust.UNTRUSTED:
+                    log.warning("situation fact from an unexpected producer ignored",
+                                event_type=env.type, event_id=str(env.id),
+                                situation_id=str(env.subject))
+                continue
+            if isinstance(event, SituationKeyed):
+                activity.append((event.situation_id, env.time))
+            if isinstance(event, ACTIVITY):
+                continue
+            await store.touch(activity)
+            activity = []
+            out.extend(await self._situation(store, env, event))
+        await store.touch(activity)
+        return out
+
+    async def _situation(self, store: IntakeStore, env: Envelope[Message],
+                         event: Message) -> Sequence[OutRecord]:
         if isinstance(event, AgenciesAssigned):
             return await self._assigned(store, env, event)
         if isinstance(event, AssignmentResponded) and event.to_state == "accepted":

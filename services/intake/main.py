@@ -173,6 +173,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
                                     SituationReopened, *ACTIVITY)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
                 decode=events.decode, handle=intake.on_situation,
+                handle_batch=intake.on_situations,
                 skip_types=allowed_types(SITUATIONS.name) - handled)
     svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
     requests = event_requests.install(svc, settings, clock=clock, vault=intake.vault,

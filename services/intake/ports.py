@@ -158,8 +158,8 @@ class IntakeStore(Protocol):
         and mark it purged; returns how many vault rows were deleted."""
         ...
 
-    async def touch(self, situation_id: UUID, at: datetime) -> None:
-        """Record activity on a situation at ``at`` (the latest activity is kept)."""
+    async def touch(self, activity: Sequence[tuple[UUID, datetime]]) -> None:
+        """Record activity ``(situation, at)`` (each situation keeps its latest activity)."""
         ...
 
     async def retention_state(self, situation_id: UUID) -> RetentionState | None:

@@ -72,8 +72,11 @@ INSERT INTO situations (situation_id, agency_id, referral_ref, district, opened_
                         last_activity_at)
 VALUES ($1, $2, $3, $4, $5, $5)
 """
-TOUCH_SITUATION = """
-UPDATE situations SET last_activity_at = greatest(last_activity_at, $2) WHERE situation_id = $1
+TOUCH_SITUATIONS = """
+UPDATE situations s SET last_activity_at = greatest(s.last_activity_at, t.at)
+FROM (SELECT id, max(at) AS at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+      GROUP BY id) t
+WHERE s.situation_id = t.id
 """
 INSERT_VAULT = """
 INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4, $5)
@@ -215,9 +218,11 @@ class PgIntakeStore:
         await self._conn.execute(FORGET_FINGERPRINT, situation_id)
         return int(status.rsplit(" ", 1)[1])
 
-    async def touch(self, situation_id: UUID, at: datetime) -> None:
-        """Record activity on a situation at ``at`` (the event's time)."""
-        await self._conn.execute(TOUCH_SITUATION, situation_id, at)
+    async def touch(self, activity: Sequence[tuple[UUID, datetime]]) -> None:
+        """Record activity on situations at the events' times (one statement)."""
+        if activity:
+            await self._conn.execute(TOUCH_SITUATIONS, [s for s, _ in activity],
+                                     [at for _, at in activity])
 
     async def retention_state(self, situation_id: UUID) -> RetentionState | None:
         """What the retention timers decide on (locked ``NOWAIT``), or ``None``."""

@@ -34,10 +34,12 @@ from services.runtime.metrics import METRICS
 from services.runtime.pause import pause
 
 INSERT = """
-INSERT INTO outbox (topic, key, headers, value)
-SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bytea[])
+WITH added AS (
+    INSERT INTO outbox (topic, key, headers, value)
+    SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bytea[])
+)
+SELECT pg_notify($5, '')
 """
-NOTIFY = "SELECT pg_notify($1, '')"
 FETCH_UNSENT = """
 SELECT seq, topic, key, headers, value FROM outbox
 WHERE sent_at IS NULL ORDER BY seq LIMIT $1
@@ -78,8 +80,8 @@ async def add(conn: Connection, schema: str, records: Sequence[OutRecord]) -> No
         [r.key for r in records],
         [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
         [r.value for r in records],
+        channel(schema),
     )
-    await conn.execute(NOTIFY, channel(schema))
 
 
 def _to_record(row: Any) -> OutRecord:

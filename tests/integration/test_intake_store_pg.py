@@ -40,7 +40,7 @@ async def test_a_situation_held_by_another_transaction_is_not_waited_for_by_its_
         await PgIntakeStore(conn).save_many([situation], [answer])
     try:
         async with rolled_back(pool) as holder:
-            await PgIntakeStore(holder).touch(sid, T0)  # a handler holds the situation
+            await PgIntakeStore(holder).touch([(sid, T0)])  # a handler holds the situation
             async with rolled_back(pool) as other:
                 with pytest.raises(asyncpg.LockNotAvailableError):
                     await PgIntakeStore(other).retention_state(sid)

@@ -418,6 +418,27 @@ async def test_the_tables_work_on_a_situation_is_activity(
     assert store.situations[sid].last_activity_at == later
 
 
+async def test_a_batch_of_facts_is_handled_in_order_with_its_activity_recorded_once(
+        intake: Intake, store: InMemoryIntakeStore) -> None:
+    first, second = await accepted(intake, "C-batch-1"), await accepted(intake, "C-batch-2")
+
+    def worked(sid: UUID, at: datetime, source: str = CONVENING) -> InRecord:
+        return consumed(to_record(sample(AerDecisionRecorded, situation_id=sid),
+                                  source=source, time=at))
+
+    batch = [worked(first, START + timedelta(days=2)), worked(second, START + timedelta(days=3)),
+             worked(second, START + timedelta(days=9), "/commande/gateway"),  # not convening's
+             from_producer(conclusion(first, "rejected_not_aer")),
+             worked(second, START + timedelta(days=1))]  # older: activity does not go back
+    out = await intake.on_situations(CONN, [(envelope(rec), rec) for rec in batch])
+    (purged,) = [decoded(o).event for o in out]
+    assert isinstance(purged, IdentityPurged)
+    assert purged.situation_id == first
+    assert first not in store.vault
+    assert store.situations[first].last_activity_at == START + timedelta(days=2)
+    assert store.situations[second].last_activity_at == START + timedelta(days=3)
+
+
 async def fire_timers(store: InMemoryIntakeStore, at: datetime) -> tuple[int, list[OutRecord]]:
     """One look of intake's timer worker at ``at`` (its retention timers, on the fake): how
     many timers emitted, and what."""

@@ -150,7 +150,7 @@ class IntakeStoreContract:
         assert await store.get_vault(nobody) is None
         await store.conclude(nobody, "withdrawn", T0, T0)
         await store.reopen(nobody)
-        await store.touch(nobody, T0)
+        await store.touch([(nobody, T0)])
         assert await store.purge(nobody, "withdrawn", T0) == 0
         assert await store.get_situation(nobody) is None
         assert await store.retention_state(nobody) is None
@@ -210,11 +210,14 @@ class IntakeStoreContract:
     async def test_activity_only_moves_on(self, store: IntakeStore) -> None:
         first = await open_situation(store, "act-1", T0)
         second = await open_situation(store, "act-2", T0 + timedelta(days=1))
-        await store.touch(first, T0 + timedelta(days=3))
-        await store.touch(first, T0)  # an older event does not take activity back
+        await store.touch([(first, T0 + timedelta(days=3))])
+        await store.touch([(first, T0)])  # an older event does not take activity back
+        await store.touch([])
+        # One statement, one situation twice, in either order: the latest counts.
+        await store.touch([(second, T0 + timedelta(days=5)), (second, T0 + timedelta(days=2))])
         states = [await store.retention_state(sid) for sid in (first, second)]
         assert [s.last_activity_at if s else None for s in states] == [
-            T0 + timedelta(days=3), T0 + timedelta(days=1)]
+            T0 + timedelta(days=3), T0 + timedelta(days=5)]
 
     # -- assignments and disclosures --------------------------------------------------------
 

@@ -152,10 +152,11 @@ class InMemoryIntakeStore:
                 self.referrals[key] = replace(state, fingerprint=None), None
         return count
 
-    async def touch(self, situation_id: UUID, at: datetime) -> None:
-        s = self.situations.get(situation_id)
-        if s is not None:
-            s.last_activity_at = max(s.last_activity_at, at)
+    async def touch(self, activity: Sequence[tuple[UUID, datetime]]) -> None:
+        for situation_id, at in activity:
+            s = self.situations.get(situation_id)
+            if s is not None:
+                s.last_activity_at = max(s.last_activity_at, at)
 
     async def retention_state(self, situation_id: UUID) -> RetentionState | None:
         s = self.situations.get(situation_id)

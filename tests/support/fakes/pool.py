@@ -1,7 +1,8 @@
 """A connection pool for shell tests on in-memory stores: what a shell does with a connection
 besides handing it to its store factory is a transaction and the outbox
 (:func:`services.runtime.outbox.add`); this pool's one connection keeps the outbox rows as
-:class:`~services.runtime.kafka.OutRecord` (in ``published``) and ignores the relay's NOTIFY.
+:class:`~services.runtime.kafka.OutRecord` (in ``published``) and ignores the relay's wake-up
+(the same statement's ``pg_notify``).
 There are no transactions: nothing is rolled back.
 """
 
@@ -30,11 +31,9 @@ class OutboxConnection:
         yield
 
     async def execute(self, query: str, *args: Any) -> None:
-        if query == outbox.NOTIFY:
-            return
         if query != outbox.INSERT:
             raise AssertionError(f"a shell ran SQL outside its store: {query.strip()[:60]}")
-        topics, keys, headers, values = args
+        topics, keys, headers, values, _channel = args
         self._published.extend(
             OutRecord(topic=t, key=k, value=v,
                       headers=tuple((h, x.encode()) for h, x in json.loads(hs)))
