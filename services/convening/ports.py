@@ -157,29 +157,14 @@ class ConveningStore(Protocol):
         """The pending timers of a situation or meeting (no order)."""
         ...
 
-    async def take_due_timer(self, now: datetime, skip: Sequence[str]) -> Timer | None:
-        """The earliest due pending timer (then by key) not in ``skip`` and held by no other
-        transaction, locked; ``None`` if none."""
-        ...
-
     async def settle_timers(self, keys: Sequence[str], state: Settled, now: datetime) -> None:
         """Mark pending timers ``fired`` or ``cancelled`` (others are left as they are)."""
-        ...
-
-    async def reschedule_timer(self, key: str, due_at: datetime) -> None:
-        """Move a pending timer."""
         ...
 
     async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
         """Make the meeting's agenda timer pending at ``due_at`` (the earlier, if it is pending);
         a parked timer stays parked; one the timer loop is firing right now is left to it (the
         loop then waits for the placement lock and sees what this placement left waiting)."""
-        ...
-
-    async def timer_failed(self, key: str, error: str, park_after: int,
-                           now: datetime) -> tuple[str, int] | None:
-        """Count a failure of a pending timer, parking it at the ``park_after``-th; its state
-        and failures now (``None`` if it was not pending)."""
         ...
 
 

@@ -165,18 +165,9 @@ class ConveningTimers:
         """The pending timers of a situation or meeting."""
         return [from_row(t) for t in await self.timer_store.pending(aggregate_id)]
 
-    async def take_due_timer(self, now: datetime, skip: Sequence[str]) -> Timer | None:
-        """The earliest due pending timer no other transaction holds, locked; ``None`` if none."""
-        row = await self.timer_store.take_due(now, skip)
-        return None if row is None else from_row(row)
-
     async def settle_timers(self, keys: Sequence[str], state: Settled, now: datetime) -> None:
         """Mark pending timers ``fired`` or ``cancelled``."""
         await self.timer_store.settle(keys, state, now)
-
-    async def reschedule_timer(self, key: str, due_at: datetime) -> None:
-        """Move a pending timer."""
-        await self.timer_store.reschedule(key, due_at)
 
     async def arm_agenda_timer(self, meeting_id: UUID, due_at: datetime, now: datetime) -> None:
         """Make the meeting's agenda timer pending again at ``due_at`` (the earlier, if pending);
@@ -184,12 +175,6 @@ class ConveningTimers:
         placement lock the caller holds, then issues or waits for what this placement noted)."""
         await self.timer_store.arm(as_row(agenda_timer(meeting_id, due_at)), now,
                                    unless_firing=True)
-
-    async def timer_failed(self, key: str, error: str, park_after: int,
-                           now: datetime) -> tuple[str, int] | None:
-        """Count a failure of a pending timer, parking it at the ``park_after``-th; its state and
-        failures now (``None`` if it was no longer pending)."""
-        return await self.timer_store.failed(key, error, park_after, now)
 
 
 class PgConveningStore(ConveningTimers):

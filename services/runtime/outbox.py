@@ -4,11 +4,28 @@ A handler writes the events it emits with :func:`add` in its own transaction; th
 only if that transaction commits. The :class:`OutboxRelay` publishes unsent rows in ``seq`` order
 (so in order per key) with the idempotent producer, then marks them sent. A relay killed between
 publish and mark-sent publishes those rows again on restart: consumers drop the repeat through
-their inbox, since the event keeps its ``ce_id``. One relay per service schema is active at a time
-(a PostgreSQL advisory lock held on a dedicated connection); it wakes on ``LISTEN/NOTIFY`` and also
-polls, so a lost notification only delays. The leader also prunes, hourly, the schema's
-bookkeeping: the inbox past its de-duplication window, and what a service registered
-(:meth:`services.runtime.service.Service.prune`).
+their inbox, since the event keeps its ``ce_id``.
+
+The relay is one :func:`~services.runtime.worker.worker` of the service (:func:`relay_worker`,
+registered by :class:`~services.runtime.service.Service`): its step publishes one batch in one
+transaction that first takes the schema's transaction-level advisory lock
+(``pg_try_advisory_xact_lock``), then fetches the batch, publishes it (waiting for Kafka's
+acknowledgement) and marks it sent. So one instance publishes a schema's outbox at a time, and the
+lock is released only at commit, once the batch is in Kafka and its marks are visible: the
+instance that takes it next (any of them, between two batches) starts after it, so rows are never
+published out of ``seq`` order. An instance that finds the lock taken leaves the batch to its
+holder. The worker wakes on ``LISTEN/NOTIFY`` (:func:`channel`) and also polls, so a lost
+notification only delays; a PostgreSQL or Kafka outage is logged as a wait and backed off.
+:meth:`OutboxRelay.flush` publishes what is left at graceful shutdown.
+
+Housekeeping is a second worker (:func:`housekeeping_worker`), not part of the relay's step, so
+that a slow or failing prune (a service's statement with a bug) neither holds back publishing nor
+rolls back a published batch's marks: every minute, under another transaction-level advisory lock
+(one instance at a time), it deletes outbox rows sent over an hour ago and, when an hour has
+passed on this instance, runs the schema's pruning statements: the inbox past its de-duplication
+window, and what a service registered (:meth:`services.runtime.service.Service.prune`). With
+several instances each prunes hourly, one after the other; a prune deletes old rows, so a second
+run the same hour finds little to do.
 
 A row Kafka can never take (over the record size limit: a bug, not a state of the world) would
 otherwise hold back every row after it for ever: it goes to the dead-letter topic instead
@@ -18,20 +35,20 @@ otherwise hold back every row after it for ever: it goes to the dead-letter topi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from schemas.errors import TransientError
-from services.runtime.db import DB_UNAVAILABLE, Acquired, Connection, Pool
+from services.runtime.db import Connection, Pool
 from services.runtime.dead_letters import DeadLetters
-from services.runtime.failure import RECONNECT
 from services.runtime.kafka import OutRecord, Producer, UndeliverableRecord
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
-from services.runtime.pause import pause
+from services.runtime.worker import worker
+
+if TYPE_CHECKING:
+    from services.runtime.service import BackgroundLoop, Service
 
 INSERT = """
 WITH added AS (
@@ -49,6 +66,14 @@ PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - interval '1 hour'"
 PRUNE_INBOX = "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)"
 HOUSEKEEPING_EVERY = 3600.0
 """Seconds between two runs of a schema's pruning statements (the inbox's, a service's own)."""
+PRUNE_SENT_EVERY = 60.0
+"""Seconds between two looks of the housekeeping worker (sent rows are deleted at each)."""
+BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('commande.outbox.' || $1))"
+"""The relay's lock: held by the transaction that publishes a batch, released at its commit."""
+TRY_HOUSEKEEPING_LOCK = """
+SELECT pg_try_advisory_xact_lock(hashtext('commande.housekeeping.' || $1))
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +84,6 @@ class Prune:
     name: str
     sql: str
     days: int
-BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
-TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext('commande.outbox.' || $1))"
 
 log = get_logger("commande.outbox")
 
@@ -91,40 +114,52 @@ def _to_record(row: Any) -> OutRecord:
 
 
 class OutboxRelay:
-    """Publishes a service's outbox; run :meth:`run` as a task, :meth:`flush` at shutdown."""
+    """Publishes a service's outbox: :meth:`publish` is the step of :func:`relay_worker`,
+    :meth:`housekeeping` that of :func:`housekeeping_worker`, :meth:`flush` runs at shutdown."""
 
     def __init__(self, pool: Pool, producer: Producer, schema: str, *, batch: int = 500,
-                 poll_interval: float = 1.0, dead_letters: DeadLetters | None = None,
-                 prunes: Sequence[Prune] = ()) -> None:
+                 dead_letters: DeadLetters | None = None, prunes: Sequence[Prune] = ()) -> None:
         self._pool = pool
         self._prunes = tuple(prunes)
         self._dead_letters = dead_letters or DeadLetters()
         self._producer = producer
         self._schema = schema
         self._batch = batch
-        self._poll = poll_interval
-        self._wake = asyncio.Event()
-        self._drain_lock = asyncio.Lock()
-        self.leader = False
+        self._housekeeping_at = float("-inf")
 
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
+    async def publish(self) -> bool:
+        """Publish one batch unless another instance is publishing; whether a full batch was
+        published (more may be waiting)."""
+        return await self._batch_under_lock() == self._batch
 
     async def drain(self) -> int:
-        """Publish every unsent row now; returns how many were published."""
+        """Publish every unsent row now, batch after batch, while no other instance is
+        publishing; returns how many were published."""
         total = 0
-        async with self._drain_lock:
-            while True:
-                async with self._pool.acquire() as conn:
-                    rows = await conn.fetch(FETCH_UNSENT, self._batch)
-                    if not rows:
-                        return total
-                    await self._publish([(int(r["seq"]), _to_record(r)) for r in rows])
-                    await conn.execute(MARK_SENT, [r["seq"] for r in rows])
-                total += len(rows)
-                METRICS.outbox_published.labels(self._schema).inc(len(rows))
-                if len(rows) < self._batch:
-                    return total
+        while True:
+            published = await self._batch_under_lock()
+            total += published or 0
+            if published is None or published < self._batch:
+                return total
+
+    async def flush(self) -> int:
+        """Publish what is left (graceful shutdown) unless another instance is publishing it;
+        returns how many."""
+        return await self.drain()
+
+    async def _batch_under_lock(self) -> int | None:
+        """One batch in one transaction holding the schema's relay lock: how many rows were
+        published, ``None`` if another instance holds the lock."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(TRY_LOCK, self._schema):
+                return None
+            rows = await conn.fetch(FETCH_UNSENT, self._batch)
+            if not rows:
+                return 0
+            await self._publish([(int(r["seq"]), _to_record(r)) for r in rows])
+            await conn.execute(MARK_SENT, [r["seq"] for r in rows])
+        METRICS.outbox_published.labels(self._schema).inc(len(rows))
+        return len(rows)
 
     async def _publish(self, rows: Sequence[tuple[int, OutRecord]]) -> None:
         """Publish ``rows`` in order; one Kafka cannot take is dead-lettered in its place."""
@@ -153,47 +188,19 @@ class OutboxRelay:
         async with self._pool.acquire() as conn:
             return int(await conn.fetchval(BACKLOG))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set; waits for the leader lock while another instance has it."""
-        failures = 0
-        while not stop.is_set():
-            try:
-                await self._lead(stop)
-                failures = 0
-            except (TransientError, *DB_UNAVAILABLE) as exc:  # type: ignore[misc]
-                failures += 1
-                self.leader = False
-                log.warning("outbox relay waiting for its dependencies", schema=self._schema,
-                            error=type(exc).__name__, attempt=failures)
-                await pause(RECONNECT.backoff(failures), stop)
-
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn: Acquired = await self._pool.acquire()
-        try:
-            if not await conn.fetchval(TRY_LOCK, self._schema):
-                await pause(2.0, stop)
-                return
-            self.leader = True
-            await conn.add_listener(channel(self._schema), self._notified)
-            prune_at = housekeeping_at = 0.0
-            loop = asyncio.get_running_loop()
-            while not stop.is_set():
-                self._wake.clear()
-                await self.drain()
-                if loop.time() > prune_at:
-                    await conn.execute(PRUNE_SENT)
-                    prune_at = loop.time() + 60
-                if loop.time() > housekeeping_at:
-                    await self.housekeep(conn)
-                    housekeeping_at = loop.time() + HOUSEKEEPING_EVERY
-                if conn.is_closed():
-                    raise TransientError("the relay's leader connection closed")
-                await pause(self._poll, self._wake, stop)
-        finally:
-            self.leader = False
-            with contextlib.suppress(*DB_UNAVAILABLE):
-                await conn.remove_listener(channel(self._schema), self._notified)
-                await self._pool.release(conn, timeout=5)
+    async def housekeeping(self) -> bool:
+        """Unless another instance is at it: delete rows sent over an hour ago and, when an hour
+        has passed since this instance last did, run the schema's pruning statements, in one
+        transaction. Never more waiting (``False``)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(TRY_HOUSEKEEPING_LOCK, self._schema):
+                return False
+            await conn.execute(PRUNE_SENT)
+            now = asyncio.get_running_loop().time()
+            if now >= self._housekeeping_at:
+                await self.housekeep(conn)
+                self._housekeeping_at = now + HOUSEKEEPING_EVERY
+        return False
 
     async def housekeep(self, conn: Connection) -> dict[str, int]:
         """Run the schema's pruning statements; returns rows deleted per statement."""
@@ -205,12 +212,21 @@ class OutboxRelay:
             log.info("bookkeeping pruned", schema=self._schema, **deleted)
         return deleted
 
-    async def flush(self) -> int:
-        """Publish what is left (graceful shutdown) unless another instance leads; returns how many.
 
-        Session-level advisory locks end when asyncpg resets a released connection.
-        """
-        async with self._pool.acquire() as conn:
-            if not await conn.fetchval(TRY_LOCK, self._schema):
-                return 0
-            return await self.drain()
+def relay_worker(schema: str, *, poll_interval: float = 1.0) -> BackgroundLoop:
+    """The worker publishing the service's outbox (:meth:`OutboxRelay.publish`): woken by a
+    ``NOTIFY`` on the schema's :func:`channel`, else every ``poll_interval`` seconds."""
+
+    async def step(svc: Service) -> bool:
+        return await svc.relay.publish()
+
+    return worker("outbox-relay", step, interval=poll_interval, channel=channel(schema))
+
+
+def housekeeping_worker() -> BackgroundLoop:
+    """The worker pruning the schema's bookkeeping (:meth:`OutboxRelay.housekeeping`)."""
+
+    async def step(svc: Service) -> bool:
+        return await svc.relay.housekeeping()
+
+    return worker("outbox-housekeeping", step, interval=PRUNE_SENT_EVERY)

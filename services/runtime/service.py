@@ -38,7 +38,13 @@ from services.runtime.kafka import InRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
 from services.runtime.metrics import METRICS
-from services.runtime.outbox import PRUNE_INBOX, OutboxRelay, Prune
+from services.runtime.outbox import (
+    PRUNE_INBOX,
+    OutboxRelay,
+    Prune,
+    housekeeping_worker,
+    relay_worker,
+)
 from services.runtime.settings import Settings
 from services.runtime.topics import require_topics
 
@@ -73,7 +79,8 @@ class Service:
         self._relay: OutboxRelay | None = None
         self._consumers: dict[str, Consumer[Any]] = {}
         self._factories: list[Callable[[], None]] = []
-        self._loops: list[BackgroundLoop] = []
+        self._loops: list[BackgroundLoop] = [relay_worker(name), housekeeping_worker()]
+        """Its background workers: the outbox relay's two, then those the service registers."""
         self._prunes: list[Prune] = [
             Prune("inbox", PRUNE_INBOX, settings.inbox_retention_days)]
         self._subscriptions: list[tuple[str, str]] = []
@@ -173,8 +180,9 @@ class Service:
         del on_batch
 
     def prune(self, name: str, sql: str, days: int) -> None:
-        """Have the outbox leader run ``sql`` hourly: a named statement deleting this service's
-        bookkeeping rows older than ``days`` (its ``$1``): nothing is kept past its purpose."""
+        """Have the outbox's housekeeping worker run ``sql`` hourly: a named statement deleting
+        this service's bookkeeping rows older than ``days`` (its ``$1``): nothing is kept past its
+        purpose."""
         self._prunes.append(Prune(name, sql, days))
 
     def background(self, loop: BackgroundLoop) -> None:
@@ -182,7 +190,8 @@ class Service:
         self._loops.append(loop)
 
     async def start(self) -> None:
-        """Topics, pool, migrations, producer, relay and background loops; then consumers start."""
+        """Topics, pool, migrations, producer, relay and background loops (the relay's
+        workers among them); then consumers start."""
         topics = sorted({t for _, t in self._subscriptions})
         await _retry_transient(lambda: require_topics(self.settings, self.principal, topics), "Kafka")
         self._pool = await _retry_transient(lambda: db.create_pool(self.settings, self.name),
@@ -199,7 +208,6 @@ class Service:
                                   prunes=self._prunes)
         for make in self._factories:
             make()
-        self._tasks.append(asyncio.create_task(self._relay.run(self.stopping)))
         for loop in self._loops:
             self._tasks.append(asyncio.create_task(loop(self, self.stopping)))
         self.ready = True

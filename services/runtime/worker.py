@@ -1,8 +1,9 @@
 """The one background-worker primitive: a step run every ``interval``, woken early by a
 PostgreSQL ``LISTEN`` channel, backed off after failures, stopped with the service.
 
-A service's timers and schedulers (the durable-timer loop of :mod:`services.runtime.timers`,
-notifier's delivery, intake's retention and event-request timers) are each one :func:`worker`:
+Every loop of a service is one :func:`worker`: the outbox relay and its housekeeping
+(:mod:`services.runtime.outbox`, which every service runs), the durable-timer loop of
+:mod:`services.runtime.timers`, notifier's delivery, intake's retention and event-request timers:
 a ``step`` that does what is due now and says whether more is already waiting (then it runs
 again at once, without sleeping). Between steps the worker waits ``interval`` seconds, or less
 when a ``NOTIFY`` arrives on ``channel`` (a lost notification only delays the work to the next
@@ -19,13 +20,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from schemas.errors import TransientError
 from services.runtime.db import DB_UNAVAILABLE, Acquired, Pool
 from services.runtime.failure import RECONNECT, FailurePolicy
 from services.runtime.logging import get_logger
 from services.runtime.pause import pause
-from services.runtime.service import BackgroundLoop, Service
+
+if TYPE_CHECKING:  # the service imports the workers it runs itself (the outbox relay)
+    from services.runtime.service import BackgroundLoop, Service
 
 Step = Callable[[], Awaitable[bool]]
 """Do what is due; ``True`` when more is already waiting (run again without sleeping)."""

@@ -53,7 +53,7 @@ async def test_placement_arms_a_meeting_the_timer_loop_is_firing_without_a_deadl
         try:
             async with loop_conn.transaction():
                 loop = PgConveningStore(loop_conn)
-                taken = await loop.take_due_timer(now, [])
+                taken = await loop.timer_store.take_due(now, [])
                 assert taken is not None
                 assert taken.key == f"agenda/{meeting}"
                 async with placement_conn.transaction():

@@ -15,7 +15,7 @@ from uuid6 import uuid7
 
 from services.convening.main import MIGRATIONS
 from services.convening.store import PgConveningStore
-from services.convening.timers import Timer, agenda_timer
+from services.convening.timers import Timer, agenda_timer, from_row
 from services.runtime import db
 from services.runtime.db import Pool
 from services.runtime.service import RUNTIME_MIGRATIONS
@@ -79,7 +79,12 @@ async def test_the_last_releases_timers_keep_firing_from_the_runtimes_table(
         assert sorted(await store.pending_timers(sid), key=lambda t: t.key) == [lead, warning]
         assert await store.pending_timers(mid) == [agenda]
         end = T0 + timedelta(days=3)
-        assert await store.take_due_timer(end, []) == lead
-        assert await store.take_due_timer(end, [lead.key]) == warning
-        assert await store.take_due_timer(end, [lead.key, warning.key]) == agenda
-        assert await store.take_due_timer(end, [lead.key, warning.key, agenda.key]) is None
+
+        async def due(skip: list[str]) -> Timer | None:
+            row = await store.timer_store.take_due(end, skip)
+            return None if row is None else from_row(row)
+
+        assert await due([]) == lead
+        assert await due([lead.key]) == warning
+        assert await due([lead.key, warning.key]) == agenda
+        assert await due([lead.key, warning.key, agenda.key]) is None

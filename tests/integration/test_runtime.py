@@ -6,6 +6,7 @@ only the shared machinery: inbox, outbox relay, dead-lettering, retry on a datab
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from services.runtime.consumer import Consumer
 from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, Producer
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
+from services.runtime.worker import run
 from tests.support.items import ItemService, decode, record, scratch_topics
 from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
 
@@ -137,6 +139,49 @@ async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
         await pool.close()
 
 
+async def test_one_instance_publishes_at_a_time_each_row_once_in_seq_order(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+    """The relay's transaction lock: while another transaction holds it nothing is published;
+    two relays (two instances) running at once take turns between batches, so every row is
+    published once, in ``seq`` order."""
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    await svc.service.faststream.stop()  # tables exist; no relay running now
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
+                                     server_settings={"search_path": svc.schema})
+    other = Producer(settings, HARNESS)
+    await other.start()
+    stopping = asyncio.Event()
+    try:
+        from services.runtime import outbox
+
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.schema, [record(topics[1], n, event_id=f"e{n}")
+                                                for n in range(20)])
+        async with pool.acquire() as holder, holder.transaction():
+            assert await holder.fetchval(outbox.TRY_LOCK, svc.schema) is True
+            assert await OutboxRelay(pool, producer, svc.schema, batch=3).drain() == 0
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 20
+
+        relays = [OutboxRelay(pool, prod, svc.schema, batch=3) for prod in (producer, other)]
+        tasks = [asyncio.create_task(run(f"relay-{i}", pool, stopping, relay.publish,
+                                         interval=0.01))
+                 for i, relay in enumerate(relays)]
+        for _ in range(200):
+            if not await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+                break
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        records = await read_all(settings, topics[1])
+        assert [dict(r.headers)["ce_id"].decode() for r in records] == [
+            f"e{n}" for n in range(20)]
+    finally:
+        stopping.set()
+        await other.stop()
+        await pool.close()
+
+
 async def test_an_outbox_row_kafka_cannot_take_is_dead_lettered_and_the_rest_published(
         settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
     svc = ItemService(settings, tmp_path, *topics)
@@ -163,7 +208,7 @@ async def test_an_outbox_row_kafka_cannot_take_is_dead_lettered_and_the_rest_pub
         await pool.close()
 
 
-async def test_the_leader_prunes_the_inbox_past_its_window_and_the_services_own_bookkeeping(
+async def test_housekeeping_prunes_the_inbox_past_its_window_and_the_services_own_bookkeeping(
         settings: Settings, tmp_path: Path, topics: tuple[str, str]) -> None:
     svc = ItemService(settings, tmp_path, *topics)
     svc.service.prune("items", "DELETE FROM items WHERE n < $1", 10)
@@ -192,8 +237,6 @@ async def test_a_database_outage_makes_the_consumer_wait_not_drop(
     postgres.stop(settings)
     try:
         await producer.send_many([record(topics[0], n) for n in (2, 3, 4)])
-        import asyncio
-
         await asyncio.sleep(2.0)
     finally:
         postgres.start(settings)

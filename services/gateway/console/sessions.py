@@ -41,7 +41,8 @@ WHERE LEAST(idle_until, expires_at) < now() - make_interval(days => $1)
 """
 PRUNE_LOGINS = "DELETE FROM console_logins WHERE created_at < now() - make_interval(days => $1)"
 PRUNES = (("console_sessions", PRUNE_SESSIONS, 0), ("console_logins", PRUNE_LOGINS, 1))
-"""Hourly by the outbox leader: sessions as soon as they are over, abandoned sign-ins after a day."""
+"""Hourly by the outbox housekeeping worker: sessions as soon as they are over, abandoned
+sign-ins after a day."""
 
 
 def now() -> datetime:
