@@ -55,7 +55,9 @@ connect as the broker's super user (``bench.common.HARNESS``); the services as t
 
 ``--record`` appends a section to ``bench/RESULTS.md`` (machine, command, figures).
 ``--profile intake`` (or ``convening``, ``notifier``; repeatable) runs that service under cProfile
-and prints the top of its profile; profiled runs are slower and never recorded.
+timed by its CPU clock (:mod:`bench.cpu_profile`: a wall-clock profile on this busy machine
+charges calls for waiting to be scheduled) and prints the top of its profile; profiled runs are
+slower and never recorded.
 """
 
 from __future__ import annotations
@@ -624,7 +626,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
         for which in SERVICES:
             args: tuple[str, ...] = ()
             if which in profile:
-                args = ("-m", "cProfile", "-o", str(log_dir / f"{which}.prof"))
+                args = ("-m", "bench.cpu_profile", str(log_dir / f"{which}.prof"))
             procs[which] = await asyncio.to_thread(
                 ServiceProcess(which, settings, log_dir, python_args=args,
                                extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)}).start,

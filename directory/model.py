@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, time
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal, Self
 from uuid import UUID
 
@@ -343,8 +344,8 @@ class Directory(_Frozen):
     def organization(self, org_id: UUID | str) -> Organization | None:
         """The organization with this HSDS id or agency slug, active or not."""
         if isinstance(org_id, UUID):
-            return next((o for o in self.organizations if o.id == org_id), None)
-        return next((o for o in self.organizations if o.agency_id == org_id), None)
+            return self._by_id.get(org_id)
+        return self._by_agency.get(org_id)
 
     def table(self, district: str) -> TableSettings | None:
         """The table of ``district``."""
@@ -352,8 +353,25 @@ class Directory(_Frozen):
 
     def members(self, district: str, on: date) -> tuple[Organization, ...]:
         """Active organizations serving ``district`` on ``on``, CMB first, then by name and id."""
-        found = [o for o in self.organizations if district in o.districts and o.is_active(on)]
-        return tuple(sorted(found, key=_member_order))
+        return tuple(o for o in self._serving.get(district, ()) if o.is_active(on))
+
+    # Indexes, built on first use: a directory is frozen, and every referral asks these of it.
+    # (cached_property values live beside the fields; pydantic's equality ignores them.)
+
+    @cached_property
+    def _by_id(self) -> dict[UUID, Organization]:
+        return {o.id: o for o in self.organizations}
+
+    @cached_property
+    def _by_agency(self) -> dict[str, Organization]:
+        return {o.agency_id: o for o in self.organizations}
+
+    @cached_property
+    def _serving(self) -> dict[str, tuple[Organization, ...]]:
+        """Each district's organizations, active or not, in :meth:`members` order."""
+        ordered = sorted(self.organizations, key=_member_order)
+        return {t.district: tuple(o for o in ordered if t.district in o.districts)
+                for t in self.tables}
 
     def cmb(self, district: str, on: date) -> Organization | None:
         """The district's police CMB active on ``on`` (its Community Engagement Team chairs)."""

@@ -57,12 +57,14 @@ def select_participants(
         if matched and org.agency_type is not AgencyType.POLICE_CMB:
             add(org.agency_id, org.name, InviteReason.SECTOR_MATCH, matched)
 
-    sectors_of = {o.agency_id: set(o.sectors) for o in directory.organizations}
     taxonomy = category_sectors or {}
 
     def sectors(agency_id: str) -> tuple[str, ...]:
+        org = directory.organization(agency_id)
+        if org is None:
+            return ()
         acting = set().union(*(taxonomy.get(c, frozenset()) for c in chosen[agency_id][2]))
-        return tuple(sorted(acting & sectors_of.get(agency_id, set())))
+        return tuple(sorted(acting.intersection(org.sectors)))
 
     def order(agency_id: str) -> tuple[int, str, str]:
         rank = 0 if agency_id == cmb.agency_id else 1 if agency_id == situation.originating_agency else 2

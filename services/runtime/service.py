@@ -70,6 +70,7 @@ class Service:
             allow_auto_create_topics=False,
             graceful_timeout=15.0,
             logger=logging.getLogger(f"commande.{name}.faststream"),
+            log_level=logging.DEBUG,  # "Received"/"Processed" per message: not for operators
         )
         self.stopping = asyncio.Event()
         self.producer = Producer(settings, self.principal, client_id=f"commande-{name}")
