@@ -27,7 +27,7 @@ from nacl.signing import SigningKey
 from directory import Directory, DirectoryHolder, reference_codes
 from schemas.errors import ConfigurationError
 from schemas.event_requests import CONFIRMATION_PURPOSE
-from schemas.reference import reference
+from schemas.reference import Reference, reference
 from schemas.registry import allowed_types
 from schemas.situations import (
     AgenciesAssigned,
@@ -35,9 +35,14 @@ from schemas.situations import (
     SituationConcluded,
     SituationReopened,
 )
-from schemas.topics import REFERRALS, REFERRALS_URGENT, SITUATIONS
+from schemas.topics import EVENT_REQUEST_SUBMISSIONS, REFERRALS, REFERRALS_URGENT, SITUATIONS
 from services.intake import ingress, sealing, signing, timer_loop
-from services.intake.event_requests import wiring as event_requests
+from services.intake.event_requests import confirm, timers
+from services.intake.event_requests import ingress as event_ingress
+from services.intake.event_requests.decide import EventConfig
+from services.intake.event_requests.handlers import EventRequests
+from services.intake.event_requests.rate_limit import LimitConfig, SharedLimits
+from services.intake.event_requests.rules import EventRuleConfig
 from services.intake.handlers import ACTIVITY, Intake
 from services.intake.rules import RuleConfig
 from services.intake.settings import IntakeSettings
@@ -49,6 +54,7 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings, complete
 
 NAME = "intake"
+EVENT_REQUESTS_GROUP = "intake-event-requests"
 MIGRATIONS = Path(__file__).with_name("sql")
 log = get_logger("commande.intake")
 
@@ -176,10 +182,39 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
                 handle_batch=intake.on_situations,
                 skip_types=allowed_types(SITUATIONS.name) - handled)
     svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
-    requests = event_requests.install(svc, settings, clock=clock, vault=intake.vault,
-                                      directory=intake.directory, reference=ref)
+    requests = _event_requests(svc, settings, intake, ref)
     fire = timer_loop.firing(inactive_days=settings.intake_inactive_retention_days,
                              event_config=requests.config, event_stores=requests.stores)
     svc.background(timer_loop.timer_worker(fire, clock, min(
         settings.intake_purge_interval_seconds, settings.intake_event_timer_interval_seconds)))
     return svc
+
+
+def _event_requests(svc: Service, settings: IntakeSettings, intake: Intake,
+                    ref: Reference) -> EventRequests:
+    """Community event requests, a room of intake (docs/adr/0014): their consumer, the worker
+    pruning their shared rate limits, ``POST /v1/event-requests`` and the confirmation link's
+    page, on intake's clock, vault and directory. Their timers are fired by intake's one timer
+    worker (registered by :func:`build`)."""
+    config = EventConfig(
+        reminder_business_days=settings.intake_event_reminder_business_days,
+        escalation_business_days=settings.intake_event_escalation_business_days,
+        contact_retention_days=settings.intake_event_contact_retention_days,
+        holidays=ref.holiday_dates, confirm_hours=settings.intake_event_confirm_hours)
+    requests = EventRequests(
+        clock=intake.clock, vault=intake.vault, directory=intake.directory, reference=ref,
+        rule_config=EventRuleConfig(settings.intake_event_min_notice_days), config=config)
+    svc.consume(EVENT_REQUEST_SUBMISSIONS.name, group=EVENT_REQUESTS_GROUP,
+                name="intake-event-requests", decode=events.decode, handle=requests.on_record,
+                on_dead_letter=requests.on_dead_letter)
+    limits = SharedLimits(LimitConfig(
+        burst=settings.intake_event_rate_burst, per_minute=settings.intake_event_rate_per_minute,
+        confirmations_per_day=settings.intake_event_confirmations_per_day),
+        intake.vault.fingerprint)
+    svc.background(timers.prune_worker(limits.bound,
+                                       settings.intake_event_timer_interval_seconds))
+    svc.routes.extend(event_ingress.routes(svc, requests,
+                                           max_bytes=settings.intake_event_http_max_bytes,
+                                           limits=limits.bound))
+    svc.routes.extend(confirm.routes(svc, requests, confirm.confirm_secret(settings)))
+    return requests

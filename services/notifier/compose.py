@@ -26,12 +26,13 @@ from schemas.event_requests import (
 from schemas.notices import PUBLIC_REQUESTER, NoticeFailed
 from schemas.reference import Reference
 from schemas.reference.calendar import local_date
-from services.notifier import event_requests, recipients, render, tokens
+from services.notifier import recipients, render, tokens
 from services.notifier.contacts import ContactBox
 from services.notifier.links import console_link
 from services.notifier.model import MeetingInfo, Planned, Rendered, notice_id
 from services.notifier.ports import FailedNotice, NewNotice
 from services.notifier.priority import Priority, priority
+from services.notifier.requests import notices
 from services.notifier.settings import NotifierSettings
 from services.runtime import links
 
@@ -108,21 +109,21 @@ class RequestComposer:
         """Every notice ``event`` (with id ``cause_id``, read from ``topic``) calls for at
         ``now``, given the request's ``submission``; both lists empty when it has no
         recipient."""
-        email = event_requests.requester_email(submission)
-        facts = event_requests.facts_for(event, submission)
+        email = notices.requester_email(submission)
+        facts = notices.facts_for(event, submission)
         send: list[NewNotice] = []
         unsendable: list[NewNotice] = []
-        for p in event_requests.plan(event, directory, local_date(now)):
+        for p in notices.plan(event, directory, local_date(now)):
             if p.recipient.agency_id == PUBLIC_REQUESTER and email is None:
                 unsendable.append(request_row(p, cause_id, topic, event, {}))
                 continue
             nid = notice_id(cause_id, p.recipient.key, p.kind)
             ctx = _context(self._s, self._secret, nid, event, p, now)
             if isinstance(event, EventRequestConfirmationRequested):
-                out = event_requests.render_confirmation(
+                out = notices.render_confirmation(
                     p, event, ctx, self.confirmation_link(event), self._ref)
             else:
-                out = event_requests.render(p, event, facts, ctx, self._ref, directory,
+                out = notices.render(p, event, facts, ctx, self._ref, directory,
                                             local_date(now))
             stored = payload(out)
             if p.recipient.agency_id == PUBLIC_REQUESTER:
@@ -145,7 +146,7 @@ def unsendable(event: EventRequestEvent, cause_id: UUID, topic: str, directory: 
     """Every notice ``event`` calls for, without a payload: for a fact whose requester's
     contact is gone (nothing can be rendered)."""
     return [request_row(p, cause_id, topic, event, {})
-            for p in event_requests.plan(event, directory, local_date(now))]
+            for p in notices.plan(event, directory, local_date(now))]
 
 
 def failed(f: FailedNotice, error: str, now: datetime) -> NoticeFailed:

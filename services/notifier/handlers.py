@@ -1,6 +1,6 @@
 """The thin shell of consumption: decode → load the facts the event needs → compose its notices
 (pure, :mod:`services.notifier.compose`) → insert them. Community event requests take the same
-store to :mod:`services.notifier.request_handlers`.
+store to :mod:`services.notifier.requests.handlers`.
 
 Handlers never send anything: they insert notices in the consumer's transaction (with its inbox
 row), so a notice exists if and only if its event was handled. The delivery loop sends them.
@@ -37,7 +37,7 @@ from services.notifier.compose import Composer, Facts
 from services.notifier.contacts import ContactBox
 from services.notifier.model import MeetingInfo
 from services.notifier.ports import NotifierStore, Stores
-from services.notifier.request_handlers import EventRequestHandlers
+from services.notifier.requests.handlers import EventRequestHandlers
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import PgNotifierStore
 from services.runtime.clock import Clock

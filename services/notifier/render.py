@@ -53,7 +53,8 @@ class Context:
 
 
 @cache
-def _env() -> Environment:
+def environment() -> Environment:
+    """The templates' one Jinja2 environment (every notice, event requests' too, renders here)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -90,7 +91,7 @@ class Labels:
 _LABELS: dict[int, tuple[Reference, Labels]] = {}
 
 
-def _labels(ref: Reference) -> Labels:
+def labels(ref: Reference) -> Labels:
     """Labels of ``ref``, built once per Reference object (it is not hashable)."""
     found = _LABELS.get(id(ref))
     if found is None or found[0] is not ref:
@@ -101,7 +102,7 @@ def _labels(ref: Reference) -> Labels:
 
 def subject(planned: Planned, event: Message, ctx: Context, ref: Reference) -> str:
     """The subject line: kind, district, date, opaque id; nothing else."""
-    label = _labels(ref)
+    label = labels(ref)
     if isinstance(event, AgendaIssued):
         where = label("district", ctx.meeting.district) if ctx.meeting else "District table"
         when = f", {_local_date(ctx.meeting.starts_at)}" if ctx.meeting else ""
@@ -151,7 +152,7 @@ def render(planned: Planned, event: Message, ctx: Context, ref: Reference,
     org = directory.organization(planned.recipient.agency_id)
     names = {o.agency_id: o.name for o in directory.organizations}
     values: dict[str, Any] = {
-        "e": event, "p": planned, "ctx": ctx, "label": _labels(ref),
+        "e": event, "p": planned, "ctx": ctx, "label": labels(ref),
         "recipient_name": org.name if org else planned.recipient.agency_id,
         "agency": lambda slug: names.get(slug, slug),
         "deidentified": planned.privacy is Privacy.DEIDENTIFIED,
@@ -159,7 +160,7 @@ def render(planned: Planned, event: Message, ctx: Context, ref: Reference,
     if isinstance(event, AgenciesAssigned):
         values["respond_by"] = event.assigned_at + timedelta(hours=ctx.response_hours)
         values["contact_by"] = event.assigned_at + timedelta(hours=ctx.first_contact_hours)
-    env = _env()
+    env = environment()
     text = env.get_template(f"{stem}.txt.j2").render(values)
     html = env.get_template(f"{stem}.html.j2").render(values)
     title = subject(planned, event, ctx, ref)

@@ -2,7 +2,7 @@
 
 :class:`PgNotifierStore` is the :class:`~services.notifier.ports.NotifierStore` port over one
 transaction's connection; its community event-request part (sealed contacts, waiting facts,
-purges) is :class:`~services.notifier.request_store.PgEventRequestState`. Every statement is a
+purges) is :class:`~services.notifier.requests.store.PgEventRequestState`. Every statement is a
 named constant; values are always parameters.
 """
 
@@ -16,7 +16,7 @@ from uuid import UUID
 from schemas.base import Actor
 from services.notifier.model import MeetingInfo
 from services.notifier.ports import Due, NewNotice, NoticeSummary
-from services.notifier.request_store import PgEventRequestState
+from services.notifier.requests.store import PgEventRequestState
 
 WAKE_CHANNEL = "notifier_notices"
 

@@ -29,9 +29,10 @@ from schemas.event_requests import (
 from schemas.notices import PUBLIC_REQUESTER
 from schemas.reference import reference
 from schemas.referrals import Reason
-from services.notifier import event_requests, render
+from services.notifier import render
 from services.notifier.contacts import CipherError, ContactBox
 from services.notifier.model import Planned, Rendered, notice_id
+from services.notifier.requests import notices
 from tests.support.samples import NOW, REQUEST_ID, requester, sample
 
 pytestmark = pytest.mark.unit
@@ -48,8 +49,8 @@ def _render(p: Planned, event: EventRequestEvent, directory: Directory,
             submission: EventRequestSubmitted | None = None) -> Rendered:
     ctx = render.Context(notice_id(event.request_id, p.recipient.key, p.kind),
                          "http://127.0.0.1:8080/ack/TOKEN", NOW + timedelta(days=14))
-    facts = event_requests.facts_for(event, submission or sample(EventRequestSubmitted))
-    return event_requests.render(p, event, facts, ctx, reference(), directory, NOW.date())
+    facts = notices.facts_for(event, submission or sample(EventRequestSubmitted))
+    return notices.render(p, event, facts, ctx, reference(), directory, NOW.date())
 
 
 def _to(planned: list[Planned]) -> list[tuple[str, str, str]]:
@@ -62,7 +63,7 @@ def test_acknowledgement_goes_to_the_district_cmb_manager_and_the_requester(
         directory: Directory, district: str, agency: str) -> None:
     ack = sample(EventRequestAcknowledged, district=district)
     n = district[-1]
-    assert _to(event_requests.plan(ack, directory, NOW.date())) == [
+    assert _to(notices.plan(ack, directory, NOW.date())) == [
         ("event_request", agency, f"d{n}-cmb-manager@police.example.org"),
         ("event_request_acknowledgement", PUBLIC_REQUESTER, f"event-request:{REQUEST_ID}"),
     ]
@@ -70,7 +71,7 @@ def test_acknowledgement_goes_to_the_district_cmb_manager_and_the_requester(
 
 def test_the_manager_gets_everything_needed_to_call_back(directory: Directory) -> None:
     ack = sample(EventRequestAcknowledged)
-    manager, _ = event_requests.plan(ack, directory, NOW.date())
+    manager, _ = notices.plan(ack, directory, NOW.date())
     out = _render(manager, ack, directory)
     who = requester()
     for part in (out.text, out.html):
@@ -93,7 +94,7 @@ def test_the_manager_gets_everything_needed_to_call_back(directory: Directory) -
 def test_the_requester_is_acknowledged_with_the_request_id_and_the_district(
         directory: Directory) -> None:
     ack = sample(EventRequestAcknowledged, district="district_2", municipality="oakville")
-    _, to_requester = event_requests.plan(ack, directory, NOW.date())
+    _, to_requester = notices.plan(ack, directory, NOW.date())
     out = _render(to_requester, ack, directory)
     assert str(REQUEST_ID) in out.subject
     for needed in (str(REQUEST_ID), "2 District", "d2-cmb-manager@police.example.org",
@@ -109,7 +110,7 @@ def test_a_rejection_names_every_reason_and_the_earliest_date(directory: Directo
                       message="The daytime phone number is not a phone number."))
     rejected = sample(EventRequestRejected, reasons=reasons,
                       earliest_acceptable_date=date(2026, 2, 20))
-    [p] = event_requests.plan(rejected, directory, NOW.date())
+    [p] = notices.plan(rejected, directory, NOW.date())
     assert (p.kind, p.recipient.agency_id) == ("event_request_outcome", PUBLIC_REQUESTER)
     out = _render(p, rejected, directory)
     for part in (out.text, out.html):
@@ -126,7 +127,7 @@ def test_reminders_go_to_the_manager_then_the_staff_sergeant(
         directory: Directory, level: str, address: str) -> None:
     due = sample(EventRequestReminderDue, district="district_3", escalate_to=level,
                  business_days_waiting=5)
-    [p] = event_requests.plan(due, directory, NOW.date())
+    [p] = notices.plan(due, directory, NOW.date())
     assert (p.kind, p.recipient.address) == ("event_request_reminder", address)
     out = _render(p, due, directory)
     assert "5 business days" in out.text
@@ -142,7 +143,7 @@ def test_outcomes_are_told_in_words(directory: Directory) -> None:
     withdrawn = sample(EventRequestWithdrawn, reason="event_cancelled")
     texts = {}
     for event in (scheduled, declined, withdrawn):
-        [p] = event_requests.plan(event, directory, NOW.date())
+        [p] = notices.plan(event, directory, NOW.date())
         assert p.recipient.agency_id == PUBLIC_REQUESTER
         texts[type(event)] = _render(p, event, directory).text
     assert "Tuesday 3 March 2026" in texts[EventRequestScheduled]
@@ -156,18 +157,18 @@ def test_outcomes_are_told_in_words(directory: Directory) -> None:
 
 def test_refusals_and_purges_notify_nobody(directory: Directory) -> None:
     for quiet in (EventRequestCommandRefused, EventRequestConfirmed, EventRequestExpired):
-        assert event_requests.plan(sample(quiet), directory, NOW.date()) == []
+        assert notices.plan(sample(quiet), directory, NOW.date()) == []
 
 
 def test_the_confirmation_goes_to_the_requester_alone_and_quotes_nothing_they_wrote(
         directory: Directory) -> None:
     asked = sample(EventRequestConfirmationRequested)
-    [p] = event_requests.plan(asked, directory, NOW.date())
+    [p] = notices.plan(asked, directory, NOW.date())
     assert (p.kind, p.recipient.agency_id) == ("event_request_confirmation", PUBLIC_REQUESTER)
     ctx = render.Context(notice_id(asked.request_id, p.recipient.key, p.kind),
                          "http://127.0.0.1:8080/ack/TOKEN", NOW + timedelta(days=14))
     link = "https://intake.example.org/v1/event-requests/confirm/TOKEN"
-    out = event_requests.render_confirmation(p, asked, ctx, link, reference())
+    out = notices.render_confirmation(p, asked, ctx, link, reference())
     assert out.subject == f"Confirm your community event request {REQUEST_ID}"
     for part in (out.text, out.html):
         for needed in (str(REQUEST_ID), "1 District", link, "18:30 to 20:00",
@@ -189,7 +190,7 @@ def test_the_confirmation_goes_to_the_requester_alone_and_quotes_nothing_they_wr
     ("", False), (None, False), ("a@b", False)])
 def test_requester_email_must_be_usable(email: str | None, usable: bool) -> None:
     s = sample(EventRequestSubmitted, requester=Requester(name="X", email=email))
-    assert (event_requests.requester_email(s) is not None) == usable
+    assert (notices.requester_email(s) is not None) == usable
 
 
 def test_sealed_values_open_only_for_their_row() -> None:

@@ -20,6 +20,10 @@ Same shape as the referral side, one module per role:
 * :mod:`.ingress`: ``POST /v1/event-requests``; :mod:`.confirm`: the page of the link that
   confirms a requester's address (``GET`` shows, ``POST`` confirms).
 
+No composition root of its own: intake's :func:`services.intake.main.build` wires them (consumer,
+routes, the limits' prune worker) with intake's clock, vault and directory, and intake's one timer
+worker fires their timers (docs/adr/0014).
+
 A request from the public (no agency token) is acted on only once its requester confirms the
 address they gave: until then the only e-mail is the fixed-text link (nothing they wrote).
 

@@ -33,6 +33,7 @@ from schemas.event_requests import CONFIRMATION_PATH, CONFIRMATION_PURPOSE, Even
 from schemas.reference.calendar import ZONE
 from services.intake.event_requests.decide import EventRequestState
 from services.intake.event_requests.handlers import EventRequests
+from services.intake.settings import IntakeSettings
 from services.runtime import links, outbox, pages
 from services.runtime.decision import Decided
 from services.runtime.service import Service
@@ -49,6 +50,14 @@ def _when(moment: datetime) -> str:
 def _page(*paragraphs: str, button: bool = False, status: int = 200) -> Response:
     return pages.page(TITLE, HEADING, *paragraphs, button=BUTTON if button else None,
                       status=status)
+
+
+def confirm_secret(settings: IntakeSettings) -> bytes:
+    """The secret confirmation links are signed with (shared with notifier, which mails them);
+    the development secret on the local stack only."""
+    return links.secret_setting(settings.event_confirm_secret,
+                                setting="COMMANDE_EVENT_CONFIRM_SECRET",
+                                purpose=CONFIRMATION_PURPOSE, development=settings.development)
 
 
 def routes(svc: Service, requests: EventRequests, secret: bytes) -> list[BaseRoute]:

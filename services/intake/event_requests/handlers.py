@@ -85,7 +85,8 @@ class StoredContact(Contract):
 
 @dataclass
 class EventRequests:
-    """The event-request handlers and what they need (wired by :func:`.wiring.install`).
+    """The event-request handlers and what they need (wired by intake's composition root,
+    :func:`services.intake.main.build`).
 
     Each handler makes the store of its transaction's connection (``stores``) and only loads,
     asks the pure core (:mod:`.decide`), saves and returns what to emit; ``stores`` is the

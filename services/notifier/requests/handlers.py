@@ -26,10 +26,11 @@ from schemas.envelope import Envelope
 from schemas.event_requests import EventRequestContactPurged, EventRequestEvent, EventRequestSubmitted
 from schemas.reference import Reference
 from schemas.registry import model_for
-from services.notifier import compose, event_requests
+from services.notifier import compose
 from services.notifier.compose import RequestComposer
 from services.notifier.contacts import ContactBox
 from services.notifier.ports import NewNotice, NotifierStore, Waiting
+from services.notifier.requests import notices
 from services.notifier.settings import NotifierSettings
 from services.runtime.clock import Clock
 from services.runtime.events import emit
@@ -76,7 +77,7 @@ class EventRequestHandlers:
         """Notify a de-identified fact, or park it until its submission arrives."""
         if isinstance(event, EventRequestContactPurged):
             return await self._purged(store, event)
-        if not isinstance(event, event_requests.NOTIFIABLE):
+        if not isinstance(event, notices.NOTIFIABLE):
             return []
         rid = event.request_id
         await store.lock_request(rid)

@@ -50,7 +50,7 @@ from schemas.event_requests import (
 from schemas.notices import PUBLIC_REQUESTER, NoticeKind
 from schemas.reference import Reference
 from services.notifier.model import Planned, Privacy, Recipient, Rendered
-from services.notifier.render import Context, _env, _labels
+from services.notifier.render import Context, environment, labels
 
 NOTIFIABLE = (EventRequestConfirmationRequested, EventRequestAcknowledged, EventRequestRejected,
               EventRequestReminderDue, EventRequestScheduled, EventRequestDeclined,
@@ -192,7 +192,7 @@ def subject(planned: Planned, event: EventRequestEvent, district_name: str) -> s
 def render(planned: Planned, event: EventRequestEvent, facts: RequestFacts, ctx: Context,
            ref: Reference, directory: Directory, on: date) -> Rendered:
     """The notice ``planned`` for ``event``, with the request's facts."""
-    label = _labels(ref)
+    label = labels(ref)
     s = facts.submission
     district = facts.district
     cmb = directory.cmb(district, on) if district else None
@@ -227,7 +227,7 @@ def render(planned: Planned, event: EventRequestEvent, facts: RequestFacts, ctx:
                    if isinstance(event, EventRequestWithdrawn) else None),
     }
     stem = _STEMS[planned.kind]
-    env = _env()
+    env = environment()
     text = env.get_template(f"{stem}.txt.j2").render(values)
     html = env.get_template(f"{stem}.html.j2").render(values)
     title = subject(planned, event, district_name)
@@ -250,13 +250,13 @@ def render_confirmation(planned: Planned, event: EventRequestConfirmationRequest
     It is rendered from the de-identified fact alone, never from the submission: nothing the
     requester wrote (name, organization, venue, topics, notes) can reach an address nobody has
     confirmed yet."""
-    label = _labels(ref)
+    label = labels(ref)
     district_name = label("district", event.district) if event.district else "the District"
     values: dict[str, Any] = {
         "e": event, "ctx": ctx, "district": event.district, "district_name": district_name,
         "windows": [window_words(w) for w in event.windows], "link": link,
     }
-    env = _env()
+    env = environment()
     text = env.get_template("event_request_confirm.txt.j2").render(values)
     html = env.get_template("event_request_confirm.html.j2").render(values)
     title = subject(planned, event, district_name)
