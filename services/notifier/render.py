@@ -62,6 +62,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates ship with the code: compiled once, never stat()ed again
     )
     env.filters["local"] = local_time
     return env
