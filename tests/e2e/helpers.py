@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from deploy.keycloak.realm import LOCAL_PASSWORD
-from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.envelope import Envelope
 from services.runtime.clock import OffsetFileClock
@@ -21,15 +19,12 @@ from services.runtime.events import decode
 from services.runtime.settings import Settings
 from services.runtime.wire import Watch
 from tests.support.kafka import HARNESS, read_all
+from tests.support.mail import session_mail
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Pipeline
 
 M = TypeVar("M", bound=Message)
-
-SESSION_START_NS = time.time_ns()
-"""When this test session began: mail kept before it (a shared stack's Maildir holds every
-benchmark's e-mails, tens of thousands) is never read."""
 
 
 def _any(_: Message) -> bool:
@@ -52,7 +47,7 @@ async def events_of(settings: Settings, topic: str, kind: type[M],
 
 def mails_mentioning(settings: Settings, text: str) -> list[EmailMessage]:
     out = []
-    for msg in read_messages(settings.mail_dir, since_ns=SESSION_START_NS):
+    for msg in session_mail(settings.mail_dir):
         body = msg.get_body(preferencelist=("plain",))
         if body is not None and text in body.get_content():
             out.append(msg)

@@ -23,7 +23,6 @@ import httpx
 import pytest
 
 from deploy.local.services import free_port
-from deploy.local.smtp_sink import read_messages
 from directory import ContactRole, load_directory
 from schemas.event_requests import (
     EventRequestAcknowledged,
@@ -45,6 +44,7 @@ from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import Pipeline, running_pipeline
 from tests.e2e.helpers import command, events_of, mails_mentioning, move_to
 from tests.support.kafka import wait_for
+from tests.support.mail import session_mail
 
 E = TypeVar("E", bound=EventRequestEvent)
 
@@ -310,7 +310,7 @@ async def test_when_the_manager_does_nothing_the_manager_then_the_staff_sergeant
                                         holidays) + timedelta(minutes=1))
     escalation = await mail(settings, sergeant, f"ESCALATION: community event request {request_id}")
     assert "without a recorded follow-up" in body_of(escalation)
-    reminders = [m for m in read_messages(settings.mail_dir)
+    reminders = [m for m in session_mail(settings.mail_dir)
                  if request_id in body_of(m) and str(m["X-Envelope-To"]) in {manager, sergeant}]
     # The acknowledgement notice, one reminder and one escalation: each sent once.
     assert len(reminders) == 3, [str(m["X-Envelope-To"]) for m in reminders]

@@ -30,7 +30,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from deploy.local.smtp_sink import read_messages
 from schemas.base import Message
 from schemas.envelope import from_record
 from schemas.event_requests import (
@@ -57,6 +56,7 @@ from services.runtime.http import asgi_app
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from tests.support.kafka import end_offsets, group_at_end, read_all, wait_for
+from tests.support.mail import session_mail
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -120,7 +120,7 @@ class Stack:
         return got
 
     def mails(self, request_id: str) -> list[EmailMessage]:
-        return [m for m in read_messages(self.settings.mail_dir) if request_id in everything(m)]
+        return [m for m in session_mail(self.settings.mail_dir) if request_id in everything(m)]
 
     async def mail(self, request_id: str, to: str, kind: str) -> EmailMessage:
         async def found() -> EmailMessage | None:
@@ -312,7 +312,7 @@ async def test_one_recipient_gets_at_most_its_daily_confirmations_from_any_clien
     for rid, email in zip(ids[:2], variants, strict=False):
         await stack.mail(rid, email, "event_request_confirmation")
     await asyncio.sleep(2)
-    sent = [m for m in read_messages(stack.settings.mail_dir)
+    sent = [m for m in session_mail(stack.settings.mail_dir)
             if m["X-Commande-Notice-Kind"] == "event_request_confirmation"
             and str(m["X-Envelope-To"]).lower().replace("+a", "").replace("+b", "") == inbox]
     assert len(sent) == 2
