@@ -124,7 +124,7 @@ class RequestComposer:
                     p, event, ctx, self.confirmation_link(event), self._ref)
             else:
                 out = notices.render(p, event, facts, ctx, self._ref, directory,
-                                            local_date(now))
+                                     local_date(now))
             stored = payload(out)
             if p.recipient.agency_id == PUBLIC_REQUESTER:
                 stored["to"] = email

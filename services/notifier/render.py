@@ -101,6 +101,12 @@ def labels(ref: Reference) -> Labels:
     return found[1]
 
 
+def _name(directory: Directory, agency_id: str) -> str:
+    """The organization's name, or the slug when the directory does not know it."""
+    org = directory.organization(agency_id)
+    return org.name if org else agency_id
+
+
 def subject(planned: Planned, event: Message, ctx: Context, ref: Reference) -> str:
     """The subject line: kind, district, date, opaque id; nothing else."""
     label = labels(ref)
@@ -150,12 +156,10 @@ def render(planned: Planned, event: Message, ctx: Context, ref: Reference,
     stem = _TEMPLATE.get(type(event))
     if stem is None:
         raise TypeError(f"no notice for {type(event).__name__}")
-    org = directory.organization(planned.recipient.agency_id)
-    names = {o.agency_id: o.name for o in directory.organizations}
     values: dict[str, Any] = {
         "e": event, "p": planned, "ctx": ctx, "label": labels(ref),
-        "recipient_name": org.name if org else planned.recipient.agency_id,
-        "agency": lambda slug: names.get(slug, slug),
+        "recipient_name": _name(directory, planned.recipient.agency_id),
+        "agency": lambda slug: _name(directory, slug),
         "deidentified": planned.privacy is Privacy.DEIDENTIFIED,
     }
     if isinstance(event, AgenciesAssigned):

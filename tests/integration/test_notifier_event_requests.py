@@ -13,9 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, time
-from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from uuid import UUID
 
 import asyncpg
@@ -48,6 +46,7 @@ from services.runtime.kafka import Producer
 from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
 from tests.support.kafka import HARNESS, read_all, wait_for
+from tests.support.mail import session_mail
 from tests.support.samples import sample
 
 pytestmark = pytest.mark.integration
@@ -125,25 +124,6 @@ async def send(stack: Stack, *events: Message) -> list[UUID]:
     return [UUID(dict(r.headers)["ce_id"].decode()) for r in records]
 
 
-_SEEN: dict[str, EmailMessage | None] = {}
-
-
-def run_mail(maildir: Path) -> list[EmailMessage]:
-    """The sink's messages to this run's addresses (each file read once)."""
-    new = maildir / "new"
-    for path in sorted(new.iterdir()) if new.exists() else []:
-        if path.name in _SEEN:
-            continue
-        raw = path.read_bytes()
-        parsed = None
-        if f"+{RUN}@".encode() in raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]:
-            msg = message_from_bytes(raw, policy=policy.default)
-            assert isinstance(msg, EmailMessage)
-            parsed = msg if f"+{RUN}@" in str(msg["X-Envelope-To"]) else None
-        _SEEN[path.name] = parsed
-    return [m for m in _SEEN.values() if m is not None]
-
-
 def text(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("plain",))
     assert part is not None
@@ -151,7 +131,8 @@ def text(msg: EmailMessage) -> str:
 
 
 def mails_about(stack: Stack, request: UUID) -> list[EmailMessage]:
-    return [m for m in run_mail(stack.settings.mail_dir) if str(request) in str(m["Subject"])]
+    return [m for m in session_mail(stack.settings.mail_dir, to=f"+{RUN}@")
+            if str(request) in str(m["Subject"])]
 
 
 async def expect_mails(stack: Stack, request: UUID, n: int) -> list[EmailMessage]:

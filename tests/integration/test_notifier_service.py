@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, get_args
@@ -81,6 +80,7 @@ from services.runtime.service import Service
 from services.runtime.settings import PROJECT_ROOT, Settings
 from services.runtime.tls import stack_server_pem
 from tests.support.kafka import HARNESS, read_all, wait_for
+from tests.support.mail import session_mail
 from tests.support.samples import sample, summary
 
 pytestmark = pytest.mark.integration
@@ -234,33 +234,10 @@ async def send(stack: Stack, *events: Message) -> list[UUID]:
     return [UUID(dict(r.headers)["ce_id"].decode()) for r in records]
 
 
-_SEEN: dict[str, EmailMessage | None] = {}
-
-
-def _run_mail(maildir: Path) -> list[EmailMessage]:
-    """The sink's messages for this run's addresses, parsed once each (the shared Maildir grows).
-
-    Same parsing as ``deploy.local.smtp_sink.read_messages``, but a file is only read once and
-    only parsed when its envelope names one of this run's addresses.
-    """
-    new = maildir / "new"
-    for path in sorted(new.iterdir()) if new.exists() else []:
-        if path.name in _SEEN:
-            continue
-        raw = path.read_bytes()
-        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        parsed = None
-        if f"+{RUN}@".encode() in head:
-            msg = message_from_bytes(raw, policy=policy.default)
-            assert isinstance(msg, EmailMessage)
-            parsed = msg if f"+{RUN}@" in str(msg["X-Envelope-To"]) else None
-        _SEEN[path.name] = parsed
-    return [m for m in _SEEN.values() if m is not None]
-
-
 def mails(stack: Stack, *needles: str) -> list[EmailMessage]:
     """This run's e-mails whose text mentions one of ``needles``."""
-    return [m for m in _run_mail(stack.settings.mail_dir) if any(n in text(m) for n in needles)]
+    return [m for m in session_mail(stack.settings.mail_dir, to=f"+{RUN}@")
+            if any(n in text(m) for n in needles)]
 
 
 def caused_by(stack: Stack, causes: list[UUID]) -> set[str]:
