@@ -3,12 +3,14 @@ in a transaction that is rolled back (so each starts empty, and no other test se
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from uuid6 import uuid7
 
+from services.intake import store as store_sql
 from services.intake.main import MIGRATIONS
 from services.intake.ports import IntakeStore
 from services.intake.store import PgIntakeStore
@@ -53,3 +55,19 @@ async def test_a_situation_held_by_another_transaction_is_not_waited_for_by_its_
             await conn.execute("DELETE FROM vault WHERE situation_id = $1", sid)
             await conn.execute("DELETE FROM situations WHERE situation_id = $1", sid)
             await conn.execute("DELETE FROM referrals WHERE situation_id = $1", sid)
+
+
+@pytest.mark.parametrize("statement", ["DELETE_VAULT", "MARK_PURGED", "FORGET_FINGERPRINT",
+                                       "RETENTION_STATE"])
+async def test_a_purge_finds_its_rows_by_an_index_not_by_reading_every_referral(
+        pool: Pool, statement: str) -> None:
+    """Each purge (one per situation, one transaction each) reads its rows by an index: a
+    sequential scan reads every referral ever answered, so purging grows with the history."""
+    args = {"DELETE_VAULT": 1, "MARK_PURGED": 3, "FORGET_FINGERPRINT": 1, "RETENTION_STATE": 1}
+    sample = (uuid7(), T0, "inactive")[:args[statement]]
+    async with rolled_back(pool) as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")  # the plan an index allows at scale
+        plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {getattr(store_sql, statement)}",
+                                   *sample)
+    nodes = json.dumps(plan)
+    assert "Seq Scan" not in nodes, f"{statement} reads its table sequentially: {nodes[:400]}"

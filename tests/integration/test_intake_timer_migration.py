@@ -77,7 +77,8 @@ async def test_the_last_releases_reminders_and_purges_fire_from_the_runtimes_tab
                                purge_after, expires)
             await conn.execute(CONTACT, rid, T0)
     applied = await db.migrate(pool, name, {"runtime": RUNTIME_MIGRATIONS, "intake": MIGRATIONS})
-    assert applied == ["intake/021_event_request_timers", "intake/022_retention_timers"]
+    assert applied == ["intake/021_event_request_timers", "intake/022_retention_timers",
+                       "intake/023_referrals_by_situation"]
     async with pool.acquire() as conn:
         rows = {r["timer_key"]: (r["kind"], r["aggregate_id"], r["due_at"], r["state"])
                 for r in await conn.fetch("SELECT * FROM durable_timers")}
