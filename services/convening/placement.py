@@ -18,7 +18,14 @@ from uuid import UUID
 from directory.model import TableSettings
 from services.convening.invitations import Joining, join
 from services.convening.model import MeetingSlot, Participant, SituationBrief
-from services.convening.scheduling import URGENT_WINDOW, next_regular_meeting, overflow, place
+from services.convening.scheduling import (
+    URGENT_WINDOW,
+    next_regular_meeting,
+    overflow,
+    overflows_to_regular,
+    place,
+    regular_meeting,
+)
 
 MAX_OVERFLOW = 60
 """Full meetings skipped before giving up (a configuration problem, not a busy table)."""
@@ -115,9 +122,15 @@ class Placed:
 
 
 def place_one(calendar: Calendar, table: TableSettings, brief: SituationBrief, capacity: int,
-              participants: Participants, now: datetime) -> Placed | Missing | NoRoom:
+              participants: Participants, now: datetime,
+              jumps: Jumps | None = None) -> Placed | Missing | NoRoom:
     """Place one situation: the meeting :func:`~services.convening.scheduling.place` chooses, or
-    while that one is full (``capacity`` situations) the one it overflows to."""
+    while that one is full (``capacity`` situations) the one it overflows to.
+
+    ``jumps`` (kept by :func:`place_all` for one calendar) remembers where earlier walks past
+    full meetings ended: a meeting that is full stays full while its calendar only gains
+    situations, so a later walk from it starts where the last one stopped, counting the same
+    steps towards :data:`MAX_OVERFLOW`."""
     district = table.district
     existing: list[MeetingSlot] = []
     if brief.priority != "routine":  # a routine meeting has a deterministic id: nothing to look up
@@ -126,38 +139,71 @@ def place_one(calendar: Calendar, table: TableSettings, brief: SituationBrief, c
             return Missing(district, end)
         existing = calendar.between(district, brief.arrived_at, end)
     candidate = place(table, brief, existing).meeting
-    for _ in range(MAX_OVERFLOW):
+    walked: list[tuple[UUID, int]] = []  # full meetings on a walk the same for any situation
+    step = 0
+    while step < MAX_OVERFLOW:
         if not calendar.covers(district, candidate.starts_at):
+            _remember(jumps, walked, candidate.starts_at, step)
             return Missing(district, candidate.starts_at)
         booked = calendar.meetings.get(candidate.meeting_id)
         if booked is None or booked.situations < capacity:
+            _remember(jumps, walked, candidate.starts_at, step)
             slot, invited = (candidate, ()) if booked is None else (booked.slot, booked.invited)
             who = tuple(participants(brief, slot))
             return Placed(brief.situation_id, slot, booked is None,
                           join(slot.meeting_id, invited, brief.situation_id, who, now), who)
-        candidate = overflow(table, brief, booked.slot)
+        if not overflows_to_regular(brief, booked.slot):
+            walked.clear()
+            candidate, step = overflow(table, brief, booked.slot), step + 1
+            continue
+        walked.append((booked.slot.meeting_id, step))
+        jump = None if jumps is None else jumps.get(booked.slot.meeting_id)
+        if jump is None:
+            candidate, step = overflow(table, brief, booked.slot), step + 1
+        else:
+            candidate, step = regular_meeting(table, jump[0], brief.arrived_at), step + jump[1]
     return NoRoom(brief.situation_id)
+
+
+Jumps = dict[UUID, tuple[datetime, int]]
+"""A full meeting -> the start of the regular meeting a walk from it reached, and in how many
+steps (:func:`place_one`)."""
+
+
+def _remember(jumps: Jumps | None, walked: Sequence[tuple[UUID, int]], reached: datetime,
+              step: int) -> None:
+    if jumps is not None:
+        for meeting_id, at in walked:
+            jumps[meeting_id] = (reached, step - at)
 
 
 def booked_after(calendar: Calendar, placed: Placed) -> Calendar:
     """The calendar once ``placed`` is booked: one more situation, its new invitations."""
     mid = placed.meeting.meeting_id
-    before = calendar.meetings.get(mid, Booked(placed.meeting, 0, ()))
-    after = replace(before, situations=before.situations + 1,
-                    invited=(*before.invited, *(i.agency_id for i in placed.joining.new)))
-    return Calendar(calendar.windows, {**calendar.meetings, mid: after})
+    return Calendar(calendar.windows, {**calendar.meetings, mid: _booked(calendar, placed)})
+
+
+def _booked(calendar: Calendar, placed: Placed) -> Booked:
+    before = calendar.meetings.get(placed.meeting.meeting_id, Booked(placed.meeting, 0, ()))
+    return replace(before, situations=before.situations + 1,
+                   invited=(*before.invited, *(i.agency_id for i in placed.joining.new)))
 
 
 def place_all(calendar: Calendar, tables: Mapping[str, TableSettings],
               briefs: Sequence[SituationBrief], capacity: int, participants: Participants,
               now: datetime) -> tuple[list[Placed], Calendar] | Missing | NoRoom:
-    """Place ``briefs`` in order, each on the calendar the ones before it left; the first
-    :class:`Missing` or :class:`NoRoom` stops it (nothing of the batch is placed then)."""
+    """Place ``briefs`` in order, each on the calendar the ones before it left (what
+    :func:`booked_after` gives, built in place); the first :class:`Missing` or :class:`NoRoom`
+    stops it (nothing of the batch is placed then)."""
+    meetings = dict(calendar.meetings)  # this call's own copy, grown as the batch books
+    grown = Calendar(calendar.windows, meetings)
+    jumps: Jumps = {}
     out: list[Placed] = []
     for brief in briefs:
-        placed = place_one(calendar, tables[brief.district], brief, capacity, participants, now)
+        placed = place_one(grown, tables[brief.district], brief, capacity, participants, now,
+                           jumps)
         if not isinstance(placed, Placed):
             return placed
         out.append(placed)
-        calendar = booked_after(calendar, placed)
-    return out, calendar
+        meetings[placed.meeting.meeting_id] = _booked(grown, placed)
+    return out, grown

@@ -142,10 +142,16 @@ def overflow(table: TableSettings, situation: SituationBrief, full: MeetingSlot)
     A routine situation goes to the next regular meeting; an urgent one to its own ad-hoc
     meeting (unless that is the one that is full, then to the next regular meeting).
     """
-    if situation.priority == "urgent" and full.kind is MeetingKind.REGULAR:
+    if not overflows_to_regular(situation, full):
         return adhoc_meeting(table, situation)
     start = next(regular_starts(table.cadence, full.starts_at))
     return regular_meeting(table, start, situation.arrived_at)
+
+
+def overflows_to_regular(situation: SituationBrief, full: MeetingSlot) -> bool:
+    """Whether :func:`overflow` from ``full`` goes to the next regular meeting, the same meeting
+    for every situation (all but an urgent situation on a full regular meeting)."""
+    return not (situation.priority == "urgent" and full.kind is MeetingKind.REGULAR)
 
 
 def place(table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot]) -> Placement:
