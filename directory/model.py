@@ -209,7 +209,10 @@ class Weekday(StrEnum):
     @property
     def number(self) -> int:
         """0 for Monday … 6 for Sunday, like :meth:`datetime.date.weekday`."""
-        return list(Weekday).index(self)
+        return _WEEKDAY_NUMBERS[self]
+
+
+_WEEKDAY_NUMBERS = {day: n for n, day in enumerate(Weekday)}
 
 
 class AnnualClosure(_Frozen):
@@ -221,10 +224,21 @@ class AnnualClosure(_Frozen):
 
     def covers(self, day: date) -> bool:
         """Whether ``day`` falls in the closure (of its year, or of the year before)."""
-        md = day.strftime("%m-%d")
-        if self.start <= self.end:
-            return self.start <= md <= self.end
-        return md >= self.start or md <= self.end
+        md = (day.month, day.day)
+        start, end = self._bounds
+        if start <= end:
+            return start <= md <= end
+        return md >= start or md <= end
+
+    @cached_property
+    def _bounds(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``start`` and ``end`` as (month, day), read once (placement asks for every date)."""
+        return _month_day(self.start), _month_day(self.end)
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    month, day = text.split("-")
+    return int(month), int(day)
 
 
 class Cadence(_Frozen):

@@ -265,3 +265,18 @@ def test_a_situation_of_another_district_is_refused() -> None:
     other = brief(local(2025, 6, 2, 12)).model_copy(update={"district": "district_3"})
     with pytest.raises(ValueError, match="offered to"):
         place(table(), other, [])
+
+
+@pytest.mark.parametrize(("start", "end"), [("12-22", "01-01"), ("07-01", "08-31"),
+                                            ("02-29", "03-01"), ("03-05", "03-05")])
+def test_an_annual_closure_covers_the_days_from_its_start_to_its_end_in_any_year(
+        start: str, end: str) -> None:
+    closure = AnnualClosure(start=start, end=end)
+    days = [date(2027, 1, 1) + timedelta(days=n) for n in range(2 * 366)]  # 2028 is a leap year
+    covered = {d.strftime("%m-%d") for d in days if closure.covers(d)}
+    every = {d.strftime("%m-%d") for d in days}
+    if start <= end:
+        assert covered == {md for md in every if start <= md <= end}
+    else:
+        assert covered == {md for md in every if md >= start or md <= end}
+    assert (start in every) == (start in covered)
