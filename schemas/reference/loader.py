@@ -88,9 +88,13 @@ class Reference(Frozen):
         """The district covering a municipality as written (code, name, alias or community:
         :meth:`place`); ``None``: not Halton's, or unknown."""
         town = self.municipality(name_or_code)
-        if town is None:
-            return None
-        return next(d for d in self.districts if town in d.municipalities)
+        return None if town is None else self._district_of[town.code]
+
+    @cached_property
+    def _district_of(self) -> Mapping[str, District]:
+        """Each Halton municipality's code -> its district (built once: comparing the models
+        was most of Filter 1's municipality check)."""
+        return {m.code: d for d in self.districts for m in d.municipalities}
 
     def risk_factor(self, code: str) -> RiskFactor | None:
         """The factor for ``category.factor``, or ``None``."""
