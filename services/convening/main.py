@@ -50,7 +50,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc = Service(NAME, settings, migrations=MIGRATIONS)
     svc.consume(SITUATIONS.name, group=settings.situations_group, name="convening-situations",
                 decode=events.decode, handle=handlers.situation_event,
-                handle_batch=handlers.situation_events, urgent_lane=SITUATIONS_URGENT.name)
+                handle_batch=handlers.situation_events, urgent_lane=SITUATIONS_URGENT.name,
+                max_records=settings.situations_max_records)
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)
 

@@ -20,7 +20,8 @@ class ConveningSettings(Settings):
     Env: ``COMMANDE_DIRECTORY_PATH``, ``COMMANDE_MEETING_LENGTH_HOURS``, ``COMMANDE_MEETING_CAPACITY``,
     ``COMMANDE_LEAD_ACCEPTANCE_OVERDUE_HOURS``, ``COMMANDE_SLA_WARNING_HOURS``,
     ``COMMANDE_SLA_BREACH_HOURS``, ``COMMANDE_SITUATIONS_GROUP``, ``COMMANDE_COMMANDS_GROUP``,
-    ``COMMANDE_TIMER_POLL_SECONDS``, ``COMMANDE_AGENDA_UPDATE_WINDOW_SECONDS``.
+    ``COMMANDE_TIMER_POLL_SECONDS``, ``COMMANDE_AGENDA_UPDATE_WINDOW_SECONDS``,
+    ``COMMANDE_SITUATIONS_MAX_RECORDS``.
     """
 
     directory_path: Path = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
@@ -40,6 +41,9 @@ class ConveningSettings(Settings):
     """Consumer group on ``commande.situations.v1``."""
     commands_group: str = "convening-commands"
     """Consumer group on ``commande.table-actions.v1``."""
+    situations_max_records: int = Field(default=500, ge=1, le=10_000)
+    """Situation events placed per consumer batch (one transaction, one hold of the placement
+    lock, which the urgent lane's situations wait for: docs/adr/0006)."""
     timer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often the timer loop looks for due timers."""
     agenda_update_window_seconds: float = Field(default=60.0, ge=0, le=86_400)
