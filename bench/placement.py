@@ -6,10 +6,11 @@ A partner's migration as convening places it: N routine situations of Halton's t
 (the directory's cadences, a meeting's capacity 100) arriving a second apart, placed in consumer
 batches of 500 on the calendar the batches before them left, so later situations walk past
 dozens of full meetings. The baseline of the same run places the same situations by stepping one
-overflow at a time (``place_one`` without the batch's jumps, and ``booked_after`` copying the
-calendar per situation: what ``place_all`` did before). Both give the same placements (checked
-here and by ``tests/unit/test_convening_placement.py``). Figures: microseconds of CPU per
-situation, the median of 3 timings; the ratio batch / step by step.
+overflow at a time (``tests.support.placement.stepwise``: ``place_one`` without the batch's
+jumps, and ``booked_after`` copying the calendar per situation: what ``place_all`` did before).
+Both give the same placements (checked here and by ``tests/unit/test_convening_placement.py``).
+Figures: microseconds of CPU per situation, the median of 3 timings; the ratio batch / step by
+step.
 """
 
 from __future__ import annotations
@@ -32,16 +33,15 @@ from services.convening.placement import (
     Missing,
     NoRoom,
     Placed,
-    booked_after,
     place_all,
-    place_one,
 )
+from tests.support.placement import stepwise
 
 DIRECTORY = Path(__file__).resolve().parents[1] / "deploy" / "directory" / "halton.yaml"
 NOW = datetime(2031, 1, 6, 15, tzinfo=UTC)
 BATCH = 500
 CAPACITY = 100
-Placer = Callable[[Calendar, Sequence[SituationBrief]], list[Placed]]
+Placement = tuple[list[Placed], Calendar] | Missing | NoRoom
 
 
 CMB = (Participant(agency_id="police", name="CMB", reasons=(InviteReason.DISTRICT_CMB,)),)
@@ -59,8 +59,7 @@ def backlog(tables: Sequence[str], n: int) -> list[SituationBrief]:
 
 
 def run(tables: dict[str, TableSettings], briefs: Sequence[SituationBrief],
-        place: Callable[[Calendar, Sequence[SituationBrief]],
-                        tuple[list[Placed], Calendar] | Missing | NoRoom]
+        place: Callable[[Calendar, Sequence[SituationBrief]], Placement]
         ) -> tuple[float, list[Placed]]:
     """CPU microseconds per situation, and the placements."""
     calendar = Calendar({d: (NOW, NOW + timedelta(days=3650)) for d in tables}, {})
@@ -85,26 +84,17 @@ def main() -> None:
     tables = {t.district: t for t in load_directory(DIRECTORY).tables}
     briefs = backlog(sorted(tables), args.situations)
 
-    def batch(calendar: Calendar, part: Sequence[SituationBrief]
-              ) -> tuple[list[Placed], Calendar] | Missing | NoRoom:
+    def batched(calendar: Calendar, part: Sequence[SituationBrief]) -> Placement:
         return place_all(calendar, tables, part, CAPACITY, who, NOW)
 
-    def stepwise(calendar: Calendar, part: Sequence[SituationBrief]
-                 ) -> tuple[list[Placed], Calendar] | Missing | NoRoom:
-        out: list[Placed] = []
-        for b in part:
-            placed = place_one(calendar, tables[b.district], b, CAPACITY, who, NOW)
-            if not isinstance(placed, Placed):
-                return placed
-            out.append(placed)
-            calendar = booked_after(calendar, placed)
-        return out, calendar
+    def stepped(calendar: Calendar, part: Sequence[SituationBrief]) -> Placement:
+        return stepwise(calendar, tables, part, CAPACITY, who, NOW)
 
     fast, slow = [], []
     for _ in range(3):
-        us, got = run(tables, briefs, batch)
+        us, got = run(tables, briefs, batched)
         fast.append(us)
-        us, want = run(tables, briefs, stepwise)
+        us, want = run(tables, briefs, stepped)
         slow.append(us)
         assert got == want, "the batch placed differently from stepping one overflow at a time"
     f, s = statistics.median(fast), statistics.median(slow)

@@ -57,14 +57,13 @@ async def test_a_situation_held_by_another_transaction_is_not_waited_for_by_its_
             await conn.execute("DELETE FROM referrals WHERE situation_id = $1", sid)
 
 
-@pytest.mark.parametrize("statement", ["DELETE_VAULT", "MARK_PURGED", "FORGET_FINGERPRINT",
-                                       "RETENTION_STATE"])
+@pytest.mark.parametrize(("statement", "arity"), [
+    ("DELETE_VAULT", 1), ("MARK_PURGED", 3), ("FORGET_FINGERPRINT", 1), ("RETENTION_STATE", 1)])
 async def test_a_purge_finds_its_rows_by_an_index_not_by_reading_every_referral(
-        pool: Pool, statement: str) -> None:
+        pool: Pool, statement: str, arity: int) -> None:
     """Each purge (one per situation, one transaction each) reads its rows by an index: a
     sequential scan reads every referral ever answered, so purging grows with the history."""
-    args = {"DELETE_VAULT": 1, "MARK_PURGED": 3, "FORGET_FINGERPRINT": 1, "RETENTION_STATE": 1}
-    sample = (uuid7(), T0, "inactive")[:args[statement]]
+    sample = (uuid7(), T0, "inactive")[:arity]
     async with rolled_back(pool) as conn:
         await conn.execute("SET LOCAL enable_seqscan = off")  # the plan an index allows at scale
         plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {getattr(store_sql, statement)}",

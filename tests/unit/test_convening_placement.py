@@ -29,9 +29,7 @@ from services.convening.placement import (
     Missing,
     NoRoom,
     Placed,
-    booked_after,
     place_all,
-    place_one,
     widened,
     windows_for,
 )
@@ -43,6 +41,7 @@ from services.convening.scheduling import (
     regular_meeting,
     regular_starts,
 )
+from tests.support.placement import stepwise
 
 pytestmark = pytest.mark.unit
 
@@ -93,20 +92,6 @@ def test_a_batch_decides_what_folding_the_single_decisions_decides(seed: int) ->
     assert result == one_at_a_time(start, batch)
 
 
-def walked_step_by_step(calendar: Calendar, batch: Sequence[SituationBrief]
-                        ) -> tuple[list[Placed], Calendar] | Missing | NoRoom:
-    """Each situation walked past every full meeting one overflow at a time (no jumps), on the
-    calendar the ones before it left."""
-    out: list[Placed] = []
-    for b in batch:
-        result = place_one(calendar, TABLES[b.district], b, CAPACITY, participants, NOW)
-        if not isinstance(result, Placed):
-            return result
-        out.append(result)
-        calendar = booked_after(calendar, result)
-    return out, calendar
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize(("n", "days", "ends"), [(300, 3650, tuple), (700, 3650, NoRoom),
                                                  (300, 200, Missing)])
@@ -117,7 +102,7 @@ def test_long_walks_past_full_meetings_decide_what_walking_each_step_decides(
     with 200 days read one walks off the calendar read (missing)."""
     batch = briefs(n, seed)
     start = Calendar({d: (NOW, NOW + timedelta(days=days)) for d in TABLES}, {})
-    expected = walked_step_by_step(start, batch)
+    expected = stepwise(start, TABLES, batch, CAPACITY, participants, NOW)
     assert isinstance(expected, ends)
     assert place_all(start, TABLES, batch, CAPACITY, participants, NOW) == expected
 
