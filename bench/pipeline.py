@@ -11,7 +11,10 @@ each run (a random number of weeks, 20 to 2,000 years, then two more years per r
 places its situations on an empty calendar: on a stack that keeps its database, the meetings
 ahead of the real date fill up after a few runs (60 meetings of 100 per table) and placement then
 dead-letters instead of scheduling. Moving the clock makes the earlier runs' situations years
-old: their retention and SLA timers fall due, and the notices they cause. The bench waits until
+old: their SLA timers fall due, and the notices they cause (retention is not among them: the
+bench's intake keeps identified data for :data:`RETENTION_DAYS`, longer than any clock move, so
+moves purge nothing and mail no purge notices, which took notifier's sink 15 minutes after one
+15,000-referral backfill). The bench waits until
 the services have done all that (``durable_timers`` and ``notices`` due at their clock, then the
 consumers caught up) before each run, so a run measures its own referrals, not the catching up.
 Kafka record timestamps stay real time; ``delivered_at`` is taken back by the offset. Each run:
@@ -142,6 +145,12 @@ URGENT_ADDED = UrgentSituationAdded.ce_type.encode()
 TARGET_ROUTINE_P99_MS = 500.0
 TARGET_URGENT_P99_MS = 1000.0
 TARGET_RSS_MB = 200.0
+RETENTION_DAYS = 1_000_000
+"""Days the bench's intake keeps identified data: 2,738 years, more than the clock ever moves
+(2,000 years at most, then two a run), so no clock move purges, not even the situations of an
+earlier bench on the same database."""
+SERVICE_ENV = {"COMMANDE_INTAKE_INACTIVE_RETENTION_DAYS": str(RETENTION_DAYS),
+               "COMMANDE_INTAKE_RETENTION_DAYS": str(RETENTION_DAYS)}
 
 
 # -- offering the load -------------------------------------------------------------------------
@@ -629,7 +638,8 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 args = ("-m", "bench.cpu_profile", str(log_dir / f"{which}.prof"))
             procs[which] = await asyncio.to_thread(
                 ServiceProcess(which, settings, log_dir, python_args=args,
-                               extra_env={"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file)}).start,
+                               extra_env=SERVICE_ENV | {"COMMANDE_CLOCK_OFFSET_FILE":
+                                                        str(clock_file)}).start,
                 ready_within=120)
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
             relays.append(await start_raw_loop(settings, src.name, dst.name,

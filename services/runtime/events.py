@@ -59,9 +59,10 @@ def emit_all(events: Sequence[Message], *, source: str, cause: Envelope[Message]
 def with_lane(event: Message, record: OutRecord) -> list[OutRecord]:
     """``record``, and the same record on the urgent lane when ``event`` is urgent (an urgent
     situation's opening, an ad-hoc meeting's agenda): its reader handles whichever copy comes
-    first, once (docs/adr/0006-urgent-lane.md)."""
+    first, once (docs/adr/0006-urgent-lane.md). The copy is ``urgent``: the outbox relay
+    publishes it ahead of the routine rows waiting."""
     lane = lane_copy_of(event)
-    return [record] if lane is None else [record, replace(record, topic=lane.name)]
+    return [record] if lane is None else [record, replace(record, topic=lane.name, urgent=True)]
 
 
 def out_record(record: Record) -> OutRecord:

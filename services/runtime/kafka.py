@@ -48,6 +48,9 @@ class OutRecord:
     value: bytes
     key: bytes | None = None
     headers: Headers = ()
+    urgent: bool = False
+    """An urgent lane's copy: the outbox relay publishes it before the routine rows waiting
+    (docs/adr/0006). Every record on a lane topic is one, so each topic's order is kept."""
 
 
 @dataclass(frozen=True, slots=True)

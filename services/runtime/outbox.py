@@ -1,20 +1,26 @@
 """The transactional outbox and its relay.
 
 A handler writes the events it emits with :func:`add` in its own transaction; they exist if and
-only if that transaction commits. The :class:`OutboxRelay` publishes unsent rows in ``seq`` order
-(so in order per key) with the idempotent producer, then marks them sent. A relay killed between
+only if that transaction commits. The :class:`OutboxRelay` publishes each topic's unsent rows in
+``seq`` order (so in order per key) with the idempotent producer, then marks them sent. A relay killed between
 publish and mark-sent publishes those rows again on restart: consumers drop the repeat through
 their inbox, since the event keeps its ``ce_id``.
 
-The relay is one :func:`~services.runtime.worker.worker` of the service (:func:`relay_worker`,
-registered by :class:`~services.runtime.service.Service`): its step publishes one batch in one
-transaction that first takes the schema's transaction-level advisory lock
+The relay makes two passes, each a worker of its own: urgent rows (an urgent lane's copies,
+:attr:`~services.runtime.kafka.OutRecord.urgent`; :func:`urgent_relay_worker`) and the others
+(:func:`relay_worker`). A routine backlog in the outbox, or a large batch of it being published,
+never holds back a lane (docs/adr/0006). A topic's rows are all urgent (a lane) or all not, so
+each topic, and each key, still gets its rows from one pass in ``seq`` order.
+
+Each pass is a :func:`~services.runtime.worker.worker` of the service (registered by
+:class:`~services.runtime.service.Service`): its step publishes one batch in one transaction that
+first takes the pass's transaction-level advisory lock on the schema
 (``pg_try_advisory_xact_lock``), then fetches the batch, publishes it (waiting for Kafka's
-acknowledgement) and marks it sent. So one instance publishes a schema's outbox at a time, and the
-lock is released only at commit, once the batch is in Kafka and its marks are visible: the
-instance that takes it next (any of them, between two batches) starts after it, so rows are never
-published out of ``seq`` order. An instance that finds the lock taken leaves the batch to its
-holder. The worker wakes on ``LISTEN/NOTIFY`` (:func:`channel`) and also polls, so a lost
+acknowledgement) and marks it sent. So one instance publishes a pass of a schema's outbox at a
+time, and the lock is released only at commit, once the batch is in Kafka and its marks are
+visible: the instance that takes it next (any of them, between two batches) starts after it, so a
+pass never publishes out of ``seq`` order. An instance that finds the lock taken leaves the batch
+to its holder. The worker wakes on ``LISTEN/NOTIFY`` (:func:`channel`) and also polls, so a lost
 notification only delays; a PostgreSQL or Kafka outage is logged as a wait and backed off.
 :meth:`OutboxRelay.flush` publishes what is left at graceful shutdown.
 
@@ -52,15 +58,16 @@ if TYPE_CHECKING:
 
 INSERT = """
 WITH added AS (
-    INSERT INTO outbox (topic, key, headers, value)
-    SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bytea[])
+    INSERT INTO outbox (topic, key, headers, value, urgent)
+    SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bytea[], $6::boolean[])
 )
 SELECT pg_notify($5, '')
 """
 FETCH_UNSENT = """
 SELECT seq, topic, key, headers, value FROM outbox
-WHERE sent_at IS NULL ORDER BY seq LIMIT $1
+WHERE sent_at IS NULL AND urgent = $2 ORDER BY seq LIMIT $1
 """
+"""The next batch of one pass: the urgent rows (lane copies), or the others."""
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])"
 PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - interval '1 hour'"
 PRUNE_INBOX = "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)"
@@ -70,7 +77,8 @@ PRUNE_SENT_EVERY = 60.0
 """Seconds between two looks of the housekeeping worker (sent rows are deleted at each)."""
 BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
 TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('commande.outbox.' || $1))"
-"""The relay's lock: held by the transaction that publishes a batch, released at its commit."""
+"""A pass's lock (``$1``: :func:`pass_lock`): held by the transaction that publishes a batch,
+released at its commit."""
 TRY_HOUSEKEEPING_LOCK = """
 SELECT pg_try_advisory_xact_lock(hashtext('commande.housekeeping.' || $1))
 """
@@ -104,6 +112,7 @@ async def add(conn: Connection, schema: str, records: Sequence[OutRecord]) -> No
         [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
         [r.value for r in records],
         channel(schema),
+        [r.urgent for r in records],
     )
 
 
@@ -127,33 +136,35 @@ class OutboxRelay:
         self._batch = batch
         self._housekeeping_at = float("-inf")
 
-    async def publish(self) -> bool:
-        """Publish one batch unless another instance is publishing; whether a full batch was
-        published (more may be waiting)."""
-        return await self._batch_under_lock() == self._batch
+    async def publish(self, *, urgent: bool = False) -> bool:
+        """Publish one batch of the routine pass (or the ``urgent`` one) unless another instance
+        is publishing it; whether a full batch was published (more may be waiting)."""
+        return await self._batch_under_lock(urgent) == self._batch
 
     async def drain(self) -> int:
-        """Publish every unsent row now, batch after batch, while no other instance is
-        publishing; returns how many were published."""
+        """Publish every unsent row now, urgent first, batch after batch, while no other
+        instance is publishing that pass; returns how many were published."""
         total = 0
-        while True:
-            published = await self._batch_under_lock()
-            total += published or 0
-            if published is None or published < self._batch:
-                return total
+        for urgent in (True, False):
+            while True:
+                published = await self._batch_under_lock(urgent)
+                total += published or 0
+                if published is None or published < self._batch:
+                    break
+        return total
 
     async def flush(self) -> int:
         """Publish what is left (graceful shutdown) unless another instance is publishing it;
         returns how many."""
         return await self.drain()
 
-    async def _batch_under_lock(self) -> int | None:
-        """One batch in one transaction holding the schema's relay lock: how many rows were
+    async def _batch_under_lock(self, urgent: bool) -> int | None:
+        """One batch of a pass in one transaction holding the pass's lock: how many rows were
         published, ``None`` if another instance holds the lock."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(TRY_LOCK, self._schema):
+            if not await conn.fetchval(TRY_LOCK, pass_lock(self._schema, urgent)):
                 return None
-            rows = await conn.fetch(FETCH_UNSENT, self._batch)
+            rows = await conn.fetch(FETCH_UNSENT, self._batch, urgent)
             if not rows:
                 return 0
             await self._publish([(int(r["seq"]), _to_record(r)) for r in rows])
@@ -213,14 +224,30 @@ class OutboxRelay:
         return deleted
 
 
+def pass_lock(schema: str, urgent: bool) -> str:
+    """The name whose hash is the advisory lock of a pass (:data:`TRY_LOCK`)."""
+    return f"{schema}.urgent" if urgent else schema
+
+
 def relay_worker(schema: str, *, poll_interval: float = 1.0) -> BackgroundLoop:
-    """The worker publishing the service's outbox (:meth:`OutboxRelay.publish`): woken by a
-    ``NOTIFY`` on the schema's :func:`channel`, else every ``poll_interval`` seconds."""
+    """The worker publishing the service's routine outbox rows (:meth:`OutboxRelay.publish`):
+    woken by a ``NOTIFY`` on the schema's :func:`channel`, else every ``poll_interval`` s."""
 
     async def step(svc: Service) -> bool:
         return await svc.relay.publish()
 
     return worker("outbox-relay", step, interval=poll_interval, channel=channel(schema))
+
+
+def urgent_relay_worker(schema: str, *, poll_interval: float = 1.0) -> BackgroundLoop:
+    """The worker publishing the urgent rows (``publish(urgent=True)``), beside
+    :func:`relay_worker`, so no routine batch is ever in their way; woken by the same
+    ``NOTIFY``."""
+
+    async def step(svc: Service) -> bool:
+        return await svc.relay.publish(urgent=True)
+
+    return worker("outbox-relay-urgent", step, interval=poll_interval, channel=channel(schema))
 
 
 def housekeeping_worker() -> BackgroundLoop:

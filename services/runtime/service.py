@@ -44,6 +44,7 @@ from services.runtime.outbox import (
     Prune,
     housekeeping_worker,
     relay_worker,
+    urgent_relay_worker,
 )
 from services.runtime.settings import Settings
 from services.runtime.topics import require_topics
@@ -80,8 +81,9 @@ class Service:
         self._relay: OutboxRelay | None = None
         self._consumers: dict[str, Consumer[Any]] = {}
         self._factories: list[Callable[[], None]] = []
-        self._loops: list[BackgroundLoop] = [relay_worker(name), housekeeping_worker()]
-        """Its background workers: the outbox relay's two, then those the service registers."""
+        self._loops: list[BackgroundLoop] = [relay_worker(name), urgent_relay_worker(name),
+                                             housekeeping_worker()]
+        """Its background workers: the outbox relay's three, then those the service registers."""
         self._prunes: list[Prune] = [
             Prune("inbox", PRUNE_INBOX, settings.inbox_retention_days)]
         self._subscriptions: list[tuple[str, str]] = []

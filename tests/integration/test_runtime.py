@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -57,7 +58,8 @@ async def test_migrations_are_recorded_and_applied_once(running: ItemService,
     rows = await admin_db.fetch(
         f"SELECT source, version, name FROM {running.schema}.schema_migrations ORDER BY source")
     assert {(r["source"], r["version"]) for r in rows} == {
-        ("runtime", 1), ("runtime", 2), ("runtime", 3), (running.schema, 1)}
+        ("runtime", 1), ("runtime", 2), ("runtime", 3), ("runtime", 4),
+        (running.schema, 1)}
     again = await db.migrate(running.service.pool, running.schema, {"runtime": Path(
         "services/runtime/sql")})
     assert again == []
@@ -179,6 +181,42 @@ async def test_one_instance_publishes_at_a_time_each_row_once_in_seq_order(
     finally:
         stopping.set()
         await other.stop()
+        await pool.close()
+
+
+async def test_urgent_rows_have_a_relay_pass_no_routine_batch_holds_back(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+    """A lane's copies written after a routine backlog are published by the urgent pass while
+    another instance holds the routine pass (publishing a batch); each topic gets its rows in
+    ``seq`` order (docs/adr/0006)."""
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    await svc.service.faststream.stop()  # tables exist; no relay running now
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
+                                     server_settings={"search_path": svc.schema})
+    lane, main = topics
+    try:
+        from services.runtime import outbox
+
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.schema, [record(main, n, event_id=f"m{n}")
+                                                for n in range(5)])
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.schema, [
+                replace(record(lane, n, event_id=f"u{n}"), urgent=True) for n in range(2)])
+        relay = OutboxRelay(pool, producer, svc.schema, batch=3)
+        async with pool.acquire() as holder, holder.transaction():
+            assert await holder.fetchval(outbox.TRY_LOCK, outbox.pass_lock(svc.schema, False))
+            assert await relay.publish() is False  # the routine pass is another instance's
+            assert await relay.publish(urgent=True) is False  # not a full batch: all published
+        sent = await pool.fetch("SELECT headers FROM outbox WHERE sent_at IS NOT NULL")
+        assert sorted(json.loads(r["headers"])[0][1] for r in sent) == ["u0", "u1"]
+
+        assert await relay.drain() == 5
+        ids = {t: [dict(r.headers)["ce_id"].decode() for r in await read_all(settings, t)]
+               for t in topics}
+        assert ids == {lane: ["u0", "u1"], main: ["m0", "m1", "m2", "m3", "m4"]}
+    finally:
         await pool.close()
 
 

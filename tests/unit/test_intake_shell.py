@@ -174,6 +174,7 @@ async def test_an_urgent_situation_is_also_opened_on_the_urgent_lane(intake: Int
     assert [o.topic for o in out] == [SITUATIONS.name, SITUATIONS_URGENT.name,
                                       REFERRAL_STATUS.name]
     assert out[0].value == out[1].value
+    assert [o.urgent for o in out] == [False, True, False]  # the relay publishes the copy first
 
 
 async def test_the_same_referral_again_gets_the_same_answer_and_opens_nothing(

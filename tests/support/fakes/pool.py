@@ -33,11 +33,11 @@ class OutboxConnection:
     async def execute(self, query: str, *args: Any) -> None:
         if query != outbox.INSERT:
             raise AssertionError(f"a shell ran SQL outside its store: {query.strip()[:60]}")
-        topics, keys, headers, values, _channel = args
+        topics, keys, headers, values, _channel, urgent = args
         self._published.extend(
             OutRecord(topic=t, key=k, value=v,
-                      headers=tuple((h, x.encode()) for h, x in json.loads(hs)))
-            for t, k, hs, v in zip(topics, keys, headers, values, strict=True))
+                      headers=tuple((h, x.encode()) for h, x in json.loads(hs)), urgent=u)
+            for t, k, hs, v, u in zip(topics, keys, headers, values, urgent, strict=True))
 
 
 class OutboxPool:
