@@ -46,7 +46,9 @@ Figures (each run, then medians over the runs):
 * consumer lag of ``intake``, ``convening`` and ``notifier`` sampled every second (max and a
   series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
 * ratios to the baseline of the same run;
-* CPU milliseconds per referral of each service's process.
+* CPU milliseconds per referral of each service's process;
+* each service's event-loop lag (``commande_event_loop_lag_seconds`` from its ``/metrics``, before
+  and after the run): how long other work held the loop its urgent lane shares.
 
 ``--backfill N`` then runs a partner's migration per run: N routine referrals produced at once
 while urgent ones keep arriving (``--backfill-urgent``, 5/s) over the expected drain (N / the
@@ -77,6 +79,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +88,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import (
     HARNESS,
@@ -409,6 +413,8 @@ class Run:
     """The most agendas one participant got for one ad-hoc meeting within any 60 s."""
     urgent_notices: int = 0
     """The chair's ``UrgentSituationAdded`` notices (not agendas)."""
+    loop_lag: dict[str, LoopLag] = field(default_factory=dict)
+    """Each service's event-loop lag over the run."""
 
     def p(self, what: str, pct: float) -> float:
         values: list[float] = getattr(self, what)
@@ -457,6 +463,60 @@ async def baseline(producer: AIOKafkaProducer, watcher: Watcher, topic: str,
     return len(seen.echoes) / (last - began), latencies
 
 
+LOOP_LAG = "commande_event_loop_lag_seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """A service's event-loop lag over an interval, from its probe's histogram
+    (:mod:`services.runtime.loop_lag`)."""
+
+    probes: int
+    p99_s: float
+    """The upper bound of the bucket that holds the 99th percentile."""
+    late: float
+    """The share of probes woken over 100 ms late."""
+
+    def text(self) -> str:
+        return f"p99 <= {self.p99_s:g} s, {self.late:.0%} over 100 ms"
+
+
+def _buckets(admin_port: int) -> dict[float, float]:
+    """The cumulative bucket counts of the service's loop-lag histogram at its ``/metrics``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return {float(s.labels["le"]): s.value
+            for family in text_string_to_metric_families(text) if family.name == LOOP_LAG
+            for s in family.samples if s.name == f"{LOOP_LAG}_bucket"}
+
+
+class LoopLagMeter:
+    """The services' event-loop lag over an interval: their histograms before and after."""
+
+    def __init__(self, admin_ports: dict[str, int]) -> None:
+        self._ports = admin_ports
+        self._before: dict[str, dict[float, float]] = {}
+
+    async def start(self) -> None:
+        self._before = await self._read()
+
+    async def stop(self) -> dict[str, LoopLag]:
+        after = await self._read()
+        out = {}
+        for which, buckets in after.items():
+            counts = {le: n - self._before.get(which, {}).get(le, 0.0) for le, n in buckets.items()}
+            total = counts.get(float("inf"), 0.0)
+            if not total:
+                continue
+            p99 = min(le for le, n in counts.items() if n >= 0.99 * total)
+            out[which] = LoopLag(int(total), p99, 1 - counts.get(0.1, total) / total)
+        return out
+
+    async def _read(self) -> dict[str, dict[float, float]]:
+        return {which: await asyncio.to_thread(_buckets, port)
+                for which, port in self._ports.items()}
+
+
 DUE_AT = """
 SELECT (SELECT count(*) FROM intake.durable_timers WHERE state = 'pending' AND due_at <= $1)
      + (SELECT count(*) FROM convening.durable_timers WHERE state = 'pending' AND due_at <= $1)
@@ -495,7 +555,8 @@ class ServicesClock:
 
 
 async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSampler,
-                       meter: CpuMeter, timed: Sequence[tuple[float, OutRecord]],
+                       meter: CpuMeter, loops: LoopLagMeter,
+                       timed: Sequence[tuple[float, OutRecord]],
                        urgent_keys: set[bytes], seconds: float, clock: ServicesClock,
                        offset: float) -> Run:
     """Offer the load to the pipeline (its clock ``offset`` seconds ahead, once what that made
@@ -510,6 +571,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
     stop = asyncio.Event()
     sampling = asyncio.create_task(lag.sample(stop))
     meter.start()
+    await loops.start()
     began = time.time()
     sent = await offer(producer, None, timed)
     produced = (max(sent.values()) - min(sent.values())) / 1000
@@ -528,6 +590,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
 
     finished = await wait_until(done, seconds * 4 + 90)
     cpu = meter.stop()
+    loop_lag = await loops.stop()
     stop.set()
     await sampling
     if not finished:
@@ -558,7 +621,8 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                rejected=len(seen.rejected), lag=list(lag.samples), cpu=cpu,
                base_rate=0.0, base_ms=[], agendas=len(issues),
                agenda_mails=sum(1 for cause, _at in seen.delivered if cause in our_agendas),
-               agendas_per_minute=most_in_a_minute(issues), urgent_notices=seen.urgent_notices)
+               agendas_per_minute=most_in_a_minute(issues), urgent_notices=seen.urgent_notices,
+               loop_lag=loop_lag)
 
 
 def most_in_a_minute(issues: Sequence[tuple[str, str, str, int]]) -> int:
@@ -649,6 +713,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             await reader.start()
         await lag.caught_up()
         meter = CpuMeter({w: p.proc.pid for w, p in procs.items() if p.proc is not None})
+        loops = LoopLagMeter({w: p.admin_port for w, p in procs.items()})
 
         def load(secs: float) -> tuple[list[tuple[float, OutRecord]], set[bytes]]:
             routine = routine_maker.make(round(rate * secs))
@@ -657,15 +722,16 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
 
         warm, warm_urgent = load(min(3.0, seconds))
         await baseline(producer, echo, chain[0].name, warm, 3.0)
-        await pipeline_run(producer, watcher, lag, meter, warm, warm_urgent, 3.0, clock, offset)
+        await pipeline_run(producer, watcher, lag, meter, loops, warm, warm_urgent, 3.0, clock,
+                           offset)
         print(f"warmed up with {len(warm)} referrals", flush=True)
 
         for i in range(runs):
             timed, urgent_keys = load(seconds)
             base_rate, base_ms = await baseline(producer, echo, chain[0].name, timed, seconds)
             offset += 104 * week
-            run = await pipeline_run(producer, watcher, lag, meter, timed, urgent_keys, seconds,
-                                     clock, offset)
+            run = await pipeline_run(producer, watcher, lag, meter, loops, timed, urgent_keys,
+                                     seconds, clock, offset)
             run.base_rate, run.base_ms = base_rate, base_ms
             out.append(run)
             print(f"run {i + 1}: " + "; ".join(run_lines(run)), flush=True)
@@ -678,7 +744,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)))
                 offset += 104 * week
                 run = await pipeline_run(
-                    producer, watcher, lag, meter, plan_backfill(backlog, urgent, drain),
+                    producer, watcher, lag, meter, loops, plan_backfill(backlog, urgent, drain),
                     {r.key for r in urgent if r.key is not None}, drain, clock, offset)
                 drains.append(run)
                 print(f"backfill {i + 1}: " + "; ".join(run_lines(run)), flush=True)
@@ -728,6 +794,7 @@ def run_lines(run: Run) -> list[str]:
         "max lag " + ", ".join(f"{g} {run.max_lag(g)}" for g in GROUPS),
         f"cpu {cpu_text(run.cpu)}",
         f"cpu per referral {cpu_per_item(run.cpu, run.offered, SERVICES)}",
+        "event-loop lag " + ", ".join(f"{w} {lag.text()}" for w, lag in run.loop_lag.items()),
     ]
 
 
@@ -784,6 +851,8 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"- CPU seconds, median run: {cpu_text(median_run.cpu)}",
         "- CPU per referral (median run, the services' own processes): "
         + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
+        "- event-loop lag (median run): "
+        + ", ".join(f"{w} {lag.text()}" for w, lag in median_run.loop_lag.items()),
     ]
     verdicts = [
         f"{rate:g} routine/s with p99 < {TARGET_ROUTINE_P99_MS:.0f} ms to SituationScheduled: "
@@ -821,6 +890,8 @@ def backfill_report(runs: Sequence[Run], steady: float) -> list[str]:
             f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
         "  - CPU per referral (median run): "
         + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
+        "  - event-loop lag (median run; a service's lanes wait while its loop is held): "
+        + ", ".join(f"{w} {lag.text()}" for w, lag in median_run.loop_lag.items()),
         "  - targets: urgent p99 < 1 s to SituationScheduled: "
         + ("**met**" if sched99 < 1000 else "**not met**")
         + "; < 2 s to the first e-mail: " + ("**met**" if mail99 < 2000 else "**not met**")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class Metrics:
     outbox_backlog: Gauge
     consumer_lag: Gauge
     delivery_attempts: Counter
+    loop_lag: Histogram
 
 
 METRICS = Metrics(
@@ -32,4 +33,8 @@ METRICS = Metrics(
                        ["consumer", "topic", "partition"]),
     delivery_attempts=Counter("commande_delivery_attempts", "Notice delivery attempts",
                               ["channel", "outcome"]),
+    loop_lag=Histogram(
+        "commande_event_loop_lag_seconds",
+        "How late the event loop woke a 100 ms timer: the time other work held the loop",
+        ["service"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)),
 )

@@ -37,6 +37,7 @@ from services.runtime.failure import RECONNECT
 from services.runtime.kafka import InRecord, Producer
 from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
+from services.runtime.loop_lag import loop_lag_probe
 from services.runtime.metrics import METRICS
 from services.runtime.outbox import (
     PRUNE_INBOX,
@@ -82,8 +83,9 @@ class Service:
         self._consumers: dict[str, Consumer[Any]] = {}
         self._factories: list[Callable[[], None]] = []
         self._loops: list[BackgroundLoop] = [relay_worker(name), urgent_relay_worker(name),
-                                             housekeeping_worker()]
-        """Its background workers: the outbox relay's three, then those the service registers."""
+                                             housekeeping_worker(), loop_lag_probe]
+        """Its background loops: the outbox relay's three workers, the event loop's probe, then
+        those the service registers."""
         self._prunes: list[Prune] = [
             Prune("inbox", PRUNE_INBOX, settings.inbox_retention_days)]
         self._subscriptions: list[tuple[str, str]] = []
