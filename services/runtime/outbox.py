@@ -2,15 +2,15 @@
 
 A handler writes the events it emits with :func:`add` in its own transaction; they exist if and
 only if that transaction commits. The :class:`OutboxRelay` publishes each topic's unsent rows in
-``seq`` order (so in order per key) with the idempotent producer, then marks them sent. A relay killed between
-publish and mark-sent publishes those rows again on restart: consumers drop the repeat through
-their inbox, since the event keeps its ``ce_id``.
+``seq`` order (so in order per key) with the idempotent producer, then marks them sent. A relay
+killed between publish and mark-sent publishes those rows again on restart: consumers drop the
+repeat through their inbox, since the event keeps its ``ce_id``.
 
-The relay makes two passes, each a worker of its own: urgent rows (an urgent lane's copies,
-:attr:`~services.runtime.kafka.OutRecord.urgent`; :func:`urgent_relay_worker`) and the others
-(:func:`relay_worker`). A routine backlog in the outbox, or a large batch of it being published,
-never holds back a lane (docs/adr/0006). A topic's rows are all urgent (a lane) or all not, so
-each topic, and each key, still gets its rows from one pass in ``seq`` order.
+The relay makes two passes, each a worker of its own (:func:`relay_worker`): the urgent rows (an
+urgent lane's copies, :attr:`~services.runtime.kafka.OutRecord.urgent`) and the others. A routine
+backlog in the outbox, or a large batch of it being published, never holds back a lane
+(docs/adr/0006). A topic's rows are all urgent (a lane) or all not, so each topic, and each key,
+still gets its rows from one pass in ``seq`` order.
 
 Each pass is a :func:`~services.runtime.worker.worker` of the service (registered by
 :class:`~services.runtime.service.Service`): its step publishes one batch in one transaction that
@@ -229,25 +229,18 @@ def pass_lock(schema: str, urgent: bool) -> str:
     return f"{schema}.urgent" if urgent else schema
 
 
-def relay_worker(schema: str, *, poll_interval: float = 1.0) -> BackgroundLoop:
-    """The worker publishing the service's routine outbox rows (:meth:`OutboxRelay.publish`):
-    woken by a ``NOTIFY`` on the schema's :func:`channel`, else every ``poll_interval`` s."""
+def relay_worker(schema: str, *, urgent: bool = False, poll_interval: float = 1.0
+                 ) -> BackgroundLoop:
+    """The worker publishing the service's routine outbox rows, or its ``urgent`` ones
+    (:meth:`OutboxRelay.publish`): woken by a ``NOTIFY`` on the schema's :func:`channel`, else
+    every ``poll_interval`` seconds. The two run side by side, so no routine batch is ever in
+    the urgent rows' way."""
 
     async def step(svc: Service) -> bool:
-        return await svc.relay.publish()
+        return await svc.relay.publish(urgent=urgent)
 
-    return worker("outbox-relay", step, interval=poll_interval, channel=channel(schema))
-
-
-def urgent_relay_worker(schema: str, *, poll_interval: float = 1.0) -> BackgroundLoop:
-    """The worker publishing the urgent rows (``publish(urgent=True)``), beside
-    :func:`relay_worker`, so no routine batch is ever in their way; woken by the same
-    ``NOTIFY``."""
-
-    async def step(svc: Service) -> bool:
-        return await svc.relay.publish(urgent=True)
-
-    return worker("outbox-relay-urgent", step, interval=poll_interval, channel=channel(schema))
+    return worker("outbox-relay-urgent" if urgent else "outbox-relay", step,
+                  interval=poll_interval, channel=channel(schema))
 
 
 def housekeeping_worker() -> BackgroundLoop:

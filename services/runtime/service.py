@@ -45,7 +45,6 @@ from services.runtime.outbox import (
     Prune,
     housekeeping_worker,
     relay_worker,
-    urgent_relay_worker,
 )
 from services.runtime.settings import Settings
 from services.runtime.topics import require_topics
@@ -82,7 +81,7 @@ class Service:
         self._relay: OutboxRelay | None = None
         self._consumers: dict[str, Consumer[Any]] = {}
         self._factories: list[Callable[[], None]] = []
-        self._loops: list[BackgroundLoop] = [relay_worker(name), urgent_relay_worker(name),
+        self._loops: list[BackgroundLoop] = [relay_worker(name), relay_worker(name, urgent=True),
                                              housekeeping_worker(), loop_lag_probe]
         """Its background loops: the outbox relay's three workers, the event loop's probe, then
         those the service registers."""

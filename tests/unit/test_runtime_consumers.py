@@ -33,7 +33,8 @@ def read(build: Callable[[Any], Service], kind: type[Any], which: str) -> set[tu
 def test_the_urgent_and_routine_instances_split_what_one_instance_reads(
         build: Callable[[Any], Service], kind: type[Any]) -> None:
     every, urgent, routine = (read(build, kind, w) for w in ("all", "urgent", "routine"))
-    assert urgent and {t for _, t in urgent} <= LANES
+    assert urgent
+    assert {t for _, t in urgent} <= LANES
     assert not {t for _, t in routine} & LANES
     assert urgent | routine == every
     assert all(group.endswith("-urgent") for group, _ in urgent)
