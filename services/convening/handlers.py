@@ -77,6 +77,7 @@ from services.convening.situation import (
 from services.convening.store import PgConveningStore
 from services.convening.timers import SlaPolicy, applies, timers_to_start
 from services.runtime.clock import Clock
+from services.runtime.cooperative import cooperatively
 from services.runtime.db import Connection
 from services.runtime.decision import CommandRefused, CommandStale
 from services.runtime.events import emit_all
@@ -187,7 +188,8 @@ class Handlers:
         directory = deps.directory.current()
         opened: list[tuple[Envelope[Message], SituationOpened]] = [
             (env, env.event) for env in envs if isinstance(env.event, SituationOpened)]
-        briefs = {e.situation_id: brief(e, deps.reference, directory, now) for _, e in opened}
+        briefs = {e.situation_id: brief(e, deps.reference, directory, now)
+                  async for _, e in cooperatively(opened)}
 
         await store.lock_placement()
         known = await store.known_situations(list(briefs))
@@ -251,7 +253,8 @@ class Handlers:
         for mid, wake in booking.wake.items():
             await store.arm_agenda_timer(mid, wake, now)
         out: list[OutRecord] = []
-        for (env, _), p, events in zip(todo, placed, booking.events, strict=True):
+        async for (env, _), p, events in cooperatively(
+                zip(todo, placed, booking.events, strict=True)):
             log.info("situation scheduled", situation_id=str(p.situation_id),
                      meeting_id=str(p.meeting.meeting_id), new_meeting=p.created,
                      invited=len(p.joining.new), events=len(events))

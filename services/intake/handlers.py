@@ -59,6 +59,7 @@ from services.intake.store import PgIntakeStore
 from services.intake.vault import CipherError, Vault
 from services.runtime import events
 from services.runtime.clock import Clock
+from services.runtime.cooperative import cooperatively
 from services.runtime.db import Connection
 from services.runtime.decision import Unchanged
 from services.runtime.kafka import InRecord, OutRecord
@@ -115,7 +116,7 @@ class Intake:
         in order (a reference's records stay in order: they are all in one of the two groups)."""
         out: list[OutRecord] = []
         signed: list[Envelope[Message]] = []
-        for env, rec in items:
+        async for env, rec in cooperatively(items):
             refused = self._unsigned(env, rec)
             if refused is None:
                 signed.append(env)
@@ -200,7 +201,7 @@ class Intake:
         situations: list[NewSituation] = []
         answers: list[Answer] = []
         out = []
-        for env, event, found in items:
+        async for env, event, found in cooperatively(items):
             decision = self._decide(event, found, now, situations, answers, direct=direct)
             out.append((decision, events.emit_all(decision.events, source=SOURCE, cause=env,
                                                   time=now)))

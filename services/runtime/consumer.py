@@ -29,6 +29,7 @@ import structlog
 
 from schemas.errors import CommandeError, TransientError
 from services.runtime import inbox, outbox
+from services.runtime.cooperative import cooperatively
 from services.runtime.db import DB_UNAVAILABLE, Connection, Pool
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.failure import DeadLetter, FailurePolicy, describe
@@ -106,7 +107,7 @@ class Consumer(Generic[D]):
     async def process(self, records: Sequence[InRecord]) -> None:
         """Handle ``records`` effectively once; returns when the offsets may be committed."""
         decoded: list[tuple[InRecord, D]] = []
-        for rec in records:
+        async for rec in cooperatively(records):
             if self._skip and _ce_type(rec) in self._skip:
                 continue  # a well-formed type this consumer has no business with: not even decoded
             try:
