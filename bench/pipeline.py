@@ -58,9 +58,6 @@ the urgent latencies during the drain.
 The bench's own clients (the partner's producer, the watcher, the lag sampler, the relay chain)
 connect as the broker's super user (``bench.common.HARNESS``); the services as their own principals.
 
-``--urgent-instances`` runs each service as two processes, ``COMMANDE_CONSUMERS=routine`` and
-``=urgent`` (the urgent lanes alone, so no backlog holds their event loop; docs/adr/0006).
-
 ``--record`` appends a section to ``bench/RESULTS.md`` (machine, command, figures).
 ``--profile intake`` (or ``convening``, ``notifier``; repeatable) runs that service under cProfile
 timed by its CPU clock (:mod:`bench.cpu_profile`: a wall-clock profile on this busy machine
@@ -648,21 +645,6 @@ def most_in_a_minute(issues: Sequence[tuple[str, str, str, int]]) -> int:
 # -- the processes -----------------------------------------------------------------------------
 
 
-def instances(urgent_instances: bool) -> list[tuple[str, str, str]]:
-    """The service processes to start, ``(name, service, COMMANDE_CONSUMERS)``: one ``all``
-    instance per service, or (``--urgent-instances``) a ``routine`` one and an ``urgent`` one
-    named ``<service>-urgent``."""
-    if not urgent_instances:
-        return [(which, which, "all") for which in SERVICES]
-    return [pair for which in SERVICES
-            for pair in ((which, which, "routine"), (f"{which}-urgent", which, "urgent"))]
-
-
-def service_names(cpu: dict[str, float]) -> list[str]:
-    """The service processes among the CPU meter's names (``intake``, ``intake-urgent``, …)."""
-    return [name for name in cpu if name.removesuffix("-urgent") in SERVICES]
-
-
 def stop_service(proc: ServiceProcess, profiled: bool) -> int:
     """SIGTERM (SIGINT under cProfile, so the profile is written); SIGKILL after 60 s."""
     assert proc.proc is not None
@@ -686,8 +668,8 @@ class Outcome:
 
 
 async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
-                profile: Sequence[str], backfill: int = 0, backfill_urgent: float = 5.0,
-                urgent_instances: bool = False) -> Outcome:
+                profile: Sequence[str], backfill: int = 0, backfill_urgent: float = 5.0
+                ) -> Outcome:
     settings = development_stack(Settings())
     tag = uuid.uuid4().hex[:8]
     log_dir = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{tag}-"))
@@ -714,14 +696,14 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
     offset = week * random.randint(20 * 52, 2000 * 52)
     out: list[Run] = []
     try:
-        for name, which, consumers in instances(urgent_instances):
+        for which in SERVICES:
             args: tuple[str, ...] = ()
-            if name in profile:
-                args = ("-m", "bench.cpu_profile", str(log_dir / f"{name}.prof"))
-            env = SERVICE_ENV | {"COMMANDE_CLOCK_OFFSET_FILE": str(clock_file),
-                                 "COMMANDE_CONSUMERS": consumers}
-            procs[name] = await asyncio.to_thread(
-                ServiceProcess(which, settings, log_dir, python_args=args, extra_env=env).start,
+            if which in profile:
+                args = ("-m", "bench.cpu_profile", str(log_dir / f"{which}.prof"))
+            procs[which] = await asyncio.to_thread(
+                ServiceProcess(which, settings, log_dir, python_args=args,
+                               extra_env=SERVICE_ENV | {"COMMANDE_CLOCK_OFFSET_FILE":
+                                                        str(clock_file)}).start,
                 ready_within=120)
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
             relays.append(await start_raw_loop(settings, src.name, dst.name,
@@ -811,7 +793,7 @@ def run_lines(run: Run) -> list[str]:
         f"baseline chain {run.base_rate:,.0f}/s {_ms(run.base_ms)}",
         "max lag " + ", ".join(f"{g} {run.max_lag(g)}" for g in GROUPS),
         f"cpu {cpu_text(run.cpu)}",
-        f"cpu per referral {cpu_per_item(run.cpu, run.offered, service_names(run.cpu))}",
+        f"cpu per referral {cpu_per_item(run.cpu, run.offered, SERVICES)}",
         "event-loop lag " + ", ".join(f"{w} {lag.text()}" for w, lag in run.loop_lag.items()),
     ]
 
@@ -868,7 +850,7 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         "- peak RSS (VmHWM): " + ", ".join(f"{w} {mb:,.0f} MB" for w, mb in rss.items()),
         f"- CPU seconds, median run: {cpu_text(median_run.cpu)}",
         "- CPU per referral (median run, the services' own processes): "
-        + cpu_per_item(median_run.cpu, median_run.offered, service_names(median_run.cpu)),
+        + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
         "- event-loop lag (median run): "
         + ", ".join(f"{w} {lag.text()}" for w, lag in median_run.loop_lag.items()),
     ]
@@ -907,7 +889,7 @@ def backfill_report(runs: Sequence[Run], steady: float) -> list[str]:
         "  - consumer lag, max records behind: " + ", ".join(
             f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
         "  - CPU per referral (median run): "
-        + cpu_per_item(median_run.cpu, median_run.offered, service_names(median_run.cpu)),
+        + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
         "  - event-loop lag (median run; a service's lanes wait while its loop is held): "
         + ", ".join(f"{w} {lag.text()}" for w, lag in median_run.loop_lag.items()),
         "  - targets: urgent p99 < 1 s to SituationScheduled: "
@@ -941,12 +923,8 @@ def main() -> None:
                              "(issue 18 uses 20000)")
     parser.add_argument("--backfill-urgent", type=float, default=5.0,
                         help="urgent referrals per second during the backfill (default 5)")
-    parser.add_argument("--urgent-instances", action="store_true",
-                        help="run each service as two processes, COMMANDE_CONSUMERS=routine and "
-                             "=urgent (the lanes alone), instead of one (docs/adr/0006)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
-    parser.add_argument("--profile", action="append", default=[],
-                        choices=[n for n, _, _ in instances(True)],
+    parser.add_argument("--profile", action="append", default=[], choices=SERVICES,
                         help="run this service under cProfile and print its profile (repeatable)")
     args = parser.parse_args()
     if args.rate <= 0 or args.urgent < 0 or args.seconds <= 0 or args.runs < 1:
@@ -958,7 +936,7 @@ def main() -> None:
     command = " ".join([".venv/bin/python -m bench.pipeline", *sys.argv[1:]])
     began = time.monotonic()
     outcome = asyncio.run(bench(args.rate, args.urgent, args.seconds, args.runs, args.profile,
-                                args.backfill, args.backfill_urgent, args.urgent_instances))
+                                args.backfill, args.backfill_urgent))
     lines = report(outcome, args.rate, args.urgent, args.seconds)
     print()
     print("\n".join(lines))

@@ -104,11 +104,6 @@ class Service:
         return self._pool
 
     @property
-    def subscriptions(self) -> tuple[tuple[str, str], ...]:
-        """What its consumers read: ``(group, topic)`` pairs."""
-        return tuple(self._subscriptions)
-
-    @property
     def relay(self) -> OutboxRelay:
         """The service's outbox relay (exists once started)."""
         if self._relay is None:
@@ -138,23 +133,16 @@ class Service:
         ``lane_of`` it is) with the same handlers, as a member of group ``<group>-urgent`` named
         ``<name>-urgent`` whose inbox is this consumer's: no backlog here delays what the lane
         carries (docs/adr/0006).
-
-        ``COMMANDE_CONSUMERS`` (:attr:`Settings.consumers`) picks what this instance consumes:
-        ``urgent`` registers only the lanes, ``routine`` everything but them.
         """
         topics = [topic] if isinstance(topic, str) else list(topic)
-        which = self.settings.consumers
         if urgent_lane is not None:
             if registered(urgent_lane).lane_of not in topics:
                 raise ConfigurationError(f"{name}: {urgent_lane} is not the urgent lane of "
                                          f"{', '.join(topics)}")
-            if which != "routine":
-                self.consume(urgent_lane, group=f"{group}-urgent", name=f"{name}-urgent",
-                             decode=decode, handle=handle, on_dead_letter=on_dead_letter,
-                             max_records=max_records, skip_types=skip_types,
-                             handle_batch=handle_batch, inbox=inbox or name)
-        if which == "urgent" and any(registered(t).lane_of is None for t in topics):
-            return  # not a lane: the ``routine`` instance consumes it
+            self.consume(urgent_lane, group=f"{group}-urgent", name=f"{name}-urgent",
+                         decode=decode, handle=handle, on_dead_letter=on_dead_letter,
+                         max_records=max_records, skip_types=skip_types,
+                         handle_batch=handle_batch, inbox=inbox or name)
 
         def make() -> None:
             self._consumers[name] = Consumer(

@@ -75,12 +75,6 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 5
     outbox_batch: int = 500
-    consumers: Literal["all", "routine", "urgent"] = "all"
-    """``COMMANDE_CONSUMERS``: which consumers this instance runs. ``all`` (the default); or a
-    service run as two instances, one ``urgent`` (only the urgent lanes: its event loop is never
-    held by a backlog) and one ``routine`` (everything else). Relays, timers and deliveries run in
-    both, coordinated by PostgreSQL locks (docs/adr/0006). A ``routine`` instance alone never
-    reads urgent referrals: run both, or ``all``."""
     inbox_retention_days: int = Field(default=400, ge=1)
     """Days a handled event's inbox row is kept: redeliveries within it are dropped. Longer than
     any finite topic retention (365 days), so only a consumer group reset to the beginning of a
