@@ -73,7 +73,10 @@ class Settings(BaseSettings):
     """``json`` (one object a line, the default) or ``console`` (for people at a terminal)."""
     kafka_version: str = "4.1.1"
     db_pool_min: int = 1
-    db_pool_max: int = 5
+    db_pool_max: int = 6
+    """Connections per service process. Two to four are held by workers that ``LISTEN`` (the
+    outbox relay's two passes, timers, notifier's deliveries); the rest serve the consumers'
+    transactions, the relay's batches and HTTP. 6 since the urgent relay pass took one more."""
     outbox_batch: int = 500
     inbox_retention_days: int = Field(default=400, ge=1)
     """Days a handled event's inbox row is kept: redeliveries within it are dropped. Longer than
