@@ -66,7 +66,8 @@ async def test_the_last_releases_timers_keep_firing_from_the_runtimes_table(
             await conn.execute(LEGACY, t.key, t.kind, t.aggregate_id, t.due_at, t.started_at,
                                t.window_due_at, t.agency_id, state, failures, error, T0, settled)
     applied = await db.migrate(pool, name, {"runtime": RUNTIME_MIGRATIONS, "convening": MIGRATIONS})
-    assert applied == ["runtime/003_timers", "convening/006_durable_timers"]
+    assert applied == ["runtime/003_timers", "runtime/004_outbox_urgent_pass",
+                       "convening/006_durable_timers"]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT to_regclass('timers')") is None
         rows = {r["timer_key"]: (r["state"], r["failures"], r["last_error"], r["settled_at"])
