@@ -471,7 +471,6 @@ class LoopLag:
     """A service's event-loop lag over an interval, from its probe's histogram
     (:mod:`services.runtime.loop_lag`)."""
 
-    probes: int
     p99_s: float
     """The upper bound of the bucket that holds the 99th percentile."""
     late: float
@@ -479,6 +478,11 @@ class LoopLag:
 
     def text(self) -> str:
         return f"p99 <= {self.p99_s:g} s, {self.late:.0%} over 100 ms"
+
+
+def loop_lag_text(lags: dict[str, LoopLag]) -> str:
+    """``intake p99 <= 0.25 s, 2% over 100 ms, convening ...``: each service's loop lag."""
+    return ", ".join(f"{which} {lag.text()}" for which, lag in lags.items())
 
 
 def _buckets(admin_port: int) -> dict[float, float]:
@@ -509,7 +513,7 @@ class LoopLagMeter:
             if not total:
                 continue
             p99 = min(le for le, n in counts.items() if n >= 0.99 * total)
-            out[which] = LoopLag(int(total), p99, 1 - counts.get(0.1, total) / total)
+            out[which] = LoopLag(p99, 1 - counts.get(0.1, total) / total)
         return out
 
     async def _read(self) -> dict[str, dict[float, float]]:
@@ -794,7 +798,7 @@ def run_lines(run: Run) -> list[str]:
         "max lag " + ", ".join(f"{g} {run.max_lag(g)}" for g in GROUPS),
         f"cpu {cpu_text(run.cpu)}",
         f"cpu per referral {cpu_per_item(run.cpu, run.offered, SERVICES)}",
-        "event-loop lag " + ", ".join(f"{w} {lag.text()}" for w, lag in run.loop_lag.items()),
+        f"event-loop lag {loop_lag_text(run.loop_lag)}",
     ]
 
 
@@ -851,8 +855,7 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"- CPU seconds, median run: {cpu_text(median_run.cpu)}",
         "- CPU per referral (median run, the services' own processes): "
         + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
-        "- event-loop lag (median run): "
-        + ", ".join(f"{w} {lag.text()}" for w, lag in median_run.loop_lag.items()),
+        f"- event-loop lag (median run): {loop_lag_text(median_run.loop_lag)}",
     ]
     verdicts = [
         f"{rate:g} routine/s with p99 < {TARGET_ROUTINE_P99_MS:.0f} ms to SituationScheduled: "
@@ -891,7 +894,7 @@ def backfill_report(runs: Sequence[Run], steady: float) -> list[str]:
         "  - CPU per referral (median run): "
         + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
         "  - event-loop lag (median run; a service's lanes wait while its loop is held): "
-        + ", ".join(f"{w} {lag.text()}" for w, lag in median_run.loop_lag.items()),
+        + loop_lag_text(median_run.loop_lag),
         "  - targets: urgent p99 < 1 s to SituationScheduled: "
         + ("**met**" if sched99 < 1000 else "**not met**")
         + "; < 2 s to the first e-mail: " + ("**met**" if mail99 < 2000 else "**not met**")
