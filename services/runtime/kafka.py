@@ -49,8 +49,9 @@ class OutRecord:
     key: bytes | None = None
     headers: Headers = ()
     urgent: bool = False
-    """An urgent lane's copy: the outbox relay publishes it before the routine rows waiting
-    (docs/adr/0006). Every record on a lane topic is one, so each topic's order is kept."""
+    """Urgent work (an urgent lane's copy, or :func:`schemas.registry.expedited`): the outbox
+    relay's urgent pass publishes it before the routine rows waiting, after any earlier row of
+    its key (docs/adr/0006)."""
 
 
 @dataclass(frozen=True, slots=True)
