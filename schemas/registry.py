@@ -117,15 +117,6 @@ def topic_of(event: Message) -> TopicSpec:
     return event.topic
 
 
-def expedited(event: Message) -> bool:
-    """Whether ``event``'s own record (not only a lane copy) is urgent work that the outbox
-    relay publishes ahead of a routine backlog: an urgent situation's placement on an ad-hoc
-    meeting, which the gateway's console shows the table's chair. The main-topic records of what
-    :func:`lane_copy_of` copies stay routine: their one reader gets the lane copy first, and a
-    main copy as early would make it wait on its own duplicate (docs/adr/0006)."""
-    return isinstance(event, SituationScheduled) and event.slot == "ad_hoc"
-
-
 def lane_copy_of(event: Message) -> TopicSpec | None:
     """The urgent lane that also gets a copy of ``event`` (the same record: same ``ce_id``), or
     ``None``: an urgent situation's opening, an ad-hoc meeting's agendas, and the chair's notice

@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 
 from schemas.base import Message
 from schemas.envelope import Envelope, Record, from_record, to_record
-from schemas.registry import expedited, lane_copy_of
+from schemas.registry import lane_copy_of
 from schemas.signing import sign_record
 from services.runtime.kafka import InRecord, OutRecord
 
@@ -60,10 +60,7 @@ def with_lane(event: Message, record: OutRecord) -> list[OutRecord]:
     """``record``, and the same record on the urgent lane when ``event`` is urgent (an urgent
     situation's opening, an ad-hoc meeting's agenda): its reader handles whichever copy comes
     first, once (docs/adr/0006-urgent-lane.md). The copy is ``urgent``: the outbox relay
-    publishes it ahead of the routine rows waiting; so is ``record`` itself when ``event`` is
-    :func:`~schemas.registry.expedited`."""
-    if expedited(event):
-        record = replace(record, urgent=True)
+    publishes it ahead of the routine rows waiting."""
     lane = lane_copy_of(event)
     return [record] if lane is None else [record, replace(record, topic=lane.name, urgent=True)]
 

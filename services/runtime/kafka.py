@@ -49,9 +49,8 @@ class OutRecord:
     key: bytes | None = None
     headers: Headers = ()
     urgent: bool = False
-    """Urgent work (an urgent lane's copy, or :func:`schemas.registry.expedited`): the outbox
-    relay's urgent pass publishes it before the routine rows waiting, after any earlier row of
-    its key (docs/adr/0006)."""
+    """An urgent lane's copy: the outbox relay publishes it before the routine rows waiting
+    (docs/adr/0006). Every record on a lane topic is one, so each topic's order is kept."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,11 @@ only if that transaction commits. The :class:`OutboxRelay` publishes each topic'
 killed between publish and mark-sent publishes those rows again on restart: consumers drop the
 repeat through their inbox, since the event keeps its ``ce_id``.
 
-The relay makes two passes, each a worker of its own (:func:`relay_worker`): the urgent rows
-(:attr:`~services.runtime.kafka.OutRecord.urgent`: an urgent lane's copies, and the events of
-urgent work on main topics) and the others. A routine backlog in the outbox, or a large batch of
-it being published, never holds back urgent work (docs/adr/0006). Each key still gets its rows in
-``seq`` order: a pass leaves a row for later while the other pass has an earlier row of the same
-topic and key unpublished (:data:`FETCH_ROUTINE`, :data:`FETCH_URGENT`). An urgent row is usually
-the first of its key (a situation's scheduling on an ad-hoc meeting), so it waits for nobody.
+The relay makes two passes, each a worker of its own (:func:`relay_worker`): the urgent rows (an
+urgent lane's copies, :attr:`~services.runtime.kafka.OutRecord.urgent`) and the others. A routine
+backlog in the outbox, or a large batch of it being published, never holds back a lane
+(docs/adr/0006). A topic's rows are all urgent (a lane) or all not, so each topic, and each key,
+still gets its rows from one pass in ``seq`` order.
 
 Each pass is a :func:`~services.runtime.worker.worker` of the service (registered by
 :class:`~services.runtime.service.Service`): its step publishes one batch in one transaction that
@@ -65,26 +63,11 @@ WITH added AS (
 )
 SELECT pg_notify($5, '')
 """
-FETCH_ROUTINE = """
-SELECT seq, topic, key, headers, value FROM outbox AS o
-WHERE sent_at IS NULL AND NOT urgent
-  AND NOT EXISTS (SELECT FROM outbox AS u
-                  WHERE u.sent_at IS NULL AND u.urgent
-                    AND u.topic = o.topic AND u.key = o.key AND u.seq < o.seq)
-ORDER BY seq LIMIT $1
+FETCH_UNSENT = """
+SELECT seq, topic, key, headers, value FROM outbox
+WHERE sent_at IS NULL AND urgent = $2 ORDER BY seq LIMIT $1
 """
-"""The routine pass's next batch: the unsent rows not urgent, but none that an earlier urgent row
-of its topic and key, not yet published, must precede."""
-FETCH_URGENT = """
-SELECT seq, topic, key, headers, value FROM outbox AS o
-WHERE sent_at IS NULL AND urgent
-  AND NOT EXISTS (SELECT FROM outbox AS r
-                  WHERE r.sent_at IS NULL AND NOT r.urgent
-                    AND r.topic = o.topic AND r.key = o.key AND r.seq < o.seq)
-ORDER BY seq LIMIT $1
-"""
-"""The urgent pass's next batch: the unsent urgent rows, but none that an earlier routine row of
-its topic and key, not yet published, must precede."""
+"""The next batch of one pass: the urgent rows (lane copies), or the others."""
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])"
 PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - interval '1 hour'"
 PRUNE_INBOX = "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)"
@@ -181,7 +164,7 @@ class OutboxRelay:
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval(TRY_LOCK, pass_lock(self._schema, urgent)):
                 return None
-            rows = await conn.fetch(FETCH_URGENT if urgent else FETCH_ROUTINE, self._batch)
+            rows = await conn.fetch(FETCH_UNSENT, self._batch, urgent)
             if not rows:
                 return 0
             await self._publish([(int(r["seq"]), _to_record(r)) for r in rows])

@@ -67,7 +67,6 @@ async def test_the_last_releases_timers_keep_firing_from_the_runtimes_table(
                                t.window_due_at, t.agency_id, state, failures, error, T0, settled)
     applied = await db.migrate(pool, name, {"runtime": RUNTIME_MIGRATIONS, "convening": MIGRATIONS})
     assert applied == ["runtime/003_timers", "runtime/004_outbox_urgent_pass",
-                       "runtime/005_outbox_order_per_key",
                        "convening/006_durable_timers"]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT to_regclass('timers')") is None

@@ -58,7 +58,7 @@ async def test_migrations_are_recorded_and_applied_once(running: ItemService,
     rows = await admin_db.fetch(
         f"SELECT source, version, name FROM {running.schema}.schema_migrations ORDER BY source")
     assert {(r["source"], r["version"]) for r in rows} == {
-        ("runtime", 1), ("runtime", 2), ("runtime", 3), ("runtime", 4), ("runtime", 5),
+        ("runtime", 1), ("runtime", 2), ("runtime", 3), ("runtime", 4),
         (running.schema, 1)}
     again = await db.migrate(running.service.pool, running.schema, {"runtime": Path(
         "services/runtime/sql")})
@@ -216,51 +216,6 @@ async def test_urgent_rows_have_a_relay_pass_no_routine_batch_holds_back(
         ids = {t: [dict(r.headers)["ce_id"].decode() for r in await read_all(settings, t)]
                for t in topics}
         assert ids == {lane: ["u0", "u1"], main: ["m0", "m1", "m2", "m3", "m4"]}
-    finally:
-        await pool.close()
-
-
-async def test_each_pass_leaves_a_row_whose_key_has_an_earlier_row_in_the_other_pass(
-        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
-    """Urgent and routine rows on one topic: a pass publishes a row only once every earlier row
-    of its key is published, so each key's records reach Kafka in ``seq`` order whichever pass
-    publishes them (docs/adr/0006)."""
-    svc = ItemService(settings, tmp_path, *topics)
-    await svc.service.faststream.start()
-    await svc.service.faststream.stop()  # tables exist; no relay running now
-    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
-                                     server_settings={"search_path": svc.schema})
-    main = topics[1]
-    rows = [("a", "r_a0", False), ("d", "r_d0", False), ("a", "u_a1", True),
-            ("b", "u_b0", True), ("d", "u_d1", True), ("d", "r_d2", False), ("c", "r_c0", False)]
-    try:
-        from services.runtime import outbox
-
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, svc.schema, [
-                replace(record(main, n, event_id=ce_id), key=key.encode(), urgent=urgent)
-                for n, (key, ce_id, urgent) in enumerate(rows)])
-
-        async def sent() -> set[str]:
-            return {json.loads(r["headers"])[0][1] for r in await pool.fetch(
-                "SELECT headers FROM outbox WHERE sent_at IS NOT NULL")}
-
-        relay = OutboxRelay(pool, producer, svc.schema, batch=10)
-        async with pool.acquire() as holder, holder.transaction():
-            assert await holder.fetchval(outbox.TRY_LOCK, outbox.pass_lock(svc.schema, False))
-            await relay.publish(urgent=True)
-        assert await sent() == {"u_b0"}  # u_a1 and u_d1 wait for r_a0 and r_d0
-        async with pool.acquire() as holder, holder.transaction():
-            assert await holder.fetchval(outbox.TRY_LOCK, outbox.pass_lock(svc.schema, True))
-            await relay.publish()
-        assert await sent() == {"u_b0", "r_a0", "r_d0", "r_c0"}  # r_d2 waits for u_d1
-
-        assert await relay.drain() == 3
-        by_key: dict[str, list[str]] = {}
-        for r in await read_all(settings, main):
-            by_key.setdefault((r.key or b"").decode(), []).append(dict(r.headers)["ce_id"].decode())
-        assert by_key == {"a": ["r_a0", "u_a1"], "b": ["u_b0"], "c": ["r_c0"],
-                          "d": ["r_d0", "u_d1", "r_d2"]}
     finally:
         await pool.close()
 

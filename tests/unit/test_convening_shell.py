@@ -95,16 +95,12 @@ class Published:
 
     envelopes: list[Envelope[Message]]
     lane_copies: list[Envelope[Message]]
-    expedited: list[str]
-    """The types of the main-topic records the relay's urgent pass publishes."""
 
     @classmethod
     def of(cls, records: Sequence[OutRecord]) -> Published:
-        decoded = [(rec, runtime_events.decode(_in(rec))) for rec in records]
-        main = [(rec, env) for rec, env in decoded if topic(rec.topic).lane_of is None]
-        return cls([env for _, env in main],
-                   [env for rec, env in decoded if topic(rec.topic).lane_of is not None],
-                   [env.type for rec, env in main if rec.urgent])
+        decoded = [(rec.topic, runtime_events.decode(_in(rec))) for rec in records]
+        return cls([env for t, env in decoded if topic(t).lane_of is None],
+                   [env for t, env in decoded if topic(t).lane_of is not None])
 
     @property
     def events(self) -> list[Message]:
@@ -197,7 +193,6 @@ async def test_an_opened_situation_is_scheduled_its_meeting_created_and_particip
     assert all(i.situation_ids == (event.situation_id,) for i in invited.values())
     assert out.all(AgendaIssued) == [], "a regular meeting's agendas wait for their lead time"
     assert out.lane_copies == []
-    assert out.expedited == [], "routine work takes the routine pass"
     assert {env.source for env in out.envelopes} == {SOURCE}
 
     # saved: the situation on its meeting, the meeting, its invitations, its agenda timer
@@ -264,8 +259,6 @@ async def test_an_urgent_situation_gets_an_ad_hoc_meeting_with_agendas_at_once(
     assert [e.id for e in out.lane_copies] == [e.id for e in out.envelopes
                                                if e.id in {c.id for c in out.lane_copies}]
     assert out.lane_copies
-    # its placement skips the outbox's routine backlog; the lane copies' originals do not
-    assert out.expedited == [SituationScheduled.ce_type]
     issued = (await s.store.issued_of([scheduled.meeting_id]))[scheduled.meeting_id]
     assert {a: i.revision for a, i in issued.items()} == {a.agency_id: 1 for a in agendas}
     assert not any(i.pending for i in issued.values())
