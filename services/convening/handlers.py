@@ -191,14 +191,14 @@ class Handlers:
         briefs = {e.situation_id: brief(e, deps.reference, directory, now)
                   async for _, e in cooperatively(opened)}
 
-        await store.lock_placement()
+        tables = {t.district: t for t, _ in briefs.values()}
+        await store.lock_placement(tables)
         known = await store.known_situations(list(briefs))
         for sid in known:
             log.info("situation already placed", situation_id=str(sid))
         todo = [(env, e) for env, e in opened if e.situation_id not in known]
         if not todo:
             return []
-        tables = {t.district: t for t, _ in briefs.values()}
 
         def participants(b: SituationBrief, slot: MeetingSlot) -> Sequence[Participant]:
             return select_participants(directory, b, local_date(slot.starts_at),

@@ -10,7 +10,7 @@ unit-tested on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -34,7 +34,9 @@ class ConveningStore(Protocol):
     invitation answers and timers.
 
     Locks last until the transaction ends. Placement (meeting choice and creation, invitations,
-    agenda issue) holds :meth:`lock_placement` throughout, before any situation lock.
+    agenda issue) holds :meth:`lock_placement` of its tables throughout, before any situation
+    lock; a situation's table is its district's, so the two copies of an urgent opening (main
+    topic and lane) wait for each other.
     """
 
     # -- situations ----------------------------------------------------------------------------
@@ -73,8 +75,9 @@ class ConveningStore(Protocol):
 
     # -- meetings and invitations (hold the placement lock) --------------------------------------
 
-    async def lock_placement(self) -> None:
-        """Serialize placement until the transaction ends."""
+    async def lock_placement(self, districts: Iterable[str]) -> None:
+        """Serialize placement on the tables of ``districts`` until the transaction ends (a
+        placement on another table goes on)."""
         ...
 
     async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:

@@ -5,14 +5,15 @@ the runtime's ``durable_timers`` (:mod:`services.runtime.timers`).
 bound to one transaction's connection. Every statement is a named constant with ``$n``
 parameters. Rows that several transactions may change are locked explicitly: a situation
 ``FOR UPDATE`` while a command or a timer decides on it; placement (choosing and creating
-meetings, growing their invitations, issuing agendas) under one transaction-scoped advisory
-lock, so two instances never schedule two meetings for one slot nor lose an invitation. Timers
+meetings, growing their invitations, issuing agendas) under a transaction-scoped advisory lock
+per district table, so two instances never schedule two meetings for one slot nor lose an
+invitation, while one table's backlog never holds another table's placements. Timers
 are taken ``FOR UPDATE SKIP LOCKED`` by the runtime's timer loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,12 @@ from services.convening.timers import Timer, agenda_timer, as_row, from_row
 from services.runtime.db import Connection
 from services.runtime.timers import PgTimerStore, Settled, TimerStore
 
-LOCK_PLACEMENT = "SELECT pg_advisory_xact_lock(hashtext('commande.convening.placement'))"
+LOCK_PLACEMENT = """
+SELECT count(pg_advisory_xact_lock(hashtext('commande.convening.placement.' || d)))
+FROM unnest($1::text[]) AS d
+"""
+"""The placement locks of the districts ``$1``, taken in the array's order (sorted by the store,
+so two transactions never wait for each other's second district)."""
 KNOWN_SITUATIONS = "SELECT situation_id FROM situations WHERE situation_id = ANY($1::uuid[])"
 INSERT_SITUATIONS = """
 INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
@@ -231,10 +237,11 @@ class PgConveningStore(ConveningTimers):
 
     # -- meetings and invitations (hold :meth:`lock_placement` throughout) -----------------------
 
-    async def lock_placement(self) -> None:
-        """Serialize placement (meeting choice, creation, invitations, agenda issue) until the
-        transaction ends; the statements after it see every placement committed before."""
-        await self._conn.execute(LOCK_PLACEMENT)
+    async def lock_placement(self, districts: Iterable[str]) -> None:
+        """Serialize placement (meeting choice, creation, invitations, agenda issue) on the
+        tables of ``districts`` until the transaction ends; the statements after it see every
+        placement committed before on those tables. Other tables' placements go on."""
+        await self._conn.fetchval(LOCK_PLACEMENT, sorted(set(districts)))
 
     async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:
         """The meetings of each ``(district, first, last)`` window (start in the closed

@@ -76,12 +76,13 @@ async def _agenda(deps: Deps, store: ConveningStore, timer: Timer,
                   now: datetime) -> runtime.Fired:
     """Issue the meeting's agendas; an agenda timer is settled ``fired`` even when there was
     nothing to issue (the meeting or its table is gone)."""
-    # Wait for placement (it writes invitations under this lock): placement never waits for an
-    # existing agenda timer's row, so this cannot deadlock; a try-lock would starve under load.
-    await store.lock_placement()
-    meeting = await store.read_meeting(timer.aggregate_id)
+    meeting = await store.read_meeting(timer.aggregate_id)  # its slot never changes once stored
     if meeting is None:
         return runtime.Fired()
+    # Wait for placement on the meeting's table (it writes invitations under this lock):
+    # placement never waits for an existing agenda timer's row, so this cannot deadlock; a
+    # try-lock would starve under load.
+    await store.lock_placement([meeting.district])
     table = deps.directory.current().table(meeting.district)
     if table is None:
         return runtime.Fired()

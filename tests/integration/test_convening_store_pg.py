@@ -42,6 +42,25 @@ class TestPgConveningStore(ConveningStoreContract):
     """The contract, on PostgreSQL."""
 
 
+async def test_placement_waits_for_its_own_tables_only(pool: Pool) -> None:
+    """A placement holding its tables' locks (a partner's backlog in 1 and 3 District) holds back
+    a placement on one of them, not one on another table (an urgent situation in 2 District)."""
+    async with pool.acquire() as backlog_conn, pool.acquire() as urgent_conn:
+        backlog = backlog_conn.transaction()
+        await backlog.start()
+        await PgConveningStore(backlog_conn).lock_placement(["district_3", "district_1"])
+        async with urgent_conn.transaction():
+            await asyncio.wait_for(PgConveningStore(urgent_conn).lock_placement(["district_2"]), 3)
+        async with urgent_conn.transaction():
+            waiting = asyncio.create_task(
+                PgConveningStore(urgent_conn).lock_placement(["district_2", "district_3"]))
+            await asyncio.sleep(0.3)
+            held = not waiting.done()
+            await backlog.rollback()
+            await asyncio.wait_for(waiting, 3)  # the backlog's transaction ended: granted
+        assert held, "3 District's placement waits for the backlog's"
+
+
 async def test_placement_arms_a_meeting_the_timer_loop_is_firing_without_a_deadlock(
         pool: Pool) -> None:
     """The loop holds the agenda timer's row and waits for the placement lock; placement holds
@@ -58,8 +77,8 @@ async def test_placement_arms_a_meeting_the_timer_loop_is_firing_without_a_deadl
                 assert taken.key == f"agenda/{meeting}"
                 async with placement_conn.transaction():
                     placement = PgConveningStore(placement_conn)
-                    await placement.lock_placement()
-                    waiting = asyncio.create_task(loop.lock_placement())
+                    await placement.lock_placement(["district_1"])
+                    waiting = asyncio.create_task(loop.lock_placement(["district_1"]))
                     await asyncio.sleep(0.3)
                     assert not waiting.done(), "the loop waits for placement"
                     await asyncio.wait_for(placement.arm_agenda_timer(

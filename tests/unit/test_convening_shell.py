@@ -208,7 +208,7 @@ async def test_an_opened_situation_is_scheduled_its_meeting_created_and_particip
     assert table is not None
     [timer] = await s.store.pending_timers(meeting.meeting_id)
     assert (timer.kind, timer.due_at) == ("agenda", agenda_due_at(slot, table))
-    assert s.store.placement_locks == 1
+    assert s.store.locked_districts == [("district_1",)], "its table's placement, once"
 
 
 async def test_every_record_names_the_opening_as_its_cause(directory: DirectoryHolder) -> None:
@@ -303,6 +303,7 @@ async def test_a_situation_joining_an_issued_agenda_waits_for_the_update_window(
     fired = await s.fire_timers()
     updates = fired.all(AgendaIssued)
     assert {a.agency_id for a in updates} == waiting
+    assert s.store.locked_districts[-1] == ("district_3",), "under its table's placement lock"
     chair = next(a for a in updates if a.agency_id == "hrps-cmb-d3")
     assert (chair.kind, chair.revision, chair.added) == ("update", 2, (late.situation_id,))
     assert [i.position for i in chair.items] == [1, 2]
@@ -325,6 +326,16 @@ async def test_a_batch_fills_a_meeting_in_turn_then_the_next_regular_one(
     assert s.store.placement_locks == 1, "the batch is placed under one hold of the lock"
     booked = await s.store.meetings_in([("district_3", START, START + timedelta(days=60))])
     assert sorted(b.situations for b in booked) == [1, 2]
+
+
+async def test_a_batch_holds_the_placement_of_its_own_tables_only(
+        directory: DirectoryHolder) -> None:
+    s = shell(directory)
+    await s.situations(opened(s.clock, municipality="burlington", district="district_3"),
+                       opened(s.clock, municipality="milton", district="district_1"),
+                       opened(s.clock, municipality="burlington", district="district_3"))
+    [districts] = s.store.locked_districts
+    assert sorted(districts) == ["district_1", "district_3"], "not 2 District's: Oakville's"
 
 
 async def test_a_situation_no_table_takes_is_refused_before_anything_is_written(

@@ -357,7 +357,7 @@ class ConveningStoreContract:
         assert await store.pending_timers(mid) == [], "a parked timer stays parked"
 
     async def test_placement_is_locked_within_the_transaction(self, store: ConveningStore) -> None:
-        await store.lock_placement()
-        await store.lock_placement()  # the holder takes it again without waiting
+        await store.lock_placement(["district_1", "district_2"])
+        await store.lock_placement(["district_2"])  # the holder takes it again without waiting
         assert await store.known_situations([]) == set()
 

@@ -116,6 +116,8 @@ class InMemoryConveningStore(ConveningTimers):
     """The schema's ``durable_timers`` (convening's timer methods are
     :class:`~services.convening.store.ConveningTimers`' over it, as on PostgreSQL)."""
     placement_locks: int = 0
+    locked_districts: list[tuple[str, ...]] = field(default_factory=list)
+    """The districts of each :meth:`lock_placement`, in order."""
     """How many times placement was locked (the shell must lock before it places)."""
 
     def __call__(self, conn: Connection) -> InMemoryConveningStore:
@@ -169,8 +171,9 @@ class InMemoryConveningStore(ConveningTimers):
 
     # -- meetings and invitations --------------------------------------------------------------
 
-    async def lock_placement(self) -> None:
+    async def lock_placement(self, districts: Iterable[str]) -> None:
         self.placement_locks += 1
+        self.locked_districts.append(tuple(districts))
 
     def _invited(self, meeting_id: UUID) -> tuple[str, ...]:
         return tuple(agency for mid, agency in self.invitations if mid == meeting_id)
