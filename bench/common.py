@@ -72,15 +72,16 @@ class Referrals:
         self.prefix = prefix
         self._made = 0
 
-    def make(self, n: int) -> list[OutRecord]:
-        """``n`` new referrals (refs never used before), as the records a partner produces."""
+    def make(self, n: int, towns: Sequence[str] = TOWNS) -> list[OutRecord]:
+        """``n`` new referrals (refs never used before), as the records a partner produces,
+        their municipalities cycling over ``towns``."""
         out = []
         for _ in range(n):
             i = self._made
             self._made += 1
             data = copy.deepcopy(self._template)
             data["referral_ref"] = f"BENCH-{self.tag}-{self.prefix}{i:07d}"
-            data["summary"]["municipality"] = TOWNS[i % len(TOWNS)]
+            data["summary"]["municipality"] = towns[i % len(towns)]
             data["submitted_at"] = datetime.now(UTC).isoformat()
             referral = ReferralSubmitted.model_validate_json(json.dumps(data))
             assert referral.subject is not None

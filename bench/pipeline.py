@@ -53,7 +53,10 @@ Figures (each run, then medians over the runs):
 ``--backfill N`` then runs a partner's migration per run: N routine referrals produced at once
 while urgent ones keep arriving (``--backfill-urgent``, 5/s) over the expected drain (N / the
 steady throughput just measured); it reports the drain rate against that steady throughput and
-the urgent latencies during the drain.
+the urgent latencies during the drain. Both cycle over Halton's towns, so the backlog is on every
+district table; ``--backfill-table district_1`` puts the backlog on that table only (a partner
+migrating one table's referrals) and the urgent ones on the other tables: what an urgent situation
+elsewhere waits for (convening's placement lock is per table).
 
 The bench's own clients (the partner's producer, the watcher, the lag sampler, the relay chain)
 connect as the broker's super user (``bench.common.HARNESS``); the services as their own principals.
@@ -93,6 +96,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.common import (
     HARNESS,
     PRODUCER_SETTINGS,
+    TOWNS,
     CpuMeter,
     Referrals,
     cpu_per_item,
@@ -106,6 +110,7 @@ from bench.common import (
 from deploy.local.services import ServiceProcess
 from schemas.meetings import AgendaIssued, UrgentSituationAdded
 from schemas.notices import NoticeDelivered
+from schemas.reference import reference
 from schemas.referrals import ReferralAccepted, ReferralRejected
 from schemas.situations import SituationOpened, SituationScheduled
 from schemas.topics import (
@@ -669,11 +674,23 @@ class Outcome:
     log_dir: Path
     backfills: list[Run] = field(default_factory=list)
     """The backfill scenario's runs (``--backfill``), after the steady ones."""
+    backfill_table: str | None = None
+    """The one table the backlog was on (``--backfill-table``), the urgent ones on the others."""
+
+
+def table_towns(district: str | None) -> tuple[Sequence[str], Sequence[str]]:
+    """The towns a backfill's backlog and its urgent referrals cycle over: all of Halton's for
+    both, or ``district``'s for the backlog and the other tables' for the urgent ones."""
+    if district is None:
+        return TOWNS, TOWNS
+    [table] = [d for d in reference().districts if d.code == district]
+    own = {m.code for m in table.municipalities}
+    return [t for t in TOWNS if t in own], [t for t in TOWNS if t not in own]
 
 
 async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
-                profile: Sequence[str], backfill: int = 0, backfill_urgent: float = 5.0
-                ) -> Outcome:
+                profile: Sequence[str], backfill: int = 0, backfill_urgent: float = 5.0,
+                backfill_table: str | None = None) -> Outcome:
     settings = development_stack(Settings())
     tag = uuid.uuid4().hex[:8]
     log_dir = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{tag}-"))
@@ -743,9 +760,10 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
         if backfill:
             steady = statistics.median(r.throughput for r in out)
             drain = backfill / steady
+            backlog_towns, urgent_towns = table_towns(backfill_table)
             for i in range(runs):
-                backlog = routine_maker.make(backfill)
-                urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)))
+                backlog = routine_maker.make(backfill, backlog_towns)
+                urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)), urgent_towns)
                 offset += 104 * week
                 run = await pipeline_run(
                     producer, watcher, lag, meter, loops, plan_backfill(backlog, urgent, drain),
@@ -753,7 +771,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 drains.append(run)
                 print(f"backfill {i + 1}: " + "; ".join(run_lines(run)), flush=True)
         peak = {w: memory_kb(p.proc.pid) for w, p in procs.items() if p.proc is not None}
-        return Outcome(out, peak, log_dir, drains)
+        return Outcome(out, peak, log_dir, drains, backfill_table)
     finally:
         with contextlib.suppress(Exception):
             await producer.stop()
@@ -868,19 +886,22 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
     ]
     lines.append("- targets: " + "; ".join(verdicts))
     if out.backfills:
-        lines += backfill_report(out.backfills, med(runs, lambda r: r.throughput))
+        lines += backfill_report(out.backfills, med(runs, lambda r: r.throughput),
+                                 out.backfill_table)
     return lines
 
 
-def backfill_report(runs: Sequence[Run], steady: float) -> list[str]:
+def backfill_report(runs: Sequence[Run], steady: float, table: str | None = None) -> list[str]:
     """The backfill scenario: how fast the backlog drains, and urgent latencies meanwhile."""
     drain = med(runs, lambda r: r.throughput)
     sched99 = med(runs, lambda r: r.p("urgent_sched_ms", 99))
     mail99 = med(runs, lambda r: r.p("urgent_mail_ms", 99))
     median_run = sorted(runs, key=lambda r: r.throughput)[len(runs) // 2]
     return [
-        f"- **backfill**: {median_run.offered - median_run.urgent:,} routine referrals at once, "
-        f"urgent ones meanwhile ({median_run.urgent} per run); {len(runs)} run(s), medians",
+        f"- **backfill**: {median_run.offered - median_run.urgent:,} routine referrals at once"
+        + (f" on the {table} table" if table else "")
+        + f", urgent ones meanwhile ({median_run.urgent} per run"
+        + (", on the other tables" if table else "") + f"); {len(runs)} run(s), medians",
         f"  - backlog drained at **{drain:,.0f}/s**, {drain / steady if steady else 0:.2f} of the "
         f"steady-state throughput above ({steady:,.0f}/s); per run: "
         + ", ".join(f"{r.throughput:,.0f}" for r in runs),
@@ -926,6 +947,9 @@ def main() -> None:
                              "(issue 18 uses 20000)")
     parser.add_argument("--backfill-urgent", type=float, default=5.0,
                         help="urgent referrals per second during the backfill (default 5)")
+    parser.add_argument("--backfill-table", choices=[d.code for d in reference().districts],
+                        help="the backlog on this district's table only, the urgent ones on the "
+                             "other tables (default: both on every table)")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--profile", action="append", default=[], choices=SERVICES,
                         help="run this service under cProfile and print its profile (repeatable)")
@@ -939,7 +963,7 @@ def main() -> None:
     command = " ".join([".venv/bin/python -m bench.pipeline", *sys.argv[1:]])
     began = time.monotonic()
     outcome = asyncio.run(bench(args.rate, args.urgent, args.seconds, args.runs, args.profile,
-                                args.backfill, args.backfill_urgent))
+                                args.backfill, args.backfill_urgent, args.backfill_table))
     lines = report(outcome, args.rate, args.urgent, args.seconds)
     print()
     print("\n".join(lines))

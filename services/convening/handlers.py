@@ -115,7 +115,7 @@ async def issue_agendas(store: ConveningStore, meeting: MeetingSlot, table: Tabl
     """Issue the agendas due at ``now`` (first issues, and the updates whose window has ended);
     returns them and when the agenda timer must look again (``None``: nothing waits).
 
-    Hold the placement lock: invitations must not grow meanwhile.
+    Hold the meeting's table's placement lock: invitations must not grow meanwhile.
     """
     if now < agenda_due_at(meeting, table) or now >= meeting.starts_at:
         return [], None  # what agendas_to_issue would say, without reading the whole meeting
@@ -178,9 +178,9 @@ class Handlers:
 
     async def _opened(self, store: ConveningStore,
                       envs: Sequence[Envelope[Message]]) -> list[OutRecord]:
-        """Place distinct situations in order, under the placement lock, set-wise: one read of
-        the calendar, the pure placement (:func:`place_all`) and booking (:func:`book`), one
-        write per table."""
+        """Place distinct situations in order, under their tables' placement locks, set-wise:
+        one read of the calendar, the pure placement (:func:`place_all`) and booking
+        (:func:`book`), one write per table."""
         if not envs:
             return []
         deps = self.deps

@@ -42,8 +42,8 @@ class ConveningSettings(Settings):
     commands_group: str = "convening-commands"
     """Consumer group on ``commande.table-actions.v1``."""
     situations_max_records: int = Field(default=500, ge=1, le=10_000)
-    """Situation events placed per consumer batch (one transaction, one hold of the placement
-    lock, which the urgent lane's situations wait for: docs/adr/0006)."""
+    """Situation events placed per consumer batch (one transaction, one hold of its tables'
+    placement locks, which an urgent situation on one of those tables waits for: docs/adr/0006)."""
     timer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often the timer loop looks for due timers."""
     agenda_update_window_seconds: float = Field(default=60.0, ge=0, le=86_400)
