@@ -7,8 +7,8 @@ PostgreSQL and the SMTP sink, whose Maildir the notifier's e-mails go to).
 The three services run as OS processes exactly as deployed (``commande run <service>``, through
 ``deploy.local.services.ServiceProcess``), in their real consumer groups. Their clock is the
 system clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets far ahead before
-each run (a random number of weeks, 20 to 2,000 years, then two more years per run), so every run
-places its situations on an empty calendar: on a stack that keeps its database, the meetings
+each run (a random number of weeks, 20 to 2,000 years, where no earlier bench's meetings are,
+then two more years per run), so every run places its situations on an empty calendar: on a stack that keeps its database, the meetings
 ahead of the real date fill up after a few runs (60 meetings of 100 per table) and placement then
 dead-letters instead of scheduling. Moving the clock makes the earlier runs' situations years
 old: their SLA timers fall due, and the notices they cause (retention is not among them: the
@@ -532,6 +532,24 @@ SELECT (SELECT count(*) FROM intake.durable_timers WHERE state = 'pending' AND d
      + (SELECT count(*) FROM notifier.notices WHERE state = 'pending' AND next_attempt_at <= $1)
 """
 """What the services have due at their clock ``$1``: timers, and notices to send."""
+CALENDAR_TAKEN = "SELECT EXISTS (SELECT FROM convening.meetings WHERE starts_at BETWEEN $1 AND $2)"
+"""Whether an earlier bench's meetings start between ``$1`` and ``$2``."""
+WEEK = 7 * 24 * 3600.0
+RUN_MOVE = 104 * WEEK
+"""How far the services' clock moves ahead between two runs: past each run's meetings."""
+
+
+async def free_offset(pool: asyncpg.Pool, runs: int) -> float:
+    """A random clock offset (20 to 2,000 years ahead) whose calendar no earlier bench used, for
+    ``runs`` runs a :data:`RUN_MOVE` apart: regular meetings are the same rows for every bench
+    that places on those dates, so meetings an earlier bench filled would push this one's
+    situations along, up to placement's limit (``MAX_OVERFLOW``) and beyond."""
+    span = timedelta(seconds=(runs + 1) * RUN_MOVE + 300 * WEEK)  # the last run's walk too
+    while True:
+        offset = WEEK * random.randint(20 * 52, 2000 * 52)
+        start = datetime.now(UTC) + timedelta(seconds=offset)
+        if not await pool.fetchval(CALENDAR_TAKEN, start, start + span):
+            return offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,8 +731,6 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
     clock_file = log_dir / "clock-offset"
     clock = ServicesClock(clock_file, await asyncpg.create_pool(
         settings.database_url.get_secret_value(), min_size=1, max_size=1))
-    week = 7 * 24 * 3600.0
-    offset = week * random.randint(20 * 52, 2000 * 52)
     out: list[Run] = []
     try:
         for which in SERVICES:
@@ -726,6 +742,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                                extra_env=SERVICE_ENV | {"COMMANDE_CLOCK_OFFSET_FILE":
                                                         str(clock_file)}).start,
                 ready_within=120)
+        offset = await free_offset(clock.pool, 1 + runs * (2 if backfill else 1))
         for i, (src, dst) in enumerate(itertools.pairwise(chain)):
             relays.append(await start_raw_loop(settings, src.name, dst.name,
                                                f"bench.pipeline.{tag}.hop{i}"))
@@ -750,7 +767,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
         for i in range(runs):
             timed, urgent_keys = load(seconds)
             base_rate, base_ms = await baseline(producer, echo, chain[0].name, timed, seconds)
-            offset += 104 * week
+            offset += RUN_MOVE
             run = await pipeline_run(producer, watcher, lag, meter, loops, timed, urgent_keys,
                                      seconds, clock, offset)
             run.base_rate, run.base_ms = base_rate, base_ms
@@ -764,7 +781,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             for i in range(runs):
                 backlog = routine_maker.make(backfill, backlog_towns)
                 urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)), urgent_towns)
-                offset += 104 * week
+                offset += RUN_MOVE
                 run = await pipeline_run(
                     producer, watcher, lag, meter, loops, plan_backfill(backlog, urgent, drain),
                     {r.key for r in urgent if r.key is not None}, drain, clock, offset)
