@@ -7,17 +7,17 @@ PostgreSQL and the SMTP sink, whose Maildir the notifier's e-mails go to).
 The three services run as OS processes exactly as deployed (``commande run <service>``, through
 ``deploy.local.services.ServiceProcess``), in their real consumer groups. Their clock is the
 system clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets far ahead before
-each run (a random number of weeks, 20 to 2,000 years, where no earlier bench's meetings are,
-then two more years per run), so every run places its situations on an empty calendar: on a stack that keeps its database, the meetings
-ahead of the real date fill up after a few runs (60 meetings of 100 per table) and placement then
-dead-letters instead of scheduling. Moving the clock makes the earlier runs' situations years
-old: their SLA timers fall due, and the notices they cause (retention is not among them: the
-bench's intake keeps identified data for :data:`RETENTION_DAYS`, longer than any clock move, so
-moves purge nothing and mail no purge notices, which took notifier's sink 15 minutes after one
-15,000-referral backfill). The bench waits until
-the services have done all that (``durable_timers`` and ``notices`` due at their clock, then the
-consumers caught up) before each run, so a run measures its own referrals, not the catching up.
-Kafka record timestamps stay real time; ``delivered_at`` is taken back by the offset. Each run:
+each run (a random number of weeks, 20 to 2,000 years, where no earlier bench's meetings are, then
+two more years per run), so every run places its situations on an empty calendar: on a stack that
+keeps its database, the meetings ahead of the real date fill up after a few runs (60 meetings of
+100 per table) and placement then dead-letters instead of scheduling. Moving the clock makes the
+earlier runs' situations years old: their SLA timers fall due, and the notices they cause
+(retention is not among them: the bench's intake keeps identified data for :data:`RETENTION_DAYS`,
+longer than any clock move, so moves purge nothing and mail no purge notices, which took
+notifier's sink 15 minutes after one 15,000-referral backfill). The bench waits until the services
+have done all that (``durable_timers`` and ``notices`` due at their clock, then the consumers
+caught up) before each run, so a run measures its own referrals, not the catching up. Kafka record
+timestamps stay real time; ``delivered_at`` is taken back by the offset. Each run:
 
 1. **baseline** (same offered load, same records): a raw aiokafka relay chain of two processes,
    ``scratch.in -> scratch.mid -> scratch.out``, each consuming in its own group and producing one
@@ -126,6 +126,7 @@ from schemas.topics import (
     TABLE_ACTIONS,
     TopicSpec,
 )
+from services.convening.placement import MAX_OVERFLOW
 from services.convening.settings import ConveningSettings
 from services.runtime import kafka_client
 from services.runtime.kafka import OutRecord, partitions_of
@@ -975,6 +976,11 @@ def main() -> None:
         parser.error("--rate and --seconds must be positive, --urgent at least 0, --runs >= 1")
     if args.backfill < 0 or args.backfill_urgent <= 0:
         parser.error("--backfill must be at least 0 and --backfill-urgent positive")
+    one_table = (MAX_OVERFLOW - 10) * ConveningSettings().meeting_capacity
+    if args.backfill_table and args.backfill > one_table:
+        parser.error(f"--backfill-table takes a --backfill of at most {one_table:,}: placement "
+                     f"walks past at most {MAX_OVERFLOW} full meetings of a table "
+                     "(services/convening/placement.py), the rest would be dead-lettered")
     if args.record and args.profile:
         parser.error("a profiled run is slowed by the profiler: it is never recorded")
     command = " ".join([".venv/bin/python -m bench.pipeline", *sys.argv[1:]])
