@@ -18,6 +18,7 @@ only loads, calls the pure core, saves and emits.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -83,6 +84,7 @@ from services.runtime.decision import CommandRefused, CommandStale
 from services.runtime.events import emit_all
 from services.runtime.kafka import InRecord, OutRecord
 from services.runtime.logging import get_logger
+from services.runtime.metrics import METRICS
 
 SOURCE = "/commande/convening"
 SITUATION_COMMANDS = (RecordAerDecision, AssignAgencies, RespondToAssignment, RecordIntervention,
@@ -192,7 +194,10 @@ class Handlers:
                   async for _, e in cooperatively(opened)}
 
         tables = {t.district: t for t, _ in briefs.values()}
+        waiting_since = time.monotonic()
         await store.lock_placement(tables)
+        batch = "urgent" if any(e.priority == "urgent" for _, e in opened) else "routine"
+        METRICS.placement_wait.labels(batch).observe(time.monotonic() - waiting_since)
         known = await store.known_situations(list(briefs))
         for sid in known:
             log.info("situation already placed", situation_id=str(sid))

@@ -20,6 +20,7 @@ class Metrics:
     consumer_lag: Gauge
     delivery_attempts: Counter
     loop_lag: Histogram
+    placement_wait: Histogram
 
 
 METRICS = Metrics(
@@ -37,4 +38,8 @@ METRICS = Metrics(
         "commande_event_loop_lag_seconds",
         "How late the event loop woke a 100 ms timer: the time other work held the loop",
         ["service"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)),
+    placement_wait=Histogram(
+        "commande_placement_lock_wait_seconds",
+        "How long convening's placement of a batch waited for its tables' placement locks",
+        ["batch"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)),
 )

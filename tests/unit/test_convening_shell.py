@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import pytest
+from prometheus_client import REGISTRY
 from uuid6 import uuid7
 
 from directory import DirectoryHolder, category_sectors, reference_codes
@@ -326,6 +327,23 @@ async def test_a_batch_fills_a_meeting_in_turn_then_the_next_regular_one(
     assert s.store.placement_locks == 1, "the batch is placed under one hold of the lock"
     booked = await s.store.meetings_in([("district_3", START, START + timedelta(days=60))])
     assert sorted(b.situations for b in booked) == [1, 2]
+
+
+def _placement_waits(batch: str) -> float:
+    return REGISTRY.get_sample_value("commande_placement_lock_wait_seconds_count",
+                                     {"batch": batch}) or 0.0
+
+
+async def test_each_placement_reports_its_wait_for_the_lock_by_urgency(
+        directory: DirectoryHolder) -> None:
+    s = shell(directory)
+    urgent, routine = _placement_waits("urgent"), _placement_waits("routine")
+    await s.situations(opened(s.clock, municipality="burlington", district="district_3"))
+    assert (_placement_waits("urgent"), _placement_waits("routine")) == (urgent, routine + 1)
+    await s.situations(opened(s.clock, municipality="burlington", district="district_3"),
+                       opened(s.clock, municipality="milton", district="district_1",
+                              priority="urgent"))
+    assert (_placement_waits("urgent"), _placement_waits("routine")) == (urgent + 1, routine + 1)
 
 
 async def test_a_batch_holds_the_placement_of_its_own_tables_only(
