@@ -124,8 +124,9 @@ class Placed:
 def place_one(calendar: Calendar, table: TableSettings, brief: SituationBrief, capacity: int,
               participants: Participants, now: datetime,
               jumps: Jumps | None = None) -> Placed | Missing | NoRoom:
-    """Place one situation: the meeting :func:`~services.convening.scheduling.place` chooses, or
-    while that one is full (``capacity`` situations) the one it overflows to.
+    """Place one situation: the meeting :func:`~services.convening.scheduling.place` chooses (an
+    urgent situation passes by the full meetings of its window), or while that one is full
+    (``capacity`` situations) the one it overflows to.
 
     ``jumps`` (kept by :func:`place_all` for one calendar) remembers where earlier walks past
     full meetings ended: a meeting that is full stays full while its calendar only gains
@@ -133,12 +134,15 @@ def place_one(calendar: Calendar, table: TableSettings, brief: SituationBrief, c
     steps towards :data:`MAX_OVERFLOW`."""
     district = table.district
     existing: list[MeetingSlot] = []
+    full: set[UUID] = set()
     if brief.priority != "routine":  # a routine meeting has a deterministic id: nothing to look up
         end = brief.arrived_at + URGENT_WINDOW
         if not (calendar.covers(district, brief.arrived_at) and calendar.covers(district, end)):
             return Missing(district, end)
         existing = calendar.between(district, brief.arrived_at, end)
-    candidate = place(table, brief, existing).meeting
+        full = {m.meeting_id for m in existing
+                if calendar.meetings[m.meeting_id].situations >= capacity}
+    candidate = place(table, brief, existing, full).meeting
     walked: list[tuple[UUID, int]] = []  # full meetings on a walk the same for any situation
     step = 0
     while step < MAX_OVERFLOW:

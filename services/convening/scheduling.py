@@ -15,6 +15,7 @@ import math
 from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from directory.model import TIMEZONE, Cadence, TableSettings
@@ -97,24 +98,31 @@ def place_routine(
 
 
 def place_urgent(
-    table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot]
+    table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot],
+    full: Container[UUID] = frozenset(),
 ) -> Placement:
     """Place an urgent situation within 24 h.
 
-    It joins the earliest meeting of its table, already scheduled (ad-hoc or regular) or due by
-    the cadence, that starts between ``urgent_notice_hours`` and 24 h after arrival; otherwise an
-    ad-hoc meeting is scheduled ``adhoc_delay_hours`` after arrival, rounded up to the half hour.
+    It joins the earliest meeting of its table with room (not in ``full``), already scheduled
+    (ad-hoc or regular) or due by the cadence, that starts between ``urgent_notice_hours`` and
+    24 h after arrival; otherwise an ad-hoc meeting is scheduled ``adhoc_delay_hours`` after
+    arrival, rounded up to the half hour. So a burst of urgent situations while the day's
+    meeting is full shares one ad-hoc meeting until that one is full too, instead of each
+    opening its own (900 ad-hoc meetings of one table in a minute, issue 18).
     """
     arrival = situation.arrived_at
     earliest = arrival + timedelta(hours=table.urgent_notice_hours)
     latest = arrival + URGENT_WINDOW
     known = [m for m in existing if m.district == table.district]
-    candidates = [m for m in known if earliest <= m.starts_at <= latest]
+    candidates = [m for m in known
+                  if earliest <= m.starts_at <= latest and m.meeting_id not in full]
     for start in regular_starts(table.cadence, arrival):
         if start > latest:
             break
         if start >= earliest:
-            candidates.append(regular_meeting(table, start, arrival))
+            meeting = regular_meeting(table, start, arrival)
+            if meeting.meeting_id not in full:
+                candidates.append(meeting)
     if candidates:
         chosen = min(candidates, key=lambda m: (m.starts_at, m.kind is MeetingKind.REGULAR))
         return _reuse(chosen, known)
@@ -154,12 +162,14 @@ def overflows_to_regular(situation: SituationBrief, full: MeetingSlot) -> bool:
     return not (situation.priority == "urgent" and full.kind is MeetingKind.REGULAR)
 
 
-def place(table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot]) -> Placement:
-    """Place a situation by its priority; ``existing`` are the table's scheduled meetings."""
+def place(table: TableSettings, situation: SituationBrief, existing: Iterable[MeetingSlot],
+          full: Container[UUID] = frozenset()) -> Placement:
+    """Place a situation by its priority; ``existing`` are the table's scheduled meetings, ``full``
+    the ids of those with no room (an urgent situation passes them by)."""
     if table.district != situation.district:
         raise ValueError(f"situation of {situation.district!r} offered to {table.district!r}")
     if situation.priority == "urgent":
-        return place_urgent(table, situation, existing)
+        return place_urgent(table, situation, existing, full)
     return place_routine(table, situation, existing)
 
 

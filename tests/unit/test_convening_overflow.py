@@ -1,5 +1,5 @@
 """A full meeting sends the next situation on: routine to the next regular meeting, urgent to
-its own ad-hoc meeting."""
+the next meeting in its 24 hours with room, else its own ad-hoc meeting."""
 
 from __future__ import annotations
 
@@ -55,3 +55,19 @@ def test_an_urgent_situation_whose_ad_hoc_meeting_is_full_goes_to_the_next_regul
     after = overflow(TABLE, situation, own)
     assert after.kind is MeetingKind.REGULAR
     assert after.starts_at > own.starts_at
+
+
+def test_an_urgent_situation_passes_a_full_meeting_by_for_one_with_room_in_its_window() -> None:
+    first = brief("urgent", datetime(2025, 6, 4, 7, tzinfo=TORONTO))
+    regular = place(TABLE, first, ()).meeting
+    assert regular.starts_at == datetime(2025, 6, 4, 10, tzinfo=TORONTO)  # 3 hours later
+    shared = place(TABLE, first, (), full={regular.meeting_id}).meeting
+    assert shared == adhoc_meeting(TABLE, first)  # 11:00, the first one's own
+    later = brief("urgent", datetime(2025, 6, 4, 7, 30, tzinfo=TORONTO))
+    assert place(TABLE, later, (regular, shared)).meeting == regular, "the earliest with room"
+    joined = place(TABLE, later, (regular, shared), full={regular.meeting_id})
+    assert joined.meeting == shared, "not an ad-hoc meeting of its own"
+    assert not joined.new
+    alone = place(TABLE, later, (regular, shared), full={regular.meeting_id, shared.meeting_id})
+    assert alone.meeting == adhoc_meeting(TABLE, later)
+    assert alone.new

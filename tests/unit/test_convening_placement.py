@@ -116,7 +116,8 @@ def per_record_rule(stored: dict[UUID, Booked], brief: SituationBrief) -> tuple[
         (b.slot for b in stored.values()
          if b.slot.district == table.district and brief.arrived_at <= b.slot.starts_at <= end),
         key=lambda m: m.starts_at)
-    candidate = place(table, brief, existing).meeting
+    full = {m.meeting_id for m in existing if stored[m.meeting_id].situations >= CAPACITY}
+    candidate = place(table, brief, existing, full).meeting
     for _ in range(MAX_OVERFLOW):
         got = stored.get(candidate.meeting_id)
         created = got is None
@@ -161,6 +162,29 @@ def test_a_batch_keeps_capacity_cut_off_and_the_urgent_window() -> None:
             assert p.meeting.starts_at - b.arrived_at >= timedelta(hours=table.cutoff_hours)
     invited = {m: b.invited for m, b in calendar.meetings.items()}
     assert all(len(set(v)) == len(v) for v in invited.values()), "one invitation per agency"
+
+
+def test_a_burst_of_urgent_situations_shares_ad_hoc_meetings_while_the_day_s_is_full() -> None:
+    """Tuesday's 10:00 meeting of district_1 is full; 10 urgent situations arrive a minute apart
+    from 06:00 (it is in reach of each): they fill one ad-hoc meeting after another, 3 each."""
+    table = TABLES["district_1"]
+    arrival = datetime(2025, 6, 3, 10, tzinfo=UTC)  # 06:00 in Toronto
+    start = next(regular_starts(table.cadence, arrival))
+    day = regular_meeting(table, start, NOW)
+    assert timedelta(hours=table.urgent_notice_hours) <= start - arrival <= URGENT_WINDOW
+    burst = [SituationBrief(situation_id=uuid7(), district="district_1",
+                            originating_agency="police", priority="urgent",
+                            arrived_at=arrival + timedelta(minutes=i), risk_categories=("housing",))
+             for i in range(10)]
+    calendar = Calendar(WIDE, {day.meeting_id: Booked(day, CAPACITY, ())})
+    result = place_all(calendar, TABLES, burst, CAPACITY, participants, NOW)
+    assert not isinstance(result, Missing | NoRoom)
+    placed = result[0]
+    assert all(p.meeting.kind is MeetingKind.ADHOC for p in placed)
+    counts = Counter(p.meeting.meeting_id for p in placed)
+    assert sorted(counts.values()) == [1, 3, 3, 3], "one ad-hoc meeting per 3, not one each"
+    assert [p.created for p in placed] == [i % CAPACITY == 0 for i in range(10)]
+    assert stepwise(calendar, TABLES, burst, CAPACITY, participants, NOW) == result
 
 
 def test_a_meeting_outside_the_calendar_read_is_asked_for_not_assumed_absent() -> None:
