@@ -8,9 +8,9 @@ The three services run as OS processes exactly as deployed (``commande run <serv
 ``deploy.local.services.ServiceProcess``), in their real consumer groups. Their clock is the
 system clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets far ahead before
 each run (a random number of weeks, 20 to 2,000 years, where no earlier bench's meetings are, then
-two more years per run), so every run places its situations on an empty calendar: on a stack that
-keeps its database, the meetings ahead of the real date fill up after a few runs (60 meetings of
-100 per table) and placement then dead-letters instead of scheduling. Moving the clock makes the
+:data:`RUN_MOVE` more per run), so every run places its situations on an empty calendar: on a stack that
+keeps its database, the meetings ahead of the real date fill up after a few runs (``MAX_OVERFLOW``
+meetings of 100 per table) and placement then dead-letters instead of scheduling. Moving the clock makes the
 earlier runs' situations years old: their SLA timers fall due, and the notices they cause
 (retention is not among them: the bench's intake keeps identified data for :data:`RETENTION_DAYS`,
 longer than any clock move, so moves purge nothing and mail no purge notices, which took
@@ -536,8 +536,9 @@ SELECT (SELECT count(*) FROM intake.durable_timers WHERE state = 'pending' AND d
 CALENDAR_TAKEN = "SELECT EXISTS (SELECT FROM convening.meetings WHERE starts_at BETWEEN $1 AND $2)"
 """Whether an earlier bench's meetings start between ``$1`` and ``$2``."""
 WEEK = 7 * 24 * 3600.0
-RUN_MOVE = 104 * WEEK
-"""How far the services' clock moves ahead between two runs: past each run's meetings."""
+RUN_MOVE = (MAX_OVERFLOW + 10) * WEEK
+"""How far the services' clock moves ahead between two runs: past each run's meetings (a weekly
+table's overflow reaches at most ``MAX_OVERFLOW`` meetings ahead)."""
 
 
 async def free_offset(pool: asyncpg.Pool, runs: int) -> float:

@@ -27,8 +27,11 @@ from services.convening.scheduling import (
     regular_meeting,
 )
 
-MAX_OVERFLOW = 60
-"""Full meetings skipped before giving up (a configuration problem, not a busy table)."""
+MAX_OVERFLOW = 104
+"""Full meetings skipped before giving up: two years of weekly meetings (four of biweekly ones).
+Past that it is a configuration problem (capacity, cadence), not a busy table. A partner's
+migration of 20,000 referrals fills 67 meetings of each of Halton's three tables (issue 18); 60
+dead-lettered its last 2,000."""
 
 WIDEN = timedelta(days=28)
 """How much further, at least, the calendar is read when placement needs a meeting beyond it."""

@@ -93,12 +93,12 @@ def test_a_batch_decides_what_folding_the_single_decisions_decides(seed: int) ->
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize(("n", "days", "ends"), [(300, 3650, tuple), (700, 3650, NoRoom),
+@pytest.mark.parametrize(("n", "days", "ends"), [(300, 3650, tuple), (1200, 3650, NoRoom),
                                                  (300, 200, Missing)])
 def test_long_walks_past_full_meetings_decide_what_walking_each_step_decides(
         seed: int, n: int, days: int, ends: type) -> None:
     """~n/2 situations per table (7 in 10 routine), 3 a meeting: walks past dozens of full
-    meetings, which :func:`place_all` jumps; with 700 one walks past ``MAX_OVERFLOW`` (no room),
+    meetings, which :func:`place_all` jumps; with 1,200 one walks past ``MAX_OVERFLOW`` (no room),
     with 200 days read one walks off the calendar read (missing)."""
     batch = briefs(n, seed)
     start = Calendar({d: (NOW, NOW + timedelta(days=days)) for d in TABLES}, {})
