@@ -48,15 +48,19 @@ Figures (each run, then medians over the runs):
 * ratios to the baseline of the same run;
 * CPU milliseconds per referral of each service's process;
 * each service's event-loop lag (``commande_event_loop_lag_seconds`` from its ``/metrics``, before
-  and after the run): how long other work held the loop its urgent lane shares.
+  and after the run): how long other work held the loop its urgent lane shares;
+* convening's placement-lock waits (``commande_placement_lock_wait_seconds``, the same way), for
+  batches with an urgent situation and for the rest: how long placing a batch waited for its
+  tables' locks, held by another batch of the same tables until it commits.
 
-``--backfill N`` then runs a partner's migration per run: N routine referrals produced at once
-while urgent ones keep arriving (``--backfill-urgent``, 5/s) over the expected drain (N / the
-steady throughput just measured); it reports the drain rate against that steady throughput and
-the urgent latencies during the drain. Both cycle over Halton's towns, so the backlog is on every
-district table; ``--backfill-table district_1`` puts the backlog on that table only (a partner
-migrating one table's referrals) and the urgent ones on the other tables: what an urgent situation
-elsewhere waits for (convening's placement lock is per table).
+``--backfill N`` then runs a partner's migration per run: N routine referrals produced at once while
+urgent ones keep arriving (``--backfill-urgent``, 5/s) over the expected drain (N / the steady
+throughput just measured); it reports the drain rate against that steady throughput (the backlog's
+situations over first produce to the last of them scheduled) and the latencies of the urgent
+referrals produced before that last one (those after it met no backlog). Both cycle over Halton's
+towns, so the backlog is on every district table; ``--backfill-table district_1`` puts the backlog
+on that table only (a partner migrating one table's referrals) and the urgent ones on the other
+tables: what an urgent situation elsewhere waits for (convening's placement lock is per table).
 
 The bench's own clients (the partner's producer, the watcher, the lag sampler, the relay chain)
 connect as the broker's super user (``bench.common.HARNESS``); the services as their own principals.
@@ -419,8 +423,21 @@ class Run:
     """The most agendas one participant got for one ad-hoc meeting within any 60 s."""
     urgent_notices: int = 0
     """The chair's ``UrgentSituationAdded`` notices (not agendas)."""
-    loop_lag: dict[str, LoopLag] = field(default_factory=dict)
+    loop_lag: dict[str, Waits] = field(default_factory=dict)
     """Each service's event-loop lag over the run."""
+    placement_wait: dict[str, Waits] = field(default_factory=dict)
+    """Convening's placement-lock waits over the run, ``urgent`` and ``routine`` batches."""
+    routine_rate: float = 0.0
+    """Routine situations scheduled / (the last one scheduled - the first routine produce): in a
+    backfill, how fast the backlog drained (``throughput`` also counts the urgent referrals,
+    produced over the drain the steady throughput predicts, so it cannot exceed that)."""
+    during_urgent: int = 0
+    """Urgent referrals produced before the last routine situation was scheduled (in a
+    backfill: while the backlog was draining)."""
+    during_sched_ms: list[float] = field(default_factory=list)
+    """``urgent_sched_ms`` of those."""
+    during_mail_ms: list[float] = field(default_factory=list)
+    """``urgent_mail_ms`` of those."""
 
     def p(self, what: str, pct: float) -> float:
         values: list[float] = getattr(self, what)
@@ -470,60 +487,99 @@ async def baseline(producer: AIOKafkaProducer, watcher: Watcher, topic: str,
 
 
 LOOP_LAG = "commande_event_loop_lag_seconds"
+PLACEMENT_WAIT = "commande_placement_lock_wait_seconds"
 
 
 @dataclass(frozen=True, slots=True)
-class LoopLag:
-    """A service's event-loop lag over an interval, from its probe's histogram
-    (:mod:`services.runtime.loop_lag`)."""
+class Waits:
+    """A wait histogram's observations over an interval: a service's event-loop lag (its probe,
+    :mod:`services.runtime.loop_lag`) or convening's placement-lock waits."""
 
+    count: int
+    mean_s: float
     p99_s: float
     """The upper bound of the bucket that holds the 99th percentile."""
     late: float
-    """The share of probes woken over 100 ms late."""
+    """The share of observations over 100 ms."""
 
     def text(self) -> str:
         return f"p99 <= {self.p99_s:g} s, {self.late:.0%} over 100 ms"
 
 
-def loop_lag_text(lags: dict[str, LoopLag]) -> str:
+def loop_lag_text(lags: dict[str, Waits]) -> str:
     """``intake p99 <= 0.25 s, 2% over 100 ms, convening ...``: each service's loop lag."""
     return ", ".join(f"{which} {lag.text()}" for which, lag in lags.items())
 
 
-def _buckets(admin_port: int) -> dict[float, float]:
-    """The cumulative bucket counts of the service's loop-lag histogram at its ``/metrics``."""
+def placement_wait_text(waits: dict[str, Waits]) -> str:
+    """``urgent batches 120, mean 15 ms, p99 <= 0.25 s; routine ...``: convening's lock waits."""
+    return "; ".join(f"{batch} batches {w.count:,}, mean {w.mean_s * 1000:,.0f} ms, "
+                     f"p99 <= {w.p99_s:g} s" for batch, w in sorted(waits.items())) or "none"
+
+
+Histogram = tuple[dict[float, float], float]
+"""A histogram's cumulative bucket counts by upper bound, and the sum of its observations."""
+
+
+def _histograms(admin_port: int) -> dict[str, Histogram]:
+    """The wait histograms at a service's ``/metrics``: ``loop`` (its loop lag) and, in
+    convening, ``urgent`` and ``routine`` (placement-lock waits by batch)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    return {float(s.labels["le"]): s.value
-            for family in text_string_to_metric_families(text) if family.name == LOOP_LAG
-            for s in family.samples if s.name == f"{LOOP_LAG}_bucket"}
+    out: dict[str, Histogram] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in (LOOP_LAG, PLACEMENT_WAIT):
+            continue
+        for sample in family.samples:
+            key = "loop" if family.name == LOOP_LAG else sample.labels.get("batch", "")
+            buckets, _sum = out.setdefault(key, ({}, 0.0))
+            if sample.name == f"{family.name}_bucket":
+                buckets[float(sample.labels["le"])] = sample.value
+            elif sample.name == f"{family.name}_sum":
+                out[key] = (buckets, sample.value)
+    return out
 
 
-class LoopLagMeter:
-    """The services' event-loop lag over an interval: their histograms before and after."""
+def _waits(before: Histogram | None, after: Histogram) -> Waits | None:
+    """What was observed between two reads of one histogram (None: nothing)."""
+    old, old_sum = before or ({}, 0.0)
+    counts = {le: n - old.get(le, 0.0) for le, n in after[0].items()}
+    total = counts.get(float("inf"), 0.0)
+    if not total:
+        return None
+    p99 = min(le for le, n in counts.items() if n >= 0.99 * total)
+    return Waits(int(total), (after[1] - old_sum) / total, p99,
+                 1 - counts.get(0.1, total) / total)
+
+
+class WaitsMeter:
+    """The services' wait histograms over an interval: read before and after."""
 
     def __init__(self, admin_ports: dict[str, int]) -> None:
         self._ports = admin_ports
-        self._before: dict[str, dict[float, float]] = {}
+        self._before: dict[str, dict[str, Histogram]] = {}
 
     async def start(self) -> None:
         self._before = await self._read()
 
-    async def stop(self) -> dict[str, LoopLag]:
+    async def stop(self) -> tuple[dict[str, Waits], dict[str, Waits]]:
+        """Each service's loop lag, and convening's placement waits by batch."""
         after = await self._read()
-        out = {}
-        for which, buckets in after.items():
-            counts = {le: n - self._before.get(which, {}).get(le, 0.0) for le, n in buckets.items()}
-            total = counts.get(float("inf"), 0.0)
-            if not total:
-                continue
-            p99 = min(le for le, n in counts.items() if n >= 0.99 * total)
-            out[which] = LoopLag(p99, 1 - counts.get(0.1, total) / total)
-        return out
+        loop: dict[str, Waits] = {}
+        placement: dict[str, Waits] = {}
+        for which, histograms in after.items():
+            for key, histogram in histograms.items():
+                waits = _waits(self._before.get(which, {}).get(key), histogram)
+                if waits is None:
+                    continue
+                if key == "loop":
+                    loop[which] = waits
+                elif which == "convening":
+                    placement[key] = waits
+        return loop, placement
 
-    async def _read(self) -> dict[str, dict[float, float]]:
-        return {which: await asyncio.to_thread(_buckets, port)
+    async def _read(self) -> dict[str, dict[str, Histogram]]:
+        return {which: await asyncio.to_thread(_histograms, port)
                 for which, port in self._ports.items()}
 
 
@@ -584,7 +640,7 @@ class ServicesClock:
 
 
 async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSampler,
-                       meter: CpuMeter, loops: LoopLagMeter,
+                       meter: CpuMeter, loops: WaitsMeter,
                        timed: Sequence[tuple[float, OutRecord]],
                        urgent_keys: set[bytes], seconds: float, clock: ServicesClock,
                        offset: float) -> Run:
@@ -619,7 +675,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
 
     finished = await wait_until(done, seconds * 4 + 90)
     cpu = meter.stop()
-    loop_lag = await loops.stop()
+    loop_lag, placement_wait = await loops.stop()
     stop.set()
     await sampling
     if not finished:
@@ -630,16 +686,28 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
     our_agendas = {cause for cause, sids in seen.agendas.items() if ours_sids & set(sids)}
     our_meetings = {m for cause, m, _a, _k, _t in seen.agenda_issues if cause in our_agendas}
     issues = [(m, a, k, t) for _c, m, a, k, t in seen.agenda_issues if m in our_meetings]
+    routine_done = [seen.scheduled[s] for r in refs if r not in urgent_refs
+                    and (s := seen.situation_of.get(r)) in seen.scheduled]
+    routine_sent = [sent[k] for r, k in refs.items() if r not in urgent_refs]
+    drained = max(routine_done, default=0)
     routine_ms, urgent_sched, urgent_mail = [], [], []
+    during, during_sched, during_mail = 0, [], []
     for ref, key in refs.items():
         sid = seen.situation_of.get(ref)
+        if ref in urgent_refs and sent[key] <= drained:
+            during += 1
         if sid is None or sid not in seen.scheduled:
             continue
         latency = float(seen.scheduled[sid] - sent[key])
         if ref in urgent_refs:
             urgent_sched.append(latency)
-            if sid in mailed:
-                urgent_mail.append(float(mailed[sid] - sent[key]))
+            mail = float(mailed[sid] - sent[key]) if sid in mailed else None
+            if mail is not None:
+                urgent_mail.append(mail)
+            if sent[key] <= drained:
+                during_sched.append(latency)
+                if mail is not None:
+                    during_mail.append(mail)
         else:
             routine_ms.append(latency)
     ours = [seen.scheduled[s] for r in refs if (s := seen.situation_of.get(r)) in seen.scheduled]
@@ -651,7 +719,10 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                base_rate=0.0, base_ms=[], agendas=len(issues),
                agenda_mails=sum(1 for cause, _at in seen.delivered if cause in our_agendas),
                agendas_per_minute=most_in_a_minute(issues), urgent_notices=seen.urgent_notices,
-               loop_lag=loop_lag)
+               loop_lag=loop_lag, placement_wait=placement_wait,
+               routine_rate=(len(routine_done) / max(0.001, (drained - min(routine_sent)) / 1000)
+                             if routine_done else 0.0),
+               during_urgent=during, during_sched_ms=during_sched, during_mail_ms=during_mail)
 
 
 def most_in_a_minute(issues: Sequence[tuple[str, str, str, int]]) -> int:
@@ -753,7 +824,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             await reader.start()
         await lag.caught_up()
         meter = CpuMeter({w: p.proc.pid for w, p in procs.items() if p.proc is not None})
-        loops = LoopLagMeter({w: p.admin_port for w, p in procs.items()})
+        loops = WaitsMeter({w: p.admin_port for w, p in procs.items()})
 
         def load(secs: float) -> tuple[list[tuple[float, OutRecord]], set[bytes]]:
             routine = routine_maker.make(round(rate * secs))
@@ -836,6 +907,7 @@ def run_lines(run: Run) -> list[str]:
         f"cpu {cpu_text(run.cpu)}",
         f"cpu per referral {cpu_per_item(run.cpu, run.offered, SERVICES)}",
         f"event-loop lag {loop_lag_text(run.loop_lag)}",
+        f"placement-lock waits {placement_wait_text(run.placement_wait)}",
     ]
 
 
@@ -893,6 +965,8 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         "- CPU per referral (median run, the services' own processes): "
         + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
         f"- event-loop lag (median run): {loop_lag_text(median_run.loop_lag)}",
+        "- convening's placement-lock waits (median run): "
+        + placement_wait_text(median_run.placement_wait),
     ]
     verdicts = [
         f"{rate:g} routine/s with p99 < {TARGET_ROUTINE_P99_MS:.0f} ms to SituationScheduled: "
@@ -911,30 +985,37 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
 
 
 def backfill_report(runs: Sequence[Run], steady: float, table: str | None = None) -> list[str]:
-    """The backfill scenario: how fast the backlog drains, and urgent latencies meanwhile."""
-    drain = med(runs, lambda r: r.throughput)
-    sched99 = med(runs, lambda r: r.p("urgent_sched_ms", 99))
-    mail99 = med(runs, lambda r: r.p("urgent_mail_ms", 99))
-    median_run = sorted(runs, key=lambda r: r.throughput)[len(runs) // 2]
+    """The backfill scenario: how fast the backlog drains, and the latencies of the urgent
+    referrals produced while it drained (those produced after it are left out)."""
+    drain = med(runs, lambda r: r.routine_rate)
+    sched99 = med(runs, lambda r: r.p("during_sched_ms", 99))
+    mail99 = med(runs, lambda r: r.p("during_mail_ms", 99))
+    median_run = sorted(runs, key=lambda r: r.routine_rate)[len(runs) // 2]
     return [
         f"- **backfill**: {median_run.offered - median_run.urgent:,} routine referrals at once"
         + (f" on the {table} table" if table else "")
-        + f", urgent ones meanwhile ({median_run.urgent} per run"
-        + (", on the other tables" if table else "") + f"); {len(runs)} run(s), medians",
-        f"  - backlog drained at **{drain:,.0f}/s**, {drain / steady if steady else 0:.2f} of the "
+        + f", urgent ones meanwhile ({median_run.urgent} per run, "
+        + ", ".join(str(r.during_urgent) for r in runs) + " of them produced before the backlog "
+        "had drained" + (", on the other tables" if table else "") + f"); {len(runs)} run(s), "
+        "medians",
+        f"  - backlog drained at **{drain:,.0f}/s** (its routine situations scheduled / first "
+        f"produce to last scheduled), {drain / steady if steady else 0:.2f} of the "
         f"steady-state throughput above ({steady:,.0f}/s); per run: "
-        + ", ".join(f"{r.throughput:,.0f}" for r in runs),
+        + ", ".join(f"{r.routine_rate:,.0f}" for r in runs),
         f"  - urgent during the drain, submission -> SituationScheduled: p50 "
-        f"{med(runs, lambda r: r.p('urgent_sched_ms', 50)):,.0f} ms, **p99 {sched99:,.0f} ms**",
+        f"{med(runs, lambda r: r.p('during_sched_ms', 50)):,.0f} ms, **p99 {sched99:,.0f} ms**",
         f"  - urgent during the drain, submission -> first e-mail: p50 "
-        f"{med(runs, lambda r: r.p('urgent_mail_ms', 50)):,.0f} ms, **p99 {mail99:,.0f} ms** "
-        f"({sum(len(r.urgent_mail_ms) for r in runs)} of {sum(r.urgent for r in runs)} mailed)",
+        f"{med(runs, lambda r: r.p('during_mail_ms', 50)):,.0f} ms, **p99 {mail99:,.0f} ms** "
+        f"({sum(len(r.during_mail_ms) for r in runs)} of {sum(r.during_urgent for r in runs)} "
+        "mailed)",
         "  - consumer lag, max records behind: " + ", ".join(
             f"{g} {statistics.median(r.max_lag(g) for r in runs):,.0f}" for g in GROUPS),
         "  - CPU per referral (median run): "
         + cpu_per_item(median_run.cpu, median_run.offered, SERVICES),
         "  - event-loop lag (median run; a service's lanes wait while its loop is held): "
         + loop_lag_text(median_run.loop_lag),
+        "  - convening's placement-lock waits (median run; an urgent batch waits for a batch "
+        "of the same tables): " + placement_wait_text(median_run.placement_wait),
         "  - targets: urgent p99 < 1 s to SituationScheduled: "
         + ("**met**" if sched99 < 1000 else "**not met**")
         + "; < 2 s to the first e-mail: " + ("**met**" if mail99 < 2000 else "**not met**")
