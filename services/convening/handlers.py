@@ -52,7 +52,7 @@ from services.convening.booking import (
     due_meetings,
 )
 from services.convening.model import MeetingSlot, Participant, SituationBrief
-from services.convening.participants import select_participants
+from services.convening.participants import participants_of
 from services.convening.placement import (
     Calendar,
     Missing,
@@ -205,9 +205,10 @@ class Handlers:
         if not todo:
             return []
 
+        ask = participants_of(directory, deps.category_sectors)
+
         def participants(b: SituationBrief, slot: MeetingSlot) -> Sequence[Participant]:
-            return select_participants(directory, b, local_date(slot.starts_at),
-                                       deps.category_sectors)
+            return ask(b, local_date(slot.starts_at))
 
         placed = await self._place(store, tables, [briefs[e.situation_id][1] for _, e in todo],
                                    participants, now)

@@ -8,7 +8,7 @@ agency id; an organization that qualifies twice appears once with every reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 
 from directory.model import AgencyType, Directory
@@ -80,3 +80,21 @@ def select_participants(
         )
         for agency_id in sorted(chosen, key=order)
     )
+
+
+def participants_of(
+    directory: Directory, category_sectors: Mapping[str, frozenset[str]] | None = None,
+) -> Callable[[SituationBrief, date], tuple[Participant, ...]]:
+    """:func:`select_participants` on one directory, for a batch placed together: each answer is
+    computed once per situation shape (district, originator, risk categories) and date, the only
+    things it depends on. A partner's backlog repeats a few shapes thousands of times."""
+    chosen: dict[tuple[str, str, tuple[str, ...], date], tuple[Participant, ...]] = {}
+
+    def of(situation: SituationBrief, on: date) -> tuple[Participant, ...]:
+        key = (situation.district, situation.originating_agency, situation.risk_categories, on)
+        found = chosen.get(key)
+        if found is None:
+            found = chosen[key] = select_participants(directory, situation, on, category_sectors)
+        return found
+
+    return of

@@ -23,7 +23,7 @@ from services.convening.agenda import (
 )
 from services.convening.invitations import MeetingInvitations, invite
 from services.convening.model import InviteReason, MeetingKind, MeetingSlot, SituationBrief
-from services.convening.participants import select_participants
+from services.convening.participants import participants_of, select_participants
 
 pytestmark = pytest.mark.unit
 
@@ -125,6 +125,19 @@ def test_matched_sectors_come_from_the_taxonomy(halton: Directory) -> None:
     assert by_id["housing-services"].matched_sectors == ("housing", "income_social_services")
     assert by_id["regional-hospital"].matched_sectors == ("health", "mental_health")
     assert by_id["hrps-cmb-d1"].matched_sectors == ()
+
+
+def test_a_batch_asks_once_per_shape_and_gets_what_each_situation_would(halton: Directory) -> None:
+    taxonomy = category_sectors(reference())
+    shapes = [brief(d, o, c) for d in ("district_1", "district_2", "district_3")
+              for o in ("public-health", "housing-services")
+              for c in (("housing",), ("mental_health",), ("housing", "mental_health"))]
+    days = [ON, ON + timedelta(days=7)]
+    of = participants_of(halton, taxonomy)
+    for b in [*shapes, *reversed(shapes), *shapes]:
+        for day in days:
+            assert of(b, day) == select_participants(halton, b, day, taxonomy)
+    assert len({of(b, day) for b in shapes for day in days}) > 6, "the shapes do differ"
 
 
 def test_selection_is_deterministic_whatever_the_file_order(halton: Directory) -> None:
