@@ -51,7 +51,9 @@ Figures (each run, then medians over the runs):
   and after the run): how long other work held the loop its urgent lane shares;
 * convening's placement-lock waits (``commande_placement_lock_wait_seconds``, the same way), for
   batches with an urgent situation and for the rest: how long placing a batch waited for its
-  tables' locks, held by another batch of the same tables until it commits.
+  tables' locks, held by another batch of the same tables until it commits;
+* the statements PostgreSQL spent most time executing over the run (``pg_stat_statements``,
+  which the local stack preloads; a stack started before it did says so and shows none).
 
 ``--backfill N`` then runs a partner's migration per run: N routine referrals produced at once while
 urgent ones keep arriving (``--backfill-urgent``, 5/s) over the expected drain (N / the steady
@@ -427,6 +429,8 @@ class Run:
     """Each service's event-loop lag over the run."""
     placement_wait: dict[str, Waits] = field(default_factory=dict)
     """Convening's placement-lock waits over the run, ``urgent`` and ``routine`` batches."""
+    top_sql: list[str] = field(default_factory=list)
+    """The statements PostgreSQL spent most time executing over the run, one line each."""
     routine_rate: float = 0.0
     """Routine situations scheduled / (the last one scheduled - the first routine produce): in a
     backfill, how fast the backlog drained (``throughput`` also counts the urgent referrals,
@@ -639,8 +643,42 @@ class ServicesClock:
         return most, time.monotonic() - began
 
 
+TOP_SQL = """
+SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') AS query
+FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1
+"""
+"""The statements that took PostgreSQL longest to execute since the last reset (their text has
+placeholders, never values)."""
+
+
+class SqlMeter:
+    """What PostgreSQL executed over an interval (``pg_stat_statements``, reset at the start)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.missing = ""
+        """Why there are no figures (the extension is not loaded), else empty."""
+
+    async def start(self) -> None:
+        try:
+            await self._pool.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await self._pool.execute("SELECT pg_stat_statements_reset()")
+        except asyncpg.PostgresError as exc:
+            self.missing = (f"no SQL figures ({exc}): restart the stack "
+                            "(commande stack down && commande stack up) to preload the extension")
+
+    async def stop(self, top: int = 8) -> list[str]:
+        """``calls, total ms, mean ms, rows: statement`` of the ``top`` costliest."""
+        if self.missing:
+            return [self.missing]
+        rows = await self._pool.fetch(TOP_SQL, top)
+        return [f"{r['calls']:,} calls, {r['total_exec_time']:,.0f} ms, "
+                f"{r['total_exec_time'] / max(1, r['calls']):.2f} ms each, {r['rows']:,} rows: "
+                f"{r['query'][:140]}" for r in rows]
+
+
 async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSampler,
-                       meter: CpuMeter, loops: WaitsMeter,
+                       meter: CpuMeter, loops: WaitsMeter, sql: SqlMeter,
                        timed: Sequence[tuple[float, OutRecord]],
                        urgent_keys: set[bytes], seconds: float, clock: ServicesClock,
                        offset: float) -> Run:
@@ -657,6 +695,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
     sampling = asyncio.create_task(lag.sample(stop))
     meter.start()
     await loops.start()
+    await sql.start()
     began = time.time()
     sent = await offer(producer, None, timed)
     produced = (max(sent.values()) - min(sent.values())) / 1000
@@ -676,6 +715,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
     finished = await wait_until(done, seconds * 4 + 90)
     cpu = meter.stop()
     loop_lag, placement_wait = await loops.stop()
+    top_sql = await sql.stop()
     stop.set()
     await sampling
     if not finished:
@@ -719,7 +759,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                base_rate=0.0, base_ms=[], agendas=len(issues),
                agenda_mails=sum(1 for cause, _at in seen.delivered if cause in our_agendas),
                agendas_per_minute=most_in_a_minute(issues), urgent_notices=seen.urgent_notices,
-               loop_lag=loop_lag, placement_wait=placement_wait,
+               loop_lag=loop_lag, placement_wait=placement_wait, top_sql=top_sql,
                routine_rate=(len(routine_done) / max(0.001, (drained - min(routine_sent)) / 1000)
                              if routine_done else 0.0),
                during_urgent=during, during_sched_ms=during_sched, during_mail_ms=during_mail)
@@ -825,6 +865,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
         await lag.caught_up()
         meter = CpuMeter({w: p.proc.pid for w, p in procs.items() if p.proc is not None})
         loops = WaitsMeter({w: p.admin_port for w, p in procs.items()})
+        sql = SqlMeter(clock.pool)
 
         def load(secs: float) -> tuple[list[tuple[float, OutRecord]], set[bytes]]:
             routine = routine_maker.make(round(rate * secs))
@@ -833,7 +874,7 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
 
         warm, warm_urgent = load(min(3.0, seconds))
         await baseline(producer, echo, chain[0].name, warm, 3.0)
-        await pipeline_run(producer, watcher, lag, meter, loops, warm, warm_urgent, 3.0, clock,
+        await pipeline_run(producer, watcher, lag, meter, loops, sql, warm, warm_urgent, 3.0, clock,
                            offset)
         print(f"warmed up with {len(warm)} referrals", flush=True)
 
@@ -841,11 +882,12 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             timed, urgent_keys = load(seconds)
             base_rate, base_ms = await baseline(producer, echo, chain[0].name, timed, seconds)
             offset += RUN_MOVE
-            run = await pipeline_run(producer, watcher, lag, meter, loops, timed, urgent_keys,
+            run = await pipeline_run(producer, watcher, lag, meter, loops, sql, timed, urgent_keys,
                                      seconds, clock, offset)
             run.base_rate, run.base_ms = base_rate, base_ms
             out.append(run)
-            print(f"run {i + 1}: " + "; ".join(run_lines(run)), flush=True)
+            print(f"run {i + 1}: " + "; ".join(run_lines(run)), *sql_lines(run), sep="\n",
+                  flush=True)
         drains: list[Run] = []
         if backfill:
             steady = statistics.median(r.throughput for r in out)
@@ -856,10 +898,11 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)), urgent_towns)
                 offset += RUN_MOVE
                 run = await pipeline_run(
-                    producer, watcher, lag, meter, loops, plan_backfill(backlog, urgent, drain),
+                    producer, watcher, lag, meter, loops, sql, plan_backfill(backlog, urgent, drain),
                     {r.key for r in urgent if r.key is not None}, drain, clock, offset)
                 drains.append(run)
-                print(f"backfill {i + 1}: " + "; ".join(run_lines(run)), flush=True)
+                print(f"backfill {i + 1}: " + "; ".join(run_lines(run)), *sql_lines(run),
+                      sep="\n", flush=True)
         peak = {w: memory_kb(p.proc.pid) for w, p in procs.items() if p.proc is not None}
         return Outcome(out, peak, log_dir, drains, backfill_table)
     finally:
@@ -909,6 +952,11 @@ def run_lines(run: Run) -> list[str]:
         f"event-loop lag {loop_lag_text(run.loop_lag)}",
         f"placement-lock waits {placement_wait_text(run.placement_wait)}",
     ]
+
+
+def sql_lines(run: Run) -> list[str]:
+    """The run's costliest statements, indented under its line."""
+    return [f"  sql: {line}" for line in run.top_sql]
 
 
 def med(runs: Sequence[Run], fn: Callable[[Run], float]) -> float:

@@ -150,8 +150,10 @@ def start(settings: Settings) -> str:
         )
         if init.returncode != 0:
             raise ConfigurationError(f"initdb failed:\n{init.stdout}{init.stderr}")
+    # pg_stat_statements: what the benches read to say which statements cost (bench.pipeline).
     opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' "
-            "-c max_connections=200 -c shared_buffers=128MB")
+            "-c max_connections=200 -c shared_buffers=128MB "
+            "-c shared_preload_libraries=pg_stat_statements")
     started = _pg_ctl(bin_, user, "-D", str(pp.data), "-l", str(pp.log), "-o", opts,
                       "-w", "-t", "60", "start")
     if started.returncode != 0:
