@@ -5,19 +5,19 @@ Run: ``.venv/bin/python -m bench.pipeline [--rate N] [--urgent U] [--seconds T] 
 PostgreSQL and the SMTP sink, whose Maildir the notifier's e-mails go to).
 
 The three services run as OS processes exactly as deployed (``commande run <service>``, through
-``deploy.local.services.ServiceProcess``), in their real consumer groups. Their clock is the
-system clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets far ahead before
-each run (a random number of weeks, 20 to 2,000 years, where no earlier bench's meetings are, then
-:data:`RUN_MOVE` more per run), so every run places its situations on an empty calendar: on a stack that
-keeps its database, the meetings ahead of the real date fill up after a few runs (``MAX_OVERFLOW``
-meetings of 100 per table) and placement then dead-letters instead of scheduling. Moving the clock makes the
-earlier runs' situations years old: their SLA timers fall due, and the notices they cause
-(retention is not among them: the bench's intake keeps identified data for :data:`RETENTION_DAYS`,
-longer than any clock move, so moves purge nothing and mail no purge notices, which took
-notifier's sink 15 minutes after one 15,000-referral backfill). The bench waits until the services
-have done all that (``durable_timers`` and ``notices`` due at their clock, then the consumers
-caught up) before each run, so a run measures its own referrals, not the catching up. Kafka record
-timestamps stay real time; ``delivered_at`` is taken back by the offset. Each run:
+``deploy.local.services.ServiceProcess``), in their real consumer groups. Their clock is the system
+clock plus an offset (``COMMANDE_CLOCK_OFFSET_FILE``) that the bench sets far ahead before each run
+(a random number of weeks, 20 to 2,000 years, where no earlier bench's meetings are, then
+:data:`RUN_MOVE` more per run), so every run places its situations on an empty calendar: on a stack
+that keeps its database, the meetings ahead of the real date fill up after a few runs
+(``MAX_OVERFLOW`` meetings of 100 per table) and placement then dead-letters instead of scheduling.
+Moving the clock makes the earlier runs' situations years old: their SLA timers fall due, and the
+notices they cause (retention is not among them: the bench's intake keeps identified data for
+:data:`RETENTION_DAYS`, longer than any clock move, so moves purge nothing and mail no purge
+notices, which took notifier's sink 15 minutes after one 15,000-referral backfill). The bench waits
+until the services have done all that (``durable_timers`` and ``notices`` due at their clock, then
+the consumers caught up) before each run, so a run measures its own referrals, not the catching up.
+Kafka record timestamps stay real time; ``delivered_at`` is taken back by the offset. Each run:
 
 1. **baseline** (same offered load, same records): a raw aiokafka relay chain of two processes,
    ``scratch.in -> scratch.mid -> scratch.out``, each consuming in its own group and producing one
@@ -534,13 +534,15 @@ def _histograms(admin_port: int) -> dict[str, Histogram]:
     for family in text_string_to_metric_families(text):
         if family.name not in (LOOP_LAG, PLACEMENT_WAIT):
             continue
+        buckets: dict[str, dict[float, float]] = {}
+        sums: dict[str, float] = {}
         for sample in family.samples:
             key = "loop" if family.name == LOOP_LAG else sample.labels.get("batch", "")
-            buckets, _sum = out.setdefault(key, ({}, 0.0))
             if sample.name == f"{family.name}_bucket":
-                buckets[float(sample.labels["le"])] = sample.value
+                buckets.setdefault(key, {})[float(sample.labels["le"])] = sample.value
             elif sample.name == f"{family.name}_sum":
-                out[key] = (buckets, sample.value)
+                sums[key] = sample.value
+        out.update({key: (b, sums.get(key, 0.0)) for key, b in buckets.items()})
     return out
 
 
@@ -730,6 +732,8 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                     and (s := seen.situation_of.get(r)) in seen.scheduled]
     routine_sent = [sent[k] for r, k in refs.items() if r not in urgent_refs]
     drained = max(routine_done, default=0)
+    routine_rate = (len(routine_done) / max(0.001, (drained - min(routine_sent)) / 1000)
+                    if routine_done else 0.0)
     routine_ms, urgent_sched, urgent_mail = [], [], []
     during, during_sched, during_mail = 0, [], []
     for ref, key in refs.items():
@@ -760,8 +764,7 @@ async def pipeline_run(producer: AIOKafkaProducer, watcher: Watcher, lag: LagSam
                agenda_mails=sum(1 for cause, _at in seen.delivered if cause in our_agendas),
                agendas_per_minute=most_in_a_minute(issues), urgent_notices=seen.urgent_notices,
                loop_lag=loop_lag, placement_wait=placement_wait, top_sql=top_sql,
-               routine_rate=(len(routine_done) / max(0.001, (drained - min(routine_sent)) / 1000)
-                             if routine_done else 0.0),
+               routine_rate=routine_rate,
                during_urgent=during, during_sched_ms=during_sched, during_mail_ms=during_mail)
 
 
@@ -898,7 +901,8 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
                 urgent = urgent_maker.make(max(1, round(backfill_urgent * drain)), urgent_towns)
                 offset += RUN_MOVE
                 run = await pipeline_run(
-                    producer, watcher, lag, meter, loops, sql, plan_backfill(backlog, urgent, drain),
+                    producer, watcher, lag, meter, loops, sql,
+                    plan_backfill(backlog, urgent, drain),
                     {r.key for r in urgent if r.key is not None}, drain, clock, offset)
                 drains.append(run)
                 print(f"backfill {i + 1}: " + "; ".join(run_lines(run)), *sql_lines(run),

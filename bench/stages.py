@@ -25,23 +25,25 @@ import asyncio
 
 import asyncpg
 
+from schemas.situations import SituationOpened, SituationScheduled
+from schemas.topics import SITUATIONS, SITUATIONS_URGENT
 from services.runtime.settings import Settings
 
 STAGES = """
 WITH opened AS (
   SELECT o.key, min(o.created_at) AS began,
-         min(o.sent_at) FILTER (WHERE o.topic = 'commande.situations.v1') AS main_sent,
-         min(o.sent_at) FILTER (WHERE o.topic = 'commande.situations.urgent.v1') AS lane_sent
+         min(o.sent_at) FILTER (WHERE o.topic = $2) AS main_sent,
+         min(o.sent_at) FILTER (WHERE o.topic = $3) AS lane_sent
   FROM intake.outbox o
   WHERE o.created_at > now() - make_interval(secs => $1)
-    AND o.topic IN ('commande.situations.v1', 'commande.situations.urgent.v1')
-    AND o.headers @> '[["ce_type", "ca.halton.commande.situation.opened.v1"]]'
+    AND o.topic IN ($2, $3)
+    AND o.headers @> jsonb_build_array(jsonb_build_array('ce_type', $4::text))
   GROUP BY o.key),
 scheduled AS (
   SELECT o.key, min(o.created_at) AS began, min(o.sent_at) AS sent
   FROM convening.outbox o
-  WHERE o.created_at > now() - make_interval(secs => $1) AND o.topic = 'commande.situations.v1'
-    AND o.headers @> '[["ce_type", "ca.halton.commande.situation.scheduled.v1"]]'
+  WHERE o.created_at > now() - make_interval(secs => $1) AND o.topic = $2
+    AND o.headers @> jsonb_build_array(jsonb_build_array('ce_type', $5::text))
   GROUP BY o.key),
 steps AS (
   SELECT op.lane_sent IS NOT NULL AS urgent,
@@ -57,13 +59,16 @@ SELECT urgent, count(*) AS situations,
     ORDER BY extract(epoch FROM scheduled_sent - convening_began) * 1000) AS convening_relay
 FROM steps GROUP BY urgent ORDER BY urgent
 """
-"""Per priority: how many situations, and the p50 and p99 (ms) of each step."""
+"""Per priority: how many situations, and the p50 and p99 (ms) of each step. ``$1`` seconds back;
+``$2``/``$3`` the situations topic and its urgent lane; ``$4``/``$5`` the opened and scheduled
+event types."""
 
 
 async def main(seconds: float) -> None:
     conn = await asyncpg.connect(Settings().database_url.get_secret_value())
     try:
-        rows = await conn.fetch(STAGES, seconds)
+        rows = await conn.fetch(STAGES, seconds, SITUATIONS.name, SITUATIONS_URGENT.name,
+                                SituationOpened.ce_type, SituationScheduled.ce_type)
     finally:
         await conn.close()
     if not rows:
