@@ -219,11 +219,12 @@ class Handlers:
                      now: datetime) -> list[Placed]:
         """Read the calendar the briefs need (more if placement asks) and place them."""
         windows = windows_for(tables, briefs)
+        capacity = self.deps.settings.meeting_capacity
         while True:
-            booked = await store.meetings_in([(d, lo, hi) for d, (lo, hi) in windows.items()])
+            booked = await store.meetings_in([(d, lo, hi) for d, (lo, hi) in windows.items()],
+                                             capacity)
             calendar = Calendar(windows, {b.slot.meeting_id: b for b in booked})
-            result = place_all(calendar, tables, briefs, self.deps.settings.meeting_capacity,
-                               participants, now)
+            result = place_all(calendar, tables, briefs, capacity, participants, now)
             if isinstance(result, Missing):  # read a wider window, place again from the start
                 windows = widened(windows, result)
                 continue

@@ -45,7 +45,8 @@ Windows = dict[str, tuple[datetime, datetime]]
 
 @dataclass(frozen=True, slots=True)
 class Booked:
-    """A stored (or just created) meeting: its slot, situations held, agencies invited."""
+    """A stored (or just created) meeting: its slot, situations held, agencies invited (as the
+    store reads them: none for a full meeting, which placement never joins)."""
 
     slot: MeetingSlot
     situations: int

@@ -80,9 +80,12 @@ class ConveningStore(Protocol):
         placement on another table goes on)."""
         ...
 
-    async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:
+    async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]],
+                          capacity: int) -> list[Booked]:
         """The meetings of each ``(district, first, last)`` window (start in the closed
-        interval), with their situation count and invited agencies in invitation order."""
+        interval), with their situation count and, for a meeting with room (fewer than
+        ``capacity`` situations), its invited agencies in invitation order; a full meeting's
+        ``invited`` is empty: nothing joins it."""
         ...
 
     async def insert_meetings(self, meetings: Sequence[NewMeeting]) -> None:

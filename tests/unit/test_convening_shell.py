@@ -229,7 +229,7 @@ async def test_a_situation_opened_twice_is_placed_once(directory: DirectoryHolde
     assert (await s.situations(event)).events == []
     again = await s.situations(event, event)  # twice in one batch: one at a time, in order
     assert again.events == []
-    [booked] = await s.store.meetings_in([("district_1", START, START + timedelta(days=30))])
+    [booked] = await s.store.meetings_in([("district_1", START, START + timedelta(days=30))], 100)
     assert booked.situations == 1
 
 
@@ -325,7 +325,7 @@ async def test_a_batch_fills_a_meeting_in_turn_then_the_next_regular_one(
     assert [m.meeting_id for m in out.all(MeetingScheduled)] == [
         scheduled[0].meeting_id, scheduled[2].meeting_id]
     assert s.store.placement_locks == 1, "the batch is placed under one hold of the lock"
-    booked = await s.store.meetings_in([("district_3", START, START + timedelta(days=60))])
+    booked = await s.store.meetings_in([("district_3", START, START + timedelta(days=60))], 2)
     assert sorted(b.situations for b in booked) == [1, 2]
 
 

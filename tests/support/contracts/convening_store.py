@@ -30,6 +30,8 @@ from services.convening.timers import Timer, agenda_timer
 from tests.support.samples import sample, summary
 
 T0 = datetime(2031, 3, 4, 15, 0, tzinfo=UTC)
+ROOM = 100
+"""A meeting capacity no test here reaches: every calendar read returns the invitations."""
 CMB = Participant(agency_id="hrps-cmb-d1", name="CMB District 1", reasons=(InviteReason.DISTRICT_CMB,))
 ORIGIN = Participant(agency_id="justice-services", name="Justice Services",
                      reasons=(InviteReason.ORIGINATING_AGENCY,))
@@ -159,16 +161,19 @@ class ConveningStoreContract:
         def ids(found: list[Booked]) -> set[UUID]:
             return {b.slot.meeting_id for b in found}
 
-        both = await store.meetings_in([("district_1", start, start + timedelta(days=7))])
+        async def read(*windows: tuple[str, datetime, datetime]) -> list[Booked]:
+            return await store.meetings_in(windows, ROOM)
+
+        both = await read(("district_1", start, start + timedelta(days=7)))
         assert ids(both) == {first.slot.meeting_id, week.slot.meeting_id}
         assert {(b.situations, b.invited) for b in both} == {(0, ())}
-        assert ids(await store.meetings_in([("district_1", start + timedelta(seconds=1),
-                                              start + timedelta(days=8))])) == {week.slot.meeting_id}
-        assert ids(await store.meetings_in([("district_1", start, start),
-                                            ("district_2", start - timedelta(days=1), start)])) == {
+        assert ids(await read(("district_1", start + timedelta(seconds=1), start + timedelta(days=8)))
+                   ) == {week.slot.meeting_id}
+        assert ids(await read(("district_1", start, start),
+                              ("district_2", start - timedelta(days=1), start))) == {
             first.slot.meeting_id, other.slot.meeting_id}
-        assert await store.meetings_in([("district_3", start, start + timedelta(days=30))]) == []
-        assert [b.slot for b in await store.meetings_in([("district_2", start, start)])] == [other.slot]
+        assert await read(("district_3", start, start + timedelta(days=30))) == []
+        assert [b.slot for b in await read(("district_2", start, start))] == [other.slot]
 
     # -- invitations ---------------------------------------------------------------------------
 
@@ -187,10 +192,13 @@ class ConveningStoreContract:
         expected = invite(MeetingInvitations(meeting_id=mid), s1, (CMB, ORIGIN, HOUSING), T0)
         expected = invite(expected.invitations, s2, (BOTH, HOUSING, CMB), T0)
         assert await store.load_invitations(mid) == expected.invitations
-        [booked] = await store.meetings_in([("district_1", m.slot.starts_at, m.slot.starts_at)])
+        at = [("district_1", m.slot.starts_at, m.slot.starts_at)]
+        [booked] = await store.meetings_in(at, 3)
         assert booked.situations == 2
         assert booked.invited == (CMB.agency_id, ORIGIN.agency_id, HOUSING.agency_id,
                                   BOTH.agency_id)
+        [full] = await store.meetings_in(at, 2)  # placement never joins it: no invitations read
+        assert (full.slot, full.situations, full.invited) == (booked.slot, 2, ())
 
     async def test_an_agenda_entry_added_again_is_kept_once_while_the_count_grows(
             self, store: ConveningStore) -> None:
@@ -204,7 +212,7 @@ class ConveningStoreContract:
         await store.add_situations([(mid, sid, again)])
         loaded = await store.load_invitations(mid)
         assert [i.situation_ids() for i in loaded.invitations] == [(sid,), (sid,)]
-        [booked] = await store.meetings_in([("district_1", m.slot.starts_at, m.slot.starts_at)])
+        [booked] = await store.meetings_in([("district_1", m.slot.starts_at, m.slot.starts_at)], ROOM)
         assert booked.situations == 2
 
     async def test_a_participant_is_invited_to_a_meeting_once(self, store: ConveningStore) -> None:

@@ -178,8 +178,10 @@ class InMemoryConveningStore(ConveningTimers):
     def _invited(self, meeting_id: UUID) -> tuple[str, ...]:
         return tuple(agency for mid, agency in self.invitations if mid == meeting_id)
 
-    async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Booked]:
-        return [Booked(MeetingSlot.model_validate_json(m.slot), m.situation_count, self._invited(mid))
+    async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]],
+                          capacity: int) -> list[Booked]:
+        return [Booked(MeetingSlot.model_validate_json(m.slot), m.situation_count,
+                       self._invited(mid) if m.situation_count < capacity else ())
                 for district, lo, hi in windows for mid, m in self.meetings.items()
                 if m.district == district and lo <= m.starts_at <= hi]
 
