@@ -51,6 +51,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume(SITUATIONS.name, group=settings.situations_group, name="convening-situations",
                 decode=events.decode, handle=handlers.situation_event,
                 handle_batch=handlers.situation_events, urgent_lane=SITUATIONS_URGENT.name,
+                both_ways=events.copied_to(SITUATIONS_URGENT.name),
                 max_records=settings.situations_max_records)
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)

@@ -126,7 +126,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     handlers = Handlers(settings, clock, holder, ref, secret, box)
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
                 decode=events.decode, handle=handlers.handle, skip_types=SKIPPED,
-                urgent_lane=MEETINGS_URGENT.name)
+                urgent_lane=MEETINGS_URGENT.name, both_ways=events.copied_to(MEETINGS_URGENT.name))
     svc.background(delivery_loop(settings, clock, box))
     for name, sql in store.PRUNES:
         svc.prune(name, sql, settings.notifier_bookkeeping_days)

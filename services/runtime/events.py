@@ -7,7 +7,7 @@ sends the record to the DLQ) and turn the events their core decides into outbox 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
@@ -24,6 +24,17 @@ from services.runtime.kafka import InRecord, OutRecord
 def decode(rec: InRecord) -> Envelope[Message]:
     """The typed CloudEvent in ``rec``; the type must be allowed on the topic it came from."""
     return from_record(rec.headers, rec.value, topic=rec.topic)
+
+
+def copied_to(lane: str) -> Callable[[Envelope[Message]], bool]:
+    """Whether the urgent ``lane`` also carries an envelope's record (:func:`with_lane` wrote it
+    there too): ``Service.consume``'s ``both_ways`` for the topic of that lane."""
+
+    def copied(env: Envelope[Message]) -> bool:
+        found = lane_copy_of(env.event)
+        return found is not None and found.name == lane
+
+    return copied
 
 
 def emit(event: Message, *, source: str, cause: Envelope[Message] | None = None,

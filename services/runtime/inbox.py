@@ -17,6 +17,16 @@ SELECT $1, s, e FROM unnest($2::text[], $3::text[]) AS t(s, e)
 ON CONFLICT DO NOTHING
 RETURNING source, event_id
 """
+RECORD_MANY_CLAIMED = """
+INSERT INTO inbox (consumer, source, event_id)
+SELECT $1, s, e FROM unnest($2::text[], $3::text[], $4::bool[]) AS t(s, e, claim)
+WHERE NOT claim OR pg_try_advisory_xact_lock(hashtextextended($1 || ' ' || s || ' ' || e, 0))
+ON CONFLICT DO NOTHING
+RETURNING source, event_id
+"""
+""":data:`RECORD_MANY`, where a record marked ``claim`` is first claimed for the transaction (an
+advisory lock on its inbox key); one that another transaction has claimed is not recorded (as a
+duplicate is not) instead of waiting until that transaction ends."""
 
 
 async def record_handled(conn: Connection, consumer: str, source: str, event_id: str) -> bool:
@@ -24,14 +34,17 @@ async def record_handled(conn: Connection, consumer: str, source: str, event_id:
     return bool(await conn.fetchval(RECORD, consumer, source, event_id))
 
 
-async def record_many(conn: Connection, consumer: str, keys: Sequence[tuple[str, str]]
-                      ) -> list[bool]:
+async def record_many(conn: Connection, consumer: str, keys: Sequence[tuple[str, str]],
+                      claims: Sequence[bool] | None = None) -> list[bool]:
     """Record a batch of events ``(source, event_id)`` as handled by ``consumer`` in one
     statement; per key, False when it already was (a redelivery, or a repeat earlier in
-    ``keys``)."""
+    ``keys``) or, for a key whose ``claims`` entry is true, while another transaction handles it
+    (:data:`RECORD_MANY_CLAIMED`: a record that comes two ways in, left to the way that has it)."""
     if not keys:
         return []
-    rows = await conn.fetch(RECORD_MANY, consumer, [s for s, _ in keys], [e for _, e in keys])
+    sources, ids = [s for s, _ in keys], [e for _, e in keys]
+    rows = await (conn.fetch(RECORD_MANY, consumer, sources, ids) if claims is None else
+                  conn.fetch(RECORD_MANY_CLAIMED, consumer, sources, ids, list(claims)))
     fresh = {(r["source"], r["event_id"]) for r in rows}
     out = []
     for key in keys:

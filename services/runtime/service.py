@@ -115,7 +115,8 @@ class Service:
                 on_dead_letter: OnDeadLetter | None = None, max_records: int = 500,
                 skip_types: frozenset[str] = frozenset(),
                 handle_batch: HandleBatch[D] | None = None, inbox: str | None = None,
-                urgent_lane: str | None = None) -> None:
+                urgent_lane: str | None = None, both_ways: Callable[[D], bool] | None = None
+                ) -> None:
         """Consume ``topic`` (one or several) in consumer group ``group`` through a
         :class:`Consumer` named ``name``. Several topics in one consumer means one group member,
         so a start costs one rebalance instead of one per topic.
@@ -133,6 +134,10 @@ class Service:
         ``lane_of`` it is) with the same handlers, as a member of group ``<group>-urgent`` named
         ``<name>-urgent`` whose inbox is this consumer's: no backlog here delays what the lane
         carries (docs/adr/0006).
+
+        ``both_ways``: which records of ``topic`` the urgent lane also carries (their copies); a
+        record that one way in is handling is left to it by the other (:class:`Consumer`). Every
+        record of the lane is such a copy then.
         """
         topics = [topic] if isinstance(topic, str) else list(topic)
         if urgent_lane is not None:
@@ -142,13 +147,15 @@ class Service:
             self.consume(urgent_lane, group=f"{group}-urgent", name=f"{name}-urgent",
                          decode=decode, handle=handle, on_dead_letter=on_dead_letter,
                          max_records=max_records, skip_types=skip_types,
-                         handle_batch=handle_batch, inbox=inbox or name)
+                         handle_batch=handle_batch, inbox=inbox or name,
+                         both_ways=None if both_ways is None else _every)
 
         def make() -> None:
             self._consumers[name] = Consumer(
                 name, self.name, self.pool, self.producer, decode, handle,
                 on_dead_letter=on_dead_letter, stopping=self.stopping, skip_types=skip_types,
-                handle_batch=handle_batch, dead_letters=self.dead_letters, inbox_name=inbox)
+                handle_batch=handle_batch, dead_letters=self.dead_letters, inbox_name=inbox,
+                both_ways=both_ways)
 
         self._factories.append(make)
         self._subscriptions.extend((group, t) for t in topics)
@@ -258,6 +265,11 @@ class Service:
 
 
 T = TypeVar("T")
+
+
+def _every(_: object) -> bool:
+    """Every record of an urgent lane is a copy of a record of its main topic."""
+    return True
 
 
 async def _undecoded(msg: Any) -> None:
