@@ -19,7 +19,7 @@ def lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """Configure logging as a service does (its handler writes to the captured stderr); read the
     lines back as JSON; put the test session's logging back afterwards."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, srcfile = root.handlers[:], root.level, logging._srcfile
 
     def read() -> list[dict[str, Any]]:
         return [json.loads(line) for line in capsys.readouterr().err.splitlines()]
@@ -27,6 +27,7 @@ def lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     yield read
     root.handlers[:] = handlers
     root.setLevel(level)
+    logging._srcfile = srcfile
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
 
@@ -75,3 +76,18 @@ def test_foreign_lines_are_json_and_below_the_level_are_not_written(lines: Any) 
     assert line == {"event": "connection to broker-1 lost", "service": "intake",
                     "level": "warning", "logger": "aiokafka.conn",
                     "timestamp": line["timestamp"]}
+
+
+def test_no_line_looks_up_where_it_was_logged_from(lines: Any) -> None:
+    configure_logging("INFO", "json", service="intake")
+    seen: list[logging.LogRecord] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return True
+
+    logging.getLogger().handlers[0].addFilter(keep)
+    get_logger("commande.intake").info("referral accepted")
+    logging.getLogger("aiokafka.conn").warning("connection lost")
+    assert [r.funcName for r in seen] == ["(unknown function)"] * 2  # no walk up the stack
+    assert [line["event"] for line in lines()] == ["referral accepted", "connection lost"]
