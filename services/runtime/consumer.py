@@ -20,7 +20,8 @@ A topic and its urgent lane share an inbox (docs/adr/0006), and a record with a 
 both ways in. Such a record (``both_ways``) is claimed with its inbox row: while one way's
 transaction has it, the other way leaves it to that one, as a duplicate, instead of waiting for
 the transaction to end. Before, a routine batch on the main topic waited behind an urgent
-placement on the lane for the copy it held (convening's inbox insert: 14 ms a batch on average).
+placement on the lane for the copy it held (convening's inbox insert: 14-66 ms a batch on
+average in the pipeline bench, 0.4-0.7 ms claimed).
 """
 
 from __future__ import annotations
