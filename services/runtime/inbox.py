@@ -13,18 +13,12 @@ RETURNING true
 """
 RECORD_MANY = """
 INSERT INTO inbox (consumer, source, event_id)
-SELECT $1, s, e FROM unnest($2::text[], $3::text[]) AS t(s, e)
-ON CONFLICT DO NOTHING
-RETURNING source, event_id
-"""
-RECORD_MANY_CLAIMED = """
-INSERT INTO inbox (consumer, source, event_id)
 SELECT $1, s, e FROM unnest($2::text[], $3::text[], $4::bool[]) AS t(s, e, claim)
 WHERE NOT claim OR pg_try_advisory_xact_lock(hashtextextended($1 || ' ' || s || ' ' || e, 0))
 ON CONFLICT DO NOTHING
 RETURNING source, event_id
 """
-""":data:`RECORD_MANY`, where a record marked ``claim`` is first claimed for the transaction (an
+"""A batch's inbox rows, where a record marked ``claim`` is first claimed for the transaction (an
 advisory lock on its inbox key); one that another transaction has claimed is not recorded (as a
 duplicate is not) instead of waiting until that transaction ends."""
 
@@ -39,12 +33,11 @@ async def record_many(conn: Connection, consumer: str, keys: Sequence[tuple[str,
     """Record a batch of events ``(source, event_id)`` as handled by ``consumer`` in one
     statement; per key, False when it already was (a redelivery, or a repeat earlier in
     ``keys``) or, for a key whose ``claims`` entry is true, while another transaction handles it
-    (:data:`RECORD_MANY_CLAIMED`: a record that comes two ways in, left to the way that has it)."""
+    (:data:`RECORD_MANY`: a record that comes two ways in, left to the way that has it)."""
     if not keys:
         return []
-    sources, ids = [s for s, _ in keys], [e for _, e in keys]
-    rows = await (conn.fetch(RECORD_MANY, consumer, sources, ids) if claims is None else
-                  conn.fetch(RECORD_MANY_CLAIMED, consumer, sources, ids, list(claims)))
+    rows = await conn.fetch(RECORD_MANY, consumer, [s for s, _ in keys], [e for _, e in keys],
+                            [False] * len(keys) if claims is None else list(claims))
     fresh = {(r["source"], r["event_id"]) for r in rows}
     out = []
     for key in keys:

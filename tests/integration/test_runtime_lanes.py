@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -70,39 +71,33 @@ def _urgent(item: Item) -> bool:
     return item.n >= URGENT
 
 
-async def _started(settings: Settings, tmp: Path, *, both_ways: bool = False
-                   ) -> LanedService:
+@asynccontextmanager
+async def _running(settings: Settings, tmp: Path, *, both_ways: bool = False
+                   ) -> AsyncIterator[LanedService]:
     suffix = uuid.uuid4().hex[:8]
     specs = tuple(TopicSpec(f"test.{part}.{suffix}", "k", "tests", "tests", 3_600_000,
                             partitions=1) for part in ("main", "lane", "out"))
     await ensure_topics(settings, HARNESS, specs)
     svc = LanedService(settings, tmp, *(s.name for s in specs), both_ways=both_ways)
     await svc.service.faststream.start()
-    return svc
-
-
-async def _stopped(svc: LanedService) -> None:
-    svc.release.set()
-    svc.hold.set()
-    await svc.service.faststream.stop()
+    try:
+        yield svc
+    finally:
+        svc.release.set()
+        svc.hold.set()
+        await svc.service.faststream.stop()
 
 
 @pytest.fixture
 async def laned(settings: Settings, tmp_path: Path) -> AsyncIterator[LanedService]:
-    svc = await _started(settings, tmp_path)
-    try:
+    async with _running(settings, tmp_path) as svc:
         yield svc
-    finally:
-        await _stopped(svc)
 
 
 @pytest.fixture
 async def claiming(settings: Settings, tmp_path: Path) -> AsyncIterator[LanedService]:
-    svc = await _started(settings, tmp_path, both_ways=True)
-    try:
+    async with _running(settings, tmp_path, both_ways=True) as svc:
         yield svc
-    finally:
-        await _stopped(svc)
 
 
 async def test_the_lane_goes_on_while_its_main_topic_is_stuck_and_a_copy_is_handled_once(
