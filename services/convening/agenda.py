@@ -100,7 +100,7 @@ class AgendaPlan:
 def agendas_to_issue(
     meeting: MeetingSlot,
     table: TableSettings,
-    invitations: MeetingInvitations,
+    invited: Iterable[str],
     issued: Mapping[str, Issued],
     changed: Iterable[str],
     now: datetime,
@@ -109,6 +109,8 @@ def agendas_to_issue(
     """The agendas to issue at ``now``, and the updates that wait.
 
     Args:
+        invited: the agencies invited to the meeting, in invitation order
+            (:meth:`~services.convening.invitations.MeetingInvitations.agencies`).
         issued: what each participant last received (absent: never issued).
         changed: participants whose agenda changed just now.
         now: the current instant. Before the due time nothing is issued (the agenda timer will
@@ -123,8 +125,7 @@ def agendas_to_issue(
     issues: list[AgendaIssue] = []
     deferred: list[str] = []
     wake: datetime | None = None
-    for invitation in invitations.invitations:
-        agency = invitation.agency_id
+    for agency in invited:
         last = issued.get(agency)
         if last is None:
             issues.append(AgendaIssue(agency, 1))

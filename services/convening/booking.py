@@ -6,12 +6,18 @@ agenda entries, issued revisions, waiting updates, agenda timers to arm) and, pe
 order, the events to emit: ``SituationScheduled``, ``MeetingScheduled`` for a meeting it creates,
 ``ParticipantInvited`` for each newly invited participant, and the agendas now due. The shell
 only reads what :func:`due_meetings` names, calls :func:`book`, writes and emits.
+
+Most batches placing into a meeting whose agendas are due issue nothing there: its participants'
+updates wait for the window. So the shell first books with what each participant last received
+and who is invited (cheap), without the meeting's invitations and agenda rows (a row per
+participant and situation); :func:`book` says which meetings it must issue agendas of
+(:class:`Unloaded`), and only those are read before booking again from the start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -67,18 +73,34 @@ class NewMeeting:
 
 @dataclass(frozen=True, slots=True)
 class DueAgendas:
-    """What is stored of the meetings whose agendas are due (:func:`due_meetings`): their
-    invitations and what each participant last received (an entry per meeting), when the stored
-    ones end (and those of :func:`described_meetings`), and the agenda rows of the situations on
-    them."""
+    """What is stored of the meetings whose agendas are due (:func:`due_meetings`).
+
+    Attributes:
+        invitations: the invitations of the due meetings that are *loaded* (those that may
+            issue agendas: see :class:`Unloaded`).
+        issued: what each participant last received, an entry per due meeting (this, not
+            ``invitations``, says which meetings are due).
+        ends: when the stored due meetings end (and those of :func:`described_meetings`).
+        rows: the agenda rows of the situations on the loaded meetings.
+        invited: the agencies invited to the due meetings that are not loaded (none if absent).
+    """
 
     invitations: Mapping[UUID, MeetingInvitations]
     issued: Mapping[UUID, Mapping[str, Issued]]
     ends: Mapping[UUID, datetime]
     rows: Mapping[UUID, AgendaRow]
+    invited: Mapping[UUID, tuple[str, ...]] = field(default_factory=dict)
 
 
 NOTHING_DUE = DueAgendas({}, {}, {}, {})
+
+
+@dataclass(frozen=True, slots=True)
+class Unloaded:
+    """:func:`book` issues agendas of these due meetings, whose invitations and agenda rows are
+    not in its :class:`DueAgendas`: load them and book again."""
+
+    meetings: tuple[UUID, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +186,11 @@ def urgent_notice(event: SituationOpened, placed: Placed, meeting: AgendaMeeting
 
 def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
          tables: Mapping[str, TableSettings], due: DueAgendas, meeting_length: timedelta,
-         window: timedelta, now: datetime) -> Booking:
+         window: timedelta, now: datetime) -> Booking | Unloaded:
     """Book ``placed`` (one per ``opened``, same order): each situation in turn sees the
-    invitations and issued agendas the ones before it left.
+    invitations and issued agendas the ones before it left. :class:`Unloaded` when it would
+    issue agendas of a due meeting that ``due`` has not loaded (it decides the same with and
+    without the invitations of a meeting that issues nothing).
 
     Args:
         due: the stored state of :func:`due_meetings`'s meetings (:data:`NOTHING_DUE` if none).
@@ -174,6 +198,8 @@ def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
         window: the agenda update window.
     """
     invitations = dict(due.invitations)
+    invited = dict(due.invited)
+    unloaded: dict[UUID, None] = {}
     issued = {mid: dict(by_agency) for mid, by_agency in due.issued.items()}
     ends = dict(due.ends)
     rows = dict(due.rows)
@@ -200,19 +226,28 @@ def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
                       for inv in p.joining.new)
         fresh: list[AgendaIssued] = []
         agendas_by = agenda_due_at(meeting, table)
-        if mid in invitations:  # its agendas are due: issue what changed
-            assert state.opened_at is not None
-            rows[sid] = AgendaRow(sid, event.priority, state.opened_at, summary_json)
-            invitations[mid] = invite(invitations[mid], sid, p.participants, now).invitations
-            plan = agendas_to_issue(meeting, table, invitations[mid], issued[mid],
-                                    p.joining.changed, now, window)
-            fresh = agendas(meeting, ends[mid], plan.issues, invitations[mid], issued[mid],
-                            rows, now)
-            events.extend(fresh)
-            for agenda in fresh:
-                revisions[mid, agenda.agency_id] = (agenda.revision, issued_ids(agenda))
-                issued[mid][agenda.agency_id] = Issued(agenda.revision, now,
-                                                       frozenset(issued_ids(agenda)))
+        if mid in issued:  # its agendas are due: issue what changed
+            if mid in invitations:
+                assert state.opened_at is not None
+                rows[sid] = AgendaRow(sid, event.priority, state.opened_at, summary_json)
+                invitations[mid] = invite(invitations[mid], sid, p.participants, now).invitations
+                agencies = invitations[mid].agencies()
+            else:
+                agencies = invited[mid] = (*invited.get(mid, ()),
+                                           *(inv.agency_id for inv in p.joining.new))
+            plan = agendas_to_issue(meeting, table, agencies, issued[mid], p.joining.changed,
+                                    now, window)
+            if plan.issues:
+                if mid not in invitations:
+                    unloaded[mid] = None  # not the booking: the next is, with the meeting read
+                    continue
+                fresh = agendas(meeting, ends[mid], plan.issues, invitations[mid], issued[mid],
+                                rows, now)
+                events.extend(fresh)
+                for agenda in fresh:
+                    revisions[mid, agenda.agency_id] = (agenda.revision, issued_ids(agenda))
+                    issued[mid][agenda.agency_id] = Issued(agenda.revision, now,
+                                                           frozenset(issued_ids(agenda)))
             for agency in plan.deferred:
                 issued[mid][agency] = replace(issued[mid][agency], pending=True)
             agendas_by = max((min(issued[mid][a].issued_at + window, meeting.starts_at)
@@ -221,6 +256,8 @@ def book(opened: Sequence[SituationOpened], placed: Sequence[Placed],
             events.extend(urgent_notice(event, p, meeting_facts(meeting, ends[mid]), fresh,
                                         agendas_by, now))
         out.append(tuple(events))
+    if unloaded:
+        return Unloaded(tuple(unloaded))
     waiting = tuple((mid, agency) for mid, by_agency in issued.items()
                     for agency, last in by_agency.items() if last.pending)
     wake = {mid: min(last.issued_at for last in issued[mid].values() if last.pending) + window

@@ -47,6 +47,7 @@ from services.convening.answers import check_answer
 from services.convening.booking import (
     NOTHING_DUE,
     DueAgendas,
+    Unloaded,
     book,
     described_meetings,
     due_meetings,
@@ -123,7 +124,7 @@ async def issue_agendas(store: ConveningStore, meeting: MeetingSlot, table: Tabl
         return [], None  # what agendas_to_issue would say, without reading the whole meeting
     invitations = await store.load_invitations(meeting.meeting_id)
     issued = (await store.issued_of([meeting.meeting_id]))[meeting.meeting_id]
-    plan = agendas_to_issue(meeting, table, invitations, issued, (), now, window)
+    plan = agendas_to_issue(meeting, table, invitations.agencies(), issued, (), now, window)
     if not plan.issues:
         return [], plan.wake_at
     wanted = {sid for inv in invitations.invitations for sid in inv.situation_ids()}
@@ -210,14 +211,15 @@ class Handlers:
         def participants(b: SituationBrief, slot: MeetingSlot) -> Sequence[Participant]:
             return ask(b, local_date(slot.starts_at))
 
-        placed = await self._place(store, tables, [briefs[e.situation_id][1] for _, e in todo],
-                                   participants, now)
-        return await self._book(store, todo, placed, tables, now)
+        placed, calendar = await self._place(
+            store, tables, [briefs[e.situation_id][1] for _, e in todo], participants, now)
+        return await self._book(store, todo, placed, calendar, tables, now)
 
     async def _place(self, store: ConveningStore, tables: Mapping[str, TableSettings],
                      briefs: Sequence[SituationBrief], participants: Participants,
-                     now: datetime) -> list[Placed]:
-        """Read the calendar the briefs need (more if placement asks) and place them."""
+                     now: datetime) -> tuple[list[Placed], Calendar]:
+        """Read the calendar the briefs need (more if placement asks) and place them; the
+        placements, and the calendar read."""
         windows = windows_for(tables, briefs)
         capacity = self.deps.settings.meeting_capacity
         while True:
@@ -232,25 +234,32 @@ class Handlers:
                 district = next(b.district for b in briefs if b.situation_id == result.situation_id)
                 raise RuleViolation(
                     f"no meeting of the {district} table has room for {result.situation_id}")
-            return result[0]
+            return result[0], calendar
 
     async def _book(self, store: ConveningStore,
                     todo: Sequence[tuple[Envelope[Message], SituationOpened]],
-                    placed: Sequence[Placed], tables: Mapping[str, TableSettings],
-                    now: datetime) -> list[OutRecord]:
+                    placed: Sequence[Placed], calendar: Calendar,
+                    tables: Mapping[str, TableSettings], now: datetime) -> list[OutRecord]:
         """Load what the due agendas need, book (:func:`book`), write set-wise, and emit per
-        situation in order what it decided."""
+        situation in order what it decided. A due meeting's invitations and agenda rows are read
+        only when booking issues agendas of it (:class:`~services.convening.booking.Unloaded`)."""
         settings = self.deps.settings
         opened = [e for _, e in todo]
         due = due_meetings(placed, tables, now)
         described = described_meetings(opened, placed, due)
         loaded = NOTHING_DUE if not due else DueAgendas(
-            invitations=await store.load_invitations_of(due), issued=await store.issued_of(due),
-            ends={}, rows={r.situation_id: r for r in await store.agenda_rows_of(due)})
+            invitations={}, issued=await store.issued_of(due), ends={}, rows={},
+            invited={mid: b.invited for mid in due if (b := calendar.meetings.get(mid))})
         if described:
             loaded = replace(loaded, ends=await store.meeting_ends(described))
-        booking = book(opened, placed, tables, loaded, settings.meeting_length,
-                       settings.agenda_update_window, now)
+        while isinstance(booking := book(opened, placed, tables, loaded, settings.meeting_length,
+                                          settings.agenda_update_window, now), Unloaded):
+            rows = await store.agenda_rows_of(booking.meetings)
+            loaded = replace(
+                loaded,
+                invitations={**loaded.invitations,
+                             **await store.load_invitations_of(booking.meetings)},
+                rows={**loaded.rows, **{r.situation_id: r for r in rows}})
         await store.insert_situations(booking.situations)
         await store.insert_meetings(booking.meetings)
         await store.insert_timers(booking.timers, now)

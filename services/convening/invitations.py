@@ -56,6 +56,10 @@ class MeetingInvitations(_Frozen):
         """The invitation of ``agency_id``, if it is invited."""
         return next((i for i in self.invitations if i.agency_id == agency_id), None)
 
+    def agencies(self) -> tuple[str, ...]:
+        """The invited agencies, in invitation order."""
+        return tuple(i.agency_id for i in self.invitations)
+
 
 @dataclass(frozen=True, slots=True)
 class InvitationChange:

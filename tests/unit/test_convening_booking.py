@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, time, timedelta
 
 import pytest
 from uuid6 import uuid7
@@ -13,7 +15,9 @@ from schemas.situations import SituationOpened, SituationScheduled
 from services.convening.agenda import VENUE_MAX, AgendaRow, Issued, agenda_due_at
 from services.convening.booking import (
     NOTHING_DUE,
+    Booking,
     DueAgendas,
+    Unloaded,
     book,
     described_meetings,
     due_meetings,
@@ -56,10 +60,19 @@ def placed(event: SituationOpened, slot: MeetingSlot, created: bool,
                   join(slot.meeting_id, invited, event.situation_id, who, NOW), who)
 
 
+def booked(events: Sequence[SituationOpened], batch: Sequence[Placed],
+           tables: Mapping[str, TableSettings], due: DueAgendas, length: timedelta,
+           window: timedelta, now: datetime) -> Booking:
+    """What :func:`book` decides given everything it reads."""
+    booking = book(events, batch, tables, due, length, window, now)
+    assert isinstance(booking, Booking), booking
+    return booking
+
+
 def test_a_situation_on_a_new_regular_meeting_schedules_it_and_invites_its_participants() -> None:
     slot = meeting(MeetingKind.REGULAR, timedelta(days=3))
     event = opened()
-    booking = book([event], [placed(event, slot, True, CMB, ORIGIN)], TABLES, NOTHING_DUE,
+    booking = booked([event], [placed(event, slot, True, CMB, ORIGIN)], TABLES, NOTHING_DUE,
                    LENGTH, WINDOW, NOW)
 
     [events] = booking.events
@@ -103,7 +116,7 @@ def test_a_new_ad_hoc_meetings_agendas_go_out_at_once() -> None:
     event = opened("urgent")
     mid = slot.meeting_id
     due = DueAgendas({mid: MeetingInvitations(meeting_id=mid)}, {mid: {}}, {}, {})
-    booking = book([event], [placed(event, slot, True, CMB, HOUSING)], TABLES, due, LENGTH,
+    booking = booked([event], [placed(event, slot, True, CMB, HOUSING)], TABLES, due, LENGTH,
                    WINDOW, NOW)
 
     agendas = [e for e in booking.events[0] if isinstance(e, AgendaIssued)]
@@ -128,7 +141,7 @@ def test_changes_after_an_issue_wait_for_the_window_and_newcomers_get_theirs_at_
     rows = {first.situation_id: _row(first)}
     due = DueAgendas({mid: MeetingInvitations(meeting_id=mid, invitations=on_it)}, {mid: had},
                      {mid: slot.starts_at + LENGTH}, rows)
-    booking = book([event], [placed(event, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))],
+    booking = booked([event], [placed(event, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))],
                    TABLES, due, LENGTH, WINDOW, NOW)
 
     agendas = [e for e in booking.events[0] if isinstance(e, AgendaIssued)]
@@ -146,7 +159,7 @@ def test_a_batch_on_one_meeting_books_each_situation_on_what_the_ones_before_lef
     due = DueAgendas({mid: MeetingInvitations(meeting_id=mid)}, {mid: {}}, {}, {})
     first = placed(a, slot, True, CMB)
     second = placed(b, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))
-    booking = book([a, b], [first, second], TABLES, due, LENGTH, WINDOW, NOW)
+    booking = booked([a, b], [first, second], TABLES, due, LENGTH, WINDOW, NOW)
 
     assert [type(e).__name__ for e in booking.events[1]] == [
         "SituationScheduled", "ParticipantInvited", "AgendaIssued", "UrgentSituationAdded"], \
@@ -175,7 +188,7 @@ def _notices(booking_events: tuple[object, ...]) -> list[UrgentSituationAdded]:
 
 def test_an_urgent_situation_whose_chair_update_waits_is_told_to_the_chair_at_once() -> None:
     slot, event, due = _waiting_chair("urgent")
-    booking = book([event], [placed(event, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))],
+    booking = booked([event], [placed(event, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))],
                    TABLES, due, LENGTH, WINDOW, NOW)
 
     [notice] = _notices(booking.events[0])
@@ -192,7 +205,7 @@ def test_an_urgent_situation_whose_chair_update_waits_is_told_to_the_chair_at_on
 
 def test_a_routine_situation_whose_update_waits_tells_nobody_at_once() -> None:
     slot, event, due = _waiting_chair("routine")
-    booking = book([event], [placed(event, slot, False, CMB, invited=(CMB.agency_id,))],
+    booking = booked([event], [placed(event, slot, False, CMB, invited=(CMB.agency_id,))],
                    TABLES, due, LENGTH, WINDOW, NOW)
 
     assert _notices(booking.events[0]) == []
@@ -210,7 +223,7 @@ def test_an_urgent_situation_on_a_meeting_whose_agendas_are_not_due_is_told_to_t
     assert described_meetings([event], batch, []) == [regular.meeting_id], \
         "the shell reads the meeting's end for the notice"
     ends = regular.starts_at + timedelta(hours=3)
-    booking = book([event], batch, tables, DueAgendas({}, {}, {regular.meeting_id: ends}, {}),
+    booking = booked([event], batch, tables, DueAgendas({}, {}, {regular.meeting_id: ends}, {}),
                    LENGTH, WINDOW, NOW)
 
     [notice] = _notices(booking.events[0])
@@ -222,12 +235,48 @@ def test_an_urgent_situation_on_a_meeting_whose_agendas_are_not_due_is_told_to_t
 
 def test_no_notice_without_a_chair_and_none_for_meetings_only_routine_situations_join() -> None:
     slot, event, due = _waiting_chair("urgent")
-    booking = book([event], [placed(event, slot, False, HOUSING)], TABLES, due, LENGTH, WINDOW,
+    booking = booked([event], [placed(event, slot, False, HOUSING)], TABLES, due, LENGTH, WINDOW,
                    NOW)
     assert _notices(booking.events[0]) == [], "nobody chairs: the agendas carry it"
     routine = opened()
     regular = meeting(MeetingKind.REGULAR, timedelta(days=3))
     assert described_meetings([routine], [placed(routine, regular, False, CMB)], []) == []
+
+
+def _unread(due: DueAgendas) -> DueAgendas:
+    """``due`` as the shell reads it first: who is invited and what they last received, without
+    the meetings' invitations and agenda rows."""
+    return DueAgendas({}, due.issued, due.ends, {},
+                      {mid: m.agencies() for mid, m in due.invitations.items()})
+
+
+def test_a_due_meeting_that_issues_nothing_now_is_booked_the_same_without_its_invitations() -> None:
+    slot, event, due = _waiting_chair("urgent")
+    batch = [placed(event, slot, False, CMB, invited=(CMB.agency_id,))]
+    read = booked([event], batch, TABLES, due, LENGTH, WINDOW, NOW)
+
+    assert booked([event], batch, TABLES, _unread(due), LENGTH, WINDOW, NOW) == read
+    assert read.waiting == ((slot.meeting_id, CMB.agency_id),)
+    assert len(_notices(read.events[0])) == 1, "the chair's notice needs no invitations either"
+
+
+def test_booking_asks_for_the_invitations_of_a_due_meeting_it_issues_agendas_of() -> None:
+    slot, event, due = _waiting_chair("urgent")
+    mid = slot.meeting_id
+    newcomer = [placed(event, slot, False, CMB, HOUSING, invited=(CMB.agency_id,))]
+    assert book([event], newcomer, TABLES, _unread(due), LENGTH, WINDOW, NOW) == Unloaded((mid,)), \
+        "a newcomer's first agenda goes out at once"
+    chair = [placed(event, slot, False, CMB, invited=(CMB.agency_id,))]
+    later = NOW + WINDOW
+    assert book([event], chair, TABLES, _unread(due), LENGTH, WINDOW, later) == Unloaded((mid,)), \
+        "the chair's window has passed"
+    never = replace(_unread(due), invited={mid: (CMB.agency_id, HOUSING.agency_id)})
+    assert book([event], chair, TABLES, never, LENGTH, WINDOW, NOW) == Unloaded((mid,)), \
+        "an invited participant never issued an agenda gets its first"
+
+    [agenda] = [e for e in booked([event], chair, TABLES, due, LENGTH, WINDOW, later).events[0]
+                if isinstance(e, AgendaIssued)]
+    assert (agenda.agency_id, agenda.revision) == (CMB.agency_id, 2), "read, it is issued"
 
 
 def _row(event: SituationOpened) -> AgendaRow:

@@ -252,9 +252,9 @@ def test_one_agenda_at_lead_time_then_updates_to_those_whose_agenda_grew(
         NOW,
     )
     invitations = change.invitations
-    assert agendas_to_issue(meeting, table, invitations, {}, change.changed, NOW) == AgendaPlan()
+    assert agendas_to_issue(meeting, table, invitations.agencies(), {}, change.changed, NOW) == AgendaPlan()
     due = start - timedelta(hours=24)
-    issued = agendas_to_issue(meeting, table, invitations, {}, (), due).issues
+    issued = agendas_to_issue(meeting, table, invitations.agencies(), {}, (), due).issues
     assert [(i.agency_id, i.revision, i.is_update) for i in issued][:2] == [
         ("hrps-cmb-d1", 1, False),
         ("public-health", 1, False),
@@ -263,14 +263,15 @@ def test_one_agenda_at_lead_time_then_updates_to_those_whose_agenda_grew(
     revisions = {i.agency_id: Issued(i.revision, due) for i in issued}
     later = invite(invitations, second.situation_id, select_participants(halton, second, ON), due)
     updates = agendas_to_issue(
-        meeting, table, later.invitations, revisions, later.changed, due + timedelta(hours=1)
+        meeting, table, later.invitations.agencies(), revisions, later.changed,
+        due + timedelta(hours=1)
     ).issues
     assert [(i.agency_id, i.revision) for i in updates] == [
         ("hrps-cmb-d1", 2),
         ("school-board", 1),
         ("childrens-aid", 1),
     ]
-    assert agendas_to_issue(meeting, table, later.invitations, {}, (), start) == AgendaPlan()
+    assert agendas_to_issue(meeting, table, later.invitations.agencies(), {}, (), start) == AgendaPlan()
 
 
 def test_ad_hoc_agendas_go_out_at_once(halton: Directory) -> None:
@@ -284,7 +285,7 @@ def test_ad_hoc_agendas_go_out_at_once(halton: Directory) -> None:
         select_participants(halton, situation, ON),
         NOW,
     )
-    issued = agendas_to_issue(meeting, table, change.invitations, {}, change.changed, NOW).issues
+    issued = agendas_to_issue(meeting, table, change.invitations.agencies(), {}, change.changed, NOW).issues
     assert len(issued) == len(change.new)
 
 
@@ -301,7 +302,7 @@ def _ad_hoc_with_one(halton: Directory) -> tuple[MeetingSlot, MeetingInvitations
                     select_participants(halton, first, ON), NOW)
     table = halton.table("district_1")
     assert table is not None
-    plan = agendas_to_issue(meeting, table, change.invitations, {}, change.changed, NOW, WINDOW)
+    plan = agendas_to_issue(meeting, table, change.invitations.agencies(), {}, change.changed, NOW, WINDOW)
     assert all(i.revision == 1 for i in plan.issues)
     assert plan.deferred == ()
     return meeting, change.invitations, {i.agency_id: Issued(1, NOW) for i in plan.issues}
@@ -319,7 +320,7 @@ def test_a_change_within_the_window_waits_and_one_update_carries_all_of_its_chan
         joining = brief(priority="urgent", arrived_at=now)
         change = invite(invitations, joining.situation_id, select_participants(halton, joining, ON), now)
         invitations = change.invitations
-        plan = agendas_to_issue(meeting, table, invitations, issued, change.changed, now, WINDOW)
+        plan = agendas_to_issue(meeting, table, invitations.agencies(), issued, change.changed, now, WINDOW)
         assert chair in plan.deferred
         assert chair not in {i.agency_id for i in plan.issues}
         assert plan.wake_at == NOW + WINDOW
@@ -329,7 +330,7 @@ def test_a_change_within_the_window_waits_and_one_update_carries_all_of_its_chan
             assert issue.revision == 1
             issued[issue.agency_id] = Issued(1, now)
     # At the window's end the timer looks again: one update, revision 2, for every waiting one.
-    plan = agendas_to_issue(meeting, table, invitations, issued, (), NOW + WINDOW, WINDOW)
+    plan = agendas_to_issue(meeting, table, invitations.agencies(), issued, (), NOW + WINDOW, WINDOW)
     assert plan.deferred == ()
     assert plan.wake_at is None
     updated = {i.agency_id: i.revision for i in plan.issues}
@@ -345,7 +346,8 @@ def test_an_update_that_would_wait_past_the_start_goes_at_once(halton: Directory
     issued = {a: Issued(last.revision, near - timedelta(seconds=10)) for a, last in issued.items()}
     joining = brief(priority="urgent", arrived_at=near)
     change = invite(invitations, joining.situation_id, select_participants(halton, joining, ON), near)
-    plan = agendas_to_issue(meeting, table, change.invitations, issued, change.changed, near, WINDOW)
+    plan = agendas_to_issue(meeting, table, change.invitations.agencies(), issued, change.changed,
+                            near, WINDOW)
     assert plan.deferred == ()
     assert ("hrps-cmb-d1", 2) in {(i.agency_id, i.revision) for i in plan.issues}
 
@@ -357,7 +359,7 @@ def test_no_window_issues_every_change_at_once(halton: Directory) -> None:
     now = NOW + timedelta(seconds=1)
     joining = brief(priority="urgent", arrived_at=now)
     change = invite(invitations, joining.situation_id, select_participants(halton, joining, ON), now)
-    plan = agendas_to_issue(meeting, table, change.invitations, issued, change.changed, now)
+    plan = agendas_to_issue(meeting, table, change.invitations.agencies(), issued, change.changed, now)
     assert plan.deferred == ()
     assert ("hrps-cmb-d1", 2) in {(i.agency_id, i.revision)
                                                          for i in plan.issues}
@@ -370,9 +372,9 @@ def test_a_waiting_change_is_issued_by_the_first_look_after_its_window(halton: D
     assert table is not None
     meeting, invitations, issued = _ad_hoc_with_one(halton)
     issued["hrps-cmb-d1"] = Issued(1, NOW, pending=True)
-    early = agendas_to_issue(meeting, table, invitations, issued, (), NOW + WINDOW / 2, WINDOW)
+    early = agendas_to_issue(meeting, table, invitations.agencies(), issued, (), NOW + WINDOW / 2, WINDOW)
     assert early.issues == ()
     assert early.deferred == ("hrps-cmb-d1",)
     assert early.wake_at == NOW + WINDOW
-    late = agendas_to_issue(meeting, table, invitations, issued, (), NOW + 2 * WINDOW, WINDOW)
+    late = agendas_to_issue(meeting, table, invitations.agencies(), issued, (), NOW + 2 * WINDOW, WINDOW)
     assert [(i.agency_id, i.revision) for i in late.issues] == [("hrps-cmb-d1", 2)]
