@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -321,3 +322,23 @@ async def test_skipped_types_are_neither_decoded_nor_recorded(running: ItemServi
     assert await running.numbers() == [3]
     async with running.service.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
+
+
+async def test_a_batch_reaches_its_handler_without_a_hop_to_a_worker_thread(
+        running: ItemService, producer: Producer, topics: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # FastStream's dependency injection runs what it cannot await (a context parameter such as
+    # a ``KafkaMessage`` argument) through fast_depends' run_in_threadpool: a thread hop per batch.
+    import fast_depends.utils
+
+    hops: list[object] = []
+    to_thread = fast_depends.utils.run_in_threadpool
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(func)
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", counted)
+    await producer.send_many([record(topics[0], 4), record(topics[0], 5)])
+    assert await wait_for(lambda: _equals(running.numbers(), [4, 5])) is True
+    assert hops == [], [getattr(h, "__qualname__", h) for h in hops]
