@@ -14,6 +14,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+import holidays.countries.canada  # see below
+
+# country_holidays("CA") imports the country's module at its first call (~90 ms): that was the
+# first placement after each start. Imported here, it is part of the service's start.
 
 TIMEZONE = "America/Toronto"
 """Every table meets in Halton: every local time and date is in this zone."""

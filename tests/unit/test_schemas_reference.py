@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -192,6 +194,16 @@ def test_event_request_lists_hold_the_codes_the_contract_samples_use() -> None:
             "school_resource_officer"} <= ref.codes("event_officer_roles")
     assert {"event_topics", "event_decline_reasons", "event_withdrawal_reasons",
             "event_officer_roles"} <= ref.provisional
+
+
+def test_the_holidays_country_module_is_imported_with_the_calendar_not_at_the_first_lookup() -> None:
+    # holidays.country_holidays imports the country's module at its first call (~90 ms): that
+    # would be the first placement's, after each start of a service.
+    probe = ("import sys; import schemas.reference.calendar; "
+             "print('holidays.countries.canada' in sys.modules)")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).parents[2])
+    assert found.stdout.strip() == "True"
 
 
 def test_statutory_holidays_are_ontarios_with_their_observed_weekdays() -> None:
