@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 
 from services.runtime.settings import Settings
+from tests.support.kafka import pin_session_start
 
 # The suite runs the embedded stack's development mode (its keys, directory and credentials);
 # tests of production refusals build their own settings with env="production".
@@ -85,7 +86,17 @@ def _from_containers() -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
-    """Settings pointing at a real Kafka and PostgreSQL for this session."""
+    """Settings pointing at a real Kafka and PostgreSQL for this session; the shared topics are
+    read back from where they ended now (:func:`tests.support.kafka.pin_session_start`)."""
+    for found in _stack(request):
+        try:
+            asyncio.run(pin_session_start(found))
+        except Exception as exc:
+            pytest.fail(f"no Kafka/PostgreSQL for the tests: {exc}", pytrace=False)
+        yield found
+
+
+def _stack(request: pytest.FixtureRequest) -> Iterator[Settings]:
     env = os.environ
     try:
         if env.get("COMMANDE_KAFKA_BOOTSTRAP") and env.get("COMMANDE_DATABASE_URL") and not env.get(

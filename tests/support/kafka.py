@@ -1,4 +1,10 @@
-"""Reading topics back in tests: every record from the beginning up to the end offsets now."""
+"""Reading topics back in tests: every record this test session wrote, up to the end offsets now.
+
+The stack's shared topics are read from where they ended when the session began
+(:func:`pin_session_start`, called by the ``settings`` fixture), not from the beginning: a
+development stack that demos and benches have used holds hundreds of thousands of records that no
+test wrote, and reading them all made a test's every poll take seconds.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,15 @@ from typing import TypeVar
 from aiokafka import TopicPartition
 
 from deploy.local.kafka_security import SUPER_USER
+from schemas.topics import TOPICS
 from services.runtime import kafka_client
 from services.runtime.kafka import InRecord, partitions
 from services.runtime.settings import Settings
 
 T = TypeVar("T")
+
+_SESSION_START: dict[str, dict[int, int]] = {}
+"""``{topic: {partition: end offset}}`` of the shared topics when the session began."""
 
 HARNESS = SUPER_USER
 """Test and bench harnesses stand in for every role (partners, services, operators): they connect
@@ -33,10 +43,27 @@ async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
+async def pin_session_start(settings: Settings) -> None:
+    """Remember where every shared topic (:data:`~schemas.topics.TOPICS`) ends now: the
+    session's :func:`read_all` reads them from there."""
+    consumer = kafka_client.consumer(settings, HARNESS, group_id=None,
+                                     client_id=f"test-reader-{uuid.uuid4()}")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(spec.name, p) for spec in TOPICS
+               for p in await partitions(settings, HARNESS, spec.name)]
+        for tp, offset in (await consumer.end_offsets(tps)).items():
+            _SESSION_START.setdefault(tp.topic, {})[tp.partition] = offset
+    finally:
+        await consumer.stop()
+
+
 async def read_all(settings: Settings, topic: str, *, timeout: float = 20.0,
                    since: dict[int, int] | None = None) -> list[InRecord]:
-    """Every record on ``topic`` (all partitions) up to the end offsets at call time
-    (from ``since``'s offsets when given, else from the beginning)."""
+    """Every record on ``topic`` (all partitions) up to the end offsets at call time, from
+    ``since``'s offsets when given, else from where a shared topic ended when the session began
+    (:func:`pin_session_start`), else from the beginning (a test's scratch topic)."""
+    since = since if since is not None else _SESSION_START.get(topic)
     consumer = kafka_client.consumer(settings, HARNESS, enable_auto_commit=False,
                                      group_id=None, client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
