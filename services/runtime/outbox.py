@@ -27,7 +27,8 @@ notification only delays; a PostgreSQL or Kafka outage is logged as a wait and b
 Housekeeping is a second worker (:func:`housekeeping_worker`), not part of the relay's step, so
 that a slow or failing prune (a service's statement with a bug) neither holds back publishing nor
 rolls back a published batch's marks: every minute, under another transaction-level advisory lock
-(one instance at a time), it deletes outbox rows sent over an hour ago and, when an hour has
+(one instance at a time), it deletes outbox rows sent over an hour ago (:data:`PRUNE_SENT`:
+by the primary key, in ``seq`` order) and, when an hour has
 passed on this instance, runs the schema's pruning statements: the inbox past its de-duplication
 window, and what a service registered (:meth:`services.runtime.service.Service.prune`). With
 several instances each prunes hourly, one after the other; a prune deletes old rows, so a second
@@ -69,7 +70,18 @@ WHERE sent_at IS NULL AND urgent = $2 ORDER BY seq LIMIT $1
 """
 """The next batch of one pass: the urgent rows (lane copies), or the others."""
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])"
-PRUNE_SENT = "DELETE FROM outbox WHERE sent_at < now() - interval '1 hour'"
+PRUNE_SENT = """
+DELETE FROM outbox WHERE seq < coalesce(
+    (SELECT seq FROM outbox WHERE sent_at IS NULL OR sent_at >= now() - interval '1 hour'
+     ORDER BY seq LIMIT 1),
+    (SELECT max(seq) + 1 FROM outbox))
+"""
+"""Every row below the first (in ``seq`` order) that is unsent or was sent within the hour: all
+sent over an hour ago. Found by walking the primary key from its start through the rows it
+deletes, not by scanning the table: ``sent_at < now() - '1 hour'`` read the whole outbox every
+minute, an hour of rows at the issue's load (0.2 s idle on the bench's database, 4-8 s under the
+steady bench). A row sent over an hour ago above an unsent or recent one waits for the next
+prune after it."""
 PRUNE_INBOX = "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)"
 HOUSEKEEPING_EVERY = 3600.0
 """Seconds between two runs of a schema's pruning statements (the inbox's, a service's own)."""

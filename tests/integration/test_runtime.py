@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +267,43 @@ async def test_housekeeping_prunes_the_inbox_past_its_window_and_the_services_ow
             assert await conn.fetchval("SELECT array_agg(n) FROM items") == [30]
     finally:
         await svc.service.faststream.stop()
+
+
+async def test_housekeeping_deletes_rows_sent_over_an_hour_ago_up_to_the_first_it_keeps(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    await svc.service.faststream.stop()  # tables exist; no relay running now
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
+                                     server_settings={"search_path": svc.schema})
+    try:
+        from services.runtime import outbox
+
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, svc.schema, [record(topics[1], n, event_id=f"e{n}")
+                                                for n in range(6)])
+        hour = timedelta(hours=1)
+        sent = {0: 2 * hour, 1: hour + timedelta(minutes=1), 2: None, 3: 2 * hour,
+                4: timedelta(minutes=1), 5: 2 * hour}
+        seqs = [r["seq"] for r in await pool.fetch("SELECT seq FROM outbox ORDER BY seq")]
+        for n, ago in sent.items():
+            if ago is not None:
+                await pool.execute("UPDATE outbox SET sent_at = now() - $2::interval WHERE seq = $1",
+                                   seqs[n], ago)
+        relay = OutboxRelay(pool, producer, svc.schema)
+
+        async def left() -> list[int]:
+            rows = await pool.fetch("SELECT seq FROM outbox ORDER BY seq")
+            return [seqs.index(r["seq"]) for r in rows]
+
+        await relay.housekeeping()
+        assert await left() == [2, 3, 4, 5], "the unsent row 2 keeps the old row 3 after it"
+        await pool.execute("UPDATE outbox SET sent_at = now() - interval '3 hours' WHERE seq = $1",
+                           seqs[2])
+        await relay.housekeeping()
+        assert await left() == [4, 5], "sent within the hour: kept, and the old row 5 after it"
+    finally:
+        await pool.close()
 
 
 async def test_a_database_outage_makes_the_consumer_wait_not_drop(
