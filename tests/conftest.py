@@ -21,7 +21,6 @@ import asyncpg
 import pytest
 
 from services.runtime.settings import Settings
-from tests.support.kafka import pin_session_start
 
 # The suite runs the embedded stack's development mode (its keys, directory and credentials);
 # tests of production refusals build their own settings with env="production".
@@ -88,6 +87,8 @@ def _from_containers() -> Iterator[Settings]:
 def settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Settings pointing at a real Kafka and PostgreSQL for this session; the shared topics are
     read back from where they ended now (:func:`tests.support.kafka.pin_session_start`)."""
+    from tests.support.kafka import pin_session_start
+
     for found in _stack(request):
         try:
             asyncio.run(pin_session_start(found))

@@ -33,27 +33,25 @@ as the embedded broker's super user. The ACL tests connect as the real principal
 
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """``{partition: end offset}`` of ``topic`` now (to read only what comes after)."""
-    consumer = kafka_client.consumer(settings, HARNESS, group_id=None,
-                                     client_id=f"test-reader-{uuid.uuid4()}")
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in await partitions(settings, HARNESS, topic)]
-        return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items()}
-    finally:
-        await consumer.stop()
+    return (await _ends(settings, [topic]))[topic]
 
 
 async def pin_session_start(settings: Settings) -> None:
     """Remember where every shared topic (:data:`~schemas.topics.TOPICS`) ends now: the
     session's :func:`read_all` reads them from there."""
+    _SESSION_START.update(await _ends(settings, [spec.name for spec in TOPICS]))
+
+
+async def _ends(settings: Settings, topics: list[str]) -> dict[str, dict[int, int]]:
     consumer = kafka_client.consumer(settings, HARNESS, group_id=None,
                                      client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
     try:
-        tps = [TopicPartition(spec.name, p) for spec in TOPICS
-               for p in await partitions(settings, HARNESS, spec.name)]
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions(settings, HARNESS, t)]
+        out: dict[str, dict[int, int]] = {t: {} for t in topics}
         for tp, offset in (await consumer.end_offsets(tps)).items():
-            _SESSION_START.setdefault(tp.topic, {})[tp.partition] = offset
+            out[tp.topic][tp.partition] = offset
+        return out
     finally:
         await consumer.stop()
 
