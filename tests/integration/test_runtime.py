@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -108,19 +109,30 @@ async def _equals(awaitable, expected) -> bool:  # type: ignore[no-untyped-def]
     return bool(await awaitable == expected)
 
 
-async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
-        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+@asynccontextmanager
+async def _outbox_of(settings: Settings, tmp_path: Path, topics: tuple[str, str],
+                     rows: int) -> AsyncIterator[tuple[ItemService, asyncpg.Pool]]:
+    """A stopped service's schema (no relay running) with ``rows`` outbox rows for
+    ``topics[1]`` (``e0``, ``e1``, ...), and a pool on it."""
+    from services.runtime import outbox
+
     svc = ItemService(settings, tmp_path, *topics)
     await svc.service.faststream.start()
-    await svc.service.faststream.stop()  # tables exist; no relay running now
+    await svc.service.faststream.stop()
     pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
                                      server_settings={"search_path": svc.schema})
     try:
-        from services.runtime import outbox
-
         async with pool.acquire() as conn, conn.transaction():
             await outbox.add(conn, svc.schema, [record(topics[1], n, event_id=f"e{n}")
-                                                for n in range(5)])
+                                                for n in range(rows)])
+        yield svc, pool
+    finally:
+        await pool.close()
+
+
+async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
+    async with _outbox_of(settings, tmp_path, topics, 5) as (svc, pool):
 
         class CrashAfterPublish(Producer):
             async def send_many(self, records: Sequence[OutRecord]) -> None:
@@ -139,8 +151,6 @@ async def test_a_relay_killed_between_publish_and_mark_sent_publishes_again(
         ids = [dict(r.headers)["ce_id"].decode() for r in records]
         assert ids == ["e0", "e1", "e2", "e0", "e1", "e2", "e3", "e4"]
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
-    finally:
-        await pool.close()
 
 
 async def test_one_instance_publishes_at_a_time_each_row_once_in_seq_order(
@@ -271,17 +281,7 @@ async def test_housekeeping_prunes_the_inbox_past_its_window_and_the_services_ow
 
 async def test_housekeeping_deletes_rows_sent_over_an_hour_ago_up_to_the_first_it_keeps(
         settings: Settings, tmp_path: Path, topics: tuple[str, str], producer: Producer) -> None:
-    svc = ItemService(settings, tmp_path, *topics)
-    await svc.service.faststream.start()
-    await svc.service.faststream.stop()  # tables exist; no relay running now
-    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
-                                     server_settings={"search_path": svc.schema})
-    try:
-        from services.runtime import outbox
-
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, svc.schema, [record(topics[1], n, event_id=f"e{n}")
-                                                for n in range(6)])
+    async with _outbox_of(settings, tmp_path, topics, 6) as (svc, pool):
         hour = timedelta(hours=1)
         sent = {0: 2 * hour, 1: hour + timedelta(minutes=1), 2: None, 3: 2 * hour,
                 4: timedelta(minutes=1), 5: 2 * hour}
@@ -302,8 +302,6 @@ async def test_housekeeping_deletes_rows_sent_over_an_hour_ago_up_to_the_first_i
                            seqs[2])
         await relay.housekeeping()
         assert await left() == [4, 5], "sent within the hour: kept, and the old row 5 after it"
-    finally:
-        await pool.close()
 
 
 async def test_a_database_outage_makes_the_consumer_wait_not_drop(
