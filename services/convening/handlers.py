@@ -52,6 +52,7 @@ from services.convening.booking import (
     described_meetings,
     due_meetings,
 )
+from services.convening.invitations import MeetingInvitations
 from services.convening.model import MeetingSlot, Participant, SituationBrief
 from services.convening.participants import participants_of
 from services.convening.placement import (
@@ -247,8 +248,11 @@ class Handlers:
         opened = [e for _, e in todo]
         due = due_meetings(placed, tables, now)
         described = described_meetings(opened, placed, due)
+        created = {p.meeting.meeting_id for p in placed if p.created}
         loaded = NOTHING_DUE if not due else DueAgendas(
-            invitations={}, issued=await store.issued_of(due), ends={}, rows={},
+            # a meeting this batch creates has nothing stored to read: it is loaded as it is
+            invitations={mid: MeetingInvitations(meeting_id=mid) for mid in due if mid in created},
+            issued=await store.issued_of(due), ends={}, rows={},
             invited={mid: b.invited for mid in due if (b := calendar.meetings.get(mid))})
         if described:
             loaded = replace(loaded, ends=await store.meeting_ends(described))

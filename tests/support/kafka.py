@@ -18,7 +18,7 @@ from aiokafka import TopicPartition
 from deploy.local.kafka_security import SUPER_USER
 from schemas.topics import TOPICS
 from services.runtime import kafka_client
-from services.runtime.kafka import InRecord, partitions
+from services.runtime.kafka import InRecord, partitions, partitions_of
 from services.runtime.settings import Settings
 
 T = TypeVar("T")
@@ -43,11 +43,17 @@ async def pin_session_start(settings: Settings) -> None:
 
 
 async def _ends(settings: Settings, topics: list[str]) -> dict[str, dict[int, int]]:
+    admin = kafka_client.admin(settings, HARNESS)
+    await admin.start()
+    try:
+        found = await partitions_of(admin, topics)  # one metadata request for every topic
+    finally:
+        await admin.close()
     consumer = kafka_client.consumer(settings, HARNESS, group_id=None,
                                      client_id=f"test-reader-{uuid.uuid4()}")
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in await partitions(settings, HARNESS, t)]
+        tps = [TopicPartition(t, p) for t in topics for p in found.get(t, [])]
         out: dict[str, dict[int, int]] = {t: {} for t in topics}
         for tp, offset in (await consumer.end_offsets(tps)).items():
             out[tp.topic][tp.partition] = offset
