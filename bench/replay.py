@@ -1,7 +1,7 @@
 """Benchmark: events per second replayed into the statistics projection, against a raw read.
 
-Run: ``.venv/bin/python -m bench.replay [--events N] [--runs R] [--keep] [--record]`` with the stack
-up (default N = 1,000,000, R = 1).
+Run: ``.venv/bin/python -m bench.replay [--events N] [--runs R] [--workers W] [--keep] [--record]``
+with the stack up (default N = 1,000,000, R = 1).
 
 1. Fills ``sandbox.bench.analytics.<id>.commande.situations.v1`` (a scratch copy, never the live
    topic; the simulator's principal may write only ``sandbox.`` copies) with the first N
@@ -12,10 +12,13 @@ up (default N = 1,000,000, R = 1).
 3. **Replay**: :func:`services.analytics.replay.replay_facts` over the same range into the
    statistics projection (CloudEvents decoding with the contract checks, the folded types read
    as their views, the per-situation fold in place, then
-   :func:`~services.analytics.projections.statistics.summarize`), as ``commande replay`` does.
+   :func:`~services.analytics.projections.statistics.summarize`), as ``commande replay`` does:
+   once in one process (``workers=1``), once in worker processes, a group of partitions each
+   (``--workers``, default one per CPU core this process may use; process start, pickling and
+   merging the stores included).
 
 Steps 2 and 3 run ``R`` times, alternating, over the same copy; prints each run's rates, the
-medians and their ratio; ``--record`` appends them to ``bench/RESULTS.md``.
+medians and their ratios to the raw read; ``--record`` appends them to ``bench/RESULTS.md``.
 
 ``--split`` needs no stack: it times, in process, the CPU per event of each step over the
 simulator's first N situation records (the minimum of ``R`` runs), for the replay's path
@@ -33,11 +36,13 @@ import argparse
 import asyncio
 import gc
 import math
+import os
 import platform
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -52,6 +57,7 @@ from services.analytics.projections.facts import Folder, SituationFacts
 from services.analytics.projections.statistics import summarize
 from services.analytics.replay import replay_facts, resolve
 from services.analytics.simulate import Plan, generate, publish
+from services.analytics.stores import StatisticsStore
 from services.runtime import kafka_client
 from services.runtime.settings import Settings
 
@@ -100,12 +106,12 @@ async def raw_read(settings: Settings, topic: str) -> tuple[int, float]:
         await consumer.stop()
 
 
-async def replay_statistics(settings: Settings, topic: str) -> tuple[int, float, int, int]:
-    folder = Folder()
+async def replay_statistics(settings: Settings, topic: str,
+                            workers: int) -> tuple[int, float, int, int]:
     began = time.monotonic()
-    report = await replay_facts(settings, resolve([topic]), folder.apply, types=FACTS.folds)
-    stats = summarize(folder.drafts())
-    return report.events, time.monotonic() - began, stats.situations, report.skipped
+    summary, report = await replay_facts(settings, resolve([topic]), partial(StatisticsStore, {}),
+                                         types=FACTS.folds, workers=workers)
+    return report.events, time.monotonic() - began, summary.statistics.situations, report.skipped
 
 
 async def delete(settings: Settings, prefix: str) -> None:
@@ -182,25 +188,36 @@ async def main(args: argparse.Namespace) -> None:
             fill_s = await fill(settings, prefix, args.events)
             print(f"filled {topic} with {args.events} events in {fill_s:.1f}s")
         raws: list[float] = []
+        ones: list[float] = []
         reps: list[float] = []
         for run in range(args.runs):
             raw_n, raw_s = await raw_read(settings, topic)
-            rep_n, rep_s, situations, skipped = await replay_statistics(settings, topic)
-            if raw_n != rep_n:
-                raise SystemExit(f"raw read saw {raw_n} records, replay read {rep_n} events")
+            one_n, one_s, one_situations, _ = await replay_statistics(settings, topic, 1)
+            rep_n, rep_s, situations, skipped = await replay_statistics(settings, topic,
+                                                                        args.workers)
+            if not raw_n == one_n == rep_n or one_situations != situations:
+                raise SystemExit(f"raw read saw {raw_n} records, replays read {one_n} and "
+                                 f"{rep_n} events ({one_situations} and {situations} situations)")
             raws.append(raw_n / raw_s)
+            ones.append(one_n / one_s)
             reps.append(rep_n / rep_s)
-            print(f"run {run + 1}: raw {raws[-1]:,.0f}/s ({raw_s:.2f}s), "
-                  f"replay {reps[-1]:,.0f}/s ({rep_s:.2f}s)", flush=True)
-        raw_rate, rep_rate = statistics.median(raws), statistics.median(reps)
+            print(f"run {run + 1}: raw {raws[-1]:,.0f}/s ({raw_s:.2f}s), replay in one process "
+                  f"{ones[-1]:,.0f}/s ({one_s:.2f}s), in {args.workers} workers {reps[-1]:,.0f}/s "
+                  f"({rep_s:.2f}s)", flush=True)
+        raw_rate, one_rate, rep_rate = (statistics.median(raws), statistics.median(ones),
+                                        statistics.median(reps))
         lines = [
             f"events: {rep_n} ({situations} situations; {skipped} of types the statistics do not "
             f"fold, headers checked, bodies not decoded) on {topic}",
-            "per run (events/s, raw / replay): " + "; ".join(
-                f"{a:,.0f} / {b:,.0f}" for a, b in zip(raws, reps, strict=True)),
-            f"raw aiokafka read: {raw_rate:,.0f} events/s (median of {args.runs})",
-            f"replay -> statistics: {rep_rate:,.0f} events/s (median of {args.runs})",
-            f"ratio replay/raw: {rep_rate / raw_rate:.2f}",
+            f"per run (events/s, raw / replay in one process / in {args.workers} workers): "
+            + "; ".join(f"{a:,.0f} / {b:,.0f} / {c:,.0f}"
+                        for a, b, c in zip(raws, ones, reps, strict=True)),
+            f"raw aiokafka read (one process): {raw_rate:,.0f} events/s (median of {args.runs})",
+            f"replay -> statistics in one process: {one_rate:,.0f} events/s "
+            f"(median of {args.runs}), ratio to raw {one_rate / raw_rate:.2f}",
+            f"replay -> statistics in {args.workers} workers: {rep_rate:,.0f} events/s "
+            f"(median of {args.runs}), ratio to raw {rep_rate / raw_rate:.2f}, "
+            f"to one process {rep_rate / one_rate:.2f}",
         ]
         print("\n".join(lines))
         if args.record:
@@ -208,7 +225,8 @@ async def main(args: argparse.Namespace) -> None:
                 fh.write(f"\n### analytics replay, {rep_n:,} events ({platform.python_version()}, "
                          f"{platform.machine()})\n\n"
                          f"Command: `.venv/bin/python -m bench.replay --events {args.events} "
-                         f"--runs {args.runs} --record`\n\n" + "".join(f"- {line}\n" for line in lines))
+                         f"--runs {args.runs} --workers {args.workers} --record`\n\n"
+                         + "".join(f"- {line}\n" for line in lines))
     finally:
         if not args.keep:
             await delete(settings, prefix)
@@ -218,6 +236,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1, help="raw reads and replays, alternating")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="worker processes of the parallel replay (default: one per CPU)")
     parser.add_argument("--reuse", help="prefix of a scratch copy filled by an earlier --keep run "
                         f"(starts with {SANDBOX_PREFIX!r})")
     parser.add_argument("--keep", action="store_true", help="keep the scratch topics")

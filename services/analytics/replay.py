@@ -1,4 +1,4 @@
-"""Side-effect-free replay: read topics over a time range and hand each event to a sink.
+"""Side-effect-free replay: read topics over a time range and fold each event into a store.
 
 What makes it safe to run beside live processing:
 
@@ -16,22 +16,35 @@ type and skipped; they never stop a replay.
 Records are decoded by :class:`schemas.decoder.Decoder`: what :func:`schemas.envelope.from_record`
 accepts and refuses, at about half its cost. Given the types its sink folds (``types``), a replay
 skips the records of other types after checking their headers, without decoding their bodies.
-:func:`replay_facts` hands its sink only what a fold reads (:class:`~schemas.decoder.Fact`), with
-the events analytics folds decoded as their views (:mod:`schemas.views`): the same records
+:func:`replay_facts` hands its store only what a fold reads (:class:`~schemas.decoder.Fact`),
+with the events analytics folds decoded as their views (:mod:`schemas.views`): the same records
 accepted and refused, at a fraction of the cost.
+
+A large range is read by worker processes, a group of partitions each (ADR 0016). Decoding and
+folding take one core for as long as the read lasts, and the log reads faster than one core
+folds it (``bench/RESULTS.md``). A key's records share its partition, so readers of disjoint
+partitions fold disjoint keys: each worker folds into its own store, and the stores merge into
+the store one reader would have built. Should a key turn up in two workers' stores (a topic whose
+partition count grew after keyed records were written), the range is read again in this
+process: slower, never wrong.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import multiprocessing
+import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, Literal, Protocol, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -42,16 +55,25 @@ from schemas.envelope import Envelope
 from schemas.errors import ConfigurationError, ContractError, TransientError
 from schemas.topics import SITUATIONS, TOPICS, TopicSpec
 from services.runtime import kafka_client
+from services.runtime.logging import get_logger
 from services.runtime.settings import Settings
 
+_log = get_logger("commande.analytics")
 PRINCIPAL = "analytics"
 """Replays connect as the read-only analytics principal: de-identified topics, no group."""
 DEFAULT_TOPICS: tuple[str, ...] = (SITUATIONS.name,)
 """The live topic the projections read when no ``--topic`` is given."""
 
+PARALLEL_FROM = 50_000
+"""Ranges of at least this many records are read by worker processes (one per CPU) unless the
+caller says how many: below it, starting a process costs more than it saves."""
+
 T = TypeVar("T")
-Sink = Callable[[Envelope[Message]], None]
-FactSink = Callable[[Fact], None]
+Item = TypeVar("Item", contravariant=True)
+PartOf = TypeVar("PartOf", bound="Part", covariant=True)
+P = TypeVar("P", bound="Part")
+Decoding = Literal["decode", "fact"]
+"""The :class:`~schemas.decoder.Decoder` method a replay decodes with."""
 Decode = Callable[[Iterable[tuple[str, bytes | None]], bytes | None], T | None]
 Progress = Callable[[int, int], None]
 """Called as ``progress(records_read, records_total)`` after each fetched batch."""
@@ -79,6 +101,16 @@ class ReplayReport:
     undecodable: Counter[str] = field(default_factory=Counter)
     """Error class name → how many records failed to decode with it."""
     seconds: float = 0.0
+    readers: int = 1
+    """Processes that read the range: worker processes, or 1 (this one; also when the workers'
+    parts shared a key and the range was read again here)."""
+
+    def add(self, other: ReplayReport) -> None:
+        """Count what ``other`` read too (its ranges are of the same plan: not added)."""
+        self.records += other.records
+        self.events += other.events
+        self.skipped += other.skipped
+        self.undecodable.update(other.undecodable)
 
     @property
     def total(self) -> int:
@@ -120,64 +152,229 @@ def parse_time(text: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+class Part(Protocol):
+    """What a store gives back once its reader is done: merges with the parts of other keys."""
+
+    def isdisjoint(self, other: Self, /) -> bool:
+        """Whether none of the keys of ``other`` is in this part too."""
+
+    def update(self, other: Self, /) -> None:
+        """Take in ``other`` (of other keys): as if one reader had read both."""
+
+
+class Store(Protocol[Item, PartOf]):
+    """Where a replay folds what it reads (:mod:`services.analytics.stores`).
+
+    Each reader (this process, or each worker process) folds into a store of its own, made by a
+    picklable factory (a store's class, or a ``functools.partial`` of one), and gives back its
+    part: pickled from a worker to this process, where the parts merge.
+    """
+
+    def apply(self, item: Item, /) -> None:
+        """Fold one decoded record."""
+
+    def done(self) -> PartOf:
+        """The part of everything folded: what the projection needs, and of which keys."""
+
+
 async def replay(
     settings: Settings,
     sources: Sequence[Source],
-    sink: Sink,
+    store: Callable[[], Store[Envelope[Message], P]],
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     progress: Progress | None = None,
     idle_timeout: float = 30.0,
     types: Collection[str] | None = None,
-) -> ReplayReport:
-    """Read ``sources`` from ``start`` to ``end`` (or the end offsets now) into ``sink``.
+    workers: int | None = None,
+) -> tuple[P, ReplayReport]:
+    """Read ``sources`` from ``start`` to ``end`` (or the end offsets now) into new stores.
 
     Args:
         settings: where Kafka is and how to connect (as the read-only ``analytics`` principal).
         sources: from :func:`resolve`.
-        sink: receives every decoded event, in partition order (interleaved across partitions).
+        store: makes an empty store (picklable: a store's class, or a ``functools.partial`` of
+            one); each reader applies the events it decodes to its own, in partition order
+            (interleaved across its partitions).
         start: the first event time to read (``None``: from the beginning of each partition).
         end: read up to the first record at or after this time (``None``: the end offsets
             captured at start).
         progress: optional progress callback.
         idle_timeout: give up when no record arrives for this long while some remain.
-        types: the ``ce_type`` values ``sink`` folds (``None``: every type); records of other
-            types are counted in ``skipped`` and never reach the sink.
+        types: the ``ce_type`` values the store folds (``None``: every type); records of other
+            types are counted in ``skipped`` and never reach the store.
+        workers: processes that read a group of partitions each (``1``: this process only;
+            ``None``: one per CPU this process may use when the range holds at least
+            :data:`PARALLEL_FROM` records, else 1). Never more than the partitions to read.
+
+    Returns:
+        The part of everything read (the readers' parts merged) and what was read.
 
     Raises:
         ConfigurationError: a topic does not exist.
-        TransientError: Kafka is not reachable, or stopped answering mid-replay.
+        TransientError: Kafka is not reachable, stopped answering mid-replay, or a worker died.
     """
-    decoders = {s.name: Decoder(s.spec.name, types).decode for s in sources}
-    return await _replay(settings, decoders, sink, start=start, end=end, progress=progress,
-                         idle_timeout=idle_timeout)
+    return await _replay(settings, sources, "decode", store, start=start, end=end,
+                         progress=progress, idle_timeout=idle_timeout, types=types,
+                         workers=workers)
 
 
 async def replay_facts(
     settings: Settings,
     sources: Sequence[Source],
-    sink: FactSink,
+    store: Callable[[], Store[Fact, P]],
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     progress: Progress | None = None,
     idle_timeout: float = 30.0,
     types: Collection[str] | None = None,
-) -> ReplayReport:
-    """:func:`replay`, handing ``sink`` what a fold reads: :meth:`Decoder.fact` of each record.
+    workers: int | None = None,
+) -> tuple[P, ReplayReport]:
+    """:func:`replay`, applying what a fold reads to the stores: :meth:`Decoder.fact` of each record.
 
-    The same records reach the sink, and the same are counted undecodable or skipped; the
+    The same records reach the store, and the same are counted undecodable or skipped; the
     events of types with a view (:data:`schemas.views.VIEWS`) arrive as their views.
     """
-    decoders = {s.name: Decoder(s.spec.name, types).fact for s in sources}
-    return await _replay(settings, decoders, sink, start=start, end=end, progress=progress,
-                         idle_timeout=idle_timeout)
+    return await _replay(settings, sources, "fact", store, start=start, end=end,
+                         progress=progress, idle_timeout=idle_timeout, types=types,
+                         workers=workers)
 
 
-async def _replay(settings: Settings, decoders: Mapping[str, Decode[T]], sink: Callable[[T], None],
-                  *, start: datetime | None, end: datetime | None, progress: Progress | None,
-                  idle_timeout: float) -> ReplayReport:
+async def _replay(settings: Settings, sources: Sequence[Source], how: Decoding,
+                  store: Callable[[], Store[Any, P]], *, start: datetime | None,
+                  end: datetime | None, progress: Progress | None, idle_timeout: float,
+                  types: Collection[str] | None, workers: int | None) -> tuple[P, ReplayReport]:
+    report = ReplayReport()
+    began = time.monotonic()
+    async with _consumer(settings) as consumer:
+        stops = await _plan(consumer, [s.name for s in sources], start, end, report)
+        groups = partition_groups(stops, worker_count(workers, report.total))
+        read = None
+        if len(groups) > 1:
+            read = _merged(await _in_workers(settings, sources, how, types, groups, store,
+                                             progress, report.total, idle_timeout))
+            if read is not None:
+                report.readers = len(groups)
+            else:
+                _log.warning("replay.read_again_in_one_process",
+                             reason="a key was read by two workers (records of one key on "
+                             "partitions of two groups)")
+        if read is None:
+            one, counts = store(), ReplayReport()
+            await _read(consumer, _decoders(sources, how, types), stops, one.apply, counts,
+                        progress, idle_timeout, report.total)
+            read = one.done(), counts
+    folded, counts = read
+    report.add(counts)
+    report.seconds = time.monotonic() - began
+    return folded, report
+
+
+def worker_count(asked: int | None, records: int) -> int:
+    """How many processes read a range of ``records`` when ``asked`` (``None``: automatic)."""
+    if asked is not None:
+        if asked < 1:
+            raise ConfigurationError(f"a replay needs at least 1 worker, not {asked}")
+        return asked
+    return len(os.sched_getaffinity(0)) if records >= PARALLEL_FROM else 1
+
+
+def partition_groups(stops: Mapping[TopicPartition, tuple[int, int]],
+                     workers: int) -> list[dict[TopicPartition, tuple[int, int]]]:
+    """The partitions holding records, in at most ``workers`` groups of about equal records.
+
+    Largest partition first, each to the group with the fewest records so far (ties: the
+    first); empty groups are dropped, so there are never more groups than such partitions.
+    """
+    groups: list[dict[TopicPartition, tuple[int, int]]] = [{} for _ in range(max(workers, 1))]
+    sizes = [0] * len(groups)
+    held = sorted(((tp, r) for tp, r in stops.items() if r[0] < r[1]),
+                  key=lambda item: (item[1][0] - item[1][1], item[0]))
+    for tp, (first, stop) in held:
+        smallest = sizes.index(min(sizes))
+        groups[smallest][tp] = (first, stop)
+        sizes[smallest] += stop - first
+    return [group for group in groups if group]
+
+
+def _merged(reads: Sequence[tuple[P, ReplayReport]]) -> tuple[P, ReplayReport] | None:
+    """The workers' parts merged into the first, or ``None`` when two hold the same key."""
+    part, counts = reads[0]
+    for other, more in reads[1:]:
+        if not part.isdisjoint(other):
+            return None
+        part.update(other)
+        counts.add(more)
+    return part, counts
+
+
+async def _in_workers(settings: Settings, sources: Sequence[Source], how: Decoding,
+                      types: Collection[str] | None,
+                      groups: Sequence[Mapping[TopicPartition, tuple[int, int]]],
+                      store: Callable[[], Store[Any, P]], progress: Progress | None, total: int,
+                      idle_timeout: float) -> list[tuple[P, ReplayReport]]:
+    """Each group read into its own store by a worker process (``spawn``: nothing of this
+    process's event loop or connections is inherited); progress summed from shared counters."""
+    context = multiprocessing.get_context("spawn")
+    done = context.Array("q", len(groups), lock=False)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(len(groups), mp_context=context, initializer=_start_worker,
+                             initargs=(done,)) as pool:
+        futures = [loop.run_in_executor(pool, _work, settings, sources, how, types, dict(group),
+                                        store, index, idle_timeout)
+                   for index, group in enumerate(groups)]
+        pending: set[asyncio.Future[tuple[P, ReplayReport]]] = set(futures)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+            if progress is not None:
+                progress(min(sum(done), total), total)
+        try:
+            return [future.result() for future in futures]
+        except BrokenProcessPool as exc:
+            raise TransientError(
+                f"a replay worker process died ({exc}); replay in one process with --workers 1"
+            ) from exc
+
+
+_done: Any = None
+"""In a worker process: the shared counters of records read, one per worker."""
+
+
+def _start_worker(done: Any) -> None:
+    global _done
+    _done = done
+
+
+def _work(settings: Settings, sources: Sequence[Source], how: Decoding,
+          types: Collection[str] | None, stops: dict[TopicPartition, tuple[int, int]],
+          store: Callable[[], Store[Any, P]], index: int,
+          idle_timeout: float) -> tuple[P, ReplayReport]:
+    """In a worker process: read ``stops`` into a new store; its part and what was read."""
+
+    def progress(records: int, total: int) -> None:
+        _done[index] = records
+
+    async def read() -> tuple[P, ReplayReport]:
+        mine, report = store(), ReplayReport()
+        async with _consumer(settings) as consumer:
+            await _read(consumer, _decoders(sources, how, types), stops, mine.apply, report,
+                        progress, idle_timeout, sum(b - a for a, b in stops.values()))
+        return mine.done(), report
+
+    return asyncio.run(read())
+
+
+def _decoders(sources: Sequence[Source], how: Decoding,
+              types: Collection[str] | None) -> dict[str, Decode[Any]]:
+    """Per topic, :meth:`Decoder.decode` or :meth:`Decoder.fact` of its contract's decoder."""
+    return {s.name: getattr(Decoder(s.spec.name, types), how) for s in sources}
+
+
+@asynccontextmanager
+async def _consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer of the analytics principal, outside any group; Kafka's errors as ours."""
     consumer = kafka_client.consumer(
         settings, PRINCIPAL, group_id=None, enable_auto_commit=False,
         client_id=f"commande-analytics-replay-{uuid.uuid4().hex[:8]}",
@@ -185,25 +382,16 @@ async def _replay(settings: Settings, decoders: Mapping[str, Decode[T]], sink: C
         max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
         request_timeout_ms=30000,
     )
-    report = ReplayReport()
-    began = time.monotonic()
     try:
         await consumer.start()
     except KafkaError as exc:
         raise TransientError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc}") from exc
     try:
-        stops = await _plan(consumer, list(decoders), start, end, report)
-        active = [tp for tp, (first, stop) in stops.items() if first < stop]
-        consumer.assign(active)
-        for tp in active:
-            consumer.seek(tp, stops[tp][0])
-        await _drain(consumer, decoders, stops, set(active), sink, report, progress, idle_timeout)
+        yield consumer
     except KafkaError as exc:
         raise TransientError(f"replay from Kafka failed: {exc}") from exc
     finally:
         await consumer.stop()
-    report.seconds = time.monotonic() - began
-    return report
 
 
 async def _plan(consumer: AIOKafkaConsumer, names: list[str], start: datetime | None,
@@ -235,11 +423,15 @@ async def _plan(consumer: AIOKafkaConsumer, names: list[str], start: datetime | 
     return plan
 
 
-async def _drain(consumer: AIOKafkaConsumer, decoders: Mapping[str, Decode[T]],
-                 stops: dict[TopicPartition, tuple[int, int]], remaining: set[TopicPartition],
-                 sink: Callable[[T], None], report: ReplayReport, progress: Progress | None,
-                 idle_timeout: float) -> None:
-    total = report.total
+async def _read(consumer: AIOKafkaConsumer, decoders: Mapping[str, Decode[T]],
+                stops: Mapping[TopicPartition, tuple[int, int]], sink: Callable[[T], None],
+                report: ReplayReport, progress: Progress | None, idle_timeout: float,
+                total: int) -> None:
+    """Read each partition of ``stops`` over its range into ``sink``; ``total`` for progress."""
+    remaining = {tp for tp, (first, stop) in stops.items() if first < stop}
+    consumer.assign(list(remaining))
+    for tp in remaining:
+        consumer.seek(tp, stops[tp][0])
     last_record = time.monotonic()
     with _young_collections_only():
         while remaining:
@@ -259,7 +451,7 @@ async def _drain(consumer: AIOKafkaConsumer, decoders: Mapping[str, Decode[T]],
 
 
 def _fold_batch(batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
-                decoders: Mapping[str, Decode[T]], stops: dict[TopicPartition, tuple[int, int]],
+                decoders: Mapping[str, Decode[T]], stops: Mapping[TopicPartition, tuple[int, int]],
                 sink: Callable[[T], None], report: ReplayReport) -> bool:
     """Decode one fetched batch into ``sink``; whether it held any record."""
     for tp, recs in batch.items():

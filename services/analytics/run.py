@@ -9,24 +9,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-from schemas.decoder import Fact
 from schemas.errors import ConfigurationError
 from schemas.topics import EVENT_REQUESTS, SITUATIONS
 from services.analytics.privacy import Method
 from services.analytics.projections import PROJECTIONS, TIMELINE, Keyed
 from services.analytics.projections import event_requests as requests
 from services.analytics.projections import facts as facts_fold
-from services.analytics.projections.provincial import rows
-from services.analytics.projections.statistics import summarize
-from services.analytics.projections.timeline import Timeline
+from services.analytics.projections.provincial import numbered
 from services.analytics.replay import Progress, ReplayReport, Source, replay, replay_facts
+from services.analytics.stores import ProvincialStore, StatisticsStore
 from services.runtime.settings import PROJECT_ROOT, Settings
 
 DIRECTORY = PROJECT_ROOT / "deploy" / "directory" / "halton.yaml"
 FOLDED = facts_fold.FOLDED | requests.FOLDED
-"""What the statistics and provincial projections fold (facts and event requests)."""
+"""What the statistics fold (situations' facts and event requests)."""
 
 
 def default_topics(projection: str) -> tuple[str, ...]:
@@ -55,12 +54,14 @@ class Outcome:
 async def run(settings: Settings, projection: str, sources: Sequence[Source], out: Path, *,
               start: datetime | None, end: datetime | None, types: Mapping[str, str],
               progress: Progress | None = None, protection: Method = Method.SUPPRESS,
-              generated_at: datetime | None = None) -> Outcome:
+              generated_at: datetime | None = None, workers: int | None = None) -> Outcome:
     """Replay ``sources`` into ``projection`` and write its exports under ``out``.
 
     ``protection`` is how counts are protected (complementary suppression, or rounding to base
     5: the analyst's choice); ``generated_at`` (default: now) goes in the report's title only,
-    so every other file stays byte-identical for the same input.
+    so every other file stays byte-identical for the same input. ``workers``: processes that
+    read the range, a group of partitions each (``None``: :func:`~services.analytics.replay.
+    worker_count` decides from the range's size).
     """
     # pyarrow, matplotlib and XlsxWriter (~75 MB) load only when exports are written: the
     # ``commande`` CLI registers this command, and ``commande run <service>`` must not carry them.
@@ -69,35 +70,28 @@ async def run(settings: Settings, projection: str, sources: Sequence[Source], ou
         raise ConfigurationError(
             f"unknown projection {projection!r}; use one of {', '.join(PROJECTIONS)}")
     if projection == "timeline":
-        timelines: Keyed[Timeline] = Keyed(TIMELINE.fold)
-        read = await replay(settings, sources, timelines.apply, start=start, end=end,
-                            progress=progress)
+        timelines, read = await replay(settings, sources, partial(Keyed, TIMELINE.fold),
+                                       start=start, end=end, progress=progress, workers=workers)
         files = exports.write(out, [exports.timeline_dataset(timelines.states())])
+    elif projection == "provincial":
+        closed, read = await replay_facts(settings, sources, partial(ProvincialStore, types),
+                                          start=start, end=end, progress=progress,
+                                          types=facts_fold.FOLDED, workers=workers)
+        files = exports.write(out, [exports.provincial_dataset(numbered(closed.rows))])
     else:
-        facts = facts_fold.Folder()
-        by_request = requests.ByRequest()
-
-        def sink(fact: Fact) -> None:
-            facts.apply(fact)
-            by_request.apply(fact)
-
-        read = await replay_facts(settings, sources, sink, start=start, end=end,
-                                  progress=progress, types=FOLDED)
-        if projection == "provincial":
-            files = exports.write(out, [exports.provincial_dataset(rows(facts.states(), types))])
-        else:
-            stats = summarize(facts.drafts(), types)
-            asked = requests.summarize(by_request.states())
-            rel = release.build(stats, asked, protection)
-            files = exports.write(out, [*exports.statistics_datasets(rel),
-                                        exports.event_request_dataset(rel)])
-            files.append(workbook.write_workbook(out / "statistics.xlsx", rel,
-                                                 period=report.period(rel, start, end)))
-            when = generated_at or datetime.now(UTC)
-            files.append(report.write_report(
-                out / "report.html", rel, title=report.title_of(rel, when, start, end),
-                context=[*_context(sources, start, end, read),
-                         ("protection", protection.value)]))
+        summary, read = await replay_facts(settings, sources, partial(StatisticsStore, types),
+                                           start=start, end=end, progress=progress, types=FOLDED,
+                                           workers=workers)
+        rel = release.build(summary.statistics, summary.asked, protection)
+        files = exports.write(out, [*exports.statistics_datasets(rel),
+                                    exports.event_request_dataset(rel)])
+        files.append(workbook.write_workbook(out / "statistics.xlsx", rel,
+                                             period=report.period(rel, start, end)))
+        when = generated_at or datetime.now(UTC)
+        files.append(report.write_report(
+            out / "report.html", rel, title=report.title_of(rel, when, start, end),
+            context=[*_context(sources, start, end, read),
+                     ("protection", protection.value)]))
     files.append(exports.write_json(out / "replay.json", {
         "projection": projection,
         "topics": [s.name for s in sources],

@@ -22,7 +22,14 @@ from rich.progress import Progress as Bar
 
 from services.analytics.privacy import Method
 from services.analytics.projections import PROJECTIONS
-from services.analytics.replay import DEFAULT_TOPICS, Progress, Source, parse_time, resolve
+from services.analytics.replay import (
+    DEFAULT_TOPICS,
+    PARALLEL_FROM,
+    Progress,
+    Source,
+    parse_time,
+    resolve,
+)
 from services.analytics.run import DIRECTORY, Outcome, agency_types, default_topics, run
 from services.analytics.simulate import Plan, generate, publish
 from services.runtime.clock import SystemClock
@@ -63,6 +70,10 @@ def replay(
         help="How counts are protected: 'suppress' (under 5 shown <5, and the cells that would "
         "give them away hidden, x) or 'round5' (every count rounded to base 5).")
     ] = Method.SUPPRESS,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Processes reading the topics' partitions side by side (1: this process "
+        f"only). Default: one per CPU core for {PARALLEL_FROM:,} records or more, else 1.")
+    ] = None,
 ) -> None:
     """Replay with its own partition assignment: no consumer group, no commit, nothing produced.
 
@@ -77,23 +88,26 @@ def replay(
     types = agency_types(directory)
     if sys.stderr.isatty():
         outcome = _with_progress_bar(settings, projection, sources, out, start,
-                                     end, types, protection)
+                                     end, types, protection, workers)
     else:
         outcome = asyncio.run(run(settings, projection, sources, out, start=start,
                                   end=end, types=types, progress=_log_progress(),
-                                  protection=protection))
+                                  protection=protection, workers=workers))
     read = outcome.report
     log.info("replay done", events=read.events, records=read.records,
-             undecodable=sum(read.undecodable.values()), seconds=round(read.seconds, 2))
+             undecodable=sum(read.undecodable.values()), seconds=round(read.seconds, 2),
+             readers=read.readers)
+    readers = "1 process" if read.readers == 1 else f"{read.readers} processes"
     typer.echo(f"replayed {read.events} events ({sum(read.undecodable.values())} undecodable "
-               f"records skipped) in {read.seconds:.1f}s")
+               f"records skipped) in {read.seconds:.1f}s by {readers}")
     for path in outcome.files:
         typer.echo(f"  wrote {path}")
 
 
 def _with_progress_bar(settings: Settings, projection: str, sources: list[Source], out: Path,
                        start: datetime | None, end: datetime | None,
-                       types: dict[str, str], protection: Method) -> Outcome:
+                       types: dict[str, str], protection: Method,
+                       workers: int | None) -> Outcome:
     """Run with a progress bar on the terminal: events, rate, ETA."""
     columns = (TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} events/s"), TimeRemainingColumn())
@@ -106,7 +120,8 @@ def _with_progress_bar(settings: Settings, projection: str, sources: list[Source
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
 
         return asyncio.run(run(settings, projection, sources, out, start=start, end=end,
-                               types=types, progress=update, protection=protection))
+                               types=types, progress=update, protection=protection,
+                               workers=workers))
 
 
 def _log_progress(every: float = 5.0) -> Progress:

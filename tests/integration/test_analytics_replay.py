@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ import structlog
 import typer
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner
 from typer.testing import CliRunner
 
 from schemas.envelope import Record
@@ -77,10 +79,16 @@ async def prefix(settings: Settings) -> AsyncIterator[str]:
 
 
 async def _replay(settings: Settings, prefix: str, projection: str, out: Path,
-                  start: datetime | None = None, end: datetime | None = None) -> ReplayReport:
+                  start: datetime | None = None, end: datetime | None = None,
+                  workers: int | None = None) -> ReplayReport:
     outcome = await run(settings, projection, resolve([prefix + SITUATIONS]), out,
-                        start=start, end=end, types=agency_types(), generated_at=GENERATED)
+                        start=start, end=end, types=agency_types(), generated_at=GENERATED,
+                        workers=workers)
     return outcome.report
+
+
+def _files(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 async def test_replay_equals_hand_computed_expectations(
@@ -125,6 +133,49 @@ async def test_two_replays_are_byte_identical(
     assert len(files) == 11 + 5 + 5
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+async def test_worker_processes_write_what_one_process_writes(
+        settings: Settings, prefix: str, tmp_path: Path) -> None:
+    for projection in ("statistics", "provincial", "timeline"):
+        one = await _replay(settings, prefix, projection, tmp_path / "one" / projection, workers=1)
+        two = await _replay(settings, prefix, projection, tmp_path / "two" / projection, workers=2)
+        assert (one.readers, two.readers) == (1, 2), projection
+        assert (one.records, one.events, one.undecodable) == (
+            two.records, two.events, two.undecodable)
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert len(_files(tmp_path / "one")) == 11 + 5 + 5
+
+
+async def test_a_key_on_partitions_of_two_workers_is_read_again_in_one_process(
+        settings: Settings, prefix: str, tmp_path: Path) -> None:
+    # One SLA warning of a situation keyed so that it lands on another partition than the
+    # situation's other events: a topic whose partition count changed after it was written.
+    # Where the warning is read does not change the statistics (a warning is counted once per
+    # situation): they must be those of the topic keyed as written.
+    stream = fixed_stream()
+    warning = next(i for i, r in enumerate(stream)
+                   if dict(r.record.headers)["ce_type"].endswith(b".sla_warning.v1"))
+    record = stream[warning].record
+    partitions = list(range(6))
+    home = DefaultPartitioner()(record.key, partitions, partitions)
+    moved = next(k for k in (f"moved-{n}".encode() for n in range(100))
+                 if DefaultPartitioner()(k, partitions, partitions) != home)
+    stream[warning] = dataclasses.replace(stream[warning],
+                                          record=dataclasses.replace(record, key=moved))
+    name = f"sandbox.test-analytics-{uuid.uuid4().hex[:12]}."
+    await publish(settings, iter(stream), prefix=name)
+    try:
+        expected = await _replay(settings, prefix, "statistics", tmp_path / "keyed", workers=1)
+        # as many workers as partitions: each partition holding records is read by its own
+        read = await _replay(settings, name, "statistics", tmp_path / "moved", workers=6)
+    finally:
+        await _delete_prefixed(settings, name)
+    for csv_name in ("statistics.csv", "measures.csv"):
+        assert (tmp_path / "moved" / csv_name).read_bytes() == (
+            tmp_path / "keyed" / csv_name).read_bytes()
+    assert read.events == expected.events == 68
+    assert read.readers == 1
 
 
 async def test_replay_has_no_side_effects(settings: Settings, prefix: str, tmp_path: Path) -> None:

@@ -50,6 +50,18 @@ class Keyed(Generic[S]):
         if new is not None:
             self._states[key] = new
 
+    def done(self) -> Keyed[S]:
+        """What a replay's worker sends back: the states themselves."""
+        return self
+
+    def isdisjoint(self, other: Keyed[S]) -> bool:
+        """Whether ``other`` folded none of these situations."""
+        return self._states.keys().isdisjoint(other._states)
+
+    def update(self, other: Keyed[S]) -> None:
+        """Hold ``other``'s situations too (folded by another reader, of other situations)."""
+        self._states.update(other._states)
+
     def states(self) -> Iterator[S]:
         """Every state, in situation-id order (deterministic)."""
         for key in sorted(self._states):

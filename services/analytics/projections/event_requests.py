@@ -160,6 +160,10 @@ class ByRequest:
         if new is not None:
             self._states[event.request_id] = new
 
+    def keys(self) -> set[UUID]:
+        """The requests folded."""
+        return set(self._states)
+
     def states(self) -> Iterator[RequestFacts]:
         """Every request's facts, in request-id order."""
         for key in sorted(self._states):

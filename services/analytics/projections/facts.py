@@ -227,6 +227,10 @@ class Folder:
             draft = self._drafts[key.int] = Draft(event.situation_id)
         step(draft, event)
 
+    def keys(self) -> set[int]:
+        """The situations folded (their ids as integers)."""
+        return set(self._drafts)
+
     def states(self) -> Iterator[SituationFacts]:
         """Every situation's facts, in situation-id order (deterministic)."""
         for key in sorted(self._drafts):

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from schemas.reference import reference
-from services.analytics.projections.facts import SituationFacts
+from services.analytics.projections.facts import Draft, SituationFacts
 
 HALTON = ZoneInfo("America/Toronto")
 UNKNOWN = "unknown"
@@ -70,9 +70,19 @@ def rows(facts: Iterable[SituationFacts], agency_types: Mapping[str, str]) -> li
         agency_types: agency slug → agency type (from the directory); unknown slugs map to
             ``unknown``.
     """
-    built = [_row(f, agency_types) for f in facts if f.final_conclusion is not None]
-    built.sort(key=_sort_key)
-    return [_numbered(r, i) for i, r in enumerate(built, start=1)]
+    return numbered(closed_rows(facts, agency_types))
+
+
+def closed_rows(facts: Iterable[SituationFacts | Draft],
+                agency_types: Mapping[str, str]) -> list[ProvincialRow]:
+    """The rows of the closed situations of ``facts``, not yet sorted or numbered (row 0)."""
+    return [_row(f, agency_types) for f in facts if f.final_conclusion is not None]
+
+
+def numbered(built: Iterable[ProvincialRow]) -> list[ProvincialRow]:
+    """Rows sorted (district, dates, conclusion, originating sector, then every field) and
+    numbered from 1: the order depends on the rows only, never on how they were read."""
+    return [_numbered(r, i) for i, r in enumerate(sorted(built, key=_sort_key), start=1)]
 
 
 def _sort_key(r: ProvincialRow) -> tuple[str, ...]:
@@ -85,7 +95,7 @@ def _numbered(r: ProvincialRow, n: int) -> ProvincialRow:
     return replace(r, row_number=n)
 
 
-def _row(f: SituationFacts, agency_types: Mapping[str, str]) -> ProvincialRow:
+def _row(f: SituationFacts | Draft, agency_types: Mapping[str, str]) -> ProvincialRow:
     ref = reference()
     conclusion = f.final_conclusion or UNKNOWN
     outcomes = {c.code: c.outcome for c in ref.conclusions}

@@ -34,9 +34,11 @@ import math
 import statistics as pystats
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from typing import Any, TypeVar
 
+from services.analytics.projections.event_requests import RequestStatistics
 from services.analytics.projections.facts import Draft, SituationFacts
 from services.analytics.projections.provincial import HALTON, UNKNOWN
 
@@ -112,6 +114,31 @@ class Statistics:
     def acceptance_rate(self) -> float | None:
         """Share of answered assignments accepted at first answer."""
         return _rate(self.assignments_accepted, self.assignments_answered)
+
+
+Summary = TypeVar("Summary", bound="Statistics | RequestStatistics")
+
+
+def merge(a: Summary, b: Summary) -> Summary:
+    """The statistics of two disjoint sets of situations (or requests) as one summary of both.
+
+    Field by field, by what the field holds: counts add; sorted values (hours) merge, sorted;
+    a table (key → count) adds key by key, in sorted key order as :func:`summarize` gives it;
+    a mapping of tables keeps ``a``'s order of tables. ``merge(summarize(x), summarize(y))``
+    equals ``summarize(x + y)`` for disjoint ``x`` and ``y``.
+    """
+    return replace(a, **{f.name: _merged(getattr(a, f.name), getattr(b, f.name))
+                         for f in fields(a)})
+
+
+def _merged(a: Any, b: Any) -> Any:
+    if isinstance(a, int):
+        return a + b
+    if isinstance(a, tuple):
+        return tuple(sorted(a + b))
+    if all(isinstance(v, int) for v in (*a.values(), *b.values())):
+        return {k: a.get(k, 0) + b.get(k, 0) for k in sorted(a.keys() | b.keys())}
+    return {name: _merged(a.get(name, {}), b.get(name, {})) for name in dict.fromkeys([*a, *b])}
 
 
 def percentile(sorted_values: tuple[float, ...], p: int) -> float | None:
