@@ -64,9 +64,11 @@ PRINCIPAL = "analytics"
 DEFAULT_TOPICS: tuple[str, ...] = (SITUATIONS.name,)
 """The live topic the projections read when no ``--topic`` is given."""
 
-PARALLEL_FROM = 50_000
+PARALLEL_FROM = 150_000
 """Ranges of at least this many records are read by worker processes (one per CPU) unless the
-caller says how many: below it, starting a process costs more than it saves."""
+caller says how many. Starting two workers costs ~1 s here (a new interpreter, its imports, the
+main module's imports again, a connection), which pays off from about 130,000 records
+(bench/RESULTS.md: 50,000 events took 0.74 s in one process, 1.28 s in two workers)."""
 
 T = TypeVar("T")
 Item = TypeVar("Item", contravariant=True)
