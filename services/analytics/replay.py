@@ -33,18 +33,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import multiprocessing
 import os
+import pickle
+import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, Self, TypeVar
+from typing import Any, BinaryIO, Literal, Protocol, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -56,7 +55,7 @@ from schemas.errors import ConfigurationError, ContractError, TransientError
 from schemas.topics import SITUATIONS, TOPICS, TopicSpec
 from services.runtime import kafka_client
 from services.runtime.logging import get_logger
-from services.runtime.settings import Settings
+from services.runtime.settings import PROJECT_ROOT, Settings
 
 _log = get_logger("commande.analytics")
 PRINCIPAL = "analytics"
@@ -64,11 +63,11 @@ PRINCIPAL = "analytics"
 DEFAULT_TOPICS: tuple[str, ...] = (SITUATIONS.name,)
 """The live topic the projections read when no ``--topic`` is given."""
 
-PARALLEL_FROM = 150_000
+PARALLEL_FROM = 100_000
 """Ranges of at least this many records are read by worker processes (one per CPU) unless the
-caller says how many. Starting two workers costs ~1 s here (a new interpreter, its imports, the
-main module's imports again, a connection), which pays off from about 130,000 records
-(bench/RESULTS.md: 50,000 events took 0.74 s in one process, 1.28 s in two workers)."""
+caller says how many. Starting two workers costs ~0.8 s here (a new interpreter, 0.57 s of
+imports, a connection, on cores the broker shares), which pays off from about 95,000 records
+(bench/RESULTS.md: 50,000 events took 0.76 s in one process, 1.12 s in two workers)."""
 
 T = TypeVar("T")
 Item = TypeVar("Item", contravariant=True)
@@ -317,55 +316,97 @@ async def _in_workers(settings: Settings, sources: Sequence[Source], how: Decodi
                       groups: Sequence[Mapping[TopicPartition, tuple[int, int]]],
                       store: Callable[[], Store[Any, P]], progress: Progress | None, total: int,
                       idle_timeout: float) -> list[tuple[P, ReplayReport]]:
-    """Each group read into its own store by a worker process (``spawn``: nothing of this
-    process's event loop or connections is inherited); progress summed from shared counters."""
-    context = multiprocessing.get_context("spawn")
-    done = context.Array("q", len(groups), lock=False)
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(len(groups), mp_context=context, initializer=_start_worker,
-                             initargs=(done,)) as pool:
-        futures = [loop.run_in_executor(pool, _work, settings, sources, how, types, dict(group),
-                                        store, index, idle_timeout)
-                   for index, group in enumerate(groups)]
-        pending: set[asyncio.Future[tuple[P, ReplayReport]]] = set(futures)
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=0.5)
-            if progress is not None:
-                progress(min(sum(done), total), total)
-        try:
-            return [future.result() for future in futures]
-        except BrokenProcessPool as exc:
-            raise TransientError(
-                f"a replay worker process died ({exc}); replay in one process with --workers 1"
-            ) from exc
+    """Each group read into its own store by a worker process; their parts and reports.
+
+    A worker is ``python -m services.analytics.worker``: a new interpreter that imports only
+    what a replay needs (``multiprocessing``'s ``spawn`` would import this program's main module
+    again, the whole ``commande`` CLI), reads its :class:`_Job` pickled from its stdin and
+    writes pickled frames to its stdout: records read so far, then its part, or its error.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = [0] * len(groups)
+    workers: list[asyncio.subprocess.Process] = []
+
+    async def follow(index: int, group: Mapping[TopicPartition, tuple[int, int]],
+                     ) -> tuple[P, ReplayReport]:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.analytics.worker", env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        workers.append(worker)
+        assert worker.stdin is not None
+        assert worker.stdout is not None
+        worker.stdin.write(pickle.dumps(_Job(settings, tuple(sources), how, types, dict(group),
+                                             store, idle_timeout)))
+        await worker.stdin.drain()
+        worker.stdin.close()
+        while True:
+            try:
+                size = int.from_bytes(await worker.stdout.readexactly(4), "big")
+                frame = pickle.loads(await worker.stdout.readexactly(size))  # noqa: S301 (ours)
+            except asyncio.IncompleteReadError:
+                raise TransientError(
+                    f"a replay worker process ended (exit status {await worker.wait()}) before "
+                    "sending its part; replay in one process with --workers 1") from None
+            if frame[0] == "read":
+                done[index] = frame[1]
+                if progress is not None:
+                    progress(min(sum(done), total), total)
+            elif frame[0] == "failed":
+                raise frame[1]
+            else:
+                await worker.wait()
+                return frame[1], frame[2]
+
+    try:
+        return list(await asyncio.gather(*(follow(i, g) for i, g in enumerate(groups))))
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
 
 
-_done: Any = None
-"""In a worker process: the shared counters of records read, one per worker."""
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What a worker process reads: its partitions' ranges, and how to read and fold them."""
+
+    settings: Settings
+    sources: tuple[Source, ...]
+    how: Decoding
+    types: Collection[str] | None
+    stops: dict[TopicPartition, tuple[int, int]]
+    store: Callable[[], Store[Any, Any]]
+    idle_timeout: float
 
 
-def _start_worker(done: Any) -> None:
-    global _done
-    _done = done
+def serve(jobs: BinaryIO, frames: BinaryIO) -> None:
+    """A worker process: read one :class:`_Job` from ``jobs``, write frames to ``frames``."""
 
+    def send(*frame: object) -> None:
+        data = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
+        frames.write(len(data).to_bytes(4, "big") + data)
+        frames.flush()
 
-def _work(settings: Settings, sources: Sequence[Source], how: Decoding,
-          types: Collection[str] | None, stops: dict[TopicPartition, tuple[int, int]],
-          store: Callable[[], Store[Any, P]], index: int,
-          idle_timeout: float) -> tuple[P, ReplayReport]:
-    """In a worker process: read ``stops`` into a new store; its part and what was read."""
+    job: _Job = pickle.load(jobs)  # noqa: S301 (written by the replay that started us)
 
-    def progress(records: int, total: int) -> None:
-        _done[index] = records
-
-    async def read() -> tuple[P, ReplayReport]:
-        mine, report = store(), ReplayReport()
-        async with _consumer(settings) as consumer:
-            await _read(consumer, _decoders(sources, how, types), stops, mine.apply, report,
-                        progress, idle_timeout, sum(b - a for a, b in stops.values()))
+    async def read() -> tuple[object, ReplayReport]:
+        mine, report = job.store(), ReplayReport()
+        async with _consumer(job.settings) as consumer:
+            await _read(consumer, _decoders(job.sources, job.how, job.types), job.stops,
+                        mine.apply, report, lambda records, _: send("read", records),
+                        job.idle_timeout, sum(b - a for a, b in job.stops.values()))
         return mine.done(), report
 
-    return asyncio.run(read())
+    try:
+        part, report = asyncio.run(read())
+    except Exception as exc:  # every error goes to the replay that waits for it
+        try:
+            send("failed", exc)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            send("failed", TransientError(f"a replay worker failed: {exc!r}"))
+        raise SystemExit(1) from None
+    send("done", part, report)
 
 
 def _decoders(sources: Sequence[Source], how: Decoding,

@@ -11,14 +11,15 @@ import dataclasses
 import os
 import pickle
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from functools import partial
+from typing import TypeVar, cast
 from uuid import UUID
 
 import pytest
 from aiokafka import TopicPartition
 
 from schemas.decoder import Decoder, Fact
-from schemas.errors import ConfigurationError
+from schemas.errors import ConfigurationError, TransientError
 from schemas.topics import EVENT_REQUESTS, SITUATIONS
 from services.analytics.projections.facts import Folder
 from services.analytics.projections.provincial import numbered, rows
@@ -26,13 +27,17 @@ from services.analytics.projections.statistics import Statistics, merge
 from services.analytics.replay import (
     PARALLEL_FROM,
     ReplayReport,
+    Store,
+    _in_workers,
     _merged,
     partition_groups,
+    resolve,
     worker_count,
 )
 from services.analytics.run import FOLDED, agency_types
 from services.analytics.simulate import Plan, generate
 from services.analytics.stores import ProvincialStore, Rows, StatisticsStore, Summary
+from services.runtime.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -175,3 +180,23 @@ def test_how_many_workers_read_a_range() -> None:
     assert worker_count(None, PARALLEL_FROM) == len(os.sched_getaffinity(0))
     with pytest.raises(ConfigurationError, match="at least 1 worker"):
         worker_count(0, 10)
+
+
+def _one_group() -> list[dict[TopicPartition, tuple[int, int]]]:
+    return [{_tp(0): (0, 10)}]
+
+
+async def test_a_worker_that_fails_raises_its_error_in_the_replay() -> None:
+    # The store's factory raises in the worker process before any connection: the worker sends
+    # its error back and the replay raises it.
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        await _in_workers(Settings(), resolve(["commande.situations.v1"]), "fact", None,
+                          _one_group(), cast("Callable[[], Store[Fact, Summary]]",
+                                             partial(int, "not a number")), None, 10, 1.0)
+
+
+async def test_a_worker_that_dies_without_its_part_is_a_transient_error() -> None:
+    with pytest.raises(TransientError, match=r"exit status 3\) before sending its part; "
+                       "replay in one process with --workers 1"):
+        await _in_workers(Settings(), resolve(["commande.situations.v1"]), "fact", None,
+                          _one_group(), partial(os._exit, 3), None, 10, 1.0)
