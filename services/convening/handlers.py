@@ -62,6 +62,8 @@ from services.convening.placement import (
     Participants,
     Placed,
     place_all,
+    reach_of,
+    reaching,
     widened,
     windows_for,
 )
@@ -144,6 +146,10 @@ class Handlers:
     def __init__(self, deps: Deps, stores: Stores = PgConveningStore) -> None:
         self.deps = deps
         self._stores = stores
+        self._reach: dict[str, datetime] = {}
+        """Per district, the latest meeting start the last routine placement there used: the
+        next batch reads its calendar that far at once (:func:`reaching`; a hint, never a
+        fact)."""
 
     def _emit(self, events: Sequence[Message], cause: Envelope[Message] | None,
               now: datetime) -> list[OutRecord]:
@@ -221,7 +227,7 @@ class Handlers:
                      now: datetime) -> tuple[list[Placed], Calendar]:
         """Read the calendar the briefs need (more if placement asks) and place them; the
         placements, and the calendar read."""
-        windows = windows_for(tables, briefs)
+        windows = reaching(windows_for(tables, briefs), self._reach)
         capacity = self.deps.settings.meeting_capacity
         while True:
             booked = await store.meetings_in([(d, lo, hi) for d, (lo, hi) in windows.items()],
@@ -235,6 +241,7 @@ class Handlers:
                 district = next(b.district for b in briefs if b.situation_id == result.situation_id)
                 raise RuleViolation(
                     f"no meeting of the {district} table has room for {result.situation_id}")
+            self._reach.update(reach_of(briefs, result[0]))
             return result[0], calendar
 
     async def _book(self, store: ConveningStore,

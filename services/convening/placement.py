@@ -89,6 +89,27 @@ def windows_for(tables: Mapping[str, TableSettings], briefs: Sequence[SituationB
     return windows
 
 
+def reaching(windows: Windows, reach: Mapping[str, datetime]) -> Windows:
+    """``windows`` read on, per district, to ``reach`` (where the previous placements went) when
+    that is further: at a busy table the meetings with room are weeks ahead, and the calendar
+    from each situation's arrival to its next regular meeting was read and widened 4-5 times a
+    batch before placement got there. Reading further never changes a placement (the calendar
+    covers more, known as it is); it only spares the rounds of :class:`Missing`."""
+    return {d: (lo, max(hi, reach[d]) if d in reach else hi) for d, (lo, hi) in windows.items()}
+
+
+def reach_of(briefs: Sequence[SituationBrief], placed: Sequence[Placed]) -> dict[str, datetime]:
+    """Per district, the latest meeting start of the routine situations of ``briefs`` as
+    ``placed`` (in the same order): how far the next read should go. Urgent ones are left out:
+    they go within a day whatever the routine backlog, and would pull the read back."""
+    reach: dict[str, datetime] = {}
+    for b, p in zip(briefs, placed, strict=True):
+        d, at = p.meeting.district, p.meeting.starts_at
+        if b.priority != "urgent" and (d not in reach or at > reach[d]):
+            reach[d] = at
+    return reach
+
+
 def widened(windows: Windows, missing: Missing) -> Windows:
     """``windows`` grown to cover what placement found ``missing``, and beyond it by the
     window's length (at least :data:`WIDEN`), so a long overflow reads a few times, not once per

@@ -30,6 +30,8 @@ from services.convening.placement import (
     NoRoom,
     Placed,
     place_all,
+    reach_of,
+    reaching,
     widened,
     windows_for,
 )
@@ -233,3 +235,64 @@ def test_a_missing_meeting_widens_the_read_past_it_by_at_least_four_weeks() -> N
     long = {"district_1": (NOW, NOW + timedelta(days=60))}
     assert widened(long, Missing("district_1", NOW - timedelta(days=1)))["district_1"] == (
         NOW - timedelta(days=1), NOW + timedelta(days=120))
+
+
+def test_the_read_goes_on_to_where_the_last_placements_went_never_less() -> None:
+    windows = {"district_1": (NOW, NOW + timedelta(days=7)), "district_2": (NOW, NOW),
+               "district_3": (NOW, NOW + timedelta(days=30))}
+    reach = {"district_1": NOW + timedelta(days=40), "district_3": NOW + timedelta(days=3),
+             "district_9": NOW + timedelta(days=90)}
+    assert reaching(windows, reach) == {
+        "district_1": (NOW, NOW + timedelta(days=40)), "district_2": (NOW, NOW),
+        "district_3": (NOW, NOW + timedelta(days=30))}
+
+
+def test_the_reach_is_where_the_routine_situations_went() -> None:
+    batch = briefs(60, seed=4)
+    result = place_all(Calendar(WIDE, {}), TABLES, batch, CAPACITY, participants, NOW)
+    assert not isinstance(result, Missing | NoRoom)
+    placed = result[0]
+    reach = reach_of(batch, placed)
+    for district in TABLES:
+        routine = [p.meeting.starts_at for b, p in zip(batch, placed, strict=True)
+                   if b.district == district and b.priority == "routine"]
+        assert reach[district] == max(routine)
+    urgent = [b for b in batch if b.priority == "urgent"]
+    alone = place_all(Calendar(WIDE, {}), TABLES, urgent, CAPACITY, participants, NOW)
+    assert not isinstance(alone, Missing | NoRoom)
+    assert urgent
+    assert reach_of(urgent, alone[0]) == {}, "urgent placements never set the reach"
+
+
+def _read_and_place(stored: Calendar, batch: Sequence[SituationBrief],
+                    windows: dict[str, tuple[datetime, datetime]]) -> tuple[list[Placed], int]:
+    """What the shell does: read the stored meetings in ``windows``, place, widen on Missing;
+    the placements and how many reads it took."""
+    reads = 0
+    while True:
+        reads += 1
+        seen = {mid: b for mid, b in stored.meetings.items()
+                if b.slot.district in windows
+                and windows[b.slot.district][0] <= b.slot.starts_at <= windows[b.slot.district][1]}
+        result = place_all(Calendar(windows, seen), TABLES, batch, CAPACITY, participants, NOW)
+        if isinstance(result, Missing):
+            windows = widened(windows, result)
+            continue
+        assert not isinstance(result, NoRoom)
+        return result[0], reads
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_placed_on_a_calendar_read_further_places_the_same(seed: int) -> None:
+    # A busy calendar: the first batch fills weeks of meetings; the next one is placed once
+    # from the windows of its briefs, once from those read on to where the first went.
+    first_batch = briefs(150, seed)
+    first = place_all(Calendar(WIDE, {}), TABLES, first_batch, CAPACITY, participants, NOW)
+    assert not isinstance(first, Missing | NoRoom)
+    placed, stored = first
+    batch = briefs(40, seed + 100)
+    plain, plain_reads = _read_and_place(stored, batch, windows_for(TABLES, batch))
+    far, far_reads = _read_and_place(
+        stored, batch, reaching(windows_for(TABLES, batch), reach_of(first_batch, placed)))
+    assert far == plain
+    assert far_reads < plain_reads

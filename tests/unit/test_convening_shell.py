@@ -329,6 +329,20 @@ async def test_a_batch_fills_a_meeting_in_turn_then_the_next_regular_one(
     assert sorted(b.situations for b in booked) == [1, 2]
 
 
+async def test_a_batch_reads_the_calendar_as_far_as_the_last_placement_went_at_once(
+        directory: DirectoryHolder) -> None:
+    s = shell(directory, meeting_capacity=2)
+    first = await s.situations(*(opened(s.clock, municipality="burlington", district="district_3")
+                                 for _ in range(5)))
+    meetings = [e.meeting_id for e in first.all(SituationScheduled)]
+    assert len(set(meetings)) == 3, "2 + 2 + 1: the third regular meeting has room"
+    reads = s.store.calendar_reads
+    later = await s.situations(opened(s.clock, municipality="burlington", district="district_3"))
+    [scheduled] = later.all(SituationScheduled)
+    assert scheduled.meeting_id == meetings[-1], "where placement puts it, however far it reads"
+    assert s.store.calendar_reads == reads + 1, "one read, up to the third meeting, not three"
+
+
 def _placement_waits(batch: str) -> float:
     return REGISTRY.get_sample_value("commande_placement_lock_wait_seconds_count",
                                      {"batch": batch}) or 0.0

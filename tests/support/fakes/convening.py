@@ -116,6 +116,7 @@ class InMemoryConveningStore(ConveningTimers):
     """The schema's ``durable_timers`` (convening's timer methods are
     :class:`~services.convening.store.ConveningTimers`' over it, as on PostgreSQL)."""
     placement_locks: int = 0
+    calendar_reads: int = 0
     locked_districts: list[tuple[str, ...]] = field(default_factory=list)
     """The districts of each :meth:`lock_placement`, in order."""
     """How many times placement was locked (the shell must lock before it places)."""
@@ -180,6 +181,7 @@ class InMemoryConveningStore(ConveningTimers):
 
     async def meetings_in(self, windows: Sequence[tuple[str, datetime, datetime]],
                           capacity: int) -> list[Booked]:
+        self.calendar_reads += 1
         return [Booked(MeetingSlot.model_validate_json(m.slot), m.situation_count,
                        self._invited(mid) if m.situation_count < capacity else ())
                 for district, lo, hi in windows for mid, m in self.meetings.items()
