@@ -14,7 +14,7 @@ captured at start, or the offsets for ``end``. Records that do not decode are co
 type and skipped; they never stop a replay.
 
 Records are decoded by :class:`schemas.decoder.Decoder`: what :func:`schemas.envelope.from_record`
-accepts and refuses, at about half its cost. Given the types its sink folds (``types``), a replay
+accepts and refuses, at about half its cost. Given the types its store folds (``types``), a replay
 skips the records of other types after checking their headers, without decoding their bodies.
 :func:`replay_facts` hands its store only what a fold reads (:class:`~schemas.decoder.Fact`),
 with the events analytics folds decoded as their views (:mod:`schemas.views`): the same records
@@ -98,7 +98,7 @@ class ReplayReport:
     events: int = 0
     """Records that passed the contract checks (``skipped`` ones: their headers)."""
     skipped: int = 0
-    """Of ``events``, those of a type the sink does not fold: headers checked, body not decoded."""
+    """Of ``events``, those of a type the store does not fold: headers checked, body not decoded."""
     undecodable: Counter[str] = field(default_factory=Counter)
     """Error class name → how many records failed to decode with it."""
     seconds: float = 0.0

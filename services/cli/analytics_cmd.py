@@ -72,7 +72,8 @@ def replay(
     ] = Method.SUPPRESS,
     workers: Annotated[int | None, typer.Option(
         min=1, help="Processes reading the topics' partitions side by side (1: this process "
-        f"only). Default: one per CPU core for {PARALLEL_FROM:,} records or more, else 1.")
+        f"only). Default: one per CPU core for {PARALLEL_FROM:,} records or more, else 1; "
+        "the timeline: 1.")
     ] = None,
 ) -> None:
     """Replay with its own partition assignment: no consumer group, no commit, nothing produced.
