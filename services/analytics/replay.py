@@ -323,8 +323,9 @@ async def _in_workers(settings: Settings, sources: Sequence[Source], how: Decodi
     again, the whole ``commande`` CLI), reads its :class:`_Job` pickled from its stdin and
     writes pickled frames to its stdout: records read so far, then its part, or its error.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    path = os.environ.get("PYTHONPATH")  # this checkout's code first, as this process runs it
+    env = {**os.environ, "PYTHONPATH": f"{PROJECT_ROOT}{os.pathsep}{path}" if path
+           else str(PROJECT_ROOT)}
     done = [0] * len(groups)
     workers: list[asyncio.subprocess.Process] = []
 
