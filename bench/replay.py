@@ -15,7 +15,7 @@ with the stack up (default N = 1,000,000, R = 1).
    :func:`~services.analytics.projections.statistics.summarize`), as ``commande replay`` does:
    once in one process (``workers=1``), once in worker processes, a group of partitions each
    (``--workers``, default one per CPU core this process may use; process start, pickling and
-   merging the stores included).
+   merging the stores' parts included).
 
 Steps 2 and 3 run ``R`` times, alternating, over the same copy; prints each run's rates, the
 medians and their ratios to the raw read; ``--record`` appends them to ``bench/RESULTS.md``.

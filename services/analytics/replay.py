@@ -359,13 +359,17 @@ async def _in_workers(settings: Settings, sources: Sequence[Source], how: Decodi
                 await worker.wait()
                 return frame[1], frame[2]
 
+    following = [asyncio.ensure_future(follow(i, g)) for i, g in enumerate(groups)]
     try:
-        return list(await asyncio.gather(*(follow(i, g) for i, g in enumerate(groups))))
-    finally:
+        return list(await asyncio.gather(*following))
+    finally:  # one failed (or we were cancelled): the others stop, and their workers with them
+        for task in following:
+            task.cancel()
         for worker in workers:
             if worker.returncode is None:
                 worker.kill()
                 await worker.wait()
+        await asyncio.gather(*following, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)
