@@ -252,25 +252,25 @@ async def _replay(settings: Settings, sources: Sequence[Source], how: Decoding,
     async with _consumer(settings) as consumer:
         stops = await _plan(consumer, [s.name for s in sources], start, end, report)
         groups = partition_groups(stops, worker_count(workers, report.total))
-        read = None
+        merged = None
         if len(groups) > 1:
-            read = _merged(await _in_workers(settings, sources, how, types, groups, store,
-                                             progress, report.total, idle_timeout))
-            if read is not None:
-                report.readers = len(groups)
-            else:
+            merged = _merged(await _in_workers(settings, sources, how, types, groups, store,
+                                               progress, report.total, idle_timeout))
+            if merged is None:
                 _log.warning("replay.read_again_in_one_process",
                              reason="a key was read by two workers (records of one key on "
                              "partitions of two groups)")
-        if read is None:
-            one, counts = store(), ReplayReport()
-            await _read(consumer, _decoders(sources, how, types), stops, one.apply, counts,
+        if merged is not None:
+            part, counts = merged
+            report.add(counts)
+            report.readers = len(groups)
+        else:
+            one = store()
+            await _read(consumer, _decoders(sources, how, types), stops, one.apply, report,
                         progress, idle_timeout, report.total)
-            read = one.done(), counts
-    folded, counts = read
-    report.add(counts)
+            part = one.done()
     report.seconds = time.monotonic() - began
-    return folded, report
+    return part, report
 
 
 def worker_count(asked: int | None, records: int) -> int:

@@ -116,10 +116,10 @@ class Statistics:
         return _rate(self.assignments_accepted, self.assignments_answered)
 
 
-Summary = TypeVar("Summary", bound="Statistics | RequestStatistics")
+Counted = TypeVar("Counted", bound="Statistics | RequestStatistics")
 
 
-def merge(a: Summary, b: Summary) -> Summary:
+def merge(a: Counted, b: Counted) -> Counted:
     """The statistics of two disjoint sets of situations (or requests) as one summary of both.
 
     Field by field, by what the field holds: counts add; sorted values (hours) merge, sorted;
