@@ -271,10 +271,9 @@ class Handlers:
                 invitations={**loaded.invitations,
                              **await store.load_invitations_of(booking.meetings)},
                 rows={**loaded.rows, **{r.situation_id: r for r in rows}})
-        await store.insert_situations(booking.situations)
-        await store.insert_meetings(booking.meetings)
+        await store.record_booking(situations=booking.situations, meetings=booking.meetings,
+                                   joined=booking.joined)
         await store.insert_timers(booking.timers, now)
-        await store.add_situations(booking.joined)
         await store.record_issued_many(booking.revisions, now)
         await store.mark_pending(booking.waiting, now)
         for mid, wake in booking.wake.items():

@@ -61,10 +61,6 @@ class ConveningStore(Protocol):
         """Which of ``situation_ids`` are stored."""
         ...
 
-    async def insert_situations(self, situations: Sequence[NewSituation]) -> None:
-        """Record newly opened situations (known not to exist, under the placement lock)."""
-        ...
-
     async def agenda_rows(self, situation_ids: Sequence[UUID]) -> list[AgendaRow]:
         """Agenda data of the given situations (unknown ids are left out; no order)."""
         ...
@@ -88,10 +84,6 @@ class ConveningStore(Protocol):
         ``invited`` is empty: nothing joins it."""
         ...
 
-    async def insert_meetings(self, meetings: Sequence[NewMeeting]) -> None:
-        """Create meetings (known not to exist, under the placement lock)."""
-        ...
-
     async def read_meeting(self, meeting_id: UUID) -> MeetingSlot | None:
         """The meeting, if it exists."""
         ...
@@ -100,10 +92,14 @@ class ConveningStore(Protocol):
         """When each stored meeting of ``meeting_ids`` is planned to end (unknown ones absent)."""
         ...
 
-    async def add_situations(self, joined: Sequence[tuple[UUID, UUID, Joining]]) -> None:
-        """Record situations joining meetings, ``(meeting_id, situation_id, joining)`` in order:
-        new invitations, every participant's agenda entry (one already there is kept), the
-        meetings' situation counts (one per tuple)."""
+    async def record_booking(self, *, situations: Sequence[NewSituation] = (),
+                             meetings: Sequence[NewMeeting] = (),
+                             joined: Sequence[tuple[UUID, UUID, Joining]] = ()) -> None:
+        """Record a batch's placements at once, all or none: newly opened ``situations`` and
+        new ``meetings`` (known not to exist, under the placement lock), then situations joining
+        meetings, ``(meeting_id, situation_id, joining)`` in order: new invitations, every
+        participant's agenda entry (one already there is kept), the meetings' situation counts
+        (one per tuple; a joined meeting may be one of ``meetings``)."""
         ...
 
     async def load_invitations(self, meeting_id: UUID) -> MeetingInvitations:

@@ -37,14 +37,6 @@ FROM unnest($1::text[]) AS d
 """The placement locks of the districts ``$1``, taken in the array's order (sorted by the store,
 so two transactions never wait for each other's second district)."""
 KNOWN_SITUATIONS = "SELECT situation_id FROM situations WHERE situation_id = ANY($1::uuid[])"
-INSERT_SITUATIONS = """
-INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
-                        updated_at)
-SELECT i, d, p, o, s::jsonb, st::jsonb, v, o
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-            $7::int[]) WITH ORDINALITY AS t(i, d, p, o, s, st, v, n)
-ORDER BY n
-"""
 MEETINGS_IN_WINDOWS = """
 SELECT m.slot, m.situation_count,
        CASE WHEN m.situation_count < $4 THEN ARRAY(
@@ -60,32 +52,46 @@ window (the lateral subquery; joined to the windows instead, PostgreSQL planned 
 of every meeting, 3.7 ms at 6,900 meetings against 0.1 ms), and the agencies invited to those with
 fewer than ``$4`` (the capacity) situations: placement never joins a full meeting, and a backlog's
 calendar reads walk past dozens of them."""
-INSERT_MEETINGS = """
-INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, scheduled_at)
-SELECT i, d, k, s, e, sl::jsonb, sc
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-            $6::text[], $7::timestamptz[]) WITH ORDINALITY AS t(i, d, k, s, e, sl, sc, n)
-ORDER BY n
-"""
-COUNT_SITUATIONS = """
-UPDATE meetings m SET situation_count = m.situation_count + t.added
-FROM unnest($1::uuid[], $2::int[]) AS t(meeting_id, added)
-WHERE m.meeting_id = t.meeting_id
-"""
-ADD_INVITATIONS_MANY = """
-INSERT INTO invitations (meeting_id, agency_id, invitation_id, name)
-SELECT m, a, i, n FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[])
-    WITH ORDINALITY AS t(m, a, i, n, o)
-ORDER BY o
-"""
-ADD_INVITED_FOR_MANY = """
+RECORD_BOOKING = """
+WITH new_situations AS (
+    INSERT INTO situations (situation_id, district, priority, opened_at, summary, state, version,
+                            updated_at)
+    SELECT i, d, p, o, s::jsonb, st::jsonb, v, o
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+                $7::int[]) WITH ORDINALITY AS t(i, d, p, o, s, st, v, n)
+    ORDER BY n
+), new_meetings AS (
+    INSERT INTO meetings (meeting_id, district, kind, starts_at, ends_at, slot, scheduled_at,
+                          situation_count)
+    SELECT i, d, k, s, e, sl::jsonb, sc, c
+    FROM unnest($8::uuid[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[],
+                $13::text[], $14::timestamptz[], $15::int[]) WITH ORDINALITY
+        AS t(i, d, k, s, e, sl, sc, c, n)
+    ORDER BY n
+), counted AS (
+    UPDATE meetings m SET situation_count = m.situation_count + t.added
+    FROM unnest($16::uuid[], $17::int[]) AS t(meeting_id, added)
+    WHERE m.meeting_id = t.meeting_id
+), new_invitations AS (
+    INSERT INTO invitations (meeting_id, agency_id, invitation_id, name)
+    SELECT m, a, i, n FROM unnest($18::uuid[], $19::text[], $20::uuid[], $21::text[])
+        WITH ORDINALITY AS t(m, a, i, n, o)
+    ORDER BY o
+)
 INSERT INTO invited_for (meeting_id, agency_id, situation_id, reasons, matched_categories, why)
 SELECT m, a, s, string_to_array(r, ','), string_to_array(c, ','), w
-FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+FROM unnest($22::uuid[], $23::text[], $24::uuid[], $25::text[], $26::text[], $27::text[])
     WITH ORDINALITY AS t(m, a, s, r, c, w, o)
 ORDER BY o
 ON CONFLICT DO NOTHING
 """
+"""A batch's placements in one statement (one round trip under the placement lock): the new
+situations ``$1..$7``; the new meetings ``$8..$14`` holding ``$15`` situations each; the
+situation counts ``$17`` added to the stored meetings ``$16`` (the statement's parts share one
+snapshot: an ``UPDATE`` here would not see a meeting inserted beside it); the new invitations
+``$18..$21``; the agenda entries ``$22..$27`` (one already there is kept). Each part keeps its
+arrays' order (``invitations.seq``, ``invited_for.seq``). Foreign keys are checked at the end of
+the statement, so an entry may name an invitation, and an invitation a meeting, inserted in it."""
 LOAD_INVITATIONS_MANY = """
 SELECT i.meeting_id, i.agency_id, i.invitation_id, i.name, f.situation_id, f.reasons,
        f.matched_categories, f.why
@@ -224,15 +230,6 @@ class PgConveningStore(ConveningTimers):
         return {r["situation_id"]
                 for r in await self._conn.fetch(KNOWN_SITUATIONS, list(situation_ids))}
 
-    async def insert_situations(self, situations: Sequence[NewSituation]) -> None:
-        """Record newly opened situations with their states (one statement)."""
-        states = [s.state for s in situations]
-        await self._conn.execute(
-            INSERT_SITUATIONS, [s.situation_id for s in states], [s.district for s in states],
-            [s.priority for s in states], [s.opened_at for s in states],
-            [s.summary_json for s in situations], [s.model_dump_json() for s in states],
-            [s.version for s in states])
-
     async def agenda_rows(self, situation_ids: Sequence[UUID]) -> list[AgendaRow]:
         """Agenda data of the given situations (unknown ids are left out)."""
         return [_agenda_row(r) for r in await self._conn.fetch(AGENDA_ROWS, list(situation_ids))]
@@ -259,17 +256,6 @@ class PgConveningStore(ConveningTimers):
         return [Booked(MeetingSlot.model_validate_json(r["slot"]), int(r["situation_count"]),
                        tuple(r["invited"])) for r in rows]
 
-    async def insert_meetings(self, meetings: Sequence[NewMeeting]) -> None:
-        """Create meetings (known not to exist, under the placement lock)."""
-        if not meetings:
-            return
-        slots = [m.slot for m in meetings]
-        await self._conn.execute(
-            INSERT_MEETINGS, [s.meeting_id for s in slots], [s.district for s in slots],
-            [s.kind.value for s in slots], [s.starts_at for s in slots],
-            [m.ends_at for m in meetings], [s.model_dump_json() for s in slots],
-            [s.scheduled_at for s in slots])
-
     async def read_meeting(self, meeting_id: UUID) -> MeetingSlot | None:
         """The meeting, if it exists."""
         raw = await self._conn.fetchval(READ_MEETING, meeting_id)
@@ -280,24 +266,37 @@ class PgConveningStore(ConveningTimers):
         return {r["meeting_id"]: r["ends_at"]
                 for r in await self._conn.fetch(MEETING_ENDS, list(meeting_ids))}
 
-    async def add_situations(self, joined: Sequence[tuple[UUID, UUID, Joining]]) -> None:
-        """Record situations joining meetings, ``(meeting_id, situation_id, joining)`` in order:
-        new invitations, every participant's agenda entry, the meetings' situation counts."""
+    async def record_booking(self, *, situations: Sequence[NewSituation] = (),
+                             meetings: Sequence[NewMeeting] = (),
+                             joined: Sequence[tuple[UUID, UUID, Joining]] = ()) -> None:
+        """Record a batch's placements in one statement (:data:`RECORD_BOOKING`)."""
+        if not (situations or meetings or joined):
+            return
+        states = [s.state for s in situations]
+        slots = [m.slot for m in meetings]
         added: dict[UUID, int] = {}
         for mid, _, _ in joined:
             added[mid] = added.get(mid, 0) + 1
-        await self._conn.execute(COUNT_SITUATIONS, list(added), list(added.values()))
+        created = {s.meeting_id for s in slots}
+        stored = [mid for mid in added if mid not in created]  # the others' counts are inserted
         new = [(mid, i) for mid, _, j in joined for i in j.new]
-        if new:
-            await self._conn.execute(
-                ADD_INVITATIONS_MANY, [m for m, _ in new], [i.agency_id for _, i in new],
-                [i.invitation_id for _, i in new], [i.name for _, i in new])
         entries = [(mid, sid, a, e) for mid, sid, j in joined for a, e in j.entries]
-        if entries:
-            await self._conn.execute(
-                ADD_INVITED_FOR_MANY, [m for m, _, _, _ in entries], [a for _, _, a, _ in entries],
-                [s for _, s, _, _ in entries], [",".join(e.reasons) for *_, e in entries],
-                [",".join(e.matched_categories) for *_, e in entries], [e.why for *_, e in entries])
+        await self._conn.execute(
+            RECORD_BOOKING,
+            [s.situation_id for s in states], [s.district for s in states],
+            [s.priority for s in states], [s.opened_at for s in states],
+            [s.summary_json for s in situations], [s.model_dump_json() for s in states],
+            [s.version for s in states],
+            [s.meeting_id for s in slots], [s.district for s in slots],
+            [s.kind.value for s in slots], [s.starts_at for s in slots],
+            [m.ends_at for m in meetings], [s.model_dump_json() for s in slots],
+            [s.scheduled_at for s in slots], [added.get(s.meeting_id, 0) for s in slots],
+            stored, [added[mid] for mid in stored],
+            [m for m, _ in new], [i.agency_id for _, i in new],
+            [i.invitation_id for _, i in new], [i.name for _, i in new],
+            [m for m, _, _, _ in entries], [a for _, _, a, _ in entries],
+            [s for _, s, _, _ in entries], [",".join(e.reasons) for *_, e in entries],
+            [",".join(e.matched_categories) for *_, e in entries], [e.why for *_, e in entries])
 
     async def load_invitations(self, meeting_id: UUID) -> MeetingInvitations:
         """Every invitation of the meeting with the situations each participant is invited for."""

@@ -94,7 +94,7 @@ class ConveningStoreContract:
     async def test_inserted_situations_are_known_and_read_back_as_stored(
             self, store: ConveningStore) -> None:
         a, b = new_situation(), new_situation(priority="routine", at=T0 + timedelta(minutes=5))
-        await store.insert_situations([a, b])
+        await store.record_booking(situations=[a, b])
         sids = [sid_of(a), sid_of(b)]
         assert await store.known_situations([*sids, uuid7()]) == set(sids)
         assert await store.lock_situation(sids[0]) == a.state
@@ -106,15 +106,15 @@ class ConveningStoreContract:
 
     async def test_a_situation_is_inserted_once(self, store: ConveningStore) -> None:
         a = new_situation()
-        await store.insert_situations([a])
+        await store.record_booking(situations=[a])
         with pytest.raises(asyncpg.UniqueViolationError):
-            await store.insert_situations([new_situation(), a])
+            await store.record_booking(situations=[new_situation(), a])
 
     async def test_a_state_is_saved_over_the_version_it_was_decided_from(
             self, store: ConveningStore) -> None:
         a = new_situation()
         sid = sid_of(a)
-        await store.insert_situations([a])
+        await store.record_booking(situations=[a])
         meeting = slot()
         after = evolve(a.state, sample(
             SituationScheduled, situation_id=sid, meeting_id=meeting.meeting_id,
@@ -131,24 +131,24 @@ class ConveningStoreContract:
 
     async def test_a_meeting_is_read_back_with_its_end(self, store: ConveningStore) -> None:
         m = new_meeting()
-        await store.insert_meetings([m])
+        await store.record_booking(meetings=[m])
         unknown = uuid7()
         assert await store.read_meeting(m.slot.meeting_id) == m.slot
         assert await store.read_meeting(unknown) is None
         assert await store.meeting_ends([m.slot.meeting_id, unknown]) == {m.slot.meeting_id: m.ends_at}
-        await store.insert_meetings([])
+        await store.record_booking(meetings=[])
 
     async def test_a_meeting_is_inserted_once(
             self, store: ConveningStore) -> None:
         m = new_meeting()
-        await store.insert_meetings([m])
+        await store.record_booking(meetings=[m])
         with pytest.raises(asyncpg.UniqueViolationError):
-            await store.insert_meetings([m])
+            await store.record_booking(meetings=[m])
 
     async def test_a_meeting_must_end_after_it_starts(self, store: ConveningStore) -> None:
         s = slot()
         with pytest.raises(asyncpg.CheckViolationError):
-            await store.insert_meetings([NewMeeting(s, s.starts_at)])
+            await store.record_booking(meetings=[NewMeeting(s, s.starts_at)])
 
     async def test_the_meetings_of_a_window_are_those_starting_in_it_bounds_included(
             self, store: ConveningStore) -> None:
@@ -156,7 +156,7 @@ class ConveningStoreContract:
         first, week, other = (new_meeting("district_1", start),
                               new_meeting("district_1", start + timedelta(days=7)),
                               new_meeting("district_2", start))
-        await store.insert_meetings([first, week, other])
+        await store.record_booking(meetings=[first, week, other])
 
         def ids(found: list[Booked]) -> set[UUID]:
             return {b.slot.meeting_id for b in found}
@@ -181,13 +181,13 @@ class ConveningStoreContract:
             self, store: ConveningStore) -> None:
         m = new_meeting()
         mid = m.slot.meeting_id
-        await store.insert_meetings([m])
+        await store.record_booking(meetings=[m])
         s1, s2 = uuid7(), uuid7()
         first = join(mid, (), s1, (CMB, ORIGIN, HOUSING), T0)
         second = join(mid, [CMB.agency_id, ORIGIN.agency_id, HOUSING.agency_id], s2,
                       (BOTH, HOUSING, CMB), T0)
         assert [i.agency_id for i in second.new] == [BOTH.agency_id]
-        await store.add_situations([(mid, s1, first), (mid, s2, second)])
+        await store.record_booking(joined=[(mid, s1, first), (mid, s2, second)])
 
         expected = invite(MeetingInvitations(meeting_id=mid), s1, (CMB, ORIGIN, HOUSING), T0)
         expected = invite(expected.invitations, s2, (BOTH, HOUSING, CMB), T0)
@@ -204,12 +204,12 @@ class ConveningStoreContract:
             self, store: ConveningStore) -> None:
         m = new_meeting()
         mid = m.slot.meeting_id
-        await store.insert_meetings([m])
+        await store.record_booking(meetings=[m])
         sid = uuid7()
         joining = join(mid, (), sid, (CMB, ORIGIN), T0)
-        await store.add_situations([(mid, sid, joining)])
+        await store.record_booking(joined=[(mid, sid, joining)])
         again = join(mid, [CMB.agency_id, ORIGIN.agency_id], sid, (CMB, ORIGIN), T0)
-        await store.add_situations([(mid, sid, again)])
+        await store.record_booking(joined=[(mid, sid, again)])
         loaded = await store.load_invitations(mid)
         assert [i.situation_ids() for i in loaded.invitations] == [(sid,), (sid,)]
         [booked] = await store.meetings_in([("district_1", m.slot.starts_at, m.slot.starts_at)], ROOM)
@@ -218,23 +218,58 @@ class ConveningStoreContract:
     async def test_a_participant_is_invited_to_a_meeting_once(self, store: ConveningStore) -> None:
         m = new_meeting()
         mid = m.slot.meeting_id
-        await store.insert_meetings([m])
-        await store.add_situations([(mid, uuid7(), join(mid, (), uuid7(), (CMB,), T0))])
+        await store.record_booking(meetings=[m])
+        await store.record_booking(joined=[(mid, uuid7(), join(mid, (), uuid7(), (CMB,), T0))])
         with pytest.raises(asyncpg.UniqueViolationError):
-            await store.add_situations([(mid, uuid7(), join(mid, (), uuid7(), (CMB,), T0))])
+            await store.record_booking(joined=[(mid, uuid7(), join(mid, (), uuid7(), (CMB,), T0))])
 
     async def test_an_invitation_needs_its_meeting(self, store: ConveningStore) -> None:
         mid = uuid7()
         with pytest.raises(asyncpg.ForeignKeyViolationError):
-            await store.add_situations([(mid, uuid7(), join(mid, (), uuid7(), (CMB,), T0))])
+            await store.record_booking(joined=[(mid, uuid7(), join(mid, (), uuid7(), (CMB,), T0))])
+
+    async def test_a_batch_records_its_situations_new_meetings_and_joins_at_once(
+            self, store: ConveningStore) -> None:
+        stored = new_meeting()
+        old, s0 = stored.slot.meeting_id, uuid7()
+        await store.record_booking(meetings=[stored], joined=[(old, s0, join(old, (), s0, (CMB,), T0))])
+        a, b, c = new_situation(), new_situation(), new_situation()
+        created = new_meeting(starts_at=T0 + timedelta(days=9))
+        mid = created.slot.meeting_id
+        first = join(mid, (), sid_of(a), (CMB, ORIGIN), T0)
+        second = join(mid, [CMB.agency_id, ORIGIN.agency_id], sid_of(b), (HOUSING, CMB), T0)
+        third = join(old, [CMB.agency_id], sid_of(c), (CMB, HOUSING), T0)
+        await store.record_booking(situations=[a, b, c], meetings=[created], joined=[
+            (mid, sid_of(a), first), (mid, sid_of(b), second), (old, sid_of(c), third)])
+
+        assert await store.known_situations([sid_of(a), sid_of(b), sid_of(c)]) == {
+            sid_of(a), sid_of(b), sid_of(c)}
+        expected = invite(MeetingInvitations(meeting_id=mid), sid_of(a), (CMB, ORIGIN), T0)
+        expected = invite(expected.invitations, sid_of(b), (HOUSING, CMB), T0)
+        assert await store.load_invitations(mid) == expected.invitations
+        assert [(i.agency_id, i.situation_ids()) for i in
+                (await store.load_invitations(old)).invitations] == [
+            (CMB.agency_id, (s0, sid_of(c))), (HOUSING.agency_id, (sid_of(c),))]
+        found = await store.meetings_in([("district_1", T0, T0 + timedelta(days=30))], ROOM)
+        assert {m.slot.meeting_id: (m.situations, m.invited) for m in found} == {
+            old: (2, (CMB.agency_id, HOUSING.agency_id)),
+            mid: (2, (CMB.agency_id, ORIGIN.agency_id, HOUSING.agency_id))}
+        await store.record_booking()
+
+    async def test_an_invitation_of_a_meeting_created_beside_it_needs_that_meeting(
+            self, store: ConveningStore) -> None:
+        created, elsewhere = new_meeting(), uuid7()
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await store.record_booking(meetings=[created], joined=[
+                (elsewhere, uuid7(), join(elsewhere, (), uuid7(), (CMB,), T0))])
 
     async def test_invitations_of_several_meetings_have_an_entry_each(
             self, store: ConveningStore) -> None:
         m1, m2 = new_meeting(), new_meeting(starts_at=T0 + timedelta(days=9))
-        await store.insert_meetings([m1, m2])
+        await store.record_booking(meetings=[m1, m2])
         mid1, mid2, unknown = m1.slot.meeting_id, m2.slot.meeting_id, uuid7()
         sid = uuid7()
-        await store.add_situations([(mid1, sid, join(mid1, (), sid, (CMB, HOUSING), T0))])
+        await store.record_booking(joined=[(mid1, sid, join(mid1, (), sid, (CMB, HOUSING), T0))])
         found = await store.load_invitations_of([mid1, mid2, unknown])
         assert found == {mid1: await store.load_invitations(mid1),
                          mid2: MeetingInvitations(meeting_id=mid2),
@@ -244,14 +279,14 @@ class ConveningStoreContract:
     async def test_agenda_rows_of_meetings_are_their_stored_situations(
             self, store: ConveningStore) -> None:
         m1, m2 = new_meeting(), new_meeting(starts_at=T0 + timedelta(days=9))
-        await store.insert_meetings([m1, m2])
+        await store.record_booking(meetings=[m1, m2])
         a, b = new_situation(), new_situation()
-        await store.insert_situations([a, b])
+        await store.record_booking(situations=[a, b])
         sa, sb, ghost = sid_of(a), sid_of(b), uuid7()
         mid1, mid2 = m1.slot.meeting_id, m2.slot.meeting_id
         one = join(mid1, (), sa, (CMB, ORIGIN), T0)
         unstored = join(mid1, [CMB.agency_id, ORIGIN.agency_id], ghost, (CMB,), T0)
-        await store.add_situations([(mid1, sa, one), (mid1, ghost, unstored),
+        await store.record_booking(joined=[(mid1, sa, one), (mid1, ghost, unstored),
                                     (mid2, sb, join(mid2, (), sb, (CMB,), T0))])
         assert [r.situation_id for r in await store.agenda_rows_of([mid1])] == [sa]
         assert {r.situation_id for r in await store.agenda_rows_of([mid1, mid2])} == {sa, sb}
@@ -259,10 +294,10 @@ class ConveningStoreContract:
 
     async def test_an_invitation_is_found_only_at_its_meeting(self, store: ConveningStore) -> None:
         m1, m2 = new_meeting(), new_meeting(starts_at=T0 + timedelta(days=9))
-        await store.insert_meetings([m1, m2])
+        await store.record_booking(meetings=[m1, m2])
         mid1, mid2 = m1.slot.meeting_id, m2.slot.meeting_id
         joining = join(mid1, (), uuid7(), (ORIGIN,), T0)
-        await store.add_situations([(mid1, uuid7(), joining)])
+        await store.record_booking(joined=[(mid1, uuid7(), joining)])
         [invitation] = joining.new
         assert await store.invitation(uuid7(), invitation.invitation_id) is None
         assert await store.invitation(mid1, invitation.invitation_id) == (
@@ -273,9 +308,9 @@ class ConveningStoreContract:
     async def test_an_answer_is_recorded_and_replaced(self, store: ConveningStore) -> None:
         m = new_meeting()
         mid = m.slot.meeting_id
-        await store.insert_meetings([m])
+        await store.record_booking(meetings=[m])
         joining = join(mid, (), uuid7(), (ORIGIN,), T0)
-        await store.add_situations([(mid, uuid7(), joining)])
+        await store.record_booking(joined=[(mid, uuid7(), joining)])
         iid = joining.new[0].invitation_id
         assert await store.recorded_answer(iid) is None
         await store.record_answer(iid, mid, ORIGIN.agency_id, "accepted", "in_person", T0)
@@ -293,7 +328,7 @@ class ConveningStoreContract:
             self, store: ConveningStore) -> None:
         m = new_meeting()
         mid, unknown = m.slot.meeting_id, uuid7()
-        await store.insert_meetings([m])
+        await store.record_booking(meetings=[m])
         assert await store.issued_of([mid, unknown]) == {mid: {}, unknown: {}}
         s1, s2 = uuid7(), uuid7()
         t1, t2, t3 = T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)

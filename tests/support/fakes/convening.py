@@ -142,20 +142,6 @@ class InMemoryConveningStore(ConveningTimers):
     async def known_situations(self, situation_ids: Sequence[UUID]) -> set[UUID]:
         return {sid for sid in situation_ids if sid in self.situations}
 
-    async def insert_situations(self, situations: Sequence[NewSituation]) -> None:
-        _unique((s.state.situation_id for s in situations), self.situations, "situations")
-        for s in situations:
-            state = s.state
-            if None in (state.situation_id, state.district, state.priority, state.opened_at):
-                raise asyncpg.NotNullViolationError("situations: an opened situation's fields")
-        for s in situations:
-            state = s.state
-            assert state.situation_id is not None
-            assert state.opened_at is not None
-            self.situations[state.situation_id] = _Situation(
-                str(state.priority), state.opened_at, s.summary_json, state.model_dump_json(),
-                state.version, state.opened_at)
-
     def _agenda_row(self, sid: UUID) -> AgendaRow:
         row = self.situations[sid]
         return AgendaRow(sid, row.priority, row.opened_at, row.summary)
@@ -187,14 +173,52 @@ class InMemoryConveningStore(ConveningTimers):
                 for district, lo, hi in windows for mid, m in self.meetings.items()
                 if m.district == district and lo <= m.starts_at <= hi]
 
-    async def insert_meetings(self, meetings: Sequence[NewMeeting]) -> None:
+    async def record_booking(self, *, situations: Sequence[NewSituation] = (),
+                             meetings: Sequence[NewMeeting] = (),
+                             joined: Sequence[tuple[UUID, UUID, Joining]] = ()) -> None:
+        # RECORD_BOOKING: every constraint checked before anything is kept (one statement)
+        _unique((s.state.situation_id for s in situations), self.situations, "situations")
+        for s in situations:
+            state = s.state
+            if None in (state.situation_id, state.district, state.priority, state.opened_at):
+                raise asyncpg.NotNullViolationError("situations: an opened situation's fields")
         _unique((m.slot.meeting_id for m in meetings), self.meetings, "meetings")
         for m in meetings:
             if not m.ends_at > m.slot.starts_at:
                 raise asyncpg.CheckViolationError("meetings_check: ends_at > starts_at")
+        known = {*self.meetings, *(m.slot.meeting_id for m in meetings)}
+        new = [i for _, _, j in joined for i in j.new]
+        for i in new:
+            if i.meeting_id not in known:
+                raise asyncpg.ForeignKeyViolationError(f"invitations: no meeting {i.meeting_id}")
+        _unique(((i.meeting_id, i.agency_id) for i in new), self.invitations, "invitations_pkey")
+        _unique((i.invitation_id for i in new),
+                (i.invitation_id for i in self.invitations.values()), "invitation_id")
+        invited = {*self.invitations, *((i.meeting_id, i.agency_id) for i in new)}
+        entries = [(mid, sid, agency, e) for mid, sid, j in joined for agency, e in j.entries]
+        for mid, _, agency, _ in entries:
+            if (mid, agency) not in invited:
+                raise asyncpg.ForeignKeyViolationError(f"invited_for: no invitation {mid}/{agency}")
+
+        for s in situations:
+            state = s.state
+            assert state.situation_id is not None
+            assert state.opened_at is not None
+            self.situations[state.situation_id] = _Situation(
+                str(state.priority), state.opened_at, s.summary_json, state.model_dump_json(),
+                state.version, state.opened_at)
         for m in meetings:
             self.meetings[m.slot.meeting_id] = _Meeting(
                 m.slot.model_dump_json(), m.slot.district, m.slot.starts_at, m.ends_at)
+        for mid, _, _ in joined:  # an unknown meeting is no row to count on
+            if mid in self.meetings:
+                self.meetings[mid].situation_count += 1
+        for i in new:
+            self.invitations[i.meeting_id, i.agency_id] = _Invitation(
+                i.meeting_id, i.agency_id, i.invitation_id, i.name)
+        for mid, sid, agency, e in entries:  # ON CONFLICT DO NOTHING
+            self.invited_for.setdefault((mid, agency), {}).setdefault(sid, _InvitedFor(
+                sid, ",".join(e.reasons), ",".join(e.matched_categories), e.why))
 
     async def read_meeting(self, meeting_id: UUID) -> MeetingSlot | None:
         found = self.meetings.get(meeting_id)
@@ -202,28 +226,6 @@ class InMemoryConveningStore(ConveningTimers):
 
     async def meeting_ends(self, meeting_ids: Sequence[UUID]) -> dict[UUID, datetime]:
         return {mid: self.meetings[mid].ends_at for mid in meeting_ids if mid in self.meetings}
-
-    async def add_situations(self, joined: Sequence[tuple[UUID, UUID, Joining]]) -> None:
-        for mid, _, _ in joined:  # COUNT_SITUATIONS: an unknown meeting is no row to update
-            if mid in self.meetings:
-                self.meetings[mid].situation_count += 1
-        new = [i for _, _, j in joined for i in j.new]
-        for i in new:
-            if i.meeting_id not in self.meetings:
-                raise asyncpg.ForeignKeyViolationError(f"invitations: no meeting {i.meeting_id}")
-        _unique(((i.meeting_id, i.agency_id) for i in new), self.invitations, "invitations_pkey")
-        _unique((i.invitation_id for i in new),
-                (i.invitation_id for i in self.invitations.values()), "invitation_id")
-        for i in new:
-            self.invitations[i.meeting_id, i.agency_id] = _Invitation(
-                i.meeting_id, i.agency_id, i.invitation_id, i.name)
-        entries = [(mid, sid, agency, e) for mid, sid, j in joined for agency, e in j.entries]
-        for mid, _, agency, _ in entries:
-            if (mid, agency) not in self.invitations:
-                raise asyncpg.ForeignKeyViolationError(f"invited_for: no invitation {mid}/{agency}")
-        for mid, sid, agency, e in entries:  # ON CONFLICT DO NOTHING
-            self.invited_for.setdefault((mid, agency), {}).setdefault(sid, _InvitedFor(
-                sid, ",".join(e.reasons), ",".join(e.matched_categories), e.why))
 
     async def load_invitations(self, meeting_id: UUID) -> MeetingInvitations:
         invitations = []
