@@ -131,8 +131,10 @@ class IntakeStore(Protocol):
 
     async def save_many(self, situations: Sequence[NewSituation],
                         answers: Sequence[Answer]) -> None:
-        """Open situations (each with its vault row, activity at its opening) and record answers.
-        An answer replaces an earlier one only when that one was ``rejected``."""
+        """Open situations (each with its vault row, activity at its opening) and record answers,
+        at once. An answer replaces an earlier one only when that one was ``rejected``; the
+        answers name distinct references (two to one reference in one call are refused:
+        ``asyncpg.CardinalityViolationError``)."""
         ...
 
     async def get_situation(self, situation_id: UUID) -> SituationRow | None:

@@ -57,29 +57,36 @@ WHERE (r.agency_id, r.referral_ref) IN (SELECT * FROM unnest($1::text[], $2::tex
 ORDER BY r.agency_id, r.referral_ref
 FOR UPDATE OF r
 """
-UPSERT_REFERRAL = """
+SAVE_MANY = """
+WITH new_situations AS (
+    INSERT INTO situations (situation_id, agency_id, referral_ref, district, opened_at,
+                            last_activity_at)
+    SELECT i, a, r, d, o, o
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(i, a, r, d, o)
+), new_vault AS (
+    INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at)
+    SELECT * FROM unnest($1::uuid[], $6::text[], $7::bytea[], $8::bytea[], $5::timestamptz[])
+)
 INSERT INTO referrals (agency_id, referral_ref, fingerprint, fingerprint_key, outcome,
                        situation_id, district, reasons, answered_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+SELECT a, r, f, k, o, i, d, rs::jsonb, at
+FROM unnest($9::text[], $10::text[], $11::bytea[], $12::text[], $13::text[], $14::uuid[],
+            $15::text[], $16::text[], $17::timestamptz[]) AS t(a, r, f, k, o, i, d, rs, at)
 ON CONFLICT (agency_id, referral_ref) DO UPDATE SET
     fingerprint = EXCLUDED.fingerprint, fingerprint_key = EXCLUDED.fingerprint_key,
     outcome = EXCLUDED.outcome, situation_id = EXCLUDED.situation_id,
     district = EXCLUDED.district, reasons = EXCLUDED.reasons, answered_at = EXCLUDED.answered_at
 WHERE referrals.outcome = 'rejected'
 """
-INSERT_SITUATION = """
-INSERT INTO situations (situation_id, agency_id, referral_ref, district, opened_at,
-                        last_activity_at)
-VALUES ($1, $2, $3, $4, $5, $5)
-"""
+"""A batch's writes in one statement: the situations opened ``$1..$5`` with their vault rows
+(``$1``, ``$6..$8``, stored at ``$5``), and the answers ``$9..$17`` (distinct references; one
+answered before is replaced only if it was a rejection). The vault's foreign key is checked at the
+statement's end, when the situations beside it are there."""
 TOUCH_SITUATIONS = """
 UPDATE situations s SET last_activity_at = greatest(s.last_activity_at, t.at)
 FROM (SELECT id, max(at) AS at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
       GROUP BY id) t
 WHERE s.situation_id = t.id
-"""
-INSERT_VAULT = """
-INSERT INTO vault (situation_id, key_id, nonce, ciphertext, stored_at) VALUES ($1, $2, $3, $4, $5)
 """
 GET_VAULT = "SELECT key_id, nonce, ciphertext FROM vault WHERE situation_id = $1"
 GET_SITUATION = """
@@ -170,20 +177,20 @@ class PgIntakeStore:
 
     async def save_many(self, situations: Sequence[NewSituation],
                         answers: Sequence[Answer]) -> None:
-        """The situation and vault rows, and the answers, of a batch (pipelined statements)."""
-        if situations:
-            await self._conn.executemany(INSERT_SITUATION, [
-                (n.situation_id, n.agency_id, n.referral_ref, n.district, n.opened_at)
-                for n in situations])
-            await self._conn.executemany(INSERT_VAULT, [
-                (n.situation_id, n.sealed.key_id, n.sealed.nonce, n.sealed.ciphertext, n.opened_at)
-                for n in situations])
-        if answers:
-            await self._conn.executemany(UPSERT_REFERRAL, [
-                (a.agency_id, a.referral_ref, a.fingerprint, a.fingerprint_key, a.outcome,
-                 a.situation_id, a.district,
-                 json.dumps([r.model_dump(mode="json") for r in a.reasons]), a.answered_at)
-                for a in answers])
+        """The situation and vault rows, and the answers, of a batch (one statement)."""
+        if not (situations or answers):
+            return
+        await self._conn.execute(
+            SAVE_MANY, [n.situation_id for n in situations], [n.agency_id for n in situations],
+            [n.referral_ref for n in situations], [n.district for n in situations],
+            [n.opened_at for n in situations], [n.sealed.key_id for n in situations],
+            [n.sealed.nonce for n in situations], [n.sealed.ciphertext for n in situations],
+            [a.agency_id for a in answers], [a.referral_ref for a in answers],
+            [a.fingerprint for a in answers], [a.fingerprint_key for a in answers],
+            [a.outcome for a in answers], [a.situation_id for a in answers],
+            [a.district for a in answers],
+            [json.dumps([r.model_dump(mode="json") for r in a.reasons]) for a in answers],
+            [a.answered_at for a in answers])
 
     async def get_situation(self, situation_id: UUID) -> SituationRow | None:
         """A situation intake opened (locked for this transaction), or ``None``."""

@@ -134,6 +134,12 @@ class IntakeStoreContract:
         assert found[(AGENCY, "many-a")][0].situation_id == a.situation_id
         assert found[(AGENCY, "many-b")][0].outcome == "rejected"
 
+    async def test_one_reference_answered_twice_in_one_save_is_refused(
+            self, store: IntakeStore) -> None:
+        with pytest.raises(asyncpg.CardinalityViolationError):
+            await store.save_many([], [rejected("twice-in-one"),
+                                       rejected("twice-in-one", T0 + timedelta(minutes=1))])
+
     async def test_a_second_situation_for_one_reference_is_refused(
             self, store: IntakeStore) -> None:
         await open_situation(store, "twice")

@@ -101,6 +101,9 @@ class InMemoryIntakeStore:
 
     async def save_many(self, situations: Sequence[NewSituation],
                         answers: Sequence[Answer]) -> None:
+        keys = [(a.agency_id, a.referral_ref) for a in answers]
+        if len(set(keys)) < len(keys):  # ON CONFLICT DO UPDATE: a row once per statement
+            raise asyncpg.CardinalityViolationError("referrals: one reference answered twice")
         for n in situations:
             if n.situation_id in self.situations or any(
                     (s.agency_id, s.referral_ref) == (n.agency_id, n.referral_ref)
