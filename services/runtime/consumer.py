@@ -2,9 +2,8 @@
 
 A batch of records is handled in one PostgreSQL transaction: for each record the inbox row
 ``(consumer, ce_source, ce_id)``, the handler's own writes and the events it emits (outbox rows).
-Only after that transaction commits does the caller commit the Kafka offsets (soon after, a few
-batches at once: :mod:`services.runtime.offsets`). A redelivered record finds its inbox row and
-changes nothing.
+Only after that transaction commits does the caller commit the Kafka offsets. A redelivered
+record finds its inbox row and changes nothing.
 
 When a batch fails, the failure policy decides: a transient failure (database or broker away)
 retries the batch with backoff, never committing and never dropping; anything else makes us

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
@@ -40,7 +40,6 @@ from services.runtime.lag import group_lag
 from services.runtime.logging import get_logger
 from services.runtime.loop_lag import loop_lag_probe
 from services.runtime.metrics import METRICS
-from services.runtime.offsets import Committer, Offsets
 from services.runtime.outbox import (
     PRUNE_INBOX,
     OutboxRelay,
@@ -82,7 +81,6 @@ class Service:
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
         self._consumers: dict[str, Consumer[Any]] = {}
-        self._offsets: dict[str, Offsets] = {}
         self._factories: list[Callable[[], None]] = []
         self._loops: list[BackgroundLoop] = [relay_worker(name), relay_worker(name, urgent=True),
                                              housekeeping_worker(), loop_lag_probe]
@@ -162,7 +160,6 @@ class Service:
 
         self._factories.append(make)
         self._subscriptions.extend((group, t) for t in topics)
-        offsets = self._offsets[name] = Offsets(name)
 
         @self.broker.subscriber(
             *(Topic(t, declare=False) for t in topics), group_id=group, batch=True, max_records=max_records,
@@ -172,8 +169,8 @@ class Service:
         async def on_batch(body: Any) -> None:
             msg: KafkaMessage = body  # what _the_message gave
             raw = msg.raw_message
-            batch = raw if isinstance(raw, tuple | list) else (raw,)
-            records = [InRecord.from_consumer_record(r) for r in batch]
+            records = [InRecord.from_consumer_record(r)
+                       for r in (raw if isinstance(raw, tuple | list) else (raw,))]
             try:
                 await self._consumers[name].process(records)
             except ShuttingDown:
@@ -191,7 +188,7 @@ class Service:
                 await msg.nack()
                 return
             self._failures.pop(name, None)
-            await offsets.handled(cast(Committer, msg.consumer), batch, now=self.stopping.is_set())
+            await msg.ack()
 
         del on_batch
 
@@ -249,12 +246,9 @@ class Service:
                     METRICS.consumer_lag.labels(group, tname, str(partition)).set(behind)
 
     async def begin_stop(self) -> None:
-        """Stop retry loops and background work, and commit the handled offsets, before the
-        broker stops consuming (a batch handled after this commits its own at once)."""
+        """Stop retry loops and background work before the broker stops consuming."""
         self.ready = False
         self.stopping.set()
-        for offsets in self._offsets.values():
-            await offsets.close()
 
     async def stop(self) -> None:
         """After consumers stopped: finish background loops, flush the outbox, close."""
