@@ -95,7 +95,7 @@ def reaching(windows: Windows, reach: Mapping[str, datetime]) -> Windows:
     from each situation's arrival to its next regular meeting was read and widened 4-5 times a
     batch before placement got there. Reading further never changes a placement (the calendar
     covers more, known as it is); it only spares the rounds of :class:`Missing`."""
-    return {d: (lo, max(hi, reach[d]) if d in reach else hi) for d, (lo, hi) in windows.items()}
+    return {d: (lo, max(hi, reach.get(d, hi))) for d, (lo, hi) in windows.items()}
 
 
 def reach_of(briefs: Sequence[SituationBrief], placed: Sequence[Placed]) -> dict[str, datetime]:

@@ -13,6 +13,7 @@ are taken ``FOR UPDATE SKIP LOCKED`` by the runtime's timer loop.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -274,9 +275,7 @@ class PgConveningStore(ConveningTimers):
             return
         states = [s.state for s in situations]
         slots = [m.slot for m in meetings]
-        added: dict[UUID, int] = {}
-        for mid, _, _ in joined:
-            added[mid] = added.get(mid, 0) + 1
+        added = Counter(mid for mid, _, _ in joined)
         created = {s.meeting_id for s in slots}
         stored = [mid for mid in added if mid not in created]  # the others' counts are inserted
         new = [(mid, i) for mid, _, j in joined for i in j.new]
@@ -290,7 +289,7 @@ class PgConveningStore(ConveningTimers):
             [s.meeting_id for s in slots], [s.district for s in slots],
             [s.kind.value for s in slots], [s.starts_at for s in slots],
             [m.ends_at for m in meetings], [s.model_dump_json() for s in slots],
-            [s.scheduled_at for s in slots], [added.get(s.meeting_id, 0) for s in slots],
+            [s.scheduled_at for s in slots], [added[s.meeting_id] for s in slots],
             stored, [added[mid] for mid in stored],
             [m for m, _ in new], [i.agency_id for _, i in new],
             [i.invitation_id for _, i in new], [i.name for _, i in new],
