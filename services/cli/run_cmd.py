@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from services.runtime import collector
 from services.runtime.clock import clock_for
 from services.runtime.logging import configure_logging
 from services.runtime.service import Service
@@ -71,4 +72,5 @@ def run(
     # 2026-12-04); every await of aiokafka, asyncpg and the HTTP servers runs on it.
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
                                            loop="uvloop", timeout_graceful_shutdown=20))
+    collector.settle()  # built: what lives now lives as long as the process
     server.run(sockets=[public, admin])
