@@ -21,6 +21,7 @@ import pytest
 from deploy.local import postgres
 from schemas.errors import TransientError
 from schemas.topics import DLQ
+from services.runtime import kafka_client
 from services.runtime.consumer import Consumer
 from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, Producer
 from services.runtime.outbox import OutboxRelay
@@ -66,6 +67,36 @@ async def test_migrations_are_recorded_and_applied_once(running: ItemService,
     again = await db.migrate(running.service.pool, running.schema, {"runtime": Path(
         "services/runtime/sql")})
     assert again == []
+
+
+async def test_a_handled_batch_commits_only_the_partitions_it_came_from(
+        settings: Settings, tmp_path: Path) -> None:
+    topic, out = await scratch_topics(settings, partitions=3)
+    svc = ItemService(settings, tmp_path, topic, out)
+    partner = kafka_client.producer(settings, HARNESS)
+    await partner.start()
+    try:
+        for n, partition in ((1, 0), (2, 0), (3, 2)):
+            item = record(topic, n)
+            await partner.send_and_wait(topic, item.value, key=item.key, partition=partition,
+                                        headers=list(item.headers))
+    finally:
+        await partner.stop()
+    admin = kafka_client.admin(settings, HARNESS)
+    await admin.start()
+    await svc.service.faststream.start()
+    try:
+        async def committed() -> dict[int, int] | None:
+            offsets = await admin.list_consumer_group_offsets(svc.schema)
+            found = {tp.partition: meta.offset for tp, meta in offsets.items()
+                     if tp.topic == topic and meta.offset >= 0}
+            return found if await svc.numbers() == [1, 2, 3] and len(found) >= 2 else None
+
+        assert await wait_for(committed) == {0: 2, 2: 1}, (
+            "each partition past its last handled record; partition 1 (no record) never named")
+    finally:
+        await svc.service.faststream.stop()
+        await admin.close()
 
 
 async def test_a_duplicate_delivery_changes_nothing(running: ItemService, topics: tuple[str, str],

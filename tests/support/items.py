@@ -69,10 +69,12 @@ class ItemService:
             return [r["n"] for r in await conn.fetch("SELECT n FROM items ORDER BY n")]
 
 
-async def scratch_topics(settings: Settings) -> tuple[str, str]:
-    """An input and an output topic of one partition each, named for this test alone."""
+async def scratch_topics(settings: Settings, *, partitions: int = 1) -> tuple[str, str]:
+    """An input topic of ``partitions`` and an output topic of one partition, named for this
+    test alone."""
     suffix = uuid.uuid4().hex[:8]
-    specs = (TopicSpec(f"test.in.{suffix}", "k", "tests", "tests", 3_600_000, partitions=1),
+    specs = (TopicSpec(f"test.in.{suffix}", "k", "tests", "tests", 3_600_000,
+                       partitions=partitions),
              TopicSpec(f"test.out.{suffix}", "k", "tests", "tests", 3_600_000, partitions=1))
     await ensure_topics(settings, HARNESS, specs)
     return specs[0].name, specs[1].name
