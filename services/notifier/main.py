@@ -49,6 +49,10 @@ details, and intake's de-identified facts)."""
 SKIPPED = frozenset(t.ce_type for t in (ScheduleEventRequest, DeclineEventRequest,
                                         WithdrawEventRequest, EventRequestCommandRefused))
 """The CMB's follow-up commands and their refusals: intake's business, not notifier's."""
+GATHER_MS = 100
+"""How long the broker may hold a fetch of the main topics for more records (``gather_ms``):
+what goes first (an urgent situation's e-mails) comes by the urgent lane, agendas are coalesced
+over minutes, and each of this consumer's fetches and commits names its 42 partitions."""
 
 
 log = get_logger("commande.notifier")
@@ -126,7 +130,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     handlers = Handlers(settings, clock, holder, ref, secret, box)
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
                 decode=events.decode, handle=handlers.handle, skip_types=SKIPPED,
-                urgent_lane=MEETINGS_URGENT.name, both_ways=events.copied_to(MEETINGS_URGENT.name))
+                urgent_lane=MEETINGS_URGENT.name, both_ways=events.copied_to(MEETINGS_URGENT.name),
+                gather_ms=GATHER_MS)
     svc.background(delivery_loop(settings, clock, box))
     for name, sql in store.PRUNES:
         svc.prune(name, sql, settings.notifier_bookkeeping_days)
