@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -17,6 +18,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import RecordsToDelete
 
 from deploy.local import postgres
 from schemas.errors import TransientError
@@ -24,6 +27,7 @@ from schemas.topics import DLQ
 from services.runtime import kafka_client
 from services.runtime.consumer import Consumer
 from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, Producer
+from services.runtime.lag import group_lag
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
 from services.runtime.worker import run
@@ -69,19 +73,26 @@ async def test_migrations_are_recorded_and_applied_once(running: ItemService,
     assert again == []
 
 
+@asynccontextmanager
+async def _partner(settings: Settings) -> AsyncIterator[Any]:
+    """A plain aiokafka producer: it names each record's partition."""
+    producer = kafka_client.producer(settings, HARNESS)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
 async def test_a_handled_batch_commits_only_the_partitions_it_came_from(
         settings: Settings, tmp_path: Path) -> None:
     topic, out = await scratch_topics(settings, partitions=3)
     svc = ItemService(settings, tmp_path, topic, out)
-    partner = kafka_client.producer(settings, HARNESS)
-    await partner.start()
-    try:
+    async with _partner(settings) as partner:
         for n, partition in ((1, 0), (2, 0), (3, 2)):
             item = record(topic, n)
             await partner.send_and_wait(topic, item.value, key=item.key, partition=partition,
                                         headers=list(item.headers))
-    finally:
-        await partner.stop()
     admin = kafka_client.admin(settings, HARNESS)
     await admin.start()
     await svc.service.faststream.start()
@@ -97,6 +108,26 @@ async def test_a_handled_batch_commits_only_the_partitions_it_came_from(
     finally:
         await svc.service.faststream.stop()
         await admin.close()
+
+
+async def test_lag_counts_a_partition_never_committed_from_its_first_kept_record(
+        settings: Settings) -> None:
+    topic, _ = await scratch_topics(settings, partitions=2)
+    tp = TopicPartition(topic, 0)
+    async with _partner(settings) as partner:
+        for _ in range(3):
+            await partner.send_and_wait(topic, b"{}", key=b"k", partition=0)
+        await partner.send_and_wait(topic, b"{}", key=b"k", partition=1)
+    admin = kafka_client.admin(settings, HARNESS)
+    await admin.start()
+    try:
+        await admin.delete_records({tp: RecordsToDelete(before_offset=2)})  # retention, say
+    finally:
+        await admin.close()
+
+    lag = await group_lag(settings, HARNESS, f"test-lag-{uuid.uuid4().hex[:8]}", [topic])
+
+    assert lag == {(topic, 0): 1, (topic, 1): 1}, "what a new group would read, no more"
 
 
 async def test_a_duplicate_delivery_changes_nothing(running: ItemService, topics: tuple[str, str],
