@@ -52,6 +52,9 @@ from services.runtime.settings import Settings
 from services.runtime.topics import require_topics
 
 RUNTIME_MIGRATIONS = Path(__file__).with_name("sql")
+GATHER_BYTES = 32 * 1024
+"""What a gathering consumer's fetch waits for (``Service.consume``'s ``gather_ms``): tens of
+our records."""
 BackgroundLoop = Callable[["Service", asyncio.Event], Coroutine[Any, Any, None]]
 log = get_logger("commande.service")
 
@@ -276,9 +279,6 @@ class Service:
 
 
 T = TypeVar("T")
-GATHER_BYTES = 32 * 1024
-"""What a gathering consumer's fetch waits for (``Service.consume``'s ``gather_ms``): tens of
-our records."""
 
 
 async def commit(msg: KafkaMessage, records: Sequence[InRecord]) -> None:
@@ -292,10 +292,8 @@ async def commit(msg: KafkaMessage, records: Sequence[InRecord]) -> None:
     position (had that commit failed, its batch comes again after a restart, and the inbox
     drops what was handled).
     """
-    offsets: dict[TopicPartition, int] = {}
-    for rec in records:
-        tp = TopicPartition(rec.topic, rec.partition)
-        offsets[tp] = max(offsets.get(tp, 0), rec.offset + 1)
+    # A batch holds each partition's records in offset order: its last one wins.
+    offsets = {TopicPartition(rec.topic, rec.partition): rec.offset + 1 for rec in records}
     consumer = cast(AIOKafkaConsumer, msg.consumer)
     await consumer.commit(offsets)
 
