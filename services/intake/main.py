@@ -56,10 +56,6 @@ from services.runtime.settings import Settings, complete
 NAME = "intake"
 EVENT_REQUESTS_GROUP = "intake-event-requests"
 MIGRATIONS = Path(__file__).with_name("sql")
-GATHER_MS = 100
-"""How long the broker may hold a fetch of convening's situation facts for more records
-(``gather_ms``): they extend retention and seal disclosures for a lead agency that acts within
-a day or two, never on the path of a referral to its table."""
 log = get_logger("commande.intake")
 
 
@@ -184,7 +180,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",
                 decode=events.decode, handle=intake.on_situation,
                 handle_batch=intake.on_situations,
-                skip_types=allowed_types(SITUATIONS.name) - handled, gather_ms=GATHER_MS)
+                skip_types=allowed_types(SITUATIONS.name) - handled,
+                gather=True)  # retention and disclosures: never on a referral's way to its table
     svc.routes.extend(ingress.routes(svc, intake, settings.intake_http_max_bytes))
     requests = _event_requests(svc, settings, intake, ref)
     fire = timer_loop.firing(inactive_days=settings.intake_inactive_retention_days,

@@ -49,10 +49,6 @@ details, and intake's de-identified facts)."""
 SKIPPED = frozenset(t.ce_type for t in (ScheduleEventRequest, DeclineEventRequest,
                                         WithdrawEventRequest, EventRequestCommandRefused))
 """The CMB's follow-up commands and their refusals: intake's business, not notifier's."""
-GATHER_MS = 100
-"""How long the broker may hold a fetch of the main topics for more records (``gather_ms``):
-what goes first (an urgent situation's e-mails) comes by the urgent lane, agendas are coalesced
-over minutes, and each of this consumer's fetches and commits names its 42 partitions."""
 
 
 log = get_logger("commande.notifier")
@@ -131,7 +127,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume([spec.name for spec in TOPICS], group=settings.notifier_group, name="notifier",
                 decode=events.decode, handle=handlers.handle, skip_types=SKIPPED,
                 urgent_lane=MEETINGS_URGENT.name, both_ways=events.copied_to(MEETINGS_URGENT.name),
-                gather_ms=GATHER_MS)
+                gather=True)  # what goes first comes by the lane; agendas are coalesced
     svc.background(delivery_loop(settings, clock, box))
     for name, sql in store.PRUNES:
         svc.prune(name, sql, settings.notifier_bookkeeping_days)

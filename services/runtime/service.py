@@ -53,8 +53,10 @@ from services.runtime.topics import require_topics
 
 RUNTIME_MIGRATIONS = Path(__file__).with_name("sql")
 GATHER_BYTES = 32 * 1024
-"""What a gathering consumer's fetch waits for (``Service.consume``'s ``gather_ms``): tens of
-our records."""
+"""What a gathering consumer's fetch waits for (``Service.consume``'s ``gather``): tens of our
+records."""
+GATHER_MS = 100
+"""How long the broker may hold a gathering consumer's fetch for :data:`GATHER_BYTES`."""
 BackgroundLoop = Callable[["Service", asyncio.Event], Coroutine[Any, Any, None]]
 log = get_logger("commande.service")
 
@@ -121,7 +123,7 @@ class Service:
                 skip_types: frozenset[str] = frozenset(),
                 handle_batch: HandleBatch[D] | None = None, inbox: str | None = None,
                 urgent_lane: str | None = None, both_ways: Callable[[D], bool] | None = None,
-                gather_ms: int = 0) -> None:
+                gather: bool = False) -> None:
         """Consume ``topic`` (one or several) in consumer group ``group`` through a
         :class:`Consumer` named ``name``. Several topics in one consumer means one group member,
         so a start costs one rebalance instead of one per topic.
@@ -144,11 +146,11 @@ class Service:
         record that one way in is handling is left to it by the other (:class:`Consumer`). Every
         record of the lane is such a copy then.
 
-        ``gather_ms``: let the broker hold a fetch of ``topic`` (not of its urgent lane) up to
-        this long until :data:`GATHER_BYTES` have come, so that a batch gathers more records: for
-        a consumer whose records can wait that long, where each fetch and each batch costs by
-        the partitions it names (notifier's 42). 0: a fetch returns as soon as one record is
-        there (Kafka's default).
+        ``gather``: let the broker hold a fetch of ``topic`` (not of its urgent lane) up to
+        :data:`GATHER_MS` until :data:`GATHER_BYTES` have come, so that a batch gathers more
+        records: for a consumer whose records can wait that long, where each fetch and each
+        batch costs by the partitions it names (notifier's 42). Otherwise a fetch returns as soon
+        as one record is there (Kafka's default).
         """
         topics = [topic] if isinstance(topic, str) else list(topic)
         if urgent_lane is not None:
@@ -174,8 +176,8 @@ class Service:
         @self.broker.subscriber(
             *(Topic(t, declare=False) for t in topics), group_id=group, batch=True, max_records=max_records,
             ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", batch_timeout_ms=50,
-            fetch_min_bytes=GATHER_BYTES if gather_ms else 1,
-            fetch_max_wait_ms=gather_ms or 500,  # else: aiokafka's defaults
+            fetch_min_bytes=GATHER_BYTES if gather else 1,
+            fetch_max_wait_ms=GATHER_MS if gather else 500,  # else: aiokafka's defaults
             title=f"{name}:{','.join(topics)}", decoder=_the_message,
         )
         async def on_batch(body: Any) -> None:
