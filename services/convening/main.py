@@ -52,7 +52,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
                 decode=events.decode, handle=handlers.situation_event,
                 handle_batch=handlers.situation_events, urgent_lane=SITUATIONS_URGENT.name,
                 both_ways=events.copied_to(SITUATIONS_URGENT.name),
-                max_records=settings.situations_max_records)
+                max_records=settings.situations_max_records,
+                gather=True)  # an urgent situation's events come by the lane
     svc.consume(TABLE_ACTIONS.name, group=settings.commands_group, name="convening-commands",
                 decode=events.decode, handle=handlers.command)
 

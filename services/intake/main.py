@@ -174,7 +174,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     svc.consume(REFERRALS.name, group="intake", name="intake-referrals", decode=events.decode,
                 handle=intake.on_referral, handle_batch=intake.on_referrals,
                 on_dead_letter=intake.on_dead_letter, max_records=settings.intake_max_records,
-                urgent_lane=REFERRALS_URGENT.name)
+                urgent_lane=REFERRALS_URGENT.name,
+                gather=True)  # an urgent referral comes by the lane
     handled = {m.ce_type for m in (AgenciesAssigned, AssignmentResponded, SituationConcluded,
                                     SituationReopened, *ACTIVITY)}
     svc.consume(SITUATIONS.name, group="intake-disclosures", name="intake-situations",

@@ -148,9 +148,11 @@ class Service:
 
         ``gather``: let the broker hold a fetch of ``topic`` (not of its urgent lane) up to
         :data:`GATHER_MS` until :data:`GATHER_BYTES` have come, so that a batch gathers more
-        records: for a consumer whose records can wait that long, where each fetch and each
-        batch costs by the partitions it names (notifier's 42). Otherwise a fetch returns as soon
-        as one record is there (Kafka's default).
+        records and its fixed cost (a fetch naming each partition, a transaction, an offset
+        commit, the relay's publish) is paid for more of them: for a consumer whose records can
+        wait that long, or whose urgent ones come by its lane. Otherwise a fetch returns as soon
+        as one record is there (Kafka's default), and on a busy machine a consumer cycles through
+        batches of one or two records, each costing the CPU the others are waiting for.
         """
         topics = [topic] if isinstance(topic, str) else list(topic)
         if urgent_lane is not None:
