@@ -37,7 +37,7 @@ from services.runtime.db import Pool
 from services.runtime.dead_letters import DeadLetters
 from services.runtime.failure import RECONNECT
 from services.runtime.kafka import InRecord, Producer
-from services.runtime.lag import group_lag
+from services.runtime.lag import LagReader
 from services.runtime.logging import get_logger
 from services.runtime.loop_lag import loop_lag_probe
 from services.runtime.metrics import METRICS
@@ -97,6 +97,7 @@ class Service:
         self._subscriptions: list[tuple[str, str]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
+        self._lag = LagReader(settings, self.principal)
         self._lag_read_at = float("-inf")
         self._failures: dict[str, int] = {}
         """Batches in a row each consumer could not handle (its redelivery backoff)."""
@@ -257,7 +258,7 @@ class Service:
             by_group.setdefault(group, []).append(topic)
         for group, topics in by_group.items():  # one admin round per group, not per topic
             with contextlib.suppress(TransientError):
-                lags = await group_lag(self.settings, self.principal, group, topics)
+                lags = await self._lag.read(group, topics)
                 for (tname, partition), behind in lags.items():
                     METRICS.consumer_lag.labels(group, tname, str(partition)).set(behind)
 
@@ -277,6 +278,7 @@ class Service:
                 flushed = await self._relay.flush()
                 log.info("outbox flushed", service=self.name, published=flushed)
         await self.producer.stop()
+        await self._lag.close()
         if self._pool is not None:
             await self._pool.close()
         log.info("service stopped", service=self.name)

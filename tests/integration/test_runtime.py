@@ -19,15 +19,15 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.admin import RecordsToDelete
+from aiokafka.admin import NewPartitions, RecordsToDelete
 
 from deploy.local import postgres
 from schemas.errors import TransientError
 from schemas.topics import DLQ
 from services.runtime import kafka_client
 from services.runtime.consumer import Consumer
-from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, Producer
-from services.runtime.lag import group_lag
+from services.runtime.kafka import MAX_RECORD_BYTES, InRecord, OutRecord, Producer, partitions_of
+from services.runtime.lag import LagReader, group_lag
 from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
 from services.runtime.worker import run
@@ -128,6 +128,45 @@ async def test_lag_counts_a_partition_never_committed_from_its_first_kept_record
     lag = await group_lag(settings, HARNESS, f"test-lag-{uuid.uuid4().hex[:8]}", [topic])
 
     assert lag == {(topic, 0): 1, (topic, 1): 1}, "what a new group would read, no more"
+
+
+async def _two_partitions(admin: Any, topic: str) -> bool:
+    return len((await partitions_of(admin, [topic])).get(topic, [])) == 2
+
+
+async def test_a_kept_lag_reader_follows_new_records_commits_and_partitions(
+        settings: Settings) -> None:
+    topic, _ = await scratch_topics(settings)
+    group = f"test-lag-{uuid.uuid4().hex[:8]}"
+    reader = LagReader(settings, HARNESS)
+    admin = kafka_client.admin(settings, HARNESS)
+    await admin.start()
+    try:
+        async with _partner(settings) as partner:
+            await partner.send_and_wait(topic, b"{}", key=b"k", partition=0)
+            first = await reader.read(group, [topic])
+            await partner.send_and_wait(topic, b"{}", key=b"k", partition=0)
+        member = kafka_client.consumer(settings, HARNESS, group_id=group, enable_auto_commit=False)
+        await member.start()
+        try:
+            member.assign([TopicPartition(topic, 0)])
+            await member.commit({TopicPartition(topic, 0): 1})
+        finally:
+            await member.stop()
+        await admin.create_partitions({topic: NewPartitions(total_count=2)})
+        await wait_for(lambda: _two_partitions(admin, topic))
+        async with _partner(settings) as partner:  # a producer that knows the new partition
+            for _ in range(3):
+                await partner.send_and_wait(topic, b"{}", key=b"k", partition=1)
+        second = await reader.read(group, [topic])
+    finally:
+        await reader.close()
+        await admin.close()
+
+    assert first == {(topic, 0): 1}
+    assert second == {(topic, 0): 1, (topic, 1): 3}, "the second read sees what changed since"
+    with pytest.raises(TransientError, match="closed"):
+        await reader.read(group, [topic])
 
 
 async def test_a_duplicate_delivery_changes_nothing(running: ItemService, topics: tuple[str, str],
