@@ -81,6 +81,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import pstats
 import random
 import signal
@@ -114,6 +115,7 @@ from bench.common import (
     start_raw_loop,
 )
 from deploy.local.services import ServiceProcess
+from schemas.errors import ConfigurationError
 from schemas.meetings import AgendaIssued, UrgentSituationAdded
 from schemas.notices import NoticeDelivered
 from schemas.reference import reference
@@ -595,8 +597,15 @@ SELECT (SELECT count(*) FROM intake.durable_timers WHERE state = 'pending' AND d
      + (SELECT count(*) FROM notifier.notices WHERE state = 'pending' AND next_attempt_at <= $1)
 """
 """What the services have due at their clock ``$1``: timers, and notices to send."""
-CALENDAR_TAKEN = "SELECT EXISTS (SELECT FROM convening.meetings WHERE starts_at BETWEEN $1 AND $2)"
-"""Whether an earlier bench's meetings start between ``$1`` and ``$2``."""
+CALENDAR_GAPS = """
+WITH edges AS (
+    SELECT $1::timestamptz AS t
+    UNION SELECT starts_at FROM convening.meetings WHERE starts_at BETWEEN $1 AND $2
+    UNION SELECT $2::timestamptz
+), gaps AS (SELECT t AS after, lead(t) OVER (ORDER BY t) AS before FROM edges)
+SELECT after, before FROM gaps WHERE before - after > $3::interval ORDER BY after
+"""
+"""The stretches between ``$1`` and ``$2`` longer than ``$3`` where no meeting starts."""
 WEEK = 7 * 24 * 3600.0
 RUN_MOVE = (MAX_OVERFLOW + 10) * WEEK
 """How far the services' clock moves ahead between two runs: past each run's meetings (a weekly
@@ -604,16 +613,27 @@ table's overflow reaches at most ``MAX_OVERFLOW`` meetings ahead)."""
 
 
 async def free_offset(pool: asyncpg.Pool, runs: int) -> float:
-    """A random clock offset (20 to 2,000 years ahead) whose calendar no earlier bench used, for
-    ``runs`` runs a :data:`RUN_MOVE` apart: regular meetings are the same rows for every bench
-    that places on those dates, so meetings an earlier bench filled would push this one's
-    situations along, up to placement's limit (``MAX_OVERFLOW``) and beyond."""
+    """A random clock offset (20 to 2,000 years ahead, whole weeks) whose calendar no earlier
+    bench used, for ``runs`` runs a :data:`RUN_MOVE` apart: regular meetings are the same rows
+    for every bench that places on those dates, so meetings an earlier bench filled would push
+    this one's situations along, up to placement's limit (``MAX_OVERFLOW``) and beyond. Chosen
+    among the calendar's free stretches, so a stack that hundreds of benches used still finds
+    one while there is one; a :class:`ConfigurationError` says what to do when there is none."""
     span = timedelta(seconds=(runs + 1) * RUN_MOVE + 300 * WEEK)  # the last run's walk too
-    while True:
-        offset = WEEK * random.randint(20 * 52, 2000 * 52)
-        start = datetime.now(UTC) + timedelta(seconds=offset)
-        if not await pool.fetchval(CALENDAR_TAKEN, start, start + span):
-            return offset
+    now = datetime.now(UTC)
+    gaps = await pool.fetch(CALENDAR_GAPS, now + timedelta(days=20 * 365),
+                            now + timedelta(days=2000 * 365), span)
+    week = timedelta(seconds=WEEK)
+    choices = [(math.ceil((g["after"] - now) / week) + 1, math.floor((g["before"] - span - now) / week))
+               for g in gaps]
+    choices = [(first, last) for first, last in choices if first <= last]
+    if not choices:
+        raise ConfigurationError(
+            f"no {span.days // 365}-year stretch of the calendar 20 to 2,000 years ahead is free "
+            "of earlier benches' meetings: stop the stack (commande stack down), remove its "
+            "PostgreSQL data (postgres/ in COMMANDE_STATE_DIR) and start it again")
+    first, last = random.choice(choices)
+    return WEEK * random.randint(first, last)
 
 
 @dataclass(frozen=True, slots=True)
