@@ -32,7 +32,7 @@ from services.runtime.outbox import OutboxRelay
 from services.runtime.settings import Settings
 from services.runtime.worker import run
 from tests.support.items import ItemService, decode, record, scratch_topics
-from tests.support.kafka import HARNESS, end_offsets, read_all, wait_for
+from tests.support.kafka import HARNESS, end_offsets, group_at_end, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -145,14 +145,8 @@ async def test_a_kept_lag_reader_follows_new_records_commits_and_partitions(
         async with _partner(settings) as partner:
             await partner.send_and_wait(topic, b"{}", key=b"k", partition=0)
             first = await reader.read(group, [topic])
+            await group_at_end(settings, group, [topic])  # committed: 1
             await partner.send_and_wait(topic, b"{}", key=b"k", partition=0)
-        member = kafka_client.consumer(settings, HARNESS, group_id=group, enable_auto_commit=False)
-        await member.start()
-        try:
-            member.assign([TopicPartition(topic, 0)])
-            await member.commit({TopicPartition(topic, 0): 1})
-        finally:
-            await member.stop()
         await admin.create_partitions({topic: NewPartitions(total_count=2)})
         await wait_for(lambda: _two_partitions(admin, topic))
         async with _partner(settings) as partner:  # a producer that knows the new partition
