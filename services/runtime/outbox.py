@@ -13,14 +13,15 @@ backlog in the outbox, or a large batch of it being published, never holds back 
 still gets its rows from one pass in ``seq`` order.
 
 Each pass is a :func:`~services.runtime.worker.worker` of the service (registered by
-:class:`~services.runtime.service.Service`): its step publishes one batch in one transaction that
-first takes the pass's transaction-level advisory lock on the schema
-(``pg_try_advisory_xact_lock``), then fetches the batch, publishes it (waiting for Kafka's
-acknowledgement) and marks it sent. So one instance publishes a pass of a schema's outbox at a
-time, and the lock is released only at commit, once the batch is in Kafka and its marks are
-visible: the instance that takes it next (any of them, between two batches) starts after it, so a
-pass never publishes out of ``seq`` order. An instance that finds the lock taken leaves the batch
-to its holder. The worker wakes on ``LISTEN/NOTIFY`` (:func:`channel`) and also polls, so a lost
+:class:`~services.runtime.service.Service`): its step publishes one batch in one transaction whose
+first statement takes the pass's transaction-level advisory lock on the schema
+(``pg_try_advisory_xact_lock``) and fetches the batch (:data:`LOCK_AND_FETCH`); it then publishes
+the batch (waiting for Kafka's acknowledgement) and marks it sent. So one instance publishes a pass
+of a schema's outbox at a time, and the lock is released only at commit, once the batch is in Kafka
+and its marks are visible: the instance that takes it next (any of them, between two batches)
+starts after it, so a pass never publishes out of ``seq`` order. An instance that finds the lock
+taken leaves the batch to its holder. Each pass's worker wakes on ``LISTEN/NOTIFY`` on a channel of
+its own (:func:`channel`: a commit notifies the passes it wrote rows for) and also polls, so a lost
 notification only delays; a PostgreSQL or Kafka outage is logged as a wait and backed off.
 :meth:`OutboxRelay.flush` publishes what is left at graceful shutdown.
 
@@ -62,13 +63,22 @@ WITH added AS (
     INSERT INTO outbox (topic, key, headers, value, urgent)
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bytea[], $6::boolean[])
 )
-SELECT pg_notify($5, '')
+SELECT pg_notify(c, '') FROM unnest($5::text[]) AS c
 """
-FETCH_UNSENT = """
-SELECT seq, topic, key, headers, value FROM outbox
-WHERE sent_at IS NULL AND urgent = $2 ORDER BY seq LIMIT $1
+"""The rows, and a ``NOTIFY`` on the channel of each pass they are for (:func:`channel`)."""
+LOCK_AND_FETCH = """
+SELECT lock.held, o.seq, o.topic, o.key, o.headers, o.value
+FROM (SELECT pg_try_advisory_xact_lock(hashtext('commande.outbox.' || $3)) AS held) AS lock
+LEFT JOIN LATERAL (
+    SELECT seq, topic, key, headers, value FROM outbox
+    WHERE lock.held AND sent_at IS NULL AND urgent = $2 ORDER BY seq LIMIT $1
+) AS o ON true
+ORDER BY o.seq
 """
-"""The next batch of one pass: the urgent rows (lane copies), or the others."""
+"""A pass's lock (``$3``: :func:`pass_lock`), held by the transaction until its commit, and
+if it was free the pass's next batch (the urgent rows, lane copies, or the others) in one round
+trip: one row with ``held`` false when another instance holds it, one with a null ``seq`` when
+nothing is waiting, else a row per record."""
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])"
 PRUNE_SENT = """
 DELETE FROM outbox WHERE seq < coalesce(
@@ -88,9 +98,6 @@ HOUSEKEEPING_EVERY = 3600.0
 PRUNE_SENT_EVERY = 60.0
 """Seconds between two looks of the housekeeping worker (sent rows are deleted at each)."""
 BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
-TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('commande.outbox.' || $1))"
-"""A pass's lock (``$1``: :func:`pass_lock`): held by the transaction that publishes a batch,
-released at its commit."""
 TRY_HOUSEKEEPING_LOCK = """
 SELECT pg_try_advisory_xact_lock(hashtext('commande.housekeeping.' || $1))
 """
@@ -108,9 +115,11 @@ class Prune:
 log = get_logger("commande.outbox")
 
 
-def channel(schema: str) -> str:
-    """The NOTIFY channel of a schema's outbox."""
-    return f"{schema}_outbox"
+def channel(schema: str, *, urgent: bool = False) -> str:
+    """The NOTIFY channel of a pass of a schema's outbox: a commit wakes only the passes that
+    have rows to publish (a routine batch never wakes the urgent pass for nothing, nor a lane
+    copy the routine one)."""
+    return f"{schema}_outbox_urgent" if urgent else f"{schema}_outbox"
 
 
 async def add(conn: Connection, schema: str, records: Sequence[OutRecord]) -> None:
@@ -123,7 +132,7 @@ async def add(conn: Connection, schema: str, records: Sequence[OutRecord]) -> No
         [r.key for r in records],
         [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
         [r.value for r in records],
-        channel(schema),
+        [channel(schema, urgent=u) for u in sorted({r.urgent for r in records})],
         [r.urgent for r in records],
     )
 
@@ -174,10 +183,11 @@ class OutboxRelay:
         """One batch of a pass in one transaction holding the pass's lock: how many rows were
         published, ``None`` if another instance holds the lock."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(TRY_LOCK, pass_lock(self._schema, urgent)):
+            rows = await conn.fetch(LOCK_AND_FETCH, self._batch, urgent,
+                                    pass_lock(self._schema, urgent))
+            if not rows[0]["held"]:
                 return None
-            rows = await conn.fetch(FETCH_UNSENT, self._batch, urgent)
-            if not rows:
+            if rows[0]["seq"] is None:
                 return 0
             await self._publish([(int(r["seq"]), _to_record(r)) for r in rows])
             await conn.execute(MARK_SENT, [r["seq"] for r in rows])
@@ -237,7 +247,7 @@ class OutboxRelay:
 
 
 def pass_lock(schema: str, urgent: bool) -> str:
-    """The name whose hash is the advisory lock of a pass (:data:`TRY_LOCK`)."""
+    """The name whose hash is the advisory lock of a pass (:data:`LOCK_AND_FETCH`)."""
     return f"{schema}.urgent" if urgent else schema
 
 
@@ -252,7 +262,7 @@ def relay_worker(schema: str, *, urgent: bool = False, poll_interval: float = 1.
         return await svc.relay.publish(urgent=urgent)
 
     return worker("outbox-relay-urgent" if urgent else "outbox-relay", step,
-                  interval=poll_interval, channel=channel(schema))
+                  interval=poll_interval, channel=channel(schema, urgent=urgent))
 
 
 def housekeeping_worker() -> BackgroundLoop:

@@ -268,7 +268,8 @@ async def test_one_instance_publishes_at_a_time_each_row_once_in_seq_order(
             await outbox.add(conn, svc.schema, [record(topics[1], n, event_id=f"e{n}")
                                                 for n in range(20)])
         async with pool.acquire() as holder, holder.transaction():
-            assert await holder.fetchval(outbox.TRY_LOCK, svc.schema) is True
+            assert await holder.fetchval(outbox.LOCK_AND_FETCH, 0, False,  # the lock, no rows
+                                          svc.schema) is True
             assert await OutboxRelay(pool, producer, svc.schema, batch=3).drain() == 0
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 20
 
@@ -313,7 +314,8 @@ async def test_urgent_rows_have_a_relay_pass_no_routine_batch_holds_back(
                 replace(record(lane, n, event_id=f"u{n}"), urgent=True) for n in range(2)])
         relay = OutboxRelay(pool, producer, svc.schema, batch=3)
         async with pool.acquire() as holder, holder.transaction():
-            assert await holder.fetchval(outbox.TRY_LOCK, outbox.pass_lock(svc.schema, False))
+            assert await holder.fetchval(outbox.LOCK_AND_FETCH, 0, False,  # the lock, no rows
+                                          outbox.pass_lock(svc.schema, False))
             assert await relay.publish() is False  # the routine pass is another instance's
             assert await relay.publish(urgent=True) is False  # not a full batch: all published
         sent = await pool.fetch("SELECT headers FROM outbox WHERE sent_at IS NOT NULL")
@@ -324,6 +326,43 @@ async def test_urgent_rows_have_a_relay_pass_no_routine_batch_holds_back(
                for t in topics}
         assert ids == {lane: ["u0", "u1"], main: ["m0", "m1", "m2", "m3", "m4"]}
     finally:
+        await pool.close()
+
+
+async def test_a_commit_wakes_only_the_relay_passes_it_wrote_rows_for(
+        settings: Settings, tmp_path: Path, topics: tuple[str, str]) -> None:
+    """A routine batch's commit notifies the routine pass's channel, a lane copy's the urgent
+    pass's, a transaction with both both: no pass runs a transaction to find nothing."""
+    svc = ItemService(settings, tmp_path, *topics)
+    await svc.service.faststream.start()
+    await svc.service.faststream.stop()  # tables exist; no relay running now
+    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
+                                     server_settings={"search_path": svc.schema})
+    lane, main = topics
+    heard: list[str] = []
+    listener = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        from services.runtime import outbox
+
+        routine, urgent = (outbox.channel(svc.schema, urgent=u) for u in (False, True))
+        assert routine != urgent
+        for name in (routine, urgent):
+            await listener.add_listener(name, lambda _c, _p, name, _m: heard.append(name))
+
+        async def commit(*records: OutRecord) -> list[str]:
+            heard.clear()
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.add(conn, svc.schema, records)
+            await listener.execute("SELECT 1")  # the server sends them before its answer,
+            await asyncio.sleep(0.05)  # asyncpg calls the listeners soon after
+            return sorted(heard)
+
+        assert await commit(record(main, 1)) == [routine]
+        assert await commit(replace(record(lane, 2), urgent=True)) == [urgent]
+        assert await commit(record(main, 3), replace(record(lane, 3), urgent=True)) == sorted(
+            [routine, urgent])
+    finally:
+        await listener.close()
         await pool.close()
 
 
