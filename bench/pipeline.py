@@ -46,7 +46,9 @@ Figures (each run, then medians over the runs):
 * consumer lag of ``intake``, ``convening`` and ``notifier`` sampled every second (max and a
   series), peak RSS per service (``VmHWM`` of ``/proc/<pid>/status``) and CPU seconds per process;
 * ratios to the baseline of the same run;
-* CPU milliseconds per referral of each service's process;
+* CPU milliseconds per referral of each service's process, and per record of one hop of the
+  baseline's chain (its two processes over the baseline, halved): what aiokafka alone spends to
+  consume, produce and commit a record, the floor under each hop of the services;
 * each service's event-loop lag (``commande_event_loop_lag_seconds`` from its ``/metrics``, before
   and after the run): how long other work held the loop its urgent lane shares;
 * convening's placement-lock waits (``commande_placement_lock_wait_seconds``, the same way), for
@@ -107,6 +109,7 @@ from bench.common import (
     CpuMeter,
     Referrals,
     cpu_per_item,
+    cpu_seconds,
     cpu_text,
     development_stack,
     memory_kb,
@@ -419,6 +422,10 @@ class Run:
     cpu: dict[str, float]
     base_rate: float
     base_ms: list[float]
+    base_cpu_ms: float = 0.0
+    """CPU ms per record of one hop of the raw chain (its two processes over the baseline, per
+    record, halved): what aiokafka alone costs to consume, produce and commit a record, the
+    floor of each of the services' hops."""
     agendas: int = 0
     """``AgendaIssued`` of the run's meetings (every participant's first agenda and updates)."""
     agenda_mails: int = 0
@@ -478,18 +485,23 @@ def first_mail(seen: Seen) -> dict[str, int]:
 
 
 async def baseline(producer: AIOKafkaProducer, watcher: Watcher, topic: str,
-                   timed: Sequence[tuple[float, OutRecord]], seconds: float) -> tuple[float, list[float]]:
-    """The relay chain on the same load: (records/s out of the chain, latencies ms)."""
+                   timed: Sequence[tuple[float, OutRecord]], seconds: float,
+                   hops: Sequence[int]) -> tuple[float, list[float], float]:
+    """The relay chain (the processes ``hops``) on the same load: (records/s out of the chain,
+    latencies ms, CPU ms per record per hop)."""
     await watcher.pin()
+    cpu_before = sum(cpu_seconds(pid) for pid in hops)
     began = time.time()
     sent = await offer(producer, topic, timed)
     seen = watcher.seen
     if not await wait_until(lambda: len(seen.echoes) >= len(sent), seconds * 4 + 60):
         print(f"baseline: only {len(seen.echoes)} of {len(sent)} records came through",
               file=sys.stderr)
+    cpu = sum(cpu_seconds(pid) for pid in hops) - cpu_before
     last = max(seen.echoes.values(), default=int(began * 1000)) / 1000
     latencies = [float(seen.echoes[k] - sent[k]) for k in sent if k in seen.echoes]
-    return len(seen.echoes) / (last - began), latencies
+    per_hop = 1000 * cpu / len(sent) / len(hops) if sent and hops else 0.0
+    return len(seen.echoes) / (last - began), latencies, per_hop
 
 
 LOOP_LAG = "commande_event_loop_lag_seconds"
@@ -896,18 +908,20 @@ async def bench(rate: float, urgent_rate: float, seconds: float, runs: int,
             return plan(routine, urgent, secs), {r.key for r in urgent if r.key is not None}
 
         warm, warm_urgent = load(min(3.0, seconds))
-        await baseline(producer, echo, chain[0].name, warm, 3.0)
+        hops = [relay.pid for relay in relays]
+        await baseline(producer, echo, chain[0].name, warm, 3.0, hops)
         await pipeline_run(producer, watcher, lag, meter, loops, sql, warm, warm_urgent, 3.0, clock,
                            offset)
         print(f"warmed up with {len(warm)} referrals", flush=True)
 
         for i in range(runs):
             timed, urgent_keys = load(seconds)
-            base_rate, base_ms = await baseline(producer, echo, chain[0].name, timed, seconds)
+            base_rate, base_ms, base_cpu = await baseline(producer, echo, chain[0].name, timed,
+                                                          seconds, hops)
             offset += RUN_MOVE
             run = await pipeline_run(producer, watcher, lag, meter, loops, sql, timed, urgent_keys,
                                      seconds, clock, offset)
-            run.base_rate, run.base_ms = base_rate, base_ms
+            run.base_rate, run.base_ms, run.base_cpu_ms = base_rate, base_ms, base_cpu
             out.append(run)
             print(f"run {i + 1}: " + "; ".join(run_lines(run)), *sql_lines(run), sep="\n",
                   flush=True)
@@ -969,7 +983,8 @@ def run_lines(run: Run) -> list[str]:
         f"urgent -> SituationScheduled {_ms(run.urgent_sched_ms)}",
         f"urgent -> first e-mail delivered ({len(run.urgent_mail_ms)} of {run.urgent}) "
         f"{_ms(run.urgent_mail_ms)}",
-        f"baseline chain {run.base_rate:,.0f}/s {_ms(run.base_ms)}",
+        f"baseline chain {run.base_rate:,.0f}/s {_ms(run.base_ms)}, "
+        f"cpu per record per hop {run.base_cpu_ms:.2f} ms",
         "max lag " + ", ".join(f"{g} {run.max_lag(g)}" for g in GROUPS),
         f"cpu {cpu_text(run.cpu)}",
         f"cpu per referral {cpu_per_item(run.cpu, run.offered, SERVICES)}",
@@ -1019,7 +1034,8 @@ def report(out: Outcome, rate: float, urgent: float, seconds: float) -> list[str
         f"- baseline, raw aiokafka two-hop relay chain, same offered load: "
         f"{med(runs, lambda r: r.base_rate):,.0f} records/s, "
         f"p50 {med(runs, lambda r: r.p('base_ms', 50)):,.0f} ms, "
-        f"p99 {b99:,.0f} ms",
+        f"p99 {b99:,.0f} ms; CPU per record of one hop (consume, produce, commit: the Kafka "
+        f"client's floor under each service's hop) {med(runs, lambda r: r.base_cpu_ms):.2f} ms",
         f"- ratios pipeline/baseline: throughput "
         f"{med(runs, lambda r: r.throughput / r.base_rate if r.base_rate else 0):.2f}, "
         f"routine p99 latency {r99 / b99 if b99 else float('nan'):.1f}x",
