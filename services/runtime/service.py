@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
@@ -57,6 +58,9 @@ GATHER_BYTES = 32 * 1024
 records."""
 GATHER_MS = 100
 """How long the broker may hold a gathering consumer's fetch for :data:`GATHER_BYTES`."""
+POLL_MS = 1000
+"""How long a consumer's poll waits for records before it polls again (it returns as soon as a
+fetch brings some): see :func:`_poll_without_sleeping`."""
 BackgroundLoop = Callable[["Service", asyncio.Event], Coroutine[Any, Any, None]]
 log = get_logger("commande.service")
 
@@ -176,13 +180,16 @@ class Service:
         self._factories.append(make)
         self._subscriptions.extend((group, t) for t in topics)
 
-        @self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *(Topic(t, declare=False) for t in topics), group_id=group, batch=True, max_records=max_records,
-            ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", batch_timeout_ms=50,
+            ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", batch_timeout_ms=POLL_MS,
             fetch_min_bytes=GATHER_BYTES if gather else 1,
             fetch_max_wait_ms=GATHER_MS if gather else 500,  # else: aiokafka's defaults
             title=f"{name}:{','.join(topics)}", decoder=_the_message,
         )
+        _poll_without_sleeping(subscriber, max_records)
+
+        @subscriber
         async def on_batch(body: Any) -> None:
             msg: KafkaMessage = body  # what _the_message gave
             raw = msg.raw_message
@@ -302,6 +309,24 @@ async def commit(msg: KafkaMessage, records: Sequence[InRecord]) -> None:
     offsets = {TopicPartition(rec.topic, rec.partition): rec.offset + 1 for rec in records}
     consumer = cast(AIOKafkaConsumer, msg.consumer)
     await consumer.commit(offsets)
+
+
+def _poll_without_sleeping(subscriber: Any, max_records: int) -> None:
+    """Have FastStream's batch ``subscriber`` wait for records in aiokafka's poll only.
+
+    FastStream's own poll (``get_msg``) asks aiokafka for records with a timeout and, when none
+    came, sleeps as long again before it asks once more: a record fetched during that sleep waits
+    for its end. With the 50 ms we gave it, a mostly idle consumer (an urgent lane) slept half of
+    the time, so an urgent record waited up to 50 ms at each of its hops before it was even
+    looked at, and each idle consumer woke 10 times a second. aiokafka's ``getmany`` returns as
+    soon as a fetch brings records, so this poll waits there up to :data:`POLL_MS` and then asks
+    again at once. Stopping cancels the consumer's task, a waiting poll with it."""
+
+    async def get_msg(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
+        fetched = await consumer.getmany(timeout_ms=POLL_MS, max_records=max_records)
+        return tuple(itertools.chain.from_iterable(fetched.values()))
+
+    subscriber.get_msg = get_msg
 
 
 def _every(_: object) -> bool:
