@@ -333,37 +333,32 @@ async def test_a_commit_wakes_only_the_relay_passes_it_wrote_rows_for(
         settings: Settings, tmp_path: Path, topics: tuple[str, str]) -> None:
     """A routine batch's commit notifies the routine pass's channel, a lane copy's the urgent
     pass's, a transaction with both both: no pass runs a transaction to find nothing."""
-    svc = ItemService(settings, tmp_path, *topics)
-    await svc.service.faststream.start()
-    await svc.service.faststream.stop()  # tables exist; no relay running now
-    pool = await asyncpg.create_pool(settings.database_url.get_secret_value(),
-                                     server_settings={"search_path": svc.schema})
+    from services.runtime import outbox
+
     lane, main = topics
     heard: list[str] = []
-    listener = await asyncpg.connect(settings.database_url.get_secret_value())
-    try:
-        from services.runtime import outbox
-
+    async with _outbox_of(settings, tmp_path, topics, 0) as (svc, pool):
         routine, urgent = (outbox.channel(svc.schema, urgent=u) for u in (False, True))
         assert routine != urgent
-        for name in (routine, urgent):
-            await listener.add_listener(name, lambda _c, _p, name, _m: heard.append(name))
+        listener = await asyncpg.connect(settings.database_url.get_secret_value())
+        try:
+            for name in (routine, urgent):
+                await listener.add_listener(name, lambda _c, _p, name, _m: heard.append(name))
 
-        async def commit(*records: OutRecord) -> list[str]:
-            heard.clear()
-            async with pool.acquire() as conn, conn.transaction():
-                await outbox.add(conn, svc.schema, records)
-            await listener.execute("SELECT 1")  # the server sends them before its answer,
-            await asyncio.sleep(0.05)  # asyncpg calls the listeners soon after
-            return sorted(heard)
+            async def commit(*records: OutRecord) -> list[str]:
+                heard.clear()
+                async with pool.acquire() as conn, conn.transaction():
+                    await outbox.add(conn, svc.schema, records)
+                await listener.execute("SELECT 1")  # the server sends them before its answer,
+                await asyncio.sleep(0.05)  # asyncpg calls the listeners soon after
+                return sorted(heard)
 
-        assert await commit(record(main, 1)) == [routine]
-        assert await commit(replace(record(lane, 2), urgent=True)) == [urgent]
-        assert await commit(record(main, 3), replace(record(lane, 3), urgent=True)) == sorted(
-            [routine, urgent])
-    finally:
-        await listener.close()
-        await pool.close()
+            assert await commit(record(main, 1)) == [routine]
+            assert await commit(replace(record(lane, 2), urgent=True)) == [urgent]
+            assert await commit(record(main, 3), replace(record(lane, 3), urgent=True)) == (
+                sorted([routine, urgent]))
+        finally:
+            await listener.close()
 
 
 async def test_an_outbox_row_kafka_cannot_take_is_dead_lettered_and_the_rest_published(
