@@ -343,7 +343,8 @@ async def test_a_commit_wakes_only_the_relay_passes_it_wrote_rows_for(
         listener = await asyncpg.connect(settings.database_url.get_secret_value())
         try:
             for name in (routine, urgent):
-                await listener.add_listener(name, lambda _c, _p, name, _m: heard.append(name))
+                await listener.add_listener(
+                    name, lambda _conn, _pid, channel, _payload: heard.append(channel))
 
             async def commit(*records: OutRecord) -> list[str]:
                 heard.clear()
