@@ -187,7 +187,7 @@ class Service:
             fetch_max_wait_ms=GATHER_MS if gather else 500,  # else: aiokafka's defaults
             title=f"{name}:{','.join(topics)}", decoder=_the_message,
         )
-        _poll_without_sleeping(subscriber, max_records)
+        _poll_without_sleeping(subscriber)
 
         @subscriber
         async def on_batch(body: Any) -> None:
@@ -311,7 +311,7 @@ async def commit(msg: KafkaMessage, records: Sequence[InRecord]) -> None:
     await consumer.commit(offsets)
 
 
-def _poll_without_sleeping(subscriber: Any, max_records: int) -> None:
+def _poll_without_sleeping(subscriber: Any) -> None:
     """Have FastStream's batch ``subscriber`` wait for records in aiokafka's poll only.
 
     FastStream's own poll (``get_msg``) asks aiokafka for records with a timeout and, when none
@@ -319,11 +319,13 @@ def _poll_without_sleeping(subscriber: Any, max_records: int) -> None:
     for its end. With the 50 ms we gave it, a mostly idle consumer (an urgent lane) slept half of
     the time, so an urgent record waited up to 50 ms at each of its hops before it was even
     looked at, and each idle consumer woke 10 times a second. aiokafka's ``getmany`` returns as
-    soon as a fetch brings records, so this poll waits there up to :data:`POLL_MS` and then asks
-    again at once. Stopping cancels the consumer's task, a waiting poll with it."""
+    soon as a fetch brings records, so this poll waits there up to the subscriber's own timeout
+    (:data:`POLL_MS`) for up to its own ``max_records``, and then asks again at once. Stopping
+    cancels the consumer's task, a waiting poll with it."""
+    timeout_ms, max_records = subscriber.batch_timeout_ms, subscriber.max_records
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
-        fetched = await consumer.getmany(timeout_ms=POLL_MS, max_records=max_records)
+        fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         return tuple(itertools.chain.from_iterable(fetched.values()))
 
     subscriber.get_msg = get_msg
