@@ -72,6 +72,7 @@ from schemas.topics import REFERRAL_STATUS, REFERRALS, SITUATIONS, TopicSpec
 from services.runtime import kafka_client
 from services.runtime.kafka import OutRecord, partitions
 from services.runtime.lag import group_lag
+from services.runtime.service import GATHER_BYTES, GATHER_MS
 from services.runtime.settings import PROJECT_ROOT, Settings
 from services.runtime.topics import ensure_topics
 
@@ -193,16 +194,21 @@ async def measure(side: str, producer: Any, topic: str, answers: Answers,
 # -- the processes under test ----------------------------------------------------------------
 
 
-async def raw_loop(settings: Settings, source: str, sink: str, group: str) -> None:
+async def raw_loop(settings: Settings, source: str, sink: str, group: str, *,
+                   gather: bool = False) -> None:
     """The baseline process: consume ``source`` in ``group``, produce each record to ``sink``
-    (connected as the broker's super user, like the bench)."""
+    (connected as the broker's super user, like the bench); its fetches ``gather`` as a routine
+    consumer's do (``GATHER_MS``, ``GATHER_BYTES`` of :mod:`services.runtime.service`) when
+    asked, else return at their first record."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     consumer = kafka_client.consumer(
         settings, HARNESS, source, group_id=group, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_poll_records=500, client_id="bench-intake-raw")
+        auto_offset_reset="earliest", max_poll_records=500, client_id="bench-intake-raw",
+        fetch_min_bytes=GATHER_BYTES if gather else 1,
+        fetch_max_wait_ms=GATHER_MS if gather else 500)
     producer = kafka_client.producer(settings, HARNESS, client_id="bench-intake-raw",
                                      **PRODUCER_SETTINGS)
     await consumer.start()
