@@ -88,6 +88,9 @@ def librdkafka_config(settings: Settings) -> dict[str, Any]:
                               "security.protocol": opts["security_protocol"]}
     if opts["security_protocol"] != "PLAINTEXT":
         config["ssl.ca.location"] = str(settings.kafka_ca_file or stack_ca_file(settings))
+    if settings.kafka_cert_file is not None and settings.kafka_key_file is not None:
+        config.update({"ssl.certificate.location": str(settings.kafka_cert_file),
+                       "ssl.key.location": str(settings.kafka_key_file)})
     if "sasl_mechanism" in opts:
         config.update({"sasl.mechanism": opts["sasl_mechanism"],
                        "sasl.username": opts["sasl_plain_username"],
