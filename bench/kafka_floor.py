@@ -51,7 +51,7 @@ from bench.intake import raw_loop
 from services.runtime import kafka_client
 from services.runtime.service import GATHER_BYTES, GATHER_MS, POLL_MS
 from services.runtime.settings import PROJECT_ROOT, Settings
-from services.runtime.tls import stack_ca_file
+from services.runtime.tls import trusted_ca
 
 CLIENTS = ("aiokafka", "librdkafka")
 PARTITIONS = 6
@@ -86,8 +86,9 @@ def librdkafka_config(settings: Settings) -> dict[str, Any]:
     opts = kafka_client.connection(settings, HARNESS)
     config: dict[str, Any] = {"bootstrap.servers": ",".join(opts["bootstrap_servers"]),
                               "security.protocol": opts["security_protocol"]}
-    if opts["security_protocol"] != "PLAINTEXT":
-        config["ssl.ca.location"] = str(settings.kafka_ca_file or stack_ca_file(settings))
+    ca_file = trusted_ca(settings, settings.kafka_ca_file, "COMMANDE_KAFKA_CA_FILE")
+    if opts["security_protocol"] != "PLAINTEXT" and ca_file is not None:
+        config["ssl.ca.location"] = str(ca_file)
     if settings.kafka_cert_file is not None and settings.kafka_key_file is not None:
         config.update({"ssl.certificate.location": str(settings.kafka_cert_file),
                        "ssl.key.location": str(settings.kafka_key_file)})

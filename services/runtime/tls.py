@@ -31,13 +31,19 @@ def stack_server_pem(settings: Settings) -> Path:
     return stack_tls_dir(settings) / "server.pem"
 
 
-def client_context(settings: Settings, ca_file: Path | None, setting: str) -> ssl.SSLContext:
-    """A client context trusting ``ca_file`` (named ``setting`` in errors), the stack's CA in
-    development, or the system's trust store."""
+def trusted_ca(settings: Settings, ca_file: Path | None, setting: str) -> Path | None:
+    """The CA bundle a client trusts: ``ca_file`` (named ``setting`` in errors), else the stack's
+    CA in development, else ``None``: the system's trust store."""
     if ca_file is None and settings.development and stack_ca_file(settings).exists():
         ca_file = stack_ca_file(settings)
     if ca_file is not None and not ca_file.exists():
         raise ConfigurationError(f"{setting} {ca_file} does not exist")
+    return ca_file
+
+
+def client_context(settings: Settings, ca_file: Path | None, setting: str) -> ssl.SSLContext:
+    """A client context trusting :func:`trusted_ca`."""
+    ca_file = trusted_ca(settings, ca_file, setting)
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
